@@ -1,0 +1,1 @@
+//! The `Vcs` conformance suite (to be written).

@@ -1,0 +1,241 @@
+//! The one public error type every backend maps into.
+//!
+//! Callers match on meaning (`NotFound`, `RateLimited`, `Preflight`...) rather than on strings, and
+//! the same test can assert the same variant against every backend.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The result type of the whole orchestrator.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, by meaning.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The thing asked for does not exist (a release, a repository, a run).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. "release v1.2.3 of Truthdb/truthdb".
+        what: String,
+    },
+    /// Creating something that already exists.
+    #[error("{what} already exists")]
+    AlreadyExists {
+        /// What already exists.
+        what: String,
+    },
+    /// The remote state disagrees with what the request assumed (HTTP 409/422, a tag at another
+    /// commit).
+    #[error("conflict: {message}")]
+    Conflict {
+        /// Why.
+        message: String,
+    },
+    /// The credentials were missing or rejected (HTTP 401).
+    #[error("not authenticated: {message}")]
+    Unauthenticated {
+        /// Why.
+        message: String,
+    },
+    /// The credentials are valid but not allowed to do this (HTTP 403 without a rate limit).
+    #[error("permission denied: {message}")]
+    PermissionDenied {
+        /// Why.
+        message: String,
+    },
+    /// A primary or secondary rate limit; retry after the given delay when known.
+    #[error("rate limited: {message}")]
+    RateLimited {
+        /// How long the server asked us to wait.
+        retry_after: Option<Duration>,
+        /// What was limited.
+        message: String,
+    },
+    /// A failure that is expected to go away (HTTP 5xx, connection reset, timeout of one request).
+    #[error("transient failure: {message}")]
+    Transient {
+        /// Why.
+        message: String,
+    },
+    /// The backend does not offer this capability.
+    #[error("{what} is not supported by the {backend} backend")]
+    NotSupported {
+        /// The backend's name.
+        backend: String,
+        /// The missing capability.
+        what: String,
+    },
+    /// A request value is invalid (a version, a `--only` name, a flag).
+    #[error("{message}")]
+    InvalidInput {
+        /// One line naming the field and the value.
+        message: String,
+    },
+    /// The configuration file is invalid.
+    #[error("{}", config_location(file, *line, key.as_deref(), message))]
+    Config {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// The dotted key, when known.
+        key: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Preflight found problems; nothing was changed.
+    #[error("{}", preflight_summary(failures))]
+    Preflight {
+        /// Every failure, across every repository.
+        failures: Vec<PreflightFailure>,
+    },
+    /// A wait passed its deadline.
+    #[error("timed out after {}s waiting for {what}{}", waited.as_secs(), missing_list(missing))]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// What was still missing when the deadline passed.
+        missing: Vec<String>,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// A git operation failed.
+    #[error("git: {repo}: {message}")]
+    Vcs {
+        /// The clone's path or name.
+        repo: String,
+        /// What failed, with git's own message.
+        message: String,
+    },
+    /// The state store (journal, run history) failed.
+    #[error("state store: {message}")]
+    State {
+        /// Why.
+        message: String,
+    },
+    /// Another run holds the workspace lock.
+    #[error("another orchestrator run holds the lock {} ({holder}); wait for it or remove the file if that process is gone", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as recorded in the file.
+        holder: String,
+    },
+    /// The run was stopped (Ctrl-C); the journal says where, `--resume` continues.
+    #[error("cancelled")]
+    Cancelled,
+    /// A step failed; its own error is the source.
+    #[error("step {step} failed: {source}")]
+    Step {
+        /// The step id.
+        step: String,
+        /// The step's error.
+        #[source]
+        source: Box<Error>,
+    },
+    /// An operating-system I/O error, with what we were doing.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing, naming the path.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One preflight problem of one repository.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PreflightFailure {
+    /// The repository's configured name.
+    pub repo: String,
+    /// One line saying what is wrong and how to fix it.
+    pub reason: String,
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for an [`Error::Io`] with context.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`Error::State`].
+    pub fn state(message: impl std::fmt::Display) -> Self {
+        Error::State {
+            message: message.to_string(),
+        }
+    }
+
+    /// True for errors that a retry may cure: transient failures and rate limits.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Transient { .. } | Error::RateLimited { .. } => true,
+            Error::Step { source, .. } => source.is_retriable(),
+            _ => false,
+        }
+    }
+
+    /// True when the error is the user's input and nothing was changed: exit code 2.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidInput { .. }
+                | Error::Config { .. }
+                | Error::Preflight { .. }
+                | Error::Locked { .. }
+        )
+    }
+
+    /// The documented process exit code: 2 for bad input or failed preflight (nothing changed),
+    /// 1 for a run that failed, timed out or was cancelled (the journal says where).
+    pub fn exit_code(&self) -> u8 {
+        if self.is_bad_input() { 2 } else { 1 }
+    }
+}
+
+fn config_location(file: &std::path::Path, line: Option<usize>, key: Option<&str>, message: &str) -> String {
+    let mut out = file.display().to_string();
+    if let Some(line) = line {
+        out.push_str(&format!(":{line}"));
+    }
+    out.push_str(": ");
+    if let Some(key) = key {
+        out.push_str(&format!("`{key}`: "));
+    }
+    out.push_str(message);
+    out
+}
+
+fn preflight_summary(failures: &[PreflightFailure]) -> String {
+    let repos: std::collections::BTreeSet<&str> = failures.iter().map(|f| f.repo.as_str()).collect();
+    let mut out = format!(
+        "preflight failed ({} problem{} in {} repo{}); nothing was changed",
+        failures.len(),
+        if failures.len() == 1 { "" } else { "s" },
+        repos.len(),
+        if repos.len() == 1 { "" } else { "s" },
+    );
+    for f in failures {
+        out.push_str(&format!("\n  - {}: {}", f.repo, f.reason));
+    }
+    out
+}
+
+fn missing_list(missing: &[String]) -> String {
+    if missing.is_empty() {
+        String::new()
+    } else {
+        format!("; still missing: {}", missing.join(", "))
+    }
+}

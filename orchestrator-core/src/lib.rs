@@ -1,0 +1,10 @@
+//! # orchestrator-core
+//!
+//! The domain of the orchestrator, with no I/O library in it.
+pub mod conformance;
+pub mod error;
+pub mod secret;
+pub mod vcs;
+pub mod version;
+
+pub use error::{Error, PreflightFailure, Result};
