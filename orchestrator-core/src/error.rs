@@ -204,7 +204,12 @@ impl Error {
     }
 }
 
-fn config_location(file: &std::path::Path, line: Option<usize>, key: Option<&str>, message: &str) -> String {
+fn config_location(
+    file: &std::path::Path,
+    line: Option<usize>,
+    key: Option<&str>,
+    message: &str,
+) -> String {
     let mut out = file.display().to_string();
     if let Some(line) = line {
         out.push_str(&format!(":{line}"));
@@ -218,7 +223,8 @@ fn config_location(file: &std::path::Path, line: Option<usize>, key: Option<&str
 }
 
 fn preflight_summary(failures: &[PreflightFailure]) -> String {
-    let repos: std::collections::BTreeSet<&str> = failures.iter().map(|f| f.repo.as_str()).collect();
+    let repos: std::collections::BTreeSet<&str> =
+        failures.iter().map(|f| f.repo.as_str()).collect();
     let mut out = format!(
         "preflight failed ({} problem{} in {} repo{}); nothing was changed",
         failures.len(),

@@ -1,8 +1,11 @@
 //! # orchestrator-core
 //!
 //! The domain of the orchestrator, with no I/O library in it.
+pub mod config;
 pub mod conformance;
 pub mod error;
+pub mod forge;
+pub mod graph;
 pub mod secret;
 pub mod vcs;
 pub mod version;

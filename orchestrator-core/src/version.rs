@@ -132,9 +132,16 @@ mod tests {
             ("v1.2.3-rc.1", "1.2.3-rc.1"),
             (" v0.1.0 ", "0.1.0"),
         ] {
-            assert_eq!(ReleaseVersion::parse(input).expect(input).to_string(), shown);
+            assert_eq!(
+                ReleaseVersion::parse(input).expect(input).to_string(),
+                shown
+            );
         }
-        assert!(ReleaseVersion::parse("1.2.3-rc.1").expect("valid").is_prerelease());
+        assert!(
+            ReleaseVersion::parse("1.2.3-rc.1")
+                .expect("valid")
+                .is_prerelease()
+        );
     }
 
     #[test]
@@ -160,7 +167,13 @@ mod tests {
 
     #[test]
     fn bad_tag_formats_are_rejected() {
-        for f in ["v", "{version}-{version}", "v {version}", "rel..{version}", "v{version}:x"] {
+        for f in [
+            "v",
+            "{version}-{version}",
+            "v {version}",
+            "rel..{version}",
+            "v{version}:x",
+        ] {
             assert!(TagFormat::parse(f).is_err(), "{f}");
         }
     }
@@ -168,6 +181,9 @@ mod tests {
     #[test]
     fn fills_assets() {
         let v = ReleaseVersion::parse("v1.2.3").expect("valid");
-        assert_eq!(fill_version("truthdb-v{version}.iso", &v), "truthdb-v1.2.3.iso");
+        assert_eq!(
+            fill_version("truthdb-v{version}.iso", &v),
+            "truthdb-v1.2.3.iso"
+        );
     }
 }

@@ -6,7 +6,9 @@
 mod memory;
 mod types;
 
-pub use memory::{CiBehaviour, CiSimulation, Fault, FaultRule, ForgeOp, InMemoryForge, RequestRecord};
+pub use memory::{
+    CiBehaviour, CiRepo, CiSimulation, Fault, FaultRule, ForgeOp, InMemoryForge, RequestRecord,
+};
 pub use types::{AssetState, NewRelease, Release, ReleaseAsset, RepoId, RequestStats};
 
 use async_trait::async_trait;
@@ -31,7 +33,13 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
     async fn create_release(&self, repo: &RepoId, release: &NewRelease) -> Result<Release>;
 
     /// Uploads an asset to a release; `AlreadyExists` if an asset has that name.
-    async fn upload_asset(&self, repo: &RepoId, release_id: u64, name: &str, content: &[u8]) -> Result<ReleaseAsset>;
+    async fn upload_asset(
+        &self,
+        repo: &RepoId,
+        release_id: u64,
+        name: &str,
+        content: &[u8],
+    ) -> Result<ReleaseAsset>;
 
     /// Counts of the requests this backend made (or served), for reports and benchmarks.
     fn request_stats(&self) -> RequestStats {

@@ -33,7 +33,9 @@ impl FromStr for RepoId {
             !part.is_empty()
                 && part != "."
                 && part != ".."
-                && part.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         };
         match s.split_once('/') {
             Some((owner, name)) if valid(owner) && valid(name) => Ok(Self::new(owner, name)),

@@ -71,7 +71,12 @@ pub trait Vcs: Send + Sync + std::fmt::Debug {
     async fn fetch(&self, path: &Path, remote: &str, branch: &str) -> Result<()>;
 
     /// The commit of the remote-tracking ref `refs/remotes/<remote>/<branch>`, if present.
-    async fn remote_tracking(&self, path: &Path, remote: &str, branch: &str) -> Result<Option<String>>;
+    async fn remote_tracking(
+        &self,
+        path: &Path,
+        remote: &str,
+        branch: &str,
+    ) -> Result<Option<String>>;
 
     /// Asks the remote itself (never a cached ref) for the given full ref names; absent refs are
     /// missing from the result. Tags are peeled to their commit.

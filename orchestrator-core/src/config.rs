@@ -1,0 +1,732 @@
+//! `orchestrator.toml`: the model, the loader and its validation.
+//!
+//! The keys are a contract (see DESIGN.md section 3). Every problem is reported as
+//! [`Error::Config`] naming the file, the line and the dotted key.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+use crate::forge::RepoId;
+use crate::graph::{DependencyGraph, GraphError};
+use crate::version::{ReleaseVersion, TagFormat, VERSION_PLACEHOLDER, fill_version};
+
+/// The file name searched for in the current directory and its parents.
+pub const CONFIG_FILE_NAME: &str = "orchestrator.toml";
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// The directory relative paths are resolved against (the file's directory).
+    pub root: PathBuf,
+    /// `[forge]`.
+    pub forge: ForgeConfig,
+    /// `[release]`.
+    pub release: ReleaseConfig,
+    /// `[[repo]]`, in declaration order.
+    pub repos: Vec<RepoConfig>,
+    /// The repositories' dependency graph.
+    pub graph: DependencyGraph,
+}
+
+/// `[forge]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ForgeConfig {
+    /// The API base URL (GitHub Enterprise, the mock server); `None` means api.github.com.
+    pub api_url: Option<String>,
+    /// The default owner of every repo.
+    pub owner: Option<String>,
+    /// `[forge.simulate]`: use the in-process forge with simulated CI instead of a real one.
+    pub simulate: Option<SimulateConfig>,
+}
+
+/// `[forge.simulate]`: the in-process forge watches each repo's local bare origin for pushed tags
+/// and publishes the configured assets after these delays. For rehearsals, demos and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulateConfig {
+    /// From tag push to release.
+    pub ci_delay: Duration,
+    /// Upload time of each asset.
+    pub asset_interval: Duration,
+}
+
+/// `[release]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseConfig {
+    /// Tag format, default `v{version}`.
+    pub tag: TagFormat,
+    /// Base poll interval while waiting for assets.
+    pub poll_interval: Duration,
+    /// Per-repo wait deadline.
+    pub timeout: Duration,
+    /// Unchanged polls before assets count as settled.
+    pub stable_polls: u32,
+    /// Repos in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for ReleaseConfig {
+    fn default() -> Self {
+        Self {
+            tag: TagFormat::default(),
+            poll_interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(45 * 60),
+            stable_polls: 1,
+            concurrency: 4,
+        }
+    }
+}
+
+/// One `[[repo]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoConfig {
+    /// Unique name, used by `--only` and `depends_on`.
+    pub name: String,
+    /// The local clone (absolute, resolved against the config's directory).
+    pub path: PathBuf,
+    /// `owner/name` on the forge.
+    pub github: RepoId,
+    /// Names of repos that must be released (and settled) first.
+    pub depends_on: Vec<String>,
+    /// Release assets that must exist, as patterns.
+    pub assets: Vec<AssetPattern>,
+}
+
+/// An asset name pattern: an exact name or a `*`/`?` glob, with `{version}` (no `v`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetPattern(String);
+
+impl AssetPattern {
+    /// Validates a pattern.
+    pub fn parse(pattern: &str) -> Result<Self> {
+        if pattern.trim().is_empty() || pattern.contains('/') {
+            return Err(Error::invalid_input(format!(
+                "invalid asset pattern {pattern:?}: expected a file name or a glob such as app-v{VERSION_PLACEHOLDER}-*.tar.gz"
+            )));
+        }
+        let probe = pattern.replace(VERSION_PLACEHOLDER, "0.0.0");
+        globset::Glob::new(&probe)
+            .map_err(|e| Error::invalid_input(format!("invalid asset pattern {pattern:?}: {e}")))?;
+        Ok(Self(pattern.to_owned()))
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The pattern for a version: a matcher over asset names.
+    pub fn for_version(&self, version: &ReleaseVersion) -> AssetMatcher {
+        let filled = fill_version(&self.0, version);
+        let glob = filled
+            .contains(['*', '?', '['])
+            .then(|| {
+                globset::Glob::new(&filled)
+                    .ok()
+                    .map(|g| g.compile_matcher())
+            })
+            .flatten();
+        AssetMatcher { filled, glob }
+    }
+}
+
+/// An [`AssetPattern`] with the version filled in.
+#[derive(Debug, Clone)]
+pub struct AssetMatcher {
+    filled: String,
+    glob: Option<globset::GlobMatcher>,
+}
+
+impl AssetMatcher {
+    /// The pattern with the version, as shown to users.
+    pub fn pattern(&self) -> &str {
+        &self.filled
+    }
+
+    /// Whether an asset name matches.
+    pub fn matches(&self, name: &str) -> bool {
+        match &self.glob {
+            Some(glob) => glob.is_match(name),
+            None => self.filled == name,
+        }
+    }
+}
+
+impl Config {
+    /// Finds `orchestrator.toml` in `start` or the nearest parent directory.
+    pub fn discover(start: &Path) -> Result<PathBuf> {
+        start
+            .ancestors()
+            .map(|dir| dir.join(CONFIG_FILE_NAME))
+            .find(|candidate| candidate.is_file())
+            .ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "no {CONFIG_FILE_NAME} in {} or any parent directory (pass --config FILE)",
+                    start.display()
+                ))
+            })
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(file: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::Config {
+            file: file.to_owned(),
+            line: None,
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, file)
+    }
+
+    /// Validates config text as if read from `file` (relative paths resolve against its directory).
+    pub fn parse(text: &str, file: &Path) -> Result<Self> {
+        let err = |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| {
+            Error::Config {
+                file: file.to_owned(),
+                line: span.map(|s| line_of(text, s.start)),
+                key,
+                message,
+            }
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span();
+            let key = span.clone().and_then(|s| key_at(text, s.start));
+            err(span, key, e.message().trim().to_owned())
+        })?;
+        let root = file
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let root = std::path::absolute(&root).unwrap_or(root);
+
+        let raw_forge = raw.forge.unwrap_or_default();
+        let owner = raw_forge.owner.map(|o| {
+            let span = o.span();
+            (o.into_inner(), span)
+        });
+        if let Some((o, span)) = &owner {
+            if o.is_empty() || o.contains('/') {
+                return Err(err(
+                    Some(span.clone()),
+                    Some("forge.owner".into()),
+                    format!("invalid owner {o:?}"),
+                ));
+            }
+        }
+        let simulate = match raw_forge.simulate {
+            None => None,
+            Some(s) => Some(SimulateConfig {
+                ci_delay: duration_field(
+                    s.ci_delay,
+                    "forge.simulate.ci_delay",
+                    Duration::from_secs(1),
+                    &err,
+                )?,
+                asset_interval: duration_field(
+                    s.asset_interval,
+                    "forge.simulate.asset_interval",
+                    Duration::from_millis(200),
+                    &err,
+                )?,
+            }),
+        };
+        let api_url = match raw_forge.api_url {
+            None => None,
+            Some(u) => {
+                let span = u.span();
+                let url = u.into_inner();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(err(
+                        Some(span),
+                        Some("forge.api_url".into()),
+                        format!("invalid URL {url:?}: expected http:// or https://"),
+                    ));
+                }
+                Some(url.trim_end_matches('/').to_owned())
+            }
+        };
+        let forge = ForgeConfig {
+            api_url,
+            owner: owner.map(|(o, _)| o),
+            simulate,
+        };
+
+        let raw_release = raw.release.unwrap_or_default();
+        let defaults = ReleaseConfig::default();
+        let release = ReleaseConfig {
+            tag: match raw_release.tag {
+                None => defaults.tag,
+                Some(t) => {
+                    let span = t.span();
+                    TagFormat::parse(t.get_ref())
+                        .map_err(|e| err(Some(span), Some("release.tag".into()), e.to_string()))?
+                }
+            },
+            poll_interval: duration_field(
+                raw_release.poll_interval,
+                "release.poll_interval",
+                defaults.poll_interval,
+                &err,
+            )?,
+            timeout: duration_field(
+                raw_release.timeout,
+                "release.timeout",
+                defaults.timeout,
+                &err,
+            )?,
+            stable_polls: positive(
+                raw_release.stable_polls,
+                "release.stable_polls",
+                defaults.stable_polls as i64,
+                &err,
+            )? as u32,
+            concurrency: positive(
+                raw_release.concurrency,
+                "release.concurrency",
+                defaults.concurrency as i64,
+                &err,
+            )? as usize,
+        };
+
+        let mut repos = Vec::with_capacity(raw.repo.len());
+        let mut name_spans = Vec::with_capacity(raw.repo.len());
+        let mut seen = BTreeSet::new();
+        for (i, raw_repo) in raw.repo.into_iter().enumerate() {
+            let repo_span = raw_repo.span();
+            let r = raw_repo.into_inner();
+            let key = |k: &str| Some(format!("repo[{i}].{k}"));
+            let name_span = r.name.span();
+            let name = r.name.into_inner();
+            let valid_name = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.@/".contains(c));
+            if !valid_name {
+                return Err(err(
+                    Some(name_span),
+                    key("name"),
+                    format!("invalid repo name {name:?}"),
+                ));
+            }
+            if !seen.insert(name.clone()) {
+                return Err(err(
+                    Some(name_span),
+                    key("name"),
+                    format!("repo {name:?} is declared twice"),
+                ));
+            }
+            let path = match r.path {
+                Some(p) if p.get_ref().trim().is_empty() => {
+                    return Err(err(Some(p.span()), key("path"), "empty path".into()));
+                }
+                Some(p) => root.join(p.into_inner()),
+                None => root.join(&name),
+            };
+            let github = match r.github {
+                Some(g) => {
+                    let span = g.span();
+                    g.get_ref()
+                        .parse::<RepoId>()
+                        .map_err(|e| err(Some(span), key("github"), e.to_string()))?
+                }
+                None => match &forge.owner {
+                    Some(owner) => RepoId::new(owner.clone(), name.clone()),
+                    None => {
+                        return Err(err(
+                            Some(repo_span),
+                            key("github"),
+                            format!(
+                                "repo {name:?} has no `github = \"owner/name\"` and [forge] has no `owner`"
+                            ),
+                        ));
+                    }
+                },
+            };
+            let mut assets = Vec::new();
+            for a in r.assets.unwrap_or_default() {
+                let span = a.span();
+                assets.push(
+                    AssetPattern::parse(a.get_ref())
+                        .map_err(|e| err(Some(span), key("assets"), e.to_string()))?,
+                );
+            }
+            let depends_on: Vec<Spanned<String>> = r.depends_on.unwrap_or_default();
+            name_spans.push((
+                name.clone(),
+                name_span,
+                depends_on
+                    .iter()
+                    .map(|d| (d.get_ref().clone(), d.span()))
+                    .collect::<Vec<_>>(),
+            ));
+            repos.push(RepoConfig {
+                name,
+                path,
+                github,
+                depends_on: depends_on.into_iter().map(Spanned::into_inner).collect(),
+                assets,
+            });
+        }
+        let graph =
+            DependencyGraph::new(repos.iter().map(|r| (r.name.clone(), r.depends_on.clone())))
+                .map_err(|e| {
+                    let located = match &e {
+                        GraphError::UnknownDependency { node, dependency } => {
+                            name_spans.iter().enumerate().find_map(|(i, (n, _, deps))| {
+                                (n == node)
+                                    .then(|| {
+                                        deps.iter()
+                                            .find(|(d, _)| d == dependency)
+                                            .map(|(_, s)| (i, s.clone()))
+                                    })
+                                    .flatten()
+                            })
+                        }
+                        GraphError::Cycle { cycle } => name_spans
+                            .iter()
+                            .enumerate()
+                            .find(|(_, (n, _, _))| cycle.first() == Some(n))
+                            .and_then(|(i, (_, _, deps))| {
+                                deps.iter()
+                                    .find(|(d, _)| cycle.get(1) == Some(d))
+                                    .map(|(_, s)| (i, s.clone()))
+                            }),
+                        GraphError::Duplicate { .. } => None,
+                    };
+                    match located {
+                        Some((i, span)) => err(
+                            Some(span),
+                            Some(format!("repo[{i}].depends_on")),
+                            e.to_string(),
+                        ),
+                        None => err(None, Some("repo".into()), e.to_string()),
+                    }
+                })?;
+        Ok(Self {
+            file: file.to_owned(),
+            root,
+            forge,
+            release,
+            repos,
+            graph,
+        })
+    }
+
+    /// The repo called `name`.
+    pub fn repo(&self, name: &str) -> Option<&RepoConfig> {
+        self.repos.iter().find(|r| r.name == name)
+    }
+}
+
+/// Parses `250ms`, `10s`, `5m`, `1h`, `1h30m`, `2d`.
+pub fn parse_duration(input: &str) -> Result<Duration> {
+    let bad = || {
+        Error::invalid_input(format!(
+            "invalid duration {input:?}: expected a number and a unit, such as 500ms, 10s, 5m, 1h or 1h30m"
+        ))
+    };
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let value: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            "d" => Duration::from_secs(86_400),
+            _ => return Err(bad()),
+        };
+        total = total
+            .checked_add(
+                unit.checked_mul(u32::try_from(value).map_err(|_| bad())?)
+                    .ok_or_else(bad)?,
+            )
+            .ok_or_else(bad)?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+type ErrFn<'a> = dyn Fn(Option<std::ops::Range<usize>>, Option<String>, String) -> Error + 'a;
+
+fn duration_field(
+    value: Option<Spanned<String>>,
+    key: &str,
+    default: Duration,
+    err: &ErrFn<'_>,
+) -> Result<Duration> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let d = parse_duration(value.get_ref())
+        .map_err(|e| err(Some(value.span()), Some(key.into()), e.to_string()))?;
+    if d.is_zero() {
+        return Err(err(
+            Some(value.span()),
+            Some(key.into()),
+            format!("{:?} must be above zero", value.get_ref()),
+        ));
+    }
+    Ok(d)
+}
+
+fn positive(value: Option<Spanned<i64>>, key: &str, default: i64, err: &ErrFn<'_>) -> Result<i64> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let v = *value.get_ref();
+    if !(1..=10_000).contains(&v) {
+        return Err(err(
+            Some(value.span()),
+            Some(key.into()),
+            format!("{v} is out of range (1 to 10000)"),
+        ));
+    }
+    Ok(v)
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The key written on the line of `offset`, if that line is `key = value`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && !key.starts_with('[')).then(|| key.to_owned())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    forge: Option<RawForge>,
+    release: Option<RawRelease>,
+    #[serde(default)]
+    repo: Vec<Spanned<RawRepo>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForge {
+    api_url: Option<Spanned<String>>,
+    owner: Option<Spanned<String>>,
+    simulate: Option<RawSimulate>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSimulate {
+    ci_delay: Option<Spanned<String>>,
+    asset_interval: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelease {
+    tag: Option<Spanned<String>>,
+    poll_interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    stable_polls: Option<Spanned<i64>>,
+    concurrency: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepo {
+    name: Spanned<String>,
+    path: Option<Spanned<String>>,
+    github: Option<Spanned<String>>,
+    depends_on: Option<Vec<Spanned<String>>>,
+    assets: Option<Vec<Spanned<String>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[forge]
+owner = "Truthdb"
+
+[release]
+tag = "v{version}"
+poll_interval = "10s"
+timeout = "45m"
+stable_polls = 2
+concurrency = 3
+
+[[repo]]
+name = "truthdb"
+assets = ["truthdb-v{version}-x86_64-linux-gnu.tar.gz"]
+
+[[repo]]
+name = "installer-iso"
+path = "clones/iso"
+github = "Other/iso"
+depends_on = ["truthdb"]
+assets = ["truthdb-installer-v{version}.iso", "*.sha256"]
+"#;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/work/orchestrator.toml"))
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).expect_err("must be rejected").to_string()
+    }
+
+    #[test]
+    fn loads_the_contract_keys() {
+        let c = parse(GOOD).expect("valid");
+        assert_eq!(c.release.poll_interval, Duration::from_secs(10));
+        assert_eq!(c.release.timeout, Duration::from_secs(2700));
+        assert_eq!(c.release.stable_polls, 2);
+        assert_eq!(c.release.concurrency, 3);
+        assert_eq!(c.repos[0].github.to_string(), "Truthdb/truthdb");
+        assert_eq!(c.repos[0].path, Path::new("/work/truthdb"));
+        assert_eq!(c.repos[1].path, Path::new("/work/clones/iso"));
+        assert_eq!(c.repos[1].github.to_string(), "Other/iso");
+        assert_eq!(
+            c.graph.waves(None),
+            vec![vec!["truthdb"], vec!["installer-iso"]]
+        );
+        let v = ReleaseVersion::parse("1.2.3").expect("valid");
+        let m = c.repos[1].assets[1].for_version(&v);
+        assert!(m.matches("truthdb-installer-v1.2.3.iso.sha256"));
+        assert!(!m.matches("truthdb-installer-v1.2.3.iso"));
+        assert!(
+            c.repos[1].assets[0]
+                .for_version(&v)
+                .matches("truthdb-installer-v1.2.3.iso")
+        );
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = parse("[[repo]]\nname = \"a\"\ngithub = \"o/a\"\n").expect("valid");
+        assert_eq!(c.release, ReleaseConfig::default());
+        assert!(c.forge.api_url.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_and_key() {
+        assert_eq!(
+            error_of("[release]\npoll_interval = \"1s\"\npoll_intervall = \"2s\"\n"),
+            "/work/orchestrator.toml:3: `poll_intervall`: unknown field `poll_intervall`, expected one of `tag`, `poll_interval`, `timeout`, `stable_polls`, `concurrency`"
+        );
+        assert!(
+            error_of("[relase]\n").starts_with("/work/orchestrator.toml:1: unknown field `relase`")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_file_line_and_key() {
+        let cases = [
+            (
+                "[release]\npoll_interval = \"10q\"\n",
+                ":2: `release.poll_interval`: invalid duration \"10q\"",
+            ),
+            (
+                "[release]\ntimeout = \"0s\"\n",
+                ":2: `release.timeout`: \"0s\" must be above zero",
+            ),
+            (
+                "[release]\nconcurrency = 0\n",
+                ":2: `release.concurrency`: 0 is out of range",
+            ),
+            (
+                "[release]\ntag = \"release\"\n",
+                ":2: `release.tag`: tag format \"release\" must contain {version}",
+            ),
+            (
+                "[release]\nstable_polls = \"two\"\n",
+                ":2: `stable_polls`: invalid type: string \"two\", expected i64",
+            ),
+            (
+                "[forge]\napi_url = \"ftp://x\"\n",
+                ":2: `forge.api_url`: invalid URL",
+            ),
+            (
+                "[[repo]]\nname = \"a\"\ngithub = \"nope\"\n",
+                ":3: `repo[0].github`: invalid repository \"nope\"",
+            ),
+            (
+                "[[repo]]\nname = \"a\"\n",
+                ":1: `repo[0].github`: repo \"a\" has no `github",
+            ),
+            (
+                "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\n[[repo]]\nname = \"a\"\n",
+                ":6: `repo[1].name`: repo \"a\" is declared twice",
+            ),
+            (
+                "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\ndepends_on = [\"ghost\"]\n",
+                ":5: `repo[0].depends_on`: \"a\" depends on \"ghost\", which is not declared",
+            ),
+            (
+                "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\ndepends_on = [\"b\"]\n[[repo]]\nname = \"b\"\ndepends_on = [\"a\"]\n",
+                ":5: `repo[0].depends_on`: dependency cycle: a -> b -> a",
+            ),
+            (
+                "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"dir/x\"]\n",
+                ":5: `repo[0].assets`: invalid asset pattern \"dir/x\"",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error_of(text);
+            assert!(
+                message.starts_with(&format!("/work/orchestrator.toml{expected}")),
+                "for {text:?}\n got: {message}\nwant: {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("250ms").expect("valid"),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            parse_duration("1h30m").expect("valid"),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_duration("2d").expect("valid"),
+            Duration::from_secs(172_800)
+        );
+        for bad in ["", "10", "s", "1.5s", "-1s", "10 s", "5x"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

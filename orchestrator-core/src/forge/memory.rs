@@ -1,0 +1,497 @@
+//! `InMemoryForge`: a complete forge over a map behind a lock, with simulated CI and faults.
+//!
+//! It is not a mock: it keeps real state and passes the same conformance suite as the GitHub
+//! adapter. Its CI simulation stands in for the release workflows of real repos: once a tag is
+//! pushed (seen in a watched bare origin, or announced with [`InMemoryForge::notify_tag_pushed`]),
+//! a release appears after a delay, first as a draft, then its assets appear one by one, each
+//! growing while "uploading" before it settles. The state is computed from the elapsed time, so no
+//! background task runs and a fresh process watching the same origins sees the same story.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::Forge;
+use super::types::{AssetState, NewRelease, Release, ReleaseAsset, RepoId, RequestStats};
+use crate::error::{Error, Result};
+use crate::version::{TagFormat, fill_version};
+
+/// The operations of [`InMemoryForge`], for fault rules and the request log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ForgeOp {
+    /// [`Forge::release_by_tag`].
+    ReleaseByTag,
+    /// [`Forge::list_releases`].
+    ListReleases,
+    /// [`Forge::create_release`].
+    CreateRelease,
+    /// [`Forge::upload_asset`].
+    UploadAsset,
+}
+
+/// An injected failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// A 5xx or connection error.
+    Transient,
+    /// A rate limit with a reset delay.
+    RateLimited {
+        /// The advertised wait.
+        retry_after: Duration,
+    },
+    /// A 401.
+    Unauthenticated,
+    /// A 403 that is not a rate limit.
+    PermissionDenied,
+}
+
+impl Fault {
+    fn to_error(&self, op: ForgeOp, repo: &RepoId) -> Error {
+        let message = format!("injected fault on {op:?} for {repo}");
+        match self {
+            Fault::Transient => Error::Transient { message },
+            Fault::RateLimited { retry_after } => Error::RateLimited {
+                retry_after: Some(*retry_after),
+                message,
+            },
+            Fault::Unauthenticated => Error::Unauthenticated { message },
+            Fault::PermissionDenied => Error::PermissionDenied { message },
+        }
+    }
+}
+
+/// Fail the next `times` matching requests with `fault`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRule {
+    /// Only this operation (any when `None`).
+    pub op: Option<ForgeOp>,
+    /// Only this repository (any when `None`).
+    pub repo: Option<RepoId>,
+    /// How many requests to fail.
+    pub times: u32,
+    /// The failure.
+    pub fault: Fault,
+}
+
+/// How a simulated CI pipeline behaves for one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CiBehaviour {
+    /// Release, assets one by one, settle.
+    #[default]
+    Normal,
+    /// The last asset keeps growing and never finishes uploading.
+    NeverSettles,
+    /// This asset (pattern as configured) is never uploaded.
+    MissingAsset(String),
+    /// Everything happens this much later.
+    Slow(Duration),
+    /// The pipeline fails: no release ever appears.
+    Fails,
+}
+
+/// What CI produces for one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CiRepo {
+    /// Asset names, with `{version}` (no `v`) filled from the tag.
+    pub assets: Vec<String>,
+    /// A bare origin to watch for pushed tags (`refs/tags/*`, loose or packed).
+    pub origin: Option<PathBuf>,
+    /// How the pipeline behaves.
+    pub behaviour: CiBehaviour,
+}
+
+/// The simulated CI of an [`InMemoryForge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiSimulation {
+    /// Tags that start a release; others are ignored.
+    pub tag_format: TagFormat,
+    /// From push to the (draft) release.
+    pub delay: Duration,
+    /// Time each asset takes to upload; assets upload one after another.
+    pub asset_interval: Duration,
+    /// Visible intermediate sizes of an uploading asset.
+    pub growth_steps: u32,
+    /// Per repository.
+    pub repos: BTreeMap<RepoId, CiRepo>,
+}
+
+impl Default for CiSimulation {
+    fn default() -> Self {
+        Self {
+            tag_format: TagFormat::default(),
+            delay: Duration::from_millis(200),
+            asset_interval: Duration::from_millis(100),
+            growth_steps: 3,
+            repos: BTreeMap::new(),
+        }
+    }
+}
+
+/// One request as the forge saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// The operation.
+    pub op: ForgeOp,
+    /// The repository.
+    pub repo: RepoId,
+    /// The tag, release id or asset name involved.
+    pub detail: String,
+    /// `None` on success, else the error message.
+    pub error: Option<String>,
+}
+
+/// A real, in-process forge; see the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryForge {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    ci: Option<CiSimulation>,
+    repos: HashMap<RepoId, RepoState>,
+    next_id: u64,
+    rules: Vec<FaultRule>,
+    fault_rate: f64,
+    rng: u64,
+    log: Vec<RequestRecord>,
+    stats: RequestStats,
+}
+
+#[derive(Debug, Default)]
+struct RepoState {
+    /// Releases made through the API, by tag.
+    releases: BTreeMap<String, Release>,
+    /// Tags CI has seen pushed, and when.
+    pushes: BTreeMap<String, Instant>,
+    /// Stable ids for CI-made releases and assets, by tag.
+    ci_ids: HashMap<String, u64>,
+}
+
+impl InMemoryForge {
+    /// An empty forge without CI.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty forge whose CI simulation produces releases for pushed tags.
+    pub fn with_ci(ci: CiSimulation) -> Self {
+        let forge = Self::default();
+        forge.lock().ci = Some(ci);
+        forge
+    }
+
+    /// Tells CI that `tag` was pushed to `repo` now (for repos whose origin is not watched).
+    pub fn notify_tag_pushed(&self, repo: &RepoId, tag: &str) {
+        let mut state = self.lock();
+        state
+            .repos
+            .entry(repo.clone())
+            .or_default()
+            .pushes
+            .entry(tag.to_owned())
+            .or_insert_with(Instant::now);
+    }
+
+    /// Fails matching future requests.
+    pub fn inject(&self, rule: FaultRule) {
+        self.lock().rules.push(rule);
+    }
+
+    /// Fails this fraction of all requests with a transient error, reproducibly from `seed`.
+    pub fn set_fault_rate(&self, rate: f64, seed: u64) {
+        let mut state = self.lock();
+        state.fault_rate = rate.clamp(0.0, 1.0);
+        state.rng = seed | 1;
+    }
+
+    /// Every request so far, in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.lock().log.clone()
+    }
+
+    /// How many requests of `op` for `repo` were made.
+    pub fn count(&self, op: ForgeOp, repo: &RepoId) -> usize {
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| r.op == op && &r.repo == repo)
+            .count()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Logs the request and applies fault rules; the error, if any, is what the caller returns.
+    fn begin(state: &mut State, op: ForgeOp, repo: &RepoId, detail: &str) -> Result<()> {
+        state.stats.requests += 1;
+        state.stats.rate_limited += 1;
+        let mut error = None;
+        if let Some(rule) = state.rules.iter_mut().find(|rule| {
+            rule.times > 0
+                && rule.op.is_none_or(|o| o == op)
+                && rule.repo.as_ref().is_none_or(|r| r == repo)
+        }) {
+            rule.times -= 1;
+            error = Some(rule.fault.to_error(op, repo));
+        } else if state.fault_rate > 0.0 && state.next_random() < state.fault_rate {
+            error = Some(Fault::Transient.to_error(op, repo));
+        }
+        state.log.push(RequestRecord {
+            op,
+            repo: repo.clone(),
+            detail: detail.to_owned(),
+            error: error.as_ref().map(ToString::to_string),
+        });
+        error.map_or(Ok(()), Err)
+    }
+}
+
+impl State {
+    /// xorshift64*: enough for reproducible fault rates without a dependency.
+    fn next_random(&mut self) -> f64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Records pushes CI can see in the watched origin of `repo`.
+    fn observe_origin(&mut self, repo: &RepoId) {
+        let Some(origin) = self
+            .ci
+            .as_ref()
+            .and_then(|ci| ci.repos.get(repo))
+            .and_then(|r| r.origin.clone())
+        else {
+            return;
+        };
+        let now = Instant::now();
+        let pushes = &mut self.repos.entry(repo.clone()).or_default().pushes;
+        for tag in origin_tags(&origin) {
+            pushes.entry(tag).or_insert(now);
+        }
+    }
+
+    /// The release CI has produced so far for `tag`, if any.
+    fn ci_release(&mut self, repo: &RepoId, tag: &str) -> Option<Release> {
+        let ci = self.ci.clone()?;
+        let ci_repo = ci.repos.get(repo)?;
+        let version = ci.tag_format.parse_tag(tag)?;
+        let pushed = *self.repos.get(repo)?.pushes.get(tag)?;
+        let start = match &ci_repo.behaviour {
+            CiBehaviour::Fails => return None,
+            CiBehaviour::Slow(extra) => ci.delay + *extra,
+            _ => ci.delay,
+        };
+        let elapsed = pushed.elapsed();
+        let since_release = elapsed.checked_sub(start)?;
+        let base_id = self.ci_id(repo, tag);
+        let interval = ci.asset_interval.max(Duration::from_millis(1));
+        let mut assets = Vec::new();
+        for (i, pattern) in ci_repo.assets.iter().enumerate() {
+            if ci_repo.behaviour == CiBehaviour::MissingAsset(pattern.clone()) {
+                continue;
+            }
+            let begins = interval * u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let Some(uploading_for) = since_release.checked_sub(begins) else {
+                break;
+            };
+            let name = fill_version(pattern, &version);
+            let final_size = 1024 * (i as u64 + 1) + name.len() as u64;
+            let last = i + 1 == ci_repo.assets.len();
+            let (size, state) = if last && ci_repo.behaviour == CiBehaviour::NeverSettles {
+                let grown = uploading_for.as_millis() as u64 / interval.as_millis().max(1) as u64;
+                (final_size / 4 + grown * 97 + 1, AssetState::Uploading)
+            } else if uploading_for >= interval {
+                (final_size, AssetState::Uploaded)
+            } else {
+                let steps = u64::from(ci.growth_steps.max(1));
+                let step =
+                    (uploading_for.as_nanos() * u128::from(steps) / interval.as_nanos()) as u64;
+                (final_size * (step + 1) / (steps + 1), AssetState::Uploading)
+            };
+            assets.push(ReleaseAsset {
+                id: base_id * 1000 + i as u64 + 1,
+                name: name.clone(),
+                size,
+                state,
+                download_url: format!("memory://{repo}/releases/download/{tag}/{name}"),
+            });
+        }
+        Some(Release {
+            id: base_id,
+            tag: tag.to_owned(),
+            name: Some(tag.to_owned()),
+            body: Some("Built by simulated CI.".into()),
+            // A draft for the first half interval: waiters must not accept drafts.
+            draft: since_release < interval / 2,
+            prerelease: version.is_prerelease(),
+            html_url: format!("memory://{repo}/releases/tag/{tag}"),
+            assets,
+        })
+    }
+
+    fn ci_id(&mut self, repo: &RepoId, tag: &str) -> u64 {
+        if let Some(id) = self.repos.get(repo).and_then(|r| r.ci_ids.get(tag)) {
+            return *id;
+        }
+        let id = self.fresh_id();
+        self.repos
+            .entry(repo.clone())
+            .or_default()
+            .ci_ids
+            .insert(tag.to_owned(), id);
+        id
+    }
+
+    fn release(&mut self, repo: &RepoId, tag: &str) -> Option<Release> {
+        self.observe_origin(repo);
+        if let Some(release) = self.repos.get(repo).and_then(|r| r.releases.get(tag)) {
+            return Some(release.clone());
+        }
+        self.ci_release(repo, tag)
+    }
+}
+
+/// Tag names in a bare repository, loose and packed, without running git.
+fn origin_tags(origin: &std::path::Path) -> Vec<String> {
+    let mut tags = Vec::new();
+    let loose = origin.join("refs").join("tags");
+    let mut stack = vec![loose.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(&loose) {
+                tags.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    if let Ok(packed) = std::fs::read_to_string(origin.join("packed-refs")) {
+        tags.extend(
+            packed
+                .lines()
+                .filter_map(|line| line.split_once(' '))
+                .filter_map(|(_, name)| name.strip_prefix("refs/tags/"))
+                .map(str::to_owned),
+        );
+    }
+    tags
+}
+
+#[async_trait]
+impl Forge for InMemoryForge {
+    fn backend(&self) -> &'static str {
+        "in-memory"
+    }
+
+    async fn release_by_tag(&self, repo: &RepoId, tag: &str) -> Result<Option<Release>> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::ReleaseByTag, repo, tag)?;
+        Ok(state.release(repo, tag))
+    }
+
+    async fn list_releases(&self, repo: &RepoId) -> Result<Vec<Release>> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::ListReleases, repo, "")?;
+        state.observe_origin(repo);
+        let mut tags: Vec<String> = state
+            .repos
+            .get(repo)
+            .map(|r| r.releases.keys().chain(r.pushes.keys()).cloned().collect())
+            .unwrap_or_default();
+        tags.sort();
+        tags.dedup();
+        let mut releases: Vec<Release> =
+            tags.iter().filter_map(|t| state.release(repo, t)).collect();
+        releases.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(releases)
+    }
+
+    async fn create_release(&self, repo: &RepoId, release: &NewRelease) -> Result<Release> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::CreateRelease, repo, &release.tag)?;
+        if state.release(repo, &release.tag).is_some() {
+            return Err(Error::AlreadyExists {
+                what: format!("release {} of {repo}", release.tag),
+            });
+        }
+        let id = state.fresh_id();
+        let created = Release {
+            id,
+            tag: release.tag.clone(),
+            name: release.name.clone(),
+            body: release.body.clone(),
+            draft: release.draft,
+            prerelease: release.prerelease,
+            html_url: format!("memory://{repo}/releases/tag/{}", release.tag),
+            assets: Vec::new(),
+        };
+        state
+            .repos
+            .entry(repo.clone())
+            .or_default()
+            .releases
+            .insert(release.tag.clone(), created.clone());
+        Ok(created)
+    }
+
+    async fn upload_asset(
+        &self,
+        repo: &RepoId,
+        release_id: u64,
+        name: &str,
+        content: &[u8],
+    ) -> Result<ReleaseAsset> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::UploadAsset, repo, name)?;
+        let id = state.fresh_id();
+        let release = state
+            .repos
+            .get_mut(repo)
+            .and_then(|r| r.releases.values_mut().find(|rel| rel.id == release_id))
+            .ok_or_else(|| Error::NotFound {
+                what: format!("release id {release_id} of {repo}"),
+            })?;
+        if release.assets.iter().any(|a| a.name == name) {
+            return Err(Error::AlreadyExists {
+                what: format!("asset {name} of release {} of {repo}", release.tag),
+            });
+        }
+        let asset = ReleaseAsset {
+            id,
+            name: name.to_owned(),
+            size: content.len() as u64,
+            state: AssetState::Uploaded,
+            download_url: format!("memory://{repo}/releases/download/{}/{name}", release.tag),
+        };
+        release.assets.push(asset.clone());
+        Ok(asset)
+    }
+
+    fn request_stats(&self) -> RequestStats {
+        self.lock().stats
+    }
+}
