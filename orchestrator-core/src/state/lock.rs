@@ -1,0 +1,76 @@
+//! One run per workspace at a time.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// An exclusive advisory lock on `<state dir>/lock`, released when dropped (or when the process
+/// dies, so a crash never leaves a stale lock behind).
+#[derive(Debug)]
+pub struct WorkspaceLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl WorkspaceLock {
+    /// Takes the lock or fails at once with [`Error::Locked`] naming the holder.
+    pub fn acquire(state_dir: &Path, holder: &str) -> Result<Self> {
+        std::fs::create_dir_all(state_dir)
+            .map_err(|e| Error::io(format!("creating {}", state_dir.display()), e))?;
+        let path = state_dir.join("lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                return Err(Error::Locked {
+                    path,
+                    holder: if holder.is_empty() {
+                        "unknown".into()
+                    } else {
+                        holder
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("locking {}", path.display()), e));
+            }
+        }
+        file.set_len(0)
+            .and_then(|()| writeln!(file, "pid {} {holder}", std::process::id()))
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        Ok(Self { _file: file, path })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_is_refused_naming_the_holder_until_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = WorkspaceLock::acquire(dir.path(), "release 1.2.3").expect("first");
+        let err = WorkspaceLock::acquire(dir.path(), "release 1.2.4").expect_err("held");
+        assert!(err.to_string().contains("release 1.2.3"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+        drop(first);
+        WorkspaceLock::acquire(dir.path(), "release 1.2.4").expect("free again");
+    }
+}
