@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod forge;
 pub mod graph;
+pub mod release;
 pub mod secret;
 pub mod state;
 pub mod step;

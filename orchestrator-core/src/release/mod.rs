@@ -1,0 +1,460 @@
+//! `orchestrator release`: tag many clones in dependency order, push, and wait for their assets.
+//!
+//! [`Releaser::plan`] validates the request and preflights every selected repo without changing
+//! anything; [`Releaser::execute`] turns the plan into steps (`tag:<repo>`, `push:<repo>`,
+//! `wait:<repo>`) for the [`Engine`]. A repo's first step comes after the `wait` steps of the
+//! repos it depends on, so independent repos overlap and the makespan is the longest chain.
+
+mod preflight;
+mod steps;
+mod wait;
+
+pub use preflight::{ORIGIN, RepoAction, RepoPreflight, origin_matches, preflight_repo};
+pub use wait::{
+    Assessment, AssetSnapshot, Stability, WaitReport, WaitSpec, assess, wait_for_assets,
+};
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::engine::{
+    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver, StepStatus,
+};
+use crate::error::{Error, PreflightFailure, Result};
+use crate::forge::{Forge, RepoId, RequestStats};
+use crate::state::{RunId, RunStatus, StateStore};
+use crate::vcs::Vcs;
+use crate::version::ReleaseVersion;
+use steps::{PushStep, TagStep, WaitStep};
+
+/// The run kind under which releases are journaled.
+pub const RUN_KIND: &str = "release";
+
+/// What to release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRequest {
+    /// The version (tag rendered by `[release] tag`).
+    pub version: ReleaseVersion,
+    /// Only these repos (all when empty); their dependencies outside the set are assumed released.
+    pub only: Vec<String>,
+    /// Continue an interrupted release: accept tags already made at HEAD, honour the journal.
+    pub resume: bool,
+    /// Repos in flight at once (default: `[release] concurrency`).
+    pub concurrency: Option<usize>,
+}
+
+impl ReleaseRequest {
+    /// A request for every repo.
+    pub fn new(version: ReleaseVersion) -> Self {
+        Self {
+            version,
+            only: Vec::new(),
+            resume: false,
+            concurrency: None,
+        }
+    }
+}
+
+/// One repo in a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedRepo {
+    /// Configured name.
+    pub name: String,
+    /// `owner/name`.
+    pub github: RepoId,
+    /// The local clone.
+    pub path: std::path::PathBuf,
+    /// What preflight decided.
+    #[serde(flatten)]
+    pub preflight: RepoPreflight,
+    /// Asset patterns with the version filled in.
+    pub assets: Vec<String>,
+    /// Selected repos it waits for.
+    pub depends_on: Vec<String>,
+}
+
+/// A validated, preflighted release; nothing has changed yet.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleasePlan {
+    /// The version.
+    pub version: String,
+    /// The tag.
+    pub tag: String,
+    /// Selected repos in dependency order.
+    pub repos: Vec<PlannedRepo>,
+    /// Repos grouped into waves that can run side by side.
+    pub waves: Vec<Vec<String>>,
+    /// The run being resumed, if any.
+    pub resume_run: Option<RunId>,
+    /// Steps that run's journal already records as done.
+    pub journaled_done: Vec<String>,
+    /// Repos in flight at once.
+    pub concurrency: usize,
+    #[serde(skip)]
+    request: Option<ReleaseRequest>,
+}
+
+/// One repo's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoReport {
+    /// Configured name.
+    pub name: String,
+    /// `owner/name`.
+    pub github: RepoId,
+    /// The tagged commit.
+    pub commit: String,
+    /// `released`, `failed`, `blocked`, `interrupted` or `not_started`.
+    pub outcome: &'static str,
+    /// The settled assets.
+    pub assets: AssetSnapshot,
+    /// The release page.
+    pub release_url: Option<String>,
+    /// Seconds spent waiting for assets.
+    pub waited_secs: f64,
+    /// Forge polls while waiting.
+    pub polls: u32,
+    /// Requests retried while waiting.
+    pub retries: u32,
+    /// Why it did not finish.
+    pub error: Option<String>,
+}
+
+/// The result of a release.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseReport {
+    /// The run in the state store (`orchestrator runs`).
+    pub run_id: RunId,
+    /// The version.
+    pub version: String,
+    /// The tag.
+    pub tag: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Per repo, in dependency order.
+    pub repos: Vec<RepoReport>,
+    /// Forge requests made by this process.
+    pub forge_requests: RequestStats,
+    /// Wall-clock seconds.
+    pub elapsed_secs: f64,
+}
+
+/// Runs releases; embed it with your own `Forge`, `Vcs` and `StateStore`.
+#[derive(Debug, Clone)]
+pub struct Releaser {
+    config: Arc<Config>,
+    forge: Arc<dyn Forge>,
+    vcs: Arc<dyn Vcs>,
+    store: Arc<dyn StateStore>,
+    observer: Arc<dyn Observer>,
+    cancel: CancelToken,
+}
+
+impl Releaser {
+    /// A releaser over the given backends.
+    pub fn new(
+        config: Arc<Config>,
+        forge: Arc<dyn Forge>,
+        vcs: Arc<dyn Vcs>,
+        store: Arc<dyn StateStore>,
+    ) -> Self {
+        Self {
+            config,
+            forge,
+            vcs,
+            store,
+            observer: Arc::new(SilentObserver),
+            cancel: CancelToken::new(),
+        }
+    }
+
+    /// Sends progress to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Stops when `cancel` is cancelled (wire it to Ctrl-C).
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Validates the request and preflights every selected repo. Changes nothing, locally or on
+    /// the forge, and needs no token: this is `--dry-run`.
+    pub async fn plan(&self, request: &ReleaseRequest) -> Result<ReleasePlan> {
+        let config = &self.config;
+        if config.repos.is_empty() {
+            return Err(Error::invalid_input(format!(
+                "{} declares no [[repo]]",
+                config.file.display()
+            )));
+        }
+        let mut selected = BTreeSet::new();
+        for name in &request.only {
+            if config.repo(name).is_none() {
+                let known: Vec<&str> = config.repos.iter().map(|r| r.name.as_str()).collect();
+                return Err(Error::invalid_input(format!(
+                    "unknown repo {name:?} in --only (configured: {})",
+                    known.join(", ")
+                )));
+            }
+            selected.insert(name.clone());
+        }
+        if selected.is_empty() {
+            selected = config.repos.iter().map(|r| r.name.clone()).collect();
+        }
+        let concurrency = request.concurrency.unwrap_or(config.release.concurrency);
+        if concurrency == 0 {
+            return Err(Error::invalid_input("--concurrency must be at least 1"));
+        }
+        let tag = config.release.tag.render(&request.version);
+
+        // Preflight all selected repos side by side; collect every failure.
+        let mut checks = tokio::task::JoinSet::new();
+        for repo in config.repos.iter().filter(|r| selected.contains(&r.name)) {
+            let (vcs, repo, tag, resume) =
+                (self.vcs.clone(), repo.clone(), tag.clone(), request.resume);
+            checks.spawn(async move {
+                let result = preflight_repo(vcs.as_ref(), &repo, &tag, resume).await;
+                (repo.name, result)
+            });
+        }
+        let mut passed = std::collections::HashMap::new();
+        let mut failures = Vec::new();
+        while let Some(joined) = checks.join_next().await {
+            let (name, result) =
+                joined.map_err(|e| Error::state(format!("preflight task failed: {e}")))?;
+            match result {
+                Ok(p) => {
+                    passed.insert(name, p);
+                }
+                Err(reasons) => {
+                    failures.extend(reasons.into_iter().map(|reason| PreflightFailure {
+                        repo: name.clone(),
+                        reason,
+                    }))
+                }
+            }
+        }
+        if !failures.is_empty() {
+            let order: Vec<&String> = config.repos.iter().map(|r| &r.name).collect();
+            failures.sort_by_key(|f| order.iter().position(|n| **n == f.repo));
+            return Err(Error::Preflight { failures });
+        }
+
+        let waves = config.graph.waves(Some(&selected));
+        let repos = waves
+            .iter()
+            .flatten()
+            .filter_map(|name| config.repo(name))
+            .map(|repo| PlannedRepo {
+                name: repo.name.clone(),
+                github: repo.github.clone(),
+                path: repo.path.clone(),
+                preflight: passed
+                    .remove(&repo.name)
+                    .expect("every selected repo passed preflight"),
+                assets: repo
+                    .assets
+                    .iter()
+                    .map(|a| a.for_version(&request.version).pattern().to_owned())
+                    .collect(),
+                depends_on: repo
+                    .depends_on
+                    .iter()
+                    .filter(|d| selected.contains(*d))
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        let (resume_run, journaled_done) = if request.resume {
+            match self
+                .store
+                .resumable(RUN_KIND, &request.version.to_string())?
+            {
+                Some(run) => {
+                    let done = self
+                        .store
+                        .journal(run.id)?
+                        .into_iter()
+                        .filter(|r| r.entry.completes_step())
+                        .filter_map(|r| r.entry.step().map(str::to_owned))
+                        .collect();
+                    (Some(run.id), done)
+                }
+                None => (None, Vec::new()),
+            }
+        } else {
+            (None, Vec::new())
+        };
+        Ok(ReleasePlan {
+            version: request.version.to_string(),
+            tag,
+            repos,
+            waves,
+            resume_run,
+            journaled_done,
+            concurrency,
+            request: Some(request.clone()),
+        })
+    }
+
+    /// Runs a plan made by [`Releaser::plan`]: tags, pushes and waits, journaling every step.
+    pub async fn execute(&self, plan: &ReleasePlan) -> Result<ReleaseReport> {
+        let started = Instant::now();
+        let request = plan
+            .request
+            .as_ref()
+            .ok_or_else(|| Error::invalid_input("release plan has no request"))?;
+        let engine_plan = self.steps(plan, request)?;
+        let run = match plan.resume_run {
+            Some(run) => {
+                self.store.set_status(run, RunStatus::Running)?;
+                run
+            }
+            None => {
+                let params = serde_json::json!({
+                    "version": plan.version,
+                    "tag": plan.tag,
+                    "only": request.only,
+                    "repos": plan.repos.iter().map(|r| &r.name).collect::<Vec<_>>(),
+                });
+                self.store.begin_run(RUN_KIND, &plan.version, &params)?
+            }
+        };
+        let engine = Engine::new(
+            self.store.clone(),
+            EngineOptions {
+                concurrency: plan.concurrency,
+                ..EngineOptions::default()
+            },
+        )
+        .with_observer(self.observer.clone())
+        .with_cancel(self.cancel.clone());
+        let report = engine.run(&engine_plan, run).await?;
+
+        let repos = plan
+            .repos
+            .iter()
+            .map(|repo| {
+                let ids = [
+                    format!("tag:{}", repo.name),
+                    format!("push:{}", repo.name),
+                    format!("wait:{}", repo.name),
+                ];
+                let steps: Vec<_> = ids.iter().filter_map(|id| report.step(id)).collect();
+                let failed = steps.iter().find(|s| !s.status.is_done());
+                let wait = report.step(&ids[2]);
+                let wait_data: Option<WaitReport> =
+                    wait.and_then(|w| serde_json::from_value(w.data.clone()).ok());
+                let outcome = match failed.map(|s| &s.status) {
+                    None => "released",
+                    Some(StepStatus::Failed) => "failed",
+                    Some(StepStatus::Blocked { .. }) => "blocked",
+                    Some(StepStatus::Interrupted) => "interrupted",
+                    Some(_) => "not_started",
+                };
+                RepoReport {
+                    name: repo.name.clone(),
+                    github: repo.github.clone(),
+                    commit: repo.preflight.commit.clone(),
+                    outcome,
+                    assets: wait_data
+                        .as_ref()
+                        .map(|w| w.assets.clone())
+                        .unwrap_or_default(),
+                    release_url: wait_data.as_ref().map(|w| w.release_url.clone()),
+                    waited_secs: wait_data.as_ref().map_or(0.0, |w| w.waited_secs),
+                    polls: wait_data.as_ref().map_or(0, |w| w.polls),
+                    retries: wait_data.as_ref().map_or(0, |w| w.retries),
+                    error: failed.map(|s| s.summary.clone()),
+                }
+            })
+            .collect();
+        Ok(ReleaseReport {
+            run_id: run,
+            version: plan.version.clone(),
+            tag: plan.tag.clone(),
+            status: report.status,
+            repos,
+            forge_requests: self.forge.request_stats(),
+            elapsed_secs: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Plans and executes.
+    pub async fn run(&self, request: &ReleaseRequest) -> Result<ReleaseReport> {
+        let plan = self.plan(request).await?;
+        self.execute(&plan).await
+    }
+
+    fn steps(&self, plan: &ReleasePlan, request: &ReleaseRequest) -> Result<Plan> {
+        let release = &self.config.release;
+        let mut steps = Vec::new();
+        for repo in &plan.repos {
+            let config = self
+                .config
+                .repo(&repo.name)
+                .expect("planned repos come from the config");
+            let mut after: Vec<String> = repo
+                .depends_on
+                .iter()
+                .map(|d| format!("wait:{d}"))
+                .collect();
+            let commit = repo.preflight.commit.clone();
+            if repo.preflight.action == RepoAction::TagAndPush {
+                let id = format!("tag:{}", repo.name);
+                steps.push(PlannedStep {
+                    step: Arc::new(TagStep {
+                        id: id.clone(),
+                        path: repo.path.clone(),
+                        tag: plan.tag.clone(),
+                        commit: commit.clone(),
+                        message: format!("Release {} ({})", plan.version, repo.github),
+                        vcs: self.vcs.clone(),
+                    }),
+                    after: std::mem::take(&mut after),
+                });
+                after = vec![id];
+            }
+            if repo.preflight.action != RepoAction::WaitOnly {
+                let id = format!("push:{}", repo.name);
+                steps.push(PlannedStep {
+                    step: Arc::new(PushStep {
+                        id: id.clone(),
+                        path: repo.path.clone(),
+                        tag: plan.tag.clone(),
+                        commit,
+                        vcs: self.vcs.clone(),
+                    }),
+                    after: std::mem::take(&mut after),
+                });
+                after = vec![id];
+            }
+            steps.push(PlannedStep {
+                step: Arc::new(WaitStep {
+                    id: format!("wait:{}", repo.name),
+                    spec: WaitSpec {
+                        repo: repo.github.clone(),
+                        tag: plan.tag.clone(),
+                        patterns: config
+                            .assets
+                            .iter()
+                            .map(|a| a.for_version(&request.version))
+                            .collect(),
+                        poll_interval: release.poll_interval,
+                        timeout: release.timeout,
+                        stable_polls: release.stable_polls,
+                    },
+                    forge: self.forge.clone(),
+                }),
+                after,
+            });
+        }
+        Plan::new(steps)
+    }
+}

@@ -1,0 +1,317 @@
+//! Waiting until a release's assets exist and have settled: pure assessment plus the poll loop.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::AssetMatcher;
+use crate::error::{Error, Result};
+use crate::forge::{AssetState, Forge, Release, RepoId};
+use crate::step::StepContext;
+
+/// Asset name → size, of the assets that matched the patterns.
+pub type AssetSnapshot = BTreeMap<String, u64>;
+
+/// What one poll found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assessment {
+    /// Something is missing or unfinished; each entry says what, for people.
+    NotReady(Vec<String>),
+    /// Every pattern matched a fully uploaded, non-empty asset of a published release.
+    Ready(AssetSnapshot),
+}
+
+/// Judges one observation of a release against the asset patterns.
+pub fn assess(release: Option<&Release>, tag: &str, patterns: &[AssetMatcher]) -> Assessment {
+    let Some(release) = release else {
+        return Assessment::NotReady(vec![format!("release {tag} (not created yet)")]);
+    };
+    let mut missing = Vec::new();
+    if release.draft {
+        missing.push(format!("release {tag} is still a draft"));
+    }
+    let mut snapshot = AssetSnapshot::new();
+    for pattern in patterns {
+        let matched: Vec<_> = release
+            .assets
+            .iter()
+            .filter(|a| pattern.matches(&a.name))
+            .collect();
+        if matched.is_empty() {
+            missing.push(pattern.pattern().to_owned());
+        }
+        for asset in matched {
+            if asset.state != AssetState::Uploaded || asset.size == 0 {
+                missing.push(format!(
+                    "{} (uploading, {} bytes so far)",
+                    asset.name, asset.size
+                ));
+            } else {
+                snapshot.insert(asset.name.clone(), asset.size);
+            }
+        }
+    }
+    if missing.is_empty() {
+        Assessment::Ready(snapshot)
+    } else {
+        Assessment::NotReady(missing)
+    }
+}
+
+/// Counts consecutive unchanged ready observations.
+#[derive(Debug, Clone, Default)]
+pub struct Stability {
+    last: Option<AssetSnapshot>,
+    unchanged: u32,
+}
+
+impl Stability {
+    /// Feeds one assessment; returns how many consecutive polls the snapshot has been unchanged.
+    pub fn observe(&mut self, assessment: &Assessment) -> u32 {
+        match assessment {
+            Assessment::Ready(snapshot) if self.last.as_ref() == Some(snapshot) => {
+                self.unchanged += 1
+            }
+            Assessment::Ready(snapshot) => {
+                self.last = Some(snapshot.clone());
+                self.unchanged = 0;
+            }
+            Assessment::NotReady(_) => {
+                self.last = None;
+                self.unchanged = 0;
+            }
+        }
+        self.unchanged
+    }
+}
+
+/// What to wait for and how.
+#[derive(Debug, Clone)]
+pub struct WaitSpec {
+    /// The repository.
+    pub repo: RepoId,
+    /// The release's tag.
+    pub tag: String,
+    /// Asset patterns with the version filled in.
+    pub patterns: Vec<AssetMatcher>,
+    /// Base poll interval.
+    pub poll_interval: Duration,
+    /// Deadline from the start of the wait.
+    pub timeout: Duration,
+    /// Unchanged polls required.
+    pub stable_polls: u32,
+}
+
+/// What a finished wait saw.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaitReport {
+    /// The settled assets.
+    pub assets: AssetSnapshot,
+    /// The release page.
+    pub release_url: String,
+    /// Polls made.
+    pub polls: u32,
+    /// Requests retried after transient errors or rate limits.
+    pub retries: u32,
+    /// Seconds waited.
+    pub waited_secs: f64,
+}
+
+/// Longest pause after repeated transient errors.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Polls until the assets have settled, the deadline passes, or a non-retriable error occurs.
+///
+/// Transient errors back off exponentially with jitter (capped); rate limits wait for the time the
+/// forge asked for. While the release does not exist yet the interval doubles at most once
+/// (nothing to see); once it exists, polls run at the base interval so the orchestrator moves on
+/// within one interval of the assets settling.
+pub async fn wait_for_assets(
+    forge: &dyn Forge,
+    spec: &WaitSpec,
+    ctx: &StepContext,
+) -> Result<WaitReport> {
+    let started = Instant::now();
+    let deadline = started + spec.timeout;
+    let mut stability = Stability::default();
+    let mut polls = 0u32;
+    let mut retries = 0u32;
+    let mut errors_in_row = 0u32;
+    let mut last_missing = vec![format!("release {}", spec.tag)];
+    loop {
+        polls += 1;
+        let pause = match forge.release_by_tag(&spec.repo, &spec.tag).await {
+            Ok(release) => {
+                errors_in_row = 0;
+                let assessment = assess(release.as_ref(), &spec.tag, &spec.patterns);
+                let unchanged = stability.observe(&assessment);
+                match &assessment {
+                    Assessment::Ready(snapshot) if unchanged >= spec.stable_polls => {
+                        return Ok(WaitReport {
+                            assets: snapshot.clone(),
+                            release_url: release.map(|r| r.html_url).unwrap_or_default(),
+                            polls,
+                            retries,
+                            waited_secs: started.elapsed().as_secs_f64(),
+                        });
+                    }
+                    Assessment::Ready(snapshot) => {
+                        last_missing = vec![format!("{} assets to stay unchanged", snapshot.len())];
+                        ctx.progress(format!(
+                            "{} asset(s) present, settling ({unchanged}/{})",
+                            snapshot.len(),
+                            spec.stable_polls
+                        ));
+                    }
+                    Assessment::NotReady(missing) => {
+                        ctx.progress(format!("waiting for {}", missing.join(", ")));
+                        last_missing.clone_from(missing);
+                    }
+                }
+                if release.is_none() {
+                    spec.poll_interval * 2
+                } else {
+                    spec.poll_interval
+                }
+            }
+            Err(e) if e.is_retriable() => {
+                retries += 1;
+                errors_in_row += 1;
+                let pause = match &e {
+                    Error::RateLimited {
+                        retry_after: Some(after),
+                        ..
+                    } => *after,
+                    _ => backoff(spec.poll_interval, errors_in_row, polls),
+                };
+                ctx.progress(format!("{e}; retrying in {:.1}s", pause.as_secs_f64()));
+                pause
+            }
+            Err(e) => return Err(e),
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Error::Timeout {
+                what: format!("release {} of {}", spec.tag, spec.repo),
+                missing: last_missing,
+                waited: started.elapsed(),
+            });
+        }
+        // Never sleep past the deadline: one last poll happens at it.
+        ctx.sleep(pause.min(deadline - now)).await?;
+    }
+}
+
+/// Exponential backoff from the base interval with deterministic jitter of up to 25%.
+fn backoff(base: Duration, attempt: u32, salt: u32) -> Duration {
+    let exp = base
+        .saturating_mul(1u32 << attempt.min(10))
+        .min(MAX_BACKOFF);
+    let jitter = (u64::from(salt).wrapping_mul(2_654_435_761) % 1000) as f64 / 4000.0;
+    exp.mul_f64(1.0 + jitter).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AssetPattern;
+    use crate::forge::ReleaseAsset;
+    use crate::version::ReleaseVersion;
+
+    fn matchers(patterns: &[&str]) -> Vec<AssetMatcher> {
+        let v = ReleaseVersion::parse("1.2.3").expect("valid");
+        patterns
+            .iter()
+            .map(|p| AssetPattern::parse(p).expect("valid").for_version(&v))
+            .collect()
+    }
+
+    fn release(draft: bool, assets: &[(&str, u64, AssetState)]) -> Release {
+        Release {
+            id: 1,
+            tag: "v1.2.3".into(),
+            name: None,
+            body: None,
+            draft,
+            prerelease: false,
+            html_url: "u".into(),
+            assets: assets
+                .iter()
+                .enumerate()
+                .map(|(i, (n, s, st))| ReleaseAsset {
+                    id: i as u64,
+                    name: (*n).into(),
+                    size: *s,
+                    state: *st,
+                    download_url: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn assessment_names_what_is_missing() {
+        let m = matchers(&["app-v{version}.tar.gz", "*.sha256"]);
+        assert_eq!(
+            assess(None, "v1.2.3", &m),
+            Assessment::NotReady(vec!["release v1.2.3 (not created yet)".into()])
+        );
+        let up = AssetState::Uploaded;
+        let r = release(true, &[("app-v1.2.3.tar.gz", 10, up)]);
+        assert_eq!(
+            assess(Some(&r), "v1.2.3", &m),
+            Assessment::NotReady(vec![
+                "release v1.2.3 is still a draft".into(),
+                "*.sha256".into()
+            ])
+        );
+        let r = release(
+            false,
+            &[
+                ("app-v1.2.3.tar.gz", 10, AssetState::Uploading),
+                ("app.sha256", 0, up),
+            ],
+        );
+        assert_eq!(
+            assess(Some(&r), "v1.2.3", &m),
+            Assessment::NotReady(vec![
+                "app-v1.2.3.tar.gz (uploading, 10 bytes so far)".into(),
+                "app.sha256 (uploading, 0 bytes so far)".into()
+            ])
+        );
+        let r = release(
+            false,
+            &[
+                ("app-v1.2.3.tar.gz", 10, up),
+                ("app.sha256", 64, up),
+                ("other.txt", 1, up),
+            ],
+        );
+        let Assessment::Ready(snapshot) = assess(Some(&r), "v1.2.3", &m) else {
+            panic!("ready")
+        };
+        assert_eq!(snapshot.len(), 2, "only matched assets count");
+    }
+
+    #[test]
+    fn stability_needs_unchanged_consecutive_observations() {
+        let ready = |size| Assessment::Ready([("a".to_string(), size)].into_iter().collect());
+        let mut s = Stability::default();
+        assert_eq!(s.observe(&ready(1)), 0);
+        assert_eq!(s.observe(&ready(2)), 0, "grew: starts over");
+        assert_eq!(s.observe(&ready(2)), 1);
+        assert_eq!(s.observe(&Assessment::NotReady(vec![])), 0);
+        assert_eq!(s.observe(&ready(2)), 0);
+        assert_eq!(s.observe(&ready(2)), 1);
+        assert_eq!(s.observe(&ready(2)), 2);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(1);
+        assert!(backoff(base, 1, 0) >= Duration::from_secs(2));
+        assert!(backoff(base, 2, 0) > backoff(base, 1, 0));
+        assert!(backoff(base, 30, 7) <= MAX_BACKOFF);
+    }
+}
