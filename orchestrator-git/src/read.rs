@@ -9,14 +9,22 @@ use orchestrator_core::vcs::Head;
 
 use crate::util::{gix_error, open};
 
-/// Whether `path` opens as a repository with a work tree. Any failure to open means "no".
+/// Whether `path` is the top of a repository's work tree: not a bare repository, not its `.git`
+/// directory, not a subdirectory. Any failure to open means "no".
 pub(crate) fn is_repository(path: &Path) -> bool {
-    match gix::open(path) {
-        Ok(repo) => repo.workdir().is_some(),
+    let repo = match gix::open(path) {
+        Ok(repo) => repo,
         Err(err) => {
             tracing::debug!(path = %path.display(), error = %err, "not a git repository");
-            false
+            return false;
         }
+    };
+    let Some(workdir) = repo.workdir() else {
+        return false;
+    };
+    match (std::fs::canonicalize(workdir), std::fs::canonicalize(path)) {
+        (Ok(workdir), Ok(path)) => workdir == path,
+        _ => false,
     }
 }
 

@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use gix::status::{Item, UntrackedFiles};
+use gix::dir::entry::Kind;
+use gix::status::{Item, UntrackedFiles, index_worktree};
 use orchestrator_core::error::Result;
 
 use crate::util::{gix_error, open};
@@ -27,14 +28,20 @@ pub(crate) fn dirty_paths(path: &Path) -> Result<Vec<String>> {
     let mut paths = BTreeSet::new();
     for item in iter {
         let item = item.map_err(|err| gix_error(path, "cannot compute status", err))?;
-        let counts = match &item {
-            Item::TreeIndex(_) => true,
-            // `summary()` is `None` for entries that only need an index stat refresh and for
-            // directory-walk entries that are not untracked (ignored ones, for instance).
-            Item::IndexWorktree(change) => change.summary().is_some(),
+        let (counts, is_dir) = match &item {
+            Item::TreeIndex(_) => (true, false),
+            // `summary()` is `None` for directory-walk entries that are not untracked (ignored
+            // ones, should a configuration ask for them) and for stat-only index refreshes (which
+            // gix 0.90's iterator already swallows; the check keeps us correct if that changes).
+            Item::IndexWorktree(change) => (change.summary().is_some(), is_collapsed_dir(change)),
         };
         if counts {
-            paths.insert(item.location().to_string());
+            let mut location = item.location().to_string();
+            if is_dir {
+                // `git status --porcelain` marks a collapsed untracked directory with a slash.
+                location.push('/');
+            }
+            paths.insert(location);
             if paths.len() >= MAX_DIRTY_PATHS {
                 // Dropping the iterator interrupts the remaining work.
                 break;
@@ -42,4 +49,14 @@ pub(crate) fn dirty_paths(path: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(paths.into_iter().collect())
+}
+
+/// Whether a status item is an untracked directory reported as one entry.
+fn is_collapsed_dir(change: &index_worktree::Item) -> bool {
+    match change {
+        index_worktree::Item::DirectoryContents { entry, .. } => {
+            matches!(entry.disk_kind, Some(Kind::Directory | Kind::Repository))
+        }
+        _ => false,
+    }
 }

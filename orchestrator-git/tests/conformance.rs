@@ -71,6 +71,13 @@ impl VcsFixture for SandboxFixture {
         "src/lib.rs".to_owned()
     }
 
+    async fn rewrite_tracked_file_unchanged(&self, clone: &Path) -> String {
+        // Make sure the new modification time differs from the one the index recorded.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_file(clone, "README.md", "# demo\n").expect("write");
+        "README.md".to_owned()
+    }
+
     async fn add_untracked_file(&self, clone: &Path) -> String {
         write_file(clone, "untracked.txt", "new\n").expect("write");
         "untracked.txt".to_owned()
@@ -147,6 +154,7 @@ conformance!(
     deleted_file_is_dirty,
     untracked_file_is_dirty,
     ignored_file_is_clean,
+    rewritten_unchanged_file_is_clean,
     detached_head_is_reported,
     unborn_head_is_reported,
     stale_tracking_ref_until_fetch,

@@ -47,6 +47,9 @@ pub trait VcsFixture: Send + Sync {
     /// Deletes a tracked file from the work tree.
     async fn delete_tracked_file(&self, clone: &Path) -> String;
 
+    /// Rewrites a tracked file with its current content, so only its timestamps change.
+    async fn rewrite_tracked_file_unchanged(&self, clone: &Path) -> String;
+
     /// Creates a file at the top level that no rule ignores.
     async fn add_untracked_file(&self, clone: &Path) -> String;
 
@@ -135,6 +138,18 @@ pub async fn untracked_file_is_dirty(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
     let clone = fixture.clean_clone("untracked").await;
     let path = fixture.add_untracked_file(&clone).await;
     assert_dirty_with(vcs, &clone, &path).await;
+}
+
+/// A tracked file rewritten with the same content (new timestamps only) does not make the tree
+/// dirty.
+pub async fn rewritten_unchanged_file_is_clean(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
+    let clone = fixture.clean_clone("rewritten").await;
+    let path = fixture.rewrite_tracked_file_unchanged(&clone).await;
+    let dirty = vcs.dirty_paths(&clone).await.expect("dirty_paths");
+    assert!(
+        dirty.is_empty(),
+        "{path} has its committed content and must not count as dirty, got {dirty:?}"
+    );
 }
 
 /// A file matched by `.gitignore` does not make the tree dirty.
@@ -470,6 +485,7 @@ pub async fn run_all(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
     deleted_file_is_dirty(vcs, fixture).await;
     untracked_file_is_dirty(vcs, fixture).await;
     ignored_file_is_clean(vcs, fixture).await;
+    rewritten_unchanged_file_is_clean(vcs, fixture).await;
     detached_head_is_reported(vcs, fixture).await;
     unborn_head_is_reported(vcs, fixture).await;
     stale_tracking_ref_until_fetch(vcs, fixture).await;
