@@ -1,0 +1,72 @@
+//! Annotated tags, written with gix so no `git tag` process (or signing hook) is involved.
+
+use std::path::Path;
+
+use gix::refs::transaction::PreviousValue;
+use orchestrator_core::error::{Error, Result};
+use orchestrator_core::vcs::tag_ref;
+
+use crate::util::{gix_error, open};
+
+/// The tagger used when the repository has no committer identity configured.
+pub(crate) const FALLBACK_TAGGER: (&str, &str) = ("orchestrator", "orchestrator@localhost");
+
+/// Creates the annotated tag `tag` at `commit`, never overwriting an existing tag.
+pub(crate) fn create_tag(path: &Path, tag: &str, commit: &str, message: &str) -> Result<()> {
+    let full_name = tag_ref(tag);
+    if gix::refs::FullName::try_from(full_name.as_str()).is_err() {
+        return Err(Error::invalid_input(format!("invalid tag name `{tag}`")));
+    }
+    let already_exists = || Error::AlreadyExists {
+        what: format!("tag {tag} in {}", path.display()),
+    };
+    let mut repo = open(path)?;
+    if tag_exists(&repo, path, &full_name)? {
+        return Err(already_exists());
+    }
+    let id = gix::ObjectId::from_hex(commit.as_bytes())
+        .map_err(|_| Error::invalid_input(format!("`{commit}` is not a full commit id")))?;
+    let header = repo.find_header(id).map_err(|_| Error::NotFound {
+        what: format!("commit {commit} in {}", path.display()),
+    })?;
+    if header.kind() != gix::objs::Kind::Commit {
+        return Err(Error::invalid_input(format!(
+            "`{commit}` is a {}, not a commit",
+            header.kind()
+        )));
+    }
+    // Installs the fallback only when neither the environment nor the config names a committer.
+    repo.committer_or_set_fallback(FALLBACK_TAGGER.0, FALLBACK_TAGGER.1)
+        .map_err(|err| gix_error(path, "cannot determine the tagger", err))?;
+    let tagger = repo
+        .committer()
+        .expect("a fallback committer was just installed")
+        .map_err(|err| gix_error(path, "cannot determine the tagger", err))?;
+    // `git tag -m` ends messages with a newline; do the same so `git show` looks familiar.
+    let message = if message.ends_with('\n') {
+        message.to_owned()
+    } else {
+        format!("{message}\n")
+    };
+    let created = repo.tag(
+        tag,
+        id,
+        gix::objs::Kind::Commit,
+        Some(tagger),
+        message,
+        PreviousValue::MustNotExist,
+    );
+    match created {
+        Ok(_) => Ok(()),
+        // Someone created it between our check and our write.
+        Err(_) if tag_exists(&repo, path, &full_name)? => Err(already_exists()),
+        Err(err) => Err(gix_error(path, &format!("cannot create tag {tag}"), err)),
+    }
+}
+
+fn tag_exists(repo: &gix::Repository, path: &Path, full_name: &str) -> Result<bool> {
+    let found = repo
+        .try_find_reference(full_name)
+        .map_err(|err| gix_error(path, &format!("cannot read {full_name}"), err))?;
+    Ok(found.is_some())
+}

@@ -1,0 +1,212 @@
+//! `GixVcs` behaviour beyond the shared suite: what the tags look like to `git`, error shapes,
+//! and guarding `push_tag` against configuration that would push more than the tag.
+
+use orchestrator_core::error::Error;
+use orchestrator_core::vcs::{Vcs, tag_ref};
+use orchestrator_git::GixVcs;
+use orchestrator_git::sandbox::{SANDBOX_USER, Sandbox, SandboxRepo, commit_file, git, write_file};
+
+fn sandbox() -> (tempfile::TempDir, Sandbox) {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let sandbox = Sandbox::new(dir.path()).expect("create the sandbox");
+    (dir, sandbox)
+}
+
+fn repo(sandbox: &Sandbox, name: &str) -> SandboxRepo {
+    sandbox
+        .create_repo(name, &[("README.md", "# demo\n")])
+        .expect("create_repo")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_tag_is_annotated_with_the_configured_tagger_and_message() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "annotated");
+    let head = git(&repo.clone, &["rev-parse", "HEAD"]).expect("rev-parse");
+    let vcs = GixVcs::new();
+    vcs.create_tag(&repo.clone, "v1.0.0", &head, "Release v1.0.0")
+        .await
+        .expect("create_tag");
+
+    let kind = git(&repo.clone, &["cat-file", "-t", "refs/tags/v1.0.0"]).expect("cat-file");
+    assert_eq!(
+        kind, "tag",
+        "an annotated tag object, not a lightweight tag"
+    );
+    let body = git(&repo.clone, &["cat-file", "-p", "refs/tags/v1.0.0"]).expect("cat-file");
+    assert!(body.contains(&format!("object {head}")), "{body}");
+    assert!(body.contains("type commit"), "{body}");
+    assert!(body.contains("tag v1.0.0"), "{body}");
+    let tagger = format!("tagger {} <{}>", SANDBOX_USER.0, SANDBOX_USER.1);
+    assert!(
+        body.contains(&tagger),
+        "tagger from the clone's config: {body}"
+    );
+    assert!(body.ends_with("Release v1.0.0"), "{body}");
+    // git itself accepts the object.
+    git(&repo.clone, &["fsck", "--no-dangling"]).expect("fsck");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_tag_rejects_unknown_commits_and_bad_names() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "bad-input");
+    let head = git(&repo.clone, &["rev-parse", "HEAD"]).expect("rev-parse");
+    let vcs = GixVcs::new();
+
+    let missing = "0123456789012345678901234567890123456789";
+    let err = vcs
+        .create_tag(&repo.clone, "v1", missing, "m")
+        .await
+        .expect_err("unknown commit");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+
+    let err = vcs
+        .create_tag(&repo.clone, "v1", "HEAD", "m")
+        .await
+        .expect_err("not an id");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+
+    let tree = git(&repo.clone, &["rev-parse", "HEAD^{tree}"]).expect("rev-parse");
+    let err = vcs
+        .create_tag(&repo.clone, "v1", &tree, "m")
+        .await
+        .expect_err("a tree");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+
+    let err = vcs
+        .create_tag(&repo.clone, "bad..name", &head, "m")
+        .await
+        .expect_err("bad name");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert_eq!(
+        vcs.local_tag(&repo.clone, "v1").await.expect("local_tag"),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_tag_ignores_push_follow_tags() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "follow-tags");
+    git(&repo.clone, &["config", "push.followTags", "true"]).expect("config");
+    let base = git(&repo.clone, &["rev-parse", "HEAD"]).expect("rev-parse");
+    let vcs = GixVcs::new();
+    vcs.create_tag(&repo.clone, "older", &base, "reachable from the pushed tag")
+        .await
+        .expect("tag");
+    let ahead =
+        commit_file(&repo.clone, "CHANGELOG.md", "## 2.0.0\n", "Changelog").expect("commit");
+    vcs.create_tag(&repo.clone, "v2.0.0", &ahead, "Release v2.0.0")
+        .await
+        .expect("tag");
+
+    vcs.push_tag(&repo.clone, "origin", "v2.0.0")
+        .await
+        .expect("push_tag");
+
+    let tags = git(&repo.origin, &["tag", "--list"]).expect("tag --list");
+    assert_eq!(tags, "v2.0.0", "only the requested tag reached the origin");
+    let main = git(&repo.origin, &["rev-parse", "refs/heads/main"]).expect("rev-parse");
+    assert_eq!(main, base, "the origin's main did not move");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_tag_conflict_quotes_git() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "conflict");
+    sandbox
+        .tag_origin_elsewhere(&repo, "v1.0.0")
+        .expect("tag elsewhere");
+    let head = git(&repo.clone, &["rev-parse", "HEAD"]).expect("rev-parse");
+    let vcs = GixVcs::new();
+    vcs.create_tag(&repo.clone, "v1.0.0", &head, "mine")
+        .await
+        .expect("create_tag");
+    let err = vcs
+        .push_tag(&repo.clone, "origin", "v1.0.0")
+        .await
+        .expect_err("conflict");
+    let Error::Conflict { message } = &err else {
+        panic!("expected Conflict, got {err:?}");
+    };
+    assert!(
+        message.contains("already exists"),
+        "git's reason is kept: {message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_failures_carry_gits_stderr() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "no-remote");
+    let vcs = GixVcs::new();
+    let err = vcs
+        .fetch(&repo.clone, "nowhere", "main")
+        .await
+        .expect_err("no such remote");
+    let Error::Vcs { message, .. } = &err else {
+        panic!("expected Vcs, got {err:?}");
+    };
+    assert!(message.contains("nowhere"), "{message}");
+    let err = vcs
+        .remote_refs(&repo.clone, "nowhere", &[tag_ref("v1")])
+        .await
+        .expect_err("no remote");
+    assert!(matches!(err, Error::Vcs { .. }), "{err:?}");
+    let err = vcs
+        .fetch(&repo.clone, "--upload-pack=touch /tmp/x", "main")
+        .await
+        .expect_err("flag");
+    assert!(
+        matches!(err, Error::InvalidInput { .. }),
+        "names are never read as options: {err:?}"
+    );
+    let err = vcs
+        .push_tag(&repo.clone, "origin", "v404")
+        .await
+        .expect_err("no such tag");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dirty_paths_stop_at_a_hundred_and_collapse_untracked_dirs() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "many");
+    for i in 0..150 {
+        write_file(&repo.clone, &format!("file-{i:03}.txt"), "x\n").expect("write");
+    }
+    write_file(&repo.clone, "newdir/a.txt", "x\n").expect("write");
+    write_file(&repo.clone, "newdir/b.txt", "x\n").expect("write");
+    let vcs = GixVcs::new();
+    let dirty = vcs.dirty_paths(&repo.clone).await.expect("dirty_paths");
+    assert_eq!(dirty.len(), 100, "capped: {}", dirty.len());
+
+    let repo = self::repo(&sandbox, "collapsed");
+    write_file(&repo.clone, "newdir/a.txt", "x\n").expect("write");
+    write_file(&repo.clone, "newdir/b.txt", "x\n").expect("write");
+    let dirty = vcs.dirty_paths(&repo.clone).await.expect("dirty_paths");
+    assert_eq!(
+        dirty,
+        vec!["newdir/".to_owned()],
+        "like `git status --porcelain`"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_origin_is_not_a_work_tree() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "bare");
+    let vcs = GixVcs::new();
+    assert!(
+        !vcs.is_repository(&repo.origin)
+            .await
+            .expect("is_repository")
+    );
+    assert!(vcs.is_repository(&repo.clone).await.expect("is_repository"));
+    assert!(
+        !vcs.is_repository(&repo.clone.join(".git"))
+            .await
+            .expect("is_repository")
+    );
+}
