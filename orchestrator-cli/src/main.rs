@@ -1,1 +1,81 @@
-fn main() {}
+//! `orchestrator`: the command-line face of orchestrator-core.
+//!
+//! Each subcommand loads the config, builds a request struct, calls the library and prints the
+//! result; nothing here decides anything the library could.
+
+mod args;
+mod commands;
+mod progress;
+mod render;
+mod wiring;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    // One TLS provider for every HTTPS client in the process (octocrab, later kube).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e
+                .downcast_ref::<orchestrator_core::Error>()
+                .map_or(1, orchestrator_core::Error::exit_code);
+            if !is_broken_pipe(&e) {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = cli.global();
+    match cli.command {
+        Command::Release(args) => commands::release::run(&global, args).await,
+        Command::Demo(args) => commands::demo::run(&global, args).await,
+        Command::Runs(args) => commands::runs::run(&global, &args),
+        Command::Config(args) => commands::config::run(&global, &args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "orchestrator", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,orchestrator=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORCHESTRATOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}

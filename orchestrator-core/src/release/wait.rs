@@ -29,7 +29,7 @@ pub fn assess(release: Option<&Release>, tag: &str, patterns: &[AssetMatcher]) -
     };
     let mut missing = Vec::new();
     if release.draft {
-        missing.push(format!("release {tag} is still a draft"));
+        missing.push(format!("release {tag} (draft)"));
     }
     let mut snapshot = AssetSnapshot::new();
     for pattern in patterns {
@@ -261,10 +261,7 @@ mod tests {
         let r = release(true, &[("app-v1.2.3.tar.gz", 10, up)]);
         assert_eq!(
             assess(Some(&r), "v1.2.3", &m),
-            Assessment::NotReady(vec![
-                "release v1.2.3 is still a draft".into(),
-                "*.sha256".into()
-            ])
+            Assessment::NotReady(vec!["release v1.2.3 (draft)".into(), "*.sha256".into()])
         );
         let r = release(
             false,

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub(crate) mod config;
+pub(crate) mod demo;
+pub(crate) mod release;
+pub(crate) mod runs;

@@ -1,0 +1,103 @@
+//! `orchestrator release`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use orchestrator_core::Error;
+use orchestrator_core::engine::CancelToken;
+use orchestrator_core::release::{ReleaseRequest, Releaser};
+use orchestrator_core::state::{RunStatus, WorkspaceLock};
+use orchestrator_core::version::ReleaseVersion;
+use orchestrator_git::GixVcs;
+
+use crate::args::{Global, OutputFormat, ReleaseArgs};
+use crate::progress::LineProgress;
+use crate::{render, wiring};
+
+/// Converts flags into a request (all validation of values happens here or in the library).
+fn request(args: &ReleaseArgs) -> Result<ReleaseRequest, Error> {
+    Ok(ReleaseRequest {
+        version: ReleaseVersion::parse(&args.version)?,
+        only: args
+            .only
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        resume: args.resume,
+        concurrency: args.concurrency.map(usize::from),
+    })
+}
+
+pub(crate) async fn run(global: &Global, args: ReleaseArgs) -> anyhow::Result<ExitCode> {
+    let request = request(&args)?;
+    let config = wiring::load_config(global)?;
+    release(global, config, &request, args.dry_run).await
+}
+
+/// Plans, then (unless a dry run) executes, printing progress and the result.
+pub(crate) async fn release(
+    global: &Global,
+    config: orchestrator_core::config::Config,
+    request: &ReleaseRequest,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let vcs = Arc::new(GixVcs::new());
+    // A dry run neither locks nor creates anything.
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(WorkspaceLock::acquire(
+            &wiring::state_dir(&config),
+            &format!("release {}", request.version),
+        )?)
+    };
+    let store = wiring::open_store(&config, dry_run)?;
+    let forge = wiring::forge(&config, vcs.as_ref()).await?;
+    let cancel = CancelToken::new();
+    spawn_ctrl_c(cancel.clone());
+    let human = global.output == OutputFormat::Human;
+    let mut releaser = Releaser::new(Arc::new(config), forge, vcs, store).with_cancel(cancel);
+    if human {
+        releaser = releaser.with_observer(Arc::new(LineProgress::new()));
+    }
+    let plan = releaser.plan(request).await?;
+    if dry_run {
+        match global.output {
+            OutputFormat::Human => print!("{}", render::plan(&plan)),
+            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if human {
+        eprintln!(
+            "releasing {} to {} repo(s) in {} wave(s)",
+            plan.tag,
+            plan.repos.len(),
+            plan.waves.len()
+        );
+    }
+    let report = releaser.execute(&plan).await?;
+    match global.output {
+        OutputFormat::Human => print!("{}", render::report(&report)),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(if report.status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// First Ctrl-C: stop cleanly (running steps are interrupted and journaled). Second: exit now.
+fn spawn_ctrl_c(cancel: CancelToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: finishing the journal (Ctrl-C again to exit at once)");
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}

@@ -1,0 +1,105 @@
+//! Builds the library's backends from the config and the environment.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use orchestrator_core::Error;
+use orchestrator_core::config::Config;
+use orchestrator_core::forge::{CiRepo, CiSimulation, Forge, InMemoryForge};
+use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore};
+use orchestrator_core::vcs::Vcs;
+
+use crate::args::Global;
+
+/// The state directory beside the config file.
+pub(crate) fn state_dir(config: &Config) -> PathBuf {
+    config.root.join(".orchestrator")
+}
+
+/// Loads `--config` or the discovered `orchestrator.toml`.
+pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
+    let file = match &global.config {
+        Some(file) => file.clone(),
+        None => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| Error::io("reading the current directory", e))?;
+            Config::discover(&cwd)?
+        }
+    };
+    let mut config = Config::load(&file)?;
+    if let Some(url) = &global.forge_url {
+        config.forge.api_url = Some(url.trim_end_matches('/').to_owned());
+    }
+    Ok(config)
+}
+
+/// The state store: SQLite in `.orchestrator/`. A dry run never creates it: it reads an existing
+/// one (to show what a resume would skip) or uses an empty in-memory store.
+pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<dyn StateStore>> {
+    let dir = state_dir(config);
+    let db = dir.join("state.db");
+    if dry_run && !db.exists() {
+        return Ok(Arc::new(MemoryStateStore::default()));
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(Arc::new(SqliteStateStore::open(&db)?))
+}
+
+/// The forge the config asks for.
+pub(crate) async fn forge(config: &Config, vcs: &dyn Vcs) -> Result<Arc<dyn Forge>, Error> {
+    if let Some(simulate) = &config.forge.simulate {
+        let mut ci = CiSimulation {
+            tag_format: config.release.tag.clone(),
+            delay: simulate.ci_delay,
+            asset_interval: simulate.asset_interval,
+            ..CiSimulation::default()
+        };
+        for repo in &config.repos {
+            // The simulated CI watches the clone's origin when it is a local bare repository.
+            let origin = match vcs.remote_url(&repo.path, "origin").await {
+                Ok(Some(url)) => local_origin(&repo.path, &url),
+                _ => None,
+            };
+            let assets = repo
+                .assets
+                .iter()
+                .map(|a| a.as_str().replace(['*', '?'], "x"))
+                .collect();
+            ci.repos.insert(
+                repo.github.clone(),
+                CiRepo {
+                    assets,
+                    origin,
+                    ..CiRepo::default()
+                },
+            );
+        }
+        return Ok(Arc::new(InMemoryForge::with_ci(ci)));
+    }
+    Err(Error::NotSupported {
+        backend: "cli".into(),
+        what: format!(
+            "the GitHub forge at {} (add [forge.simulate] to rehearse on a simulated forge)",
+            config
+                .forge
+                .api_url
+                .as_deref()
+                .unwrap_or("https://api.github.com")
+        ),
+    })
+}
+
+/// The path of a local origin URL, resolved against the clone.
+fn local_origin(clone: &Path, url: &str) -> Option<PathBuf> {
+    if url.contains("://") && !url.starts_with("file://") {
+        return None;
+    }
+    let path = Path::new(url.strip_prefix("file://").unwrap_or(url));
+    let path = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        clone.join(path)
+    };
+    path.is_dir().then_some(path)
+}
