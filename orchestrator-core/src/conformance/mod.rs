@@ -4,4 +4,5 @@
 //! them in order; a backend's test calls `run_all` (or the functions one by one, for clearer
 //! failure reports).
 
+pub mod forge;
 pub mod vcs;

@@ -495,3 +495,6 @@ impl Forge for InMemoryForge {
         self.lock().stats
     }
 }
+
+#[cfg(test)]
+mod tests;
