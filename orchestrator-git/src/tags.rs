@@ -13,6 +13,17 @@ pub(crate) const FALLBACK_TAGGER: (&str, &str) = ("orchestrator", "orchestrator@
 
 /// Creates the annotated tag `tag` at `commit`, never overwriting an existing tag.
 pub(crate) fn create_tag(path: &Path, tag: &str, commit: &str, message: &str) -> Result<()> {
+    create_tag_in(open(path)?, path, tag, commit, message)
+}
+
+/// [`create_tag`] on an opened repository (tests open it isolated from the environment).
+fn create_tag_in(
+    mut repo: gix::Repository,
+    path: &Path,
+    tag: &str,
+    commit: &str,
+    message: &str,
+) -> Result<()> {
     let full_name = tag_ref(tag);
     if gix::refs::FullName::try_from(full_name.as_str()).is_err() {
         return Err(Error::invalid_input(format!("invalid tag name `{tag}`")));
@@ -20,7 +31,6 @@ pub(crate) fn create_tag(path: &Path, tag: &str, commit: &str, message: &str) ->
     let already_exists = || Error::AlreadyExists {
         what: format!("tag {tag} in {}", path.display()),
     };
-    let mut repo = open(path)?;
     if tag_exists(&repo, path, &full_name)? {
         return Err(already_exists());
     }
@@ -69,4 +79,28 @@ fn tag_exists(repo: &gix::Repository, path: &Path, full_name: &str) -> Result<bo
         .try_find_reference(full_name)
         .map_err(|err| gix_error(path, &format!("cannot read {full_name}"), err))?;
     Ok(found.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{Sandbox, git};
+
+    #[test]
+    fn tagger_falls_back_when_no_identity_is_configured() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let sandbox = Sandbox::new(dir.path()).expect("sandbox");
+        let repo = sandbox.create_repo("anonymous", &[]).expect("create_repo");
+        git(&repo.clone, &["config", "--unset", "user.name"]).expect("unset name");
+        git(&repo.clone, &["config", "--unset", "user.email"]).expect("unset email");
+        let head = git(&repo.clone, &["rev-parse", "HEAD"]).expect("rev-parse");
+        // Isolated: neither the caller's environment nor their global config names a committer.
+        let opened = gix::open_opts(&repo.clone, gix::open::Options::isolated()).expect("open");
+        create_tag_in(opened, &repo.clone, "v1", &head, "m").expect("create_tag");
+        let body = git(&repo.clone, &["cat-file", "-p", "refs/tags/v1"]).expect("cat-file");
+        assert!(
+            body.contains("tagger orchestrator <orchestrator@localhost> "),
+            "{body}"
+        );
+    }
 }
