@@ -17,13 +17,23 @@ fn new_release(tag: &str) -> NewRelease {
 
 /// A tag without a release answers `None`, not an error.
 pub async fn missing_release_is_none(forge: &dyn Forge, repo: &RepoId) {
-    let found = forge.release_by_tag(repo, "conformance-missing").await.expect("lookup succeeds");
-    assert!(found.is_none(), "{}: expected no release, got {found:?}", forge.backend());
+    let found = forge
+        .release_by_tag(repo, "conformance-missing")
+        .await
+        .expect("lookup succeeds");
+    assert!(
+        found.is_none(),
+        "{}: expected no release, got {found:?}",
+        forge.backend()
+    );
 }
 
 /// A created release is found by its tag with the fields it was created with.
 pub async fn created_release_is_found_by_tag(forge: &dyn Forge, repo: &RepoId) {
-    let created = forge.create_release(repo, &new_release("conformance-create")).await.expect("create");
+    let created = forge
+        .create_release(repo, &new_release("conformance-create"))
+        .await
+        .expect("create");
     let found = forge
         .release_by_tag(repo, "conformance-create")
         .await
@@ -38,17 +48,37 @@ pub async fn created_release_is_found_by_tag(forge: &dyn Forge, repo: &RepoId) {
 
 /// Creating a second release for the same tag is `AlreadyExists`.
 pub async fn creating_a_release_twice_is_already_exists(forge: &dyn Forge, repo: &RepoId) {
-    forge.create_release(repo, &new_release("conformance-twice")).await.expect("create");
-    let err = forge.create_release(repo, &new_release("conformance-twice")).await.expect_err("duplicate");
-    assert!(matches!(err, Error::AlreadyExists { .. }), "{}: got {err:?}", forge.backend());
+    forge
+        .create_release(repo, &new_release("conformance-twice"))
+        .await
+        .expect("create");
+    let err = forge
+        .create_release(repo, &new_release("conformance-twice"))
+        .await
+        .expect_err("duplicate");
+    assert!(
+        matches!(err, Error::AlreadyExists { .. }),
+        "{}: got {err:?}",
+        forge.backend()
+    );
 }
 
 /// An uploaded asset is listed on its release, fully uploaded, with its size.
 pub async fn uploaded_asset_is_listed(forge: &dyn Forge, repo: &RepoId) {
-    let release = forge.create_release(repo, &new_release("conformance-asset")).await.expect("create");
-    let asset = forge.upload_asset(repo, release.id, "app.tar.gz", b"0123456789").await.expect("upload");
+    let release = forge
+        .create_release(repo, &new_release("conformance-asset"))
+        .await
+        .expect("create");
+    let asset = forge
+        .upload_asset(repo, release.id, "app.tar.gz", b"0123456789")
+        .await
+        .expect("upload");
     assert_eq!(asset.size, 10);
-    let found = forge.release_by_tag(repo, "conformance-asset").await.expect("lookup").expect("release");
+    let found = forge
+        .release_by_tag(repo, "conformance-asset")
+        .await
+        .expect("lookup")
+        .expect("release");
     assert_eq!(found.assets.len(), 1);
     assert_eq!(found.assets[0].name, "app.tar.gz");
     assert_eq!(found.assets[0].size, 10);
@@ -57,17 +87,37 @@ pub async fn uploaded_asset_is_listed(forge: &dyn Forge, repo: &RepoId) {
 
 /// Uploading a second asset with the same name is `AlreadyExists`.
 pub async fn duplicate_asset_is_already_exists(forge: &dyn Forge, repo: &RepoId) {
-    let release = forge.create_release(repo, &new_release("conformance-dup-asset")).await.expect("create");
-    forge.upload_asset(repo, release.id, "a.bin", b"x").await.expect("upload");
-    let err = forge.upload_asset(repo, release.id, "a.bin", b"y").await.expect_err("duplicate");
-    assert!(matches!(err, Error::AlreadyExists { .. }), "{}: got {err:?}", forge.backend());
+    let release = forge
+        .create_release(repo, &new_release("conformance-dup-asset"))
+        .await
+        .expect("create");
+    forge
+        .upload_asset(repo, release.id, "a.bin", b"x")
+        .await
+        .expect("upload");
+    let err = forge
+        .upload_asset(repo, release.id, "a.bin", b"y")
+        .await
+        .expect_err("duplicate");
+    assert!(
+        matches!(err, Error::AlreadyExists { .. }),
+        "{}: got {err:?}",
+        forge.backend()
+    );
 }
 
 /// Listing includes created releases.
 pub async fn list_releases_includes_created(forge: &dyn Forge, repo: &RepoId) {
-    forge.create_release(repo, &new_release("conformance-list")).await.expect("create");
+    forge
+        .create_release(repo, &new_release("conformance-list"))
+        .await
+        .expect("create");
     let all = forge.list_releases(repo).await.expect("list");
-    assert!(all.iter().any(|r| r.tag == "conformance-list"), "{}: {all:?}", forge.backend());
+    assert!(
+        all.iter().any(|r| r.tag == "conformance-list"),
+        "{}: {all:?}",
+        forge.backend()
+    );
 }
 
 /// Every behaviour above, in order.
