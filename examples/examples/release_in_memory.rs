@@ -11,7 +11,6 @@
 //! cargo run -p orchestrator-examples --example release_in_memory
 //! ```
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,20 +21,6 @@ use orchestrator_core::state::MemoryStateStore;
 use orchestrator_core::version::ReleaseVersion;
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::Sandbox;
-
-/// The repos: name, what it waits for, the assets its release must carry.
-const REPOS: &[(&str, &[&str], &[&str])] = &[
-    ("proto", &[], &["proto-v{version}.tar.gz"]),
-    (
-        "server",
-        &["proto"],
-        &[
-            "server-v{version}-x86_64-linux.tar.gz",
-            "server-v{version}-x86_64-linux.sha256",
-        ],
-    ),
-    ("installer", &["proto", "server"], &["installer-v{version}.iso"]),
-];
 
 /// The config, as a user would write `orchestrator.toml` (paths default to `<dir>/<name>`).
 const CONFIG: &str = r#"
@@ -67,16 +52,20 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let root = dir.path();
 
-    // 1. Real git: a clone on `main` and its bare origin per repo.
-    let sandbox = Sandbox::new(root)?;
-    for (name, _, _) in REPOS {
-        let readme = format!("# {name}\n");
-        sandbox.create_repo(name, &[("README.md", readme.as_str())])?;
-        eprintln!("created {name}: clone + bare origin");
-    }
-
-    // 2. The config, parsed as if read from `<root>/orchestrator.toml`.
+    // 1. The config, parsed as if read from `<root>/orchestrator.toml`.
     let config = Config::parse(CONFIG, &root.join("orchestrator.toml"))?;
+
+    // 2. Real git where the config expects each clone: a clone on `main` and its bare origin.
+    let sandbox = Sandbox::new(root)?;
+    for repo in &config.repos {
+        let readme = format!("# {}\n", repo.name);
+        let created = sandbox.create_repo(&repo.name, &[("README.md", readme.as_str())])?;
+        anyhow::ensure!(
+            created.clone == repo.path,
+            "sandbox and config disagree on paths"
+        );
+        eprintln!("created {}: clone + bare origin", repo.name);
+    }
 
     // 3. A forge whose simulated CI publishes the assets of every tag pushed to a watched origin.
     let forge = simulated_forge(&config, &sandbox);
@@ -132,11 +121,8 @@ fn simulated_forge(config: &Config, sandbox: &Sandbox) -> InMemoryForge {
         ..CiSimulation::default()
     };
     for repo in &config.repos {
-        let assets = REPOS
-            .iter()
-            .find(|(name, _, _)| *name == repo.name)
-            .map(|(_, _, assets)| assets.iter().map(|a| (*a).to_owned()).collect())
-            .unwrap_or_default();
+        // CI uploads exactly the configured names (the patterns here hold no globs).
+        let assets = repo.assets.iter().map(|a| a.as_str().to_owned()).collect();
         ci.repos.insert(
             repo.github.clone(),
             CiRepo {
@@ -146,6 +132,5 @@ fn simulated_forge(config: &Config, sandbox: &Sandbox) -> InMemoryForge {
             },
         );
     }
-    let _: &Path = sandbox.root();
     InMemoryForge::with_ci(ci)
 }

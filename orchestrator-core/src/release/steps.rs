@@ -112,8 +112,15 @@ impl Step for PushStep {
         }
     }
 
-    async fn apply(&self, _ctx: &StepContext) -> Result<StepOutput> {
-        self.vcs.push_tag(&self.path, ORIGIN, &self.tag).await?;
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        if let Err(e) = self.vcs.push_tag(&self.path, ORIGIN, &self.tag).await {
+            // A push from an interrupted attempt (a killed process leaves `git push` running)
+            // may have landed meanwhile: if origin now has exactly our tag, we are done.
+            return match self.check(ctx).await {
+                Ok(Check::Done(detail)) => Ok(StepOutput::summary(detail)),
+                _ => Err(e),
+            };
+        }
         Ok(StepOutput::summary(format!("pushed {}", self.tag)))
     }
 }
