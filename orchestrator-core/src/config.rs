@@ -217,14 +217,14 @@ impl Config {
             let span = o.span();
             (o.into_inner(), span)
         });
-        if let Some((o, span)) = &owner {
-            if o.is_empty() || o.contains('/') {
-                return Err(err(
-                    Some(span.clone()),
-                    Some("forge.owner".into()),
-                    format!("invalid owner {o:?}"),
-                ));
-            }
+        if let Some((o, span)) = &owner
+            && (o.is_empty() || o.contains('/'))
+        {
+            return Err(err(
+                Some(span.clone()),
+                Some("forge.owner".into()),
+                format!("invalid owner {o:?}"),
+            ));
         }
         let simulate = match raw_forge.simulate {
             None => None,

@@ -8,13 +8,16 @@ use super::*;
 use crate::state::MemoryStateStore;
 use crate::step::StepOutput;
 
+/// When each probe started and ended.
+type Log = Arc<Mutex<Vec<(String, &'static str, Instant)>>>;
+
 /// A step that sleeps, records when it ran, and can fail; its effect is a flag `check` reads.
 #[derive(Debug)]
 struct Probe {
     id: String,
     fail: bool,
     delay: Duration,
-    log: Arc<Mutex<Vec<(String, &'static str, Instant)>>>,
+    log: Log,
     applied: Arc<Mutex<Vec<String>>>,
 }
 
@@ -55,7 +58,7 @@ impl Step for Probe {
 }
 
 struct Harness {
-    log: Arc<Mutex<Vec<(String, &'static str, Instant)>>>,
+    log: Log,
     applied: Arc<Mutex<Vec<String>>>,
 }
 

@@ -426,7 +426,7 @@ impl Forge for InMemoryForge {
         tags.dedup();
         let mut releases: Vec<Release> =
             tags.iter().filter_map(|t| state.release(repo, t)).collect();
-        releases.sort_by(|a, b| b.id.cmp(&a.id));
+        releases.sort_by_key(|r| std::cmp::Reverse(r.id));
         Ok(releases)
     }
 
