@@ -5,21 +5,27 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use orchestrator_git::sandbox::{git, Sandbox};
+use orchestrator_git::sandbox::{Sandbox, git};
 
 /// Set for every invocation; no test output may contain it.
 const TOKEN: &str = "ghp_TESTTOKENdoNotPrint0123456789";
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
-    cmd.env("GITHUB_TOKEN", TOKEN).env_remove("ORCHESTRATOR_FORGE_URL").env_remove("ORCHESTRATOR_LOG");
+    cmd.env("GITHUB_TOKEN", TOKEN)
+        .env_remove("ORCHESTRATOR_FORGE_URL")
+        .env_remove("ORCHESTRATOR_LOG");
     cmd
 }
 
 /// Runs and checks the universal rule: the token never appears.
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("the binary runs");
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!all.contains(TOKEN), "the token leaked:\n{all}");
     out
 }
@@ -38,7 +44,9 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let sandbox = Sandbox::new(dir.path()).expect("sandbox");
         for name in ["a", "b", "c"] {
-            sandbox.create_repo(name, &[("README.md", name)]).expect("repo");
+            sandbox
+                .create_repo(name, &[("README.md", name)])
+                .expect("repo");
         }
         let config = format!(
             "[forge]\nowner = \"acme\"\n[forge.simulate]\nci_delay = \"{ci_delay}\"\nasset_interval = \"20ms\"\n\
@@ -63,13 +71,21 @@ impl Fixture {
 
     fn origin_tags(&self, name: &str) -> Vec<String> {
         let origin: PathBuf = self.path().join("origins").join(format!("{name}.git"));
-        git(&origin, &["tag", "--list"]).expect("git tag").lines().map(str::to_owned).collect()
+        git(&origin, &["tag", "--list"])
+            .expect("git tag")
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     fn no_tags_anywhere(&self) {
         for name in ["a", "b", "c"] {
             assert!(self.origin_tags(name).is_empty(), "{name} origin untouched");
-            assert_eq!(git(&self.path().join(name), &["tag", "--list"]).expect("git tag"), "", "{name} clone untouched");
+            assert_eq!(
+                git(&self.path().join(name), &["tag", "--list"]).expect("git tag"),
+                "",
+                "{name} clone untouched"
+            );
         }
     }
 }
@@ -93,15 +109,29 @@ fn release_runs_end_to_end_with_json_output() {
     assert_eq!(report["status"], "succeeded");
     assert_eq!(report["tag"], "v1.2.3");
     let repos = report["repos"].as_array().expect("repos");
-    assert_eq!(repos.iter().map(|r| r["name"].as_str().expect("name")).collect::<Vec<_>>(), vec!["a", "c", "b"]);
+    assert_eq!(
+        repos
+            .iter()
+            .map(|r| r["name"].as_str().expect("name"))
+            .collect::<Vec<_>>(),
+        vec!["a", "c", "b"]
+    );
     assert!(repos.iter().all(|r| r["outcome"] == "released"));
-    assert_eq!(repos[2]["assets"].as_object().expect("assets").len(), 2, "b's glob matched");
+    assert_eq!(
+        repos[2]["assets"].as_object().expect("assets").len(),
+        2,
+        "b's glob matched"
+    );
     for name in ["a", "b", "c"] {
         assert_eq!(fx.origin_tags(name), vec!["v1.2.3"]);
     }
     // The run is in the history.
     let out = run(&mut fx.cmd(&["runs"]));
-    assert!(text(&out.stdout).contains("release  1.2.3  succeeded"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("release  1.2.3  succeeded"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -110,13 +140,21 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     let out = run(&mut fx.cmd(&["release", "--version", "2.0.0", "--dry-run"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan = text(&out.stdout);
-    assert!(plan.contains("release 2.0.0 (tag v2.0.0): 3 repo(s) in 2 wave(s)"), "{plan}");
+    assert!(
+        plan.contains("release 2.0.0 (tag v2.0.0): 3 repo(s) in 2 wave(s)"),
+        "{plan}"
+    );
     assert!(plan.contains("after: a"), "{plan}");
     assert!(plan.contains("dry run: nothing was changed"), "{plan}");
     fx.no_tags_anywhere();
-    assert!(!fx.path().join(".orchestrator").exists(), "no state created");
+    assert!(
+        !fx.path().join(".orchestrator").exists(),
+        "no state created"
+    );
     // Works without a token too.
-    let out = run(fx.cmd(&["release", "--version", "2.0.0", "--dry-run"]).env_remove("GITHUB_TOKEN"));
+    let out = run(fx
+        .cmd(&["release", "--version", "2.0.0", "--dry-run"])
+        .env_remove("GITHUB_TOKEN"));
     assert!(out.status.success());
 }
 
@@ -125,25 +163,57 @@ fn bad_input_exits_2_with_one_clear_line_and_changes_nothing() {
     let fx = Fixture::new("50ms");
     let cases: &[(&[&str], &str)] = &[
         (&["release", "--version", "1.2"], "invalid version \"1.2\""),
-        (&["release", "--version", "1.0.0", "--only", "a,zz"], "unknown repo \"zz\" in --only (configured: a, b, c)"),
-        (&["release", "--version", "1.0.0", "--concurrency", "0"], "--concurrency"),
-        (&["--config", "missing.toml", "release", "--version", "1.0.0"], "missing.toml: cannot read"),
+        (
+            &["release", "--version", "1.0.0", "--only", "a,zz"],
+            "unknown repo \"zz\" in --only (configured: a, b, c)",
+        ),
+        (
+            &["release", "--version", "1.0.0", "--concurrency", "0"],
+            "--concurrency",
+        ),
+        (
+            &["--config", "missing.toml", "release", "--version", "1.0.0"],
+            "missing.toml: cannot read",
+        ),
     ];
     for (args, expected) in cases {
         let out = run(&mut fx.cmd(args));
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(expected), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
     let configs = [
-        ("[[repo]]\nname = \"a\"\ngithub = \"acme/a\"\ndepends_on = [\"b\"]\n[[repo]]\nname = \"b\"\ngithub = \"acme/b\"\ndepends_on = [\"a\"]\n", "dependency cycle: a -> b -> a"),
-        ("[release]\npoll = \"1s\"\n", "bad.toml:2: `poll`: unknown field `poll`"),
+        (
+            "[[repo]]\nname = \"a\"\ngithub = \"acme/a\"\ndepends_on = [\"b\"]\n[[repo]]\nname = \"b\"\ngithub = \"acme/b\"\ndepends_on = [\"a\"]\n",
+            "dependency cycle: a -> b -> a",
+        ),
+        (
+            "[release]\npoll = \"1s\"\n",
+            "bad.toml:2: `poll`: unknown field `poll`",
+        ),
         ("[release\n", "bad.toml:1"),
-        ("[forge]\nowner = \"acme\"\n[[repo]]\nname = \"ghost\"\n", "ghost: clone not found at"),
+        (
+            "[forge]\nowner = \"acme\"\n[[repo]]\nname = \"ghost\"\n",
+            "ghost: clone not found at",
+        ),
     ];
     for (config, expected) in configs {
         std::fs::write(fx.path().join("bad.toml"), config).expect("write");
         let out = run(&mut fx.cmd(&["--config", "bad.toml", "release", "--version", "1.0.0"]));
-        assert_eq!(out.status.code(), Some(2), "{config}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{config}: {}",
+            text(&out.stderr)
+        );
         let stderr = text(&out.stderr);
         assert!(stderr.contains(expected), "{config}: {stderr}");
     }
@@ -153,7 +223,12 @@ fn bad_input_exits_2_with_one_clear_line_and_changes_nothing() {
 #[test]
 fn a_second_run_is_refused_while_one_holds_the_lock() {
     let fx = Fixture::new("3s");
-    let mut first = fx.cmd(&["release", "--version", "1.0.0"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawn");
+    let mut first = fx
+        .cmd(&["release", "--version", "1.0.0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
     let mut lines = BufReader::new(first.stderr.take().expect("stderr")).lines();
     // Once it is waiting, it holds the lock.
     for line in lines.by_ref() {
@@ -165,14 +240,27 @@ fn a_second_run_is_refused_while_one_holds_the_lock() {
     first.kill().expect("kill");
     let _ = first.wait();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("another orchestrator run holds the lock"), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("release 1.0.0"), "names the holder: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("another orchestrator run holds the lock"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("release 1.0.0"),
+        "names the holder: {}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn sigkill_during_a_wait_then_resume_finishes_with_each_tag_once() {
     let fx = Fixture::new("1500ms");
-    let mut first = fx.cmd(&["release", "--version", "3.1.0"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawn");
+    let mut first = fx
+        .cmd(&["release", "--version", "3.1.0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
     let mut lines = BufReader::new(first.stderr.take().expect("stderr")).lines();
     let mut seen = String::new();
     for line in lines.by_ref() {
@@ -190,8 +278,19 @@ fn sigkill_during_a_wait_then_resume_finishes_with_each_tag_once() {
     // Without --resume the pushed tags stop it.
     let out = run(&mut fx.cmd(&["release", "--version", "3.1.0"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("already exists on origin"), "{}", text(&out.stderr));
-    let out = run(&mut fx.cmd(&["--output", "json", "release", "--version", "3.1.0", "--resume"]));
+    assert!(
+        text(&out.stderr).contains("already exists on origin"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&mut fx.cmd(&[
+        "--output",
+        "json",
+        "release",
+        "--version",
+        "3.1.0",
+        "--resume",
+    ]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(report["status"], "succeeded");

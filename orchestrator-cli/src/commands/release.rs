@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use orchestrator_core::Error;
 use orchestrator_core::engine::CancelToken;
-use orchestrator_core::release::{ReleaseRequest, Releaser};
+use orchestrator_core::release::{ReleaseRequest, Releaser, plan_release};
 use orchestrator_core::state::{RunStatus, WorkspaceLock};
+use orchestrator_core::vcs::Vcs;
 use orchestrator_core::version::ReleaseVersion;
 use orchestrator_git::GixVcs;
 
@@ -42,8 +43,8 @@ pub(crate) async fn release(
     request: &ReleaseRequest,
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
-    let vcs = Arc::new(GixVcs::new());
-    // A dry run neither locks nor creates anything.
+    let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
+    // A dry run neither locks nor creates anything, and needs no forge.
     let _lock = if dry_run {
         None
     } else {
@@ -53,15 +54,7 @@ pub(crate) async fn release(
         )?)
     };
     let store = wiring::open_store(&config, dry_run)?;
-    let forge = wiring::forge(&config, vcs.as_ref()).await?;
-    let cancel = CancelToken::new();
-    spawn_ctrl_c(cancel.clone());
-    let human = global.output == OutputFormat::Human;
-    let mut releaser = Releaser::new(Arc::new(config), forge, vcs, store).with_cancel(cancel);
-    if human {
-        releaser = releaser.with_observer(Arc::new(LineProgress::new()));
-    }
-    let plan = releaser.plan(request).await?;
+    let plan = plan_release(&config, vcs.clone(), store.as_ref(), request).await?;
     if dry_run {
         match global.output {
             OutputFormat::Human => print!("{}", render::plan(&plan)),
@@ -69,7 +62,13 @@ pub(crate) async fn release(
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let forge = wiring::forge(&config, vcs.as_ref()).await?;
+    let cancel = CancelToken::new();
+    spawn_ctrl_c(cancel.clone());
+    let human = global.output == OutputFormat::Human;
+    let mut releaser = Releaser::new(Arc::new(config), forge, vcs, store).with_cancel(cancel);
     if human {
+        releaser = releaser.with_observer(Arc::new(LineProgress::new()));
         eprintln!(
             "releasing {} to {} repo(s) in {} wave(s)",
             plan.tag,

@@ -142,6 +142,123 @@ pub struct ReleaseReport {
     pub elapsed_secs: f64,
 }
 
+/// Validates the request and preflights every selected repo. Changes nothing, locally or on the
+/// forge, and needs neither a forge nor a token: this is `--dry-run`.
+pub async fn plan_release(
+    config: &Config,
+    vcs: Arc<dyn Vcs>,
+    store: &dyn StateStore,
+    request: &ReleaseRequest,
+) -> Result<ReleasePlan> {
+    if config.repos.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "{} declares no [[repo]]",
+            config.file.display()
+        )));
+    }
+    let mut selected = BTreeSet::new();
+    for name in &request.only {
+        if config.repo(name).is_none() {
+            let known: Vec<&str> = config.repos.iter().map(|r| r.name.as_str()).collect();
+            return Err(Error::invalid_input(format!(
+                "unknown repo {name:?} in --only (configured: {})",
+                known.join(", ")
+            )));
+        }
+        selected.insert(name.clone());
+    }
+    if selected.is_empty() {
+        selected = config.repos.iter().map(|r| r.name.clone()).collect();
+    }
+    let concurrency = request.concurrency.unwrap_or(config.release.concurrency);
+    if concurrency == 0 {
+        return Err(Error::invalid_input("--concurrency must be at least 1"));
+    }
+    let tag = config.release.tag.render(&request.version);
+
+    // Preflight all selected repos side by side; collect every failure.
+    let mut checks = tokio::task::JoinSet::new();
+    for repo in config.repos.iter().filter(|r| selected.contains(&r.name)) {
+        let (vcs, repo, tag, resume) = (vcs.clone(), repo.clone(), tag.clone(), request.resume);
+        checks.spawn(async move {
+            let result = preflight_repo(vcs.as_ref(), &repo, &tag, resume).await;
+            (repo.name, result)
+        });
+    }
+    let mut passed = std::collections::HashMap::new();
+    let mut failures = Vec::new();
+    while let Some(joined) = checks.join_next().await {
+        let (name, result) =
+            joined.map_err(|e| Error::state(format!("preflight task failed: {e}")))?;
+        match result {
+            Ok(p) => {
+                passed.insert(name, p);
+            }
+            Err(reasons) => failures.extend(reasons.into_iter().map(|reason| PreflightFailure {
+                repo: name.clone(),
+                reason,
+            })),
+        }
+    }
+    if !failures.is_empty() {
+        let order: Vec<&String> = config.repos.iter().map(|r| &r.name).collect();
+        failures.sort_by_key(|f| order.iter().position(|n| **n == f.repo));
+        return Err(Error::Preflight { failures });
+    }
+
+    let waves = config.graph.waves(Some(&selected));
+    let repos = waves
+        .iter()
+        .flatten()
+        .filter_map(|name| config.repo(name))
+        .map(|repo| PlannedRepo {
+            name: repo.name.clone(),
+            github: repo.github.clone(),
+            path: repo.path.clone(),
+            preflight: passed
+                .remove(&repo.name)
+                .expect("every selected repo passed preflight"),
+            assets: repo
+                .assets
+                .iter()
+                .map(|a| a.for_version(&request.version).pattern().to_owned())
+                .collect(),
+            depends_on: repo
+                .depends_on
+                .iter()
+                .filter(|d| selected.contains(*d))
+                .cloned()
+                .collect(),
+        })
+        .collect();
+    let (resume_run, journaled_done) = if request.resume {
+        match store.resumable(RUN_KIND, &request.version.to_string())? {
+            Some(run) => {
+                let done = store
+                    .journal(run.id)?
+                    .into_iter()
+                    .filter(|r| r.entry.completes_step())
+                    .filter_map(|r| r.entry.step().map(str::to_owned))
+                    .collect();
+                (Some(run.id), done)
+            }
+            None => (None, Vec::new()),
+        }
+    } else {
+        (None, Vec::new())
+    };
+    Ok(ReleasePlan {
+        version: request.version.to_string(),
+        tag,
+        repos,
+        waves,
+        resume_run,
+        journaled_done,
+        concurrency,
+        request: Some(request.clone()),
+    })
+}
+
 /// Runs releases; embed it with your own `Forge`, `Vcs` and `StateStore`.
 #[derive(Debug, Clone)]
 pub struct Releaser {
@@ -183,124 +300,9 @@ impl Releaser {
         self
     }
 
-    /// Validates the request and preflights every selected repo. Changes nothing, locally or on
-    /// the forge, and needs no token: this is `--dry-run`.
+    /// Validates the request and preflights every selected repo; see [`plan_release`].
     pub async fn plan(&self, request: &ReleaseRequest) -> Result<ReleasePlan> {
-        let config = &self.config;
-        if config.repos.is_empty() {
-            return Err(Error::invalid_input(format!(
-                "{} declares no [[repo]]",
-                config.file.display()
-            )));
-        }
-        let mut selected = BTreeSet::new();
-        for name in &request.only {
-            if config.repo(name).is_none() {
-                let known: Vec<&str> = config.repos.iter().map(|r| r.name.as_str()).collect();
-                return Err(Error::invalid_input(format!(
-                    "unknown repo {name:?} in --only (configured: {})",
-                    known.join(", ")
-                )));
-            }
-            selected.insert(name.clone());
-        }
-        if selected.is_empty() {
-            selected = config.repos.iter().map(|r| r.name.clone()).collect();
-        }
-        let concurrency = request.concurrency.unwrap_or(config.release.concurrency);
-        if concurrency == 0 {
-            return Err(Error::invalid_input("--concurrency must be at least 1"));
-        }
-        let tag = config.release.tag.render(&request.version);
-
-        // Preflight all selected repos side by side; collect every failure.
-        let mut checks = tokio::task::JoinSet::new();
-        for repo in config.repos.iter().filter(|r| selected.contains(&r.name)) {
-            let (vcs, repo, tag, resume) =
-                (self.vcs.clone(), repo.clone(), tag.clone(), request.resume);
-            checks.spawn(async move {
-                let result = preflight_repo(vcs.as_ref(), &repo, &tag, resume).await;
-                (repo.name, result)
-            });
-        }
-        let mut passed = std::collections::HashMap::new();
-        let mut failures = Vec::new();
-        while let Some(joined) = checks.join_next().await {
-            let (name, result) =
-                joined.map_err(|e| Error::state(format!("preflight task failed: {e}")))?;
-            match result {
-                Ok(p) => {
-                    passed.insert(name, p);
-                }
-                Err(reasons) => {
-                    failures.extend(reasons.into_iter().map(|reason| PreflightFailure {
-                        repo: name.clone(),
-                        reason,
-                    }))
-                }
-            }
-        }
-        if !failures.is_empty() {
-            let order: Vec<&String> = config.repos.iter().map(|r| &r.name).collect();
-            failures.sort_by_key(|f| order.iter().position(|n| **n == f.repo));
-            return Err(Error::Preflight { failures });
-        }
-
-        let waves = config.graph.waves(Some(&selected));
-        let repos = waves
-            .iter()
-            .flatten()
-            .filter_map(|name| config.repo(name))
-            .map(|repo| PlannedRepo {
-                name: repo.name.clone(),
-                github: repo.github.clone(),
-                path: repo.path.clone(),
-                preflight: passed
-                    .remove(&repo.name)
-                    .expect("every selected repo passed preflight"),
-                assets: repo
-                    .assets
-                    .iter()
-                    .map(|a| a.for_version(&request.version).pattern().to_owned())
-                    .collect(),
-                depends_on: repo
-                    .depends_on
-                    .iter()
-                    .filter(|d| selected.contains(*d))
-                    .cloned()
-                    .collect(),
-            })
-            .collect();
-        let (resume_run, journaled_done) = if request.resume {
-            match self
-                .store
-                .resumable(RUN_KIND, &request.version.to_string())?
-            {
-                Some(run) => {
-                    let done = self
-                        .store
-                        .journal(run.id)?
-                        .into_iter()
-                        .filter(|r| r.entry.completes_step())
-                        .filter_map(|r| r.entry.step().map(str::to_owned))
-                        .collect();
-                    (Some(run.id), done)
-                }
-                None => (None, Vec::new()),
-            }
-        } else {
-            (None, Vec::new())
-        };
-        Ok(ReleasePlan {
-            version: request.version.to_string(),
-            tag,
-            repos,
-            waves,
-            resume_run,
-            journaled_done,
-            concurrency,
-            request: Some(request.clone()),
-        })
+        plan_release(&self.config, self.vcs.clone(), self.store.as_ref(), request).await
     }
 
     /// Runs a plan made by [`Releaser::plan`]: tags, pushes and waits, journaling every step.
