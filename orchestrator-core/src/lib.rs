@@ -1,6 +1,69 @@
 //! # orchestrator-core
 //!
-//! The domain of the orchestrator, with no I/O library in it.
+//! The domain of the orchestrator: configuration, versions, the dependency graph, the planners,
+//! the step engine and its journal, and the traits every backend implements. It performs no
+//! network or git I/O itself, so a bot, a dashboard or a controller can embed the same release
+//! logic the `orchestrator` CLI runs, with backends of its choosing.
+//!
+//! ## Why traits
+//! Each capability talks to the outside world through one small, object-safe trait held as
+//! `Arc<dyn _>`:
+//! - [`forge::Forge`]: releases and assets (and, as features land, workflows, pull requests,
+//!   comments). Backends: [`forge::InMemoryForge`] here (a real implementation with simulated CI
+//!   and fault injection), `GitHubForge` in `orchestrator-github`.
+//! - [`vcs::Vcs`]: local clones and their `origin`. Backend: `GixVcs` in `orchestrator-git`.
+//! - [`step::Step`]: one unit of work with a read-only `check` (is the effect already there?) and
+//!   `apply`. Features are planners that turn a request into a [`engine::Plan`] of steps; the
+//!   [`engine::Engine`] runs any plan with bounded concurrency and journals every transition in a
+//!   [`state::StateStore`], which is what makes `--resume` safe after a crash.
+//! - `Cluster` (Kubernetes scaling plans) joins them with the scale feature.
+//!
+//! Every backend runs the same executable contract in [`conformance`], so the in-memory
+//! backends used by tests behave like the real ones.
+//!
+//! ## A first example: a custom step on the engine
+//! ```
+//! use std::sync::Arc;
+//! use async_trait::async_trait;
+//! use orchestrator_core::engine::{Engine, EngineOptions, Plan, PlannedStep, StepStatus};
+//! use orchestrator_core::state::{MemoryStateStore, StateStore};
+//! use orchestrator_core::step::{Check, Step, StepContext, StepOutput};
+//!
+//! #[derive(Debug)]
+//! struct Greet(&'static str);
+//!
+//! #[async_trait]
+//! impl Step for Greet {
+//!     fn id(&self) -> &str { self.0 }
+//!     fn describe(&self) -> String { format!("greet {}", self.0) }
+//!     async fn check(&self, _: &StepContext) -> orchestrator_core::Result<Check> {
+//!         Ok(Check::Pending("not greeted yet".into()))
+//!     }
+//!     async fn apply(&self, _: &StepContext) -> orchestrator_core::Result<StepOutput> {
+//!         Ok(StepOutput::summary(format!("hello, {}", self.0)))
+//!     }
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = Arc::new(MemoryStateStore::default());
+//! let plan = Plan::new(vec![
+//!     PlannedStep { step: Arc::new(Greet("proto")), after: vec![] },
+//!     PlannedStep { step: Arc::new(Greet("server")), after: vec!["proto".into()] },
+//! ])?;
+//! let run = store.begin_run("greet", "demo", &serde_json::Value::Null)?;
+//! let engine = Engine::new(store.clone(), EngineOptions::default());
+//! let report = engine.run(&plan, run).await?;
+//! assert!(report.steps.iter().all(|s| s.status == StepStatus::Succeeded));
+//! // Running the same run again: the journal says everything is done; nothing is applied twice.
+//! let again = engine.run(&plan, run).await?;
+//! assert!(again.steps.iter().all(|s| s.status == StepStatus::AlreadyDone));
+//! # Ok::<(), orchestrator_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! A whole release (real git repos, the simulated forge) is embedded the same way through
+//! [`release::Releaser`]; see `examples/release_in_memory.rs` in the repository.
+
 pub mod config;
 pub mod conformance;
 pub mod engine;
