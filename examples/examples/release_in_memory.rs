@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orchestrator_core::config::Config;
-use orchestrator_core::forge::{CiRepo, CiSimulation, InMemoryForge};
-use orchestrator_core::release::{ReleaseRequest, Releaser};
+use orchestrator_core::forge::{CiSimulation, InMemoryForge};
+use orchestrator_core::release::{ReleaseRequest, Releaser, RepoOutcome};
 use orchestrator_core::state::MemoryStateStore;
 use orchestrator_core::version::ReleaseVersion;
 use orchestrator_git::GixVcs;
@@ -106,7 +106,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     anyhow::ensure!(
-        report.repos.iter().all(|r| r.outcome == "released"),
+        report
+            .repos
+            .iter()
+            .all(|r| r.outcome == RepoOutcome::Released),
         "not every repo was released"
     );
     Ok(())
@@ -114,23 +117,11 @@ async fn main() -> anyhow::Result<()> {
 
 /// An in-memory forge with CI for every configured repo, watching the repo's bare origin.
 fn simulated_forge(config: &Config, sandbox: &Sandbox) -> InMemoryForge {
-    let mut ci = CiSimulation {
-        tag_format: config.release.tag.clone(),
-        delay: Duration::from_millis(100),
-        asset_interval: Duration::from_millis(50),
-        ..CiSimulation::default()
-    };
-    for repo in &config.repos {
-        // CI uploads exactly the configured names (the patterns here hold no globs).
-        let assets = repo.assets.iter().map(|a| a.as_str().to_owned()).collect();
-        ci.repos.insert(
-            repo.github.clone(),
-            CiRepo {
-                assets,
-                origin: Some(sandbox.repo(&repo.name).origin),
-                ..CiRepo::default()
-            },
-        );
-    }
+    let ci = CiSimulation::for_config(
+        config,
+        Duration::from_millis(100),
+        Duration::from_millis(50),
+        |repo| Some(sandbox.repo(&repo.name).origin),
+    );
     InMemoryForge::with_ci(ci)
 }

@@ -105,7 +105,7 @@ pub(crate) fn report(report: &ReleaseReport) -> String {
                 r.name.clone(),
                 report.tag.clone(),
                 short(&r.commit).to_owned(),
-                r.outcome.to_owned(),
+                r.outcome.to_string(),
                 r.assets.len().to_string(),
                 format!("{:.1}s", r.waited_secs),
                 r.error.clone().unwrap_or_default(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use orchestrator_core::Error;
 use orchestrator_core::config::Config;
-use orchestrator_core::forge::{CiRepo, CiSimulation, Forge, InMemoryForge};
+use orchestrator_core::forge::{CiSimulation, Forge, InMemoryForge};
 use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore};
 use orchestrator_core::vcs::Vcs;
 
@@ -49,32 +49,19 @@ pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<d
 /// The forge the config asks for.
 pub(crate) async fn forge(config: &Config, vcs: &dyn Vcs) -> Result<Arc<dyn Forge>, Error> {
     if let Some(simulate) = &config.forge.simulate {
-        let mut ci = CiSimulation {
-            tag_format: config.release.tag.clone(),
-            delay: simulate.ci_delay,
-            asset_interval: simulate.asset_interval,
-            ..CiSimulation::default()
-        };
+        // The simulated CI watches each clone's origin when it is a local bare repository.
+        let mut origins = std::collections::HashMap::new();
         for repo in &config.repos {
-            // The simulated CI watches the clone's origin when it is a local bare repository.
-            let origin = match vcs.remote_url(&repo.path, "origin").await {
-                Ok(Some(url)) => local_origin(&repo.path, &url),
-                _ => None,
-            };
-            let assets = repo
-                .assets
-                .iter()
-                .map(|a| a.as_str().replace(['*', '?'], "x"))
-                .collect();
-            ci.repos.insert(
-                repo.github.clone(),
-                CiRepo {
-                    assets,
-                    origin,
-                    ..CiRepo::default()
-                },
-            );
+            if let Ok(Some(url)) = vcs.remote_url(&repo.path, "origin").await
+                && let Some(origin) = local_origin(&repo.path, &url)
+            {
+                origins.insert(repo.name.clone(), origin);
+            }
         }
+        let ci =
+            CiSimulation::for_config(config, simulate.ci_delay, simulate.asset_interval, |repo| {
+                origins.get(&repo.name).cloned()
+            });
         return Ok(Arc::new(InMemoryForge::with_ci(ci)));
     }
     Err(Error::NotSupported {

@@ -10,6 +10,7 @@ use common::{CountingVcs, CrashingStore, DIAMOND, World, request};
 use orchestrator_core::Error;
 use orchestrator_core::engine::{CancelToken, Event, Observer};
 use orchestrator_core::forge::{CiBehaviour, Fault, FaultRule, ForgeOp};
+use orchestrator_core::release::RepoOutcome;
 use orchestrator_core::state::{JournalEntry, MemoryStateStore, RunStatus, StateStore};
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::{commit_file, git, write_file};
@@ -52,7 +53,7 @@ async fn diamond_release_respects_order_and_overlaps_independent_repos() {
             .iter()
             .find(|r| r.name == *name)
             .expect("reported");
-        assert_eq!(repo.outcome, "released");
+        assert_eq!(repo.outcome, RepoOutcome::Released);
         assert_eq!(repo.assets.len(), 2);
     }
     // Order and overlap, from the journal's timestamps.
@@ -300,8 +301,8 @@ async fn ctrl_c_during_a_wait_is_journaled_and_resume_finishes() {
         .await
         .expect("run");
     assert_eq!(report.status, RunStatus::Cancelled);
-    assert_eq!(report.repos[0].outcome, "interrupted");
-    assert_eq!(report.repos[1].outcome, "blocked");
+    assert_eq!(report.repos[0].outcome, RepoOutcome::Interrupted);
+    assert_eq!(report.repos[1].outcome, RepoOutcome::Blocked);
     let journal = memory.journal(report.run_id).expect("journal");
     assert!(journal.iter().any(|r| r.entry
         == JournalEntry::StepInterrupted {
@@ -369,16 +370,20 @@ async fn authentication_failures_fail_the_repo_and_block_dependents() {
             .expect("reported")
             .clone()
     };
-    assert_eq!(outcome("a").outcome, "failed");
+    assert_eq!(outcome("a").outcome, RepoOutcome::Failed);
     assert!(
         outcome("a")
             .error
             .expect("error")
             .contains("not authenticated")
     );
-    assert_eq!(outcome("b").outcome, "blocked");
+    assert_eq!(outcome("b").outcome, RepoOutcome::Blocked);
     assert!(world.origin_tags("b").is_empty(), "b was never tagged");
-    assert_eq!(outcome("c").outcome, "released", "independent repos finish");
+    assert_eq!(
+        outcome("c").outcome,
+        RepoOutcome::Released,
+        "independent repos finish"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -426,7 +431,10 @@ async fn assets_that_never_settle_or_never_appear_time_out_naming_them() {
         error("broken")
     );
     assert!(
-        report.repos.iter().all(|r| r.outcome == "failed"),
+        report
+            .repos
+            .iter()
+            .all(|r| r.outcome == RepoOutcome::Failed),
         "never a false success"
     );
 }

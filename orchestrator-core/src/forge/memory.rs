@@ -16,6 +16,7 @@ use async_trait::async_trait;
 
 use super::Forge;
 use super::types::{AssetState, NewRelease, Release, ReleaseAsset, RepoId, RequestStats};
+use crate::config::{Config, RepoConfig};
 use crate::error::{Error, Result};
 use crate::version::{TagFormat, fill_version};
 
@@ -129,6 +130,43 @@ impl Default for CiSimulation {
             asset_interval: Duration::from_millis(100),
             growth_steps: 3,
             repos: BTreeMap::new(),
+        }
+    }
+}
+
+impl CiSimulation {
+    /// CI for every repo of `config`: it uploads each configured asset (globs made concrete by
+    /// replacing `*` and `?` with `x`) for tags in the config's format, watching the bare origin
+    /// `origin_of` gives for the repo.
+    pub fn for_config(
+        config: &Config,
+        delay: Duration,
+        asset_interval: Duration,
+        origin_of: impl Fn(&RepoConfig) -> Option<PathBuf>,
+    ) -> Self {
+        let repos = config
+            .repos
+            .iter()
+            .map(|repo| {
+                let assets = repo
+                    .assets
+                    .iter()
+                    .map(|a| a.as_str().replace(['*', '?'], "x"))
+                    .collect();
+                let ci = CiRepo {
+                    assets,
+                    origin: origin_of(repo),
+                    behaviour: CiBehaviour::Normal,
+                };
+                (repo.github.clone(), ci)
+            })
+            .collect();
+        Self {
+            tag_format: config.release.tag.clone(),
+            delay,
+            asset_interval,
+            repos,
+            ..Self::default()
         }
     }
 }

@@ -98,6 +98,42 @@ pub struct ReleasePlan {
     request: Option<ReleaseRequest>,
 }
 
+/// How one repo's release ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RepoOutcome {
+    /// Tagged, pushed, and its assets settled.
+    Released,
+    /// A step failed; the error says which and why.
+    Failed,
+    /// Not started because a repo it depends on did not finish.
+    Blocked,
+    /// Stopped by Ctrl-C while running.
+    Interrupted,
+    /// Not started because the run stopped first.
+    NotStarted,
+}
+
+impl RepoOutcome {
+    /// The snake_case name, as in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoOutcome::Released => "released",
+            RepoOutcome::Failed => "failed",
+            RepoOutcome::Blocked => "blocked",
+            RepoOutcome::Interrupted => "interrupted",
+            RepoOutcome::NotStarted => "not_started",
+        }
+    }
+}
+
+impl std::fmt::Display for RepoOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One repo's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct RepoReport {
@@ -107,8 +143,8 @@ pub struct RepoReport {
     pub github: RepoId,
     /// The tagged commit.
     pub commit: String,
-    /// `released`, `failed`, `blocked`, `interrupted` or `not_started`.
-    pub outcome: &'static str,
+    /// How it ended.
+    pub outcome: RepoOutcome,
     /// The settled assets.
     pub assets: AssetSnapshot,
     /// The release page.
@@ -354,11 +390,11 @@ impl Releaser {
                 let wait_data: Option<WaitReport> =
                     wait.and_then(|w| serde_json::from_value(w.data.clone()).ok());
                 let outcome = match failed.map(|s| &s.status) {
-                    None => "released",
-                    Some(StepStatus::Failed) => "failed",
-                    Some(StepStatus::Blocked { .. }) => "blocked",
-                    Some(StepStatus::Interrupted) => "interrupted",
-                    Some(_) => "not_started",
+                    None => RepoOutcome::Released,
+                    Some(StepStatus::Failed) => RepoOutcome::Failed,
+                    Some(StepStatus::Blocked { .. }) => RepoOutcome::Blocked,
+                    Some(StepStatus::Interrupted) => RepoOutcome::Interrupted,
+                    Some(_) => RepoOutcome::NotStarted,
                 };
                 RepoReport {
                     name: repo.name.clone(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use orchestrator_core::config::Config;
 use orchestrator_core::error::{Error, Result};
-use orchestrator_core::forge::{CiBehaviour, CiRepo, CiSimulation, InMemoryForge, RepoId};
+use orchestrator_core::forge::{CiBehaviour, CiSimulation, InMemoryForge, RepoId};
 use orchestrator_core::release::{ReleaseRequest, Releaser};
 use orchestrator_core::state::{
     JournalEntry, JournalRecord, MemoryStateStore, RunId, RunStatus, RunSummary, StateStore,
@@ -92,32 +92,20 @@ impl World {
 
     /// A forge whose CI watches every origin; `behaviours` override per repo.
     pub fn forge(&self, behaviours: &[(&str, CiBehaviour)]) -> InMemoryForge {
-        let mut repos = BTreeMap::new();
-        for r in &self.repos {
-            let behaviour = behaviours
-                .iter()
-                .find(|(n, _)| *n == r.name)
-                .map(|(_, b)| b.clone())
-                .unwrap_or_default();
-            repos.insert(
-                Self::id(&r.name),
-                CiRepo {
-                    assets: vec![
-                        format!("{}-v{{version}}.tar.gz", r.name),
-                        format!("{}-v{{version}}.sha256", r.name),
-                    ],
-                    origin: Some(r.origin.clone()),
-                    behaviour,
-                },
-            );
+        let mut ci = CiSimulation::for_config(
+            &self.config,
+            Duration::from_millis(60),
+            Duration::from_millis(20),
+            |repo| Some(self.repo(&repo.name).origin.clone()),
+        );
+        ci.growth_steps = 2;
+        for (name, behaviour) in behaviours {
+            ci.repos
+                .get_mut(&Self::id(name))
+                .expect("known repo")
+                .behaviour = behaviour.clone();
         }
-        InMemoryForge::with_ci(CiSimulation {
-            delay: Duration::from_millis(60),
-            asset_interval: Duration::from_millis(20),
-            growth_steps: 2,
-            repos,
-            ..CiSimulation::default()
-        })
+        InMemoryForge::with_ci(ci)
     }
 
     pub fn releaser(
