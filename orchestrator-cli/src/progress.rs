@@ -1,11 +1,99 @@
-//! Progress on stderr: one line per change, prefixed with the elapsed time and the step.
+//! Progress on stderr: a live spinner per running step on a terminal ([`BarProgress`]), or one
+//! line per change prefixed with the elapsed time and the step ([`LineProgress`]) in logs and CI.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use orchestrator_core::engine::{Event, Observer, StepStatus};
+
+/// The observer that suits stderr: bars on a terminal, lines otherwise.
+pub(crate) fn for_stderr() -> std::sync::Arc<dyn Observer> {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        std::sync::Arc::new(BarProgress::new())
+    } else {
+        std::sync::Arc::new(LineProgress::new())
+    }
+}
+
+/// How a finished step is shown.
+fn mark(status: &StepStatus) -> &'static str {
+    match status {
+        StepStatus::Succeeded => "done",
+        StepStatus::AlreadyDone => "already done",
+        StepStatus::Failed => "FAILED",
+        StepStatus::Blocked { .. } => "blocked",
+        StepStatus::Interrupted => "interrupted",
+        StepStatus::NotStarted => "not started",
+    }
+}
+
+/// One spinner per running step (what it waits for, for how long); finished steps stay as lines.
+pub(crate) struct BarProgress {
+    bars: MultiProgress,
+    active: Mutex<HashMap<String, ProgressBar>>,
+    style: ProgressStyle,
+}
+
+impl BarProgress {
+    pub(crate) fn new() -> Self {
+        let style = ProgressStyle::with_template("{spinner} {prefix:<24} {elapsed:>4} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        Self {
+            bars: MultiProgress::new(),
+            active: Mutex::new(HashMap::new()),
+            style,
+        }
+    }
+}
+
+impl std::fmt::Debug for BarProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BarProgress").finish_non_exhaustive()
+    }
+}
+
+impl Observer for BarProgress {
+    fn event(&self, event: &Event<'_>) {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            Event::StepStarted { step, description } => {
+                let bar = self.bars.add(ProgressBar::new_spinner());
+                bar.set_style(self.style.clone());
+                bar.set_prefix((*step).to_owned());
+                bar.set_message((*description).to_owned());
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                active.insert((*step).to_owned(), bar);
+            }
+            Event::Progress { step, message } => {
+                if let Some(bar) = active.get(*step) {
+                    bar.set_message((*message).to_owned());
+                }
+            }
+            Event::StepFinished {
+                step,
+                status,
+                elapsed,
+                summary,
+            } => {
+                let line = format!(
+                    "{:<24} {:>5.1}s {}: {summary}",
+                    step,
+                    elapsed.as_secs_f64(),
+                    mark(status)
+                );
+                if let Some(bar) = active.remove(*step) {
+                    bar.finish_and_clear();
+                }
+                let _ = self.bars.println(line);
+            }
+            _ => {}
+        }
+    }
+}
 
 /// Prints engine events as lines on stderr; repeats of the same progress message are dropped.
 #[derive(Debug)]

@@ -12,8 +12,7 @@ use orchestrator_core::version::ReleaseVersion;
 use orchestrator_git::GixVcs;
 
 use crate::args::{Global, OutputFormat, ReleaseArgs};
-use crate::progress::LineProgress;
-use crate::{render, wiring};
+use crate::{progress, render, wiring};
 
 /// Converts flags into a request (all validation of values happens here or in the library).
 fn request(args: &ReleaseArgs) -> Result<ReleaseRequest, Error> {
@@ -68,7 +67,7 @@ pub(crate) async fn release(
     let human = global.output == OutputFormat::Human;
     let mut releaser = Releaser::new(Arc::new(config), forge, vcs, store).with_cancel(cancel);
     if human {
-        releaser = releaser.with_observer(Arc::new(LineProgress::new()));
+        releaser = releaser.with_observer(progress::for_stderr());
         eprintln!(
             "releasing {} to {} repo(s) in {} wave(s)",
             plan.tag,
