@@ -124,9 +124,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Polls until the assets have settled, the deadline passes, or a non-retriable error occurs.
 ///
 /// Transient errors back off exponentially with jitter (capped); rate limits wait for the time the
-/// forge asked for. While the release does not exist yet the interval doubles at most once
-/// (nothing to see); once it exists, polls run at the base interval so the orchestrator moves on
-/// within one interval of the assets settling.
+/// forge asked for. While the release does not exist yet polls run at twice the base interval;
+/// once it exists, at the base interval; once every asset looks complete, the confirming polls
+/// run at a quarter of it, so the orchestrator moves on well within one base interval of the
+/// assets settling.
 pub async fn wait_for_assets(
     forge: &dyn Forge,
     spec: &WaitSpec,
@@ -169,11 +170,7 @@ pub async fn wait_for_assets(
                         last_missing.clone_from(missing);
                     }
                 }
-                if release.is_none() {
-                    spec.poll_interval * 2
-                } else {
-                    spec.poll_interval
-                }
+                next_pause(spec.poll_interval, release.is_some(), &assessment)
             }
             Err(e) if e.is_retriable() => {
                 retries += 1;
@@ -200,6 +197,17 @@ pub async fn wait_for_assets(
         }
         // Never sleep past the deadline: one last poll happens at it.
         ctx.sleep(pause.min(deadline - now)).await?;
+    }
+}
+
+/// The pause before the next poll: doubled while the release does not exist yet (nothing to
+/// see), a quarter of the base once everything looks complete (only a confirmation is left, and
+/// it decides how soon dependents start), the base otherwise.
+fn next_pause(base: Duration, release_exists: bool, assessment: &Assessment) -> Duration {
+    match assessment {
+        _ if !release_exists => base * 2,
+        Assessment::Ready(_) => base / 4,
+        Assessment::NotReady(_) => base,
     }
 }
 
@@ -302,6 +310,16 @@ mod tests {
         assert_eq!(s.observe(&ready(2)), 0);
         assert_eq!(s.observe(&ready(2)), 1);
         assert_eq!(s.observe(&ready(2)), 2);
+    }
+
+    #[test]
+    fn confirmation_polls_come_sooner_and_absent_releases_later() {
+        let base = Duration::from_secs(8);
+        let ready = Assessment::Ready(AssetSnapshot::new());
+        let waiting = Assessment::NotReady(vec!["x".into()]);
+        assert_eq!(next_pause(base, false, &waiting), Duration::from_secs(16));
+        assert_eq!(next_pause(base, true, &waiting), base);
+        assert_eq!(next_pause(base, true, &ready), Duration::from_secs(2));
     }
 
     #[test]

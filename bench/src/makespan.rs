@@ -1,0 +1,202 @@
+//! Makespan against the floor, and detection lag, on the seeds' own repo sets.
+//!
+//! The floor of a release is the longest dependency chain times one CI duration. Each workload
+//! runs twice in the same process: as `orchestrator release` does (independent repos at once) and
+//! one repo at a time (what seeds 000 and 002 do). Real git repos with bare origins; the in-memory
+//! forge's simulated CI takes exactly `ci` from push to settled assets.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orchestrator_core::config::Config;
+use orchestrator_core::forge::{CiSimulation, InMemoryForge};
+use orchestrator_core::release::{ReleaseRequest, Releaser};
+use orchestrator_core::state::{JournalEntry, MemoryStateStore, RunStatus, StateStore};
+use orchestrator_core::version::ReleaseVersion;
+use orchestrator_git::GixVcs;
+use orchestrator_git::sandbox::Sandbox;
+
+use crate::{Figure, Options};
+
+/// Seed 000's release set: only the ISO needs the others (floor: 2 CI durations).
+const SEED_000: &[(&str, &[&str])] = &[
+    ("installer-kernel", &[]),
+    ("installer", &[]),
+    ("truthdb", &[]),
+    (
+        "installer-iso",
+        &["installer-kernel", "installer", "truthdb"],
+    ),
+];
+
+/// Seed 002's 16-package DAG (longest chain: 10).
+const SEED_002: &[(&str, &[&str])] = &[
+    ("domain", &[]),
+    ("infrastructure", &["domain"]),
+    ("application", &["domain", "infrastructure"]),
+    (
+        "typescript-eda",
+        &["domain", "infrastructure", "application"],
+    ),
+    ("wb-core", &["typescript-eda"]),
+    ("wb-contract-declaration", &["typescript-eda"]),
+    ("wb-nodejs-server", &["wb-core"]),
+    ("wb-browser-extension", &["wb-core"]),
+    ("wb-google-buddy", &["wb-core"]),
+    ("gb-client", &["wb-core"]),
+    (
+        "wb-framework",
+        &[
+            "wb-core",
+            "wb-contract-declaration",
+            "wb-nodejs-server",
+            "wb-browser-extension",
+            "wb-google-buddy",
+            "gb-client",
+        ],
+    ),
+    ("cb-core", &["wb-framework", "typescript-eda"]),
+    ("cb-server", &["cb-core"]),
+    ("cb-extension", &["cb-core"]),
+    ("cb-client-ts", &["cb-core"]),
+    (
+        "chatgpt-buddy",
+        &["cb-core", "cb-server", "cb-extension", "cb-client-ts"],
+    ),
+];
+
+struct Outcome {
+    makespan: f64,
+    lags: Vec<f64>,
+}
+
+async fn release(
+    set: &[(&str, &[&str])],
+    ci: Duration,
+    poll: Duration,
+    concurrency: usize,
+) -> anyhow::Result<Outcome> {
+    let dir = tempfile::tempdir()?;
+    let sandbox = Sandbox::new(dir.path())?;
+    let mut text = format!(
+        "[forge]\nowner = \"bench\"\n[release]\npoll_interval = \"{}ms\"\ntimeout = \"10m\"\nconcurrency = {concurrency}\n",
+        poll.as_millis()
+    );
+    for (name, deps) in set {
+        sandbox.create_repo(name, &[("README.md", name)])?;
+        let deps: Vec<String> = deps.iter().map(|d| format!("{d:?}")).collect();
+        text.push_str(&format!("[[repo]]\nname = \"{name}\"\ndepends_on = [{}]\nassets = [\"{name}-v{{version}}.tgz\"]\n", deps.join(", ")));
+    }
+    let file = dir.path().join("orchestrator.toml");
+    std::fs::write(&file, text)?;
+    let config = Arc::new(Config::load(&file)?);
+    // One asset: CI is `ci` from the tag's arrival to a settled asset.
+    let interval = ci / 10;
+    let sim = CiSimulation::for_config(&config, ci - interval, interval, |repo| {
+        Some(sandbox.repo(&repo.name).origin)
+    });
+    let store = Arc::new(MemoryStateStore::default());
+    let releaser = Releaser::new(
+        config,
+        Arc::new(InMemoryForge::with_ci(sim)),
+        Arc::new(GixVcs::new()),
+        store.clone(),
+    );
+    let started = Instant::now();
+    let report = releaser
+        .run(&ReleaseRequest::new(ReleaseVersion::parse("1.0.0")?))
+        .await?;
+    let makespan = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        report.status == RunStatus::Succeeded,
+        "release failed: {report:?}"
+    );
+    // Detection lag: a wait step ends `lag` after CI settled, which is `ci` after the wait began
+    // (the simulated CI starts its clock when it first sees the tag, at the wait's first poll).
+    let journal = store.journal(report.run_id)?;
+    let mut lags = Vec::new();
+    for record in &journal {
+        if let JournalEntry::StepSucceeded { step, .. } = &record.entry
+            && step.starts_with("wait:")
+            && let Some(start) = journal
+                .iter()
+                .find(|r| r.entry == JournalEntry::StepStarted { step: step.clone() })
+        {
+            lags.push((record.at_ms - start.at_ms) as f64 / 1000.0 - ci.as_secs_f64());
+        }
+    }
+    Ok(Outcome { makespan, lags })
+}
+
+pub(crate) async fn run(options: Options) -> anyhow::Result<Vec<Figure>> {
+    let ci = if options.quick {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(2)
+    };
+    let poll = ci / 50;
+    let mut figures = Vec::new();
+    let mut all_lags = Vec::new();
+    for (label, set, chain, target_speedup) in [
+        ("seed-000", SEED_000, 2.0, 2.0),
+        ("seed-002", SEED_002, 10.0, 1.6),
+    ] {
+        let ours = release(set, ci, poll, set.len()).await?;
+        let one_by_one = release(set, ci, poll, 1).await?;
+        let floor = chain * ci.as_secs_f64();
+        let ratio = ours.makespan / floor;
+        let speedup = one_by_one.makespan / ours.makespan;
+        figures.push(Figure::new(
+            "makespan",
+            format!(
+                "{label}: {} repos, chain {chain}, CI {:.1}s",
+                set.len(),
+                ci.as_secs_f64()
+            ),
+            ours.makespan,
+            "s",
+        ));
+        figures.push(Figure::new(
+            "makespan",
+            format!("{label}: floor (chain x CI)"),
+            floor,
+            "s",
+        ));
+        figures.push(
+            Figure::new("makespan", format!("{label}: makespan / floor"), ratio, "x")
+                .target("<= 1.05", ratio <= 1.05),
+        );
+        figures.push(Figure::new(
+            "makespan",
+            format!("{label}: one repo at a time (the seed)"),
+            one_by_one.makespan,
+            "s",
+        ));
+        figures.push(
+            Figure::new(
+                "makespan",
+                format!("{label}: speed-up over one at a time"),
+                speedup,
+                "x",
+            )
+            .target(
+                format!("~{target_speedup}x"),
+                speedup >= target_speedup * 0.95,
+            ),
+        );
+        all_lags.extend(ours.lags);
+    }
+    let n = all_lags.len();
+    let median_lag = crate::median(&mut all_lags) * 1000.0;
+    let poll_ms = poll.as_secs_f64() * 1000.0;
+    figures.push(
+        Figure::new(
+            "lag",
+            format!("detection lag, median of {n} waits (base poll {poll_ms:.0} ms)"),
+            median_lag,
+            "ms",
+        )
+        .target(format!("< {poll_ms:.0} ms"), median_lag < poll_ms),
+    );
+    Ok(figures)
+}
