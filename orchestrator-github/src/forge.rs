@@ -90,8 +90,8 @@ impl GitHubForgeBuilder {
     }
 
     /// Where assets are uploaded. Default: `https://uploads.github.com` for `api.github.com`,
-    /// else the API URL itself (Enterprise Server answers uploads under `/api/uploads`; set this
-    /// to `https://ghe.example.com/api/uploads` there).
+    /// `https://host/api/uploads` for an Enterprise Server API URL `https://host/api/v3`, else the
+    /// API URL itself (the mock server).
     pub fn upload_url(mut self, url: &str) -> Self {
         self.upload_url = Some(url.trim_end_matches('/').to_owned());
         self
@@ -188,11 +188,14 @@ fn parse_base(url: &str, what: &str) -> Result<Uri> {
     }
 }
 
-/// `api.github.com` uploads to `uploads.github.com`; every other host (Enterprise behind a
-/// proxy, the mock server) takes uploads at its API URL.
+/// Where uploads go when not configured: `api.github.com` uploads to `uploads.github.com`;
+/// GitHub Enterprise Server's `https://host/api/v3` uploads to `https://host/api/uploads`; every
+/// other URL (a proxy, the mock server) takes uploads at the API URL itself.
 fn default_upload_url(api_url: &str, api_uri: &Uri) -> String {
     if api_uri.host() == Some("api.github.com") {
         "https://uploads.github.com".to_owned()
+    } else if let Some(root) = api_url.strip_suffix("/api/v3") {
+        format!("{root}/api/uploads")
     } else {
         api_url.to_owned()
     }
@@ -417,7 +420,12 @@ mod tests {
             .build()
             .expect("valid");
         assert_eq!(forge.api_url(), "https://ghe.example.com/api/v3");
-        assert_eq!(forge.upload_url(), "https://ghe.example.com/api/v3");
+        assert_eq!(forge.upload_url(), "https://ghe.example.com/api/uploads");
+        let forge = GitHubForge::builder()
+            .api_url("http://127.0.0.1:8080")
+            .build()
+            .expect("valid");
+        assert_eq!(forge.upload_url(), "http://127.0.0.1:8080");
         let forge = GitHubForge::builder()
             .api_url("http://127.0.0.1:8080")
             .upload_url("http://127.0.0.1:9090/")

@@ -366,8 +366,91 @@ async fn uploads_carry_raw_bytes_and_special_names() {
 
 #[tokio::test]
 async fn the_mock_reports_its_stats_over_http() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let f = fixture().await;
     f.forge.release_by_tag(&f.repo, "v1").await.expect("poll");
-    assert_eq!(f.server.stats().requests, 1);
-    assert_eq!(f.server.stats().rate_limited, 1);
+    let addr = f.server.url().trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET /_mock/stats HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let body = response.split("\r\n\r\n").nth(1).expect("a body");
+    let stats: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(stats["requests"], 1, "{stats}");
+    assert_eq!(stats["rate_limited"], 1, "{stats}");
+    assert_eq!(f.server.stats().requests, 2, "the stats request counts too");
+}
+
+#[tokio::test]
+async fn a_release_wait_costs_one_rate_limited_poll_and_honours_rate_limits() {
+    use std::sync::Arc;
+
+    use orchestrator_core::config::AssetPattern;
+    use orchestrator_core::engine::{CancelToken, SilentObserver};
+    use orchestrator_core::release::{WaitSpec, wait_for_assets};
+    use orchestrator_core::step::StepContext;
+    use orchestrator_core::version::ReleaseVersion;
+
+    let f = fixture_with(|b| b.max_inline_rate_limit_wait(Duration::ZERO)).await;
+    let created = f
+        .forge
+        .create_release(&f.repo, &release("v1.2.3"))
+        .await
+        .expect("create");
+    f.forge
+        .upload_asset(&f.repo, created.id, "app-v1.2.3.tar.gz", b"0123456789")
+        .await
+        .expect("upload");
+    // The first poll is rate limited: the wait loop sleeps the reset out and counts a retry.
+    f.server.inject(
+        MockFault::RateLimited {
+            reset_in: Duration::from_secs(1),
+        },
+        1,
+    );
+    let version = ReleaseVersion::parse("1.2.3").expect("valid");
+    let spec = WaitSpec {
+        repo: f.repo.clone(),
+        tag: "v1.2.3".into(),
+        patterns: vec![
+            AssetPattern::parse("app-v{version}.tar.gz")
+                .expect("valid")
+                .for_version(&version),
+        ],
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(30),
+        stable_polls: 3,
+    };
+    let ctx = StepContext::new("wait", Arc::new(SilentObserver), CancelToken::new());
+    let before = f.forge.request_stats();
+    let report = wait_for_assets(&f.forge, &spec, &ctx)
+        .await
+        .expect("settles");
+    assert_eq!(report.retries, 1, "{report:?}");
+    assert_eq!(
+        report.polls, 5,
+        "one limited, one fresh, three unchanged: {report:?}"
+    );
+    assert_eq!(report.assets.get("app-v1.2.3.tar.gz"), Some(&10));
+    let after = f.forge.request_stats();
+    assert_eq!(after.not_modified - before.not_modified, 3, "{after:?}");
+    assert_eq!(
+        after.rate_limited - before.rate_limited,
+        2,
+        "the limited answer and the first fresh poll: {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn from_env_builds_without_touching_the_network() {
+    // Whatever GITHUB_TOKEN holds, building never sends a request.
+    let forge = GitHubForge::from_env(None).expect("builds");
+    assert_eq!(forge.api_url(), "https://api.github.com");
+    assert_eq!(forge.request_stats().requests, 0);
+    assert_eq!(forge.rate_limit(), None);
 }
