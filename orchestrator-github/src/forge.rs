@@ -1,0 +1,462 @@
+//! [`GitHubForge`]: the [`Forge`] trait over GitHub's REST API, and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use http::{Method, StatusCode, Uri};
+use orchestrator_core::forge::{Forge, NewRelease, Release, ReleaseAsset, RepoId, RequestStats};
+use orchestrator_core::secret::SecretString;
+use orchestrator_core::{Error, Result};
+
+use crate::transport::{ClientConfig, Reply, Request, RetryPolicy, Transport};
+use crate::wire::{GhAsset, GhError, GhNewRelease, GhRelease};
+
+/// GitHub's public API.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// Page size of list requests by default (GitHub's maximum).
+const PER_PAGE: u32 = 100;
+
+/// A bound on followed `Link: rel="next"` pages, so a misbehaving server cannot loop us forever.
+const MAX_PAGES: usize = 1000;
+
+/// The [`Forge`] backed by GitHub (github.com, GitHub Enterprise Server, or the mock server).
+///
+/// Cheap to clone (the state is shared): the ETag cache, request counts and the last seen rate
+/// limit are common to all clones. `Debug` shows the URLs and whether a token is set, never the
+/// token.
+#[derive(Clone)]
+pub struct GitHubForge {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    api_url: String,
+    upload_url: String,
+    authenticated: bool,
+    page_size: u32,
+    transport: Transport,
+}
+
+impl fmt::Debug for GitHubForge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitHubForge")
+            .field("api_url", &self.inner.api_url)
+            .field("upload_url", &self.inner.upload_url)
+            .field("authenticated", &self.inner.authenticated)
+            .field("stats", &self.request_stats())
+            .finish()
+    }
+}
+
+/// Builds a [`GitHubForge`]; see [`GitHubForge::builder`].
+#[derive(Debug, Clone)]
+pub struct GitHubForgeBuilder {
+    api_url: String,
+    upload_url: Option<String>,
+    token: Option<SecretString>,
+    page_size: u32,
+    max_retries: u32,
+    retry_base_delay: Duration,
+    max_inline_rate_limit_wait: Duration,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl Default for GitHubForgeBuilder {
+    fn default() -> Self {
+        Self {
+            api_url: DEFAULT_API_URL.to_owned(),
+            upload_url: None,
+            token: None,
+            page_size: PER_PAGE,
+            max_retries: 3,
+            retry_base_delay: Duration::from_millis(200),
+            max_inline_rate_limit_wait: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl GitHubForgeBuilder {
+    /// The REST API root: `https://api.github.com` (the default), `https://ghe.example.com/api/v3`
+    /// for GitHub Enterprise Server, or the mock server's URL.
+    pub fn api_url(mut self, url: &str) -> Self {
+        url.trim_end_matches('/').clone_into(&mut self.api_url);
+        self
+    }
+
+    /// Where assets are uploaded. Default: `https://uploads.github.com` for `api.github.com`,
+    /// `https://host/api/uploads` for an Enterprise Server API URL `https://host/api/v3`, else the
+    /// API URL itself (the mock server).
+    pub fn upload_url(mut self, url: &str) -> Self {
+        self.upload_url = Some(url.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The token; `None` makes anonymous requests (60 per hour on github.com).
+    pub fn token(mut self, token: Option<SecretString>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// `per_page` of list requests, 1 to 100 (default 100, GitHub's maximum: fewest requests).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = size.clamp(1, PER_PAGE);
+        self
+    }
+
+    /// Retries after a 5xx answer or a connection error (default 3).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The first retry's backoff (default 200ms); each later one doubles, with jitter.
+    pub fn retry_base_delay(mut self, delay: Duration) -> Self {
+        self.retry_base_delay = delay;
+        self
+    }
+
+    /// Rate limits that ask for at most this wait are waited out inside the adapter and retried
+    /// (default 2s); longer ones are returned as [`Error::RateLimited`] for the caller to sleep.
+    pub fn max_inline_rate_limit_wait(mut self, wait: Duration) -> Self {
+        self.max_inline_rate_limit_wait = wait;
+        self
+    }
+
+    /// Connection timeout (default 10s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Read timeout of one response (default 60s); a timeout is a transient error.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Builds the forge. Never touches the network; fails only on an invalid URL (or when the
+    /// system's TLS roots cannot be loaded). Callable outside a Tokio runtime: the HTTP client is
+    /// then created on the first request.
+    pub fn build(self) -> Result<GitHubForge> {
+        let api_uri = parse_base(&self.api_url, "forge API URL")?;
+        let upload_url = match self.upload_url {
+            Some(url) => url,
+            None => default_upload_url(&self.api_url, &api_uri),
+        };
+        parse_base(&upload_url, "forge upload URL")?;
+
+        let policy = RetryPolicy {
+            max_retries: self.max_retries,
+            base_delay: self.retry_base_delay,
+            max_inline_wait: self.max_inline_rate_limit_wait,
+        };
+        let authenticated = self.token.is_some();
+        let config = ClientConfig {
+            api_url: self.api_url.clone(),
+            upload_url: upload_url.clone(),
+            token: self.token,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+        };
+        Ok(GitHubForge {
+            inner: Arc::new(Inner {
+                api_url: self.api_url,
+                upload_url,
+                authenticated,
+                page_size: self.page_size,
+                transport: Transport::new(config, policy)?,
+            }),
+        })
+    }
+}
+
+fn parse_base(url: &str, what: &str) -> Result<Uri> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| Error::invalid_input(format!("invalid {what} {url:?}: {e}")))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) if uri.query().is_none() => Ok(uri),
+        _ => Err(Error::invalid_input(format!(
+            "invalid {what} {url:?}: expected http(s)://host[:port][/path]"
+        ))),
+    }
+}
+
+/// Where uploads go when not configured: `api.github.com` uploads to `uploads.github.com`;
+/// GitHub Enterprise Server's `https://host/api/v3` uploads to `https://host/api/uploads`; every
+/// other URL (a proxy, the mock server) takes uploads at the API URL itself.
+fn default_upload_url(api_url: &str, api_uri: &Uri) -> String {
+    if api_uri.host() == Some("api.github.com") {
+        "https://uploads.github.com".to_owned()
+    } else if let Some(root) = api_url.strip_suffix("/api/v3") {
+        format!("{root}/api/uploads")
+    } else {
+        api_url.to_owned()
+    }
+}
+
+impl GitHubForge {
+    /// A builder with the defaults: `https://api.github.com`, anonymous, 3 retries from 200ms.
+    pub fn builder() -> GitHubForgeBuilder {
+        GitHubForgeBuilder::default()
+    }
+
+    /// A forge at `api_url` (default `https://api.github.com`) with the token from
+    /// `GITHUB_TOKEN` or `GH_TOKEN`, anonymous when neither is set.
+    pub fn from_env(api_url: Option<&str>) -> Result<GitHubForge> {
+        Self::builder()
+            .api_url(api_url.unwrap_or(DEFAULT_API_URL))
+            .token(SecretString::forge_token_from_env())
+            .build()
+    }
+
+    /// The REST API root requests go to.
+    pub fn api_url(&self) -> &str {
+        &self.inner.api_url
+    }
+
+    /// The root asset uploads go to.
+    pub fn upload_url(&self) -> &str {
+        &self.inner.upload_url
+    }
+
+    /// The latest rate limit GitHub reported: `(remaining, reset as Unix seconds)`; `None` before
+    /// the first response that carried the headers.
+    pub fn rate_limit(&self) -> Option<(u64, u64)> {
+        self.inner.transport.rate_limit()
+    }
+
+    fn repo_url(&self, repo: &RepoId) -> String {
+        format!(
+            "{}/repos/{}/{}",
+            self.inner.api_url,
+            encode(&repo.owner),
+            encode(&repo.name)
+        )
+    }
+
+    async fn send(&self, req: Request<'_>) -> Result<Reply> {
+        self.inner.transport.send(&req).await
+    }
+
+    async fn get(&self, url: String, what: &str) -> Result<Reply> {
+        self.send(Request {
+            method: Method::GET,
+            url,
+            body: None,
+            what,
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Forge for GitHubForge {
+    fn backend(&self) -> &'static str {
+        "github"
+    }
+
+    async fn release_by_tag(&self, repo: &RepoId, tag: &str) -> Result<Option<Release>> {
+        let what = format!("release {tag} of {repo}");
+        let url = format!("{}/releases/tags/{}", self.repo_url(repo), encode(tag));
+        let reply = self.get(url, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(Some(reply.json::<GhRelease>(&what)?.into())),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn list_releases(&self, repo: &RepoId) -> Result<Vec<Release>> {
+        let what = format!("releases of {repo}");
+        let mut url = Some(format!(
+            "{}/releases?per_page={}",
+            self.repo_url(repo),
+            self.inner.page_size
+        ));
+        let mut releases = Vec::new();
+        let mut pages = 0;
+        while let Some(page_url) = url.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(Error::Transient {
+                    message: format!("{what}: more than {MAX_PAGES} pages; giving up"),
+                });
+            }
+            let reply = self.get(page_url, &what).await?;
+            if reply.status != StatusCode::OK {
+                return Err(reply.into_error(&what));
+            }
+            let page: Vec<GhRelease> = reply.json(&what)?;
+            releases.extend(page.into_iter().map(Release::from));
+            url = reply
+                .headers
+                .get_all(http::header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(next_link);
+        }
+        Ok(releases)
+    }
+
+    async fn create_release(&self, repo: &RepoId, release: &NewRelease) -> Result<Release> {
+        let what = format!("release {} of {repo}", release.tag);
+        let body = serde_json::to_vec(&GhNewRelease::from(release))
+            .map_err(|e| Error::invalid_input(format!("{what}: {e}")))?;
+        let reply = self
+            .send(Request {
+                method: Method::POST,
+                url: format!("{}/releases", self.repo_url(repo)),
+                body: Some((body, "application/json")),
+                what: &what,
+            })
+            .await?;
+        match reply.status {
+            StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhRelease>(&what)?.into()),
+            StatusCode::UNPROCESSABLE_ENTITY if GhError::parse(&reply.body).already_exists() => {
+                Err(Error::AlreadyExists { what })
+            }
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("repository {repo}"),
+            }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn upload_asset(
+        &self,
+        repo: &RepoId,
+        release_id: u64,
+        name: &str,
+        content: &[u8],
+    ) -> Result<ReleaseAsset> {
+        let what = format!("asset {name} of release {release_id} of {repo}");
+        let url = format!(
+            "{}/repos/{}/{}/releases/{release_id}/assets?name={}",
+            self.inner.upload_url,
+            encode(&repo.owner),
+            encode(&repo.name),
+            encode(name)
+        );
+        let reply = self
+            .send(Request {
+                method: Method::POST,
+                url,
+                body: Some((content.to_vec(), "application/octet-stream")),
+                what: &what,
+            })
+            .await?;
+        match reply.status {
+            StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhAsset>(&what)?.into()),
+            // GitHub answers 422 for a duplicate name (its body says `already_exists`).
+            StatusCode::UNPROCESSABLE_ENTITY => Err(Error::AlreadyExists { what }),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("release {release_id} of {repo}"),
+            }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    fn request_stats(&self) -> RequestStats {
+        self.inner.transport.stats()
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header, if any.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"));
+        let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| url.to_owned())
+    })
+}
+
+/// Percent-encodes one path segment or query value (everything but RFC 3986 unreserved).
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_header_next_is_found() {
+        let h = r#"<https://api.github.com/repositories/1/releases?per_page=2&page=2>; rel="next", <https://api.github.com/repositories/1/releases?per_page=2&page=5>; rel="last""#;
+        assert_eq!(
+            next_link(h).as_deref(),
+            Some("https://api.github.com/repositories/1/releases?per_page=2&page=2")
+        );
+        let last =
+            r#"<https://x/releases?page=1>; rel="prev", <https://x/releases?page=1>; rel="first""#;
+        assert_eq!(next_link(last), None);
+        assert_eq!(next_link(""), None);
+    }
+
+    #[test]
+    fn upload_url_follows_the_api_url() {
+        let forge = GitHubForge::builder().build().expect("defaults are valid");
+        assert_eq!(forge.api_url(), "https://api.github.com");
+        assert_eq!(forge.upload_url(), "https://uploads.github.com");
+        let forge = GitHubForge::builder()
+            .api_url("https://ghe.example.com/api/v3/")
+            .build()
+            .expect("valid");
+        assert_eq!(forge.api_url(), "https://ghe.example.com/api/v3");
+        assert_eq!(forge.upload_url(), "https://ghe.example.com/api/uploads");
+        let forge = GitHubForge::builder()
+            .api_url("http://127.0.0.1:8080")
+            .build()
+            .expect("valid");
+        assert_eq!(forge.upload_url(), "http://127.0.0.1:8080");
+        let forge = GitHubForge::builder()
+            .api_url("http://127.0.0.1:8080")
+            .upload_url("http://127.0.0.1:9090/")
+            .build()
+            .expect("valid");
+        assert_eq!(forge.upload_url(), "http://127.0.0.1:9090");
+    }
+
+    #[test]
+    fn invalid_urls_are_bad_input() {
+        for url in ["api.github.com", "ftp://x", "not a url", "https://x/?q=1"] {
+            let err = GitHubForge::builder().api_url(url).build().expect_err(url);
+            assert!(err.is_bad_input(), "{url}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(encode("v1.2.3"), "v1.2.3");
+        assert_eq!(encode("release/v1+build"), "release%2Fv1%2Bbuild");
+        assert_eq!(encode("my app.tar.gz"), "my%20app.tar.gz");
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let forge = GitHubForge::builder()
+            .token(Some(SecretString::new("ghp_do_not_print")))
+            .build()
+            .expect("valid");
+        let debug = format!("{forge:?}");
+        assert!(!debug.contains("ghp_do_not_print"), "{debug}");
+        assert!(debug.contains("authenticated: true"), "{debug}");
+    }
+}

@@ -1,0 +1,494 @@
+//! One HTTP exchange with GitHub, done right: conditional GETs, retries, rate-limit bookkeeping,
+//! request counts, and the mapping of HTTP statuses into [`orchestrator_core::Error`].
+//!
+//! It sits on octocrab's raw request API (`Octocrab::execute`), not its typed getters: those treat
+//! `304 Not Modified` as an error and hide the response headers this module needs.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
+use http::{HeaderMap, Method, StatusCode};
+use octocrab::service::middleware::retry::RetryConfig;
+use octocrab::{OctoBody, Octocrab};
+use orchestrator_core::Error;
+use orchestrator_core::forge::RequestStats;
+use orchestrator_core::secret::SecretString;
+use tokio::sync::OnceCell;
+
+use crate::wire::GhError;
+
+/// How the transport retries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    /// Retries after a 5xx or a connection error (so `max_retries + 1` attempts in all).
+    pub(crate) max_retries: u32,
+    /// The first backoff; each later one doubles, plus up to 50% jitter.
+    pub(crate) base_delay: Duration,
+    /// Rate limits that ask for a shorter wait than this are waited out here; longer ones are
+    /// returned as [`Error::RateLimited`] so the caller's wait loop sleeps (and can be cancelled).
+    pub(crate) max_inline_wait: Duration,
+}
+
+/// A request to send.
+pub(crate) struct Request<'a> {
+    pub(crate) method: Method,
+    /// Absolute URL.
+    pub(crate) url: String,
+    /// Body and its content type.
+    pub(crate) body: Option<(Vec<u8>, &'static str)>,
+    /// For error messages: what the request is about ("release v1 of o/r").
+    pub(crate) what: &'a str,
+}
+
+/// A response with its body read.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    /// The status; a `304` answered from the cache is reported as `200` (the stats count it).
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+impl Reply {
+    /// The error for a non-success status that the caller did not handle itself.
+    pub(crate) fn into_error(self, what: &str) -> Error {
+        status_error(self.status, &self.headers, &self.body, what)
+    }
+
+    /// The body as JSON, or a `Transient` error naming what could not be read.
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, Error> {
+        serde_json::from_str(&self.body).map_err(|e| Error::Transient {
+            message: format!("unexpected response for {what}: {e}"),
+        })
+    }
+}
+
+/// The last ETag and body seen for one URL.
+#[derive(Debug, Clone)]
+struct Cached {
+    etag: String,
+    body: String,
+}
+
+/// What the octocrab client is built from.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientConfig {
+    pub(crate) api_url: String,
+    pub(crate) upload_url: String,
+    pub(crate) token: Option<SecretString>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) read_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// The octocrab client. Octocrab spawns its request-buffer worker on the current Tokio
+    /// runtime when built, so this runs inside one (on first use, or at build time if possible).
+    pub(crate) fn build(&self) -> Result<Octocrab, Error> {
+        let mut builder = Octocrab::builder()
+            .base_uri(self.api_url.as_str())
+            .map_err(|e| Error::invalid_input(format!("invalid forge API URL: {e}")))?
+            .upload_uri(self.upload_url.as_str())
+            .map_err(|e| Error::invalid_input(format!("invalid forge upload URL: {e}")))?
+            // Our own retries instead: counted, logged, with backoff, and never silently sleeping
+            // on a 429 (octocrab's default retries 5xx and 429 three times, invisibly).
+            .add_retry_config(RetryConfig::None)
+            .set_connect_timeout(Some(self.connect_timeout))
+            .set_read_timeout(Some(self.read_timeout));
+        if let Some(token) = &self.token {
+            // Octocrab adds it only to requests bound for the API or upload host.
+            builder = builder.personal_token(token.expose().to_owned());
+        }
+        builder.build().map_err(|e| Error::InvalidInput {
+            message: format!("cannot set up the GitHub client: {e}"),
+        })
+    }
+}
+
+/// The HTTP side of [`crate::GitHubForge`].
+pub(crate) struct Transport {
+    config: ClientConfig,
+    octocrab: OnceCell<Octocrab>,
+    policy: RetryPolicy,
+    cache: Mutex<HashMap<String, Cached>>,
+    stats: Mutex<RequestStats>,
+    rate_limit: Mutex<Option<(u64, u64)>>,
+}
+
+impl Transport {
+    /// A transport; builds the client now when called inside a Tokio runtime, else on first use.
+    pub(crate) fn new(config: ClientConfig, policy: RetryPolicy) -> Result<Self, Error> {
+        let octocrab = OnceCell::new();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            octocrab.set(config.build()?).expect("a new cell is empty");
+        }
+        Ok(Self {
+            config,
+            octocrab,
+            policy,
+            cache: Mutex::default(),
+            stats: Mutex::default(),
+            rate_limit: Mutex::default(),
+        })
+    }
+
+    async fn client(&self) -> Result<&Octocrab, Error> {
+        self.octocrab
+            .get_or_try_init(|| async { self.config.build() })
+            .await
+    }
+
+    pub(crate) fn stats(&self) -> RequestStats {
+        *lock(&self.stats)
+    }
+
+    pub(crate) fn rate_limit(&self) -> Option<(u64, u64)> {
+        *lock(&self.rate_limit)
+    }
+
+    /// Forgets the cached body of `url` (after a 404, so a stale release is never served).
+    fn forget(&self, url: &str) {
+        lock(&self.cache).remove(url);
+    }
+
+    /// Sends `req`, retrying 5xx, connection errors and short rate limits. Returns the reply for
+    /// every other status (including 4xx) so the caller can give 404 or 422 its own meaning;
+    /// returns an error for rate limits it did not wait out and for exhausted retries.
+    pub(crate) async fn send(&self, req: &Request<'_>) -> Result<Reply, Error> {
+        let mut attempt = 0u32;
+        loop {
+            let (error, pause) = match self.attempt(req).await {
+                Ok(reply) => {
+                    let status = reply.status;
+                    if status.is_server_error() {
+                        let e = status_error(status, &reply.headers, &reply.body, req.what);
+                        (e, self.backoff(attempt))
+                    } else if let Some(e) = rate_limit_error(status, &reply.headers, &reply.body) {
+                        match e {
+                            Error::RateLimited {
+                                retry_after: Some(after),
+                                ..
+                            } if after <= self.policy.max_inline_wait => (e, after),
+                            e => return Err(e),
+                        }
+                    } else {
+                        if status == StatusCode::NOT_FOUND {
+                            self.forget(&req.url);
+                        }
+                        return Ok(reply);
+                    }
+                }
+                Err(e) => (e, self.backoff(attempt)),
+            };
+            if attempt >= self.policy.max_retries {
+                return Err(error);
+            }
+            attempt += 1;
+            lock(&self.stats).retries += 1;
+            tracing::info!(
+                method = %req.method,
+                url = %req.url,
+                attempt,
+                "GitHub: {error}; retrying in {:.1}s",
+                pause.as_secs_f64()
+            );
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// One request: adds the conditional header, counts it, records the rate limit, reads the
+    /// body, and answers a `304` from the cache.
+    async fn attempt(&self, req: &Request<'_>) -> Result<Reply, Error> {
+        let conditional = req.method == Method::GET;
+        let cached = if conditional {
+            lock(&self.cache).get(&req.url).cloned()
+        } else {
+            None
+        };
+        let mut builder = http::Request::builder()
+            .method(req.method.clone())
+            .uri(req.url.as_str())
+            .header(ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28");
+        if let Some(cached) = &cached {
+            builder = builder.header(IF_NONE_MATCH, cached.etag.as_str());
+        }
+        let body = match &req.body {
+            Some((bytes, content_type)) => {
+                builder = builder.header(CONTENT_TYPE, *content_type);
+                OctoBody::from(bytes.clone())
+            }
+            None => OctoBody::empty(),
+        };
+        let request = builder.body(body).map_err(|e| Error::InvalidInput {
+            message: format!("invalid request URL {}: {e}", req.url),
+        })?;
+
+        let octocrab = self.client().await?;
+        lock(&self.stats).requests += 1;
+        let response = octocrab
+            .execute(request)
+            .await
+            .map_err(|e| Error::Transient {
+                message: format!("{} {}: {}", req.method, req.url, error_chain(&e)),
+            })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        {
+            let mut stats = lock(&self.stats);
+            if status == StatusCode::NOT_MODIFIED {
+                stats.not_modified += 1;
+            } else {
+                stats.rate_limited += 1;
+            }
+        }
+        if let (Some(remaining), Some(reset)) = (
+            header_u64(&headers, "x-ratelimit-remaining"),
+            header_u64(&headers, "x-ratelimit-reset"),
+        ) {
+            *lock(&self.rate_limit) = Some((remaining, reset));
+        }
+        let body = octocrab
+            .body_to_string(response)
+            .await
+            .map_err(|e| Error::Transient {
+                message: format!("reading the response of {} {}: {e}", req.method, req.url),
+            })?;
+
+        if status == StatusCode::NOT_MODIFIED {
+            return match cached {
+                Some(cached) => Ok(Reply {
+                    status: StatusCode::OK,
+                    headers,
+                    body: cached.body,
+                }),
+                None => Err(Error::Transient {
+                    message: format!("304 Not Modified for {} without a cached body", req.url),
+                }),
+            };
+        }
+        if conditional
+            && status == StatusCode::OK
+            && let Some(etag) = headers.get(ETAG).and_then(|v| v.to_str().ok())
+        {
+            let cached = Cached {
+                etag: etag.to_owned(),
+                body: body.clone(),
+            };
+            lock(&self.cache).insert(req.url.clone(), cached);
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Exponential backoff from the base delay with up to 50% jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .policy
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16));
+        exp.mul_f64(1.0 + jitter() * 0.5)
+    }
+}
+
+/// A pseudo-random fraction in `[0, 1)`: enough to spread retries of concurrent callers.
+fn jitter() -> f64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (u64::from(nanos).wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain counters or a cache: still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The whole `source()` chain of an error on one line (octocrab's top-level message alone is
+/// often just "Service error").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !out.contains(&next) {
+            out.push_str(": ");
+            out.push_str(&next);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// `Some(RateLimited)` when the response is a primary or secondary rate limit: any 429; a 403
+/// with `x-ratelimit-remaining: 0`, a `Retry-After`, or GitHub's "secondary rate limit" message.
+pub(crate) fn rate_limit_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+) -> Option<Error> {
+    let exhausted = header_u64(headers, "x-ratelimit-remaining") == Some(0);
+    let retry_after_header = header_u64(headers, RETRY_AFTER.as_str());
+    let message = GhError::parse(body).message;
+    let secondary = message.to_ascii_lowercase().contains("rate limit");
+    let limited = status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN
+            && (exhausted || retry_after_header.is_some() || secondary));
+    if !limited {
+        return None;
+    }
+    let retry_after = retry_after_header.map(Duration::from_secs).or_else(|| {
+        let reset = header_u64(headers, "x-ratelimit-reset")?;
+        // The reset is a whole second; never answer zero, or we would hit the limit again.
+        Some(Duration::from_secs(
+            reset.saturating_sub(now_epoch()).max(1),
+        ))
+    });
+    let message = if message.is_empty() {
+        format!("GitHub answered {status}")
+    } else {
+        format!("GitHub answered {status}: {message}")
+    };
+    Some(Error::RateLimited {
+        retry_after,
+        message,
+    })
+}
+
+/// The error for a non-success `status`, by meaning.
+pub(crate) fn status_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+    what: &str,
+) -> Error {
+    if let Some(e) = rate_limit_error(status, headers, body) {
+        return e;
+    }
+    let gh = GhError::parse(body);
+    let detail = if gh.message.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status}: {}", gh.message)
+    };
+    match status.as_u16() {
+        401 => Error::Unauthenticated {
+            message: format!(
+                "GitHub rejected the credentials ({detail}); set GITHUB_TOKEN or GH_TOKEN to a valid token"
+            ),
+        },
+        403 => Error::PermissionDenied {
+            message: format!("{what}: {detail}"),
+        },
+        404 => Error::NotFound {
+            what: what.to_owned(),
+        },
+        409 | 422 => Error::Conflict {
+            message: format!("{what}: {detail}"),
+        },
+        _ if status.is_server_error() => Error::Transient {
+            message: format!("{what}: GitHub answered {detail}"),
+        },
+        _ => Error::Transient {
+            message: format!("{what}: unexpected answer {detail}"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("valid header"));
+        }
+        h
+    }
+
+    #[test]
+    fn statuses_map_to_error_meanings() {
+        let none = HeaderMap::new();
+        let e = |code: u16, h: &HeaderMap, body: &str| {
+            status_error(
+                StatusCode::from_u16(code).expect("valid"),
+                h,
+                body,
+                "release x",
+            )
+        };
+        assert!(matches!(e(401, &none, ""), Error::Unauthenticated { .. }));
+        assert!(matches!(
+            e(
+                403,
+                &none,
+                r#"{"message":"Resource not accessible by integration"}"#
+            ),
+            Error::PermissionDenied { .. }
+        ));
+        assert!(matches!(e(404, &none, ""), Error::NotFound { .. }));
+        assert!(matches!(e(409, &none, ""), Error::Conflict { .. }));
+        assert!(matches!(e(422, &none, ""), Error::Conflict { .. }));
+        assert!(matches!(e(502, &none, ""), Error::Transient { .. }));
+        assert!(matches!(e(503, &none, ""), Error::Transient { .. }));
+    }
+
+    #[test]
+    fn rate_limits_carry_the_wait() {
+        let reset = now_epoch() + 30;
+        let primary = headers(&[
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", reset.to_string()),
+        ]);
+        let Some(Error::RateLimited {
+            retry_after: Some(after),
+            ..
+        }) = rate_limit_error(StatusCode::FORBIDDEN, &primary, "")
+        else {
+            panic!("403 with remaining 0 is a rate limit")
+        };
+        assert!(after >= Duration::from_secs(29) && after <= Duration::from_secs(30));
+
+        let retry_after = headers(&[("retry-after", "7".into())]);
+        for status in [StatusCode::FORBIDDEN, StatusCode::TOO_MANY_REQUESTS] {
+            assert!(matches!(
+                rate_limit_error(status, &retry_after, ""),
+                Some(Error::RateLimited { retry_after: Some(d), .. }) if d == Duration::from_secs(7)
+            ));
+        }
+        let secondary = r#"{"message":"You have exceeded a secondary rate limit."}"#;
+        assert!(matches!(
+            rate_limit_error(StatusCode::FORBIDDEN, &HeaderMap::new(), secondary),
+            Some(Error::RateLimited {
+                retry_after: None,
+                ..
+            })
+        ));
+        assert!(rate_limit_error(StatusCode::FORBIDDEN, &HeaderMap::new(), "").is_none());
+        let past = headers(&[
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", "1".into()),
+        ]);
+        assert!(matches!(
+            rate_limit_error(StatusCode::FORBIDDEN, &past, ""),
+            Some(Error::RateLimited { retry_after: Some(d), .. }) if d == Duration::from_secs(1)
+        ));
+    }
+}
