@@ -7,8 +7,10 @@ use anyhow::Context;
 use orchestrator_core::Error;
 use orchestrator_core::config::Config;
 use orchestrator_core::forge::{CiSimulation, Forge, InMemoryForge};
+use orchestrator_core::secret::SecretString;
 use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore};
 use orchestrator_core::vcs::Vcs;
+use orchestrator_github::GitHubForge;
 
 use crate::args::Global;
 
@@ -64,17 +66,13 @@ pub(crate) async fn forge(config: &Config, vcs: &dyn Vcs) -> Result<Arc<dyn Forg
             });
         return Ok(Arc::new(InMemoryForge::with_ci(ci)));
     }
-    Err(Error::NotSupported {
-        backend: "cli".into(),
-        what: format!(
-            "the GitHub forge at {} (add [forge.simulate] to rehearse on a simulated forge)",
-            config
-                .forge
-                .api_url
-                .as_deref()
-                .unwrap_or("https://api.github.com")
-        ),
-    })
+    let forge = GitHubForge::from_env(config.forge.api_url.as_deref())?;
+    if SecretString::forge_token_from_env().is_none() {
+        tracing::warn!(
+            "neither GITHUB_TOKEN nor GH_TOKEN is set: polling anonymously (60 requests an hour)"
+        );
+    }
+    Ok(Arc::new(forge))
 }
 
 /// The path of a local origin URL, resolved against the clone.
