@@ -90,9 +90,10 @@ async fn release(
     let file = dir.path().join("orchestrator.toml");
     std::fs::write(&file, text)?;
     let config = Arc::new(Config::load(&file)?);
-    // One asset: CI is `ci` from the tag's arrival to a settled asset.
+    // One asset: the simulated CI shows a draft after `delay`, starts the upload one interval later
+    // and settles it one interval after that, so `ci` = delay + 2 intervals.
     let interval = ci / 10;
-    let sim = CiSimulation::for_config(&config, ci - interval, interval, |repo| {
+    let sim = CiSimulation::for_config(&config, ci - interval * 2, interval, |repo| {
         Some(sandbox.repo(&repo.name).origin)
     });
     let store = Arc::new(MemoryStateStore::default());
@@ -123,6 +124,9 @@ async fn release(
                 .find(|r| r.entry == JournalEntry::StepStarted { step: step.clone() })
         {
             lags.push((record.at_ms - start.at_ms) as f64 / 1000.0 - ci.as_secs_f64());
+            if std::env::var_os("BENCH_DEBUG").is_some() {
+                eprintln!("{step}: {:?}", record.entry);
+            }
         }
     }
     Ok(Outcome { makespan, lags })
