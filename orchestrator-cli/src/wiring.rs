@@ -45,7 +45,79 @@ pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<d
         return Ok(Arc::new(MemoryStateStore::default()));
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(Arc::new(SqliteStateStore::open(&db)?))
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStateStore::open(&db)?);
+    Ok(match std::env::var(KILL_AT_JOURNAL_WRITE) {
+        Ok(k) => {
+            let k = k
+                .trim()
+                .parse()
+                .with_context(|| format!("{KILL_AT_JOURNAL_WRITE}={k:?}: expected a number"))?;
+            Arc::new(crash::KillAtJournalWrite::new(store, k))
+        }
+        Err(_) => store,
+    })
+}
+
+/// Fault injection for the reliability harness: the process kills itself (SIGKILL) just before
+/// its k-th journal write, the harshest crash there is. Documented in RELIABILITY.md.
+pub(crate) const KILL_AT_JOURNAL_WRITE: &str = "ORCHESTRATOR_FAULT_KILL_AT_JOURNAL_WRITE";
+
+mod crash {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use orchestrator_core::Result;
+    use orchestrator_core::state::{
+        JournalEntry, JournalRecord, RunId, RunStatus, RunSummary, StateStore,
+    };
+
+    /// Passes everything through, but kills the process at its k-th append.
+    #[derive(Debug)]
+    pub(super) struct KillAtJournalWrite {
+        inner: Arc<dyn StateStore>,
+        kill_at: usize,
+        appends: AtomicUsize,
+    }
+
+    impl KillAtJournalWrite {
+        pub(super) fn new(inner: Arc<dyn StateStore>, kill_at: usize) -> Self {
+            Self {
+                inner,
+                kill_at,
+                appends: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl StateStore for KillAtJournalWrite {
+        fn begin_run(&self, kind: &str, key: &str, params: &serde_json::Value) -> Result<RunId> {
+            self.inner.begin_run(kind, key, params)
+        }
+        fn append(&self, run: RunId, entry: &JournalEntry) -> Result<()> {
+            if self.appends.fetch_add(1, Ordering::SeqCst) + 1 == self.kill_at {
+                let pid = std::process::id().to_string();
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid])
+                    .status();
+                std::process::abort();
+            }
+            self.inner.append(run, entry)
+        }
+        fn journal(&self, run: RunId) -> Result<Vec<JournalRecord>> {
+            self.inner.journal(run)
+        }
+        fn set_status(&self, run: RunId, status: RunStatus) -> Result<()> {
+            self.inner.set_status(run, status)
+        }
+        fn runs(
+            &self,
+            kind: Option<&str>,
+            key: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<RunSummary>> {
+            self.inner.runs(kind, key, limit)
+        }
+    }
 }
 
 /// The forge the config asks for.

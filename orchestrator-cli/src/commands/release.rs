@@ -47,10 +47,16 @@ pub(crate) async fn release(
     let _lock = if dry_run {
         None
     } else {
-        Some(WorkspaceLock::acquire(
+        let lock = WorkspaceLock::acquire(
             &wiring::state_dir(&config),
             &format!("release {}", request.version),
-        )?)
+        )?;
+        if let Some(previous) = lock.recovered() {
+            eprintln!(
+                "note: took over the workspace lock from a run that ended without releasing it ({previous}); its journal is intact and --resume continues it"
+            );
+        }
+        Some(lock)
     };
     let store = wiring::open_store(&config, dry_run)?;
     let plan = plan_release(&config, vcs.clone(), store.as_ref(), request).await?;

@@ -8,10 +8,14 @@ use crate::error::{Error, Result};
 
 /// An exclusive advisory lock on `<state dir>/lock`, released when dropped (or when the process
 /// dies, so a crash never leaves a stale lock behind).
+///
+/// The file also records the holder while held and is emptied on a clean release, so a lock
+/// taken over from a process that died is recognised and reported ([`WorkspaceLock::recovered`]).
 #[derive(Debug)]
 pub struct WorkspaceLock {
-    _file: File,
+    file: File,
     path: PathBuf,
+    recovered: Option<String>,
 }
 
 impl WorkspaceLock {
@@ -47,15 +51,36 @@ impl WorkspaceLock {
                 return Err(Error::io(format!("locking {}", path.display()), e));
             }
         }
+        let previous = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         file.set_len(0)
             .and_then(|()| writeln!(file, "pid {} {holder}", std::process::id()))
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-        Ok(Self { _file: file, path })
+        Ok(Self {
+            file,
+            path,
+            recovered: (!previous.is_empty()).then_some(previous),
+        })
+    }
+
+    /// The holder recorded by a run that died without releasing the lock, if this lock was taken
+    /// over from one (its journal is intact; `--resume` continues it).
+    pub fn recovered(&self) -> Option<&str> {
+        self.recovered.as_deref()
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Drop for WorkspaceLock {
+    fn drop(&mut self) {
+        // A clean release leaves the file empty; content at the next acquire means a crash.
+        let _ = self.file.set_len(0);
     }
 }
 
@@ -71,6 +96,20 @@ mod tests {
         assert!(err.to_string().contains("release 1.2.3"), "{err}");
         assert_eq!(err.exit_code(), 2);
         drop(first);
-        WorkspaceLock::acquire(dir.path(), "release 1.2.4").expect("free again");
+        let second = WorkspaceLock::acquire(dir.path(), "release 1.2.4").expect("free again");
+        assert_eq!(
+            second.recovered(),
+            None,
+            "a clean release is not a recovery"
+        );
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_process_is_recovered_and_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // What a killed holder leaves: its record in a file nobody holds.
+        std::fs::write(dir.path().join("lock"), "pid 4242 release 1.0.0\n").expect("write");
+        let lock = WorkspaceLock::acquire(dir.path(), "release 1.0.0").expect("recovered");
+        assert_eq!(lock.recovered(), Some("pid 4242 release 1.0.0"));
     }
 }
