@@ -135,14 +135,7 @@ impl Observer for LineProgress {
                 elapsed,
                 summary,
             } => {
-                let mark = match status {
-                    StepStatus::Succeeded => "done",
-                    StepStatus::AlreadyDone => "already done",
-                    StepStatus::Failed => "FAILED",
-                    StepStatus::Blocked { .. } => "blocked",
-                    StepStatus::Interrupted => "interrupted",
-                    StepStatus::NotStarted => "not started",
-                };
+                let mark = mark(status);
                 self.line(
                     step,
                     &format!("{mark} ({:.1}s): {summary}", elapsed.as_secs_f64()),
