@@ -57,10 +57,19 @@ impl Step for TagStep {
         }
     }
 
-    async fn apply(&self, _ctx: &StepContext) -> Result<StepOutput> {
-        self.vcs
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        let created = self
+            .vcs
             .create_tag(&self.path, &self.tag, &self.commit, &self.message)
-            .await?;
+            .await;
+        if let Err(e) = created {
+            // A tag write from an interrupted attempt may have finished meanwhile: if exactly
+            // our tag is there now, the effect is in place.
+            return match self.check(ctx).await {
+                Ok(Check::Done(detail)) => Ok(StepOutput::summary(detail)),
+                _ => Err(e),
+            };
+        }
         Ok(StepOutput {
             summary: format!("tagged {} at {}", self.tag, short(&self.commit)),
             data: serde_json::json!({ "tag": self.tag, "commit": self.commit }),
