@@ -78,6 +78,9 @@ pub(crate) enum Command {
     /// assets.
     #[command(visible_alias = "release-iso", after_help = EXIT_CODES)]
     Release(ReleaseArgs),
+    /// Run a pipeline: its apply flow (or --delete flow) step by step, over layered env files.
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
     /// Build a sandbox of TruthDB-shaped repos with bare origins and release them end to end on a
     /// simulated forge (no network, no token).
     Demo(DemoArgs),
@@ -113,6 +116,49 @@ pub(crate) struct ReleaseArgs {
     /// Repos in flight at once (default: [release] concurrency).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: Option<u16>,
+}
+
+const RUN_HELP: &str = "\
+Environment, lowest precedence first:
+  1. the process environment
+  2. the pipeline's env_files, in order (a layer with skip_if = \"PROFILE_EXCLUSIVE\" is skipped
+     when that variable is true); each file overrides what is below it, as `source` does in sh;
+     write ${VAR:-default} in a file to let the environment win
+  3. --profile FILE
+Steps see all of it. ONLY is the fallback for --only. Values from secret layers and variables
+named like *TOKEN*, *SECRET*, *PASSWORD*, *KEY* are printed as [redacted].
+
+Exit codes:
+  0  done
+  1  a step failed or was interrupted (--resume continues from it)
+  2  bad input (unknown pipeline or --only item, malformed env file, missing script, a step that
+     does not support the mode): nothing was run";
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The pipeline ([pipeline.NAME] in the config).
+    pub(crate) pipeline: String,
+
+    /// An env file loaded last, over every configured layer.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+
+    /// Only these steps: numbers (as --dry-run shows them) or basenames, with or without
+    /// extension (default: $ONLY).
+    #[arg(long, value_delimiter = ',', value_name = "N[,N...]")]
+    pub(crate) only: Vec<String>,
+
+    /// Print the resolved plan and variables (secrets redacted); run nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Run the delete flow, passing --delete to each step.
+    #[arg(long)]
+    pub(crate) delete: bool,
+
+    /// Continue the last unfinished run of this pipeline from its first unfinished step.
+    #[arg(long)]
+    pub(crate) resume: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 //! The keys are a contract (see DESIGN.md section 3). Every problem is reported as
 //! [`Error::Config`] naming the file, the line and the dotted key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::forge::RepoId;
 use crate::graph::{DependencyGraph, GraphError};
 use crate::version::{ReleaseVersion, TagFormat, VERSION_PLACEHOLDER, fill_version};
+
+pub use crate::pipeline::config::{EnvFileLayer, PipelineConfig, StepConfig};
+pub use crate::tasks::config::TaskConfig;
 
 /// The file name searched for in the current directory and its parents.
 pub const CONFIG_FILE_NAME: &str = "orchestrator.toml";
@@ -33,6 +36,10 @@ pub struct Config {
     pub repos: Vec<RepoConfig>,
     /// The repositories' dependency graph.
     pub graph: DependencyGraph,
+    /// `[pipeline.<name>]`, by name.
+    pub pipelines: BTreeMap<String, PipelineConfig>,
+    /// `[[tasks.<list>]]`, by list name.
+    pub tasks: BTreeMap<String, Vec<TaskConfig>>,
 }
 
 /// `[forge]`.
@@ -415,6 +422,8 @@ impl Config {
                         None => err(None, Some("repo".into()), e.to_string()),
                     }
                 })?;
+        let pipelines = crate::pipeline::config::parse_pipelines(raw.pipeline, &root, &err)?;
+        let tasks = crate::tasks::config::parse_task_lists(raw.tasks, &root, &err)?;
         Ok(Self {
             file: file.to_owned(),
             root,
@@ -422,6 +431,8 @@ impl Config {
             release,
             repos,
             graph,
+            pipelines,
+            tasks,
         })
     }
 
@@ -473,9 +484,10 @@ pub fn parse_duration(input: &str) -> Result<Duration> {
     Ok(total)
 }
 
-type ErrFn<'a> = dyn Fn(Option<std::ops::Range<usize>>, Option<String>, String) -> Error + 'a;
+pub(crate) type ErrFn<'a> =
+    dyn Fn(Option<std::ops::Range<usize>>, Option<String>, String) -> Error + 'a;
 
-fn duration_field(
+pub(crate) fn duration_field(
     value: Option<Spanned<String>>,
     key: &str,
     default: Duration,
@@ -534,6 +546,10 @@ struct RawConfig {
     release: Option<RawRelease>,
     #[serde(default)]
     repo: Vec<Spanned<RawRepo>>,
+    #[serde(default)]
+    pipeline: BTreeMap<String, Spanned<crate::pipeline::config::RawPipeline>>,
+    #[serde(default)]
+    tasks: BTreeMap<String, Vec<Spanned<crate::tasks::config::RawTask>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -88,7 +88,7 @@ pub(crate) async fn release(
 }
 
 /// First Ctrl-C: stop cleanly (running steps are interrupted and journaled). Second: exit now.
-fn spawn_ctrl_c(cancel: CancelToken) {
+pub(crate) fn spawn_ctrl_c(cancel: CancelToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("\nstopping: finishing the journal (Ctrl-C again to exit at once)");
