@@ -81,10 +81,12 @@ pub(crate) enum Command {
     /// Run a pipeline: its apply flow (or --delete flow) step by step, over layered env files.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
+    /// Run a scheduled task list: gated tasks, one record per task in the state store.
+    Tasks(TasksArgs),
     /// Build a sandbox of TruthDB-shaped repos with bare origins and release them end to end on a
     /// simulated forge (no network, no token).
     Demo(DemoArgs),
-    /// List recent runs from the state store.
+    /// Recent runs and their task records from the state store (`runs` alone lists them).
     Runs(RunsArgs),
     /// Inspect the configuration.
     Config(ConfigArgs),
@@ -178,6 +180,58 @@ pub(crate) struct RunsArgs {
     /// How many runs to show.
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
+
+    #[command(subcommand)]
+    pub(crate) command: Option<RunsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsCommand {
+    /// List recent runs, with the status of each task of task-list runs.
+    List,
+    /// One run: its journal and its task records.
+    Show {
+        /// The run id (from `runs list`).
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TasksArgs {
+    #[command(subcommand)]
+    pub(crate) command: TasksCommand,
+}
+
+const TASKS_HELP: &str = "\
+Each task's gate (enabled = \"ENABLE_INFRA_SCALE=1\") is read from the process environment;
+SKIP_TASKS (comma or space separated) and --skip skip tasks by name. Skipped tasks are recorded as
+skipped. A task's record takes outputs_uri= from its output (else the first pull-request URL) and
+its final status word (succeeded, awaiting_approval, failed...).
+
+Exit codes:
+  0  every task succeeded, awaits approval or was skipped
+  1  a task failed or was interrupted (the others still ran)
+  2  bad input (unknown list or task, missing program): nothing was run";
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TasksCommand {
+    /// Run every task of a list in order and store a record per task.
+    #[command(after_help = TASKS_HELP)]
+    Run(TasksRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TasksRunArgs {
+    /// The list ([[tasks.NAME]] in the config).
+    pub(crate) list: String,
+
+    /// Skip these tasks (comma-separated names), on top of $SKIP_TASKS.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub(crate) skip: Vec<String>,
+
+    /// Print which tasks would run and why; run nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]

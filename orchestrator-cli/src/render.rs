@@ -269,3 +269,20 @@ pub(crate) fn pipeline_report(report: &orchestrator_core::pipeline::PipelineRepo
     out.push_str(&table(&["#", "STEP", "STATUS", "TOOK", "NOTE"], &rows));
     out
 }
+
+/// Task records as a table.
+pub(crate) fn task_records(records: &[orchestrator_core::state::TaskRecord]) -> String {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.task.clone(),
+                r.status.clone(),
+                format!("{:.1}s", r.duration_ms as f64 / 1000.0),
+                r.started_at.clone(),
+                r.outputs_uri.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["TASK", "STATUS", "TOOK", "STARTED", "OUTPUTS"], &rows)
+}

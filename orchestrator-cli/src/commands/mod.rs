@@ -5,3 +5,4 @@ pub(crate) mod demo;
 pub(crate) mod pipeline;
 pub(crate) mod release;
 pub(crate) mod runs;
+pub(crate) mod tasks;

@@ -305,7 +305,7 @@ fn resumable(
 }
 
 /// Resolves `run[0]`: a path (with a `/`) relative to the config's directory, or a name on `PATH`.
-fn find_program(
+pub(crate) fn find_program(
     program: &str,
     root: &Path,
     path: Option<&str>,
