@@ -33,7 +33,8 @@ const CLUSTER_DELETE: [&str; 7] = [
 ];
 
 /// Appends "<name> <args> LAYER=<layer> HOST=<host layer>" to $RECORD; fails with exit 4 while a
-/// file `fail-<name>` exists beside the config.
+/// file `fail-<name>` exists beside the config, and waits (recording a SIGTERM) while `slow-<name>`
+/// does.
 const RECORDER: &str = r#"#!/bin/sh
 name=$(basename "$0")
 echo "$name $* LAYER=$LAYER HOST=$HOST_LAYER" >> "$RECORD"
@@ -42,6 +43,12 @@ echo "secret check: $OAUTH2_PROXY_CLIENT_SECRET" >&2
 if [ -e "$FIXTURE/fail-$name" ]; then
   echo "cannot reach the cluster"
   exit 4
+fi
+if [ -e "$FIXTURE/slow-$name" ]; then
+  trap 'echo "$name got TERM" >> "$RECORD"; exit 143' TERM
+  echo "waiting for the cluster"
+  sleep 30 &
+  wait
 fi
 "#;
 
@@ -589,5 +596,93 @@ fn bad_input_exits_2_naming_the_problem_and_nothing_runs() {
         text(&out.stderr).contains("unknown field `secrt`"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_running_step_with_sigterm_and_resume_reruns_it() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let fx = Fixture::new();
+    write(&fx.path().join("slow-install-flux.sh"), "");
+    let mut child = fx
+        .cmd(&["run", "cluster"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut seen = String::new();
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("waiting for the cluster") {
+            break;
+        }
+    }
+    let started = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    for line in lines {
+        seen.push_str(&line.expect("line"));
+        seen.push('\n');
+    }
+    let status = child.wait().expect("reaped");
+    assert_eq!(status.code(), Some(1), "{seen}");
+    assert!(
+        seen.contains("error: step 3 (install-flux.sh) was interrupted"),
+        "{seen}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "stopped promptly"
+    );
+    let record = fx.record();
+    assert_eq!(
+        record.last().map(String::as_str),
+        Some("install-flux.sh got TERM"),
+        "the step got SIGTERM: {record:?}"
+    );
+    let out = fx.run(&mut fx.cmd(&["--output", "json", "runs", "show", "1"]));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(shown["run"]["status"], "cancelled");
+    let events: Vec<String> = shown["journal"]
+        .as_array()
+        .expect("journal")
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["entry"]["event"].as_str().unwrap_or(""),
+                e["entry"]["step"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        events[events.len() - 2..],
+        [
+            "step_interrupted install-flux.sh".to_owned(),
+            "run_finished ".to_owned()
+        ]
+    );
+
+    std::fs::remove_file(fx.path().join("slow-install-flux.sh")).expect("rm");
+    let out = fx.run(&mut fx.cmd(&["run", "cluster", "--resume"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        fx.names(),
+        [
+            "install-flux.sh",
+            "sync-runtime-inputs.sh",
+            "32_reconcile_flux_stack.sh",
+            "91_verify_platform_state.sh"
+        ],
+        "the interrupted step runs again"
     );
 }
