@@ -217,6 +217,11 @@ pub(crate) fn pipeline_plan(plan: &orchestrator_core::pipeline::PipelinePlan) ->
         if let Some(t) = s.timeout_secs {
             let _ = writeln!(out, "       timeout {t}s");
         }
+        if let Some(diff) = &s.diff {
+            for line in diff.lines() {
+                let _ = writeln!(out, "       {line}");
+            }
+        }
     }
     out.push_str("\ndry run: nothing was run\n");
     out

@@ -686,3 +686,91 @@ fn ctrl_c_stops_the_running_step_with_sigterm_and_resume_reruns_it() {
         "the interrupted step runs again"
     );
 }
+
+#[test]
+fn builtin_steps_set_a_yaml_key_and_copy_a_mode_template_with_a_diff_in_dry_run() {
+    let fx = Fixture::new();
+    let settings = fx
+        .path()
+        .join("clusters/home/flux-system/sources/configmap-platform-settings.yaml");
+    write(
+        &settings,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: platform-settings\ndata:\n  CERT_ISSUER: letsencrypt-staging  # platform issuer\n",
+    );
+    write(
+        &fx.path().join("clusters/home/tenants.yaml"),
+        "resources:\n  - ./tenants/overlays/app-test-le-staging\n",
+    );
+    write(
+        &fx.path()
+            .join("clusters/home/modes/app-test-prod-le-prod.yaml"),
+        "resources:\n  - ./tenants/overlays/app-prod-le-prod\n",
+    );
+    write(
+        &fx.path().join("modes.toml"),
+        r#"
+[pipeline.platform-certs-prod]
+env_files = [{ file = "config.env" }]
+[[pipeline.platform-certs-prod.apply]]
+set = { file = "clusters/home/flux-system/sources/configmap-platform-settings.yaml", key = "CERT_ISSUER", value = "letsencrypt-${STAGE}" }
+[[pipeline.platform-certs-prod.apply]]
+copy = { from = "clusters/home/modes/app-test-prod-le-prod.yaml", to = "clusters/home/tenants.yaml" }
+"#,
+    );
+    let before = std::fs::read_to_string(&settings).expect("read");
+    let out = fx.run(
+        fx.cmd(&[
+            "--config",
+            "modes.toml",
+            "run",
+            "platform-certs-prod",
+            "--dry-run",
+        ])
+        .env("STAGE", "prod"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("1  set CERT_ISSUER=letsencrypt-prod in clusters/home/flux-system/sources/configmap-platform-settings.yaml\n         data:\n       -   CERT_ISSUER: letsencrypt-staging  # platform issuer\n       +   CERT_ISSUER: letsencrypt-prod  # platform issuer\n"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("       -   - ./tenants/overlays/app-test-le-staging\n       +   - ./tenants/overlays/app-prod-le-prod\n"),
+        "{plan}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&settings).expect("read"),
+        before,
+        "dry run changed nothing"
+    );
+
+    let out = fx.run(
+        fx.cmd(&["--config", "modes.toml", "run", "platform-certs-prod"])
+            .env("STAGE", "prod"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read_to_string(&settings)
+            .expect("read")
+            .contains("  CERT_ISSUER: letsencrypt-prod  # platform issuer\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.path().join("clusters/home/tenants.yaml")).expect("read"),
+        "resources:\n  - ./tenants/overlays/app-prod-le-prod\n"
+    );
+    // Again: the checks see the effect in place; nothing is rewritten.
+    let out = fx.run(
+        fx.cmd(&[
+            "--output",
+            "json",
+            "--config",
+            "modes.toml",
+            "run",
+            "platform-certs-prod",
+        ])
+        .env("STAGE", "prod"),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["steps"][0]["status"], "already_done");
+    assert_eq!(report["steps"][1]["status"], "already_done");
+}

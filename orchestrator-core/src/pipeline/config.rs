@@ -18,6 +18,12 @@
 //! timeout = "5m"
 //! env = { KUBECONFIG = "${HOME}/.kube/home" }    # extra env, with references
 //! workdir = "."                                  # relative to the config file
+//!
+//! [[pipeline.cluster.apply]]                     # built-in: set a key in an env or YAML file
+//! set = { file = "clusters/home/settings.yaml", key = "CERT_ISSUER", value = "${CERT_ISSUER}" }
+//!
+//! [[pipeline.cluster.apply]]                     # built-in: copy a template over a target
+//! copy = { from = "clusters/home/modes/prod.yaml", to = "clusters/home/tenants.yaml" }
 //! ```
 
 use std::collections::BTreeMap;
@@ -30,6 +36,7 @@ use toml::Spanned;
 use crate::config::{ErrFn, duration_field};
 use crate::engine::Mode;
 use crate::error::Result;
+use crate::pipeline::builtin::BuiltinAction;
 use crate::pipeline::condition::{Condition, is_var_name};
 
 /// Default time between the stop signal and the kill.
@@ -82,8 +89,8 @@ pub struct EnvFileLayer {
 pub struct StepConfig {
     /// Unique within its flow; `--only` accepts it with or without extension.
     pub name: String,
-    /// The command: argv, run directly.
-    pub run: Vec<String>,
+    /// What it does.
+    pub action: StepAction,
     /// The step runs only when this holds.
     pub when: Option<Condition>,
     /// The modes the step supports.
@@ -94,6 +101,28 @@ pub struct StepConfig {
     pub env: BTreeMap<String, String>,
     /// Working directory (absolute; default: the config's directory).
     pub workdir: Option<PathBuf>,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepAction {
+    /// `run = [...]`: a command, argv run directly (`${VAR}` references in arguments expanded).
+    Run(Vec<String>),
+    /// `set = {...}` or `copy = {...}`: a built-in file edit.
+    Builtin(BuiltinAction),
+}
+
+impl StepAction {
+    /// The file name a step is known by: the script's, or the edited file's.
+    pub fn basename(&self) -> String {
+        let path = match self {
+            StepAction::Run(argv) => Path::new(&argv[0]),
+            StepAction::Builtin(b) => b.target(),
+        };
+        path.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,12 +153,29 @@ struct RawLayer {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStep {
     pub(crate) name: Option<Spanned<String>>,
-    pub(crate) run: Spanned<Vec<String>>,
+    pub(crate) run: Option<Spanned<Vec<String>>>,
+    pub(crate) set: Option<RawSet>,
+    pub(crate) copy: Option<RawCopy>,
     pub(crate) when: Option<Spanned<String>>,
     pub(crate) modes: Option<Spanned<Vec<String>>>,
     pub(crate) timeout: Option<Spanned<String>>,
     pub(crate) env: Option<Spanned<BTreeMap<String, String>>>,
     pub(crate) workdir: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSet {
+    file: String,
+    key: String,
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCopy {
+    from: String,
+    to: String,
 }
 
 /// A step or task name: letters, digits, `.`, `_`, `-`.
@@ -236,15 +282,61 @@ fn parse_steps(
         let span = raw.span();
         let raw = raw.into_inner();
         let key = |k: &str| Some(format!("{prefix}[{i}].{k}"));
-        let run_span = raw.run.span();
-        let run = raw.run.into_inner();
-        if run.first().is_none_or(|p| p.trim().is_empty()) {
-            return Err(err(
-                Some(run_span),
-                key("run"),
-                "expected the command as a non-empty argument list, e.g. [\"scripts/10_step.sh\", \"--flag\"]".into(),
-            ));
-        }
+        let (action, default_name) = match (raw.run, raw.set, raw.copy) {
+            (Some(run), None, None) => {
+                let run_span = run.span();
+                let run = run.into_inner();
+                if run.first().is_none_or(|p| p.trim().is_empty()) {
+                    return Err(err(
+                        Some(run_span),
+                        key("run"),
+                        "expected the command as a non-empty argument list, e.g. [\"scripts/10_step.sh\", \"--flag\"]".into(),
+                    ));
+                }
+                let name = Path::new(&run[0])
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned());
+                (StepAction::Run(run), name)
+            }
+            (None, Some(set), None) => {
+                if !is_var_name(&set.key.replace(['.', '-'], "_")) {
+                    return Err(err(
+                        Some(span),
+                        key("set"),
+                        format!("invalid key {:?}", set.key),
+                    ));
+                }
+                let name = format!("set-{}", set.key);
+                (
+                    StepAction::Builtin(BuiltinAction::SetKey {
+                        file: root.join(set.file),
+                        key: set.key,
+                        value: set.value,
+                    }),
+                    Some(name),
+                )
+            }
+            (None, None, Some(copy)) => {
+                let to = root.join(copy.to);
+                let name = to
+                    .file_name()
+                    .map(|f| format!("copy-{}", f.to_string_lossy()));
+                (
+                    StepAction::Builtin(BuiltinAction::CopyFile {
+                        from: root.join(copy.from),
+                        to,
+                    }),
+                    name,
+                )
+            }
+            _ => {
+                return Err(err(
+                    Some(span),
+                    Some(format!("{prefix}[{i}]")),
+                    "expected exactly one of `run`, `set` or `copy`".into(),
+                ));
+            }
+        };
         let name = match raw.name {
             Some(n) => {
                 if !valid_name(n.get_ref()) {
@@ -256,20 +348,13 @@ fn parse_steps(
                 }
                 n.into_inner()
             }
-            None => Path::new(&run[0])
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .filter(|f| valid_name(f))
-                .ok_or_else(|| {
-                    err(
-                        Some(span.clone()),
-                        key("name"),
-                        format!(
-                            "cannot name the step after {:?}; add name = \"...\"",
-                            run[0]
-                        ),
-                    )
-                })?,
+            None => default_name.filter(|f| valid_name(f)).ok_or_else(|| {
+                err(
+                    Some(span.clone()),
+                    key("name"),
+                    "cannot name the step after its file; add name = \"...\"".into(),
+                )
+            })?,
         };
         if steps.iter().any(|s| s.name == name) {
             return Err(err(
@@ -339,7 +424,7 @@ fn parse_steps(
         let workdir = raw.workdir.map(|w| root.join(w.into_inner()));
         steps.push(StepConfig {
             name,
-            run,
+            action,
             when,
             modes,
             timeout,

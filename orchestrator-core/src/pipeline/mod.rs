@@ -8,6 +8,7 @@
 //! journaled under run kind [`RUN_KIND`] and the pipeline's name, so `--resume` starts at the
 //! first step that did not finish.
 
+pub mod builtin;
 pub mod command;
 pub mod condition;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod env;
 pub mod envfile;
 pub mod plan;
 
+pub use builtin::{BuiltinAction, line_diff};
 pub use command::{CommandOutcome, CommandSpec, run_command};
 pub use condition::{Condition, ConditionTest, is_truthy};
 pub use env::{LayerReport, REDACTED, ResolvedEnv, VarSource, looks_secret, resolve_env};
@@ -34,6 +36,7 @@ use crate::engine::{
     StepStatus,
 };
 use crate::error::{Error, Result};
+use crate::pipeline::config::StepAction;
 use crate::state::{RunId, RunStatus, StateStore};
 use crate::step::{Check, Step, StepContext, StepOutput};
 
@@ -82,8 +85,18 @@ pub struct PlannedPipelineStep {
     pub timeout_secs: Option<f64>,
     /// The step's extra env, secrets masked.
     pub env: BTreeMap<String, String>,
+    /// For built-in steps: the change to the file, as a line diff (secrets masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
     #[serde(skip)]
-    spec: Option<CommandSpec>,
+    action: Option<PlannedAction>,
+}
+
+/// What a selected step will do.
+#[derive(Debug, Clone)]
+enum PlannedAction {
+    Command(CommandSpec),
+    Builtin(BuiltinAction),
 }
 
 /// A validated pipeline run; nothing has run yet.
@@ -157,75 +170,121 @@ pub fn plan_pipeline(
     for (decision, step) in decisions.into_iter().zip(flow) {
         let label = format!("step {} ({})", decision.number, step.name);
         let expand = |v: &str| env.expand(v).map_err(|e| format!("{label}: {e}"));
-        let mut vars = base.clone();
-        let mut shown = BTreeMap::new();
-        let mut args = Vec::new();
-        let mut bad = None;
-        for (k, v) in &step.env {
-            match expand(v) {
-                Ok(value) => {
-                    let display = if looks_secret(k) {
-                        REDACTED.to_owned()
-                    } else {
-                        env.redact(&value)
-                    };
-                    shown.insert(k.clone(), display);
-                    vars.insert(k.clone(), value);
-                }
-                Err(e) => bad = Some(e),
-            }
-        }
-        for a in &step.run[1..] {
-            match expand(a) {
-                Ok(a) => args.push(a),
-                Err(e) => bad = Some(e),
-            }
-        }
-        if request.mode == Mode::Delete {
-            args.push("--delete".into());
-        }
-        let workdir = step.workdir.clone().unwrap_or_else(|| config.root.clone());
-        let mut program = PathBuf::from(&step.run[0]);
-        if decision.included {
-            if let Some(e) = bad {
-                problems.push(e);
-            }
-            match find_program(
-                &step.run[0],
-                &config.root,
-                vars.get("PATH").map(String::as_str),
-            ) {
-                Ok(p) => program = p,
-                Err(e) => problems.push(format!("{label}: {e}")),
-            }
-            if !workdir.is_dir() {
-                problems.push(format!(
-                    "{label}: working directory {} does not exist",
-                    workdir.display()
-                ));
-            }
-        }
         let timeout = step.timeout.or(pipeline.timeout);
-        let spec = CommandSpec {
-            program,
-            args,
-            env: vars,
-            workdir: workdir.clone(),
-            timeout,
-            grace: pipeline.grace,
-            secrets: secrets.clone(),
-        };
-        let shown_command = CommandSpec {
-            program: PathBuf::from(&step.run[0]),
-            ..spec.clone()
+        let workdir = step.workdir.clone().unwrap_or_else(|| config.root.clone());
+        let mut shown_env = BTreeMap::new();
+        let mut kind = None;
+        let command;
+        let mut diff = None;
+        match &step.action {
+            StepAction::Run(run) => {
+                let mut vars = base.clone();
+                let mut args = Vec::new();
+                let mut bad = None;
+                for (k, v) in &step.env {
+                    match expand(v) {
+                        Ok(value) => {
+                            let display = if looks_secret(k) {
+                                REDACTED.to_owned()
+                            } else {
+                                env.redact(&value)
+                            };
+                            shown_env.insert(k.clone(), display);
+                            vars.insert(k.clone(), value);
+                        }
+                        Err(e) => bad = Some(e),
+                    }
+                }
+                for a in &run[1..] {
+                    match expand(a) {
+                        Ok(a) => args.push(a),
+                        Err(e) => bad = Some(e),
+                    }
+                }
+                if request.mode == Mode::Delete {
+                    args.push("--delete".into());
+                }
+                let mut program = PathBuf::from(&run[0]);
+                if decision.included {
+                    if let Some(e) = bad {
+                        problems.push(e);
+                    }
+                    match find_program(&run[0], &config.root, vars.get("PATH").map(String::as_str))
+                    {
+                        Ok(p) => program = p,
+                        Err(e) => problems.push(format!("{label}: {e}")),
+                    }
+                    if !workdir.is_dir() {
+                        problems.push(format!(
+                            "{label}: working directory {} does not exist",
+                            workdir.display()
+                        ));
+                    }
+                }
+                let spec = CommandSpec {
+                    program,
+                    args,
+                    env: vars,
+                    workdir: workdir.clone(),
+                    timeout,
+                    grace: pipeline.grace,
+                    secrets: secrets.clone(),
+                };
+                command = CommandSpec {
+                    program: PathBuf::from(&run[0]),
+                    ..spec.clone()
+                }
+                .display();
+                kind = decision.included.then_some(PlannedAction::Command(spec));
+            }
+            StepAction::Builtin(action) => {
+                let mut action = action.clone();
+                let rel = |p: &Path| {
+                    p.strip_prefix(&config.root)
+                        .unwrap_or(p)
+                        .display()
+                        .to_string()
+                };
+                command = match &mut action {
+                    BuiltinAction::SetKey { file, key, value } => {
+                        match expand(value) {
+                            Ok(v) => *value = v,
+                            Err(e) => problems.push(e),
+                        }
+                        let shown = if looks_secret(key) {
+                            REDACTED.to_owned()
+                        } else {
+                            env.redact(value)
+                        };
+                        format!("set {key}={shown} in {}", rel(file))
+                    }
+                    BuiltinAction::CopyFile { from, to } => {
+                        format!("copy {} over {}", rel(from), rel(to))
+                    }
+                };
+                if decision.included {
+                    match action.contents() {
+                        Ok((current, next)) => {
+                            let d = builtin::line_diff(&current, &next);
+                            diff = Some(if d.is_empty() {
+                                "(no change)".to_owned()
+                            } else {
+                                env.redact(&d)
+                            });
+                        }
+                        Err(e) => problems.push(format!("{label}: {e}")),
+                    }
+                    kind = Some(PlannedAction::Builtin(action));
+                }
+            }
         }
-        .display();
         steps.push(PlannedPipelineStep {
-            command: shown_command,
+            command,
             workdir,
             timeout_secs: timeout.map(|t| t.as_secs_f64()),
-            env: shown,
-            spec: decision.included.then_some(spec),
+            env: shown_env,
+            diff,
+            action: kind,
             decision,
         });
     }
@@ -479,16 +538,26 @@ impl PipelineRunner {
         let mut planned = Vec::new();
         let mut previous: Option<String> = None;
         for s in plan.selected() {
-            let spec = s.spec.clone().ok_or_else(|| {
-                Error::invalid_input("pipeline plan has no command for a selected step")
-            })?;
             let id = s.decision.name.clone();
-            planned.push(PlannedStep {
-                step: Arc::new(CommandStep {
+            let step: Arc<dyn Step> = match s.action.clone() {
+                Some(PlannedAction::Command(spec)) => Arc::new(CommandStep {
                     id: id.clone(),
                     spec,
                     shown: s.command.clone(),
                 }),
+                Some(PlannedAction::Builtin(action)) => Arc::new(builtin::BuiltinStep {
+                    id: id.clone(),
+                    action,
+                    shown: s.command.clone(),
+                }),
+                None => {
+                    return Err(Error::invalid_input(
+                        "pipeline plan has no action for a selected step",
+                    ));
+                }
+            };
+            planned.push(PlannedStep {
+                step,
                 after: previous.take().into_iter().collect(),
             });
             previous = Some(id);

@@ -1,12 +1,13 @@
 //! The pure part of `orchestrator run`: which steps of a flow run, in which order, and why.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use serde::Serialize;
 
 use crate::engine::Mode;
 use crate::error::{Error, Result};
+#[cfg(test)]
+use crate::pipeline::config::StepAction;
 use crate::pipeline::config::{PipelineConfig, StepConfig};
 use crate::pipeline::env::ResolvedEnv;
 
@@ -57,10 +58,7 @@ fn stem(name: &str) -> &str {
 /// Whether an `--only` item names this step: its name or its script's file name, with or
 /// without extension.
 fn names_step(item: &str, step: &StepConfig) -> bool {
-    let script = Path::new(&step.run[0])
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let script = step.action.basename();
     [step.name.as_str(), script.as_str()]
         .iter()
         .any(|n| *n == item || stem(n) == item)
@@ -183,6 +181,8 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
+    use std::path::Path;
+
     use super::*;
     use crate::pipeline::condition::Condition;
 
@@ -193,7 +193,7 @@ mod tests {
                 .expect("name")
                 .to_string_lossy()
                 .into_owned(),
-            run: vec![format!("scripts/{script}")],
+            action: StepAction::Run(vec![format!("scripts/{script}")]),
             when: when.map(|w| Condition::parse(w).expect("valid")),
             modes: vec![Mode::Apply, Mode::Delete],
             timeout: None,
