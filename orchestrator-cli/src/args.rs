@@ -78,10 +78,15 @@ pub(crate) enum Command {
     /// assets.
     #[command(visible_alias = "release-iso", after_help = EXIT_CODES)]
     Release(ReleaseArgs),
+    /// Run a pipeline: its apply flow (or --delete flow) step by step, over layered env files.
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
+    /// Run a scheduled task list: gated tasks, one record per task in the state store.
+    Tasks(TasksArgs),
     /// Build a sandbox of TruthDB-shaped repos with bare origins and release them end to end on a
     /// simulated forge (no network, no token).
     Demo(DemoArgs),
-    /// List recent runs from the state store.
+    /// Recent runs and their task records from the state store (`runs` alone lists them).
     Runs(RunsArgs),
     /// Inspect the configuration.
     Config(ConfigArgs),
@@ -115,6 +120,49 @@ pub(crate) struct ReleaseArgs {
     pub(crate) concurrency: Option<u16>,
 }
 
+const RUN_HELP: &str = "\
+Environment, lowest precedence first:
+  1. the process environment
+  2. the pipeline's env_files, in order (a layer with skip_if = \"PROFILE_EXCLUSIVE\" is skipped
+     when that variable is true); each file overrides what is below it, as `source` does in sh;
+     write ${VAR:-default} in a file to let the environment win
+  3. --profile FILE
+Steps see all of it. ONLY is the fallback for --only. Values from secret layers and variables
+named like *TOKEN*, *SECRET*, *PASSWORD*, *KEY* are printed as [redacted].
+
+Exit codes:
+  0  done
+  1  a step failed or was interrupted (--resume continues from it)
+  2  bad input (unknown pipeline or --only item, malformed env file, missing script, a step that
+     does not support the mode): nothing was run";
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The pipeline ([pipeline.NAME] in the config).
+    pub(crate) pipeline: String,
+
+    /// An env file loaded last, over every configured layer.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+
+    /// Only these steps: numbers (as --dry-run shows them) or basenames, with or without
+    /// extension (default: $ONLY).
+    #[arg(long, value_delimiter = ',', value_name = "N[,N...]")]
+    pub(crate) only: Vec<String>,
+
+    /// Print the resolved plan and variables (secrets redacted); run nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Run the delete flow, passing --delete to each step.
+    #[arg(long)]
+    pub(crate) delete: bool,
+
+    /// Continue the last unfinished run of this pipeline from its first unfinished step.
+    #[arg(long)]
+    pub(crate) resume: bool,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Build the sandbox here (must be empty or absent) and keep it; default: a temp dir, removed
@@ -132,6 +180,58 @@ pub(crate) struct RunsArgs {
     /// How many runs to show.
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
+
+    #[command(subcommand)]
+    pub(crate) command: Option<RunsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsCommand {
+    /// List recent runs, with the status of each task of task-list runs.
+    List,
+    /// One run: its journal and its task records.
+    Show {
+        /// The run id (from `runs list`).
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TasksArgs {
+    #[command(subcommand)]
+    pub(crate) command: TasksCommand,
+}
+
+const TASKS_HELP: &str = "\
+Each task's gate (enabled = \"ENABLE_INFRA_SCALE=1\") is read from the process environment;
+SKIP_TASKS (comma or space separated) and --skip skip tasks by name. Skipped tasks are recorded as
+skipped. A task's record takes outputs_uri= from its output (else the first pull-request URL) and
+its final status word (succeeded, awaiting_approval, failed...).
+
+Exit codes:
+  0  every task succeeded, awaits approval or was skipped
+  1  a task failed or was interrupted (the others still ran)
+  2  bad input (unknown list or task, missing program): nothing was run";
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TasksCommand {
+    /// Run every task of a list in order and store a record per task.
+    #[command(after_help = TASKS_HELP)]
+    Run(TasksRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TasksRunArgs {
+    /// The list ([[tasks.NAME]] in the config).
+    pub(crate) list: String,
+
+    /// Skip these tasks (comma-separated names), on top of $SKIP_TASKS.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub(crate) skip: Vec<String>,
+
+    /// Print which tasks would run and why; run nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global();
     match cli.command {
         Command::Release(args) => commands::release::run(&global, args).await,
+        Command::Run(args) => commands::pipeline::run(&global, args).await,
+        Command::Tasks(args) => commands::tasks::run(&global, args).await,
         Command::Demo(args) => commands::demo::run(&global, args).await,
         Command::Runs(args) => commands::runs::run(&global, &args),
         Command::Config(args) => commands::config::run(&global, &args),

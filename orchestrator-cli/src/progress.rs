@@ -73,6 +73,9 @@ impl Observer for BarProgress {
                     bar.set_message((*message).to_owned());
                 }
             }
+            Event::Output { step, line } => {
+                let _ = self.bars.println(format!("{step} | {line}"));
+            }
             Event::StepFinished {
                 step,
                 status,
@@ -121,6 +124,7 @@ impl Observer for LineProgress {
     fn event(&self, event: &Event<'_>) {
         match event {
             Event::StepStarted { step, description } => self.line(step, description),
+            Event::Output { step, line } => self.line(step, &format!("| {line}")),
             Event::Progress { step, message } => {
                 let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                 if last.get(*step).map(String::as_str) != Some(*message) {

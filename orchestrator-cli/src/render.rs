@@ -140,3 +140,154 @@ pub(crate) fn report(report: &ReleaseReport) -> String {
     }
     out
 }
+
+/// The plan `orchestrator run --dry-run` prints.
+pub(crate) fn pipeline_plan(plan: &orchestrator_core::pipeline::PipelinePlan) -> String {
+    use orchestrator_core::pipeline::mode_name;
+    let selected = plan.selected().count();
+    let mut out = format!(
+        "pipeline {}, {} flow: {selected} of {} step(s) would run",
+        plan.pipeline,
+        mode_name(plan.mode),
+        plan.steps.len()
+    );
+    if let Some(only) = &plan.only {
+        let _ = write!(
+            out,
+            " (selection from {}: {})",
+            only.source,
+            only.items.join(",")
+        );
+    }
+    out.push('\n');
+    if let Some(run) = plan.resume_run {
+        let _ = writeln!(
+            out,
+            "resuming run {run}; journal records as done: {}",
+            list(&plan.journaled_done)
+        );
+    }
+    out.push_str("\nenv layers (lowest first, over the process environment):\n");
+    let rows: Vec<Vec<String>> = plan
+        .layers
+        .iter()
+        .map(|l| {
+            let mut state = l.state.clone();
+            if l.state == "loaded" {
+                state = format!("loaded, {} variable(s)", l.variables);
+            }
+            if l.secret {
+                state.push_str(", secret");
+            }
+            vec![format!("  {}", l.name), state]
+        })
+        .collect();
+    out.push_str(&table_body(&rows));
+    out.push_str("\nvariables:\n");
+    let rows: Vec<Vec<String>> = plan
+        .variables
+        .iter()
+        .map(|v| vec![format!("  {}={}", v.name, v.value), v.source.clone()])
+        .collect();
+    out.push_str(&table_body(&rows));
+    out.push_str("\nsteps:\n");
+    let rows: Vec<Vec<String>> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let mut reason = s.decision.reason.clone();
+            if plan.journaled_done.contains(&s.decision.name) {
+                reason.push_str("; done in the resumed run");
+            }
+            vec![
+                format!("  {}", s.decision.number),
+                if s.decision.included { "run" } else { "skip" }.to_owned(),
+                s.decision.name.clone(),
+                reason,
+            ]
+        })
+        .collect();
+    out.push_str(&table_body(&rows));
+    out.push_str("\ncommands:\n");
+    for s in plan.selected() {
+        let _ = writeln!(out, "  {}  {}", s.decision.number, s.command);
+        for (k, v) in &s.env {
+            let _ = writeln!(out, "       env {k}={v}");
+        }
+        if let Some(t) = s.timeout_secs {
+            let _ = writeln!(out, "       timeout {t}s");
+        }
+        if let Some(diff) = &s.diff {
+            for line in diff.lines() {
+                let _ = writeln!(out, "       {line}");
+            }
+        }
+    }
+    out.push_str("\ndry run: nothing was run\n");
+    out
+}
+
+/// Rows aligned like [`table`], without a header.
+fn table_body(rows: &[Vec<String>]) -> String {
+    if rows.is_empty() {
+        return "  (none)\n".into();
+    }
+    let header: Vec<&str> = rows[0].iter().map(|_| "").collect();
+    let text = table(&header, rows);
+    text.split_once('\n')
+        .map(|(_, rest)| rest.to_owned())
+        .unwrap_or_default()
+}
+
+/// The table printed at the end of `orchestrator run`.
+pub(crate) fn pipeline_report(report: &orchestrator_core::pipeline::PipelineReport) -> String {
+    use orchestrator_core::engine::StepStatus;
+    let rows: Vec<Vec<String>> = report
+        .steps
+        .iter()
+        .map(|s| {
+            let status = match &s.status {
+                StepStatus::Succeeded => "succeeded",
+                StepStatus::AlreadyDone => "done before",
+                StepStatus::Failed => "FAILED",
+                StepStatus::Blocked { .. } => "not run",
+                StepStatus::Interrupted => "interrupted",
+                StepStatus::NotStarted => "not started",
+            };
+            vec![
+                s.number.to_string(),
+                s.name.clone(),
+                status.to_owned(),
+                format!("{:.1}s", s.elapsed_secs),
+                s.summary.lines().next().unwrap_or_default().to_owned(),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        "\n{} {} {} in {:.1}s (run {})\n",
+        report.pipeline,
+        orchestrator_core::pipeline::mode_name(report.mode),
+        report.status.as_str(),
+        report.elapsed_secs,
+        report.run_id
+    );
+    out.push_str(&table(&["#", "STEP", "STATUS", "TOOK", "NOTE"], &rows));
+    out
+}
+
+/// Task records as a table.
+pub(crate) fn task_records(records: &[orchestrator_core::state::TaskRecord]) -> String {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.task.clone(),
+                r.status.clone(),
+                format!("{:.1}s", r.duration_ms as f64 / 1000.0),
+                r.started_at.clone(),
+                r.outputs_uri.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["TASK", "STATUS", "TOOK", "STARTED", "OUTPUTS"], &rows)
+}

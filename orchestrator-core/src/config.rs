@@ -3,7 +3,7 @@
 //! The keys are a contract (see DESIGN.md section 3). Every problem is reported as
 //! [`Error::Config`] naming the file, the line and the dotted key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::forge::RepoId;
 use crate::graph::{DependencyGraph, GraphError};
 use crate::version::{ReleaseVersion, TagFormat, VERSION_PLACEHOLDER, fill_version};
+
+pub use crate::pipeline::config::{EnvFileLayer, PipelineConfig, StepConfig};
+pub use crate::tasks::config::TaskConfig;
 
 /// The file name searched for in the current directory and its parents.
 pub const CONFIG_FILE_NAME: &str = "orchestrator.toml";
@@ -33,6 +36,10 @@ pub struct Config {
     pub repos: Vec<RepoConfig>,
     /// The repositories' dependency graph.
     pub graph: DependencyGraph,
+    /// `[pipeline.<name>]`, by name.
+    pub pipelines: BTreeMap<String, PipelineConfig>,
+    /// `[[tasks.<list>]]`, by list name.
+    pub tasks: BTreeMap<String, Vec<TaskConfig>>,
 }
 
 /// `[forge]`.
@@ -415,6 +422,8 @@ impl Config {
                         None => err(None, Some("repo".into()), e.to_string()),
                     }
                 })?;
+        let pipelines = crate::pipeline::config::parse_pipelines(raw.pipeline, &root, &err)?;
+        let tasks = crate::tasks::config::parse_task_lists(raw.tasks, &root, &err)?;
         Ok(Self {
             file: file.to_owned(),
             root,
@@ -422,6 +431,8 @@ impl Config {
             release,
             repos,
             graph,
+            pipelines,
+            tasks,
         })
     }
 
@@ -473,9 +484,10 @@ pub fn parse_duration(input: &str) -> Result<Duration> {
     Ok(total)
 }
 
-type ErrFn<'a> = dyn Fn(Option<std::ops::Range<usize>>, Option<String>, String) -> Error + 'a;
+pub(crate) type ErrFn<'a> =
+    dyn Fn(Option<std::ops::Range<usize>>, Option<String>, String) -> Error + 'a;
 
-fn duration_field(
+pub(crate) fn duration_field(
     value: Option<Spanned<String>>,
     key: &str,
     default: Duration,
@@ -534,6 +546,10 @@ struct RawConfig {
     release: Option<RawRelease>,
     #[serde(default)]
     repo: Vec<Spanned<RawRepo>>,
+    #[serde(default)]
+    pipeline: BTreeMap<String, Spanned<crate::pipeline::config::RawPipeline>>,
+    #[serde(default)]
+    tasks: BTreeMap<String, Vec<Spanned<crate::tasks::config::RawTask>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -700,6 +716,96 @@ assets = ["truthdb-installer-v{version}.iso", "*.sha256"]
             (
                 "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"dir/x\"]\n",
                 ":5: `repo[0].assets`: invalid asset pattern \"dir/x\"",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error_of(text);
+            assert!(
+                message.starts_with(&format!("/work/orchestrator.toml{expected}")),
+                "for {text:?}\n got: {message}\nwant: {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn pipelines_and_task_lists_load() {
+        let c = parse(
+            r#"
+[pipeline.cluster]
+env_files = [{ file = "config.env" }, { file = "profiles/secrets.env", secret = true, optional = true, skip_if = "PROFILE_EXCLUSIVE" }]
+timeout = "30m"
+[[pipeline.cluster.apply]]
+run = ["scripts/94_verify.sh", "--strict"]
+when = "FEAT_VERIFY"
+env = { KUBECONFIG = "${HOME}/.kube/home" }
+[[pipeline.cluster.delete]]
+name = "teardown"
+run = ["scripts/99.sh"]
+modes = ["delete"]
+timeout = "5m"
+workdir = "ops"
+
+[[tasks.nightly]]
+name = "infra.scale"
+run = ["node", "scripts/infra.scale.mjs"]
+enabled = "ENABLE_INFRA_SCALE=1"
+"#,
+        )
+        .expect("valid");
+        let p = &c.pipelines["cluster"];
+        assert_eq!(p.env_files[1].path, Path::new("/work/profiles/secrets.env"));
+        assert!(p.env_files[1].secret && p.env_files[1].optional);
+        assert_eq!(p.timeout, Some(Duration::from_secs(1800)));
+        assert_eq!(p.apply[0].name, "94_verify.sh");
+        assert_eq!(p.apply[0].modes.len(), 2);
+        assert_eq!(p.delete[0].name, "teardown");
+        assert_eq!(p.delete[0].modes, vec![crate::engine::Mode::Delete]);
+        assert_eq!(p.delete[0].workdir.as_deref(), Some(Path::new("/work/ops")));
+        let t = &c.tasks["nightly"][0];
+        assert_eq!(
+            t.enabled.as_ref().map(ToString::to_string).as_deref(),
+            Some("ENABLE_INFRA_SCALE=1")
+        );
+    }
+
+    #[test]
+    fn bad_pipelines_and_tasks_name_file_line_and_key() {
+        let cases = [
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = []\n",
+                ":3: `pipeline.c.apply[0].run`: expected the command",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\nwhen = \"1X\"\n",
+                ":4: `pipeline.c.apply[0].when`: invalid condition",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\nmodes = [\"undo\"]\n",
+                ":4: `pipeline.c.apply[0].modes`: unknown mode \"undo\"",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\n[[pipeline.c.apply]]\nrun = [\"x/a.sh\"]\n",
+                ":4: `pipeline.c.apply[1].name`: step \"a.sh\" appears twice",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\ntimeout = \"soon\"\n",
+                ":4: `pipeline.c.apply[0].timeout`: invalid duration",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\nshell = true\n",
+                ":4: `shell`: unknown field `shell`",
+            ),
+            (
+                "[pipeline.c]\ntimeout = \"1s\"\n",
+                ":1: `pipeline.c`: declares no steps",
+            ),
+            (
+                "[[tasks.n]]\nname = \"a\"\nrun = [\"x\"]\nenabled = \"A B\"\n",
+                ":4: `tasks.n[0].enabled`: invalid condition",
+            ),
+            (
+                "[[tasks.n]]\nname = \"a\"\nrun = [\"x\"]\n[[tasks.n]]\nname = \"a\"\nrun = [\"y\"]\n",
+                ":5: `tasks.n[1].name`: task \"a\" appears twice",
             ),
         ];
         for (text, expected) in cases {

@@ -134,6 +134,16 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A command run by a step or task did not succeed (non-zero exit, signal, timeout).
+    #[error("`{command}` {status}{}", output_tail(tail))]
+    CommandFailed {
+        /// The command line, secrets masked.
+        command: String,
+        /// What happened: `exited with code 3`, `timed out after 5s (killed)`.
+        status: String,
+        /// The last lines of its output, secrets masked.
+        tail: Vec<String>,
+    },
     /// An operating-system I/O error, with what we were doing.
     #[error("{context}: {source}")]
     Io {
@@ -236,6 +246,19 @@ fn preflight_summary(failures: &[PreflightFailure]) -> String {
         out.push_str(&format!("\n  - {}: {}", f.repo, f.reason));
     }
     out
+}
+
+fn output_tail(tail: &[String]) -> String {
+    if tail.is_empty() {
+        "; no output".into()
+    } else {
+        let mut out = format!("; last {} line(s) of output:", tail.len());
+        for line in tail {
+            out.push_str("\n    | ");
+            out.push_str(line);
+        }
+        out
+    }
 }
 
 fn missing_list(missing: &[String]) -> String {

@@ -70,10 +70,12 @@ pub mod engine;
 pub mod error;
 pub mod forge;
 pub mod graph;
+pub mod pipeline;
 pub mod release;
 pub mod secret;
 pub mod state;
 pub mod step;
+pub mod tasks;
 pub mod vcs;
 pub mod version;
 

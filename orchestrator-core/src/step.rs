@@ -57,6 +57,12 @@ pub trait Step: Send + Sync + std::fmt::Debug {
     /// Performs the effect.
     async fn apply(&self, ctx: &StepContext) -> Result<StepOutput>;
 
+    /// True when the step stops itself on cancellation (e.g. signals its child process and
+    /// waits a grace period); the engine then awaits it instead of dropping it at once.
+    fn handles_cancellation(&self) -> bool {
+        false
+    }
+
     /// Undoes the effect (the `delete` flow of pipelines); most steps cannot.
     async fn delete(&self, _ctx: &StepContext) -> Result<StepOutput> {
         Err(Error::NotSupported {
@@ -94,6 +100,14 @@ impl StepContext {
         self.observer.event(&Event::Progress {
             step: &self.step,
             message: &message.into(),
+        });
+    }
+
+    /// Reports one line of output of the step's command (streamed with the step's name).
+    pub fn output(&self, line: &str) {
+        self.observer.event(&Event::Output {
+            step: &self.step,
+            line,
         });
     }
 

@@ -1,5 +1,6 @@
 //! `orchestrator release`.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -94,11 +95,15 @@ pub(crate) async fn release(
 }
 
 /// First Ctrl-C: stop cleanly (running steps are interrupted and journaled). Second: exit now.
-fn spawn_ctrl_c(cancel: CancelToken) {
+pub(crate) fn spawn_ctrl_c(cancel: CancelToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: finishing the journal (Ctrl-C again to exit at once)");
+            // Cancel first: printing may fail (stderr closed) and must not prevent it.
             cancel.cancel();
+            let _ = writeln!(
+                std::io::stderr(),
+                "\nstopping: finishing the journal (Ctrl-C again to exit at once)"
+            );
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(130);
             }

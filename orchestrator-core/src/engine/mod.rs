@@ -495,6 +495,9 @@ impl StepTask {
 
     /// Runs a step future until it ends or the run is cancelled.
     async fn guarded<T>(&self, future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        if self.step.handles_cancellation() {
+            return future.await;
+        }
         tokio::select! {
             result = future => result,
             () = self.cancel.cancelled() => Err(Error::Cancelled),

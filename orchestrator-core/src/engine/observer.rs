@@ -22,6 +22,13 @@ pub enum Event<'a> {
         /// The message.
         message: &'a str,
     },
+    /// A line of output from a step's command (already stripped of secrets).
+    Output {
+        /// The step id.
+        step: &'a str,
+        /// The line, without its newline.
+        line: &'a str,
+    },
     /// A step ended (including "already done" and "blocked").
     StepFinished {
         /// The step id.

@@ -2,13 +2,16 @@
 
 use std::sync::Mutex;
 
-use super::{JournalEntry, JournalRecord, RunId, RunStatus, RunSummary, StateStore, now_ms};
+use super::{
+    JournalEntry, JournalRecord, RunId, RunStatus, RunSummary, StateStore, TaskRecord, now_ms,
+};
 use crate::error::{Error, Result};
 
 /// Runs and journals in a `Vec` behind a lock; lost when dropped.
 #[derive(Debug, Default)]
 pub struct MemoryStateStore {
     runs: Mutex<Vec<(RunSummary, Vec<JournalRecord>)>>,
+    tasks: Mutex<Vec<TaskRecord>>,
 }
 
 impl MemoryStateStore {
@@ -78,5 +81,35 @@ impl StateStore for MemoryStateStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(runs
+            .iter()
+            .find(|(r, _)| r.id == run)
+            .map(|(r, _)| r.clone()))
+    }
+
+    fn record_task(&self, record: &TaskRecord) -> Result<()> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(record.clone());
+        Ok(())
+    }
+
+    fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>> {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<TaskRecord> = match run {
+            Some(run) => tasks.iter().filter(|t| t.run_id == run).cloned().collect(),
+            None => {
+                let mut all: Vec<(usize, &TaskRecord)> = tasks.iter().enumerate().collect();
+                all.sort_by_key(|(i, t)| (std::cmp::Reverse(t.run_id), *i));
+                all.into_iter().map(|(_, t)| t.clone()).collect()
+            }
+        };
+        out.truncate(limit);
+        Ok(out)
     }
 }

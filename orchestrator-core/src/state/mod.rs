@@ -160,6 +160,29 @@ pub struct RunSummary {
     pub finished_at_ms: Option<i64>,
 }
 
+/// One task's record from a task-list run (seed 003's `agents_tasks` row, same fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// The task's name.
+    pub task: String,
+    /// The run it belongs to.
+    pub run_id: RunId,
+    /// `succeeded`, `awaiting_approval`, `failed`, `skipped`... (the task's final status word).
+    pub status: String,
+    /// UTC, RFC 3339 with milliseconds.
+    pub started_at: String,
+    /// UTC, RFC 3339 with milliseconds.
+    pub finished_at: String,
+    /// Wall-clock milliseconds.
+    pub duration_ms: i64,
+    /// The `outputs_uri=` the task printed, else the first pull-request URL in its output.
+    pub outputs_uri: Option<String>,
+    /// `pending` while a proposal awaits approval.
+    pub approval_state: Option<String>,
+    /// The end of its output (secrets masked), or why it was skipped.
+    pub log_excerpt: String,
+}
+
 /// Durable run history and journals.
 pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Records a new run and returns its id.
@@ -176,6 +199,15 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     /// Runs, newest first, optionally of one kind and key.
     fn runs(&self, kind: Option<&str>, key: Option<&str>, limit: usize) -> Result<Vec<RunSummary>>;
+
+    /// One run by id.
+    fn run(&self, run: RunId) -> Result<Option<RunSummary>>;
+
+    /// Stores a task record; durable when it returns.
+    fn record_task(&self, record: &TaskRecord) -> Result<()>;
+
+    /// Task records of one run in the order stored, or of every run (newest run first).
+    fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>>;
 
     /// The newest run of `kind` and `key` that did not succeed: what `--resume` continues.
     fn resumable(&self, kind: &str, key: &str) -> Result<Option<RunSummary>> {
@@ -247,6 +279,39 @@ mod tests {
                 .expect("query")
                 .is_none()
         );
+        let record = TaskRecord {
+            task: "infra.scale".into(),
+            run_id: second,
+            status: "awaiting_approval".into(),
+            started_at: "2026-01-01T00:00:00.000Z".into(),
+            finished_at: "2026-01-01T00:00:01.500Z".into(),
+            duration_ms: 1500,
+            outputs_uri: Some("https://github.com/o/r/pull/1".into()),
+            approval_state: Some("pending".into()),
+            log_excerpt: "awaiting_approval".into(),
+        };
+        store.record_task(&record).expect("record");
+        let skipped = TaskRecord {
+            task: "seo.validate".into(),
+            status: "skipped".into(),
+            outputs_uri: None,
+            approval_state: None,
+            ..record.clone()
+        };
+        store.record_task(&skipped).expect("record");
+        assert_eq!(
+            store.task_records(Some(second), 10).expect("records"),
+            vec![record.clone(), skipped]
+        );
+        assert!(
+            store
+                .task_records(Some(first), 10)
+                .expect("records")
+                .is_empty()
+        );
+        assert_eq!(store.task_records(None, 1).expect("records"), vec![record]);
+        assert_eq!(store.run(first).expect("run").expect("exists").id, first);
+        assert!(store.run(999).expect("run").is_none());
         let runs = store.runs(None, None, 10).expect("runs");
         assert_eq!(
             runs.iter().map(|r| r.id).collect::<Vec<_>>(),
@@ -272,5 +337,6 @@ mod tests {
                 .len(),
             2
         );
+        assert_eq!(reopened.task_records(None, 10).expect("records").len(), 2);
     }
 }

@@ -9,7 +9,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{JournalEntry, JournalRecord, RunId, RunStatus, RunSummary, StateStore, now_ms};
+use super::{
+    JournalEntry, JournalRecord, RunId, RunStatus, RunSummary, StateStore, TaskRecord, now_ms,
+};
 use crate::error::{Error, Result};
 
 /// Runs and journals in a SQLite database; inspect it with the `sqlite3` shell.
@@ -36,6 +38,19 @@ CREATE TABLE IF NOT EXISTS journal (
     entry TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
+CREATE TABLE IF NOT EXISTS agents_tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task TEXT NOT NULL,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    outputs_uri TEXT,
+    approval_state TEXT,
+    log_excerpt TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS agents_tasks_run ON agents_tasks (run_id, id);
 ";
 
 impl SqliteStateStore {
@@ -164,11 +179,8 @@ impl StateStore for SqliteStateStore {
             .map_err(db_error)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
     }
-}
 
-impl SqliteStateStore {
-    /// One run by id.
-    pub fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
+    fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
         self.conn()
             .query_row(
                 "SELECT id, kind, key, status, params, started_at_ms, finished_at_ms FROM runs WHERE id = ?1",
@@ -177,5 +189,58 @@ impl SqliteStateStore {
             )
             .optional()
             .map_err(db_error)
+    }
+
+    fn record_task(&self, r: &TaskRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO agents_tasks (task, run_id, status, started_at, finished_at, duration_ms,
+                     outputs_uri, approval_state, log_excerpt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    r.task,
+                    r.run_id,
+                    r.status,
+                    r.started_at,
+                    r.finished_at,
+                    r.duration_ms,
+                    r.outputs_uri,
+                    r.approval_state,
+                    r.log_excerpt
+                ],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT task, run_id, status, started_at, finished_at, duration_ms, outputs_uri,
+                        approval_state, log_excerpt
+                 FROM agents_tasks WHERE (?1 IS NULL OR run_id = ?1)
+                 ORDER BY run_id DESC, id LIMIT ?2",
+            )
+            .map_err(db_error)?;
+        let rows = stmt
+            .query_map(
+                params![run, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |row| {
+                    Ok(TaskRecord {
+                        task: row.get(0)?,
+                        run_id: row.get(1)?,
+                        status: row.get(2)?,
+                        started_at: row.get(3)?,
+                        finished_at: row.get(4)?,
+                        duration_ms: row.get(5)?,
+                        outputs_uri: row.get(6)?,
+                        approval_state: row.get(7)?,
+                        log_excerpt: row.get(8)?,
+                    })
+                },
+            )
+            .map_err(db_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
     }
 }

@@ -15,6 +15,7 @@ use orchestrator_core::forge::{CiBehaviour, CiSimulation, InMemoryForge, RepoId}
 use orchestrator_core::release::{ReleaseRequest, Releaser};
 use orchestrator_core::state::{
     JournalEntry, JournalRecord, MemoryStateStore, RunId, RunStatus, RunSummary, StateStore,
+    TaskRecord,
 };
 use orchestrator_core::vcs::{Head, RemoteRefs, Vcs};
 use orchestrator_core::version::ReleaseVersion;
@@ -265,5 +266,14 @@ impl StateStore for CrashingStore {
     }
     fn runs(&self, kind: Option<&str>, key: Option<&str>, limit: usize) -> Result<Vec<RunSummary>> {
         self.inner.runs(kind, key, limit)
+    }
+    fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
+        self.inner.run(run)
+    }
+    fn record_task(&self, record: &TaskRecord) -> Result<()> {
+        self.inner.record_task(record)
+    }
+    fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>> {
+        self.inner.task_records(run, limit)
     }
 }

@@ -1,0 +1,93 @@
+//! `orchestrator run`: a pipeline's apply or delete flow.
+
+use std::process::ExitCode;
+
+use orchestrator_core::engine::{CancelToken, Mode};
+use orchestrator_core::pipeline::{PipelineRequest, PipelineRunner, plan_pipeline, process_env};
+use orchestrator_core::state::{RunStatus, WorkspaceLock};
+
+use crate::args::{Global, OutputFormat, RunArgs};
+use crate::commands::release::spawn_ctrl_c;
+use crate::{progress, render, wiring};
+
+fn request(args: &RunArgs) -> PipelineRequest {
+    PipelineRequest {
+        pipeline: args.pipeline.clone(),
+        mode: if args.delete {
+            Mode::Delete
+        } else {
+            Mode::Apply
+        },
+        only: (!args.only.is_empty()).then(|| args.only.clone()),
+        profile: args.profile.clone(),
+        resume: args.resume,
+    }
+}
+
+pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let request = request(&args);
+    let config = wiring::load_config(global)?;
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(WorkspaceLock::acquire(
+            &wiring::state_dir(&config),
+            &format!("run {}", request.pipeline),
+        )?)
+    };
+    let store = wiring::open_store(&config, args.dry_run)?;
+    let plan = plan_pipeline(&config, &request, process_env(), store.as_ref())?;
+    if args.dry_run {
+        match global.output {
+            OutputFormat::Human => print!("{}", render::pipeline_plan(&plan)),
+            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cancel = CancelToken::new();
+    spawn_ctrl_c(cancel.clone());
+    let human = global.output == OutputFormat::Human;
+    let mut runner = PipelineRunner::new(store).with_cancel(cancel);
+    if human {
+        runner = runner.with_observer(progress::for_stderr());
+        let selected = plan.selected().count();
+        eprintln!(
+            "{} {}: {selected} step(s){}",
+            plan.pipeline,
+            orchestrator_core::pipeline::mode_name(plan.mode),
+            plan.resume_run
+                .map(|r| format!(", resuming run {r}"))
+                .unwrap_or_default()
+        );
+    }
+    let report = runner.execute(&plan).await?;
+    match global.output {
+        OutputFormat::Human => print!("{}", render::pipeline_report(&report)),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    if report.status == RunStatus::Succeeded {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(step) = report.first_unfinished() {
+        eprintln!(
+            "error: step {} ({}) {}: {}",
+            step.number,
+            step.name,
+            match report.status {
+                RunStatus::Cancelled => "was interrupted",
+                _ => "failed",
+            },
+            step.summary
+        );
+    }
+    eprintln!(
+        "continue with: orchestrator run {}{} --resume",
+        report.pipeline,
+        if report.mode == Mode::Delete {
+            " --delete"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::from(1))
+}

@@ -1,0 +1,436 @@
+//! `[pipeline.<name>]` in `orchestrator.toml`: env-file layers and the apply and delete flows.
+//!
+//! ```toml
+//! [pipeline.cluster]
+//! env_files = [
+//!   { file = "config.env" },
+//!   { file = "profiles/local.env", optional = true, skip_if = "PROFILE_EXCLUSIVE" },
+//!   { file = "profiles/secrets.env", optional = true, secret = true, skip_if = "PROFILE_EXCLUSIVE" },
+//! ]                                   # lowest first; `--profile FILE` is always the highest
+//! timeout = "30m"                     # default per-step timeout (default: none)
+//! grace = "10s"                       # between the stop signal and the kill (default 10s)
+//!
+//! [[pipeline.cluster.apply]]
+//! run = ["scripts/94_verify_config_inputs.sh"]   # argv, run directly (never a shell)
+//! name = "94_verify_config_inputs.sh"            # default: the file name of run[0]
+//! when = "FEAT_VERIFY"                           # NAME, !NAME, NAME=value, NAME!=value
+//! modes = ["apply", "delete"]                    # what the step supports (default: both)
+//! timeout = "5m"
+//! env = { KUBECONFIG = "${HOME}/.kube/home" }    # extra env, with references
+//! workdir = "."                                  # relative to the config file
+//!
+//! [[pipeline.cluster.apply]]                     # built-in: set a key in an env or YAML file
+//! set = { file = "clusters/home/settings.yaml", key = "CERT_ISSUER", value = "${CERT_ISSUER}" }
+//!
+//! [[pipeline.cluster.apply]]                     # built-in: copy a template over a target
+//! copy = { from = "clusters/home/modes/prod.yaml", to = "clusters/home/tenants.yaml" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::config::{ErrFn, duration_field};
+use crate::engine::Mode;
+use crate::error::Result;
+use crate::pipeline::builtin::BuiltinAction;
+use crate::pipeline::condition::{Condition, is_var_name};
+
+/// Default time between the stop signal and the kill.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// One `[pipeline.<name>]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// Its name (`orchestrator run <name>`).
+    pub name: String,
+    /// Env-file layers, lowest precedence first.
+    pub env_files: Vec<EnvFileLayer>,
+    /// Default per-step timeout.
+    pub timeout: Option<Duration>,
+    /// Between the stop signal (SIGTERM) and the kill.
+    pub grace: Duration,
+    /// The apply flow, in order.
+    pub apply: Vec<StepConfig>,
+    /// The delete flow, in order (its own list, not apply reversed).
+    pub delete: Vec<StepConfig>,
+}
+
+impl PipelineConfig {
+    /// The flow of `mode`.
+    pub fn flow(&self, mode: Mode) -> &[StepConfig] {
+        match mode {
+            Mode::Apply => &self.apply,
+            Mode::Delete => &self.delete,
+        }
+    }
+}
+
+/// One env file in a pipeline's layers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvFileLayer {
+    /// As written in the config (relative to it), for display.
+    pub name: String,
+    /// The resolved path.
+    pub path: PathBuf,
+    /// Its values are secrets: never printed, shown as `[redacted]`.
+    pub secret: bool,
+    /// A missing file is skipped rather than an error.
+    pub optional: bool,
+    /// Skipped when this variable is true (e.g. `PROFILE_EXCLUSIVE`).
+    pub skip_if: Option<String>,
+}
+
+/// One step of a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepConfig {
+    /// Unique within its flow; `--only` accepts it with or without extension.
+    pub name: String,
+    /// What it does.
+    pub action: StepAction,
+    /// The step runs only when this holds.
+    pub when: Option<Condition>,
+    /// The modes the step supports.
+    pub modes: Vec<Mode>,
+    /// Kill the step after this long (default: the pipeline's `timeout`).
+    pub timeout: Option<Duration>,
+    /// Extra environment; values may reference variables (`${VAR}`).
+    pub env: BTreeMap<String, String>,
+    /// Working directory (absolute; default: the config's directory).
+    pub workdir: Option<PathBuf>,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepAction {
+    /// `run = [...]`: a command, argv run directly (`${VAR}` references in arguments expanded).
+    Run(Vec<String>),
+    /// `set = {...}` or `copy = {...}`: a built-in file edit.
+    Builtin(BuiltinAction),
+}
+
+impl StepAction {
+    /// The file name a step is known by: the script's, or the edited file's.
+    pub fn basename(&self) -> String {
+        let path = match self {
+            StepAction::Run(argv) => Path::new(&argv[0]),
+            StepAction::Builtin(b) => b.target(),
+        };
+        path.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPipeline {
+    #[serde(default)]
+    env_files: Vec<RawLayer>,
+    timeout: Option<Spanned<String>>,
+    grace: Option<Spanned<String>>,
+    #[serde(default)]
+    apply: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    delete: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayer {
+    file: Spanned<String>,
+    #[serde(default)]
+    secret: bool,
+    #[serde(default)]
+    optional: bool,
+    skip_if: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    pub(crate) name: Option<Spanned<String>>,
+    pub(crate) run: Option<Spanned<Vec<String>>>,
+    pub(crate) set: Option<RawSet>,
+    pub(crate) copy: Option<RawCopy>,
+    pub(crate) when: Option<Spanned<String>>,
+    pub(crate) modes: Option<Spanned<Vec<String>>>,
+    pub(crate) timeout: Option<Spanned<String>>,
+    pub(crate) env: Option<Spanned<BTreeMap<String, String>>>,
+    pub(crate) workdir: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSet {
+    file: String,
+    key: String,
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCopy {
+    from: String,
+    to: String,
+}
+
+/// A step or task name: letters, digits, `.`, `_`, `-`.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+pub(crate) fn parse_pipelines(
+    raw: BTreeMap<String, Spanned<RawPipeline>>,
+    root: &Path,
+    err: &ErrFn<'_>,
+) -> Result<BTreeMap<String, PipelineConfig>> {
+    let mut out = BTreeMap::new();
+    for (name, raw) in raw {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let key = |k: &str| Some(format!("pipeline.{name}.{k}"));
+        if !valid_name(&name) {
+            return Err(err(
+                Some(span),
+                Some(format!("pipeline.{name}")),
+                format!("invalid pipeline name {name:?}"),
+            ));
+        }
+        let mut env_files = Vec::new();
+        for layer in raw.env_files {
+            let file_span = layer.file.span();
+            let file = layer.file.into_inner();
+            if file.trim().is_empty() {
+                return Err(err(Some(file_span), key("env_files"), "empty file".into()));
+            }
+            let skip_if = match layer.skip_if {
+                None => None,
+                Some(s) => {
+                    if !is_var_name(s.get_ref()) {
+                        return Err(err(
+                            Some(s.span()),
+                            key("env_files"),
+                            format!("skip_if {:?} is not a variable name", s.get_ref()),
+                        ));
+                    }
+                    Some(s.into_inner())
+                }
+            };
+            env_files.push(EnvFileLayer {
+                path: root.join(&file),
+                name: file,
+                secret: layer.secret,
+                optional: layer.optional,
+                skip_if,
+            });
+        }
+        let timeout = match raw.timeout {
+            None => None,
+            Some(t) => Some(duration_field(
+                Some(t),
+                &format!("pipeline.{name}.timeout"),
+                Duration::ZERO,
+                err,
+            )?),
+        };
+        let grace = duration_field(
+            raw.grace,
+            &format!("pipeline.{name}.grace"),
+            DEFAULT_GRACE,
+            err,
+        )?;
+        let apply = parse_steps(raw.apply, &format!("pipeline.{name}.apply"), root, err)?;
+        let delete = parse_steps(raw.delete, &format!("pipeline.{name}.delete"), root, err)?;
+        if apply.is_empty() && delete.is_empty() {
+            return Err(err(
+                Some(span),
+                Some(format!("pipeline.{name}")),
+                "declares no steps: add [[pipeline.NAME.apply]] or [[pipeline.NAME.delete]] tables"
+                    .into(),
+            ));
+        }
+        out.insert(
+            name.clone(),
+            PipelineConfig {
+                name,
+                env_files,
+                timeout,
+                grace,
+                apply,
+                delete,
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn parse_steps(
+    raw: Vec<Spanned<RawStep>>,
+    prefix: &str,
+    root: &Path,
+    err: &ErrFn<'_>,
+) -> Result<Vec<StepConfig>> {
+    let mut steps: Vec<StepConfig> = Vec::new();
+    for (i, raw) in raw.into_iter().enumerate() {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let key = |k: &str| Some(format!("{prefix}[{i}].{k}"));
+        let (action, default_name) = match (raw.run, raw.set, raw.copy) {
+            (Some(run), None, None) => {
+                let run_span = run.span();
+                let run = run.into_inner();
+                if run.first().is_none_or(|p| p.trim().is_empty()) {
+                    return Err(err(
+                        Some(run_span),
+                        key("run"),
+                        "expected the command as a non-empty argument list, e.g. [\"scripts/10_step.sh\", \"--flag\"]".into(),
+                    ));
+                }
+                let name = Path::new(&run[0])
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned());
+                (StepAction::Run(run), name)
+            }
+            (None, Some(set), None) => {
+                if !is_var_name(&set.key.replace(['.', '-'], "_")) {
+                    return Err(err(
+                        Some(span),
+                        key("set"),
+                        format!("invalid key {:?}", set.key),
+                    ));
+                }
+                let name = format!("set-{}", set.key);
+                (
+                    StepAction::Builtin(BuiltinAction::SetKey {
+                        file: root.join(set.file),
+                        key: set.key,
+                        value: set.value,
+                    }),
+                    Some(name),
+                )
+            }
+            (None, None, Some(copy)) => {
+                let to = root.join(copy.to);
+                let name = to
+                    .file_name()
+                    .map(|f| format!("copy-{}", f.to_string_lossy()));
+                (
+                    StepAction::Builtin(BuiltinAction::CopyFile {
+                        from: root.join(copy.from),
+                        to,
+                    }),
+                    name,
+                )
+            }
+            _ => {
+                return Err(err(
+                    Some(span),
+                    Some(format!("{prefix}[{i}]")),
+                    "expected exactly one of `run`, `set` or `copy`".into(),
+                ));
+            }
+        };
+        let name = match raw.name {
+            Some(n) => {
+                if !valid_name(n.get_ref()) {
+                    return Err(err(
+                        Some(n.span()),
+                        key("name"),
+                        format!("invalid step name {:?}", n.get_ref()),
+                    ));
+                }
+                n.into_inner()
+            }
+            None => default_name.filter(|f| valid_name(f)).ok_or_else(|| {
+                err(
+                    Some(span.clone()),
+                    key("name"),
+                    "cannot name the step after its file; add name = \"...\"".into(),
+                )
+            })?,
+        };
+        if steps.iter().any(|s| s.name == name) {
+            return Err(err(
+                Some(span),
+                key("name"),
+                format!("step {name:?} appears twice in {prefix}; give one a distinct name"),
+            ));
+        }
+        let when = match raw.when {
+            None => None,
+            Some(w) => Some(
+                Condition::parse(w.get_ref())
+                    .map_err(|e| err(Some(w.span()), key("when"), e.to_string()))?,
+            ),
+        };
+        let modes = match raw.modes {
+            None => vec![Mode::Apply, Mode::Delete],
+            Some(m) => {
+                let m_span = m.span();
+                let mut modes = Vec::new();
+                for s in m.into_inner() {
+                    let mode = match s.as_str() {
+                        "apply" => Mode::Apply,
+                        "delete" => Mode::Delete,
+                        other => {
+                            return Err(err(
+                                Some(m_span),
+                                key("modes"),
+                                format!("unknown mode {other:?}: expected \"apply\" or \"delete\""),
+                            ));
+                        }
+                    };
+                    if !modes.contains(&mode) {
+                        modes.push(mode);
+                    }
+                }
+                if modes.is_empty() {
+                    return Err(err(Some(m_span), key("modes"), "empty list".into()));
+                }
+                modes
+            }
+        };
+        let timeout = match raw.timeout {
+            None => None,
+            Some(t) => Some(duration_field(
+                Some(t),
+                &format!("{prefix}[{i}].timeout"),
+                Duration::ZERO,
+                err,
+            )?),
+        };
+        let env = match raw.env {
+            None => BTreeMap::new(),
+            Some(e) => {
+                let e_span = e.span();
+                let env = e.into_inner();
+                if let Some(bad) = env.keys().find(|k| !is_var_name(k)) {
+                    return Err(err(
+                        Some(e_span),
+                        key("env"),
+                        format!("invalid variable name {bad:?}"),
+                    ));
+                }
+                env
+            }
+        };
+        let workdir = raw.workdir.map(|w| root.join(w.into_inner()));
+        steps.push(StepConfig {
+            name,
+            action,
+            when,
+            modes,
+            timeout,
+            env,
+            workdir,
+        });
+    }
+    Ok(steps)
+}

@@ -1,0 +1,485 @@
+//! `orchestrator tasks`: a scheduled list of gated tasks with a stored record per task (seed
+//! 003's nightly orchestrator).
+//!
+//! [`plan_tasks`] decides each task of a list (its `enabled` gate, `--skip`, `SKIP_TASKS`) and
+//! checks each program exists; [`TaskRunner::execute`] runs the list on the [`Engine`] (one task
+//! at a time; a failed task does not stop the others) and stores a [`TaskRecord`] per task,
+//! skipped ones included. Each task's output is scanned for `outputs_uri=` (else the first
+//! pull-request URL) and its final status word (`succeeded`, `awaiting_approval`, `failed`...).
+
+pub mod config;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::engine::{
+    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver,
+};
+use crate::error::{Error, Result};
+use crate::pipeline::{CommandSpec, ResolvedEnv, run_command};
+use crate::state::{RunId, RunStatus, StateStore, TaskRecord, now_ms};
+use crate::step::{Check, Step, StepContext, StepOutput};
+
+/// The run kind under which task-list runs are journaled (the key is the list's name).
+pub const RUN_KIND: &str = "tasks";
+
+/// Status words a task may print as its last word; the last one printed wins.
+pub const STATUS_WORDS: [&str; 7] = [
+    "succeeded",
+    "awaiting_approval",
+    "failed",
+    "skipped",
+    "noop",
+    "cancelled",
+    "timed_out",
+];
+
+/// Lines of output kept in a record's `log_excerpt`.
+const EXCERPT_LINES: usize = 40;
+
+/// Grace between SIGTERM and SIGKILL for tasks.
+const TASK_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TasksRequest {
+    /// The list's name (`[[tasks.<list>]]`).
+    pub list: String,
+    /// Task names to skip (`--skip`), on top of `SKIP_TASKS`.
+    pub skip: Vec<String>,
+}
+
+/// One task in a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedTask {
+    /// Its name.
+    pub name: String,
+    /// It runs (else it is recorded as skipped).
+    pub runs: bool,
+    /// Why: `enabled: ENABLE_INFRA_SCALE=1`, `gate ENABLE_INFRA_SCALE=1 is off (unset)`, `--skip`...
+    pub reason: String,
+    /// The command line, secrets masked.
+    pub command: String,
+    #[serde(skip)]
+    spec: CommandSpec,
+}
+
+/// A validated task-list run; nothing has run yet.
+#[derive(Debug, Clone, Serialize)]
+pub struct TasksPlan {
+    /// The list.
+    pub list: String,
+    /// Every task, in order.
+    pub tasks: Vec<PlannedTask>,
+}
+
+/// Decides each task of the list and checks each program that will run exists.
+pub fn plan_tasks(
+    config: &Config,
+    request: &TasksRequest,
+    process: BTreeMap<String, String>,
+) -> Result<TasksPlan> {
+    let tasks = config.tasks.get(&request.list).ok_or_else(|| {
+        let known: Vec<&str> = config.tasks.keys().map(String::as_str).collect();
+        Error::invalid_input(format!(
+            "unknown task list {:?} (configured: {})",
+            request.list,
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ))
+    })?;
+    let env = ResolvedEnv::from_process(process);
+    let from_env: Vec<String> = env
+        .get("SKIP_TASKS")
+        .map(|v| {
+            v.split([',', ' '])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in &request.skip {
+        if !tasks.iter().any(|t| &t.name == name) {
+            let known: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+            return Err(Error::invalid_input(format!(
+                "unknown task {name:?} in --skip (tasks.{}: {})",
+                request.list,
+                known.join(", ")
+            )));
+        }
+    }
+    let secrets = Arc::new(env.secret_values());
+    let mut planned = Vec::new();
+    let mut problems = Vec::new();
+    for task in tasks {
+        let (runs, reason) = if request.skip.contains(&task.name) {
+            (false, "skipped by --skip".to_owned())
+        } else if from_env.contains(&task.name) {
+            (false, "skipped by SKIP_TASKS".to_owned())
+        } else if let Some(gate) = &task.enabled {
+            let value = env.get(&gate.var);
+            if gate.holds(value) {
+                (true, format!("enabled: {gate}"))
+            } else {
+                let shown = match env.display_value(&gate.var) {
+                    Some(v) => format!("{}={v}", gate.var),
+                    None => format!("{} unset", gate.var),
+                };
+                (false, format!("gate {gate} is off ({shown})"))
+            }
+        } else {
+            (true, "always".to_owned())
+        };
+        let mut vars = env.vars();
+        for (k, v) in &task.env {
+            match env.expand(v) {
+                Ok(value) => {
+                    vars.insert(k.clone(), value);
+                }
+                Err(e) => problems.push(format!("task {}: {e}", task.name)),
+            }
+        }
+        let workdir = task.workdir.clone().unwrap_or_else(|| config.root.clone());
+        let mut program = PathBuf::from(&task.run[0]);
+        if runs {
+            match crate::pipeline::find_program(
+                &task.run[0],
+                &config.root,
+                vars.get("PATH").map(String::as_str),
+            ) {
+                Ok(p) => program = p,
+                Err(e) => problems.push(format!("task {}: {e}", task.name)),
+            }
+        }
+        let spec = CommandSpec {
+            program,
+            args: task.run[1..].to_vec(),
+            env: vars,
+            workdir,
+            timeout: task.timeout,
+            grace: TASK_GRACE,
+            secrets: secrets.clone(),
+        };
+        let command = CommandSpec {
+            program: PathBuf::from(&task.run[0]),
+            ..spec.clone()
+        }
+        .display();
+        planned.push(PlannedTask {
+            name: task.name.clone(),
+            runs,
+            reason,
+            command,
+            spec,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "tasks.{}: {}; nothing was run",
+            request.list,
+            problems.join("; ")
+        )));
+    }
+    Ok(TasksPlan {
+        list: request.list.clone(),
+        tasks: planned,
+    })
+}
+
+/// The `outputs_uri=` a task printed (the last one), else the first pull-request URL.
+pub fn extract_outputs_uri<S: AsRef<str>>(lines: &[S]) -> Option<String> {
+    let explicit = lines.iter().rev().find_map(|l| {
+        l.as_ref()
+            .trim()
+            .strip_prefix("outputs_uri=")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    });
+    explicit.or_else(|| {
+        lines.iter().find_map(|l| {
+            l.as_ref().split_whitespace().find_map(|word| {
+                let start = word.find("http")?;
+                let url = word[start..].trim_end_matches(['.', ',', ')', ']', '"', '\'', '>']);
+                let is_url = url.starts_with("https://") || url.starts_with("http://");
+                let (_, number) = url.rsplit_once("/pull/")?;
+                (is_url && !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()))
+                    .then(|| url.to_owned())
+            })
+        })
+    })
+}
+
+/// The task's final status: the last status word it printed on a line of its own; a non-zero
+/// exit is `failed` whatever it printed; otherwise `succeeded`.
+pub fn extract_status<S: AsRef<str>>(lines: &[S], success: bool) -> String {
+    if !success {
+        return "failed".into();
+    }
+    lines
+        .iter()
+        .rev()
+        .map(|l| l.as_ref().trim())
+        .find(|l| STATUS_WORDS.contains(l))
+        .unwrap_or("succeeded")
+        .to_owned()
+}
+
+/// Milliseconds since the epoch as `2026-01-31T23:59:59.123Z`.
+pub fn format_utc_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Runs one task (or records it as skipped) and stores its record.
+#[derive(Debug)]
+struct TaskStep {
+    task: PlannedTask,
+    run: RunId,
+    store: Arc<dyn StateStore>,
+}
+
+impl TaskStep {
+    fn record(&self, status: &str, started: i64, excerpt: String) -> TaskRecord {
+        let finished = now_ms();
+        TaskRecord {
+            task: self.task.name.clone(),
+            run_id: self.run,
+            status: status.to_owned(),
+            started_at: format_utc_ms(started),
+            finished_at: format_utc_ms(finished),
+            duration_ms: finished - started,
+            outputs_uri: None,
+            approval_state: None,
+            log_excerpt: excerpt,
+        }
+    }
+}
+
+#[async_trait]
+impl Step for TaskStep {
+    fn id(&self) -> &str {
+        &self.task.name
+    }
+
+    fn describe(&self) -> String {
+        if self.task.runs {
+            self.task.command.clone()
+        } else {
+            format!("skip: {}", self.task.reason)
+        }
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        Ok(Check::Pending(self.describe()))
+    }
+
+    fn handles_cancellation(&self) -> bool {
+        true
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        let started = now_ms();
+        if !self.task.runs {
+            let record = self.record("skipped", started, self.task.reason.clone());
+            self.store.record_task(&record)?;
+            return Ok(StepOutput {
+                summary: format!("skipped: {}", self.task.reason),
+                data: serde_json::to_value(&record).unwrap_or_default(),
+            });
+        }
+        let outcome = match run_command(&self.task.spec, ctx).await {
+            Ok(o) => o,
+            Err(Error::Cancelled) => {
+                let record = self.record("cancelled", started, "interrupted".into());
+                self.store.record_task(&record)?;
+                return Err(Error::Cancelled);
+            }
+            Err(e) => return Err(e),
+        };
+        let status = if outcome.timed_out {
+            "timed_out".to_owned()
+        } else {
+            extract_status(&outcome.lines, outcome.success())
+        };
+        let excerpt_from = outcome.lines.len().saturating_sub(EXCERPT_LINES);
+        let mut record = self.record(&status, started, outcome.lines[excerpt_from..].join("\n"));
+        record.outputs_uri = extract_outputs_uri(&outcome.lines);
+        record.approval_state = (status == "awaiting_approval").then(|| "pending".to_owned());
+        self.store.record_task(&record)?;
+        if !outcome.success() {
+            return Err(Error::CommandFailed {
+                command: self.task.command.clone(),
+                status: outcome.status_text(self.task.spec.timeout),
+                tail: outcome.tail,
+            });
+        }
+        if status == "failed" {
+            return Err(Error::CommandFailed {
+                command: self.task.command.clone(),
+                status: "exited 0 but reported failed".into(),
+                tail: outcome.tail,
+            });
+        }
+        Ok(StepOutput {
+            summary: match &record.outputs_uri {
+                Some(uri) => format!("{status}: {uri}"),
+                None => status.clone(),
+            },
+            data: serde_json::to_value(&record).unwrap_or_default(),
+        })
+    }
+}
+
+/// The result of a task-list run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TasksReport {
+    /// The run in the state store.
+    pub run_id: RunId,
+    /// The list.
+    pub list: String,
+    /// `succeeded` when no task failed.
+    pub status: RunStatus,
+    /// One record per task, in order.
+    pub records: Vec<TaskRecord>,
+    /// Wall-clock seconds.
+    pub elapsed_secs: f64,
+}
+
+/// Runs task lists; embed it with your own `StateStore`.
+#[derive(Debug, Clone)]
+pub struct TaskRunner {
+    store: Arc<dyn StateStore>,
+    observer: Arc<dyn Observer>,
+    cancel: CancelToken,
+}
+
+impl TaskRunner {
+    /// A runner storing records in `store`.
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        Self {
+            store,
+            observer: Arc::new(SilentObserver),
+            cancel: CancelToken::new(),
+        }
+    }
+
+    /// Sends progress and task output to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Stops when `cancel` is cancelled.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Runs every task of `plan` in order, recording each; failures do not stop later tasks.
+    pub async fn execute(&self, plan: &TasksPlan) -> Result<TasksReport> {
+        let started = Instant::now();
+        let params = serde_json::json!({
+            "list": plan.list,
+            "tasks": plan.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
+        });
+        let run = self.store.begin_run(RUN_KIND, &plan.list, &params)?;
+        let steps = plan
+            .tasks
+            .iter()
+            .map(|t| PlannedStep {
+                step: Arc::new(TaskStep {
+                    task: t.clone(),
+                    run,
+                    store: self.store.clone(),
+                }) as Arc<dyn Step>,
+                after: Vec::new(),
+            })
+            .collect();
+        let engine = Engine::new(
+            self.store.clone(),
+            EngineOptions {
+                concurrency: 1,
+                ..EngineOptions::default()
+            },
+        )
+        .with_observer(self.observer.clone())
+        .with_cancel(self.cancel.clone());
+        let report = engine.run(&Plan::new(steps)?, run).await?;
+        Ok(TasksReport {
+            run_id: run,
+            list: plan.list.clone(),
+            status: report.status,
+            records: self.store.task_records(Some(run), plan.tasks.len())?,
+            elapsed_secs: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_uri_prefers_the_explicit_line_then_the_first_pr_url() {
+        let seed = [
+            "=== Running task: infra.scale ===",
+            "see https://github.com/your-org/your-repo/pull/99.",
+            "outputs_uri=https://github.com/your-org/your-repo/pull/123",
+            "awaiting_approval",
+        ];
+        assert_eq!(
+            extract_outputs_uri(&seed).as_deref(),
+            Some("https://github.com/your-org/your-repo/pull/123")
+        );
+        assert_eq!(
+            extract_outputs_uri(&seed[..2]).as_deref(),
+            Some("https://github.com/your-org/your-repo/pull/99")
+        );
+        assert_eq!(
+            extract_outputs_uri(&["https://github.com/o/r/pulls", "http://x/pull/abc"]),
+            None
+        );
+        assert_eq!(extract_status(&seed, true), "awaiting_approval");
+        assert_eq!(extract_status(&seed, false), "failed");
+        assert_eq!(
+            extract_status(&["plan_yaml=x", "succeeded", ""], true),
+            "succeeded"
+        );
+        assert_eq!(extract_status(&["done"], true), "succeeded");
+    }
+
+    #[test]
+    fn timestamps_are_utc_rfc3339_with_millis() {
+        assert_eq!(format_utc_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_utc_ms(1_737_806_400_000), "2025-01-25T12:00:00.000Z");
+        assert_eq!(format_utc_ms(951_782_400_123), "2000-02-29T00:00:00.123Z");
+    }
+}
