@@ -68,7 +68,7 @@ mod crash {
 
     use orchestrator_core::Result;
     use orchestrator_core::state::{
-        JournalEntry, JournalRecord, RunId, RunStatus, RunSummary, StateStore,
+        JournalEntry, JournalRecord, RunId, RunStatus, RunSummary, StateStore, TaskRecord,
     };
 
     /// Passes everything through, but kills the process at its k-th append.
@@ -116,6 +116,15 @@ mod crash {
             limit: usize,
         ) -> Result<Vec<RunSummary>> {
             self.inner.runs(kind, key, limit)
+        }
+        fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
+            self.inner.run(run)
+        }
+        fn record_task(&self, record: &TaskRecord) -> Result<()> {
+            self.inner.record_task(record)
+        }
+        fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>> {
+            self.inner.task_records(run, limit)
         }
     }
 }

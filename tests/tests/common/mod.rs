@@ -93,12 +93,19 @@ impl World {
 
     /// A forge whose CI watches every origin; `behaviours` override per repo.
     pub fn forge(&self, behaviours: &[(&str, CiBehaviour)]) -> InMemoryForge {
-        let mut ci = CiSimulation::for_config(
-            &self.config,
-            Duration::from_millis(60),
-            Duration::from_millis(20),
-            |repo| Some(self.repo(&repo.name).origin.clone()),
-        );
+        self.forge_with_delay(behaviours, Duration::from_millis(60))
+    }
+
+    /// As [`World::forge`], with CI taking `delay` before the release appears.
+    pub fn forge_with_delay(
+        &self,
+        behaviours: &[(&str, CiBehaviour)],
+        delay: Duration,
+    ) -> InMemoryForge {
+        let mut ci =
+            CiSimulation::for_config(&self.config, delay, Duration::from_millis(20), |repo| {
+                Some(self.repo(&repo.name).origin.clone())
+            });
         ci.growth_steps = 2;
         for (name, behaviour) in behaviours {
             ci.repos
