@@ -9,6 +9,7 @@ use orchestrator_core::error::{Error, Result};
 use orchestrator_core::vcs::{RemoteRefs, tag_ref};
 
 use crate::cli::{self, check_arg};
+use crate::read;
 
 /// Fetches one branch into its remote-tracking ref, without tags.
 pub(crate) fn fetch(path: &Path, remote: &str, branch: &str) -> Result<()> {
@@ -35,6 +36,11 @@ pub(crate) fn remote_refs(path: &Path, remote: &str, refs: &[String]) -> Result<
         // `git ls-remote` without patterns lists everything; nothing was asked, nothing to say.
         return Ok(RemoteRefs::new());
     }
+    if let Some(local) = local_remote(path, remote)? {
+        // A remote on this machine (a mirror, a test origin): read its refs directly, the same
+        // answer `ls-remote` would give without starting two processes.
+        return read::peeled_refs(&local, refs);
+    }
     let mut args = vec!["ls-remote".to_owned(), remote.to_owned()];
     for name in refs {
         check_arg("ref name", name)?;
@@ -45,6 +51,22 @@ pub(crate) fn remote_refs(path: &Path, remote: &str, refs: &[String]) -> Result<
     }
     let stdout = cli::run(path, &args)?;
     Ok(parse_ls_remote(&stdout, refs))
+}
+
+/// The directory of `remote` when its URL is a local path (plain or `file://`), resolved like git
+/// does against the work tree; `None` for network URLs (`https://`, `ssh://`, `host:path`).
+pub(crate) fn local_remote(path: &Path, remote: &str) -> Result<Option<std::path::PathBuf>> {
+    let Some(url) = read::remote_url(path, remote)? else {
+        return Ok(None);
+    };
+    let local = match url.strip_prefix("file://") {
+        Some(rest) => rest,
+        None if url.contains("://") => return Ok(None),
+        None => url.as_str(),
+    };
+    let candidate = path.join(local);
+    // `host:path` is scp-like SSH unless such a directory really exists here.
+    Ok(candidate.is_dir().then_some(candidate))
 }
 
 /// Parses `git ls-remote` output, keeping only `wanted` refs and preferring peeled ids.

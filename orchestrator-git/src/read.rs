@@ -5,7 +5,7 @@ use std::path::Path;
 
 use gix::head::Kind;
 use orchestrator_core::error::Result;
-use orchestrator_core::vcs::Head;
+use orchestrator_core::vcs::{Head, RemoteRefs};
 
 use crate::util::{gix_error, open};
 
@@ -66,6 +66,25 @@ pub(crate) fn peeled_ref(path: &Path, full_name: &str) -> Result<Option<String>>
         .peel_to_commit()
         .map_err(|err| gix_error(path, &format!("cannot peel {full_name} to a commit"), err))?;
     Ok(Some(commit.id.to_string()))
+}
+
+/// The commits `full_names` point at in the repository at `path` (tags peeled), skipping absent
+/// refs: what `git ls-remote` reports, read directly from a local repository.
+pub(crate) fn peeled_refs(path: &Path, full_names: &[String]) -> Result<RemoteRefs> {
+    let repo = open(path)?;
+    let mut found = RemoteRefs::new();
+    for full_name in full_names {
+        let reference = repo
+            .try_find_reference(full_name.as_str())
+            .map_err(|err| gix_error(path, &format!("cannot read {full_name}"), err))?;
+        if let Some(mut reference) = reference {
+            let commit = reference.peel_to_commit().map_err(|err| {
+                gix_error(path, &format!("cannot peel {full_name} to a commit"), err)
+            })?;
+            found.insert(full_name.clone(), commit.id.to_string());
+        }
+    }
+    Ok(found)
 }
 
 /// `remote.<remote>.url` from the repository's configuration, as written (no `insteadOf`).

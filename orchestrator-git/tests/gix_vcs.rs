@@ -210,3 +210,55 @@ async fn bare_origin_is_not_a_work_tree() {
             .expect("is_repository")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_remotes_are_asked_through_ls_remote_and_agree_with_local_reads() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "via-cli");
+    let head = git(&repo.clone, &["rev-parse", "HEAD"]).expect("rev-parse");
+    let vcs = GixVcs::new();
+    vcs.create_tag(&repo.clone, "v1.0.0", &head, "Release v1.0.0")
+        .await
+        .expect("create_tag");
+    vcs.push_tag(&repo.clone, "origin", "v1.0.0")
+        .await
+        .expect("push");
+    let wanted = vec![
+        tag_ref("v1.0.0"),
+        "refs/heads/main".to_owned(),
+        tag_ref("v9"),
+    ];
+    // A local origin is read directly...
+    let direct = vcs
+        .remote_refs(&repo.clone, "origin", &wanted)
+        .await
+        .expect("direct read");
+    // ...and a network-looking URL goes through `git ls-remote` (here `insteadOf` maps it back
+    // to the same bare repository, so both answers must agree).
+    let origin = repo.origin.to_str().expect("utf-8 path");
+    git(
+        &repo.clone,
+        &[
+            "config",
+            &format!("url.{origin}.insteadOf"),
+            "example-host:acme/via-cli",
+        ],
+    )
+    .expect("config");
+    git(
+        &repo.clone,
+        &["remote", "set-url", "origin", "example-host:acme/via-cli"],
+    )
+    .expect("set-url");
+    let via_cli = vcs
+        .remote_refs(&repo.clone, "origin", &wanted)
+        .await
+        .expect("ls-remote");
+    assert_eq!(direct, via_cli);
+    assert_eq!(
+        direct.get(&tag_ref("v1.0.0")),
+        Some(&head),
+        "annotated tag peeled to its commit"
+    );
+    assert_eq!(direct.len(), 2, "absent refs are absent: {direct:?}");
+}
