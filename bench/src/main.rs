@@ -9,7 +9,6 @@
 mod makespan;
 mod planning;
 mod preflight;
-mod probe_tmp;
 mod startup;
 
 use serde::Serialize;
@@ -77,23 +76,11 @@ async fn main() -> anyhow::Result<()> {
     let all = which.is_empty() || which.contains(&"all");
     let wants = |name: &str| all || which.contains(&name);
     for name in &which {
-        if ![
-            "probe",
-            "all",
-            "makespan",
-            "planning",
-            "preflight",
-            "startup",
-        ]
-        .contains(name)
-        {
+        if !["all", "makespan", "planning", "preflight", "startup"].contains(name) {
             anyhow::bail!(
                 "unknown benchmark {name:?} (all, makespan, planning, preflight, startup)"
             );
         }
-    }
-    if which.contains(&"probe") {
-        return probe_tmp::run().await;
     }
     let mut figures = Vec::new();
     if wants("planning") {
