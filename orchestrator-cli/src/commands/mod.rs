@@ -2,5 +2,6 @@
 
 pub(crate) mod config;
 pub(crate) mod demo;
+pub(crate) mod mock_forge;
 pub(crate) mod release;
 pub(crate) mod runs;
