@@ -366,7 +366,17 @@ fn polling_an_unchanged_release_is_answered_mostly_by_304s() {
             "acme/{name}: the counted requests stay few: {repo}"
         );
     }
-    let _ = mock.stop();
+    // mock-forge prints the same per-repo counts when it stops.
+    let (_, stderr) = mock.stop();
+    for name in REPOS {
+        let line = format!("acme/{name}: ");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(&line) && l.contains("not modified (304)")),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

@@ -122,6 +122,12 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
         stats.faults.server_errors + stats.faults.connection_resets,
         stats.faults.rate_limit_rejections
     );
+    for (repo, r) in &stats.by_repo {
+        eprintln!(
+            "mock-forge:   {repo}: {} request(s), {} counted against the rate limit, {} not modified (304)",
+            r.requests, r.rate_limited, r.not_modified
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
