@@ -90,6 +90,9 @@ pub(crate) enum Command {
     Runs(RunsArgs),
     /// Inspect the configuration.
     Config(ConfigArgs),
+    /// Serve a mock GitHub API (releases, ETags, pagination, rate limits, faults) whose simulated
+    /// CI publishes releases for tags pushed to local bare origins.
+    MockForge(crate::commands::mock_forge::MockForgeArgs),
     /// Print shell completions.
     Completions {
         /// The shell.

@@ -1,5 +1,6 @@
 //! Builds the library's backends from the config and the environment.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -133,14 +134,7 @@ mod crash {
 pub(crate) async fn forge(config: &Config, vcs: &dyn Vcs) -> Result<Arc<dyn Forge>, Error> {
     if let Some(simulate) = &config.forge.simulate {
         // The simulated CI watches each clone's origin when it is a local bare repository.
-        let mut origins = std::collections::HashMap::new();
-        for repo in &config.repos {
-            if let Ok(Some(url)) = vcs.remote_url(&repo.path, "origin").await
-                && let Some(origin) = local_origin(&repo.path, &url)
-            {
-                origins.insert(repo.name.clone(), origin);
-            }
-        }
+        let origins = local_origins(config, vcs).await;
         let ci =
             CiSimulation::for_config(config, simulate.ci_delay, simulate.asset_interval, |repo| {
                 origins.get(&repo.name).cloned()
@@ -154,6 +148,19 @@ pub(crate) async fn forge(config: &Config, vcs: &dyn Vcs) -> Result<Arc<dyn Forg
         );
     }
     Ok(Arc::new(forge))
+}
+
+/// Each repo's `origin` when it is a local directory (a bare repo on disk), by repo name.
+pub(crate) async fn local_origins(config: &Config, vcs: &dyn Vcs) -> HashMap<String, PathBuf> {
+    let mut origins = HashMap::new();
+    for repo in &config.repos {
+        if let Ok(Some(url)) = vcs.remote_url(&repo.path, "origin").await
+            && let Some(origin) = local_origin(&repo.path, &url)
+        {
+            origins.insert(repo.name.clone(), origin);
+        }
+    }
+    origins
 }
 
 /// The path of a local origin URL, resolved against the clone.

@@ -207,10 +207,15 @@ impl Error {
         )
     }
 
-    /// The documented process exit code: 2 for bad input or failed preflight (nothing changed),
-    /// 1 for a run that failed, timed out or was cancelled (the journal says where).
+    /// The documented process exit code: 2 for bad input, failed preflight or rejected
+    /// credentials (nothing changed; fix the input or the token and run again), 1 for a run that
+    /// failed, timed out or was cancelled (the journal says where).
     pub fn exit_code(&self) -> u8 {
-        if self.is_bad_input() { 2 } else { 1 }
+        if self.is_bad_input() || matches!(self, Error::Unauthenticated { .. }) {
+            2
+        } else {
+            1
+        }
     }
 }
 

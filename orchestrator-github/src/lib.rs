@@ -53,8 +53,9 @@
 //! mock server's URL (uploads go to the same URL); [`GitHubForgeBuilder::upload_url`] overrides
 //! the upload root. The token is sent only to those two hosts, never to a redirect or `Link`
 //! elsewhere. With the `mock-server` feature, [`mock::MockGitHub`] serves the endpoints this
-//! adapter uses on a loopback port, with ETags, pagination, rate-limit headers and injectable
-//! faults.
+//! adapter uses on a loopback port, with ETags, pagination, rate-limit headers, a simulated CI
+//! that turns tags pushed to local bare origins into releases, and seeded faults; it is what
+//! `orchestrator demo` and `orchestrator mock-forge` run.
 //!
 //! Constructing a forge never touches the network. `Debug` shows the URLs and whether a token is
 //! set, never the token.

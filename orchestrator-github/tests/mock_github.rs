@@ -7,7 +7,7 @@ use orchestrator_core::Error;
 use orchestrator_core::forge::{Forge, NewRelease, RepoId};
 use orchestrator_core::secret::SecretString;
 use orchestrator_github::GitHubForge;
-use orchestrator_github::mock::{MockFault, MockGitHub};
+use orchestrator_github::mock::{MockFault, MockGitHub, MockOptions};
 
 const TOKEN: &str = "ghp_mock_token_never_printed";
 
@@ -27,7 +27,9 @@ async fn fixture_with(
     ) -> orchestrator_github::GitHubForgeBuilder,
 ) -> Fixture {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = MockGitHub::start().await.expect("mock server starts");
+    let server = MockGitHub::start(MockOptions::default())
+        .await
+        .expect("mock server starts");
     server.create_repo("acme", "app");
     server.require_token(TOKEN);
     let builder = GitHubForge::builder()
@@ -383,7 +385,16 @@ async fn the_mock_reports_its_stats_over_http() {
     let stats: serde_json::Value = serde_json::from_str(body).expect("JSON");
     assert_eq!(stats["requests"], 1, "{stats}");
     assert_eq!(stats["rate_limited"], 1, "{stats}");
-    assert_eq!(f.server.stats().requests, 2, "the stats request counts too");
+    assert_eq!(
+        f.server.stats().requests,
+        1,
+        "the stats request is not counted"
+    );
+    assert_eq!(
+        stats["by_route"]["GET /repos/{owner}/{repo}/releases/tags/{tag}"]["by_status"]["404"], 1,
+        "{stats}"
+    );
+    assert_eq!(stats["by_repo"]["acme/app"]["requests"], 1, "{stats}");
 }
 
 #[tokio::test]

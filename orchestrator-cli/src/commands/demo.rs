@@ -1,17 +1,23 @@
 //! `orchestrator demo`: a full release rehearsal in a sandbox, no network, no token.
 //!
-//! It builds seven TruthDB-shaped repos with bare origins, writes an `orchestrator.toml` whose
-//! `[forge.simulate]` section makes the in-process forge watch those origins and publish assets
-//! shortly after each tag arrives, then runs exactly the code path of `orchestrator release`.
+//! It builds seven TruthDB-shaped repos with bare origins, starts the mock GitHub server on
+//! loopback in this process (its simulated CI watches those origins and publishes each release's
+//! assets shortly after the tag arrives), writes an `orchestrator.toml` whose `[forge] api_url`
+//! points at it, then runs exactly the code path of `orchestrator release` through the real
+//! GitHub adapter (`GitHubForge`) over HTTP.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use orchestrator_core::config::Config;
 use orchestrator_core::release::ReleaseRequest;
 use orchestrator_core::version::ReleaseVersion;
 use orchestrator_git::sandbox::Sandbox;
+use orchestrator_github::GitHubForge;
+use orchestrator_github::mock::{MockGitHub, MockOptions};
 
 use crate::args::{DemoArgs, Global, OutputFormat};
 
@@ -55,13 +61,16 @@ const REPOS: &[(&str, &[&str], &[&str])] = &[
     ),
 ];
 
-/// The demo's config: the contract keys plus `[forge.simulate]`.
-pub(crate) fn demo_config() -> String {
-    let mut text = String::from(
-        "# Written by `orchestrator demo`: a sandbox release on a simulated forge.\n\
-         [forge]\nowner = \"Truthdb\"\n\n\
-         [forge.simulate]\nci_delay = \"800ms\"\nasset_interval = \"150ms\"\n\n\
-         [release]\ntag = \"v{version}\"\npoll_interval = \"100ms\"\ntimeout = \"60s\"\nstable_polls = 1\nconcurrency = 4\n",
+/// How long the mock's CI takes from a pushed tag to the release, and per asset.
+const CI_DELAY: Duration = Duration::from_millis(800);
+const ASSET_INTERVAL: Duration = Duration::from_millis(150);
+
+/// The demo's config: the contract keys, with `[forge] api_url` pointing at the mock server.
+pub(crate) fn demo_config(api_url: &str) -> String {
+    let mut text = format!(
+        "# Written by `orchestrator demo`: a sandbox release against a mock GitHub on loopback.\n\
+         [forge]\nowner = \"Truthdb\"\napi_url = \"{api_url}\"\n\n\
+         [release]\ntag = \"v{{version}}\"\npoll_interval = \"100ms\"\ntimeout = \"60s\"\nstable_polls = 1\nconcurrency = 4\n",
     );
     for (name, deps, assets) in REPOS {
         let quote = |items: &[&str]| {
@@ -108,7 +117,7 @@ pub(crate) async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<ExitC
         }
     };
     say(format!("demo: building a sandbox at {}", root.display()));
-    let config_file = build_sandbox(&root)?;
+    build_sandbox(&root)?;
     for (name, deps, _) in REPOS {
         let after = if deps.is_empty() {
             String::new()
@@ -117,31 +126,60 @@ pub(crate) async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<ExitC
         };
         say(format!("demo:   {name}: clone + bare origin{after}"));
     }
-    say(format!("demo: wrote {}", config_file.display()));
-    say(
-        "demo: the simulated forge publishes each release's assets ~1s after its tag is pushed"
-            .into(),
-    );
+    // The mock needs the repos and their assets; the config needs the mock's URL.
+    let config_file = root.join("orchestrator.toml");
+    let blueprint = Config::parse(&demo_config("http://127.0.0.1"), &config_file)?;
+    let options = MockOptions::default()
+        .origins(root.join("origins"))
+        .config(blueprint)
+        .ci_delay(CI_DELAY)
+        .asset_interval(ASSET_INTERVAL);
+    let mock = MockGitHub::start(options)
+        .await
+        .context("starting the mock GitHub server")?;
+    std::fs::write(&config_file, demo_config(mock.url()))
+        .with_context(|| format!("writing {}", config_file.display()))?;
     say(format!(
-        "demo: running `orchestrator --config {} release --version {version}`\n",
+        "demo: mock GitHub API at {} (in this process); its CI publishes each release's assets ~1s after the tag is pushed",
+        mock.url()
+    ));
+    say(format!("demo: wrote {}", config_file.display()));
+    say(format!(
+        "demo: running `orchestrator --config {} release --version {version}` through the GitHub adapter over HTTP\n",
         config_file.display()
     ));
     let config = Config::load(&config_file)?;
-    let code =
-        super::release::release(global, config, &ReleaseRequest::new(version), false).await?;
+    // Anonymous on purpose: a token from the environment is never sent, not even to loopback.
+    let forge = GitHubForge::builder()
+        .api_url(mock.url())
+        .retry_base_delay(Duration::from_millis(50))
+        .build()?;
+    let result = super::release::release_with(
+        global,
+        config,
+        &ReleaseRequest::new(version),
+        false,
+        Some(Arc::new(forge)),
+    )
+    .await;
+    mock.shutdown().await;
+    let code = result?;
     match &args.dir {
         Some(dir) => say(format!(
-            "\ndemo: sandbox kept at {}; try `orchestrator --config {} runs`",
+            "\ndemo: sandbox kept at {}; try `orchestrator --config {} runs`, or serve it again with \
+             `orchestrator --config {} mock-forge --origins {}`",
             dir.display(),
-            config_file.display()
+            config_file.display(),
+            config_file.display(),
+            root.join("origins").display()
         )),
         None => say("\ndemo: done; the sandbox is removed (pass --dir DIR to keep it)".into()),
     }
     Ok(code)
 }
 
-/// Creates the repos and the config under `root`; returns the config path.
-fn build_sandbox(root: &Path) -> anyhow::Result<PathBuf> {
+/// Creates the repos (clones with bare origins in `root/origins`) under `root`.
+fn build_sandbox(root: &Path) -> anyhow::Result<()> {
     let sandbox = Sandbox::new(root)?;
     for (name, _, _) in REPOS {
         let readme = format!("# {name}\n\nPart of the TruthDB release demo.\n");
@@ -150,7 +188,5 @@ fn build_sandbox(root: &Path) -> anyhow::Result<PathBuf> {
             &[("README.md", readme.as_str()), (".gitignore", "target/\n")],
         )?;
     }
-    let file = root.join("orchestrator.toml");
-    std::fs::write(&file, demo_config()).with_context(|| format!("writing {}", file.display()))?;
-    Ok(file)
+    Ok(())
 }

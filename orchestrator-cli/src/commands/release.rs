@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use orchestrator_core::Error;
 use orchestrator_core::engine::CancelToken;
-use orchestrator_core::release::{ReleaseRequest, Releaser, plan_release};
+use orchestrator_core::forge::Forge;
+use orchestrator_core::release::{ReleasePlan, ReleaseRequest, Releaser, plan_release};
 use orchestrator_core::state::{RunStatus, WorkspaceLock};
 use orchestrator_core::vcs::Vcs;
 use orchestrator_core::version::ReleaseVersion;
@@ -43,6 +44,17 @@ pub(crate) async fn release(
     request: &ReleaseRequest,
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
+    release_with(global, config, request, dry_run, None).await
+}
+
+/// [`release`] through `forge` when given, else the forge the config asks for.
+pub(crate) async fn release_with(
+    global: &Global,
+    config: orchestrator_core::config::Config,
+    request: &ReleaseRequest,
+    dry_run: bool,
+    forge: Option<Arc<dyn Forge>>,
+) -> anyhow::Result<ExitCode> {
     let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
     // A dry run neither locks nor creates anything, and needs no forge.
     let _lock = if dry_run {
@@ -68,7 +80,11 @@ pub(crate) async fn release(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let forge = wiring::forge(&config, vcs.as_ref()).await?;
+    let forge = match forge {
+        Some(forge) => forge,
+        None => wiring::forge(&config, vcs.as_ref()).await?,
+    };
+    check_credentials(forge.as_ref(), &plan).await?;
     let cancel = CancelToken::new();
     spawn_ctrl_c(cancel.clone());
     let human = global.output == OutputFormat::Human;
@@ -92,6 +108,23 @@ pub(crate) async fn release(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One cheap read before anything changes, so rejected credentials stop the run here (exit 2,
+/// naming GITHUB_TOKEN/GH_TOKEN) rather than after the tags are pushed. Other errors are left to
+/// the run, which retries what can be retried.
+async fn check_credentials(forge: &dyn Forge, plan: &ReleasePlan) -> Result<(), Error> {
+    let Some(repo) = plan.repos.first() else {
+        return Ok(());
+    };
+    match forge.release_by_tag(&repo.github, &plan.tag).await {
+        Err(e @ Error::Unauthenticated { .. }) => Err(e),
+        Err(e) => {
+            tracing::debug!("forge check before the run: {e}");
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 /// First Ctrl-C: stop cleanly (running steps are interrupted and journaled). Second: exit now.

@@ -171,6 +171,76 @@ impl CiSimulation {
     }
 }
 
+impl CiSimulation {
+    /// The release CI has produced for `tag` of `repo` when `since_push` has passed since the tag
+    /// was pushed: `None` before `delay` (or for a tag not in [`CiSimulation::tag_format`], a repo
+    /// CI does not know, or a failing pipeline); then a draft for half an asset interval; then
+    /// the assets appear one by one, each growing while `Uploading` for one interval before it
+    /// settles. A pure function of the elapsed time, so every observer sees the same story.
+    ///
+    /// The release has id `id`; asset `i` (from 0) has id `id * 1000 + i + 1`. URLs use the
+    /// `memory://` scheme: HTTP front ends (the mock GitHub server) build their own.
+    pub fn release_after(
+        &self,
+        repo: &RepoId,
+        tag: &str,
+        since_push: Duration,
+        id: u64,
+    ) -> Option<Release> {
+        let ci_repo = self.repos.get(repo)?;
+        let version = self.tag_format.parse_tag(tag)?;
+        let start = match &ci_repo.behaviour {
+            CiBehaviour::Fails => return None,
+            CiBehaviour::Slow(extra) => self.delay + *extra,
+            _ => self.delay,
+        };
+        let since_release = since_push.checked_sub(start)?;
+        let interval = self.asset_interval.max(Duration::from_millis(1));
+        let mut assets = Vec::new();
+        for (i, pattern) in ci_repo.assets.iter().enumerate() {
+            if ci_repo.behaviour == CiBehaviour::MissingAsset(pattern.clone()) {
+                continue;
+            }
+            let begins = interval * u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let Some(uploading_for) = since_release.checked_sub(begins) else {
+                break;
+            };
+            let name = fill_version(pattern, &version);
+            let final_size = 1024 * (i as u64 + 1) + name.len() as u64;
+            let last = i + 1 == ci_repo.assets.len();
+            let (size, state) = if last && ci_repo.behaviour == CiBehaviour::NeverSettles {
+                let grown = uploading_for.as_millis() as u64 / interval.as_millis().max(1) as u64;
+                (final_size / 4 + grown * 97 + 1, AssetState::Uploading)
+            } else if uploading_for >= interval {
+                (final_size, AssetState::Uploaded)
+            } else {
+                let steps = u64::from(self.growth_steps.max(1));
+                let step =
+                    (uploading_for.as_nanos() * u128::from(steps) / interval.as_nanos()) as u64;
+                (final_size * (step + 1) / (steps + 1), AssetState::Uploading)
+            };
+            assets.push(ReleaseAsset {
+                id: id * 1000 + i as u64 + 1,
+                name: name.clone(),
+                size,
+                state,
+                download_url: format!("memory://{repo}/releases/download/{tag}/{name}"),
+            });
+        }
+        Some(Release {
+            id,
+            tag: tag.to_owned(),
+            name: Some(tag.to_owned()),
+            body: Some("Built by simulated CI.".into()),
+            // A draft for the first half interval: waiters must not accept drafts.
+            draft: since_release < interval / 2,
+            prerelease: version.is_prerelease(),
+            html_url: format!("memory://{repo}/releases/tag/{tag}"),
+            assets,
+        })
+    }
+}
+
 /// One request as the forge saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
@@ -330,61 +400,11 @@ impl State {
 
     /// The release CI has produced so far for `tag`, if any.
     fn ci_release(&mut self, repo: &RepoId, tag: &str) -> Option<Release> {
-        let ci = self.ci.clone()?;
-        let ci_repo = ci.repos.get(repo)?;
-        let version = ci.tag_format.parse_tag(tag)?;
-        let pushed = *self.repos.get(repo)?.pushes.get(tag)?;
-        let start = match &ci_repo.behaviour {
-            CiBehaviour::Fails => return None,
-            CiBehaviour::Slow(extra) => ci.delay + *extra,
-            _ => ci.delay,
-        };
-        let elapsed = pushed.elapsed();
-        let since_release = elapsed.checked_sub(start)?;
-        let base_id = self.ci_id(repo, tag);
-        let interval = ci.asset_interval.max(Duration::from_millis(1));
-        let mut assets = Vec::new();
-        for (i, pattern) in ci_repo.assets.iter().enumerate() {
-            if ci_repo.behaviour == CiBehaviour::MissingAsset(pattern.clone()) {
-                continue;
-            }
-            let begins = interval * u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let Some(uploading_for) = since_release.checked_sub(begins) else {
-                break;
-            };
-            let name = fill_version(pattern, &version);
-            let final_size = 1024 * (i as u64 + 1) + name.len() as u64;
-            let last = i + 1 == ci_repo.assets.len();
-            let (size, state) = if last && ci_repo.behaviour == CiBehaviour::NeverSettles {
-                let grown = uploading_for.as_millis() as u64 / interval.as_millis().max(1) as u64;
-                (final_size / 4 + grown * 97 + 1, AssetState::Uploading)
-            } else if uploading_for >= interval {
-                (final_size, AssetState::Uploaded)
-            } else {
-                let steps = u64::from(ci.growth_steps.max(1));
-                let step =
-                    (uploading_for.as_nanos() * u128::from(steps) / interval.as_nanos()) as u64;
-                (final_size * (step + 1) / (steps + 1), AssetState::Uploading)
-            };
-            assets.push(ReleaseAsset {
-                id: base_id * 1000 + i as u64 + 1,
-                name: name.clone(),
-                size,
-                state,
-                download_url: format!("memory://{repo}/releases/download/{tag}/{name}"),
-            });
-        }
-        Some(Release {
-            id: base_id,
-            tag: tag.to_owned(),
-            name: Some(tag.to_owned()),
-            body: Some("Built by simulated CI.".into()),
-            // A draft for the first half interval: waiters must not accept drafts.
-            draft: since_release < interval / 2,
-            prerelease: version.is_prerelease(),
-            html_url: format!("memory://{repo}/releases/tag/{tag}"),
-            assets,
-        })
+        let since_push = self.repos.get(repo)?.pushes.get(tag)?.elapsed();
+        // Ids are handed out when the release first becomes visible, as a real forge would.
+        self.ci.as_ref()?.release_after(repo, tag, since_push, 0)?;
+        let id = self.ci_id(repo, tag);
+        self.ci.as_ref()?.release_after(repo, tag, since_push, id)
     }
 
     fn ci_id(&mut self, repo: &RepoId, tag: &str) -> u64 {
@@ -409,8 +429,9 @@ impl State {
     }
 }
 
-/// Tag names in a bare repository, loose and packed, without running git.
-fn origin_tags(origin: &std::path::Path) -> Vec<String> {
+/// Tag names in a bare repository (`refs/tags/*`, loose and packed), read without running git;
+/// empty when `origin` is not a repository. What the simulated CI watches.
+pub fn origin_tags(origin: &std::path::Path) -> Vec<String> {
     let mut tags = Vec::new();
     let loose = origin.join("refs").join("tags");
     let mut stack = vec![loose.clone()];

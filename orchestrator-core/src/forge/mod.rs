@@ -8,6 +8,7 @@ mod types;
 
 pub use memory::{
     CiBehaviour, CiRepo, CiSimulation, Fault, FaultRule, ForgeOp, InMemoryForge, RequestRecord,
+    origin_tags,
 };
 pub use types::{AssetState, NewRelease, Release, ReleaseAsset, RepoId, RequestStats};
 

@@ -1,44 +1,80 @@
-//! A mock GitHub: an in-process HTTP server speaking the subset of GitHub's REST API that
+//! A mock GitHub: an HTTP server speaking the subset of GitHub's REST API that
 //! [`GitHubForge`](crate::GitHubForge) uses, with GitHub's JSON shapes, ETags and `304`s, `Link`
-//! pagination, rate-limit headers, and injectable faults.
+//! pagination and rate-limit headers, a simulated CI, and deterministic faults.
 //!
-//! Enabled by the `mock-server` feature. State lives in memory; every request is recorded so tests
-//! can assert what the adapter sent. Served endpoints:
-//!
-//! | method | path | notes |
-//! |---|---|---|
-//! | GET | `/repos/{o}/{r}/releases?per_page=&page=` | newest first, `Link` with `next`/`last` |
-//! | GET | `/repos/{o}/{r}/releases/tags/{tag}` | `ETag`; `If-None-Match` → `304`; drafts hidden, as on GitHub |
-//! | POST | `/repos/{o}/{r}/releases` | `201`; `422 already_exists` for a taken tag |
-//! | POST | `/repos/{o}/{r}/releases/{id}/assets?name=` | `201`, state `uploaded`; `422` for a taken name |
-//! | GET | `/_mock/stats` | [`RequestStats`] as JSON |
+//! Enabled by the `mock-server` feature; also runnable as `orchestrator mock-forge`. State lives
+//! in memory. Start one from your own tests in three lines:
 //!
 //! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
-//! use orchestrator_github::mock::{MockFault, MockGitHub};
-//! let server = MockGitHub::start().await?;
-//! server.create_repo("acme", "app");
-//! server.inject(MockFault::ServerError(502), 2);
-//! let forge = orchestrator_github::GitHubForge::builder().api_url(server.url()).build();
+//! # async fn demo(origins: std::path::PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+//! use orchestrator_github::mock::{MockGitHub, MockOptions};
+//! let mock = MockGitHub::start(MockOptions::default().origins(origins)).await?;
+//! let forge = orchestrator_github::GitHubForge::builder().api_url(mock.url()).build()?;
+//! // ... push tags to `origins/<name>.git`, release through `forge` ...
+//! mock.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Simulated CI
+//! For a repo `owner/name` whose bare origin is `<origins>/<name>.git`, a tag pushed there
+//! (matching the configured tag format, default `v{version}`) produces, [`MockOptions::ci_delay`]
+//! after the mock first sees it, a release: a draft for half an asset interval, then published,
+//! its assets (the config's patterns with the version filled in) uploading one by one, each
+//! `open` and growing for one [`MockOptions::asset_interval`] before it is `uploaded`. The story
+//! is the same as `InMemoryForge`'s ([`CiSimulation::release_after`]).
+//!
+//! # Faults and limits
+//! - [`MockOptions::fault_rate`]: that share of API requests answers `502` or drops the
+//!   connection mid-response, decided by a hash of the seed and the request (see
+//!   [`MockOptions::seed`]), so a run is reproducible.
+//! - [`MockOptions::rate_limit`]: after N counted requests in a window, `403` with
+//!   `x-ratelimit-remaining: 0` and `x-ratelimit-reset` until the window ends. `304`s are free.
+//! - [`MockGitHub::inject`]: the next requests answer a scripted [`MockFault`].
+//!
+//! # Endpoints
+//! | method | path | notes |
+//! |---|---|---|
+//! | GET | `/repos/{o}/{r}/releases?per_page=&page=` | newest first, `Link` with `next`/`last`, `ETag` |
+//! | GET | `/repos/{o}/{r}/releases/tags/{tag}` | `ETag`; `If-None-Match` → `304`; drafts hidden, as on GitHub |
+//! | GET | `/repos/{o}/{r}/releases/{id}` | `ETag` |
+//! | GET | `/repos/{o}/{r}/releases/{id}/assets?per_page=&page=` | `Link` pagination, `ETag` |
+//! | POST | `/repos/{o}/{r}/releases` | `201`; `422 already_exists` for a taken tag |
+//! | POST | `/repos/{o}/{r}/releases/{id}/assets?name=` | `201`, state `uploaded`; `422` for a taken name |
+//! | GET | `/_mock/stats` | [`MockStats`] as JSON (not counted, never faulted) |
+//!
+//! Every answer carries `x-ratelimit-limit`, `-remaining`, `-reset`, `-used` and `-resource`.
+//! Unknown repositories answer `404`; a repository exists when the config names it, its origin
+//! is in the origins directory, or [`MockGitHub::create_repo`] made it.
+//!
+//! [`CiSimulation::release_after`]: orchestrator_core::forge::CiSimulation::release_after
 
+mod ci;
+mod faults;
+mod options;
 mod routes;
+mod stats;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orchestrator_core::forge::RequestStats;
+use orchestrator_core::forge::{Release, RepoId};
+use tokio::sync::oneshot;
 
-use crate::wire::GhRelease;
+pub use options::MockOptions;
+pub use stats::{FaultStats, MockStats, RouteStats};
+
+use ci::Ci;
+use faults::{FaultPlan, RateWindow};
 
 /// A fault the next requests answer with, instead of being served.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MockFault {
     /// An error status with GitHub's JSON body (e.g. `502`, `503`).
     ServerError(u16),
+    /// The connection is dropped mid-response.
+    ConnectionReset,
     /// The primary rate limit: `403` with `x-ratelimit-remaining: 0` and a reset this far ahead.
     RateLimited {
         /// How far ahead `x-ratelimit-reset` lies.
@@ -69,135 +105,217 @@ pub struct MockRequest {
     pub if_none_match: Option<String>,
     /// The `Authorization` header, if sent.
     pub authorization: Option<String>,
-    /// The answered status.
+    /// The answered status; `0` when the connection was dropped.
     pub status: u16,
 }
 
-#[derive(Debug, Clone)]
-struct MockAsset {
-    id: u64,
-    name: String,
-    size: u64,
-}
+/// How many requests [`MockGitHub::requests`] keeps (the most recent ones).
+const REQUEST_LOG: usize = 10_000;
 
-#[derive(Debug, Clone)]
-struct MockRelease {
-    id: u64,
-    tag: String,
-    target: Option<String>,
-    name: Option<String>,
-    body: Option<String>,
-    draft: bool,
-    prerelease: bool,
-    assets: Vec<MockAsset>,
-}
-
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     base_url: String,
-    /// `owner/name` → releases, oldest first.
-    repos: BTreeMap<String, Vec<MockRelease>>,
+    /// Known repositories (`owner/name`) → releases made through the API, oldest first.
+    repos: BTreeMap<String, Vec<Release>>,
     next_id: u64,
+    ci: Ci,
     faults: VecDeque<MockFault>,
+    chaos: FaultPlan,
+    limit: RateWindow,
     token: Option<String>,
-    requests: Vec<MockRequest>,
-    stats: RequestStats,
-    rate_remaining: u64,
+    requests: VecDeque<MockRequest>,
+    stats: MockStats,
 }
 
 impl State {
-    fn release_json(&self, repo: &str, r: &MockRelease) -> GhRelease {
-        let web = format!("{}/{repo}/releases", self.base_url);
-        GhRelease {
-            id: r.id,
-            tag_name: r.tag.clone(),
-            name: r.name.clone(),
-            body: r.body.clone(),
-            draft: r.draft,
-            prerelease: r.prerelease,
-            html_url: format!("{web}/tag/{}", r.tag),
-            assets: r
-                .assets
-                .iter()
-                .map(|a| crate::wire::GhAsset {
-                    id: a.id,
-                    name: a.name.clone(),
-                    size: a.size,
-                    state: "uploaded".into(),
-                    browser_download_url: format!("{web}/download/{}/{}", r.tag, a.name),
-                })
-                .collect(),
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Whether `owner/name` exists (adopting it from the origins directory on first sight).
+    fn knows(&mut self, repo: &RepoId) -> bool {
+        let key = repo.to_string();
+        if self.repos.contains_key(&key) {
+            return true;
         }
+        if self.ci.adopt(repo) {
+            self.repos.insert(key, Vec::new());
+            return true;
+        }
+        false
+    }
+
+    /// Every release of a known repo: API-made ones and those CI produced so far, newest first.
+    fn releases(&mut self, repo: &RepoId) -> Vec<Release> {
+        self.ci.observe(Some(repo));
+        let mut all = self
+            .repos
+            .get(&repo.to_string())
+            .cloned()
+            .unwrap_or_default();
+        for tag in self.ci.pushed_tags(repo) {
+            if all.iter().any(|r| r.tag == tag) {
+                continue;
+            }
+            if let Some(release) = self.ci_release(repo, &tag) {
+                all.push(release);
+            }
+        }
+        all.sort_by_key(|r| std::cmp::Reverse(r.id));
+        all
+    }
+
+    /// The release of `tag`: one made through the API wins over CI's.
+    fn release(&mut self, repo: &RepoId, tag: &str) -> Option<Release> {
+        self.ci.observe(Some(repo));
+        if let Some(r) = self
+            .repos
+            .get(&repo.to_string())
+            .and_then(|rs| rs.iter().find(|r| r.tag == tag))
+        {
+            return Some(r.clone());
+        }
+        self.ci_release(repo, tag)
+    }
+
+    fn ci_release(&mut self, repo: &RepoId, tag: &str) -> Option<Release> {
+        let mut next = self.next_id;
+        let release = self.ci.release(repo, tag, || {
+            next += 1;
+            next
+        });
+        self.next_id = next;
+        release
     }
 }
 
 type Shared = Arc<Mutex<State>>;
 
 fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {
+    // A panic while holding the lock leaves plain data behind; keep serving it.
     state
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The running server; stops when dropped.
+/// A running mock server: the handle [`MockGitHub::start`] returns. Stops on
+/// [`MockGitHub::shutdown`] (graceful) or when dropped (at once).
 #[derive(Debug)]
 pub struct MockGitHub {
     url: String,
     state: Shared,
-    task: tokio::task::JoinHandle<()>,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for MockGitHub {
     fn drop(&mut self) {
-        self.task.abort();
+        self.server.abort();
+        self.watcher.abort();
     }
 }
 
-/// The rate limit the server starts with and reports, like an authenticated github.com user.
-const RATE_LIMIT: u64 = 5000;
+/// How often the watcher looks at the origins for new tags (requests also look).
+const WATCH_INTERVAL: Duration = Duration::from_millis(50);
 
 impl MockGitHub {
-    /// Starts a server on a free loopback port.
-    pub async fn start() -> std::io::Result<Self> {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
-    }
-
-    /// Starts a server on `addr`.
-    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+    /// Starts a server as `options` say; it serves until [`MockGitHub::shutdown`] or drop.
+    /// Fails only when the address cannot be bound.
+    pub async fn start(options: MockOptions) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(options.listen).await?;
         let url = format!("http://{}", listener.local_addr()?);
+        let mut ci = Ci::new(options.simulation(), options.origins.clone());
+        let repos = ci
+            .repos()
+            .into_iter()
+            .map(|r| (r.to_string(), Vec::new()))
+            .collect();
+        ci.observe(None);
         let state: Shared = Arc::new(Mutex::new(State {
             base_url: url.clone(),
-            next_id: 1,
-            rate_remaining: RATE_LIMIT,
-            ..State::default()
+            repos,
+            next_id: 0,
+            ci,
+            faults: VecDeque::new(),
+            chaos: FaultPlan::new(options.fault_rate, options.seed),
+            limit: RateWindow::new(options.rate_limit, options.rate_limit_window),
+            token: options.token.as_ref().map(|t| t.expose().to_owned()),
+            requests: VecDeque::new(),
+            stats: MockStats::default(),
         }));
         let app = routes::router(state.clone());
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
                 tracing::warn!("mock GitHub server stopped: {e}");
             }
         });
-        Ok(Self { url, state, task })
+        // Timestamps pushes as they happen, not only when a request looks.
+        let watched = state.clone();
+        let watcher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(WATCH_INTERVAL);
+            loop {
+                tick.tick().await;
+                lock(&watched).ci.observe(None);
+            }
+        });
+        Ok(Self {
+            url,
+            state,
+            stop: Some(stop),
+            server,
+            watcher,
+        })
     }
 
-    /// The API root to give [`GitHubForgeBuilder::api_url`](crate::GitHubForgeBuilder::api_url).
+    /// The API root to give [`GitHubForgeBuilder::api_url`](crate::GitHubForgeBuilder::api_url),
+    /// e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// Creates an empty repository (requests to unknown repositories answer `404`).
-    pub fn create_repo(&self, owner: &str, name: &str) {
-        lock(&self.state)
-            .repos
-            .entry(format!("{owner}/{name}"))
-            .or_default();
+    /// Stops accepting connections, lets requests in flight finish (up to 5s), and returns.
+    pub async fn shutdown(mut self) {
+        self.watcher.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let server = &mut self.server;
+        if tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .is_err()
+        {
+            self.server.abort();
+        }
     }
 
-    /// The next `times` requests answer `fault` (after any faults already queued).
-    pub fn inject(&self, fault: MockFault, times: usize) {
+    /// Creates an empty repository (requests to unknown repositories answer `404`).
+    pub fn create_repo(&self, owner: &str, name: &str) {
         let mut state = lock(&self.state);
-        state.faults.extend(std::iter::repeat_n(fault, times));
+        let repo = RepoId::new(owner, name);
+        state.ci.add_repo(&repo);
+        state.repos.entry(repo.to_string()).or_default();
+    }
+
+    /// Tells CI that `tag` was pushed to `owner/name` now (for repos without a watched origin).
+    pub fn notify_tag_pushed(&self, owner: &str, name: &str, tag: &str) {
+        let mut state = lock(&self.state);
+        let repo = RepoId::new(owner, name);
+        state.ci.add_repo(&repo);
+        state.repos.entry(repo.to_string()).or_default();
+        state.ci.notify_pushed(&repo, tag);
+    }
+
+    /// The next `times` API requests answer `fault` (after any faults already queued).
+    pub fn inject(&self, fault: MockFault, times: usize) {
+        lock(&self.state)
+            .faults
+            .extend(std::iter::repeat_n(fault, times));
     }
 
     /// Requires `Authorization: Bearer <token>` (or `token <token>`); others answer `401`.
@@ -205,13 +323,13 @@ impl MockGitHub {
         lock(&self.state).token = Some(token.to_owned());
     }
 
-    /// Every request received so far, oldest first.
+    /// The most recent API requests (up to 10,000), oldest first.
     pub fn requests(&self) -> Vec<MockRequest> {
-        lock(&self.state).requests.clone()
+        lock(&self.state).requests.iter().cloned().collect()
     }
 
-    /// Request counts: `rate_limited` counts everything but `304`s, as GitHub bills it.
-    pub fn stats(&self) -> RequestStats {
-        lock(&self.state).stats
+    /// Request counts, as `GET /_mock/stats` serves them.
+    pub fn stats(&self) -> MockStats {
+        lock(&self.state).stats.clone()
     }
 }

@@ -1,8 +1,11 @@
-//! Request handling of the mock: one handler that records, applies faults, checks the token, then
-//! routes by path. Hand-routed (not axum's router) so faults and recording cover every path,
-//! including unknown ones, uniformly.
+//! Request handling of the mock: one handler that applies faults, the token check and the rate
+//! limit, routes by path, then adds the headers every answer carries and counts it. Hand-routed
+//! (not axum's router) so faults, limits and counting cover every path, including unknown ones,
+//! uniformly.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -11,10 +14,13 @@ use axum::extract::State as AxumState;
 use axum::response::Response;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LINK, RETRY_AFTER};
 use http::{HeaderMap, Method, StatusCode, Uri};
-use serde_json::json;
+use orchestrator_core::forge::{AssetState, Release, ReleaseAsset, RepoId};
+use serde_json::{Value, json};
 
-use super::{MockAsset, MockFault, MockRelease, MockRequest, RATE_LIMIT, Shared, State, lock};
-use crate::wire::GhNewRelease;
+use super::faults::Chaos;
+use super::stats::Outcome;
+use super::{MockFault, MockRequest, REQUEST_LOG, Shared, State, lock};
+use crate::wire::{GhAsset, GhNewRelease, GhRelease};
 
 pub(super) fn router(state: Shared) -> Router {
     Router::new().fallback(handle).with_state(state)
@@ -23,23 +29,26 @@ pub(super) fn router(state: Shared) -> Router {
 /// What a route decided, before headers common to every answer are added.
 struct Answer {
     status: StatusCode,
-    body: Option<serde_json::Value>,
+    body: Option<Value>,
     headers: Vec<(&'static str, String)>,
     /// Add an `ETag` and answer `304` when it matches `If-None-Match`.
     etag: bool,
+    /// Counted against the rate limit (unless it turns out a `304`).
+    billable: bool,
 }
 
 impl Answer {
-    fn json(status: StatusCode, body: serde_json::Value) -> Self {
+    fn json(status: StatusCode, body: Value) -> Self {
         Self {
             status,
             body: Some(body),
             headers: Vec::new(),
             etag: false,
+            billable: true,
         }
     }
 
-    fn cached(body: serde_json::Value) -> Self {
+    fn cached(body: Value) -> Self {
         Self {
             etag: true,
             ..Self::json(StatusCode::OK, body)
@@ -53,6 +62,10 @@ impl Answer {
         )
     }
 
+    fn not_found() -> Self {
+        Self::error(StatusCode::NOT_FOUND, "Not Found")
+    }
+
     fn already_exists(resource: &str, field: &str) -> Self {
         Self::json(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -63,6 +76,18 @@ impl Answer {
             }),
         )
     }
+
+    /// A fault answer: not billed.
+    fn fault(mut self) -> Self {
+        self.billable = false;
+        self
+    }
+}
+
+/// A request's decided fate.
+enum Fate {
+    Answer(Answer),
+    Reset,
 }
 
 async fn handle(
@@ -73,6 +98,11 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let mut state = lock(&state);
+    let segments: Vec<String> = uri.path().split('/').skip(1).map(decode).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if let ["_mock", rest @ ..] = segments.as_slice() {
+        return control(&state, &method, rest);
+    }
     let header = |name| {
         headers
             .get(name)
@@ -81,25 +111,96 @@ async fn handle(
     };
     let if_none_match = header(IF_NONE_MATCH);
     let authorization = header(AUTHORIZATION);
+    let path = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+    let (route_name, repo) = route_name(&method, &segments);
 
-    let answer = if let Some(fault) = state.faults.pop_front() {
-        fault_answer(&fault)
+    let fate = if let Some(fault) = state.faults.pop_front() {
+        injected(&mut state, &fault)
+    } else if let Some(chaos) = state.chaos.decide(method.as_str(), &path) {
+        match chaos {
+            Chaos::BadGateway => {
+                state.stats.faults.server_errors += 1;
+                Fate::Answer(Answer::error(StatusCode::BAD_GATEWAY, "Bad Gateway").fault())
+            }
+            Chaos::Reset => Fate::Reset,
+        }
     } else if !authorized(state.token.as_deref(), authorization.as_deref()) {
-        Answer::error(StatusCode::UNAUTHORIZED, "Bad credentials")
+        Fate::Answer(Answer::error(StatusCode::UNAUTHORIZED, "Bad credentials").fault())
+    } else if state.limit.exhausted() {
+        state.stats.faults.rate_limit_rejections += 1;
+        Fate::Answer(
+            Answer::error(
+                StatusCode::FORBIDDEN,
+                "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
+            )
+            .fault(),
+        )
     } else {
-        route(&mut state, &method, &uri, &body)
+        Fate::Answer(route(&mut state, &method, &uri, &segments, &body))
     };
-    let response = finish(&mut state, answer, if_none_match.as_deref());
-    state.requests.push(MockRequest {
+    let (response, outcome) = match fate {
+        Fate::Answer(answer) => {
+            let response = finish(&mut state, answer, if_none_match.as_deref());
+            let status = response.status().as_u16();
+            (response, Outcome::Status(status))
+        }
+        Fate::Reset => (reset(), Outcome::Reset),
+    };
+    state.stats.record(&route_name, repo.as_deref(), outcome);
+    if state.requests.len() >= REQUEST_LOG {
+        state.requests.pop_front();
+    }
+    state.requests.push_back(MockRequest {
         method: method.to_string(),
-        path: uri
-            .path_and_query()
-            .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned()),
+        path,
         if_none_match,
         authorization,
-        status: response.status().as_u16(),
+        status: match outcome {
+            Outcome::Status(s) => s,
+            Outcome::Reset => 0,
+        },
     });
     response
+}
+
+/// `/_mock/*`: the control plane; never faulted, limited or counted.
+fn control(state: &State, method: &Method, rest: &[&str]) -> Response {
+    let answer = match (method, rest) {
+        (&Method::GET, ["stats"]) => Answer::json(
+            StatusCode::OK,
+            serde_json::to_value(&state.stats).unwrap_or_default(),
+        ),
+        _ => Answer::not_found(),
+    };
+    let body = answer.body.map(|b| b.to_string()).unwrap_or_default();
+    Response::builder()
+        .status(answer.status)
+        .header(CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// The route template and the `owner/name` of a request, for the stats.
+fn route_name(method: &Method, segments: &[&str]) -> (String, Option<String>) {
+    let template = match segments {
+        ["repos", _, _] => "/repos/{owner}/{repo}",
+        ["repos", _, _, "releases"] => "/repos/{owner}/{repo}/releases",
+        ["repos", _, _, "releases", "tags", _] => "/repos/{owner}/{repo}/releases/tags/{tag}",
+        ["repos", _, _, "releases", "latest"] => "/repos/{owner}/{repo}/releases/latest",
+        ["repos", _, _, "releases", _] => "/repos/{owner}/{repo}/releases/{release_id}",
+        ["repos", _, _, "releases", _, "assets"] => {
+            "/repos/{owner}/{repo}/releases/{release_id}/assets"
+        }
+        ["repos", _, _, ..] => "/repos/{owner}/{repo}/(unknown)",
+        _ => "(unknown)",
+    };
+    let repo = match segments {
+        ["repos", owner, name, ..] => Some(format!("{owner}/{name}")),
+        _ => None,
+    };
+    (format!("{method} {template}"), repo)
 }
 
 fn authorized(required: Option<&str>, sent: Option<&str>) -> bool {
@@ -110,13 +211,16 @@ fn authorized(required: Option<&str>, sent: Option<&str>) -> bool {
     [sent.strip_prefix("Bearer "), sent.strip_prefix("token ")].contains(&Some(required))
 }
 
-fn fault_answer(fault: &MockFault) -> Answer {
-    match fault {
+fn injected(state: &mut State, fault: &MockFault) -> Fate {
+    let answer = match fault {
         MockFault::ServerError(code) => {
+            state.stats.faults.server_errors += 1;
             let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::BAD_GATEWAY);
             Answer::error(status, status.canonical_reason().unwrap_or("Server Error"))
         }
+        MockFault::ConnectionReset => return Fate::Reset,
         MockFault::RateLimited { reset_in } => {
+            state.stats.faults.rate_limit_rejections += 1;
             let mut a = Answer::error(
                 StatusCode::FORBIDDEN,
                 "API rate limit exceeded for user ID 1.",
@@ -129,6 +233,7 @@ fn fault_answer(fault: &MockFault) -> Answer {
             a
         }
         MockFault::SecondaryRateLimit { retry_after } => {
+            state.stats.faults.rate_limit_rejections += 1;
             let mut a = Answer::error(
                 StatusCode::FORBIDDEN,
                 "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
@@ -137,57 +242,94 @@ fn fault_answer(fault: &MockFault) -> Answer {
             a
         }
         MockFault::TooManyRequests { retry_after } => {
+            state.stats.faults.rate_limit_rejections += 1;
             let mut a = Answer::error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
             a.headers = vec![(RETRY_AFTER.as_str(), secs(*retry_after))];
             a
         }
         MockFault::Unauthorized => Answer::error(StatusCode::UNAUTHORIZED, "Bad credentials"),
-    }
+    };
+    Fate::Answer(answer.fault())
 }
 
 fn secs(d: Duration) -> String {
     (d.as_secs_f64().ceil() as u64).to_string()
 }
 
-fn route(state: &mut State, method: &Method, uri: &Uri, body: &[u8]) -> Answer {
-    let segments: Vec<String> = uri.path().split('/').skip(1).map(decode).collect();
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body: &[u8]) -> Answer {
     let query = |key: &str| query_param(uri.query().unwrap_or_default(), key);
-    match (method, segments.as_slice()) {
-        (&Method::GET, ["_mock", "stats"]) => Answer::json(
-            StatusCode::OK,
-            serde_json::to_value(state.stats).unwrap_or_default(),
-        ),
-        (&Method::GET, ["repos", owner, name, "releases"]) => {
-            let per_page = query("per_page")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(30usize)
-                .clamp(1, 100);
-            let page = query("page")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1usize)
-                .max(1);
-            list(state, &format!("{owner}/{name}"), per_page, page)
+    let paging = || {
+        let per_page = query("per_page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30usize)
+            .clamp(1, 100);
+        let page = query("page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1usize)
+            .max(1);
+        (per_page, page)
+    };
+    let ["repos", owner, name, rest @ ..] = segments else {
+        return Answer::not_found();
+    };
+    let repo = RepoId::new(*owner, *name);
+    if !state.knows(&repo) {
+        return Answer::not_found();
+    }
+    let base = format!("{}/repos/{repo}", state.base_url);
+    match (method, rest) {
+        (&Method::GET, ["releases"]) => {
+            let (per_page, page) = paging();
+            let all: Vec<Value> = state
+                .releases(&repo)
+                .iter()
+                .map(|r| release_json(&state.base_url, &repo, r))
+                .collect();
+            paginate(all, per_page, page, &format!("{base}/releases"))
         }
-        (&Method::GET, ["repos", owner, name, "releases", "tags", tag]) => {
-            let repo = format!("{owner}/{name}");
-            let Some(releases) = state.repos.get(&repo) else {
-                return Answer::error(StatusCode::NOT_FOUND, "Not Found");
-            };
+        (&Method::GET, ["releases", "tags", tag]) => {
             // As on GitHub: drafts are not visible by tag.
-            match releases.iter().find(|r| r.tag == *tag && !r.draft) {
-                Some(r) => Answer::cached(json!(state.release_json(&repo, r))),
-                None => Answer::error(StatusCode::NOT_FOUND, "Not Found"),
+            match state.release(&repo, tag).filter(|r| !r.draft) {
+                Some(r) => Answer::cached(release_json(&state.base_url, &repo, &r)),
+                None => Answer::not_found(),
             }
         }
-        (&Method::POST, ["repos", owner, name, "releases"]) => {
-            create_release(state, &format!("{owner}/{name}"), body)
+        (&Method::GET, ["releases", "latest"]) => {
+            let latest = state
+                .releases(&repo)
+                .into_iter()
+                .find(|r| !r.draft && !r.prerelease);
+            match latest {
+                Some(r) => Answer::cached(release_json(&state.base_url, &repo, &r)),
+                None => Answer::not_found(),
+            }
         }
-        (&Method::POST, ["repos", owner, name, "releases", id, "assets"]) => {
+        (&Method::GET, ["releases", id]) => match by_id(state, &repo, id) {
+            Some(r) => Answer::cached(release_json(&state.base_url, &repo, &r)),
+            None => Answer::not_found(),
+        },
+        (&Method::GET, ["releases", id, "assets"]) => {
+            let Some(release) = by_id(state, &repo, id) else {
+                return Answer::not_found();
+            };
+            let (per_page, page) = paging();
+            let assets = release
+                .assets
+                .iter()
+                .map(|a| asset_json(&state.base_url, &repo, &release.tag, a))
+                .collect();
+            paginate(
+                assets,
+                per_page,
+                page,
+                &format!("{base}/releases/{id}/assets"),
+            )
+        }
+        (&Method::POST, ["releases"]) => create_release(state, &repo, body),
+        (&Method::POST, ["releases", id, "assets"]) => {
             let Some(asset_name) = query("name").filter(|n| !n.is_empty()) else {
                 return Answer::error(StatusCode::UNPROCESSABLE_ENTITY, "name is required");
             };
-            let repo = format!("{owner}/{name}");
             upload(
                 state,
                 &repo,
@@ -196,31 +338,24 @@ fn route(state: &mut State, method: &Method, uri: &Uri, body: &[u8]) -> Answer {
                 body.len(),
             )
         }
-        _ => Answer::error(StatusCode::NOT_FOUND, "Not Found"),
+        _ => Answer::not_found(),
     }
 }
 
-fn list(state: &State, repo: &str, per_page: usize, page: usize) -> Answer {
-    let Some(releases) = state.repos.get(repo) else {
-        return Answer::error(StatusCode::NOT_FOUND, "Not Found");
-    };
-    let all: Vec<_> = releases
-        .iter()
-        .rev()
-        .map(|r| state.release_json(repo, r))
-        .collect();
-    let last = all.len().div_ceil(per_page).max(1);
-    let items: Vec<_> = all
-        .iter()
+fn by_id(state: &mut State, repo: &RepoId, id: &str) -> Option<Release> {
+    let id: u64 = id.parse().ok()?;
+    state.releases(repo).into_iter().find(|r| r.id == id)
+}
+
+/// One page of `items`, with GitHub's `Link` header (`next`, `last`, `first`, `prev`).
+fn paginate(items: Vec<Value>, per_page: usize, page: usize, url: &str) -> Answer {
+    let last = items.len().div_ceil(per_page).max(1);
+    let page_items: Vec<Value> = items
+        .into_iter()
         .skip((page - 1) * per_page)
         .take(per_page)
         .collect();
-    let link = |p: usize, rel: &str| {
-        format!(
-            "<{}/repos/{repo}/releases?per_page={per_page}&page={p}>; rel=\"{rel}\"",
-            state.base_url
-        )
-    };
+    let link = |p: usize, rel: &str| format!("<{url}?per_page={per_page}&page={p}>; rel=\"{rel}\"");
     let mut links = Vec::new();
     if page < last {
         links.push(link(page + 1, "next"));
@@ -230,14 +365,76 @@ fn list(state: &State, repo: &str, per_page: usize, page: usize) -> Answer {
         links.push(link(1, "first"));
         links.push(link(page - 1, "prev"));
     }
-    let mut answer = Answer::cached(json!(items));
+    let mut answer = Answer::cached(Value::Array(page_items));
     if !links.is_empty() {
         answer.headers.push((LINK.as_str(), links.join(", ")));
     }
     answer
 }
 
-fn create_release(state: &mut State, repo: &str, body: &[u8]) -> Answer {
+/// A release in GitHub's shape: the fields the adapter reads ([`GhRelease`]) plus GitHub's URLs.
+fn release_json(base_url: &str, repo: &RepoId, r: &Release) -> Value {
+    let web = format!("{base_url}/{repo}/releases");
+    let api = format!("{base_url}/repos/{repo}/releases/{}", r.id);
+    let gh = GhRelease {
+        id: r.id,
+        tag_name: r.tag.clone(),
+        name: r.name.clone(),
+        body: r.body.clone(),
+        draft: r.draft,
+        prerelease: r.prerelease,
+        html_url: format!("{web}/tag/{}", r.tag),
+        assets: Vec::new(),
+    };
+    let mut value = json!(gh);
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("url".into(), json!(api));
+        obj.insert("assets_url".into(), json!(format!("{api}/assets")));
+        obj.insert(
+            "upload_url".into(),
+            json!(format!("{api}/assets{{?name,label}}")),
+        );
+        obj.insert("node_id".into(), json!(format!("RE_mock{}", r.id)));
+        obj.insert(
+            "assets".into(),
+            Value::Array(
+                r.assets
+                    .iter()
+                    .map(|a| asset_json(base_url, repo, &r.tag, a))
+                    .collect(),
+            ),
+        );
+    }
+    value
+}
+
+/// An asset in GitHub's shape; an unfinished upload is `open`.
+fn asset_json(base_url: &str, repo: &RepoId, tag: &str, a: &ReleaseAsset) -> Value {
+    let gh = GhAsset {
+        id: a.id,
+        name: a.name.clone(),
+        size: a.size,
+        state: match a.state {
+            AssetState::Uploaded => "uploaded",
+            _ => "open",
+        }
+        .into(),
+        browser_download_url: format!("{base_url}/{repo}/releases/download/{tag}/{}", a.name),
+    };
+    let mut value = json!(gh);
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(
+            "url".into(),
+            json!(format!("{base_url}/repos/{repo}/releases/assets/{}", a.id)),
+        );
+        obj.insert("label".into(), Value::Null);
+        obj.insert("content_type".into(), json!("application/octet-stream"));
+        obj.insert("download_count".into(), json!(0));
+    }
+    value
+}
+
+fn create_release(state: &mut State, repo: &RepoId, body: &[u8]) -> Answer {
     let new: GhNewRelease = match serde_json::from_slice(body) {
         Ok(new) => new,
         Err(e) => {
@@ -250,58 +447,60 @@ fn create_release(state: &mut State, repo: &str, body: &[u8]) -> Answer {
     if new.tag_name.is_empty() {
         return Answer::error(StatusCode::UNPROCESSABLE_ENTITY, "tag_name is required");
     }
-    let id = state.next_id;
-    let Some(releases) = state.repos.get_mut(repo) else {
-        return Answer::error(StatusCode::NOT_FOUND, "Not Found");
-    };
-    if releases.iter().any(|r| r.tag == new.tag_name) {
+    if state.release(repo, &new.tag_name).is_some() {
         return Answer::already_exists("Release", "tag_name");
     }
-    let release = MockRelease {
+    let id = state.fresh_id();
+    let release = Release {
         id,
         tag: new.tag_name,
-        target: new.target_commitish,
         name: new.name,
         body: new.body,
         draft: new.draft,
         prerelease: new.prerelease,
+        html_url: String::new(),
         assets: Vec::new(),
     };
-    tracing::debug!(target = ?release.target, "mock: created release {} of {repo}", release.tag);
-    releases.push(release.clone());
-    state.next_id += 1;
+    tracing::debug!(target = ?new.target_commitish, "mock: created release {} of {repo}", release.tag);
+    state
+        .repos
+        .entry(repo.to_string())
+        .or_default()
+        .push(release.clone());
     Answer::json(
         StatusCode::CREATED,
-        json!(state.release_json(repo, &release)),
+        release_json(&state.base_url, repo, &release),
     )
 }
 
-fn upload(state: &mut State, repo: &str, release_id: u64, name: &str, size: usize) -> Answer {
-    let id = state.next_id;
+fn upload(state: &mut State, repo: &RepoId, release_id: u64, name: &str, size: usize) -> Answer {
+    let id = state.fresh_id();
+    let base_url = state.base_url.clone();
     let Some(release) = state
         .repos
-        .get_mut(repo)
+        .get_mut(&repo.to_string())
         .and_then(|rs| rs.iter_mut().find(|r| r.id == release_id))
     else {
-        return Answer::error(StatusCode::NOT_FOUND, "Not Found");
+        return Answer::not_found();
     };
     if release.assets.iter().any(|a| a.name == name) {
         return Answer::already_exists("ReleaseAsset", "name");
     }
-    let asset = MockAsset {
+    let asset = ReleaseAsset {
         id,
         name: name.to_owned(),
         size: size as u64,
+        state: AssetState::Uploaded,
+        download_url: String::new(),
     };
-    release.assets.push(asset);
-    let release = release.clone();
-    state.next_id += 1;
-    let json = state.release_json(repo, &release);
-    let asset = json.assets.into_iter().find(|a| a.id == id);
-    Answer::json(StatusCode::CREATED, json!(asset))
+    release.assets.push(asset.clone());
+    Answer::json(
+        StatusCode::CREATED,
+        asset_json(&base_url, repo, &release.tag, &asset),
+    )
 }
 
-/// Adds the rate-limit headers, the ETag (answering `304` on a match), and counts the request.
+/// Adds the rate-limit headers and the ETag (answering `304` on a match); bills the rate limit.
 fn finish(state: &mut State, answer: Answer, if_none_match: Option<&str>) -> Response {
     let body = answer.body.map(|b| b.to_string());
     let etag = match (&body, answer.etag && answer.status == StatusCode::OK) {
@@ -313,24 +512,18 @@ fn finish(state: &mut State, answer: Answer, if_none_match: Option<&str>) -> Res
         _ => None,
     };
     let not_modified = etag.is_some() && etag.as_deref() == if_none_match;
-    state.stats.requests += 1;
-    if not_modified {
-        state.stats.not_modified += 1;
-    } else {
-        state.stats.rate_limited += 1;
-        state.rate_remaining = state.rate_remaining.saturating_sub(1);
+    if answer.billable && !not_modified {
+        state.limit.spend();
     }
     let status = if not_modified {
         StatusCode::NOT_MODIFIED
     } else {
         answer.status
     };
-    let mut response = Response::builder()
-        .status(status)
-        .header("x-ratelimit-limit", RATE_LIMIT)
-        .header("x-ratelimit-remaining", state.rate_remaining)
-        .header("x-ratelimit-reset", now_epoch() + 3600)
-        .header("x-ratelimit-used", RATE_LIMIT - state.rate_remaining);
+    let mut response = Response::builder().status(status);
+    for (name, value) in state.limit.headers() {
+        response = response.header(name, value);
+    }
     if let Some(etag) = &etag {
         response = response.header(ETAG, etag.as_str());
     }
@@ -354,6 +547,25 @@ fn finish(state: &mut State, answer: Answer, if_none_match: Option<&str>) -> Res
         *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         fallback
     })
+}
+
+/// A response whose body fails at once: the server drops the connection mid-response, so the
+/// client sees a truncated message (like a reset by a proxy).
+fn reset() -> Response {
+    Response::new(Body::from_stream(FailingBody))
+}
+
+struct FailingBody;
+
+impl futures_core::Stream for FailingBody {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "mock GitHub: connection dropped (fault)",
+        ))))
+    }
 }
 
 fn now_epoch() -> u64 {

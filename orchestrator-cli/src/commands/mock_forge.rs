@@ -1,0 +1,191 @@
+//! `orchestrator mock-forge`: the mock GitHub server as a process, for users' integration tests
+//! and rehearsals against `--forge-url`.
+//!
+//! The first line on stdout is `listening on http://HOST:PORT` (flushed at once, so a parent
+//! process can read the URL); everything else goes to stderr. It serves until SIGTERM or Ctrl-C,
+//! then stops gracefully and exits 0.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use orchestrator_core::Error;
+use orchestrator_core::config::Config;
+use orchestrator_core::forge::CiSimulation;
+use orchestrator_core::secret::SecretString;
+use orchestrator_git::GixVcs;
+use orchestrator_github::mock::{MockGitHub, MockOptions};
+
+use crate::args::Global;
+use crate::wiring;
+
+/// `orchestrator mock-forge` flags. The config comes from the global `--config FILE`.
+#[derive(Debug, Args)]
+pub(crate) struct MockForgeArgs {
+    /// Where to listen (port 0: a free port, printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub(crate) listen: SocketAddr,
+
+    /// A directory of bare origins: repo owner/NAME is backed by DIR/NAME.git, and tags pushed there
+    /// become releases. Default with --config: each repo's clone's origin, when it is a local path.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) origins: Option<PathBuf>,
+
+    /// From a pushed tag to its release, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub(crate) ci_delay_ms: u64,
+
+    /// Upload time of each release asset, in milliseconds (assets upload one after another).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub(crate) asset_interval_ms: u64,
+
+    /// Share of API requests (0 to 1) that answer 502 or drop the connection.
+    #[arg(long, default_value_t = 0.0, value_name = "F", value_parser = fault_rate)]
+    pub(crate) fault_rate: f64,
+
+    /// Answer 403 with x-ratelimit-remaining: 0 after N counted requests per window (304s are
+    /// free); default: not enforced.
+    #[arg(long, value_name = "N")]
+    pub(crate) rate_limit: Option<u64>,
+
+    /// The rate-limit window, in milliseconds (default: one hour, as on github.com).
+    #[arg(long, default_value_t = 3_600_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) rate_limit_window_ms: u64,
+
+    /// Seed of the fault decisions: the same seed and requests give the same faults.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) seed: u64,
+
+    /// Accept only requests carrying the token in this process's GITHUB_TOKEN (else GH_TOKEN);
+    /// others answer 401.
+    #[arg(long)]
+    pub(crate) require_token: bool,
+}
+
+fn fault_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("{rate} is not between 0 and 1"))
+    }
+}
+
+pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<ExitCode> {
+    let config = global.config.as_deref().map(Config::load).transpose()?;
+    let options = options(&args, config).await?;
+    let watched = options
+        .origins
+        .as_ref()
+        .map(|d| d.display().to_string())
+        .or_else(|| {
+            options.ci.as_ref().map(|ci| {
+                let n = ci.repos.values().filter(|r| r.origin.is_some()).count();
+                format!("{n} origin(s) from the config's clones")
+            })
+        });
+    let mock = MockGitHub::start(options)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {}", mock.url())?;
+        stdout.flush()?;
+    }
+    eprintln!(
+        "mock-forge: watching {}; CI delay {}ms, asset interval {}ms; fault rate {} (seed {}); rate limit {}",
+        watched.as_deref().unwrap_or("no origins"),
+        args.ci_delay_ms,
+        args.asset_interval_ms,
+        args.fault_rate,
+        args.seed,
+        args.rate_limit.map_or_else(
+            || "not enforced".to_owned(),
+            |n| format!("{n} per {}ms", args.rate_limit_window_ms)
+        ),
+    );
+    eprintln!(
+        "mock-forge: stats at {}/_mock/stats; stop with Ctrl-C",
+        mock.url()
+    );
+    stopped().await;
+    let stats = mock.stats();
+    mock.shutdown().await;
+    eprintln!(
+        "mock-forge: stopped after {} request(s) ({} not modified, {} faults, {} rate limited)",
+        stats.requests,
+        stats.not_modified,
+        stats.faults.server_errors + stats.faults.connection_resets,
+        stats.faults.rate_limit_rejections
+    );
+    for (repo, r) in &stats.by_repo {
+        eprintln!(
+            "mock-forge:   {repo}: {} request(s), {} counted against the rate limit, {} not modified (304)",
+            r.requests, r.rate_limited, r.not_modified
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The server options the flags and the config describe.
+async fn options(args: &MockForgeArgs, config: Option<Config>) -> anyhow::Result<MockOptions> {
+    let ci_delay = Duration::from_millis(args.ci_delay_ms);
+    let asset_interval = Duration::from_millis(args.asset_interval_ms);
+    let mut options = MockOptions::default()
+        .listen(args.listen)
+        .ci_delay(ci_delay)
+        .asset_interval(asset_interval)
+        .fault_rate(args.fault_rate)
+        .seed(args.seed);
+    if let Some(limit) = args.rate_limit {
+        options = options.rate_limit(limit, Duration::from_millis(args.rate_limit_window_ms));
+    }
+    if args.require_token {
+        let token = SecretString::forge_token_from_env().ok_or_else(|| {
+            Error::invalid_input("--require-token needs GITHUB_TOKEN or GH_TOKEN to be set")
+        })?;
+        options = options.token(token.expose());
+    }
+    if let Some(dir) = &args.origins {
+        if !dir.is_dir() {
+            return Err(Error::invalid_input(format!(
+                "--origins {}: not a directory",
+                dir.display()
+            ))
+            .into());
+        }
+        options = options.origins(std::path::absolute(dir)?);
+    } else if let Some(config) = &config {
+        let origins = wiring::local_origins(config, &GixVcs::new()).await;
+        options = options.ci(CiSimulation::for_config(
+            config,
+            ci_delay,
+            asset_interval,
+            |repo| origins.get(&repo.name).cloned(),
+        ));
+    }
+    if let Some(config) = config {
+        options = options.config(config);
+    }
+    Ok(options)
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,121 @@
+//! The mock's simulated CI: it watches bare origins for pushed tags and derives each release from
+//! the time since the tag was first seen, with the same rules as `InMemoryForge`
+//! ([`CiSimulation::release_after`]): after the delay a draft, then the assets one by one, each
+//! growing while uploading before it settles.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use orchestrator_core::forge::{CiRepo, CiSimulation, Release, RepoId, origin_tags};
+
+/// CI state: when each tag was first seen, and the ids its release got.
+#[derive(Debug)]
+pub(crate) struct Ci {
+    sim: CiSimulation,
+    /// Where `DIR/<name>.git` origins live, for repos the simulation does not name.
+    origins: Option<PathBuf>,
+    pushes: HashMap<(RepoId, String), Instant>,
+    ids: HashMap<(RepoId, String), u64>,
+}
+
+impl Ci {
+    pub(crate) fn new(sim: CiSimulation, origins: Option<PathBuf>) -> Self {
+        Self {
+            sim,
+            origins,
+            pushes: HashMap::new(),
+            ids: HashMap::new(),
+        }
+    }
+
+    /// Makes `repo` known to CI (no assets, no origin) if it is not yet.
+    pub(crate) fn add_repo(&mut self, repo: &RepoId) {
+        self.sim.repos.entry(repo.clone()).or_default();
+    }
+
+    /// Repos the simulation names (they exist on the mock from the start).
+    pub(crate) fn repos(&self) -> Vec<RepoId> {
+        self.sim.repos.keys().cloned().collect()
+    }
+
+    /// Whether `repo` is backed by an origin in the origins directory (and so exists). Adds it to
+    /// the simulation (no assets) when the simulation did not name it.
+    pub(crate) fn adopt(&mut self, repo: &RepoId) -> bool {
+        if self.sim.repos.contains_key(repo) {
+            return true;
+        }
+        let Some(origin) = self.origin_in_dir(repo) else {
+            return false;
+        };
+        let ci_repo = CiRepo {
+            origin: Some(origin),
+            ..CiRepo::default()
+        };
+        self.sim.repos.insert(repo.clone(), ci_repo);
+        true
+    }
+
+    fn origin_in_dir(&self, repo: &RepoId) -> Option<PathBuf> {
+        let origin = self.origins.as_ref()?.join(format!("{}.git", repo.name));
+        is_bare_repo(&origin).then_some(origin)
+    }
+
+    /// Records tags newly seen in the watched origins (all of them, or only `repo`'s).
+    pub(crate) fn observe(&mut self, only: Option<&RepoId>) {
+        let sim = &self.sim;
+        let now = Instant::now();
+        for (repo, ci_repo) in &sim.repos {
+            if only.is_some_and(|o| o != repo) {
+                continue;
+            }
+            let Some(origin) = &ci_repo.origin else {
+                continue;
+            };
+            for tag in origin_tags(origin) {
+                if sim.tag_format.parse_tag(&tag).is_some() {
+                    self.pushes.entry((repo.clone(), tag)).or_insert(now);
+                }
+            }
+        }
+    }
+
+    /// Records a push announced through the API rather than seen in an origin.
+    pub(crate) fn notify_pushed(&mut self, repo: &RepoId, tag: &str) {
+        self.pushes
+            .entry((repo.clone(), tag.to_owned()))
+            .or_insert_with(Instant::now);
+    }
+
+    /// Tags of `repo` CI has seen pushed.
+    pub(crate) fn pushed_tags(&self, repo: &RepoId) -> Vec<String> {
+        let mut tags: Vec<String> = self
+            .pushes
+            .keys()
+            .filter(|(r, _)| r == repo)
+            .map(|(_, t)| t.clone())
+            .collect();
+        tags.sort();
+        tags
+    }
+
+    /// The release CI has produced for `tag` so far; `next_id` hands out an id when it first
+    /// becomes visible.
+    pub(crate) fn release(
+        &mut self,
+        repo: &RepoId,
+        tag: &str,
+        next_id: impl FnOnce() -> u64,
+    ) -> Option<Release> {
+        let sim = &self.sim;
+        let key = (repo.clone(), tag.to_owned());
+        let since_push = self.pushes.get(&key)?.elapsed();
+        sim.release_after(repo, tag, since_push, 0)?;
+        let id = *self.ids.entry(key).or_insert_with(next_id);
+        sim.release_after(repo, tag, since_push, id)
+    }
+}
+
+fn is_bare_repo(path: &Path) -> bool {
+    path.join("HEAD").is_file() && path.join("objects").is_dir()
+}

@@ -1,0 +1,165 @@
+//! [`MockOptions`]: how a [`MockGitHub`](super::MockGitHub) behaves.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use orchestrator_core::config::Config;
+use orchestrator_core::forge::CiSimulation;
+use orchestrator_core::secret::SecretString;
+
+/// How a [`MockGitHub`](super::MockGitHub) behaves. `MockOptions::default()` is a quiet server on
+/// a free loopback port: no CI, no faults, no enforced rate limit.
+///
+/// ```
+/// use std::time::Duration;
+/// use orchestrator_github::mock::MockOptions;
+///
+/// let options = MockOptions::default()
+///     .origins("/tmp/sandbox/origins")
+///     .ci_delay(Duration::from_millis(300))
+///     .fault_rate(0.2)
+///     .seed(7);
+/// assert_eq!(options.seed, 7);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MockOptions {
+    /// Where to listen; default `127.0.0.1:0` (a free port).
+    pub listen: SocketAddr,
+    /// A directory of bare origins: repo `owner/name` is backed by `DIR/name.git`, and tags pushed
+    /// there start the simulated CI. A repo whose origin exists here needs no other declaration.
+    pub origins: Option<PathBuf>,
+    /// The config whose repos exist on the mock and whose CI it simulates: tag format, and each
+    /// repo's asset patterns with the version filled in (`*` and `?` made concrete as `x`).
+    pub config: Option<Config>,
+    /// The simulated CI itself, for full control (per-repo origins and behaviours such as
+    /// [`CiBehaviour::NeverSettles`](orchestrator_core::forge::CiBehaviour)); overrides what
+    /// `config`, `ci_delay` and `asset_interval` would build.
+    pub ci: Option<CiSimulation>,
+    /// From the moment a pushed tag is first seen to its (draft) release; default 1s.
+    pub ci_delay: Duration,
+    /// Upload time of each asset; assets upload one after another; default 200ms.
+    pub asset_interval: Duration,
+    /// The share of API requests (0.0 to 1.0) that fail: half answer `502`, half drop the
+    /// connection mid-response. Default 0.
+    pub fault_rate: f64,
+    /// Requests allowed per [`MockOptions::rate_limit_window`]; after that, `403` with
+    /// `x-ratelimit-remaining: 0` and the window's reset until the window ends. `304`s are free,
+    /// as on GitHub. Default `None`: headers report 5,000 an hour but nothing is enforced.
+    pub rate_limit: Option<u64>,
+    /// The rate-limit window; default one hour, like github.com.
+    pub rate_limit_window: Duration,
+    /// Seeds the fault decisions: the same seed and the same requests give the same faults.
+    pub seed: u64,
+    /// When set, requests must carry `Authorization: Bearer <token>` (or `token <token>`);
+    /// others answer `401 Bad credentials`.
+    pub token: Option<SecretString>,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            origins: None,
+            config: None,
+            ci: None,
+            ci_delay: Duration::from_secs(1),
+            asset_interval: Duration::from_millis(200),
+            fault_rate: 0.0,
+            rate_limit: None,
+            rate_limit_window: Duration::from_secs(3600),
+            seed: 0,
+            token: None,
+        }
+    }
+}
+
+impl MockOptions {
+    /// Sets [`MockOptions::listen`].
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Sets [`MockOptions::origins`].
+    pub fn origins(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.origins = Some(dir.into());
+        self
+    }
+
+    /// Sets [`MockOptions::config`].
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Sets [`MockOptions::ci`].
+    pub fn ci(mut self, ci: CiSimulation) -> Self {
+        self.ci = Some(ci);
+        self
+    }
+
+    /// Sets [`MockOptions::ci_delay`].
+    pub fn ci_delay(mut self, delay: Duration) -> Self {
+        self.ci_delay = delay;
+        self
+    }
+
+    /// Sets [`MockOptions::asset_interval`].
+    pub fn asset_interval(mut self, interval: Duration) -> Self {
+        self.asset_interval = interval;
+        self
+    }
+
+    /// Sets [`MockOptions::fault_rate`] (clamped to 0.0..=1.0).
+    pub fn fault_rate(mut self, rate: f64) -> Self {
+        self.fault_rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// Sets [`MockOptions::rate_limit`] and [`MockOptions::rate_limit_window`].
+    pub fn rate_limit(mut self, requests: u64, window: Duration) -> Self {
+        self.rate_limit = Some(requests);
+        self.rate_limit_window = window.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets [`MockOptions::seed`].
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets [`MockOptions::token`].
+    pub fn token(mut self, token: &str) -> Self {
+        self.token = Some(SecretString::new(token));
+        self
+    }
+
+    /// The CI simulation these options describe: [`MockOptions::ci`], else one built from the
+    /// config (each repo watching `origins/<name>.git`), else one with the default tag format and
+    /// no repos (repos found in `origins` are added as they are first asked for).
+    pub(crate) fn simulation(&self) -> CiSimulation {
+        if let Some(ci) = &self.ci {
+            return ci.clone();
+        }
+        if let Some(config) = &self.config {
+            let origins = self.origins.clone();
+            return CiSimulation::for_config(config, self.ci_delay, self.asset_interval, |repo| {
+                origins
+                    .as_ref()
+                    .map(|dir| dir.join(format!("{}.git", repo.github.name)))
+            });
+        }
+        CiSimulation {
+            delay: self.ci_delay,
+            asset_interval: self.asset_interval,
+            ..CiSimulation::default()
+        }
+    }
+}
