@@ -102,8 +102,9 @@ fn sigkill_at_every_journal_write_then_resume_converges() {
                         return (
                             k,
                             format!(
-                                "write {k}: resume failed: {}",
-                                String::from_utf8_lossy(&resumed.stderr)
+                                "write {k}: resume failed: {}{}",
+                                String::from_utf8_lossy(&resumed.stderr),
+                                String::from_utf8_lossy(&resumed.stdout)
                             ),
                         );
                     }

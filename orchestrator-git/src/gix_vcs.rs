@@ -1,6 +1,7 @@
 //! [`GixVcs`]: the [`Vcs`] trait over gix for local reads and the git CLI for the network.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use orchestrator_core::error::Result;
@@ -11,7 +12,7 @@ use crate::{network, read, status, tags};
 
 /// The production [`Vcs`]: reads with gix, fetches and pushes with the `git` command line.
 ///
-/// Stateless: every call opens the repository afresh, so one instance serves every clone and
+/// Holds no repository state: every call opens the repository afresh, so one instance serves every clone and
 /// always sees what other processes (the user, `git`) did in between. Each call runs on tokio's
 /// blocking pool.
 ///
@@ -23,15 +24,25 @@ use crate::{network, read, status, tags};
 /// println!("{head:?}");
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct GixVcs {
-    _private: (),
+    /// Ref lock files older than this cannot belong to a write this instance started: they are
+    /// leftovers of a killed process (see `create_tag`).
+    created: SystemTime,
 }
 
 impl GixVcs {
-    /// A new backend; it holds no state.
+    /// A new backend; it holds no repository state.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            created: SystemTime::now(),
+        }
+    }
+}
+
+impl Default for GixVcs {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -85,8 +96,9 @@ impl Vcs for GixVcs {
 
     async fn create_tag(&self, path: &Path, tag: &str, commit: &str, message: &str) -> Result<()> {
         let (tag, commit, message) = (tag.to_owned(), commit.to_owned(), message.to_owned());
+        let stale_before = self.created;
         blocking(path, move |path| {
-            tags::create_tag(path, &tag, &commit, &message)
+            tags::create_tag(path, &tag, &commit, &message, stale_before)
         })
         .await
     }

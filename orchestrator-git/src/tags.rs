@@ -1,6 +1,7 @@
 //! Annotated tags, written with gix so no `git tag` process (or signing hook) is involved.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use gix::refs::transaction::PreviousValue;
 use orchestrator_core::error::{Error, Result};
@@ -12,8 +13,43 @@ use crate::util::{gix_error, open};
 pub(crate) const FALLBACK_TAGGER: (&str, &str) = ("orchestrator", "orchestrator@localhost");
 
 /// Creates the annotated tag `tag` at `commit`, never overwriting an existing tag.
-pub(crate) fn create_tag(path: &Path, tag: &str, commit: &str, message: &str) -> Result<()> {
-    create_tag_in(open(path)?, path, tag, commit, message)
+///
+/// A ref lock file (`refs/tags/<tag>.lock`) older than `stale_before` is a leftover of a process
+/// killed mid-write (git leaves them behind too, and then refuses to write the ref): it is
+/// removed, with a warning, instead of failing every later attempt. A younger one belongs to a
+/// live writer and is reported.
+pub(crate) fn create_tag(
+    path: &Path,
+    tag: &str,
+    commit: &str,
+    message: &str,
+    stale_before: SystemTime,
+) -> Result<()> {
+    let repo = open(path)?;
+    let lock = repo.common_dir().join(format!("{}.lock", tag_ref(tag)));
+    if let Ok(modified) = std::fs::metadata(&lock).and_then(|m| m.modified())
+        && modified < stale_before
+    {
+        tracing::warn!(lock = %lock.display(), "removing a ref lock left by an interrupted run");
+        std::fs::remove_file(&lock).map_err(|err| {
+            gix_error(
+                path,
+                &format!("cannot remove stale {}", lock.display()),
+                err,
+            )
+        })?;
+    }
+    let result = create_tag_in(repo, path, tag, commit, message);
+    if result.is_err() && lock.exists() {
+        return Err(Error::Conflict {
+            message: format!(
+                "cannot create tag {tag} in {}: {} exists (another git process is writing it; if none is, remove the file)",
+                path.display(),
+                lock.display()
+            ),
+        });
+    }
+    result
 }
 
 /// [`create_tag`] on an opened repository (tests open it isolated from the environment).

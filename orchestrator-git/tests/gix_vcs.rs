@@ -262,3 +262,33 @@ async fn network_remotes_are_asked_through_ls_remote_and_agree_with_local_reads(
     );
     assert_eq!(direct.len(), 2, "absent refs are absent: {direct:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ref_lock_left_by_a_killed_run_is_recovered_but_a_live_one_is_reported() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "locked");
+    let head = git(&repo.clone, &["rev-parse", "HEAD"]).expect("rev-parse");
+    let lock = repo.clone.join(".git/refs/tags/v1.0.0.lock");
+    // Left by a process killed mid-write, before this backend existed.
+    write_file(&repo.clone, ".git/refs/tags/v1.0.0.lock", "").expect("lock");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let vcs = GixVcs::new();
+    vcs.create_tag(&repo.clone, "v1.0.0", &head, "Release v1.0.0")
+        .await
+        .expect("the stale lock is removed and the tag written");
+    assert!(!lock.exists());
+    assert_eq!(
+        vcs.local_tag(&repo.clone, "v1.0.0").await.expect("read"),
+        Some(head.clone())
+    );
+    // A lock that appears while this backend lives belongs to a live writer. (File times come
+    // from a coarse kernel clock: leave it a few ticks.)
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    write_file(&repo.clone, ".git/refs/tags/v2.0.0.lock", "").expect("lock");
+    let err = vcs
+        .create_tag(&repo.clone, "v2.0.0", &head, "Release v2.0.0")
+        .await
+        .expect_err("a live lock is respected");
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert!(err.to_string().contains("v2.0.0.lock exists"), "{err}");
+}
