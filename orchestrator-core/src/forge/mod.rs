@@ -10,14 +10,20 @@ pub use memory::{
     CiBehaviour, CiRepo, CiSimulation, Fault, FaultRule, ForgeOp, InMemoryForge, RequestRecord,
     origin_tags,
 };
-pub use types::{AssetState, NewRelease, Release, ReleaseAsset, RepoId, RequestStats};
+pub use types::{
+    AssetState, Comment, NewPullRequest, NewRelease, Permission, PullRequest, Release,
+    ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun,
+    WorkflowRunQuery, WorkflowRunStatus,
+};
 
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 
-/// A code forge: releases and their assets (this issue), and, answering
-/// [`Error::NotSupported`] until a backend offers them, the capabilities later features add.
+/// A code forge: releases and their assets, workflow runs and dispatches, pull requests, labels,
+/// comments and permissions. The release methods are required; the others answer
+/// [`Error::NotSupported`] until a backend implements them, so a partial backend (a read-only
+/// mirror, an embedder's stub of its own forge) stays usable for the features it can serve.
 #[async_trait]
 pub trait Forge: Send + Sync + std::fmt::Debug {
     /// The backend's name, for messages (`github`, `in-memory`).
@@ -41,6 +47,140 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
         name: &str,
         content: &[u8],
     ) -> Result<ReleaseAsset>;
+
+    /// The latest published (non-draft, non-prerelease) release, or `None`.
+    async fn latest_release(&self, repo: &RepoId) -> Result<Option<Release>> {
+        Err(not_supported(
+            self.backend(),
+            &format!("latest release of {repo}"),
+        ))
+    }
+
+    /// Changes a release's title, notes, draft or prerelease flag.
+    async fn update_release(
+        &self,
+        repo: &RepoId,
+        release_id: u64,
+        update: &ReleaseUpdate,
+    ) -> Result<Release> {
+        let _ = (release_id, update);
+        Err(not_supported(
+            self.backend(),
+            &format!("updating releases of {repo}"),
+        ))
+    }
+
+    /// Starts a `workflow_dispatch` run. GitHub answers with nothing to identify the run: callers
+    /// correlate it (an input shown in the run's title, or event + head SHA + creation time).
+    async fn dispatch_workflow(&self, repo: &RepoId, dispatch: &WorkflowDispatch) -> Result<()> {
+        let _ = dispatch;
+        Err(not_supported(
+            self.backend(),
+            &format!("workflow dispatch in {repo}"),
+        ))
+    }
+
+    /// Workflow runs matching `query`, newest first (all pages).
+    async fn list_workflow_runs(
+        &self,
+        repo: &RepoId,
+        query: &WorkflowRunQuery,
+    ) -> Result<Vec<WorkflowRun>> {
+        let _ = query;
+        Err(not_supported(
+            self.backend(),
+            &format!("workflow runs of {repo}"),
+        ))
+    }
+
+    /// One workflow run; `NotFound` if absent.
+    async fn workflow_run(&self, repo: &RepoId, run_id: u64) -> Result<WorkflowRun> {
+        let _ = run_id;
+        Err(not_supported(
+            self.backend(),
+            &format!("workflow runs of {repo}"),
+        ))
+    }
+
+    /// Sends a `repository_dispatch` event with a JSON `client_payload`.
+    async fn repository_dispatch(
+        &self,
+        repo: &RepoId,
+        event_type: &str,
+        client_payload: &serde_json::Value,
+    ) -> Result<()> {
+        let _ = (event_type, client_payload);
+        Err(not_supported(
+            self.backend(),
+            &format!("repository dispatch to {repo}"),
+        ))
+    }
+
+    /// Creates branch `name` at commit `sha` (`AlreadyExists` if it exists).
+    async fn create_branch(&self, repo: &RepoId, name: &str, sha: &str) -> Result<()> {
+        let _ = (name, sha);
+        Err(not_supported(
+            self.backend(),
+            &format!("creating branches in {repo}"),
+        ))
+    }
+
+    /// Opens a pull request.
+    async fn create_pull_request(&self, repo: &RepoId, pr: &NewPullRequest) -> Result<PullRequest> {
+        let _ = pr;
+        Err(not_supported(
+            self.backend(),
+            &format!("pull requests in {repo}"),
+        ))
+    }
+
+    /// One pull request; `NotFound` if absent.
+    async fn pull_request(&self, repo: &RepoId, number: u64) -> Result<PullRequest> {
+        let _ = number;
+        Err(not_supported(
+            self.backend(),
+            &format!("pull requests in {repo}"),
+        ))
+    }
+
+    /// Adds labels to an issue or pull request (existing ones are kept).
+    async fn add_labels(&self, repo: &RepoId, number: u64, labels: &[String]) -> Result<()> {
+        let _ = (number, labels);
+        Err(not_supported(self.backend(), &format!("labels in {repo}")))
+    }
+
+    /// Removes a label; removing an absent label is not an error.
+    async fn remove_label(&self, repo: &RepoId, number: u64, label: &str) -> Result<()> {
+        let _ = (number, label);
+        Err(not_supported(self.backend(), &format!("labels in {repo}")))
+    }
+
+    /// Comments on an issue or pull request.
+    async fn create_comment(&self, repo: &RepoId, number: u64, body: &str) -> Result<Comment> {
+        let _ = (number, body);
+        Err(not_supported(
+            self.backend(),
+            &format!("comments in {repo}"),
+        ))
+    }
+
+    /// Comments of an issue or pull request, oldest first (all pages).
+    async fn list_comments(&self, repo: &RepoId, number: u64) -> Result<Vec<Comment>> {
+        let _ = number;
+        Err(not_supported(
+            self.backend(),
+            &format!("comments in {repo}"),
+        ))
+    }
+
+    /// A user's permission on the repository (`None` for strangers).
+    async fn permission(&self, repo: &RepoId, user: &str) -> Result<Permission> {
+        let _ = user;
+        Err(not_supported(
+            self.backend(),
+            &format!("permissions in {repo}"),
+        ))
+    }
 
     /// Counts of the requests this backend made (or served), for reports and benchmarks.
     fn request_stats(&self) -> RequestStats {

@@ -127,3 +127,151 @@ pub struct RequestStats {
     /// Requests retried after a transient error or a rate limit.
     pub retries: u64,
 }
+
+/// Changes to an existing release ([`super::Forge::update_release`]); `None` leaves a field as is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReleaseUpdate {
+    /// New title.
+    pub name: Option<String>,
+    /// New release notes.
+    pub body: Option<String>,
+    /// Publish (`false`) or turn back into a draft (`true`).
+    pub draft: Option<bool>,
+    /// Mark or unmark as prerelease.
+    pub prerelease: Option<bool>,
+}
+
+/// A `workflow_dispatch` request.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WorkflowDispatch {
+    /// The workflow file name (`release.yml`) or id.
+    pub workflow: String,
+    /// The branch or tag the run uses.
+    pub git_ref: String,
+    /// Inputs, as strings (GitHub's form).
+    pub inputs: std::collections::BTreeMap<String, String>,
+}
+
+/// Where a workflow run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowRunStatus {
+    /// Waiting for a runner (also GitHub's `requested`, `waiting`, `pending`).
+    Queued,
+    /// Running.
+    InProgress,
+    /// Finished; see the conclusion.
+    Completed,
+}
+
+/// A workflow run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowRun {
+    /// The forge's id.
+    pub id: u64,
+    /// The workflow file name (`release.yml`).
+    pub workflow: String,
+    /// The run's title (GitHub's `display_title`, which a workflow's `run-name` can fill with its
+    /// inputs: how a dispatched run is correlated).
+    pub display_title: String,
+    /// What triggered it (`workflow_dispatch`, `push`, `repository_dispatch`...).
+    pub event: String,
+    /// The commit it ran on.
+    pub head_sha: String,
+    /// The branch it ran on.
+    pub head_branch: Option<String>,
+    /// Where it stands.
+    pub status: WorkflowRunStatus,
+    /// `success`, `failure`, `cancelled`... once completed.
+    pub conclusion: Option<String>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at_ms: i64,
+    /// The web page.
+    pub html_url: String,
+}
+
+/// Which workflow runs to list ([`super::Forge::list_workflow_runs`]); empty fields match all.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WorkflowRunQuery {
+    /// Only this workflow file.
+    pub workflow: Option<String>,
+    /// Only runs triggered by this event.
+    pub event: Option<String>,
+    /// Only runs on this commit.
+    pub head_sha: Option<String>,
+    /// Only runs created at or after this time (ms since the epoch).
+    pub created_after_ms: Option<i64>,
+}
+
+/// A pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// Its number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// The head branch.
+    pub head_ref: String,
+    /// The head commit (a new push changes it).
+    pub head_sha: String,
+    /// The base branch.
+    pub base_ref: String,
+    /// Who opened it.
+    pub author: String,
+    /// Its labels.
+    pub labels: Vec<String>,
+    /// A draft.
+    pub draft: bool,
+    /// `open` or `closed`.
+    pub state: String,
+    /// The web page.
+    pub html_url: String,
+}
+
+/// What [`super::Forge::create_pull_request`] needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NewPullRequest {
+    /// Title.
+    pub title: String,
+    /// Body (Markdown).
+    pub body: String,
+    /// The branch with the changes.
+    pub head: String,
+    /// The branch to merge into.
+    pub base: String,
+    /// Open as a draft.
+    pub draft: bool,
+}
+
+/// An issue or pull-request comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    /// The forge's id.
+    pub id: u64,
+    /// Who wrote it.
+    pub author: String,
+    /// Its text.
+    pub body: String,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// A user's permission on a repository, weakest first (GitHub's collaborator permission levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// No access.
+    None,
+    /// Read.
+    Read,
+    /// Triage.
+    Triage,
+    /// Write (push).
+    Write,
+    /// Maintain.
+    Maintain,
+    /// Admin.
+    Admin,
+}

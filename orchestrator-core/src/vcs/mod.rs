@@ -90,6 +90,55 @@ pub trait Vcs: Send + Sync + std::fmt::Debug {
 
     /// Pushes exactly `refs/tags/<tag>` to `remote`, never anything else, never forced.
     async fn push_tag(&self, path: &Path, remote: &str, tag: &str) -> Result<()>;
+
+    /// Commits reachable from HEAD and not from `since` (a tag or commit; all of history when
+    /// `None`), newest first: the input of release notes and conventional-commit bumps.
+    async fn commits_since(&self, path: &Path, since: Option<&str>) -> Result<Vec<CommitInfo>> {
+        let _ = (path, since);
+        Err(not_supported(self.backend(), "listing commits"))
+    }
+
+    /// Writes `files` (work-tree-relative path, content), stages exactly them and commits on the
+    /// current branch; returns the new commit id.
+    async fn commit_files(
+        &self,
+        path: &Path,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+    ) -> Result<String> {
+        let _ = (path, files, message);
+        Err(not_supported(self.backend(), "committing files"))
+    }
+
+    /// Creates branch `branch` at `start` (a commit or ref) and checks it out.
+    async fn checkout_new_branch(&self, path: &Path, branch: &str, start: &str) -> Result<()> {
+        let _ = (path, branch, start);
+        Err(not_supported(self.backend(), "creating branches"))
+    }
+
+    /// Pushes exactly `refs/heads/<branch>` to `remote` (never forced).
+    async fn push_branch(&self, path: &Path, remote: &str, branch: &str) -> Result<()> {
+        let _ = (path, remote, branch);
+        Err(not_supported(self.backend(), "pushing branches"))
+    }
+}
+
+/// One commit, as release notes need it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommitInfo {
+    /// The commit id (hex).
+    pub id: String,
+    /// The first line of the message.
+    pub summary: String,
+    /// The rest of the message (may hold `BREAKING CHANGE:` footers).
+    pub body: String,
+}
+
+fn not_supported(backend: &str, what: &str) -> crate::error::Error {
+    crate::error::Error::NotSupported {
+        backend: backend.to_owned(),
+        what: what.to_owned(),
+    }
 }
 
 /// The full ref name of a tag.
