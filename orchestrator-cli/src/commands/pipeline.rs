@@ -27,16 +27,10 @@ fn request(args: &RunArgs) -> PipelineRequest {
 pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     let request = request(&args);
     let config = wiring::load_config(global)?;
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(WorkspaceLock::acquire(
-            &wiring::state_dir(&config),
-            &format!("run {}", request.pipeline),
-        )?)
-    };
-    let store = wiring::open_store(&config, args.dry_run)?;
-    let plan = plan_pipeline(&config, &request, process_env(), store.as_ref())?;
+    // Plan once without creating any state: a bad pipeline name, env file or --only is refused
+    // before the state directory or the lock exists.
+    let read_only = wiring::open_store(&config, true)?;
+    let plan = plan_pipeline(&config, &request, process_env(), read_only.as_ref())?;
     if args.dry_run {
         match global.output {
             OutputFormat::Human => print!("{}", render::pipeline_plan(&plan)),
@@ -44,6 +38,14 @@ pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCo
         }
         return Ok(ExitCode::SUCCESS);
     }
+    drop(read_only);
+    let _lock = WorkspaceLock::acquire(
+        &wiring::state_dir(&config),
+        &format!("run {}", request.pipeline),
+    )?;
+    let store = wiring::open_store(&config, false)?;
+    // Again under the lock: the journal may have moved since the first look.
+    let plan = plan_pipeline(&config, &request, process_env(), store.as_ref())?;
     let cancel = CancelToken::new();
     spawn_ctrl_c(cancel.clone());
     let human = global.output == OutputFormat::Human;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use orchestrator_core::Error;
 use orchestrator_core::engine::CancelToken;
 use orchestrator_core::forge::Forge;
-use orchestrator_core::release::{ReleasePlan, ReleaseRequest, Releaser, plan_release};
+use orchestrator_core::release::{
+    ReleasePlan, ReleaseRequest, Releaser, plan_release, validate_request,
+};
 use orchestrator_core::state::{RunStatus, WorkspaceLock};
 use orchestrator_core::vcs::Vcs;
 use orchestrator_core::version::ReleaseVersion;
@@ -55,6 +57,8 @@ pub(crate) async fn release_with(
     dry_run: bool,
     forge: Option<Arc<dyn Forge>>,
 ) -> anyhow::Result<ExitCode> {
+    // Bad flags are refused before anything, even the state directory, is created.
+    validate_request(&config, request)?;
     let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
     // A dry run neither locks nor creates anything, and needs no forge.
     let _lock = if dry_run {

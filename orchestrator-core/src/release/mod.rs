@@ -178,14 +178,12 @@ pub struct ReleaseReport {
     pub elapsed_secs: f64,
 }
 
-/// Validates the request and preflights every selected repo. Changes nothing, locally or on the
-/// forge, and needs neither a forge nor a token: this is `--dry-run`.
-pub async fn plan_release(
+/// Checks a request against the config without touching anything: the selected repos (all when
+/// `--only` is empty) and the concurrency. Cheap; callers run it before taking locks.
+pub fn validate_request(
     config: &Config,
-    vcs: Arc<dyn Vcs>,
-    store: &dyn StateStore,
     request: &ReleaseRequest,
-) -> Result<ReleasePlan> {
+) -> Result<(BTreeSet<String>, usize)> {
     if config.repos.is_empty() {
         return Err(Error::invalid_input(format!(
             "{} declares no [[repo]]",
@@ -210,6 +208,18 @@ pub async fn plan_release(
     if concurrency == 0 {
         return Err(Error::invalid_input("--concurrency must be at least 1"));
     }
+    Ok((selected, concurrency))
+}
+
+/// Validates the request and preflights every selected repo. Changes nothing, locally or on the
+/// forge, and needs neither a forge nor a token: this is `--dry-run`.
+pub async fn plan_release(
+    config: &Config,
+    vcs: Arc<dyn Vcs>,
+    store: &dyn StateStore,
+    request: &ReleaseRequest,
+) -> Result<ReleasePlan> {
+    let (selected, concurrency) = validate_request(config, request)?;
     let tag = config.release.tag.render(&request.version);
 
     // Preflight all selected repos side by side; collect every failure.

@@ -1,0 +1,342 @@
+//! The bad-input catalogue: malformed config, versions, env files and command-line arguments.
+//! Each must exit 2 with one clear `error:` line naming the file/field/value, and leave every
+//! repository, origin and the state directory exactly as they were.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use orchestrator_git::sandbox::{Sandbox, git};
+
+const TOKEN: &str = "ghp_BADINPUTcanaryDoNotPrint0123456789";
+
+const GOOD: &str = "[forge]\nowner = \"acme\"\n[forge.simulate]\nci_delay = \"10ms\"\n\
+                    [[repo]]\nname = \"a\"\nassets = [\"a-v{version}.tgz\"]\n";
+
+/// A config case: (what it tests, file contents, text the error must contain).
+const CONFIGS: &[(&str, &str, &str)] = &[
+    (
+        "unknown section",
+        "[relase]\n",
+        "bad.toml:1: unknown field `relase`",
+    ),
+    (
+        "unknown key",
+        "[release]\npoll = \"1s\"\n",
+        "bad.toml:2: `poll`: unknown field `poll`",
+    ),
+    (
+        "bad duration",
+        "[release]\npoll_interval = \"10q\"\n",
+        "`release.poll_interval`: invalid duration \"10q\"",
+    ),
+    (
+        "zero duration",
+        "[release]\ntimeout = \"0s\"\n",
+        "`release.timeout`: \"0s\" must be above zero",
+    ),
+    (
+        "duration without unit",
+        "[release]\ntimeout = \"45\"\n",
+        "invalid duration \"45\"",
+    ),
+    (
+        "zero concurrency",
+        "[release]\nconcurrency = 0\n",
+        "`release.concurrency`: 0 is out of range",
+    ),
+    (
+        "negative concurrency",
+        "[release]\nconcurrency = -3\n",
+        "`release.concurrency`: -3 is out of range",
+    ),
+    (
+        "wrong type",
+        "[release]\nstable_polls = \"two\"\n",
+        "`stable_polls`: invalid type: string \"two\"",
+    ),
+    (
+        "tag without placeholder",
+        "[release]\ntag = \"release\"\n",
+        "must contain {version} exactly once",
+    ),
+    (
+        "tag with a space",
+        "[release]\ntag = \"v {version}\"\n",
+        "would not make a valid git tag name",
+    ),
+    (
+        "placeholder twice",
+        "[release]\ntag = \"{version}-{version}\"\n",
+        "exactly once",
+    ),
+    (
+        "ftp api url",
+        "[forge]\napi_url = \"ftp://x\"\n",
+        "`forge.api_url`: invalid URL \"ftp://x\"",
+    ),
+    (
+        "owner with slash",
+        "[forge]\nowner = \"a/b\"\n",
+        "`forge.owner`: invalid owner \"a/b\"",
+    ),
+    (
+        "no owner, no github",
+        "[[repo]]\nname = \"a\"\n",
+        "has no `github = \"owner/name\"`",
+    ),
+    (
+        "github not owner/name",
+        "[[repo]]\nname = \"a\"\ngithub = \"nope\"\n",
+        "invalid repository \"nope\"",
+    ),
+    (
+        "duplicate repo",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\n[[repo]]\nname = \"a\"\n",
+        "repo \"a\" is declared twice",
+    ),
+    (
+        "unknown dependency",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\ndepends_on = [\"ghost\"]\n",
+        "depends on \"ghost\", which is not declared",
+    ),
+    (
+        "cycle",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\ndepends_on = [\"b\"]\n[[repo]]\nname = \"b\"\ndepends_on = [\"a\"]\n",
+        "dependency cycle: a -> b -> a",
+    ),
+    (
+        "self dependency",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\ndepends_on = [\"a\"]\n",
+        "dependency cycle: a -> a",
+    ),
+    (
+        "asset with a directory",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"dir/x\"]\n",
+        "invalid asset pattern \"dir/x\"",
+    ),
+    (
+        "asset bad glob",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"x[\"]\n",
+        "invalid asset pattern \"x[\"",
+    ),
+    (
+        "empty asset",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"\"]\n",
+        "invalid asset pattern \"\"",
+    ),
+    ("toml syntax", "[release\n", "bad.toml:1"),
+    (
+        "empty repo name",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"\"\n",
+        "invalid repo name \"\"",
+    ),
+    (
+        "repo name with space",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a b\"\n",
+        "invalid repo name \"a b\"",
+    ),
+    (
+        "unknown simulate key",
+        "[forge.simulate]\ndelay = \"1s\"\n",
+        "unknown field `delay`",
+    ),
+    (
+        "bad simulate duration",
+        "[forge.simulate]\nci_delay = \"soon\"\n",
+        "`forge.simulate.ci_delay`: invalid duration \"soon\"",
+    ),
+    (
+        "empty path",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\npath = \"\"\n",
+        "`repo[0].path`: empty path",
+    ),
+    (
+        "repo missing name",
+        "[forge]\nowner = \"o\"\n[[repo]]\npath = \"a\"\n",
+        "missing field `name`",
+    ),
+];
+
+/// A command-line case: (what it tests, arguments, text the error must contain).
+const ARGS: &[(&str, &[&str], &str)] = &[
+    (
+        "short version",
+        &["release", "--version", "1.2"],
+        "invalid version \"1.2\"",
+    ),
+    (
+        "double v",
+        &["release", "--version", "vv1.2.3"],
+        "invalid version \"vv1.2.3\"",
+    ),
+    (
+        "a word",
+        &["release", "--version", "latest"],
+        "invalid version \"latest\"",
+    ),
+    (
+        "four parts",
+        &["release", "--version", "1.2.3.4"],
+        "invalid version \"1.2.3.4\"",
+    ),
+    (
+        "empty version",
+        &["release", "--version", ""],
+        "invalid version \"\"",
+    ),
+    (
+        "capital V",
+        &["release", "--version", "V1.2.3"],
+        "invalid version \"V1.2.3\"",
+    ),
+    (
+        "leading zero",
+        &["release", "--version", "01.2.3"],
+        "invalid version \"01.2.3\"",
+    ),
+    (
+        "unknown --only",
+        &["release", "--version", "1.0.0", "--only", "a,zz"],
+        "unknown repo \"zz\" in --only",
+    ),
+    (
+        "zero concurrency flag",
+        &["release", "--version", "1.0.0", "--concurrency", "0"],
+        "--concurrency",
+    ),
+    (
+        "unknown flag",
+        &["release", "--version", "1.0.0", "--frobnicate"],
+        "--frobnicate",
+    ),
+    ("missing version", &["release"], "--version <SEMVER>"),
+    ("unknown output", &["--output", "yaml", "runs"], "yaml"),
+    ("unknown shell", &["completions", "tcsh-ish"], "tcsh-ish"),
+    (
+        "missing config file",
+        &["--config", "missing.toml", "config", "check"],
+        "missing.toml: cannot read",
+    ),
+    ("unknown pipeline", &["run", "nope"], "nope"),
+];
+
+/// Env-file cases for `run`: (what it tests, config.env contents, text the error must contain).
+const ENV_FILES: &[(&str, &str, &str)] = &[
+    ("no equals sign", "FOO BAR\n", "config.env:1"),
+    ("unterminated quote", "A=1\nFOO=\"open\n", "config.env:2"),
+    ("command substitution", "FOO=$(whoami)\n", "config.env:1"),
+    ("backticks", "FOO=`id`\n", "config.env:1"),
+    ("bad name", "1FOO=x\n", "config.env:1"),
+];
+
+/// Everything a bad command could have changed: refs of clones and origins, the state dir.
+fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for repo in ["a"] {
+        for dir in [
+            root.join(repo),
+            root.join("origins").join(format!("{repo}.git")),
+        ] {
+            let refs = git(&dir, &["for-each-ref"]).expect("for-each-ref");
+            let status = if dir.join(".git").exists() {
+                git(&dir, &["status", "--porcelain"]).expect("status")
+            } else {
+                String::new()
+            };
+            out.insert(dir.display().to_string(), format!("{refs}\n{status}"));
+        }
+    }
+    out.insert(
+        "state".into(),
+        format!("{}", root.join(".orchestrator").exists()),
+    );
+    out
+}
+
+fn check(root: &Path, label: &str, args: &[&str], expected: &str, failures: &mut Vec<String>) {
+    let before = snapshot(root);
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(root)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env_remove("ORCHESTRATOR_FORGE_URL")
+        .env_remove("ONLY")
+        .args(args)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let all = format!("{}{stderr}", String::from_utf8_lossy(&out.stdout));
+    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    if out.status.code() != Some(2) {
+        failures.push(format!(
+            "{label}: exit {:?}, want 2: {stderr}",
+            out.status.code()
+        ));
+    } else if !stderr.contains(expected) {
+        failures.push(format!("{label}: error lacks {expected:?}: {stderr}"));
+    } else if error_lines.len() != 1 {
+        failures.push(format!("{label}: want one error line, got {error_lines:?}"));
+    } else if all.contains(TOKEN) {
+        failures.push(format!("{label}: the token leaked"));
+    } else if snapshot(root) != before {
+        failures.push(format!("{label}: something changed"));
+    }
+}
+
+#[test]
+fn every_bad_input_exits_2_with_one_clear_line_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    Sandbox::new(root)
+        .expect("sandbox")
+        .create_repo("a", &[("README.md", "a\n")])
+        .expect("repo");
+    std::fs::write(root.join("orchestrator.toml"), GOOD).expect("config");
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for (label, config, expected) in CONFIGS {
+        std::fs::write(root.join("bad.toml"), config).expect("write");
+        check(
+            root,
+            label,
+            &["--config", "bad.toml", "release", "--version", "1.0.0"],
+            expected,
+            &mut failures,
+        );
+        cases += 1;
+    }
+    for (label, args, expected) in ARGS {
+        check(root, label, args, expected, &mut failures);
+        cases += 1;
+    }
+    let pipeline = "[pipeline.p]\nenv_files = [{ file = \"config.env\" }]\n[[pipeline.p.apply]]\nrun = [\"true\"]\n";
+    std::fs::write(root.join("pipe.toml"), pipeline).expect("write");
+    for (label, env, expected) in ENV_FILES {
+        std::fs::write(root.join("config.env"), env).expect("write");
+        check(
+            root,
+            label,
+            &["--config", "pipe.toml", "run", "p"],
+            expected,
+            &mut failures,
+        );
+        cases += 1;
+    }
+    std::fs::write(root.join("config.env"), "A=1\n").expect("write");
+    check(
+        root,
+        "unknown --only step",
+        &["--config", "pipe.toml", "run", "p", "--only", "nine"],
+        "nine",
+        &mut failures,
+    );
+    cases += 1;
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(cases >= 40, "the catalogue holds {cases} cases");
+    println!("{cases} bad inputs: exit 2, one error line, nothing changed");
+}
