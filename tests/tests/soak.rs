@@ -1,0 +1,91 @@
+//! Fault soak: 20 repos released through the real GitHub adapter against the mock server at a
+//! 30% fault rate (502s and dropped connections) plus rate-limit bursts. The release completes,
+//! the retries show in the report, and no tag is made or pushed twice.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{CountingVcs, World, request};
+use orchestrator_core::release::{Releaser, RepoOutcome};
+use orchestrator_core::state::{MemoryStateStore, RunStatus};
+use orchestrator_github::GitHubForge;
+use orchestrator_github::mock::{MockGitHub, MockOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_repos_complete_under_faults_and_rate_limits_without_duplicates() {
+    // Five chains of four: 20 repos, 4 waves.
+    let names: Vec<String> = (0..20).map(|i| format!("r{i:02}")).collect();
+    let specs: Vec<(&str, Vec<&str>)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                n.as_str(),
+                if i % 4 == 0 {
+                    vec![]
+                } else {
+                    vec![names[i - 1].as_str()]
+                },
+            )
+        })
+        .collect();
+    let specs: Vec<(&str, &[&str])> = specs.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+    let world = World::with_release_section(
+        &specs,
+        "poll_interval = \"20ms\"\ntimeout = \"60s\"\nstable_polls = 1\nconcurrency = 8\n",
+    );
+    let options = MockOptions::default()
+        .origins(world.sandbox.root().join("origins"))
+        .config((*world.config).clone())
+        .ci_delay(Duration::from_millis(60))
+        .asset_interval(Duration::from_millis(20))
+        .fault_rate(0.3)
+        .rate_limit(40, Duration::from_millis(500))
+        .seed(7);
+    let mock = MockGitHub::start(options).await.expect("mock starts");
+    let forge = GitHubForge::builder()
+        .api_url(mock.url())
+        .retry_base_delay(Duration::from_millis(5))
+        .build()
+        .expect("forge");
+    let vcs = Arc::new(CountingVcs::default());
+    let releaser = Releaser::new(
+        world.config.clone(),
+        Arc::new(forge),
+        vcs.clone(),
+        Arc::new(MemoryStateStore::default()),
+    );
+    let report = releaser.run(&request("1.0.0")).await.expect("release runs");
+    let stats = mock.stats();
+    mock.shutdown().await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
+    assert!(
+        report
+            .repos
+            .iter()
+            .all(|r| r.outcome == RepoOutcome::Released)
+    );
+    for name in &names {
+        assert_eq!(world.origin_tags(name).len(), 1, "{name}: exactly one tag");
+    }
+    assert_eq!(vcs.tag_count(), 20, "each tag created once");
+    assert_eq!(vcs.push_count(), 20, "each tag pushed once");
+    let retried = report.forge_requests.retries
+        + report
+            .repos
+            .iter()
+            .map(|r| u64::from(r.retries))
+            .sum::<u64>();
+    let injected = stats.faults.server_errors + stats.faults.connection_resets;
+    assert!(
+        injected > 0 && retried > 0,
+        "faults were injected ({:?}) and retried ({retried})",
+        stats.faults
+    );
+    println!(
+        "soak: 20 repos released; {} requests, {injected} faults injected, {retried} retried, {} rate-limit rejections",
+        stats.requests, stats.faults.rate_limit_rejections
+    );
+}
