@@ -1,11 +1,12 @@
 //! Benchmarks that print figures (a table, or JSON with `--json`), comparing in the same run.
 //!
 //! ```text
-//! cargo run --release -p orchestrator-bench -- [all|makespan|planning|preflight|startup] [--json] [--quick]
+//! cargo run --release -p orchestrator-bench -- [all|cost|makespan|planning|preflight|startup] [--json] [--quick]
 //! ```
 //! `--quick` shrinks every workload (CI uses it to keep the benchmarks compiling and running);
 //! the figures in BENCHMARKS.md come from the full run.
 
+mod forge_cost;
 mod makespan;
 mod planning;
 mod preflight;
@@ -76,9 +77,18 @@ async fn main() -> anyhow::Result<()> {
     let all = which.is_empty() || which.contains(&"all");
     let wants = |name: &str| all || which.contains(&name);
     for name in &which {
-        if !["all", "makespan", "planning", "preflight", "startup"].contains(name) {
+        if ![
+            "all",
+            "cost",
+            "makespan",
+            "planning",
+            "preflight",
+            "startup",
+        ]
+        .contains(name)
+        {
             anyhow::bail!(
-                "unknown benchmark {name:?} (all, makespan, planning, preflight, startup)"
+                "unknown benchmark {name:?} (all, cost, makespan, planning, preflight, startup)"
             );
         }
     }
@@ -91,6 +101,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("preflight") {
         figures.extend(preflight::run(options).await?);
+    }
+    if wants("cost") {
+        figures.extend(forge_cost::run(options).await?);
     }
     if wants("makespan") {
         figures.extend(makespan::run(options).await?);
