@@ -13,6 +13,7 @@ pub mod cascade;
 pub mod ci_snippet;
 pub mod config;
 pub mod coordination;
+pub mod correlate;
 pub mod graph_view;
 pub mod manifest;
 pub mod notes;
@@ -24,6 +25,7 @@ pub use ci_snippet::ci_snippet;
 pub use coordination::{
     CoordinatedVersion, CoordinationManifest, read_coordination, write_coordination,
 };
+pub use correlate::{RunCorrelation, dispatch_correlated, find_run, follow_run};
 pub use graph_view::{GraphFormat, GraphOptions, longest_chain, render_graph};
 pub use manifest::{
     ManifestChange, ManifestEdit, ManifestInfo, ManifestKind, read_manifest, rewrite_manifest,
