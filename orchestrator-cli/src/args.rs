@@ -90,6 +90,20 @@ pub(crate) enum Command {
     Runs(RunsArgs),
     /// Inspect the configuration.
     Config(ConfigArgs),
+    /// Publish packages across the dependency graph: bump versions, rewrite manifests, commit,
+    /// tag, trigger each release and follow the run it caused.
+    Publish(crate::commands::publish::PublishArgs),
+    /// Rebuild a changed repo and everything downstream of it (from --from or a
+    /// repository_dispatch event), optionally as nightly prereleases.
+    Cascade(crate::commands::publish::CascadeArgs),
+    /// One row per repo: latest release, the version the coordination manifest expects, the
+    /// latest release run; exit 1 on drift.
+    Status(crate::commands::publish::StatusArgs),
+    /// The dependency graph as Mermaid, DOT or text: groups as subgraphs, the longest chain
+    /// highlighted.
+    Graph(crate::commands::publish::GraphArgs),
+    /// Print the CI job a repo adds to notify the orchestrator after a green push.
+    CiSnippet(crate::commands::publish::CiSnippetArgs),
     /// Serve a mock GitHub API (releases, ETags, pagination, rate limits, faults) whose simulated
     /// CI publishes releases for tags pushed to local bare origins.
     MockForge(crate::commands::mock_forge::MockForgeArgs),

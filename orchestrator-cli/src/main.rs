@@ -53,6 +53,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => commands::demo::run(&global, args).await,
         Command::Runs(args) => commands::runs::run(&global, &args),
         Command::Config(args) => commands::config::run(&global, &args),
+        Command::Publish(args) => commands::publish::publish(&global, args).await,
+        Command::Cascade(args) => commands::publish::cascade(&global, args).await,
+        Command::Status(args) => commands::publish::status(&global, &args).await,
+        Command::Graph(args) => commands::publish::graph(&global, &args),
+        Command::CiSnippet(args) => commands::publish::ci_snippet(&global, &args),
         Command::MockForge(args) => commands::mock_forge::run(&global, args).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -16,6 +16,7 @@ use crate::graph::{DependencyGraph, GraphError};
 use crate::version::{ReleaseVersion, TagFormat, VERSION_PLACEHOLDER, fill_version};
 
 pub use crate::pipeline::config::{EnvFileLayer, PipelineConfig, StepConfig};
+pub use crate::publish::config::{PublishConfig, RepoPublishConfig, TriggerKind};
 pub use crate::tasks::config::TaskConfig;
 
 /// The file name searched for in the current directory and its parents.
@@ -40,6 +41,8 @@ pub struct Config {
     pub pipelines: BTreeMap<String, PipelineConfig>,
     /// `[[tasks.<list>]]`, by list name.
     pub tasks: BTreeMap<String, Vec<TaskConfig>>,
+    /// `[publish]`.
+    pub publish: PublishConfig,
 }
 
 /// `[forge]`.
@@ -103,6 +106,8 @@ pub struct RepoConfig {
     pub depends_on: Vec<String>,
     /// Release assets that must exist, as patterns.
     pub assets: Vec<AssetPattern>,
+    /// The publish keys (manifest, packages, group, trigger...).
+    pub publish: RepoPublishConfig,
 }
 
 /// An asset name pattern: an exact name or a `*`/`?` glob, with `{version}` (no `v`).
@@ -370,6 +375,22 @@ impl Config {
                         .map_err(|e| err(Some(span), key("assets"), e.to_string()))?,
                 );
             }
+            let publish = crate::publish::config::parse_repo_publish(
+                crate::publish::config::RawRepoPublish {
+                    manifest: r.manifest,
+                    packages: r.packages,
+                    group: r.group,
+                    trigger: r.trigger,
+                    workflow: r.workflow,
+                    workflow_inputs: r.workflow_inputs,
+                    correlation_input: r.correlation_input,
+                    branch: r.branch,
+                    event_type: r.event_type,
+                },
+                i,
+                &path,
+                &err,
+            )?;
             let depends_on: Vec<Spanned<String>> = r.depends_on.unwrap_or_default();
             name_spans.push((
                 name.clone(),
@@ -385,6 +406,7 @@ impl Config {
                 github,
                 depends_on: depends_on.into_iter().map(Spanned::into_inner).collect(),
                 assets,
+                publish,
             });
         }
         let graph =
@@ -424,6 +446,16 @@ impl Config {
                 })?;
         let pipelines = crate::pipeline::config::parse_pipelines(raw.pipeline, &root, &err)?;
         let tasks = crate::tasks::config::parse_task_lists(raw.tasks, &root, &err)?;
+        let publish = crate::publish::config::parse_publish(raw.publish, &root, &err)?;
+        if let Some(from) = &publish.umbrella_version_from
+            && !repos.iter().any(|r| &r.name == from)
+        {
+            return Err(err(
+                None,
+                Some("publish.umbrella_version_from".into()),
+                format!("unknown repo {from:?}"),
+            ));
+        }
         Ok(Self {
             file: file.to_owned(),
             root,
@@ -433,6 +465,7 @@ impl Config {
             graph,
             pipelines,
             tasks,
+            publish,
         })
     }
 
@@ -550,6 +583,7 @@ struct RawConfig {
     pipeline: BTreeMap<String, Spanned<crate::pipeline::config::RawPipeline>>,
     #[serde(default)]
     tasks: BTreeMap<String, Vec<Spanned<crate::tasks::config::RawTask>>>,
+    publish: Option<crate::publish::config::RawPublish>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -585,6 +619,15 @@ struct RawRepo {
     github: Option<Spanned<String>>,
     depends_on: Option<Vec<Spanned<String>>>,
     assets: Option<Vec<Spanned<String>>>,
+    manifest: Option<Spanned<String>>,
+    packages: Option<Vec<Spanned<String>>>,
+    group: Option<Spanned<String>>,
+    trigger: Option<Spanned<String>>,
+    workflow: Option<Spanned<String>>,
+    workflow_inputs: Option<Spanned<BTreeMap<String, String>>>,
+    correlation_input: Option<Spanned<String>>,
+    branch: Option<Spanned<String>>,
+    event_type: Option<Spanned<String>>,
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ pub mod error;
 pub mod forge;
 pub mod graph;
 pub mod pipeline;
+pub mod publish;
 pub mod release;
 pub mod secret;
 pub mod state;

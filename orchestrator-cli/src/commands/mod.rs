@@ -4,6 +4,7 @@ pub(crate) mod config;
 pub(crate) mod demo;
 pub(crate) mod mock_forge;
 pub(crate) mod pipeline;
+pub(crate) mod publish;
 pub(crate) mod release;
 pub(crate) mod runs;
 pub(crate) mod tasks;

@@ -1,0 +1,447 @@
+//! `orchestrator publish`, `cascade`, `status`, `graph` and `ci-snippet`.
+//!
+//! What works today: `graph`, `ci-snippet`, `status` (from releases and the coordination
+//! manifest), and the planning halves of `publish` and `cascade` (`--dry-run`). Running them
+//! needs the workflow-dispatch and commit surfaces of the forge and VCS backends.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use orchestrator_core::Error;
+use orchestrator_core::config::Config;
+use orchestrator_core::forge::{Forge, RepoId, WorkflowRunQuery};
+use orchestrator_core::publish::{
+    self, BumpRequest, GraphFormat, GraphOptions, PublishPlan, PublishRequest,
+};
+use orchestrator_core::vcs::Vcs;
+use orchestrator_git::GixVcs;
+
+use crate::args::{Global, OutputFormat};
+use crate::{render, wiring};
+
+/// `orchestrator publish`.
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// How versions move: major, minor, patch, prerelease, or auto (from conventional commits).
+    #[arg(long, value_name = "BUMP")]
+    pub(crate) bump: String,
+
+    /// Prerelease identifier (rc, beta...): with prerelease, or to make major/minor/patch
+    /// prereleases.
+    #[arg(long, value_name = "ID")]
+    pub(crate) preid: Option<String>,
+
+    /// `all`, or comma-separated repo or package names (a group member brings its group).
+    #[arg(long, value_delimiter = ',', value_name = "all|A,B")]
+    pub(crate) packages: Vec<String>,
+
+    /// Also publish everything downstream of the selected packages.
+    #[arg(long)]
+    pub(crate) with_dependents: bool,
+
+    /// Print the plan (versions, reasons, waves); change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Continue the last unfinished publish: nothing published or dispatched twice.
+    #[arg(long)]
+    pub(crate) resume: bool,
+
+    /// Packages in flight at once (default: [publish] concurrency, else [release] concurrency).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) concurrency: Option<u16>,
+}
+
+/// `orchestrator cascade`.
+#[derive(Debug, Args)]
+pub(crate) struct CascadeArgs {
+    /// The changed repo (or give --event-file).
+    #[arg(long, value_name = "REPO", required_unless_present = "event_file")]
+    pub(crate) from: Option<String>,
+
+    /// A repository_dispatch event payload ($GITHUB_EVENT_PATH): client_payload.repo, ref, sha.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) event_file: Option<PathBuf>,
+
+    /// Tag each built repo nightly-YYYYMMDD-<sha> ([publish] nightly_tag) as a prerelease.
+    #[arg(long)]
+    pub(crate) nightly: bool,
+
+    /// Print what would be built, in order; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// `orchestrator graph`.
+#[derive(Debug, Args)]
+pub(crate) struct GraphArgs {
+    /// mermaid, dot or text.
+    #[arg(long, default_value = "mermaid", value_name = "FORMAT")]
+    pub(crate) format: String,
+
+    /// Only this repo and what depends on it.
+    #[arg(long, value_name = "REPO")]
+    pub(crate) from: Option<String>,
+
+    /// Colour nodes by the outcome of this publish or cascade run (`orchestrator runs`).
+    #[arg(long, value_name = "ID")]
+    pub(crate) run: Option<i64>,
+}
+
+/// `orchestrator ci-snippet`.
+#[derive(Debug, Args)]
+pub(crate) struct CiSnippetArgs {
+    /// The repo whose CI notifies the orchestrator.
+    pub(crate) repo: String,
+
+    /// The repository that runs the orchestrator (receives the repository_dispatch).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub(crate) orchestrator_repo: String,
+
+    /// Jobs that must succeed first (default: test).
+    #[arg(long, value_delimiter = ',', value_name = "JOBS")]
+    pub(crate) needs: Vec<String>,
+}
+
+/// `orchestrator status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {}
+
+fn publish_request(args: &PublishArgs) -> Result<PublishRequest, Error> {
+    let bump = BumpRequest::parse(&args.bump)?;
+    if bump == BumpRequest::Auto && args.preid.is_some() {
+        return Err(Error::invalid_input(
+            "--preid does not combine with --bump auto",
+        ));
+    }
+    Ok(PublishRequest {
+        bump,
+        preid: args.preid.clone(),
+        packages: args
+            .packages
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        with_dependents: args.with_dependents,
+        resume: args.resume,
+        concurrency: args.concurrency.map(usize::from),
+    })
+}
+
+pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let request = publish_request(&args)?;
+    let config = wiring::load_config(global)?;
+    let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
+    let observed =
+        publish::observe(&config, vcs.as_ref(), request.bump == BumpRequest::Auto).await?;
+    let plan = publish::plan_publish(&config, &request, &observed)?;
+    if args.dry_run {
+        match global.output {
+            OutputFormat::Human => print!("{}", render_publish_plan(&plan)),
+            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(Error::NotSupported {
+        backend: "cli".into(),
+        what: "publishing without --dry-run (needs workflow dispatch and commits in the forge and VCS backends)".into(),
+    }
+    .into())
+}
+
+/// The plan `publish --dry-run` prints.
+pub(crate) fn render_publish_plan(plan: &PublishPlan) -> String {
+    let mut out = format!(
+        "publish plan: {} package(s) in {} wave(s); longest chain {} (concurrency {})\n\n",
+        plan.packages.len(),
+        plan.waves.len(),
+        plan.longest_chain,
+        plan.concurrency
+    );
+    let rows: Vec<Vec<String>> = plan
+        .packages
+        .iter()
+        .map(|p| {
+            vec![
+                (plan
+                    .waves
+                    .iter()
+                    .position(|w| w.contains(&p.name))
+                    .unwrap_or(0)
+                    + 1)
+                .to_string(),
+                p.name.clone(),
+                p.packages.join(","),
+                format!("{} -> {}", p.current, p.next),
+                p.tag.clone(),
+                p.reason.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&render::table(
+        &["wave", "repo", "packages", "version", "tag", "why"],
+        &rows,
+    ));
+    if !plan.skipped.is_empty() {
+        out.push_str("\nnot released:\n");
+        for s in &plan.skipped {
+            let _ = writeln!(out, "  {} stays at {}: {}", s.name, s.current, s.reason);
+        }
+    }
+    if let Some(tag) = &plan.umbrella_tag {
+        let _ = writeln!(out, "\numbrella release: {tag}");
+    }
+    out
+}
+
+pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Result<ExitCode> {
+    let config = wiring::load_config(global)?;
+    let trigger = match (&args.event_file, &args.from) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::invalid_input(format!("cannot read event file {}: {e}", path.display()))
+            })?;
+            publish::parse_dispatch_event(&config, &text)?
+        }
+        (None, Some(from)) => publish::CascadeTrigger {
+            repo: from.clone(),
+            git_ref: None,
+            sha: None,
+            event_type: None,
+        },
+        (None, None) => return Err(Error::invalid_input("give --from or --event-file").into()),
+    };
+    let waves = publish::cascade_waves(&config, &trigger.repo)?;
+    if args.dry_run {
+        match global.output {
+            OutputFormat::Human => {
+                println!(
+                    "cascade from {}{}: {} repo(s) in {} wave(s)",
+                    trigger.repo,
+                    if args.nightly { " (nightly)" } else { "" },
+                    waves.iter().map(Vec::len).sum::<usize>(),
+                    waves.len()
+                );
+                for (i, wave) in waves.iter().enumerate() {
+                    println!("wave {}: {}", i + 1, wave.join(", "));
+                }
+            }
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "trigger": trigger,
+                    "nightly": args.nightly,
+                    "waves": waves,
+                }))?
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(Error::NotSupported {
+        backend: "cli".into(),
+        what: "cascading without --dry-run (needs workflow dispatch in the forge backends)".into(),
+    }
+    .into())
+}
+
+pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCode> {
+    let format = GraphFormat::parse(&args.format)?;
+    let config = wiring::load_config(global)?;
+    let mut options = GraphOptions {
+        from: args.from.clone(),
+        outcomes: BTreeMap::new(),
+    };
+    if let Some(run) = args.run {
+        options.outcomes = run_outcomes(&config, run)?;
+    }
+    print!("{}", publish::render_graph(&config, format, &options)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each repo's outcome in a run, from its journal: a repo whose steps all completed is
+/// `released`; one with a failed step `failed`; one that never started `held_back`.
+fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, String>> {
+    let store = wiring::open_store(config, true)?;
+    let run: orchestrator_core::state::RunId = run;
+    if store.run(run)?.is_none() {
+        return Err(Error::NotFound {
+            what: format!("run {run}"),
+        }
+        .into());
+    }
+    let mut outcomes = BTreeMap::new();
+    for record in store.journal(run)? {
+        let Some(step) = record.entry.step() else {
+            continue;
+        };
+        let Some((_, repo)) = step.split_once(':') else {
+            continue;
+        };
+        if !config.graph.contains(repo) {
+            continue;
+        }
+        let outcome = match &record.entry {
+            orchestrator_core::state::JournalEntry::StepFailed { .. } => "failed",
+            e if e.completes_step() => "released",
+            _ => continue,
+        };
+        let slot = outcomes
+            .entry(repo.to_owned())
+            .or_insert(outcome.to_owned());
+        if outcome == "failed" {
+            *slot = "failed".into();
+        }
+    }
+    for name in config.graph.names() {
+        outcomes
+            .entry(name.clone())
+            .or_insert_with(|| "held_back".to_owned());
+    }
+    Ok(outcomes)
+}
+
+pub(crate) fn ci_snippet(global: &Global, args: &CiSnippetArgs) -> anyhow::Result<ExitCode> {
+    let config = wiring::load_config(global)?;
+    let target: RepoId = args.orchestrator_repo.parse()?;
+    print!(
+        "{}",
+        publish::ci_snippet(&config, &args.repo, &target, &args.needs)?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One row of `status`.
+#[derive(Debug, serde::Serialize)]
+struct StatusRow {
+    repo: String,
+    latest_release: Option<String>,
+    expected: Option<String>,
+    latest_run: Option<String>,
+    conclusion: Option<String>,
+    drift: Option<String>,
+}
+
+pub(crate) async fn status(global: &Global, _args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let config = wiring::load_config(global)?;
+    let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
+    let forge = wiring::forge(&config, vcs.as_ref()).await?;
+    let expected = match std::fs::read_to_string(&config.publish.coordination) {
+        Ok(text) => publish::read_coordination(&text)?,
+        Err(_) => BTreeMap::new(),
+    };
+    let mut rows = Vec::new();
+    for repo in &config.repos {
+        rows.push(status_row(&config, forge.as_ref(), repo, expected.get(&repo.name)).await?);
+    }
+    let drifted = rows.iter().any(|r| r.drift.is_some());
+    match global.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        OutputFormat::Human => {
+            let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.repo.clone(),
+                        dash(&r.latest_release),
+                        dash(&r.expected),
+                        dash(&r.latest_run),
+                        dash(&r.conclusion),
+                        dash(&r.drift),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                render::table(
+                    &[
+                        "repo",
+                        "latest release",
+                        "expected",
+                        "release run",
+                        "conclusion",
+                        "drift"
+                    ],
+                    &table
+                )
+            );
+        }
+    }
+    Ok(if drifted {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn status_row(
+    config: &Config,
+    forge: &dyn Forge,
+    repo: &orchestrator_core::config::RepoConfig,
+    expected: Option<&publish::CoordinatedVersion>,
+) -> Result<StatusRow, Error> {
+    let releases = forge.list_releases(&repo.github).await?;
+    let latest = releases
+        .iter()
+        .filter(|r| !r.draft && !r.prerelease)
+        .filter_map(|r| {
+            config
+                .release
+                .tag
+                .parse_tag(&r.tag)
+                .map(|v| (v, r.tag.clone()))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, tag)| tag);
+    let runs = forge
+        .list_workflow_runs(
+            &repo.github,
+            &WorkflowRunQuery {
+                workflow: Some(repo.publish.workflow().to_owned()),
+                ..WorkflowRunQuery::default()
+            },
+        )
+        .await;
+    let (latest_run, conclusion) = match runs {
+        Ok(runs) => match runs.first() {
+            Some(run) => (
+                Some(run.html_url.clone()),
+                Some(
+                    run.conclusion
+                        .clone()
+                        .unwrap_or_else(|| format!("{:?}", run.status).to_lowercase()),
+                ),
+            ),
+            None => (None, None),
+        },
+        Err(Error::NotSupported { .. }) => (None, None),
+        Err(e) => return Err(e),
+    };
+    let mut drift = Vec::new();
+    if let Some(e) = expected
+        && latest.as_deref() != Some(e.git_tag.as_str())
+    {
+        drift.push(format!(
+            "expected {}, forge has {}",
+            e.git_tag,
+            latest.as_deref().unwrap_or("none")
+        ));
+    }
+    if matches!(conclusion.as_deref(), Some(c) if c != "success" && c != "queued" && c != "inprogress")
+    {
+        drift.push("release run did not succeed".into());
+    }
+    Ok(StatusRow {
+        repo: repo.name.clone(),
+        latest_release: latest,
+        expected: expected.map(|e| e.git_tag.clone()),
+        latest_run,
+        conclusion,
+        drift: (!drift.is_empty()).then(|| drift.join("; ")),
+    })
+}

@@ -1,0 +1,218 @@
+//! `graph`, `cascade --dry-run`, `ci-snippet` and `publish --dry-run` end to end over the seed-004
+//! ecosystem (no forge, no token needed).
+
+use std::process::{Command, Output};
+
+const SEED_004: &str = r#"
+[forge]
+owner = "BTCDecoded"
+
+[[repo]]
+name = "consensus-proof"
+manifest = "Cargo.toml"
+event_type = "build_consensus"
+
+[[repo]]
+name = "protocol-engine"
+depends_on = ["consensus-proof"]
+manifest = "Cargo.toml"
+event_type = "build_protocol"
+
+[[repo]]
+name = "reference-node"
+depends_on = ["protocol-engine", "consensus-proof"]
+manifest = "Cargo.toml"
+
+[[repo]]
+name = "developer-sdk"
+manifest = "Cargo.toml"
+
+[[repo]]
+name = "governance-app"
+depends_on = ["developer-sdk"]
+manifest = "Cargo.toml"
+"#;
+
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("orchestrator.toml"), SEED_004).expect("write config");
+    for (name, version, deps) in [
+        ("consensus-proof", "0.3.0", ""),
+        ("protocol-engine", "0.3.0", "consensus-proof = \"0.3.0\"\n"),
+        (
+            "reference-node",
+            "0.3.0",
+            "protocol-engine = { version = \"0.3.0\" }\nconsensus-proof = \"0.3\"\n",
+        ),
+        ("developer-sdk", "1.2.0", ""),
+        ("governance-app", "1.2.0", "developer-sdk = \"1.2.0\"\n"),
+    ] {
+        let repo = dir.path().join(name);
+        std::fs::create_dir_all(&repo).expect("mkdir");
+        std::fs::write(
+            repo.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"{version}\"\n\n[dependencies]\n{deps}"
+            ),
+        )
+        .expect("write manifest");
+        for args in [
+            &["init", "-q", "-b", "main"][..],
+            &["add", "."],
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "commit",
+                "-qm",
+                "feat: first",
+            ],
+        ] {
+            let ok = Command::new("git")
+                .args(args)
+                .current_dir(&repo)
+                .status()
+                .expect("git runs")
+                .success();
+            assert!(ok, "git {args:?}");
+        }
+    }
+    dir
+}
+
+fn run(dir: &tempfile::TempDir, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(dir.path())
+        .env_remove("ORCHESTRATOR_FORGE_URL")
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn cascade_from_consensus_proof_builds_exactly_its_downstream() {
+    let dir = fixture();
+    let out = run(&dir, &["cascade", "--from", "consensus-proof", "--dry-run"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&out),
+        "cascade from consensus-proof: 3 repo(s) in 3 wave(s)\nwave 1: consensus-proof\nwave 2: protocol-engine\nwave 3: reference-node\n"
+    );
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"action":"build_consensus","client_payload":{"repo":"consensus-proof","ref":"refs/heads/main","sha":"0123456789abcdef0123456789abcdef01234567"}}"#,
+    )
+    .expect("write event");
+    let out = run(
+        &dir,
+        &[
+            "cascade",
+            "--event-file",
+            event.to_str().expect("utf-8"),
+            "--nightly",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).starts_with("cascade from consensus-proof (nightly): 3 repo(s)"));
+}
+
+#[test]
+fn bad_event_payload_or_unknown_repo_exits_2_and_does_nothing() {
+    let dir = fixture();
+    let event = dir.path().join("event.json");
+    for payload in [
+        r#"{"client_payload":{"repo":"bllvm-ghost"}}"#,
+        r#"{"client_payload":{}}"#,
+        "{",
+    ] {
+        std::fs::write(&event, payload).expect("write event");
+        let out = run(
+            &dir,
+            &["cascade", "--event-file", event.to_str().expect("utf-8")],
+        );
+        assert_eq!(out.status.code(), Some(2), "{payload}: {out:?}");
+    }
+    let out = run(&dir, &["cascade", "--from", "ghost"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !dir.path().join(".orchestrator").exists(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn graph_formats() {
+    let dir = fixture();
+    let out = run(&dir, &["graph", "--format", "text"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&out),
+        "wave 1: consensus-proof, developer-sdk\nwave 2: protocol-engine, governance-app\nwave 3: reference-node\nlongest chain (3): consensus-proof -> protocol-engine -> reference-node\n"
+    );
+    let out = run(&dir, &["graph"]);
+    assert!(stdout(&out).starts_with("graph TD\n"));
+    let out = run(
+        &dir,
+        &["graph", "--format", "dot", "--from", "developer-sdk"],
+    );
+    assert!(stdout(&out).contains("\"developer-sdk\" -> \"governance-app\""));
+    assert_eq!(
+        run(&dir, &["graph", "--format", "png"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn ci_snippet_gates_on_needed_jobs() {
+    let dir = fixture();
+    let out = run(
+        &dir,
+        &[
+            "ci-snippet",
+            "consensus-proof",
+            "--orchestrator-repo",
+            "BTCDecoded/bllvm",
+            "--needs",
+            "test,clippy",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("needs: [test, clippy]"));
+    assert!(text.contains("event_type: 'build_consensus'"));
+    assert!(!text.contains("always()"));
+}
+
+#[test]
+fn publish_dry_run_shows_versions_and_waves() {
+    let dir = fixture();
+    let out = run(
+        &dir,
+        &[
+            "publish",
+            "--bump",
+            "minor",
+            "--packages",
+            "consensus-proof",
+            "--with-dependents",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("publish plan: 3 package(s) in 3 wave(s); longest chain 3"),
+        "{text}"
+    );
+    assert!(text.contains("0.3.0 -> 0.4.0"));
+    assert!(!text.contains("developer-sdk"));
+    let out = run(&dir, &["publish", "--bump", "sideways", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2));
+}

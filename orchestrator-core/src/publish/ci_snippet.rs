@@ -1,0 +1,58 @@
+//! The job a repo adds to its own CI so a green push to its default branch notifies the
+//! orchestrator repo (`repository_dispatch`). Unlike seed 004's snippet it never runs under
+//! `always()`: `needs` plus the default `success()` means it fires only when every job it needs
+//! succeeded.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::forge::RepoId;
+use crate::publish::config::event_type_of;
+
+/// The YAML job for `repo`, dispatching to `orchestrator_repo`; `needs` are the jobs that must
+/// succeed first.
+pub fn ci_snippet(
+    config: &Config,
+    repo: &str,
+    orchestrator_repo: &RepoId,
+    needs: &[String],
+) -> Result<String> {
+    let r = config.repo(repo).ok_or_else(|| {
+        Error::invalid_input(format!(
+            "unknown repo {repo:?} (configured: {})",
+            config.graph.names().join(", ")
+        ))
+    })?;
+    let event_type = event_type_of(&r.name, &r.publish);
+    let branch = r.publish.branch();
+    let needs = if needs.is_empty() {
+        vec!["test".to_owned()]
+    } else {
+        needs.to_vec()
+    };
+    Ok(format!(
+        r#"  # Notifies {orchestrator_repo} after a green push to {branch}; paste under `jobs:`.
+  # Runs only when every job in `needs` succeeded (the default success() gate): a red build
+  # triggers nothing.
+  trigger-orchestrator:
+    needs: [{needs}]
+    if: github.event_name == 'push' && github.ref == 'refs/heads/{branch}'
+    runs-on: ubuntu-latest
+    steps:
+      - name: Notify the orchestrator
+        uses: actions/github-script@v7
+        with:
+          github-token: ${{{{ secrets.ORCHESTRATOR_DISPATCH_TOKEN }}}}
+          script: |
+            await github.rest.repos.createDispatchEvent({{
+              owner: '{owner}',
+              repo: '{name}',
+              event_type: '{event_type}',
+              client_payload: {{ repo: '{repo}', ref: context.ref, sha: context.sha }},
+            }});
+"#,
+        needs = needs.join(", "),
+        owner = orchestrator_repo.owner,
+        name = orchestrator_repo.name,
+        repo = r.name,
+    ))
+}

@@ -1,0 +1,94 @@
+//! `orchestrator publish`, `cascade`, `graph`, `ci-snippet`: versioned releases across a package
+//! DAG.
+//!
+//! The pure parts live here and are tested on their own: [`bump`] (next versions, conventional
+//! commits), [`notes`] (release notes), [`manifest`] (rewriting `Cargo.toml` and `package.json`
+//! without touching anything but version strings), [`coordination`] (seed 004's `versions.toml`),
+//! [`plan`] (which packages move to which versions, lock-step groups, waves), [`graph_view`]
+//! (Mermaid/DOT/text), [`cascade`] (event payloads, nightly tags) and [`ci_snippet`].
+//! [`observe`] reads what the planner needs from the clones.
+
+pub mod bump;
+pub mod cascade;
+pub mod ci_snippet;
+pub mod config;
+pub mod coordination;
+pub mod correlate;
+pub mod graph_view;
+pub mod manifest;
+pub mod notes;
+pub mod plan;
+
+pub use bump::{AutoBump, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version};
+pub use cascade::{CascadeTrigger, cascade_waves, nightly_tag, parse_dispatch_event};
+pub use ci_snippet::ci_snippet;
+pub use coordination::{
+    CoordinatedVersion, CoordinationManifest, read_coordination, write_coordination,
+};
+pub use correlate::{RunCorrelation, dispatch_correlated, find_run, follow_run};
+pub use graph_view::{GraphFormat, GraphOptions, longest_chain, render_graph};
+pub use manifest::{
+    ManifestChange, ManifestEdit, ManifestInfo, ManifestKind, read_manifest, rewrite_manifest,
+};
+pub use notes::{release_notes, umbrella_notes};
+pub use plan::{
+    ObservedRepo, PlannedPackage, PublishPlan, PublishRequest, SkippedPackage, plan_publish,
+};
+
+use std::collections::BTreeMap;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::vcs::Vcs;
+use crate::version::ReleaseVersion;
+
+/// The run kind under which publishes are journaled.
+pub const RUN_KIND: &str = "publish";
+
+/// Reads every publishable repo's manifest, the tag of its version and (when `commits` is true,
+/// as `--bump auto` and release notes need) the commits since that tag. Read-only.
+pub async fn observe(
+    config: &Config,
+    vcs: &dyn Vcs,
+    commits: bool,
+) -> Result<BTreeMap<String, ObservedRepo>> {
+    let mut out = BTreeMap::new();
+    for repo in &config.repos {
+        let Some(manifest) = &repo.publish.manifest else {
+            continue;
+        };
+        let kind = ManifestKind::detect(manifest)?;
+        let text = std::fs::read_to_string(manifest).map_err(|e| {
+            Error::invalid_input(format!(
+                "{}: cannot read manifest {}: {e}",
+                repo.name,
+                manifest.display()
+            ))
+        })?;
+        let info = read_manifest(kind, &text)
+            .map_err(|e| Error::invalid_input(format!("{}: {e}", repo.name)))?;
+        let current = info.version.clone().unwrap_or_else(|| "0.0.0".to_owned());
+        let version = ReleaseVersion::parse(&current)
+            .map_err(|e| Error::invalid_input(format!("{}: {e}", repo.name)))?;
+        let tag = config.release.tag.render(&version);
+        let last_tag = vcs.local_tag(&repo.path, &tag).await?.map(|_| tag.clone());
+        let commits = if commits {
+            vcs.commits_since(&repo.path, last_tag.as_deref()).await?
+        } else {
+            Vec::new()
+        };
+        out.insert(
+            repo.name.clone(),
+            ObservedRepo {
+                manifest_name: info.name,
+                current,
+                last_tag,
+                commits,
+            },
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

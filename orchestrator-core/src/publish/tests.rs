@@ -1,0 +1,457 @@
+//! Planner, graph, cascade and snippet tests over the seed-002 and seed-004 ecosystems.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::vcs::CommitInfo;
+
+/// Seed 002: 16 npm packages in three lock-step groups.
+pub(crate) const SEED_002: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "typescript-eda-domain",
+        "@typescript-eda/domain",
+        "typescript-eda",
+        &[],
+    ),
+    (
+        "typescript-eda-infrastructure",
+        "@typescript-eda/infrastructure",
+        "typescript-eda",
+        &["typescript-eda-domain"],
+    ),
+    (
+        "typescript-eda-application",
+        "@typescript-eda/application",
+        "typescript-eda",
+        &["typescript-eda-domain", "typescript-eda-infrastructure"],
+    ),
+    (
+        "typescript-eda",
+        "typescript-eda",
+        "typescript-eda",
+        &[
+            "typescript-eda-domain",
+            "typescript-eda-infrastructure",
+            "typescript-eda-application",
+        ],
+    ),
+    (
+        "web-buddy-core",
+        "@web-buddy/core",
+        "web-buddy",
+        &["typescript-eda"],
+    ),
+    (
+        "web-buddy-contract-declaration",
+        "@web-buddy/contract-declaration",
+        "web-buddy",
+        &["typescript-eda"],
+    ),
+    (
+        "web-buddy-nodejs-server",
+        "@web-buddy/nodejs-server",
+        "web-buddy",
+        &["web-buddy-core"],
+    ),
+    (
+        "web-buddy-browser-extension",
+        "@web-buddy/browser-extension",
+        "web-buddy",
+        &["web-buddy-core"],
+    ),
+    (
+        "web-buddy-google-buddy",
+        "@web-buddy/google-buddy",
+        "web-buddy",
+        &["web-buddy-core"],
+    ),
+    (
+        "google-buddy-client",
+        "@google-buddy/client",
+        "web-buddy",
+        &["web-buddy-core"],
+    ),
+    (
+        "web-buddy-framework",
+        "@web-buddy/framework",
+        "web-buddy",
+        &[
+            "web-buddy-core",
+            "web-buddy-contract-declaration",
+            "web-buddy-nodejs-server",
+            "web-buddy-browser-extension",
+            "web-buddy-google-buddy",
+            "google-buddy-client",
+        ],
+    ),
+    (
+        "chatgpt-buddy-core",
+        "@chatgpt-buddy/core",
+        "chatgpt-buddy",
+        &["web-buddy-framework", "typescript-eda"],
+    ),
+    (
+        "chatgpt-buddy-server",
+        "@chatgpt-buddy/server",
+        "chatgpt-buddy",
+        &["chatgpt-buddy-core"],
+    ),
+    (
+        "chatgpt-buddy-extension",
+        "@chatgpt-buddy/extension",
+        "chatgpt-buddy",
+        &["chatgpt-buddy-core"],
+    ),
+    (
+        "chatgpt-buddy-client-ts",
+        "@chatgpt-buddy/client-ts",
+        "chatgpt-buddy",
+        &["chatgpt-buddy-core"],
+    ),
+    (
+        "chatgpt-buddy",
+        "chatgpt-buddy",
+        "chatgpt-buddy",
+        &[
+            "chatgpt-buddy-core",
+            "chatgpt-buddy-server",
+            "chatgpt-buddy-extension",
+            "chatgpt-buddy-client-ts",
+        ],
+    ),
+];
+
+fn seed_002_toml() -> String {
+    let mut s = String::from(
+        "[forge]\nowner = \"rydnr\"\n\n[publish]\numbrella_repo = \"rydnr/chatgpt-buddy-orchestrator\"\n",
+    );
+    for (name, package, group, deps) in SEED_002 {
+        let deps: Vec<String> = deps.iter().map(|d| format!("{d:?}")).collect();
+        s.push_str(&format!(
+            "\n[[repo]]\nname = \"{name}\"\ndepends_on = [{}]\nmanifest = \"package.json\"\npackages = [\"{package}\"]\ngroup = \"{group}\"\ntrigger = \"workflow\"\nworkflow_inputs = {{ release_type = \"coordinated\" }}\n",
+            deps.join(", ")
+        ));
+    }
+    s
+}
+
+const SEED_004: &str = r#"
+[forge]
+owner = "BTCDecoded"
+
+[[repo]]
+name = "consensus-proof"
+manifest = "Cargo.toml"
+event_type = "build_consensus"
+
+[[repo]]
+name = "protocol-engine"
+depends_on = ["consensus-proof"]
+manifest = "Cargo.toml"
+event_type = "build_protocol"
+
+[[repo]]
+name = "reference-node"
+depends_on = ["protocol-engine", "consensus-proof"]
+manifest = "Cargo.toml"
+event_type = "build_node"
+
+[[repo]]
+name = "developer-sdk"
+manifest = "Cargo.toml"
+event_type = "build_sdk"
+
+[[repo]]
+name = "governance-app"
+depends_on = ["developer-sdk"]
+manifest = "Cargo.toml"
+event_type = "build_governance"
+"#;
+
+fn config(text: &str) -> crate::config::Config {
+    crate::config::Config::parse(text, Path::new("/eco/orchestrator.toml")).expect("valid")
+}
+
+fn observed_002() -> BTreeMap<String, ObservedRepo> {
+    SEED_002
+        .iter()
+        .map(|(name, package, group, _)| {
+            (
+                (*name).to_owned(),
+                ObservedRepo {
+                    manifest_name: Some((*package).to_owned()),
+                    current: if *group == "chatgpt-buddy" {
+                        "0.1.0"
+                    } else {
+                        "1.0.0"
+                    }
+                    .into(),
+                    last_tag: None,
+                    commits: Vec::new(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn commit(summary: &str) -> CommitInfo {
+    CommitInfo {
+        id: "abcdef0123456789".into(),
+        summary: summary.into(),
+        body: String::new(),
+    }
+}
+
+#[test]
+fn seed_002_plan_has_six_waves_and_a_ten_package_chain() {
+    let c = config(&seed_002_toml());
+    let plan = plan_publish(
+        &c,
+        &PublishRequest::new(BumpRequest::Minor),
+        &observed_002(),
+    )
+    .expect("plans");
+    assert_eq!(plan.packages.len(), 16);
+    assert_eq!(plan.longest_chain, 10, "the seed's 10-package chain");
+    assert_eq!(plan.umbrella_tag.as_deref(), Some("ecosystem-v0.2.0"));
+    insta::assert_json_snapshot!(plan);
+}
+
+#[test]
+fn auto_bump_says_why_and_holds_back_unchanged_packages() {
+    let c = config(SEED_004);
+    let mut observed: BTreeMap<String, ObservedRepo> = [
+        "consensus-proof",
+        "protocol-engine",
+        "reference-node",
+        "developer-sdk",
+        "governance-app",
+    ]
+    .iter()
+    .map(|n| {
+        (
+            (*n).to_owned(),
+            ObservedRepo {
+                current: "0.3.0".into(),
+                ..ObservedRepo::default()
+            },
+        )
+    })
+    .collect();
+    observed.get_mut("consensus-proof").expect("known").commits =
+        vec![commit("fix: reject malformed proofs")];
+    observed.get_mut("developer-sdk").expect("known").commits = vec![commit("docs: readme")];
+    let plan = plan_publish(&c, &PublishRequest::new(BumpRequest::Auto), &observed).expect("plans");
+    let rows: Vec<(String, String, String)> = plan
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), p.next.clone(), p.reason.clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "consensus-proof".into(),
+                "0.3.1".into(),
+                "1 fix/perf commit(s), e.g. abcdef0 reject malformed proofs".into()
+            ),
+            (
+                "protocol-engine".into(),
+                "0.3.1".into(),
+                "depends on consensus-proof, released in this set".into()
+            ),
+            (
+                "reference-node".into(),
+                "0.3.1".into(),
+                "depends on protocol-engine, released in this set".into()
+            ),
+        ]
+    );
+    let skipped: Vec<&str> = plan.skipped.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(skipped, vec!["developer-sdk", "governance-app"]);
+    assert_eq!(plan.waves.len(), 3);
+}
+
+#[test]
+fn selection_expands_groups_and_dependents() {
+    let c = config(&seed_002_toml());
+    let obs = observed_002();
+    let mut request = PublishRequest::new(BumpRequest::Patch);
+    request.packages = vec!["@web-buddy/nodejs-server".into()];
+    let plan = plan_publish(&c, &request, &obs).expect("plans");
+    // Lock-step: the whole web-buddy group moves.
+    assert_eq!(plan.packages.len(), 7);
+    assert!(plan.packages.iter().all(|p| p.next == "1.0.1"));
+    request.with_dependents = true;
+    let plan = plan_publish(&c, &request, &obs).expect("plans");
+    assert_eq!(plan.packages.len(), 12);
+    assert_eq!(
+        plan.package("chatgpt-buddy").map(|p| p.next.as_str()),
+        Some("0.1.1")
+    );
+    request.packages = vec!["nope".into()];
+    let err = plan_publish(&c, &request, &obs)
+        .expect_err("unknown")
+        .to_string();
+    assert!(err.contains("unknown package \"nope\""), "{err}");
+}
+
+#[test]
+fn prerelease_with_preid() {
+    let c = config(SEED_004);
+    let mut request = PublishRequest::new(BumpRequest::Prerelease);
+    request.preid = Some("rc".into());
+    request.packages = vec!["developer-sdk".into()];
+    let plan = plan_publish(&c, &request, &BTreeMap::new()).expect("plans");
+    assert_eq!(plan.packages[0].next, "0.0.1-rc.0");
+    assert_eq!(plan.packages[0].tag, "v0.0.1-rc.0");
+}
+
+#[test]
+fn graphs_render_groups_and_the_longest_chain() {
+    let c = config(&seed_002_toml());
+    let options = GraphOptions::default();
+    insta::assert_snapshot!(
+        "seed_002_mermaid",
+        render_graph(&c, GraphFormat::Mermaid, &options).expect("renders")
+    );
+    insta::assert_snapshot!(
+        "seed_002_text",
+        render_graph(&c, GraphFormat::Text, &options).expect("renders")
+    );
+    let c4 = config(SEED_004);
+    let mut options = GraphOptions::default();
+    options
+        .outcomes
+        .insert("consensus-proof".into(), "released".into());
+    options
+        .outcomes
+        .insert("protocol-engine".into(), "failed".into());
+    options
+        .outcomes
+        .insert("reference-node".into(), "held_back".into());
+    insta::assert_snapshot!(
+        "seed_004_dot",
+        render_graph(&c4, GraphFormat::Dot, &options).expect("renders")
+    );
+    let from = GraphOptions {
+        from: Some("developer-sdk".into()),
+        ..GraphOptions::default()
+    };
+    assert_eq!(
+        render_graph(&c4, GraphFormat::Text, &from).expect("renders"),
+        "wave 1: developer-sdk\nwave 2: governance-app\nlongest chain (2): developer-sdk -> governance-app\n"
+    );
+    assert!(
+        render_graph(
+            &c4,
+            GraphFormat::Text,
+            &GraphOptions {
+                from: Some("x".into()),
+                ..GraphOptions::default()
+            }
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn cascade_from_consensus_proof_is_exactly_its_downstream() {
+    let c = config(SEED_004);
+    let event = r#"{"action":"build_consensus","client_payload":{"repo":"consensus-proof","ref":"refs/heads/main","sha":"0123456789abcdef0123456789abcdef01234567"}}"#;
+    let trigger = parse_dispatch_event(&c, event).expect("valid");
+    assert_eq!(trigger.repo, "consensus-proof");
+    assert_eq!(trigger.event_type.as_deref(), Some("build_consensus"));
+    assert_eq!(
+        cascade_waves(&c, &trigger.repo).expect("known"),
+        vec![
+            vec!["consensus-proof"],
+            vec!["protocol-engine"],
+            vec!["reference-node"]
+        ]
+    );
+    // By owner/name too.
+    let by_github = r#"{"client_payload":{"repo":"BTCDecoded/governance-app"}}"#;
+    assert_eq!(
+        parse_dispatch_event(&c, by_github).expect("valid").repo,
+        "governance-app"
+    );
+    for (bad, want) in [
+        ("not json", "not JSON"),
+        (r#"{"action":"x"}"#, "no client_payload"),
+        (r#"{"client_payload":{}}"#, "client_payload.repo is missing"),
+        (
+            r#"{"client_payload":{"repo":"bllvm-ghost"}}"#,
+            "\"bllvm-ghost\" is not a configured repo",
+        ),
+        (
+            r#"{"client_payload":{"repo":"developer-sdk","sha":"zz"}}"#,
+            "is not a commit id",
+        ),
+    ] {
+        let e = parse_dispatch_event(&c, bad).expect_err(bad);
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains(want), "{e}");
+    }
+}
+
+#[test]
+fn ci_snippet_never_uses_always() {
+    let c = config(SEED_004);
+    let text = ci_snippet(
+        &c,
+        "consensus-proof",
+        &"BTCDecoded/bllvm".parse().expect("valid"),
+        &["test".into(), "clippy".into()],
+    )
+    .expect("known");
+    assert!(!text.contains("always()"));
+    insta::assert_snapshot!(text);
+    assert!(ci_snippet(&c, "ghost", &"a/b".parse().expect("valid"), &[]).is_err());
+}
+
+#[test]
+fn publish_config_errors_name_file_line_and_key() {
+    let cases = [
+        (
+            "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nmanifest = \"setup.py\"\n",
+            ":5: `repo[0].manifest`: unsupported manifest",
+        ),
+        (
+            "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\ntrigger = \"cron\"\n",
+            ":5: `repo[0].trigger`: unknown trigger \"cron\"",
+        ),
+        (
+            "[publish]\numbrella_tag = \"eco\"\n",
+            ":2: `publish.umbrella_tag`: tag format \"eco\" must contain {version}",
+        ),
+        (
+            "[publish]\nnightly_tag = \"nightly\"\n",
+            ":2: `publish.nightly_tag`: nightly tag format",
+        ),
+        (
+            "[publish]\numbrella_repo = \"x\"\n",
+            ":2: `publish.umbrella_repo`: invalid repository",
+        ),
+        (
+            "[publish]\nconcurency = 2\n",
+            ":2: `concurency`: unknown field",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = crate::config::Config::parse(text, Path::new("/eco/orchestrator.toml"))
+            .expect_err(text)
+            .to_string();
+        assert!(
+            e.starts_with(&format!("/eco/orchestrator.toml{want}")),
+            "{text:?}\n got: {e}\nwant: {want}"
+        );
+    }
+    let c = config(SEED_004);
+    assert_eq!(c.publish.coordination, Path::new("/eco/versions.toml"));
+    assert_eq!(
+        c.repos[0].publish.manifest.as_deref(),
+        Some(Path::new("/eco/consensus-proof/Cargo.toml"))
+    );
+}
