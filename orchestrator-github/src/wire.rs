@@ -597,4 +597,257 @@ mod tests {
         assert!(!e.already_exists());
         assert_eq!(e.message, "<html>502 Bad Gateway</html>");
     }
+    #[test]
+    fn github_workflow_run_json_maps_into_core_types() {
+        // GitHub's documented `GET /repos/{o}/{r}/actions/runs/{id}` example, trimmed of nested
+        // objects; the `path` carries an `@ref` as GitHub sends for some runs.
+        let json = r#"{
+            "id": 30433642,
+            "name": "Build",
+            "node_id": "MDEyOldvcmtmbG93IFJ1bjI2OTI4OQ==",
+            "check_suite_id": 42,
+            "head_branch": "main",
+            "head_sha": "acb5820ced9479c074f688cc328bf03f341a511d",
+            "path": ".github/workflows/build.yml@main",
+            "run_number": 562,
+            "event": "push",
+            "display_title": "Update README.md",
+            "status": "queued",
+            "conclusion": null,
+            "workflow_id": 159038,
+            "url": "https://api.github.com/repos/octo-org/octo-repo/actions/runs/30433642",
+            "html_url": "https://github.com/octo-org/octo-repo/actions/runs/30433642",
+            "pull_requests": [],
+            "created_at": "2020-01-22T19:33:08Z",
+            "updated_at": "2020-01-22T19:33:08Z",
+            "actor": {"login": "octocat", "id": 1},
+            "run_attempt": 1,
+            "run_started_at": "2020-01-22T19:33:08Z"
+        }"#;
+        let run: WorkflowRun = serde_json::from_str::<GhWorkflowRun>(json)
+            .expect("valid")
+            .into();
+        assert_eq!(
+            run,
+            WorkflowRun {
+                id: 30433642,
+                workflow: "build.yml".into(),
+                display_title: "Update README.md".into(),
+                event: "push".into(),
+                head_sha: "acb5820ced9479c074f688cc328bf03f341a511d".into(),
+                head_branch: Some("main".into()),
+                status: WorkflowRunStatus::Queued,
+                conclusion: None,
+                created_at_ms: 1_579_721_588_000,
+                html_url: "https://github.com/octo-org/octo-repo/actions/runs/30433642".into(),
+            }
+        );
+        let list = format!(r#"{{"total_count": 1, "workflow_runs": [{json}]}}"#);
+        let page: GhWorkflowRuns = serde_json::from_str(&list).expect("valid");
+        assert_eq!(page.total_count, 1);
+        assert_eq!(page.workflow_runs.len(), 1);
+        for (status, conclusion, expected) in [
+            ("in_progress", None, WorkflowRunStatus::InProgress),
+            ("completed", Some("failure"), WorkflowRunStatus::Completed),
+            ("waiting", None, WorkflowRunStatus::Queued),
+            ("requested", None, WorkflowRunStatus::Queued),
+            ("pending", None, WorkflowRunStatus::Queued),
+        ] {
+            let mut gh: GhWorkflowRun = serde_json::from_str(json).expect("valid");
+            gh.status = Some(status.into());
+            gh.conclusion = conclusion.map(str::to_owned);
+            assert_eq!(WorkflowRun::from(gh).status, expected, "{status}");
+        }
+    }
+
+    #[test]
+    fn github_pull_request_json_maps_into_core_types() {
+        // GitHub's documented `GET /repos/{o}/{r}/pulls/{n}` example, trimmed of nested repos.
+        let json = r#"{
+            "url": "https://api.github.com/repos/octocat/Hello-World/pulls/1347",
+            "id": 1,
+            "node_id": "MDExOlB1bGxSZXF1ZXN0MQ==",
+            "html_url": "https://github.com/octocat/Hello-World/pull/1347",
+            "number": 1347,
+            "state": "open",
+            "locked": true,
+            "title": "Amazing new feature",
+            "user": {"login": "octocat", "id": 1, "type": "User", "site_admin": false},
+            "body": "Please pull these awesome changes in!",
+            "labels": [
+                {"id": 208045946, "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=",
+                 "url": "https://api.github.com/repos/octocat/Hello-World/labels/bug",
+                 "name": "bug", "description": "Something isn't working",
+                 "color": "f29513", "default": true}
+            ],
+            "created_at": "2011-01-26T19:01:12Z",
+            "head": {"label": "octocat:new-topic", "ref": "new-topic",
+                     "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+                     "user": {"login": "octocat"}},
+            "base": {"label": "octocat:master", "ref": "master",
+                     "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+                     "user": {"login": "octocat"}},
+            "draft": false,
+            "merged": false,
+            "mergeable": true
+        }"#;
+        let pr: PullRequest = serde_json::from_str::<GhPullRequest>(json)
+            .expect("valid")
+            .into();
+        assert_eq!(
+            pr,
+            PullRequest {
+                number: 1347,
+                title: "Amazing new feature".into(),
+                body: "Please pull these awesome changes in!".into(),
+                head_ref: "new-topic".into(),
+                head_sha: "6dcb09b5b57875f334f61aebed695e2e4193db5e".into(),
+                base_ref: "master".into(),
+                author: "octocat".into(),
+                labels: vec!["bug".into()],
+                draft: false,
+                state: "open".into(),
+                html_url: "https://github.com/octocat/Hello-World/pull/1347".into(),
+            }
+        );
+        // A pull request without a description has `"body": null`.
+        let no_body = json.replace(
+            r#""body": "Please pull these awesome changes in!""#,
+            r#""body": null"#,
+        );
+        let pr: PullRequest = serde_json::from_str::<GhPullRequest>(&no_body)
+            .expect("valid")
+            .into();
+        assert_eq!(pr.body, "");
+    }
+
+    #[test]
+    fn github_comment_and_permission_json_map_into_core_types() {
+        // GitHub's documented issue comment example, trimmed.
+        let json = r#"{
+            "id": 1,
+            "node_id": "MDEyOklzc3VlQ29tbWVudDE=",
+            "url": "https://api.github.com/repos/octocat/Hello-World/issues/comments/1",
+            "html_url": "https://github.com/octocat/Hello-World/issues/1347#issuecomment-1",
+            "body": "Me too",
+            "user": {"login": "octocat", "id": 1},
+            "created_at": "2011-04-14T16:00:49Z",
+            "updated_at": "2011-04-14T16:00:49Z",
+            "author_association": "COLLABORATOR"
+        }"#;
+        let comment: Comment = serde_json::from_str::<GhComment>(json)
+            .expect("valid")
+            .into();
+        assert_eq!(
+            comment,
+            Comment {
+                id: 1,
+                author: "octocat".into(),
+                body: "Me too".into(),
+                created_at_ms: 1_302_796_849_000,
+            }
+        );
+        let level = |json: &str| {
+            serde_json::from_str::<GhPermission>(json)
+                .expect("valid")
+                .level()
+        };
+        assert_eq!(
+            level(r#"{"permission": "admin", "role_name": "admin", "user": {"login": "octocat"}}"#),
+            Permission::Admin
+        );
+        // The legacy field folds maintain into write and triage into read; the role is precise.
+        assert_eq!(
+            level(r#"{"permission": "write", "role_name": "maintain"}"#),
+            Permission::Maintain
+        );
+        assert_eq!(
+            level(r#"{"permission": "read", "role_name": "triage"}"#),
+            Permission::Triage
+        );
+        assert_eq!(
+            level(r#"{"permission": "write", "role_name": "release-manager"}"#),
+            Permission::Write,
+            "a custom role falls back to the legacy level"
+        );
+        assert_eq!(level(r#"{"permission": "none"}"#), Permission::None);
+    }
+
+    #[test]
+    fn request_bodies_have_githubs_field_names() {
+        let dispatch = GhWorkflowDispatch {
+            git_ref: "main".into(),
+            inputs: [("correlation_id".to_owned(), "c-1".to_owned())].into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&dispatch).expect("serialises"),
+            r#"{"ref":"main","inputs":{"correlation_id":"c-1"}}"#
+        );
+        let dispatch = GhRepositoryDispatch {
+            event_type: "build_node".into(),
+            client_payload: serde_json::json!({"ref": "main", "sha": "abc", "repo": "o/r"}),
+        };
+        assert_eq!(
+            serde_json::to_string(&dispatch).expect("serialises"),
+            r#"{"event_type":"build_node","client_payload":{"ref":"main","repo":"o/r","sha":"abc"}}"#
+        );
+        let new_ref = GhNewRef {
+            full_name: "refs/heads/plan".into(),
+            sha: "6dcb09b5b57875f334f61aebed695e2e4193db5e".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&new_ref).expect("serialises"),
+            r#"{"ref":"refs/heads/plan","sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e"}"#
+        );
+        let update = GhReleaseUpdate::from(&ReleaseUpdate {
+            draft: Some(false),
+            ..ReleaseUpdate::default()
+        });
+        assert_eq!(
+            serde_json::to_string(&update).expect("serialises"),
+            r#"{"draft":false}"#,
+            "fields left as they are are not sent"
+        );
+    }
+
+    #[test]
+    fn already_exists_answers_are_recognised() {
+        let pr = GhError::parse(
+            r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for octocat:new-topic."}],"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request","status":"422"}"#,
+        );
+        assert!(pr.says_already_exists());
+        assert_eq!(
+            pr.describe(),
+            "Validation Failed: A pull request already exists for octocat:new-topic."
+        );
+        let reference = GhError::parse(
+            r#"{"message":"Reference already exists","documentation_url":"https://docs.github.com/rest/git/refs#create-a-reference","status":"422"}"#,
+        );
+        assert!(reference.says_already_exists());
+        let other = GhError::parse(r#"{"message":"Unexpected inputs provided: [\"x\"]"}"#);
+        assert!(!other.says_already_exists());
+    }
+
+    #[test]
+    fn times_parse_and_format_like_github() {
+        assert_eq!(
+            parse_time_ms("2020-01-22T19:33:08Z"),
+            Some(1_579_721_588_000)
+        );
+        assert_eq!(
+            parse_time_ms("2020-01-22T19:33:08.250Z"),
+            Some(1_579_721_588_250)
+        );
+        assert_eq!(
+            parse_time_ms("2020-01-22T21:33:08+02:00"),
+            Some(1_579_721_588_000)
+        );
+        assert_eq!(parse_time_ms("yesterday"), None);
+        assert_eq!(parse_time_ms(""), None);
+        assert_eq!(format_time(1_795_608_000_999), "2026-11-25T12:00:00Z");
+        assert_eq!(
+            parse_time_ms(&format_time(1_579_721_588_000)),
+            Some(1_579_721_588_000)
+        );
+    }
 }
