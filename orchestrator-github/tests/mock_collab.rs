@@ -54,7 +54,7 @@ async fn runs_are_listed_across_pages_with_filters_and_follow_the_simulation() {
         WorkflowSimulation {
             run_name: Some("release ${{ inputs.correlation_id }}".into()),
             queued_for: Duration::ZERO,
-            runs_for: Duration::from_millis(300),
+            runs_for: Duration::from_millis(1000),
             ..WorkflowSimulation::default()
         },
     );
@@ -119,7 +119,7 @@ async fn runs_are_listed_across_pages_with_filters_and_follow_the_simulation() {
 
     let run = forge.workflow_run(&repo, runs[0].id).await.expect("run");
     assert_eq!(run.status, WorkflowRunStatus::InProgress);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let run = forge.workflow_run(&repo, runs[0].id).await.expect("run");
     assert_eq!(run.status, WorkflowRunStatus::Completed);
     assert_eq!(run.conclusion.as_deref(), Some("success"));
