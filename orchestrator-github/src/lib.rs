@@ -30,11 +30,12 @@
 //!
 //! | GitHub answers | [`Error`](orchestrator_core::Error) |
 //! |---|---|
-//! | 404 | `NotFound`; but `release_by_tag` answers `Ok(None)` |
+//! | 404 | `NotFound`; but `release_by_tag` and `latest_release` answer `Ok(None)`, `permission` `Permission::None`, `remove_label` `Ok(())` (the label was not there) |
 //! | 401 | `Unauthenticated` |
 //! | 403 with `x-ratelimit-remaining: 0`, `Retry-After`, or "secondary rate limit"; any 429 | `RateLimited { retry_after }` from `Retry-After`, else `x-ratelimit-reset` |
 //! | other 403 | `PermissionDenied` |
-//! | 422 `already_exists` creating a release; 422 uploading an asset | `AlreadyExists` |
+//! | 422 `already_exists` creating a release; 422 uploading an asset; 422 "Reference already exists" creating a branch; 422 "A pull request already exists" | `AlreadyExists` |
+//! | other 422 on a dispatch, branch, pull request, label or comment (bad input, unknown workflow input) | `InvalidInput` with GitHub's message |
 //! | other 409 / 422 | `Conflict` |
 //! | 5xx, connection errors, timeouts | `Transient` (after the retries below) |
 //!

@@ -6,6 +6,15 @@
 //! a release appears after a delay, first as a draft, then its assets appear one by one, each
 //! growing while "uploading" before it settles. The state is computed from the elapsed time, so no
 //! background task runs and a fresh process watching the same origins sees the same story.
+//!
+//! Workflow runs are simulated the same way (`workflows`): a dispatch records a run titled from
+//! the workflow's `run-name` template, `queued`, then `in_progress`, then `completed` as time
+//! passes, with a scripted or `success` conclusion. Pull requests, labels, comments and
+//! permissions (`collab`) are plain state; test hooks ([`InMemoryForge::set_user`],
+//! [`InMemoryForge::comment_as`], [`InMemoryForge::push_to_pull_request`],
+//! [`InMemoryForge::set_permission`], [`InMemoryForge::configure_workflow`]...) play the other
+//! people and the CI around the orchestrator. Labels and comments live on pull requests only
+//! (numbers without one are `NotFound`), and a pull request's head branch need not exist.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
