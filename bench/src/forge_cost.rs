@@ -88,8 +88,9 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Vec<Figure>> {
     let file = dir.path().join("orchestrator.toml");
     std::fs::write(&file, &text)?;
     let config = Config::load(&file)?;
-    // Two assets: CI = delay + 3 intervals (draft, two uploads).
-    let interval = ci / 10;
+    // Two assets, each uploading for one base interval (a 10 s upload at the end of a 10-minute
+    // build): CI = delay + 3 intervals (draft, two uploads).
+    let interval = poll;
     let mock = MockGitHub::start(
         MockOptions::default()
             .origins(sandbox.root().join("origins"))

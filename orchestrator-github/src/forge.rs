@@ -45,6 +45,9 @@ struct Inner {
     authenticated: bool,
     page_size: u32,
     transport: Transport,
+    /// Tags polled without a release yet, with the body of the repo's newest-release page at
+    /// the last look.
+    missing: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl fmt::Debug for GitHubForge {
@@ -178,6 +181,7 @@ impl GitHubForgeBuilder {
                 authenticated,
                 page_size: self.page_size,
                 transport: Transport::new(config, policy)?,
+                missing: std::sync::Mutex::default(),
             }),
         })
     }
@@ -237,6 +241,16 @@ impl GitHubForge {
     /// the first response that carried the headers.
     pub fn rate_limit(&self) -> Option<(u64, u64)> {
         self.inner.transport.rate_limit()
+    }
+
+    fn lock_missing(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), String>> {
+        // Plain data: a panic elsewhere cannot leave it inconsistent.
+        self.inner
+            .missing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn repo_url(&self, repo: &RepoId) -> String {
@@ -338,11 +352,40 @@ impl Forge for GitHubForge {
 
     async fn release_by_tag(&self, repo: &RepoId, tag: &str) -> Result<Option<Release>> {
         let what = format!("release {tag} of {repo}");
+        let key = (repo.to_string(), tag.to_owned());
+        let newest_url = format!("{}/releases?per_page=1", self.repo_url(repo));
+        let known_newest = self.lock_missing().get(&key).cloned();
+        if let Some(known) = known_newest {
+            // The tag had no release at the last look. A missing tag answers 404, which GitHub
+            // counts against the rate limit on every poll; the newest release instead answers a
+            // free 304 until something is published. Ask for the tag only when that changes.
+            let reply = self.get(newest_url.clone(), &what).await?;
+            if reply.status != StatusCode::OK {
+                return Err(reply.into_error(&what));
+            }
+            if reply.body == known {
+                return Ok(None);
+            }
+            self.lock_missing().insert(key.clone(), reply.body);
+        }
         let url = format!("{}/releases/tags/{}", self.repo_url(repo), encode(tag));
         let reply = self.get(url, &what).await?;
         match reply.status {
-            StatusCode::OK => Ok(Some(reply.json::<GhRelease>(&what)?.into())),
-            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::OK => {
+                self.lock_missing().remove(&key);
+                Ok(Some(reply.json::<GhRelease>(&what)?.into()))
+            }
+            StatusCode::NOT_FOUND => {
+                if !self.lock_missing().contains_key(&key) {
+                    // First miss: remember what the newest release looks like now, so the next
+                    // polls can be answered by a free 304.
+                    let newest = self.get(newest_url, &what).await?;
+                    if newest.status == StatusCode::OK {
+                        self.lock_missing().insert(key, newest.body);
+                    }
+                }
+                Ok(None)
+            }
             _ => Err(reply.into_error(&what)),
         }
     }

@@ -108,21 +108,29 @@ async fn a_repeated_poll_is_answered_304_and_spends_no_rate_limit() {
 }
 
 #[tokio::test]
-async fn a_missing_release_is_none_and_not_cached() {
+async fn a_missing_release_is_watched_through_the_newest_release_for_free() {
     let f = fixture().await;
+    for poll in 0..3 {
+        assert_eq!(
+            f.forge.release_by_tag(&f.repo, "v9").await.expect("poll"),
+            None,
+            "poll {poll}"
+        );
+    }
+    let requests = f.server.requests();
+    let tag_polls: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.contains("/releases/tags/"))
+        .collect();
+    // The missing tag is asked for once (a 404 is never cached); the later polls only ask
+    // whether the newest release changed, and are answered 304 at no rate-limit cost.
+    assert_eq!(tag_polls.len(), 1, "{requests:?}");
+    assert!(tag_polls.iter().all(|r| r.if_none_match.is_none()));
+    let stats = f.forge.request_stats();
     assert_eq!(
-        f.forge.release_by_tag(&f.repo, "v9").await.expect("poll"),
-        None
-    );
-    assert_eq!(
-        f.forge.release_by_tag(&f.repo, "v9").await.expect("poll"),
-        None
-    );
-    assert!(
-        f.server
-            .requests()
-            .iter()
-            .all(|r| r.if_none_match.is_none())
+        (stats.rate_limited, stats.not_modified),
+        (2, 2),
+        "{stats:?}"
     );
 }
 
@@ -138,7 +146,8 @@ async fn bursts_of_502_are_retried_and_counted() {
     assert_eq!(found, None);
     let stats = f.forge.request_stats();
     assert_eq!(stats.retries, 2, "{stats:?}");
-    assert_eq!(stats.requests, 3, "{stats:?}");
+    // Three tries of the tag, then one look at the newest release to watch it for free.
+    assert_eq!(stats.requests, 4, "{stats:?}");
 }
 
 #[tokio::test]
@@ -383,18 +392,19 @@ async fn the_mock_reports_its_stats_over_http() {
     stream.read_to_string(&mut response).await.expect("read");
     let body = response.split("\r\n\r\n").nth(1).expect("a body");
     let stats: serde_json::Value = serde_json::from_str(body).expect("JSON");
-    assert_eq!(stats["requests"], 1, "{stats}");
-    assert_eq!(stats["rate_limited"], 1, "{stats}");
+    // The missing tag, then the newest-release page it is watched through.
+    assert_eq!(stats["requests"], 2, "{stats}");
+    assert_eq!(stats["rate_limited"], 2, "{stats}");
     assert_eq!(
         f.server.stats().requests,
-        1,
+        2,
         "the stats request is not counted"
     );
     assert_eq!(
         stats["by_route"]["GET /repos/{owner}/{repo}/releases/tags/{tag}"]["by_status"]["404"], 1,
         "{stats}"
     );
-    assert_eq!(stats["by_repo"]["acme/app"]["requests"], 1, "{stats}");
+    assert_eq!(stats["by_repo"]["acme/app"]["requests"], 2, "{stats}");
 }
 
 #[tokio::test]
