@@ -39,15 +39,18 @@ pub struct GitHubForge {
     inner: Arc<Inner>,
 }
 
+/// `(repo, tag)` → the repo's newest-release page at the last look, and the tag's release if that
+/// page showed it.
+type WatchedTags = std::collections::HashMap<(String, String), (String, Option<Release>)>;
+
 struct Inner {
     api_url: String,
     upload_url: String,
     authenticated: bool,
     page_size: u32,
     transport: Transport,
-    /// Tags polled without a release yet, with the body of the repo's newest-release page at
-    /// the last look.
-    missing: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
+    /// Tags watched through their repo's newest-release page (see `release_by_tag`).
+    watched: std::sync::Mutex<WatchedTags>,
 }
 
 impl fmt::Debug for GitHubForge {
@@ -181,7 +184,7 @@ impl GitHubForgeBuilder {
                 authenticated,
                 page_size: self.page_size,
                 transport: Transport::new(config, policy)?,
-                missing: std::sync::Mutex::default(),
+                watched: std::sync::Mutex::default(),
             }),
         })
     }
@@ -243,12 +246,10 @@ impl GitHubForge {
         self.inner.transport.rate_limit()
     }
 
-    fn lock_missing(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), String>> {
+    fn lock_watched(&self) -> std::sync::MutexGuard<'_, WatchedTags> {
         // Plain data: a panic elsewhere cannot leave it inconsistent.
         self.inner
-            .missing
+            .watched
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -354,34 +355,56 @@ impl Forge for GitHubForge {
         let what = format!("release {tag} of {repo}");
         let key = (repo.to_string(), tag.to_owned());
         let newest_url = format!("{}/releases?per_page=1", self.repo_url(repo));
-        let known_newest = self.lock_missing().get(&key).cloned();
-        if let Some(known) = known_newest {
-            // The tag had no release at the last look. A missing tag answers 404, which GitHub
-            // counts against the rate limit on every poll; the newest release instead answers a
-            // free 304 until something is published. Ask for the tag only when that changes.
-            let reply = self.get(newest_url.clone(), &what).await?;
+        let watched = self.lock_watched().get(&key).cloned();
+        if let Some((known_body, known_release)) = watched {
+            // A missing tag answers 404, which GitHub counts against the rate limit on every
+            // poll; the repository's newest release answers a free 304 until something changes.
+            // So a tag is watched through that page while it has no release, and while its
+            // release is the newest one (the page carries its assets too).
+            let reply = self.get(newest_url, &what).await?;
             if reply.status != StatusCode::OK {
                 return Err(reply.into_error(&what));
             }
-            if reply.body == known {
-                return Ok(None);
+            if reply.body == known_body {
+                return Ok(known_release);
             }
-            self.lock_missing().insert(key.clone(), reply.body);
+            let newest: Vec<GhRelease> = reply.json(&what)?;
+            match newest.into_iter().next().filter(|r| r.tag_name == tag) {
+                Some(ours) => {
+                    let ours: Release = ours.into();
+                    self.lock_watched()
+                        .insert(key, (reply.body, Some(ours.clone())));
+                    return Ok(Some(ours));
+                }
+                None if known_release.is_none() => {
+                    // Something else changed: the tag may have a release now; ask for it.
+                    self.lock_watched().insert(key.clone(), (reply.body, None));
+                }
+                None => {
+                    // Our release is no longer the newest: follow it by tag from now on.
+                    self.lock_watched().remove(&key);
+                }
+            }
         }
         let url = format!("{}/releases/tags/{}", self.repo_url(repo), encode(tag));
         let reply = self.get(url, &what).await?;
         match reply.status {
             StatusCode::OK => {
-                self.lock_missing().remove(&key);
+                self.lock_watched().remove(&key);
                 Ok(Some(reply.json::<GhRelease>(&what)?.into()))
             }
             StatusCode::NOT_FOUND => {
-                if !self.lock_missing().contains_key(&key) {
+                if !self.lock_watched().contains_key(&key) {
                     // First miss: remember what the newest release looks like now, so the next
                     // polls can be answered by a free 304.
-                    let newest = self.get(newest_url, &what).await?;
+                    let newest = self
+                        .get(
+                            format!("{}/releases?per_page=1", self.repo_url(repo)),
+                            &what,
+                        )
+                        .await?;
                     if newest.status == StatusCode::OK {
-                        self.lock_missing().insert(key, newest.body);
+                        self.lock_watched().insert(key, (newest.body, None));
                     }
                 }
                 Ok(None)
