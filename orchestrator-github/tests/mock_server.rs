@@ -189,8 +189,16 @@ async fn a_tag_pushed_to_a_watched_origin_becomes_a_release_whose_assets_upload_
     // The settling polls were answered by 304s.
     let stats = stats_over_http(&mock).await;
     assert_eq!(stats, mock.stats());
-    let by_tag = &stats.by_route["GET /repos/{owner}/{repo}/releases/tags/{tag}"];
-    assert!(by_tag.not_modified >= 3, "{stats:?}");
+    // (Polls go by tag, or through the newest-release page while the release is the newest.)
+    let free: u64 = [
+        "GET /repos/{owner}/{repo}/releases/tags/{tag}",
+        "GET /repos/{owner}/{repo}/releases",
+    ]
+    .iter()
+    .filter_map(|route| stats.by_route.get(*route))
+    .map(|r| r.not_modified)
+    .sum();
+    assert!(free >= 3, "{stats:?}");
     assert_eq!(
         stats.by_repo["acme/app"].requests, stats.requests,
         "{stats:?}"
@@ -393,7 +401,7 @@ async fn a_release_wait_survives_faults_and_rate_limit_bursts() {
         ))
         .ci_delay(Duration::from_millis(100))
         .asset_interval(Duration::from_millis(50))
-        .fault_rate(0.2)
+        .fault_rate(0.35)
         .seed(5)
         .rate_limit(8, Duration::from_secs(1));
     let mock = MockGitHub::start(options).await.expect("starts");
