@@ -64,6 +64,7 @@
 //! A whole release (real git repos, the simulated forge) is embedded the same way through
 //! [`release::Releaser`]; see `examples/release_in_memory.rs` in the repository.
 
+pub mod cluster;
 pub mod config;
 pub mod conformance;
 pub mod engine;
@@ -72,6 +73,7 @@ pub mod forge;
 pub mod graph;
 pub mod pipeline;
 pub mod release;
+pub mod scale;
 pub mod secret;
 pub mod state;
 pub mod step;
