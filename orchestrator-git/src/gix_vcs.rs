@@ -5,10 +5,10 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use orchestrator_core::error::Result;
-use orchestrator_core::vcs::{Head, RemoteRefs, Vcs, tag_ref};
+use orchestrator_core::vcs::{CommitInfo, Head, RemoteRefs, Vcs, tag_ref};
 
 use crate::util::blocking;
-use crate::{network, read, status, tags};
+use crate::{commit, history, network, read, status, tags};
 
 /// The production [`Vcs`]: reads with gix, fetches and pushes with the `git` command line.
 ///
@@ -106,5 +106,42 @@ impl Vcs for GixVcs {
     async fn push_tag(&self, path: &Path, remote: &str, tag: &str) -> Result<()> {
         let (remote, tag) = (remote.to_owned(), tag.to_owned());
         blocking(path, move |path| network::push_tag(path, &remote, &tag)).await
+    }
+
+    async fn commits_since(&self, path: &Path, since: Option<&str>) -> Result<Vec<CommitInfo>> {
+        let since = since.map(str::to_owned);
+        blocking(path, move |path| {
+            history::commits_since(path, since.as_deref())
+        })
+        .await
+    }
+
+    async fn commit_files(
+        &self,
+        path: &Path,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+    ) -> Result<String> {
+        let (files, message) = (files.to_vec(), message.to_owned());
+        blocking(path, move |path| {
+            commit::commit_files(path, &files, &message)
+        })
+        .await
+    }
+
+    async fn checkout_new_branch(&self, path: &Path, branch: &str, start: &str) -> Result<()> {
+        let (branch, start) = (branch.to_owned(), start.to_owned());
+        blocking(path, move |path| {
+            commit::checkout_new_branch(path, &branch, &start)
+        })
+        .await
+    }
+
+    async fn push_branch(&self, path: &Path, remote: &str, branch: &str) -> Result<()> {
+        let (remote, branch) = (remote.to_owned(), branch.to_owned());
+        blocking(path, move |path| {
+            network::push_branch(path, &remote, &branch)
+        })
+        .await
     }
 }

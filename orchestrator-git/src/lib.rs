@@ -7,6 +7,10 @@
 //!   tags. These run in-process, need no `git` binary on the hot path, and are fast enough to
 //!   check hundreds of clones in a preflight. gix is synchronous, so every call runs on tokio's
 //!   blocking pool.
+//! * **Commits and branch checkouts use the `git` command line too** (`commit_files`,
+//!   `checkout_new_branch`): gix 0.90 writes objects and refs but cannot update the index and
+//!   work tree as `git add`, `git commit` and `git checkout` do. History reads (`commits_since`)
+//!   are a gix rev-walk.
 //! * **Network operations use the `git` command line**: `fetch`, `ls-remote` and `push`. Users'
 //!   SSH keys and agents, `~/.ssh/config`, `insteadOf` rewrites and credential helpers then work
 //!   exactly as they do for `git` itself; we link no second TLS or SSH stack (gix is built
@@ -21,7 +25,9 @@
 //! [`GixVcs`] on them.
 
 mod cli;
+mod commit;
 mod gix_vcs;
+mod history;
 mod network;
 mod read;
 pub mod sandbox;

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use orchestrator_core::error::{Error, Result};
-use orchestrator_core::vcs::{RemoteRefs, tag_ref};
+use orchestrator_core::vcs::{RemoteRefs, branch_ref, tag_ref};
 
 use crate::cli::{self, check_arg};
 use crate::read;
@@ -119,6 +119,45 @@ pub(crate) fn push_tag(path: &Path, remote: &str, tag: &str) -> Result<()> {
         return Err(Error::Conflict {
             message: format!(
                 "remote `{remote}` of {} already has tag {tag} at another object: {}",
+                path.display(),
+                out.stderr
+            ),
+        });
+    }
+    let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    Err(cli::failure(path, &args, &out))
+}
+
+/// Pushes exactly `refs/heads/<branch>`: no force, no other refs, no tags, no submodules.
+/// `NotFound` when the branch does not exist locally; `Conflict` when the remote's branch is not
+/// an ancestor (a non-fast-forward the push must not overwrite).
+pub(crate) fn push_branch(path: &Path, remote: &str, branch: &str) -> Result<()> {
+    check_arg("remote", remote)?;
+    check_arg("branch", branch)?;
+    let full_name = branch_ref(branch);
+    let refspec = format!("{full_name}:{full_name}");
+    let args = [
+        "push",
+        "--no-follow-tags",
+        "--recurse-submodules=no",
+        remote,
+        &refspec,
+    ];
+    let mut cmd = cli::command(path);
+    cmd.args(args);
+    let out = cli::output(&mut cmd, path)?;
+    if out.success {
+        return Ok(());
+    }
+    if out.stderr.contains("does not match any") {
+        return Err(Error::NotFound {
+            what: format!("branch {branch} in {}", path.display()),
+        });
+    }
+    if out.stderr.contains("[rejected]") || out.stderr.contains("non-fast-forward") {
+        return Err(Error::Conflict {
+            message: format!(
+                "remote `{remote}` of {} has commits on {branch} that the local branch lacks: {}",
                 path.display(),
                 out.stderr
             ),

@@ -167,6 +167,11 @@ conformance!(
     remote_refs_returns_only_existing_requested_refs,
     remote_url_reported_and_missing_remote_is_none,
     non_repository_is_reported,
+    commits_since_stops_at_the_tag,
+    commit_files_commits_exactly_the_given_files,
+    checkout_new_branch_switches_to_it,
+    push_branch_pushes_only_the_branch,
+    push_branch_never_forces,
 );
 
 /// The whole suite in one go, on one fixture, as a backend without per-test set-up would run it.

@@ -292,3 +292,64 @@ async fn a_ref_lock_left_by_a_killed_run_is_recovered_but_a_live_one_is_reported
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
     assert!(err.to_string().contains("v2.0.0.lock exists"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_files_rejects_paths_outside_the_work_tree_and_detached_heads() {
+    let (_dir, sandbox) = sandbox();
+    let repo = repo(&sandbox, "commit-paths");
+    let vcs = GixVcs::new();
+    for bad in [
+        "../escape.txt",
+        "/etc/passwd",
+        ".git/config",
+        "a/../../b",
+        "-n",
+        "",
+    ] {
+        let files = vec![(bad.to_owned(), b"x".to_vec())];
+        let err = vcs
+            .commit_files(&repo.clone, &files, "m")
+            .await
+            .expect_err(bad);
+        assert!(matches!(err, Error::InvalidInput { .. }), "{bad}: {err:?}");
+    }
+    assert!(
+        !repo
+            .clone
+            .parent()
+            .expect("parent")
+            .join("escape.txt")
+            .exists(),
+        "nothing written outside"
+    );
+    git(&repo.clone, &["checkout", "--quiet", "--detach"]).expect("detach");
+    let files = vec![("a.txt".to_owned(), b"x".to_vec())];
+    let err = vcs
+        .commit_files(&repo.clone, &files, "m")
+        .await
+        .expect_err("detached");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_files_makes_the_first_commit_of_an_empty_repository() {
+    let (_dir, sandbox) = sandbox();
+    let path = sandbox
+        .create_empty_repo("first")
+        .expect("create_empty_repo");
+    let vcs = GixVcs::new();
+    assert!(
+        vcs.commits_since(&path, None)
+            .await
+            .expect("commits_since")
+            .is_empty(),
+        "no history yet"
+    );
+    let files = vec![("README.md".to_owned(), b"# first\n".to_vec())];
+    let commit = vcs
+        .commit_files(&path, &files, "Initial commit")
+        .await
+        .expect("commit_files");
+    let log = git(&path, &["log", "--format=%H %s"]).expect("log");
+    assert_eq!(log, format!("{commit} Initial commit"));
+}

@@ -1,10 +1,17 @@
 //! The `Forge` conformance suite: every backend (in-memory, GitHub over the mock server) runs it.
 //!
 //! Each function exercises one behaviour on `repo`, which must exist and may already hold other
-//! releases; tags are unique per function so the functions can share one repository.
+//! releases, runs and pull requests; tags, branches and correlation ids are unique per function so
+//! the functions can share one repository. Only the trait is used: no backend-specific set-up.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::error::Error;
-use crate::forge::{AssetState, Forge, NewRelease, RepoId};
+use crate::forge::{
+    AssetState, Forge, NewPullRequest, NewRelease, Permission, ReleaseUpdate, RepoId,
+    WorkflowDispatch, WorkflowRunQuery, WorkflowRunStatus,
+};
 
 fn new_release(tag: &str) -> NewRelease {
     NewRelease {
@@ -120,12 +127,326 @@ pub async fn list_releases_includes_created(forge: &dyn Forge, repo: &RepoId) {
     );
 }
 
-/// Every behaviour above, in order.
+/// The latest release is the newest published one: drafts and prereleases made after it are not.
+pub async fn latest_release_skips_drafts_and_prereleases(forge: &dyn Forge, repo: &RepoId) {
+    let published = forge
+        .create_release(repo, &new_release("conformance-latest"))
+        .await
+        .expect("create");
+    for (tag, draft, prerelease) in [
+        ("conformance-latest-draft", true, false),
+        ("conformance-latest-rc", false, true),
+    ] {
+        let release = NewRelease {
+            draft,
+            prerelease,
+            ..new_release(tag)
+        };
+        forge.create_release(repo, &release).await.expect("create");
+    }
+    let latest = forge
+        .latest_release(repo)
+        .await
+        .expect("latest_release")
+        .expect("a published release exists");
+    assert_eq!(latest.id, published.id, "{}: {latest:?}", forge.backend());
+}
+
+/// Updating a release changes the given fields only, and publishing a draft sticks.
+pub async fn update_release_changes_only_given_fields(forge: &dyn Forge, repo: &RepoId) {
+    let draft = NewRelease {
+        draft: true,
+        ..new_release("conformance-update")
+    };
+    let created = forge.create_release(repo, &draft).await.expect("create");
+    let update = ReleaseUpdate {
+        body: Some("new notes".into()),
+        draft: Some(false),
+        ..ReleaseUpdate::default()
+    };
+    let updated = forge
+        .update_release(repo, created.id, &update)
+        .await
+        .expect("update_release");
+    assert_eq!(updated.id, created.id);
+    assert_eq!(updated.body.as_deref(), Some("new notes"));
+    assert_eq!(updated.name.as_deref(), Some("Release conformance-update"));
+    assert!(!updated.draft);
+    let found = forge
+        .release_by_tag(repo, "conformance-update")
+        .await
+        .expect("lookup")
+        .expect("the release");
+    assert_eq!(found.body.as_deref(), Some("new notes"));
+    assert!(!found.draft, "{}: still a draft", forge.backend());
+}
+
+/// Updating an unknown release id is `NotFound`.
+pub async fn updating_a_missing_release_is_not_found(forge: &dyn Forge, repo: &RepoId) {
+    let err = forge
+        .update_release(repo, 987_654_321, &ReleaseUpdate::default())
+        .await
+        .expect_err("no such release");
+    assert!(
+        matches!(err, Error::NotFound { .. }),
+        "{}: got {err:?}",
+        forge.backend()
+    );
+}
+
+/// A dispatched workflow run is listed (filtered by workflow, event and time) with the
+/// correlation input in its title, and can be fetched by id.
+pub async fn dispatched_workflow_run_is_listed_and_fetched(forge: &dyn Forge, repo: &RepoId) {
+    let correlation = "conformance-corr-7f3a";
+    let dispatch = WorkflowDispatch {
+        workflow: "release.yml".into(),
+        git_ref: "main".into(),
+        inputs: BTreeMap::from([("correlation_id".to_owned(), correlation.to_owned())]),
+    };
+    let before = crate::state::now_ms();
+    forge
+        .dispatch_workflow(repo, &dispatch)
+        .await
+        .expect("dispatch_workflow");
+    let query = WorkflowRunQuery {
+        workflow: Some("release.yml".into()),
+        event: Some("workflow_dispatch".into()),
+        // Generous: forges round creation times and clocks drift.
+        created_after_ms: Some(before - 60_000),
+        ..WorkflowRunQuery::default()
+    };
+    // A real forge lists the run a moment after accepting the dispatch.
+    let mut found = None;
+    for _ in 0..50 {
+        let runs = forge
+            .list_workflow_runs(repo, &query)
+            .await
+            .expect("list_workflow_runs");
+        assert!(
+            runs.windows(2)
+                .all(|w| w[0].created_at_ms >= w[1].created_at_ms),
+            "{}: newest first: {runs:?}",
+            forge.backend()
+        );
+        found = runs
+            .into_iter()
+            .find(|r| r.display_title.contains(correlation));
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = found.unwrap_or_else(|| panic!("{}: the dispatched run is listed", forge.backend()));
+    assert_eq!(run.workflow, "release.yml");
+    assert_eq!(run.event, "workflow_dispatch");
+    assert_eq!(run.head_sha.len(), 40, "a full commit id: {run:?}");
+    assert_eq!(run.head_branch.as_deref(), Some("main"));
+    if run.status != WorkflowRunStatus::Completed {
+        assert_eq!(run.conclusion, None, "no conclusion before completion");
+    }
+    let fetched = forge
+        .workflow_run(repo, run.id)
+        .await
+        .expect("workflow_run");
+    assert_eq!(fetched.id, run.id);
+    assert_eq!(fetched.display_title, run.display_title);
+    let other_event = WorkflowRunQuery {
+        event: Some("conformance-no-such-event".into()),
+        ..query
+    };
+    let none = forge
+        .list_workflow_runs(repo, &other_event)
+        .await
+        .expect("list_workflow_runs");
+    assert!(none.is_empty(), "{}: {none:?}", forge.backend());
+}
+
+/// An unknown workflow run id is `NotFound`.
+pub async fn missing_workflow_run_is_not_found(forge: &dyn Forge, repo: &RepoId) {
+    let err = forge
+        .workflow_run(repo, 987_654_321)
+        .await
+        .expect_err("no such run");
+    assert!(
+        matches!(err, Error::NotFound { .. }),
+        "{}: got {err:?}",
+        forge.backend()
+    );
+}
+
+/// A repository dispatch with a JSON payload is accepted.
+pub async fn repository_dispatch_is_accepted(forge: &dyn Forge, repo: &RepoId) {
+    let payload = serde_json::json!({"ref": "main", "sha": "0123456789abcdef0123456789abcdef01234567", "repo": repo.to_string()});
+    forge
+        .repository_dispatch(repo, "conformance_build", &payload)
+        .await
+        .expect("repository_dispatch");
+}
+
+/// Creating a branch that exists is `AlreadyExists`.
+pub async fn creating_a_branch_twice_is_already_exists(forge: &dyn Forge, repo: &RepoId) {
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    forge
+        .create_branch(repo, "conformance-branch", sha)
+        .await
+        .expect("create_branch");
+    let err = forge
+        .create_branch(repo, "conformance-branch", sha)
+        .await
+        .expect_err("duplicate");
+    assert!(
+        matches!(err, Error::AlreadyExists { .. }),
+        "{}: got {err:?}",
+        forge.backend()
+    );
+}
+
+/// A pull request reads back as opened; labels are added without duplicates and removed, and
+/// removing an absent label is fine.
+pub async fn pull_request_round_trip_with_labels(forge: &dyn Forge, repo: &RepoId) {
+    let new = NewPullRequest {
+        title: "Conformance PR".into(),
+        body: "Body *markdown*".into(),
+        head: "conformance-pr".into(),
+        base: "main".into(),
+        draft: true,
+    };
+    let created = forge
+        .create_pull_request(repo, &new)
+        .await
+        .expect("create_pull_request");
+    let pr = forge
+        .pull_request(repo, created.number)
+        .await
+        .expect("pull_request");
+    assert_eq!(pr, created, "{}: read back as created", forge.backend());
+    assert_eq!(pr.title, "Conformance PR");
+    assert_eq!(pr.body, "Body *markdown*");
+    assert_eq!(pr.head_ref, "conformance-pr");
+    assert_eq!(pr.base_ref, "main");
+    assert_eq!(pr.state, "open");
+    assert!(pr.draft);
+    assert!(!pr.author.is_empty(), "an author");
+    assert!(pr.labels.is_empty());
+    let labels = |names: &[&str]| names.iter().map(|&n| n.to_owned()).collect::<Vec<_>>();
+    forge
+        .add_labels(repo, pr.number, &labels(&["needs-approval", "plan"]))
+        .await
+        .expect("add_labels");
+    forge
+        .add_labels(repo, pr.number, &labels(&["plan", "execute-plan"]))
+        .await
+        .expect("add_labels");
+    forge
+        .remove_label(repo, pr.number, "needs-approval")
+        .await
+        .expect("remove_label");
+    forge
+        .remove_label(repo, pr.number, "never-added")
+        .await
+        .expect("removing an absent label is fine");
+    let mut now = forge
+        .pull_request(repo, pr.number)
+        .await
+        .expect("pull_request")
+        .labels;
+    now.sort();
+    assert_eq!(
+        now,
+        labels(&["execute-plan", "plan"]),
+        "{}",
+        forge.backend()
+    );
+}
+
+/// An unknown pull request is `NotFound`.
+pub async fn missing_pull_request_is_not_found(forge: &dyn Forge, repo: &RepoId) {
+    let err = forge
+        .pull_request(repo, 987_654)
+        .await
+        .expect_err("no such pull request");
+    assert!(
+        matches!(err, Error::NotFound { .. }),
+        "{}: got {err:?}",
+        forge.backend()
+    );
+}
+
+/// Comments are listed oldest first with their bodies, written by the pull request's author
+/// (both are the token's user).
+pub async fn comments_round_trip_oldest_first(forge: &dyn Forge, repo: &RepoId) {
+    let new = NewPullRequest {
+        title: "Conformance comments".into(),
+        body: String::new(),
+        head: "conformance-comments".into(),
+        base: "main".into(),
+        draft: false,
+    };
+    let pr = forge
+        .create_pull_request(repo, &new)
+        .await
+        .expect("create_pull_request");
+    let first = forge
+        .create_comment(repo, pr.number, "first")
+        .await
+        .expect("create_comment");
+    let second = forge
+        .create_comment(repo, pr.number, "- [ ] second\n- [x] checklist")
+        .await
+        .expect("create_comment");
+    assert_ne!(first.id, second.id);
+    assert_eq!(first.author, pr.author);
+    let listed = forge
+        .list_comments(repo, pr.number)
+        .await
+        .expect("list_comments");
+    let bodies: Vec<&str> = listed.iter().map(|c| c.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        vec!["first", "- [ ] second\n- [x] checklist"],
+        "{}",
+        forge.backend()
+    );
+    assert_eq!(listed[0], first);
+}
+
+/// A user with no access to the repository has permission `None`.
+pub async fn stranger_has_no_permission(forge: &dyn Forge, repo: &RepoId) {
+    let permission = forge
+        .permission(repo, "conformance-stranger")
+        .await
+        .expect("permission");
+    assert_eq!(permission, Permission::None, "{}", forge.backend());
+}
+
+/// Every behaviour, in order.
 pub async fn run_all(forge: &dyn Forge, repo: &RepoId) {
+    run_releases(forge, repo).await;
+    run_collaboration(forge, repo).await;
+}
+
+/// The release behaviours (the required methods), in order.
+pub async fn run_releases(forge: &dyn Forge, repo: &RepoId) {
     missing_release_is_none(forge, repo).await;
     created_release_is_found_by_tag(forge, repo).await;
     creating_a_release_twice_is_already_exists(forge, repo).await;
     uploaded_asset_is_listed(forge, repo).await;
     duplicate_asset_is_already_exists(forge, repo).await;
     list_releases_includes_created(forge, repo).await;
+}
+
+/// The behaviours of the optional methods (release updates, workflows, branches, pull requests,
+/// labels, comments, permissions), in order.
+pub async fn run_collaboration(forge: &dyn Forge, repo: &RepoId) {
+    latest_release_skips_drafts_and_prereleases(forge, repo).await;
+    update_release_changes_only_given_fields(forge, repo).await;
+    updating_a_missing_release_is_not_found(forge, repo).await;
+    dispatched_workflow_run_is_listed_and_fetched(forge, repo).await;
+    missing_workflow_run_is_not_found(forge, repo).await;
+    repository_dispatch_is_accepted(forge, repo).await;
+    creating_a_branch_twice_is_already_exists(forge, repo).await;
+    pull_request_round_trip_with_labels(forge, repo).await;
+    missing_pull_request_is_not_found(forge, repo).await;
+    comments_round_trip_oldest_first(forge, repo).await;
+    stranger_has_no_permission(forge, repo).await;
 }

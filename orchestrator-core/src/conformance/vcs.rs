@@ -7,6 +7,9 @@
 //! order.
 //!
 //! The functions panic with a message naming the broken promise; they are test code.
+//!
+//! The history and commit checks (`commits_since`, `commit_files`, branches) use only the fixture
+//! methods the older checks use, so an existing fixture runs them unchanged.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -477,6 +480,224 @@ pub async fn non_repository_is_reported(vcs: &dyn Vcs, fixture: &dyn VcsFixture)
     );
 }
 
+/// `commits_since` lists the commits after a tag (or commit), newest first, with summary and
+/// body split; all of history without `since`; nothing after HEAD itself; an unknown `since` fails.
+pub async fn commits_since_stops_at_the_tag(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
+    let clone = fixture.clean_clone("commits-since").await;
+    let base = head_commit(vcs, &clone).await;
+    vcs.create_tag(&clone, "v1.0.0", &base, "Release v1.0.0")
+        .await
+        .expect("create_tag");
+    let first = fixture.commit_locally(&clone).await;
+    let files = vec![("notes.txt".to_owned(), b"notes\n".to_vec())];
+    let second = vcs
+        .commit_files(
+            &clone,
+            &files,
+            "feat: notes\n\nBREAKING CHANGE: everything is new\n",
+        )
+        .await
+        .expect("commit_files");
+    let since_tag = vcs
+        .commits_since(&clone, Some("v1.0.0"))
+        .await
+        .expect("commits_since");
+    let ids: Vec<&str> = since_tag.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, vec![second.as_str(), first.as_str()], "newest first");
+    assert_eq!(since_tag[0].summary, "feat: notes");
+    assert_eq!(since_tag[0].body, "BREAKING CHANGE: everything is new");
+    let since_commit = vcs
+        .commits_since(&clone, Some(&first))
+        .await
+        .expect("commits_since");
+    assert_eq!(since_commit.len(), 1, "{since_commit:?}");
+    assert_eq!(since_commit[0].id, second);
+    let all = vcs
+        .commits_since(&clone, None)
+        .await
+        .expect("commits_since");
+    assert_eq!(all.first().map(|c| c.id.as_str()), Some(second.as_str()));
+    assert!(
+        all.iter().any(|c| c.id == base),
+        "all of history includes the first commit: {all:?}"
+    );
+    let none = vcs
+        .commits_since(&clone, Some(&second))
+        .await
+        .expect("commits_since");
+    assert!(none.is_empty(), "nothing after HEAD: {none:?}");
+    assert!(
+        vcs.commits_since(&clone, Some("no-such-tag"))
+            .await
+            .is_err(),
+        "an unknown `since` is an error"
+    );
+}
+
+/// `commit_files` writes, stages and commits exactly the given files on the current branch:
+/// other staged or untracked files stay out of the commit; committing unchanged content fails.
+pub async fn commit_files_commits_exactly_the_given_files(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
+    let clone = fixture.clean_clone("commit-files").await;
+    let base = head_commit(vcs, &clone).await;
+    let staged = fixture.stage_new_file(&clone).await;
+    let untracked = fixture.add_untracked_file(&clone).await;
+    let files = vec![
+        (
+            "ops/plans/prod/plan.yaml".to_owned(),
+            b"kind: ScalePlan\n".to_vec(),
+        ),
+        ("SUMMARY.md".to_owned(), b"# Summary\n".to_vec()),
+    ];
+    let commit = vcs
+        .commit_files(&clone, &files, "Plan for prod")
+        .await
+        .expect("commit_files");
+    assert_eq!(commit.len(), 40, "a full commit id: {commit}");
+    let head = vcs.head(&clone).await.expect("head");
+    assert_eq!(
+        head,
+        Head::Branch {
+            name: BRANCH.to_owned(),
+            commit: commit.clone()
+        },
+        "the commit is on the current branch"
+    );
+    let written = std::fs::read(clone.join("ops/plans/prod/plan.yaml")).expect("read the file");
+    assert_eq!(written, b"kind: ScalePlan\n");
+    let mut dirty = vcs.dirty_paths(&clone).await.expect("dirty_paths");
+    dirty.sort();
+    let mut expected = vec![staged, untracked];
+    expected.sort();
+    assert_eq!(dirty, expected, "only the given files were committed");
+    let new = vcs
+        .commits_since(&clone, Some(&base))
+        .await
+        .expect("commits_since");
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0].summary, "Plan for prod");
+    let tracking = vcs
+        .remote_tracking(&clone, REMOTE, BRANCH)
+        .await
+        .expect("remote_tracking");
+    assert_eq!(tracking.as_deref(), Some(base.as_str()), "nothing pushed");
+    let again = vcs.commit_files(&clone, &files, "Plan for prod").await;
+    assert!(
+        again.is_err(),
+        "unchanged content has nothing to commit: {again:?}"
+    );
+    assert_eq!(head_commit(vcs, &clone).await, commit, "HEAD did not move");
+}
+
+/// `checkout_new_branch` creates the branch at the start point and checks it out; an existing
+/// branch is `AlreadyExists`; an unknown start point fails.
+pub async fn checkout_new_branch_switches_to_it(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
+    let clone = fixture.clean_clone("new-branch").await;
+    let base = head_commit(vcs, &clone).await;
+    fixture.commit_locally(&clone).await;
+    vcs.checkout_new_branch(&clone, "plan/prod", &base)
+        .await
+        .expect("checkout_new_branch");
+    assert_eq!(
+        vcs.head(&clone).await.expect("head"),
+        Head::Branch {
+            name: "plan/prod".to_owned(),
+            commit: base.clone()
+        }
+    );
+    let dirty = vcs.dirty_paths(&clone).await.expect("dirty_paths");
+    assert!(dirty.is_empty(), "the work tree follows: {dirty:?}");
+    let err = vcs
+        .checkout_new_branch(&clone, BRANCH, &base)
+        .await
+        .expect_err("main exists");
+    assert!(
+        matches!(err, Error::AlreadyExists { .. }),
+        "expected AlreadyExists, got {err:?}"
+    );
+    assert!(
+        vcs.checkout_new_branch(&clone, "other", "no-such-start")
+            .await
+            .is_err(),
+        "an unknown start point is an error"
+    );
+    assert_eq!(
+        vcs.head(&clone).await.expect("head"),
+        Head::Branch {
+            name: "plan/prod".to_owned(),
+            commit: base
+        },
+        "failed attempts leave HEAD alone"
+    );
+}
+
+/// `push_branch` pushes that branch only (no tags, no other branch), and pushing it again is a
+/// no-op.
+pub async fn push_branch_pushes_only_the_branch(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
+    let clone = fixture.clean_clone("push-branch").await;
+    let base = head_commit(vcs, &clone).await;
+    let before = fixture.origin_refs(&clone).await;
+    vcs.create_tag(&clone, "local-only", &base, "not to be pushed")
+        .await
+        .expect("create_tag");
+    vcs.checkout_new_branch(&clone, "release-pr", &base)
+        .await
+        .expect("checkout_new_branch");
+    let files = vec![("CHANGELOG.md".to_owned(), b"## 1.1.0\n".to_vec())];
+    let commit = vcs
+        .commit_files(&clone, &files, "chore: release 1.1.0")
+        .await
+        .expect("commit_files");
+    vcs.push_branch(&clone, REMOTE, "release-pr")
+        .await
+        .expect("push_branch");
+    let mut after = fixture.origin_refs(&clone).await;
+    assert_eq!(
+        after.remove(&branch_ref("release-pr")),
+        Some(commit),
+        "the branch is on the remote at the commit"
+    );
+    assert_eq!(
+        after, before,
+        "nothing but the branch changed on the remote"
+    );
+    vcs.push_branch(&clone, REMOTE, "release-pr")
+        .await
+        .expect("pushing again is a no-op");
+    let err = vcs
+        .push_branch(&clone, REMOTE, "no-such-branch")
+        .await
+        .expect_err("no such branch");
+    assert!(
+        !matches!(err, Error::AlreadyExists { .. } | Error::Conflict { .. }),
+        "got {err:?}"
+    );
+}
+
+/// `push_branch` never forces: a remote branch with commits the local one lacks is a `Conflict`
+/// and the remote is unchanged.
+pub async fn push_branch_never_forces(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
+    let clone = fixture.clean_clone("push-branch-diverged").await;
+    fixture.advance_origin(&clone).await;
+    let files = vec![("local.md".to_owned(), b"diverged\n".to_vec())];
+    vcs.commit_files(&clone, &files, "Local work")
+        .await
+        .expect("commit_files");
+    let before = fixture.origin_refs(&clone).await;
+    let err = vcs
+        .push_branch(&clone, REMOTE, BRANCH)
+        .await
+        .expect_err("a diverged branch must not be overwritten");
+    assert!(
+        matches!(err, Error::Conflict { .. }),
+        "expected Conflict, got {err:?}"
+    );
+    assert_eq!(
+        fixture.origin_refs(&clone).await,
+        before,
+        "the remote is unchanged"
+    );
+}
+
 /// Runs every check in this module, in order.
 pub async fn run_all(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
     clean_clone_is_clean_on_branch_matching_origin(vcs, fixture).await;
@@ -498,6 +719,11 @@ pub async fn run_all(vcs: &dyn Vcs, fixture: &dyn VcsFixture) {
     remote_refs_returns_only_existing_requested_refs(vcs, fixture).await;
     remote_url_reported_and_missing_remote_is_none(vcs, fixture).await;
     non_repository_is_reported(vcs, fixture).await;
+    commits_since_stops_at_the_tag(vcs, fixture).await;
+    commit_files_commits_exactly_the_given_files(vcs, fixture).await;
+    checkout_new_branch_switches_to_it(vcs, fixture).await;
+    push_branch_pushes_only_the_branch(vcs, fixture).await;
+    push_branch_never_forces(vcs, fixture).await;
 }
 
 async fn head_commit(vcs: &dyn Vcs, clone: &Path) -> String {

@@ -15,10 +15,20 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::Forge;
-use super::types::{AssetState, NewRelease, Release, ReleaseAsset, RepoId, RequestStats};
+use super::types::{
+    AssetState, Comment, NewPullRequest, NewRelease, Permission, PullRequest, Release,
+    ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun,
+    WorkflowRunQuery,
+};
 use crate::config::{Config, RepoConfig};
 use crate::error::{Error, Result};
 use crate::version::{TagFormat, fill_version};
+
+mod collab;
+mod workflows;
+
+pub use collab::DEFAULT_USER;
+pub use workflows::{DEFAULT_BRANCH, RepositoryDispatchRecord, WorkflowSimulation};
 
 /// The operations of [`InMemoryForge`], for fault rules and the request log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +42,34 @@ pub enum ForgeOp {
     CreateRelease,
     /// [`Forge::upload_asset`].
     UploadAsset,
+    /// [`Forge::latest_release`].
+    LatestRelease,
+    /// [`Forge::update_release`].
+    UpdateRelease,
+    /// [`Forge::dispatch_workflow`].
+    DispatchWorkflow,
+    /// [`Forge::list_workflow_runs`].
+    ListWorkflowRuns,
+    /// [`Forge::workflow_run`].
+    WorkflowRun,
+    /// [`Forge::repository_dispatch`].
+    RepositoryDispatch,
+    /// [`Forge::create_branch`].
+    CreateBranch,
+    /// [`Forge::create_pull_request`].
+    CreatePullRequest,
+    /// [`Forge::pull_request`].
+    PullRequest,
+    /// [`Forge::add_labels`].
+    AddLabels,
+    /// [`Forge::remove_label`].
+    RemoveLabel,
+    /// [`Forge::create_comment`].
+    CreateComment,
+    /// [`Forge::list_comments`].
+    ListComments,
+    /// [`Forge::permission`].
+    Permission,
 }
 
 /// An injected failure.
@@ -270,6 +308,8 @@ struct State {
     rng: u64,
     log: Vec<RequestRecord>,
     stats: RequestStats,
+    /// The login of the "token" (see [`InMemoryForge::set_user`]).
+    user: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -280,6 +320,26 @@ struct RepoState {
     pushes: BTreeMap<String, Instant>,
     /// Stable ids for CI-made releases and assets, by tag.
     ci_ids: HashMap<String, u64>,
+    /// Edits of CI-made releases ([`Forge::update_release`]), by release id.
+    ci_updates: HashMap<u64, ReleaseUpdate>,
+    /// Branch (short name) → commit.
+    branches: BTreeMap<String, String>,
+    /// Workflow runs, oldest first.
+    runs: Vec<workflows::RunRecord>,
+    /// Workflow file name → how its runs behave.
+    workflows: BTreeMap<String, WorkflowSimulation>,
+    /// (input substring, conclusion) rules for runs.
+    input_rules: Vec<(String, String)>,
+    /// `repository_dispatch` events received.
+    dispatches: Vec<RepositoryDispatchRecord>,
+    /// Pull requests by number.
+    pulls: BTreeMap<u64, PullRequest>,
+    /// The last issue/pull-request number handed out.
+    next_number: u64,
+    /// Comments by issue/pull-request number, oldest first.
+    comments: BTreeMap<u64, Vec<Comment>>,
+    /// User → permission.
+    permissions: HashMap<String, Permission>,
 }
 
 impl InMemoryForge {
@@ -404,7 +464,27 @@ impl State {
         // Ids are handed out when the release first becomes visible, as a real forge would.
         self.ci.as_ref()?.release_after(repo, tag, since_push, 0)?;
         let id = self.ci_id(repo, tag);
-        self.ci.as_ref()?.release_after(repo, tag, since_push, id)
+        let mut release = self.ci.as_ref()?.release_after(repo, tag, since_push, id)?;
+        if let Some(update) = self.repos.get(repo).and_then(|r| r.ci_updates.get(&id)) {
+            apply_update(&mut release, update);
+        }
+        Some(release)
+    }
+
+    /// Every release of `repo` as of now (API-made and CI-made), newest first.
+    fn all_releases(&mut self, repo: &RepoId) -> Vec<Release> {
+        self.observe_origin(repo);
+        let mut tags: Vec<String> = self
+            .repos
+            .get(repo)
+            .map(|r| r.releases.keys().chain(r.pushes.keys()).cloned().collect())
+            .unwrap_or_default();
+        tags.sort();
+        tags.dedup();
+        let mut releases: Vec<Release> =
+            tags.iter().filter_map(|t| self.release(repo, t)).collect();
+        releases.sort_by_key(|r| std::cmp::Reverse(r.id));
+        releases
     }
 
     fn ci_id(&mut self, repo: &RepoId, tag: &str) -> u64 {
@@ -426,6 +506,22 @@ impl State {
             return Some(release.clone());
         }
         self.ci_release(repo, tag)
+    }
+}
+
+/// Applies the fields `update` sets.
+fn apply_update(release: &mut Release, update: &ReleaseUpdate) {
+    if let Some(name) = &update.name {
+        release.name = Some(name.clone());
+    }
+    if let Some(body) = &update.body {
+        release.body = Some(body.clone());
+    }
+    if let Some(draft) = update.draft {
+        release.draft = draft;
+    }
+    if let Some(prerelease) = update.prerelease {
+        release.prerelease = prerelease;
     }
 }
 
@@ -475,18 +571,7 @@ impl Forge for InMemoryForge {
     async fn list_releases(&self, repo: &RepoId) -> Result<Vec<Release>> {
         let mut state = self.lock();
         Self::begin(&mut state, ForgeOp::ListReleases, repo, "")?;
-        state.observe_origin(repo);
-        let mut tags: Vec<String> = state
-            .repos
-            .get(repo)
-            .map(|r| r.releases.keys().chain(r.pushes.keys()).cloned().collect())
-            .unwrap_or_default();
-        tags.sort();
-        tags.dedup();
-        let mut releases: Vec<Release> =
-            tags.iter().filter_map(|t| state.release(repo, t)).collect();
-        releases.sort_by_key(|r| std::cmp::Reverse(r.id));
-        Ok(releases)
+        Ok(state.all_releases(repo))
     }
 
     async fn create_release(&self, repo: &RepoId, release: &NewRelease) -> Result<Release> {
@@ -548,6 +633,164 @@ impl Forge for InMemoryForge {
         };
         release.assets.push(asset.clone());
         Ok(asset)
+    }
+
+    async fn latest_release(&self, repo: &RepoId) -> Result<Option<Release>> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::LatestRelease, repo, "")?;
+        Ok(state
+            .all_releases(repo)
+            .into_iter()
+            .find(|r| !r.draft && !r.prerelease))
+    }
+
+    async fn update_release(
+        &self,
+        repo: &RepoId,
+        release_id: u64,
+        update: &ReleaseUpdate,
+    ) -> Result<Release> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::UpdateRelease,
+            repo,
+            &release_id.to_string(),
+        )?;
+        let made = state
+            .repos
+            .get_mut(repo)
+            .and_then(|r| r.releases.values_mut().find(|rel| rel.id == release_id));
+        if let Some(release) = made {
+            apply_update(release, update);
+            return Ok(release.clone());
+        }
+        let ci_made = state
+            .all_releases(repo)
+            .into_iter()
+            .find(|r| r.id == release_id)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("release id {release_id} of {repo}"),
+            })?;
+        let edits = state.repo(repo).ci_updates.entry(release_id).or_default();
+        for (field, value) in [
+            (&mut edits.name, &update.name),
+            (&mut edits.body, &update.body),
+        ] {
+            if value.is_some() {
+                field.clone_from(value);
+            }
+        }
+        edits.draft = update.draft.or(edits.draft);
+        edits.prerelease = update.prerelease.or(edits.prerelease);
+        let mut release = ci_made;
+        apply_update(&mut release, update);
+        Ok(release)
+    }
+
+    async fn dispatch_workflow(&self, repo: &RepoId, dispatch: &WorkflowDispatch) -> Result<()> {
+        let mut state = self.lock();
+        let detail = format!("{}@{}", dispatch.workflow, dispatch.git_ref);
+        Self::begin(&mut state, ForgeOp::DispatchWorkflow, repo, &detail)?;
+        state.dispatch_workflow(repo, dispatch);
+        Ok(())
+    }
+
+    async fn list_workflow_runs(
+        &self,
+        repo: &RepoId,
+        query: &WorkflowRunQuery,
+    ) -> Result<Vec<WorkflowRun>> {
+        let mut state = self.lock();
+        let detail = query.workflow.clone().unwrap_or_default();
+        Self::begin(&mut state, ForgeOp::ListWorkflowRuns, repo, &detail)?;
+        Ok(state.workflow_runs(repo, query))
+    }
+
+    async fn workflow_run(&self, repo: &RepoId, run_id: u64) -> Result<WorkflowRun> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::WorkflowRun, repo, &run_id.to_string())?;
+        state.workflow_run(repo, run_id)
+    }
+
+    async fn repository_dispatch(
+        &self,
+        repo: &RepoId,
+        event_type: &str,
+        client_payload: &serde_json::Value,
+    ) -> Result<()> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::RepositoryDispatch, repo, event_type)?;
+        if event_type.is_empty() {
+            return Err(Error::invalid_input(
+                "a repository dispatch needs an event type",
+            ));
+        }
+        state.repository_dispatch(repo, event_type, client_payload);
+        Ok(())
+    }
+
+    async fn create_branch(&self, repo: &RepoId, name: &str, sha: &str) -> Result<()> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::CreateBranch, repo, name)?;
+        state.create_branch(repo, name, sha)
+    }
+
+    async fn create_pull_request(&self, repo: &RepoId, pr: &NewPullRequest) -> Result<PullRequest> {
+        let mut state = self.lock();
+        let detail = format!("{} -> {}", pr.head, pr.base);
+        Self::begin(&mut state, ForgeOp::CreatePullRequest, repo, &detail)?;
+        state.create_pull_request(repo, pr)
+    }
+
+    async fn pull_request(&self, repo: &RepoId, number: u64) -> Result<PullRequest> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::PullRequest, repo, &number.to_string())?;
+        state.pull_request(repo, number)
+    }
+
+    async fn add_labels(&self, repo: &RepoId, number: u64, labels: &[String]) -> Result<()> {
+        let mut state = self.lock();
+        let detail = format!("#{number} {}", labels.join(","));
+        Self::begin(&mut state, ForgeOp::AddLabels, repo, &detail)?;
+        state.add_labels(repo, number, labels)
+    }
+
+    async fn remove_label(&self, repo: &RepoId, number: u64, label: &str) -> Result<()> {
+        let mut state = self.lock();
+        let detail = format!("#{number} {label}");
+        Self::begin(&mut state, ForgeOp::RemoveLabel, repo, &detail)?;
+        state.remove_label(repo, number, label);
+        Ok(())
+    }
+
+    async fn create_comment(&self, repo: &RepoId, number: u64, body: &str) -> Result<Comment> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::CreateComment,
+            repo,
+            &format!("#{number}"),
+        )?;
+        let author = state.user();
+        state.comment(repo, number, &author, body)
+    }
+
+    async fn list_comments(&self, repo: &RepoId, number: u64) -> Result<Vec<Comment>> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::ListComments,
+            repo,
+            &format!("#{number}"),
+        )?;
+        state.comments(repo, number)
+    }
+
+    async fn permission(&self, repo: &RepoId, user: &str) -> Result<Permission> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::Permission, repo, user)?;
+        Ok(state.permission(repo, user))
     }
 
     fn request_stats(&self) -> RequestStats {

@@ -7,8 +7,8 @@ mod memory;
 mod types;
 
 pub use memory::{
-    CiBehaviour, CiRepo, CiSimulation, Fault, FaultRule, ForgeOp, InMemoryForge, RequestRecord,
-    origin_tags,
+    CiBehaviour, CiRepo, CiSimulation, DEFAULT_BRANCH, DEFAULT_USER, Fault, FaultRule, ForgeOp,
+    InMemoryForge, RepositoryDispatchRecord, RequestRecord, WorkflowSimulation, origin_tags,
 };
 pub use types::{
     AssetState, Comment, NewPullRequest, NewRelease, Permission, PullRequest, Release,

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::conformance;
+use crate::forge::{NewPullRequest, Permission, WorkflowRunStatus};
 
 fn repo() -> RepoId {
     RepoId::new("Truthdb", "truthdb")
@@ -193,4 +194,360 @@ async fn fault_rate_is_reproducible_from_the_seed() {
     assert_eq!(a, failures(7).await);
     let rate = a.iter().filter(|f| **f).count() as f64 / a.len() as f64;
     assert!((0.15..0.45).contains(&rate), "rate {rate}");
+}
+
+fn dispatch(workflow: &str, git_ref: &str, inputs: &[(&str, &str)]) -> WorkflowDispatch {
+    WorkflowDispatch {
+        workflow: workflow.into(),
+        git_ref: git_ref.into(),
+        inputs: inputs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    }
+}
+
+async fn only_run(forge: &InMemoryForge) -> WorkflowRun {
+    let runs = forge
+        .list_workflow_runs(&repo(), &WorkflowRunQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.into_iter().next().expect("one run")
+}
+
+#[tokio::test]
+async fn dispatched_runs_move_from_queued_to_completed_with_the_rendered_title() {
+    let forge = InMemoryForge::new();
+    forge.configure_workflow(
+        &repo(),
+        "release.yml",
+        WorkflowSimulation {
+            run_name: Some("release ${{ inputs.correlation_id }}".into()),
+            queued_for: Duration::from_millis(100),
+            runs_for: Duration::from_millis(400),
+            ..WorkflowSimulation::default()
+        },
+    );
+    let sha = "1111111111111111111111111111111111111111";
+    forge.set_branch_head(&repo(), "main", sha);
+    forge
+        .dispatch_workflow(
+            &repo(),
+            &dispatch(
+                ".github/workflows/release.yml",
+                "refs/heads/main",
+                &[("correlation_id", "c-42"), ("version", "1.0.0")],
+            ),
+        )
+        .await
+        .expect("dispatch");
+    let run = only_run(&forge).await;
+    assert_eq!(run.status, WorkflowRunStatus::Queued);
+    assert_eq!(run.display_title, "release c-42");
+    assert_eq!(run.workflow, "release.yml");
+    assert_eq!(run.head_sha, sha);
+    assert_eq!(run.head_branch.as_deref(), Some("main"));
+    assert_eq!(run.event, "workflow_dispatch");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let running = forge.workflow_run(&repo(), run.id).await.expect("run");
+    assert_eq!(running.status, WorkflowRunStatus::InProgress);
+    assert_eq!(running.conclusion, None);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let done = forge.workflow_run(&repo(), run.id).await.expect("run");
+    assert_eq!(done.status, WorkflowRunStatus::Completed);
+    assert_eq!(done.conclusion.as_deref(), Some("success"));
+}
+
+#[tokio::test]
+async fn conclusions_are_scripted_per_workflow_and_by_input() {
+    let forge = InMemoryForge::new();
+    let instant = WorkflowSimulation {
+        queued_for: Duration::ZERO,
+        runs_for: Duration::ZERO,
+        ..WorkflowSimulation::default()
+    };
+    forge.configure_workflow(&repo(), "a.yml", instant.clone());
+    forge.configure_workflow(&repo(), "b.yml", instant);
+    forge.script_workflow(&repo(), "a.yml", "failure");
+    forge.script_runs_with_input(&repo(), "boom", "cancelled");
+    for (workflow, input) in [("a.yml", "x"), ("b.yml", "x"), ("b.yml", "big-boom")] {
+        forge
+            .dispatch_workflow(&repo(), &dispatch(workflow, "main", &[("v", input)]))
+            .await
+            .expect("dispatch");
+    }
+    let runs = forge
+        .list_workflow_runs(&repo(), &WorkflowRunQuery::default())
+        .await
+        .expect("list");
+    let got: Vec<(&str, &str, Option<&str>)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r.workflow.as_str(),
+                r.display_title.as_str(),
+                r.conclusion.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("b.yml", "b.yml big-boom", Some("cancelled")),
+            ("b.yml", "b.yml x", Some("success")),
+            ("a.yml", "a.yml x", Some("failure")),
+        ],
+        "newest first"
+    );
+    let a_only = WorkflowRunQuery {
+        workflow: Some("a.yml".into()),
+        ..WorkflowRunQuery::default()
+    };
+    assert_eq!(
+        forge
+            .list_workflow_runs(&repo(), &a_only)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn unknown_refs_get_a_stable_fake_sha_and_queries_filter() {
+    let forge = InMemoryForge::new();
+    forge
+        .dispatch_workflow(&repo(), &dispatch("ci.yml", "v1.2.3", &[]))
+        .await
+        .expect("dispatch");
+    let run = only_run(&forge).await;
+    assert_eq!(run.head_sha, forge.branch_head(&repo(), "refs/tags/v1.2.3"));
+    assert_eq!(run.display_title, "ci.yml");
+    let old = WorkflowRun {
+        id: 500,
+        workflow: "ci.yml".into(),
+        display_title: "ancient".into(),
+        event: "push".into(),
+        head_sha: "2222222222222222222222222222222222222222".into(),
+        head_branch: None,
+        status: WorkflowRunStatus::Completed,
+        conclusion: Some("failure".into()),
+        created_at_ms: 1_000,
+        html_url: "memory://old".into(),
+    };
+    forge.add_workflow_run(&repo(), old.clone());
+    let all = forge
+        .list_workflow_runs(&repo(), &WorkflowRunQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(all.last(), Some(&old), "oldest last");
+    let by = |query: WorkflowRunQuery| {
+        let forge = forge.clone();
+        async move {
+            forge
+                .list_workflow_runs(&repo(), &query)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let recent = WorkflowRunQuery {
+        created_after_ms: Some(2_000),
+        ..WorkflowRunQuery::default()
+    };
+    assert_eq!(by(recent).await, vec![run.id]);
+    let pushes = WorkflowRunQuery {
+        event: Some("push".into()),
+        head_sha: Some(old.head_sha.clone()),
+        ..WorkflowRunQuery::default()
+    };
+    assert_eq!(by(pushes).await, vec![500]);
+    forge
+        .dispatch_workflow(&repo(), &dispatch("ci.yml", "main", &[]))
+        .await
+        .expect("dispatch");
+    let newest = only_run_newest(&forge).await;
+    assert!(newest.id > 500, "ids continue above seeded ones");
+}
+
+async fn only_run_newest(forge: &InMemoryForge) -> WorkflowRun {
+    forge
+        .list_workflow_runs(&repo(), &WorkflowRunQuery::default())
+        .await
+        .expect("list")
+        .into_iter()
+        .next()
+        .expect("a run")
+}
+
+#[tokio::test]
+async fn repository_dispatch_is_recorded_and_starts_listening_workflows() {
+    let forge = InMemoryForge::new();
+    forge.configure_workflow(
+        &repo(),
+        "build.yml",
+        WorkflowSimulation {
+            run_name: Some(
+                "${{ github.event.action }} ${{ github.event.client_payload.sha }}".into(),
+            ),
+            repository_dispatch_types: vec!["build_node".into()],
+            ..WorkflowSimulation::default()
+        },
+    );
+    let payload = serde_json::json!({"ref": "main", "sha": "abc", "repo": "o/r"});
+    forge
+        .repository_dispatch(&repo(), "build_sdk", &payload)
+        .await
+        .expect("dispatch");
+    assert!(
+        forge
+            .list_workflow_runs(&repo(), &WorkflowRunQuery::default())
+            .await
+            .expect("list")
+            .is_empty(),
+        "no workflow listens to build_sdk"
+    );
+    forge
+        .repository_dispatch(&repo(), "build_node", &payload)
+        .await
+        .expect("dispatch");
+    let run = only_run(&forge).await;
+    assert_eq!(run.event, "repository_dispatch");
+    assert_eq!(run.display_title, "build_node abc");
+    assert_eq!(run.head_sha, forge.branch_head(&repo(), DEFAULT_BRANCH));
+    let events: Vec<String> = forge
+        .repository_dispatches(&repo())
+        .into_iter()
+        .map(|d| d.event_type)
+        .collect();
+    assert_eq!(events, vec!["build_sdk", "build_node"]);
+    assert_eq!(
+        forge.repository_dispatches(&repo())[1].client_payload,
+        payload
+    );
+}
+
+#[tokio::test]
+async fn pull_requests_follow_pushes_and_others_comments() {
+    let forge = InMemoryForge::new();
+    forge.set_user("release-bot");
+    forge
+        .create_branch(&repo(), "plan", "3333333333333333333333333333333333333333")
+        .await
+        .expect("branch");
+    let new = NewPullRequest {
+        title: "Scale web".into(),
+        head: "plan".into(),
+        base: "main".into(),
+        ..NewPullRequest::default()
+    };
+    let pr = forge.create_pull_request(&repo(), &new).await.expect("pr");
+    assert_eq!(pr.number, 1);
+    assert_eq!(pr.author, "release-bot");
+    assert_eq!(pr.head_sha, "3333333333333333333333333333333333333333");
+    let err = forge
+        .create_pull_request(&repo(), &new)
+        .await
+        .expect_err("one open PR per head and base");
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
+    forge
+        .push_to_pull_request(&repo(), 1, "4444444444444444444444444444444444444444")
+        .expect("push");
+    let pushed = forge.pull_request(&repo(), 1).await.expect("pr");
+    assert_eq!(pushed.head_sha, "4444444444444444444444444444444444444444");
+    assert_eq!(forge.branch_head(&repo(), "plan"), pushed.head_sha);
+    assert!(forge.push_to_pull_request(&repo(), 9, "x").is_err());
+    forge
+        .comment_as(&repo(), 1, "alice", "/approve-plan")
+        .expect("comment");
+    forge
+        .create_comment(&repo(), 1, "done")
+        .await
+        .expect("comment");
+    let comments = forge.list_comments(&repo(), 1).await.expect("list");
+    let who: Vec<(&str, &str)> = comments
+        .iter()
+        .map(|c| (c.author.as_str(), c.body.as_str()))
+        .collect();
+    assert_eq!(
+        who,
+        vec![("alice", "/approve-plan"), ("release-bot", "done")]
+    );
+    assert!(matches!(
+        forge.create_comment(&repo(), 2, "x").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        forge.add_labels(&repo(), 2, &["x".into()]).await,
+        Err(Error::NotFound { .. })
+    ));
+    forge.set_permission(&repo(), "alice", Permission::Write);
+    assert_eq!(
+        forge.permission(&repo(), "alice").await.expect("perm"),
+        Permission::Write
+    );
+    assert_eq!(
+        forge.permission(&repo(), "mallory").await.expect("perm"),
+        Permission::None
+    );
+}
+
+#[tokio::test]
+async fn ci_releases_can_be_updated_and_latest_skips_drafts() {
+    let forge = ci(CiBehaviour::Normal, None);
+    assert_eq!(forge.latest_release(&repo()).await.expect("latest"), None);
+    forge.notify_tag_pushed(&repo(), "v1.0.0");
+    let seen = poll_until_settled(&forge, "v1.0.0", Duration::from_secs(5)).await;
+    let release = seen.last().expect("released").clone();
+    let latest = forge.latest_release(&repo()).await.expect("latest");
+    assert_eq!(latest.map(|r| r.id), Some(release.id));
+    let update = ReleaseUpdate {
+        body: Some("edited".into()),
+        draft: Some(true),
+        ..ReleaseUpdate::default()
+    };
+    let updated = forge
+        .update_release(&repo(), release.id, &update)
+        .await
+        .expect("update");
+    assert!(updated.draft);
+    let again = forge
+        .release_by_tag(&repo(), "v1.0.0")
+        .await
+        .expect("lookup")
+        .expect("release");
+    assert_eq!(again.body.as_deref(), Some("edited"));
+    assert!(again.draft, "the edit sticks on a CI-made release");
+    assert_eq!(again.assets, release.assets);
+    assert_eq!(forge.latest_release(&repo()).await.expect("latest"), None);
+}
+
+#[tokio::test]
+async fn fault_rules_cover_the_new_operations() {
+    let forge = InMemoryForge::new();
+    forge.inject(FaultRule {
+        op: Some(ForgeOp::DispatchWorkflow),
+        repo: None,
+        times: 1,
+        fault: Fault::Transient,
+    });
+    let d = dispatch("ci.yml", "main", &[]);
+    assert!(matches!(
+        forge.dispatch_workflow(&repo(), &d).await,
+        Err(Error::Transient { .. })
+    ));
+    assert!(
+        forge
+            .list_workflow_runs(&repo(), &WorkflowRunQuery::default())
+            .await
+            .expect("list")
+            .is_empty(),
+        "a failed dispatch starts nothing"
+    );
+    forge.dispatch_workflow(&repo(), &d).await.expect("retry");
+    assert_eq!(forge.count(ForgeOp::DispatchWorkflow, &repo()), 2);
+    assert_eq!(forge.count(ForgeOp::ListWorkflowRuns, &repo()), 1);
 }
