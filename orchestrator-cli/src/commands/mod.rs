@@ -4,6 +4,8 @@ pub(crate) mod config;
 pub(crate) mod demo;
 pub(crate) mod mock_forge;
 pub(crate) mod pipeline;
+pub(crate) mod pr_command;
 pub(crate) mod release;
 pub(crate) mod runs;
+pub(crate) mod scale;
 pub(crate) mod tasks;

@@ -368,6 +368,13 @@ mod tests {
             .scale(&web, 4, WriteOptions::default())
             .await
             .expect("scale");
+        // A template change writes revision history (integer keys) to the file too.
+        let mut containers = conformance::cluster::fixture().containers;
+        containers[0].limits.insert("cpu".into(), "1".into());
+        cluster
+            .set_resources(&web, &containers, WriteOptions::default())
+            .await
+            .expect("resources");
         let reopened = InMemoryCluster::open(&file).expect("reopen");
         assert_eq!(reopened.snapshot(), cluster.snapshot());
         assert_eq!(

@@ -525,14 +525,24 @@ impl ScaleExecutor {
         };
         if !execute {
             for op in &ops {
-                let (status, detail) =
-                    match op.run(self.cluster.as_ref(), WriteOptions::dry_run()).await {
-                        Ok(()) => ("previewed", "accepted by a server-side dry run".to_owned()),
-                        Err(e) => {
-                            report.ok = false;
-                            ("failed", e.to_string())
-                        }
-                    };
+                // What the cluster already shows needs no write (a rollback preview before any
+                // apply, a re-run): say so instead of previewing a write that would fail.
+                let outcome = match op.done(self.cluster.as_ref()).await {
+                    Ok(true) => Ok(true),
+                    Ok(false) => op
+                        .run(self.cluster.as_ref(), WriteOptions::dry_run())
+                        .await
+                        .map(|()| false),
+                    Err(e) => Err(e),
+                };
+                let (status, detail) = match outcome {
+                    Ok(true) => ("already_done", "the cluster already shows it".to_owned()),
+                    Ok(false) => ("previewed", "accepted by a server-side dry run".to_owned()),
+                    Err(e) => {
+                        report.ok = false;
+                        ("failed", e.to_string())
+                    }
+                };
                 report.results.push(ActionResult {
                     id: op.id(),
                     command: op.kubectl(),
