@@ -6,12 +6,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use http::{Method, StatusCode, Uri};
-use orchestrator_core::forge::{Forge, NewRelease, Release, ReleaseAsset, RepoId, RequestStats};
+use orchestrator_core::forge::{
+    Comment, Forge, NewPullRequest, NewRelease, Permission, PullRequest, Release, ReleaseAsset,
+    ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun, WorkflowRunQuery,
+};
 use orchestrator_core::secret::SecretString;
 use orchestrator_core::{Error, Result};
 
 use crate::transport::{ClientConfig, Reply, Request, RetryPolicy, Transport};
-use crate::wire::{GhAsset, GhError, GhNewRelease, GhRelease};
+use crate::wire::{
+    GhAsset, GhComment, GhCommentBody, GhError, GhLabels, GhNewPullRequest, GhNewRef, GhNewRelease,
+    GhPermission, GhPullRequest, GhRelease, GhReleaseUpdate, GhRepositoryDispatch,
+    GhWorkflowDispatch, GhWorkflowRun, GhWorkflowRuns, format_time,
+};
 
 /// GitHub's public API.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -254,6 +261,73 @@ impl GitHubForge {
         })
         .await
     }
+
+    /// Sends `body` as JSON.
+    async fn send_json(
+        &self,
+        method: Method,
+        url: String,
+        body: &impl serde::Serialize,
+        what: &str,
+    ) -> Result<Reply> {
+        let body =
+            serde_json::to_vec(body).map_err(|e| Error::invalid_input(format!("{what}: {e}")))?;
+        self.send(Request {
+            method,
+            url,
+            body: Some((body, "application/json")),
+            what,
+        })
+        .await
+    }
+
+    /// Every page from `first_url` on, following `Link: rel="next"`; `page` reads one page's
+    /// items. `404` is `NotFound { what }`.
+    async fn all_pages<T>(
+        &self,
+        first_url: String,
+        what: &str,
+        page: impl Fn(&Reply) -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        let mut url = Some(first_url);
+        let mut items = Vec::new();
+        let mut pages = 0;
+        while let Some(page_url) = url.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(Error::Transient {
+                    message: format!("{what}: more than {MAX_PAGES} pages; giving up"),
+                });
+            }
+            let reply = self.get(page_url, what).await?;
+            match reply.status {
+                StatusCode::OK => {}
+                StatusCode::NOT_FOUND => {
+                    return Err(Error::NotFound {
+                        what: what.to_owned(),
+                    });
+                }
+                _ => return Err(reply.into_error(what)),
+            }
+            items.extend(page(&reply)?);
+            url = reply
+                .headers
+                .get_all(http::header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(next_link);
+        }
+        Ok(items)
+    }
+}
+
+/// The error for a `422` on a request whose input GitHub rejected (an unknown input, a workflow
+/// without a `workflow_dispatch` trigger, a bad ref).
+fn rejected(reply: &Reply, what: &str) -> Error {
+    Error::invalid_input(format!(
+        "GitHub rejected {what}: {}",
+        GhError::parse(&reply.body).describe()
+    ))
 }
 
 #[async_trait]
@@ -275,34 +349,16 @@ impl Forge for GitHubForge {
 
     async fn list_releases(&self, repo: &RepoId) -> Result<Vec<Release>> {
         let what = format!("releases of {repo}");
-        let mut url = Some(format!(
+        let url = format!(
             "{}/releases?per_page={}",
             self.repo_url(repo),
             self.inner.page_size
-        ));
-        let mut releases = Vec::new();
-        let mut pages = 0;
-        while let Some(page_url) = url.take() {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(Error::Transient {
-                    message: format!("{what}: more than {MAX_PAGES} pages; giving up"),
-                });
-            }
-            let reply = self.get(page_url, &what).await?;
-            if reply.status != StatusCode::OK {
-                return Err(reply.into_error(&what));
-            }
+        );
+        self.all_pages(url, &what, |reply| {
             let page: Vec<GhRelease> = reply.json(&what)?;
-            releases.extend(page.into_iter().map(Release::from));
-            url = reply
-                .headers
-                .get_all(http::header::LINK)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(next_link);
-        }
-        Ok(releases)
+            Ok(page.into_iter().map(Release::from).collect())
+        })
+        .await
     }
 
     async fn create_release(&self, repo: &RepoId, release: &NewRelease) -> Result<Release> {
@@ -359,6 +415,291 @@ impl Forge for GitHubForge {
             StatusCode::NOT_FOUND => Err(Error::NotFound {
                 what: format!("release {release_id} of {repo}"),
             }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn latest_release(&self, repo: &RepoId) -> Result<Option<Release>> {
+        let what = format!("latest release of {repo}");
+        let reply = self
+            .get(format!("{}/releases/latest", self.repo_url(repo)), &what)
+            .await?;
+        match reply.status {
+            StatusCode::OK => Ok(Some(reply.json::<GhRelease>(&what)?.into())),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn update_release(
+        &self,
+        repo: &RepoId,
+        release_id: u64,
+        update: &ReleaseUpdate,
+    ) -> Result<Release> {
+        let what = format!("release {release_id} of {repo}");
+        let url = format!("{}/releases/{release_id}", self.repo_url(repo));
+        let reply = self
+            .send_json(Method::PATCH, url, &GhReleaseUpdate::from(update), &what)
+            .await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhRelease>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound { what }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn dispatch_workflow(&self, repo: &RepoId, dispatch: &WorkflowDispatch) -> Result<()> {
+        let what = format!(
+            "dispatch of workflow {} at {} in {repo}",
+            dispatch.workflow, dispatch.git_ref
+        );
+        let url = format!(
+            "{}/actions/workflows/{}/dispatches",
+            self.repo_url(repo),
+            encode(&dispatch.workflow)
+        );
+        let body = GhWorkflowDispatch {
+            git_ref: dispatch.git_ref.clone(),
+            inputs: dispatch.inputs.clone(),
+        };
+        let reply = self.send_json(Method::POST, url, &body, &what).await?;
+        match reply.status {
+            StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("workflow {} of {repo}", dispatch.workflow),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn list_workflow_runs(
+        &self,
+        repo: &RepoId,
+        query: &WorkflowRunQuery,
+    ) -> Result<Vec<WorkflowRun>> {
+        let what = match &query.workflow {
+            Some(workflow) => format!("runs of workflow {workflow} of {repo}"),
+            None => format!("workflow runs of {repo}"),
+        };
+        let mut url = match &query.workflow {
+            Some(workflow) => format!(
+                "{}/actions/workflows/{}/runs",
+                self.repo_url(repo),
+                encode(workflow)
+            ),
+            None => format!("{}/actions/runs", self.repo_url(repo)),
+        };
+        url.push_str(&format!("?per_page={}", self.inner.page_size));
+        if let Some(event) = &query.event {
+            url.push_str(&format!("&event={}", encode(event)));
+        }
+        if let Some(sha) = &query.head_sha {
+            url.push_str(&format!("&head_sha={}", encode(sha)));
+        }
+        if let Some(after) = query.created_after_ms {
+            url.push_str(&format!(
+                "&created={}",
+                encode(&format!(">={}", format_time(after)))
+            ));
+        }
+        let mut runs = self
+            .all_pages(url, &what, |reply| {
+                let page: GhWorkflowRuns = reply.json(&what)?;
+                Ok(page
+                    .workflow_runs
+                    .into_iter()
+                    .map(WorkflowRun::from)
+                    .collect())
+            })
+            .await?;
+        // GitHub filters already; these guard against a server that ignores a parameter. Times
+        // are compared at GitHub's precision (whole seconds).
+        let after_second = query.created_after_ms.map(|ms| ms - ms.rem_euclid(1000));
+        runs.retain(|run| {
+            query.event.as_ref().is_none_or(|e| &run.event == e)
+                && query.head_sha.as_ref().is_none_or(|s| &run.head_sha == s)
+                && after_second.is_none_or(|t| run.created_at_ms >= t)
+        });
+        let mut seen = std::collections::HashSet::new();
+        // A run created while paging can shift a page and appear twice.
+        runs.retain(|run| seen.insert(run.id));
+        runs.sort_by_key(|run| std::cmp::Reverse((run.created_at_ms, run.id)));
+        Ok(runs)
+    }
+
+    async fn workflow_run(&self, repo: &RepoId, run_id: u64) -> Result<WorkflowRun> {
+        let what = format!("workflow run {run_id} of {repo}");
+        let url = format!("{}/actions/runs/{run_id}", self.repo_url(repo));
+        let reply = self.get(url, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhWorkflowRun>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound { what }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn repository_dispatch(
+        &self,
+        repo: &RepoId,
+        event_type: &str,
+        client_payload: &serde_json::Value,
+    ) -> Result<()> {
+        let what = format!("repository dispatch {event_type} to {repo}");
+        let body = GhRepositoryDispatch {
+            event_type: event_type.to_owned(),
+            client_payload: client_payload.clone(),
+        };
+        let url = format!("{}/dispatches", self.repo_url(repo));
+        let reply = self.send_json(Method::POST, url, &body, &what).await?;
+        match reply.status {
+            StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("repository {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn create_branch(&self, repo: &RepoId, name: &str, sha: &str) -> Result<()> {
+        let what = format!("branch {name} of {repo}");
+        let body = GhNewRef {
+            full_name: orchestrator_core::vcs::branch_ref(name),
+            sha: sha.to_owned(),
+        };
+        let url = format!("{}/git/refs", self.repo_url(repo));
+        let reply = self.send_json(Method::POST, url, &body, &what).await?;
+        match reply.status {
+            StatusCode::CREATED | StatusCode::OK => Ok(()),
+            StatusCode::UNPROCESSABLE_ENTITY
+                if GhError::parse(&reply.body).says_already_exists() =>
+            {
+                Err(Error::AlreadyExists { what })
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("repository {repo}"),
+            }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn create_pull_request(&self, repo: &RepoId, pr: &NewPullRequest) -> Result<PullRequest> {
+        let what = format!("pull request {} -> {} of {repo}", pr.head, pr.base);
+        let url = format!("{}/pulls", self.repo_url(repo));
+        let reply = self
+            .send_json(Method::POST, url, &GhNewPullRequest::from(pr), &what)
+            .await?;
+        match reply.status {
+            StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhPullRequest>(&what)?.into()),
+            StatusCode::UNPROCESSABLE_ENTITY
+                if GhError::parse(&reply.body).says_already_exists() =>
+            {
+                Err(Error::AlreadyExists { what })
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("repository {repo}"),
+            }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn pull_request(&self, repo: &RepoId, number: u64) -> Result<PullRequest> {
+        let what = format!("pull request #{number} of {repo}");
+        let reply = self
+            .get(format!("{}/pulls/{number}", self.repo_url(repo)), &what)
+            .await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhPullRequest>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound { what }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn add_labels(&self, repo: &RepoId, number: u64, labels: &[String]) -> Result<()> {
+        let what = format!("labels of #{number} of {repo}");
+        let url = format!("{}/issues/{number}/labels", self.repo_url(repo));
+        let body = GhLabels {
+            labels: labels.to_vec(),
+        };
+        let reply = self.send_json(Method::POST, url, &body, &what).await?;
+        match reply.status {
+            StatusCode::OK | StatusCode::CREATED => Ok(()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("issue or pull request #{number} of {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn remove_label(&self, repo: &RepoId, number: u64, label: &str) -> Result<()> {
+        let what = format!("label {label} of #{number} of {repo}");
+        let reply = self
+            .send(Request {
+                method: Method::DELETE,
+                url: format!(
+                    "{}/issues/{number}/labels/{}",
+                    self.repo_url(repo),
+                    encode(label)
+                ),
+                body: None,
+                what: &what,
+            })
+            .await?;
+        match reply.status {
+            // GitHub answers 404 "Label does not exist" for a label the issue lacks.
+            StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn create_comment(&self, repo: &RepoId, number: u64, body: &str) -> Result<Comment> {
+        let what = format!("comment on #{number} of {repo}");
+        let url = format!("{}/issues/{number}/comments", self.repo_url(repo));
+        let payload = GhCommentBody {
+            body: body.to_owned(),
+        };
+        let reply = self.send_json(Method::POST, url, &payload, &what).await?;
+        match reply.status {
+            StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("issue or pull request #{number} of {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn list_comments(&self, repo: &RepoId, number: u64) -> Result<Vec<Comment>> {
+        let what = format!("comments of #{number} of {repo}");
+        let url = format!(
+            "{}/issues/{number}/comments?per_page={}",
+            self.repo_url(repo),
+            self.inner.page_size
+        );
+        self.all_pages(url, &what, |reply| {
+            let page: Vec<GhComment> = reply.json(&what)?;
+            Ok(page.into_iter().map(Comment::from).collect())
+        })
+        .await
+    }
+
+    async fn permission(&self, repo: &RepoId, user: &str) -> Result<Permission> {
+        let what = format!("permission of {user} on {repo}");
+        let url = format!(
+            "{}/collaborators/{}/permission",
+            self.repo_url(repo),
+            encode(user)
+        );
+        let reply = self.get(url, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhPermission>(&what)?.level()),
+            // Not a collaborator (or no such user).
+            StatusCode::NOT_FOUND => Ok(Permission::None),
             _ => Err(reply.into_error(&what)),
         }
     }

@@ -1,9 +1,14 @@
-//! GitHub's JSON shapes for the release endpoints, and their conversion into core types.
+//! GitHub's JSON shapes for the endpoints the adapter uses (releases, Actions runs and dispatches,
+//! refs, pull requests, labels, comments, collaborator permissions), and their conversion into
+//! core types.
 //!
 //! Only the fields the adapter reads are declared; serde ignores the rest, so GitHub adding fields
 //! never breaks us. The mock server serialises the same structs, so both sides agree on names.
 
-use orchestrator_core::forge::{AssetState, NewRelease, Release, ReleaseAsset};
+use orchestrator_core::forge::{
+    AssetState, Comment, NewPullRequest, NewRelease, Permission, PullRequest, Release,
+    ReleaseAsset, ReleaseUpdate, WorkflowRun, WorkflowRunStatus,
+};
 use serde::{Deserialize, Serialize};
 
 /// A release as GitHub returns it (`GET /repos/{o}/{r}/releases/tags/{tag}` and friends).
@@ -73,6 +78,9 @@ pub(crate) struct GhErrorDetail {
     pub(crate) code: String,
     #[serde(default)]
     pub(crate) field: String,
+    /// Set for `custom` codes ("A pull request already exists for o:branch.").
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) message: String,
 }
 
 impl GhError {
@@ -88,6 +96,405 @@ impl GhError {
     pub(crate) fn already_exists(&self) -> bool {
         self.errors.iter().any(|e| e.code == "already_exists")
     }
+
+    /// True when the message or a detail says something already exists (`Reference already
+    /// exists`, `A pull request already exists for ...`).
+    pub(crate) fn says_already_exists(&self) -> bool {
+        self.already_exists()
+            || self.message.contains("already exists")
+            || self
+                .errors
+                .iter()
+                .any(|e| e.message.contains("already exists"))
+    }
+
+    /// The message with the details' messages, for errors shown to people.
+    pub(crate) fn describe(&self) -> String {
+        let details: Vec<&str> = self
+            .errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .filter(|m| !m.is_empty())
+            .collect();
+        if details.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{}: {}", self.message, details.join("; "))
+        }
+    }
+}
+
+/// The body of `PATCH /repos/{o}/{r}/releases/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhReleaseUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) draft: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) prerelease: Option<bool>,
+}
+
+impl From<&ReleaseUpdate> for GhReleaseUpdate {
+    fn from(u: &ReleaseUpdate) -> Self {
+        GhReleaseUpdate {
+            name: u.name.clone(),
+            body: u.body.clone(),
+            draft: u.draft,
+            prerelease: u.prerelease,
+        }
+    }
+}
+
+impl From<GhReleaseUpdate> for ReleaseUpdate {
+    fn from(u: GhReleaseUpdate) -> Self {
+        ReleaseUpdate {
+            name: u.name,
+            body: u.body,
+            draft: u.draft,
+            prerelease: u.prerelease,
+        }
+    }
+}
+
+/// The body of `POST /repos/{o}/{r}/actions/workflows/{workflow}/dispatches`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhWorkflowDispatch {
+    #[serde(rename = "ref")]
+    pub(crate) git_ref: String,
+    #[serde(default)]
+    pub(crate) inputs: std::collections::BTreeMap<String, String>,
+}
+
+/// The body of `POST /repos/{o}/{r}/dispatches`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhRepositoryDispatch {
+    pub(crate) event_type: String,
+    #[serde(default)]
+    pub(crate) client_payload: serde_json::Value,
+}
+
+/// A workflow run as GitHub returns it (`GET /repos/{o}/{r}/actions/runs/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhWorkflowRun {
+    pub(crate) id: u64,
+    /// The workflow's `name:`.
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    /// The run's title (`run-name`, else the commit message or workflow name).
+    #[serde(default)]
+    pub(crate) display_title: String,
+    /// `.github/workflows/release.yml` (sometimes with `@ref` appended).
+    #[serde(default)]
+    pub(crate) path: String,
+    #[serde(default)]
+    pub(crate) event: String,
+    #[serde(default)]
+    pub(crate) head_sha: String,
+    #[serde(default)]
+    pub(crate) head_branch: Option<String>,
+    /// `requested`, `queued`, `waiting`, `pending`, `in_progress`, `completed`.
+    #[serde(default)]
+    pub(crate) status: Option<String>,
+    #[serde(default)]
+    pub(crate) conclusion: Option<String>,
+    /// RFC 3339, e.g. `2026-01-31T23:59:59Z`.
+    #[serde(default)]
+    pub(crate) created_at: String,
+    #[serde(default)]
+    pub(crate) html_url: String,
+}
+
+/// A page of `GET /repos/{o}/{r}/actions/runs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhWorkflowRuns {
+    #[serde(default)]
+    pub(crate) total_count: u64,
+    #[serde(default)]
+    pub(crate) workflow_runs: Vec<GhWorkflowRun>,
+}
+
+impl From<GhWorkflowRun> for WorkflowRun {
+    fn from(r: GhWorkflowRun) -> Self {
+        let status = match r.status.as_deref() {
+            Some("in_progress") => WorkflowRunStatus::InProgress,
+            Some("completed") => WorkflowRunStatus::Completed,
+            // An unknown status with a conclusion is finished; without one it is still waiting.
+            Some("queued" | "requested" | "waiting" | "pending") | None => {
+                WorkflowRunStatus::Queued
+            }
+            Some(_) if r.conclusion.is_some() => WorkflowRunStatus::Completed,
+            Some(_) => WorkflowRunStatus::Queued,
+        };
+        let file = r.path.split('@').next().unwrap_or_default();
+        let workflow = file.rsplit('/').next().unwrap_or_default();
+        let workflow = if workflow.is_empty() {
+            r.name.clone().unwrap_or_default()
+        } else {
+            workflow.to_owned()
+        };
+        WorkflowRun {
+            id: r.id,
+            workflow,
+            display_title: r.display_title,
+            event: r.event,
+            head_sha: r.head_sha,
+            head_branch: r.head_branch,
+            status,
+            conclusion: r.conclusion,
+            created_at_ms: parse_time_ms(&r.created_at).unwrap_or(0),
+            html_url: r.html_url,
+        }
+    }
+}
+
+/// The body of `POST /repos/{o}/{r}/git/refs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhNewRef {
+    #[serde(rename = "ref")]
+    pub(crate) full_name: String,
+    pub(crate) sha: String,
+}
+
+/// A user, as every object that names one embeds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhUser {
+    #[serde(default)]
+    pub(crate) login: String,
+}
+
+/// A label as GitHub returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhLabel {
+    pub(crate) name: String,
+}
+
+/// The head or base of a pull request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhBranchRef {
+    #[serde(rename = "ref", default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) sha: String,
+}
+
+/// A pull request as GitHub returns it (`GET /repos/{o}/{r}/pulls/{n}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhPullRequest {
+    pub(crate) number: u64,
+    #[serde(default)]
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    #[serde(default)]
+    pub(crate) head: GhBranchRef,
+    #[serde(default)]
+    pub(crate) base: GhBranchRef,
+    #[serde(default)]
+    pub(crate) user: GhUser,
+    #[serde(default)]
+    pub(crate) labels: Vec<GhLabel>,
+    #[serde(default)]
+    pub(crate) draft: bool,
+    #[serde(default)]
+    pub(crate) state: String,
+    #[serde(default)]
+    pub(crate) html_url: String,
+}
+
+impl From<GhPullRequest> for PullRequest {
+    fn from(p: GhPullRequest) -> Self {
+        PullRequest {
+            number: p.number,
+            title: p.title,
+            body: p.body.unwrap_or_default(),
+            head_ref: p.head.name,
+            head_sha: p.head.sha,
+            base_ref: p.base.name,
+            author: p.user.login,
+            labels: p.labels.into_iter().map(|l| l.name).collect(),
+            draft: p.draft,
+            state: p.state,
+            html_url: p.html_url,
+        }
+    }
+}
+
+/// The body of `POST /repos/{o}/{r}/pulls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhNewPullRequest {
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) body: String,
+    pub(crate) head: String,
+    pub(crate) base: String,
+    #[serde(default)]
+    pub(crate) draft: bool,
+}
+
+impl From<&NewPullRequest> for GhNewPullRequest {
+    fn from(p: &NewPullRequest) -> Self {
+        GhNewPullRequest {
+            title: p.title.clone(),
+            body: p.body.clone(),
+            head: p.head.clone(),
+            base: p.base.clone(),
+            draft: p.draft,
+        }
+    }
+}
+
+impl From<GhNewPullRequest> for NewPullRequest {
+    fn from(p: GhNewPullRequest) -> Self {
+        NewPullRequest {
+            title: p.title,
+            body: p.body,
+            head: p.head,
+            base: p.base,
+            draft: p.draft,
+        }
+    }
+}
+
+/// The body of `POST /repos/{o}/{r}/issues/{n}/labels`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhLabels {
+    pub(crate) labels: Vec<String>,
+}
+
+/// The body of `POST /repos/{o}/{r}/issues/{n}/comments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhCommentBody {
+    pub(crate) body: String,
+}
+
+/// An issue comment as GitHub returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhComment {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) user: GhUser,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    #[serde(default)]
+    pub(crate) created_at: String,
+}
+
+impl From<GhComment> for Comment {
+    fn from(c: GhComment) -> Self {
+        Comment {
+            id: c.id,
+            author: c.user.login,
+            body: c.body.unwrap_or_default(),
+            created_at_ms: parse_time_ms(&c.created_at).unwrap_or(0),
+        }
+    }
+}
+
+/// `GET /repos/{o}/{r}/collaborators/{user}/permission`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhPermission {
+    /// The legacy level: `admin`, `write`, `read` or `none` (maintain reads as write, triage as
+    /// read).
+    #[serde(default)]
+    pub(crate) permission: String,
+    /// The precise role (`admin`, `maintain`, `write`, `triage`, `read`, or a custom role name).
+    #[serde(default)]
+    pub(crate) role_name: Option<String>,
+}
+
+impl GhPermission {
+    /// The precise role when GitHub names a built-in one, else the legacy level.
+    pub(crate) fn level(&self) -> Permission {
+        let level = |name: &str| match name {
+            "admin" => Some(Permission::Admin),
+            "maintain" => Some(Permission::Maintain),
+            "write" => Some(Permission::Write),
+            "triage" => Some(Permission::Triage),
+            "read" => Some(Permission::Read),
+            "none" => Some(Permission::None),
+            _ => None,
+        };
+        self.role_name
+            .as_deref()
+            .and_then(level)
+            .or_else(|| level(&self.permission))
+            .unwrap_or(Permission::None)
+    }
+
+    /// What GitHub answers for `permission`.
+    #[cfg(feature = "mock-server")]
+    pub(crate) fn from_level(permission: Permission) -> Self {
+        let (legacy, role) = match permission {
+            Permission::Admin => ("admin", "admin"),
+            Permission::Maintain => ("write", "maintain"),
+            Permission::Write => ("write", "write"),
+            Permission::Triage => ("read", "triage"),
+            Permission::Read => ("read", "read"),
+            Permission::None => ("none", "none"),
+        };
+        GhPermission {
+            permission: legacy.to_owned(),
+            role_name: Some(role.to_owned()),
+        }
+    }
+}
+
+/// `2026-01-31T23:59:59Z` (or with fractional seconds, or an offset) as ms since the epoch.
+pub(crate) fn parse_time_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if s.get(4..5)? != "-" || s.get(7..8)? != "-" || !matches!(s.get(10..11)?, "T" | "t" | " ") {
+        return None;
+    }
+    let mut rest = s.get(19..)?;
+    let mut millis = 0i64;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        let padded = format!("{:0<3}", &fraction[..digits.min(3)]);
+        millis = padded.parse().ok()?;
+        rest = &fraction[digits..];
+    }
+    let offset_minutes = match rest {
+        "Z" | "z" | "" => 0,
+        _ => {
+            let sign = match rest.get(0..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            let hours: i64 = rest.get(1..3)?.parse().ok()?;
+            let minutes: i64 = rest.get(4..6)?.parse().ok()?;
+            sign * (hours * 60 + minutes)
+        }
+    };
+    // Howard Hinnant's days-from-civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(secs * 1000 + millis)
+}
+
+/// ms since the epoch as GitHub writes times: `2026-01-31T23:59:59Z` (whole seconds, rounded
+/// down).
+pub(crate) fn format_time(ms: i64) -> String {
+    let whole = ms - ms.rem_euclid(1000);
+    let formatted = orchestrator_core::tasks::format_utc_ms(whole);
+    formatted.replace(".000Z", "Z")
 }
 
 impl From<GhAsset> for ReleaseAsset {

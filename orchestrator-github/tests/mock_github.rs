@@ -54,8 +54,7 @@ fn release(tag: &str) -> NewRelease {
 #[tokio::test]
 async fn passes_the_forge_conformance_suite() {
     let f = fixture().await;
-    // The optional methods' behaviours (`run_collaboration`) join once GitHubForge implements them.
-    orchestrator_core::conformance::forge::run_releases(&f.forge, &f.repo).await;
+    orchestrator_core::conformance::forge::run_all(&f.forge, &f.repo).await;
     let stats = f.forge.request_stats();
     assert_eq!(stats.requests, f.server.stats().requests, "{stats:?}");
     assert_eq!(stats.retries, 0);

@@ -40,7 +40,28 @@
 //! | GET | `/repos/{o}/{r}/releases/{id}/assets?per_page=&page=` | `Link` pagination, `ETag` |
 //! | POST | `/repos/{o}/{r}/releases` | `201`; `422 already_exists` for a taken tag |
 //! | POST | `/repos/{o}/{r}/releases/{id}/assets?name=` | `201`, state `uploaded`; `422` for a taken name |
+//! | GET | `/repos/{o}/{r}/releases/latest` | newest published non-prerelease, `ETag` |
+//! | PATCH | `/repos/{o}/{r}/releases/{id}` | name, body, draft, prerelease |
+//! | POST | `/repos/{o}/{r}/actions/workflows/{workflow}/dispatches` | `204`; starts a simulated run |
+//! | GET | `/repos/{o}/{r}/actions/runs`, `.../actions/workflows/{workflow}/runs` | `event`, `head_sha`, `created=>=T` filters; `{total_count, workflow_runs}`, `Link` pagination |
+//! | GET | `/repos/{o}/{r}/actions/runs/{id}` | status moves with time |
+//! | POST | `/repos/{o}/{r}/dispatches` | `204`; starts workflows listening for the event type |
+//! | POST | `/repos/{o}/{r}/git/refs` | `201`; `422 Reference already exists` |
+//! | POST | `/repos/{o}/{r}/pulls` | `201`; `422` when an open one has the same head and base |
+//! | GET | `/repos/{o}/{r}/pulls/{n}` | |
+//! | POST | `/repos/{o}/{r}/issues/{n}/labels` | the issue's labels |
+//! | DELETE | `/repos/{o}/{r}/issues/{n}/labels/{name}` | `404 Label does not exist` when absent |
+//! | POST, GET | `/repos/{o}/{r}/issues/{n}/comments` | `201`; list oldest first, `Link` pagination |
+//! | GET | `/repos/{o}/{r}/collaborators/{user}/permission` | `permission` (legacy) and `role_name` |
 //! | GET | `/_mock/stats` | [`MockStats`] as JSON (not counted, never faulted) |
+//!
+//! # Workflows, pull requests, comments, permissions
+//! These routes are served by an [`InMemoryForge`] ([`MockGitHub::forge`]): the same simulation
+//! the in-memory backend runs (run titles from a `run-name` template, queued → in progress →
+//! completed with time, scripted conclusions), rendered in GitHub's JSON. Its test hooks play
+//! GitHub's other users and Actions: `set_user`, `set_permission`, `comment_as`,
+//! `push_to_pull_request`, `configure_workflow`, `script_workflow`, `set_branch_head`,
+//! `add_workflow_run`, `repository_dispatches`.
 //!
 //! Every answer carries `x-ratelimit-limit`, `-remaining`, `-reset`, `-used` and `-resource`.
 //! Unknown repositories answer `404`; a repository exists when the config names it, its origin
@@ -58,7 +79,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orchestrator_core::forge::{Release, RepoId};
+use orchestrator_core::forge::{InMemoryForge, Release, ReleaseUpdate, RepoId};
 use tokio::sync::oneshot;
 
 pub use options::MockOptions;
@@ -125,6 +146,10 @@ struct State {
     token: Option<String>,
     requests: VecDeque<MockRequest>,
     stats: MockStats,
+    /// Serves the workflow, branch, pull-request, label, comment and permission routes.
+    forge: InMemoryForge,
+    /// Edits of CI-made releases (`PATCH`), by release id.
+    ci_updates: BTreeMap<u64, ReleaseUpdate>,
 }
 
 impl State {
@@ -186,7 +211,27 @@ impl State {
             next
         });
         self.next_id = next;
-        release
+        let mut release = release?;
+        if let Some(update) = self.ci_updates.get(&release.id) {
+            apply_update(&mut release, update);
+        }
+        Some(release)
+    }
+}
+
+/// Applies the fields `update` sets.
+fn apply_update(release: &mut Release, update: &ReleaseUpdate) {
+    if let Some(name) = &update.name {
+        release.name = Some(name.clone());
+    }
+    if let Some(body) = &update.body {
+        release.body = Some(body.clone());
+    }
+    if let Some(draft) = update.draft {
+        release.draft = draft;
+    }
+    if let Some(prerelease) = update.prerelease {
+        release.prerelease = prerelease;
     }
 }
 
@@ -208,6 +253,7 @@ pub struct MockGitHub {
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     watcher: tokio::task::JoinHandle<()>,
+    forge: InMemoryForge,
 }
 
 impl Drop for MockGitHub {
@@ -233,6 +279,7 @@ impl MockGitHub {
             .map(|r| (r.to_string(), Vec::new()))
             .collect();
         ci.observe(None);
+        let forge = InMemoryForge::new();
         let state: Shared = Arc::new(Mutex::new(State {
             base_url: url.clone(),
             repos,
@@ -244,6 +291,8 @@ impl MockGitHub {
             token: options.token.as_ref().map(|t| t.expose().to_owned()),
             requests: VecDeque::new(),
             stats: MockStats::default(),
+            forge: forge.clone(),
+            ci_updates: BTreeMap::new(),
         }));
         let app = routes::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -270,7 +319,17 @@ impl MockGitHub {
             stop: Some(stop),
             server,
             watcher,
+            forge,
         })
+    }
+
+    /// The [`InMemoryForge`] behind the workflow, branch, pull-request, label, comment and
+    /// permission routes. Its test hooks script what GitHub's other users and Actions do, e.g.
+    /// `mock.forge().set_permission(&repo, "alice", Permission::Write)`; its request log shows
+    /// what the adapter asked for. Repositories still have to exist on the mock (see
+    /// [`MockGitHub::create_repo`]).
+    pub fn forge(&self) -> &InMemoryForge {
+        &self.forge
     }
 
     /// The API root to give [`GitHubForgeBuilder::api_url`](crate::GitHubForgeBuilder::api_url),

@@ -14,13 +14,15 @@ use axum::extract::State as AxumState;
 use axum::response::Response;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LINK, RETRY_AFTER};
 use http::{HeaderMap, Method, StatusCode, Uri};
-use orchestrator_core::forge::{AssetState, Release, ReleaseAsset, RepoId};
+use orchestrator_core::forge::{AssetState, Release, ReleaseAsset, ReleaseUpdate, RepoId};
 use serde_json::{Value, json};
 
 use super::faults::Chaos;
 use super::stats::Outcome;
 use super::{MockFault, MockRequest, REQUEST_LOG, Shared, State, lock};
-use crate::wire::{GhAsset, GhNewRelease, GhRelease};
+use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate};
+
+mod collab;
 
 pub(super) fn router(state: Shared) -> Router {
     Router::new().fallback(handle).with_state(state)
@@ -193,6 +195,30 @@ fn route_name(method: &Method, segments: &[&str]) -> (String, Option<String>) {
         ["repos", _, _, "releases", _, "assets"] => {
             "/repos/{owner}/{repo}/releases/{release_id}/assets"
         }
+        ["repos", _, _, "actions", "workflows", _, "dispatches"] => {
+            "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+        }
+        ["repos", _, _, "actions", "workflows", _, "runs"] => {
+            "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"
+        }
+        ["repos", _, _, "actions", "runs"] => "/repos/{owner}/{repo}/actions/runs",
+        ["repos", _, _, "actions", "runs", _] => "/repos/{owner}/{repo}/actions/runs/{run_id}",
+        ["repos", _, _, "dispatches"] => "/repos/{owner}/{repo}/dispatches",
+        ["repos", _, _, "git", "refs"] => "/repos/{owner}/{repo}/git/refs",
+        ["repos", _, _, "pulls"] => "/repos/{owner}/{repo}/pulls",
+        ["repos", _, _, "pulls", _] => "/repos/{owner}/{repo}/pulls/{pull_number}",
+        ["repos", _, _, "issues", _, "labels"] => {
+            "/repos/{owner}/{repo}/issues/{issue_number}/labels"
+        }
+        ["repos", _, _, "issues", _, "labels", _] => {
+            "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"
+        }
+        ["repos", _, _, "issues", _, "comments"] => {
+            "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+        }
+        ["repos", _, _, "collaborators", _, "permission"] => {
+            "/repos/{owner}/{repo}/collaborators/{username}/permission"
+        }
         ["repos", _, _, ..] => "/repos/{owner}/{repo}/(unknown)",
         _ => "(unknown)",
     };
@@ -304,6 +330,7 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
                 None => Answer::not_found(),
             }
         }
+        (&Method::PATCH, ["releases", id]) => update_release(state, &repo, id, body),
         (&Method::GET, ["releases", id]) => match by_id(state, &repo, id) {
             Some(r) => Answer::cached(release_json(&state.base_url, &repo, &r)),
             None => Answer::not_found(),
@@ -338,8 +365,51 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
                 body.len(),
             )
         }
-        _ => Answer::not_found(),
+        _ => collab::route(state, &repo, method, uri, rest, body),
     }
+}
+
+fn update_release(state: &mut State, repo: &RepoId, id: &str, body: &[u8]) -> Answer {
+    let update: GhReleaseUpdate = match serde_json::from_slice(body) {
+        Ok(update) => update,
+        Err(e) => return problems_parsing(&e),
+    };
+    let update = ReleaseUpdate::from(update);
+    let Ok(id) = id.parse::<u64>() else {
+        return Answer::not_found();
+    };
+    let base_url = state.base_url.clone();
+    let made = state
+        .repos
+        .get_mut(&repo.to_string())
+        .and_then(|rs| rs.iter_mut().find(|r| r.id == id));
+    if let Some(release) = made {
+        super::apply_update(release, &update);
+        return Answer::json(StatusCode::OK, release_json(&base_url, repo, release));
+    }
+    if by_id(state, repo, &id.to_string()).is_none() {
+        return Answer::not_found();
+    }
+    let edits = state.ci_updates.entry(id).or_default();
+    if update.name.is_some() {
+        edits.name.clone_from(&update.name);
+    }
+    if update.body.is_some() {
+        edits.body.clone_from(&update.body);
+    }
+    edits.draft = update.draft.or(edits.draft);
+    edits.prerelease = update.prerelease.or(edits.prerelease);
+    match by_id(state, repo, &id.to_string()) {
+        Some(release) => Answer::json(StatusCode::OK, release_json(&base_url, repo, &release)),
+        None => Answer::not_found(),
+    }
+}
+
+fn problems_parsing(e: &serde_json::Error) -> Answer {
+    Answer::error(
+        StatusCode::BAD_REQUEST,
+        &format!("Problems parsing JSON: {e}"),
+    )
 }
 
 fn by_id(state: &mut State, repo: &RepoId, id: &str) -> Option<Release> {
@@ -349,13 +419,30 @@ fn by_id(state: &mut State, repo: &RepoId, id: &str) -> Option<Release> {
 
 /// One page of `items`, with GitHub's `Link` header (`next`, `last`, `first`, `prev`).
 fn paginate(items: Vec<Value>, per_page: usize, page: usize, url: &str) -> Answer {
+    let (page_items, link) = page_of(items, per_page, page, url);
+    let mut answer = Answer::cached(Value::Array(page_items));
+    if let Some(link) = link {
+        answer.headers.push((LINK.as_str(), link));
+    }
+    answer
+}
+
+/// The items of one page and the `Link` header value; `url` may carry a query (filters) already.
+fn page_of(
+    items: Vec<Value>,
+    per_page: usize,
+    page: usize,
+    url: &str,
+) -> (Vec<Value>, Option<String>) {
     let last = items.len().div_ceil(per_page).max(1);
     let page_items: Vec<Value> = items
         .into_iter()
         .skip((page - 1) * per_page)
         .take(per_page)
         .collect();
-    let link = |p: usize, rel: &str| format!("<{url}?per_page={per_page}&page={p}>; rel=\"{rel}\"");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let link =
+        |p: usize, rel: &str| format!("<{url}{sep}per_page={per_page}&page={p}>; rel=\"{rel}\"");
     let mut links = Vec::new();
     if page < last {
         links.push(link(page + 1, "next"));
@@ -365,11 +452,7 @@ fn paginate(items: Vec<Value>, per_page: usize, page: usize, url: &str) -> Answe
         links.push(link(1, "first"));
         links.push(link(page - 1, "prev"));
     }
-    let mut answer = Answer::cached(Value::Array(page_items));
-    if !links.is_empty() {
-        answer.headers.push((LINK.as_str(), links.join(", ")));
-    }
-    answer
+    (page_items, (!links.is_empty()).then(|| links.join(", ")))
 }
 
 /// A release in GitHub's shape: the fields the adapter reads ([`GhRelease`]) plus GitHub's URLs.
