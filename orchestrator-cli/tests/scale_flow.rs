@@ -57,6 +57,15 @@ fn git(dir: &Path, args: &[&str]) {
     );
 }
 
+fn rev_parse(dir: &Path) -> String {
+    let out = StdCommand::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 struct Run {
     code: Option<i32>,
     stdout: String,
@@ -162,11 +171,16 @@ async fn the_seeds_prod_example_end_to_end() {
     assert_eq!(lines[1], "awaiting_approval");
 
     let forge = mock.forge();
+    // The PR's head is the proposed commit (the mock does not see pushes to the bare origin).
+    forge
+        .push_to_pull_request(&repo, 1, &rev_parse(&clone))
+        .expect("head");
+    // --execute applies the plan as committed in a checkout of the approved head.
     let apply = [
         "scale",
         "apply",
         "--plan",
-        "plan/plan.yaml",
+        "website/ops/plans/infra-scale/prod/plan.yaml",
         "--cluster",
         "file:cluster.yaml",
         "--execute",
@@ -209,8 +223,10 @@ async fn the_seeds_prod_example_end_to_end() {
     );
 
     // A push after approval makes it stale.
+    std::fs::write(clone.join("README.md"), "site, changed after approval\n").expect("write");
+    git(&clone, &["commit", "-q", "-am", "a push after approval"]);
     forge
-        .push_to_pull_request(&repo, 1, "0123456789abcdef0123456789abcdef01234567")
+        .push_to_pull_request(&repo, 1, &rev_parse(&clone))
         .expect("push");
     let run = orchestrator(root, &url, &apply);
     assert_eq!(run.code, Some(1), "{}", run.stdout);
@@ -230,6 +246,28 @@ async fn the_seeds_prod_example_end_to_end() {
         .expect("comment");
     event(root, 1, c.id, "maint", "/approve-plan");
     orchestrator(root, &url, &["pr-command", "--event-file", "event.json"]);
+    // A plan file that is not the committed one does not ride on the approval.
+    let run = orchestrator(
+        root,
+        &url,
+        &[
+            "scale",
+            "apply",
+            "--plan",
+            "plan/plan.yaml",
+            "--cluster",
+            "file:cluster.yaml",
+            "--execute",
+            "--pr",
+            "1",
+        ],
+    );
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("is not in a git checkout"),
+        "{}",
+        run.stderr
+    );
     let run = orchestrator(root, &url, &apply);
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("\"executed\": true"), "{}", run.stdout);

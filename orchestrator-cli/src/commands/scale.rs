@@ -310,10 +310,20 @@ async fn execute(
                 println!("skipped");
                 return Ok(ExitCode::SUCCESS);
             }
-            GateOutcome::Open { approval } => eprintln!(
-                "approved by @{} for plan {} at {}",
-                approval.approver, approval.plan_hash, approval.head_sha
-            ),
+            GateOutcome::Open { approval } => {
+                if command == PlanCommand::ApprovePlan {
+                    review::verify_checkout(
+                        &orchestrator_git::GixVcs::new(),
+                        &plan_file(&args.plan),
+                        &approval.head_sha,
+                    )
+                    .await?;
+                }
+                eprintln!(
+                    "approved by @{} for plan {} at {}",
+                    approval.approver, approval.plan_hash, approval.head_sha
+                );
+            }
         }
     }
     let context = args

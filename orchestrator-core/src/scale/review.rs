@@ -622,6 +622,63 @@ fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
+/// Refuses to execute a plan file that is not the one approved: it must be committed, unmodified,
+/// in a checkout whose HEAD is the approved head commit. (The approval binds a hash and a head;
+/// this binds the file on disk to that head, so a plan from elsewhere with a matching hash claim
+/// cannot ride on someone else's approval.)
+pub async fn verify_checkout(
+    vcs: &dyn Vcs,
+    plan_file: &std::path::Path,
+    approved_head: &str,
+) -> Result<()> {
+    let plan_file = std::path::absolute(plan_file)
+        .map_err(|e| Error::io(format!("resolving {}", plan_file.display()), e))?;
+    let mut root = plan_file.parent();
+    while let Some(dir) = root {
+        if vcs.is_repository(dir).await? {
+            break;
+        }
+        root = dir.parent();
+    }
+    let Some(root) = root else {
+        return Err(Error::PermissionDenied {
+            message: format!(
+                "{} is not in a git checkout: --execute applies only a plan committed at the \
+                 approved head {}; run it in a checkout of the pull request's head",
+                plan_file.display(),
+                short(approved_head)
+            ),
+        });
+    };
+    let head = vcs.head(root).await?;
+    if head.commit() != Some(approved_head) {
+        return Err(Error::PermissionDenied {
+            message: format!(
+                "the checkout {} is at {}, but the approval is for {}: check out the approved head",
+                root.display(),
+                head.commit().map_or("no commit", short),
+                short(approved_head)
+            ),
+        });
+    }
+    let relative = plan_file
+        .strip_prefix(root)
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default();
+    if vcs.dirty_paths(root).await?.iter().any(|p| {
+        let p = p.trim_end_matches('/');
+        p == relative || relative.starts_with(&format!("{p}/"))
+    }) {
+        return Err(Error::PermissionDenied {
+            message: format!(
+                "{relative} differs from the approved commit {} (modified or untracked)",
+                short(approved_head)
+            ),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
