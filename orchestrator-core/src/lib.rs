@@ -16,7 +16,9 @@
 //!   `apply`. Features are planners that turn a request into a [`engine::Plan`] of steps; the
 //!   [`engine::Engine`] runs any plan with bounded concurrency and journals every transition in a
 //!   [`state::StateStore`], which is what makes `--resume` safe after a crash.
-//! - `Cluster` (Kubernetes scaling plans) joins them with the scale feature.
+//! - [`cluster::Cluster`]: Kubernetes workloads and HPAs for scaling plans ([`scale`]). Backends:
+//!   [`cluster::InMemoryCluster`] here (also a YAML state file for rehearsals), `KubeCluster` in
+//!   `orchestrator-k8s`.
 //!
 //! Every backend runs the same executable contract in [`conformance`], so the in-memory
 //! backends used by tests behave like the real ones.

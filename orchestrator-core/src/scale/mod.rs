@@ -11,14 +11,13 @@
 //!    write permission (or the allow-list), the PR author cannot approve their own plan (unless
 //!    allowed), and the approval is bound to the plan hash and the PR head SHA in a marker on the
 //!    bot's reply, so a later push makes it stale.
-//! 4. [`review::verify_gate`] checks label + approval before [`execute::apply`] (drift-checked
-//!    against `before`, journaled, verified by reading back) or [`execute::rollback`] (restores
+//! 4. [`review::verify_gate`] checks label + approval before [`execute::ScaleExecutor::apply`] (drift-checked
+//!    against `before`, journaled, verified by reading back) or [`execute::ScaleExecutor::rollback`] (restores
 //!    `before` exactly, including an HPA that existed before).
 
 pub mod execute;
 mod plan;
 mod request;
-/// Review in a pull request: propose, comment commands, approvals bound to hash and head.
 pub mod review;
 
 pub use plan::{
