@@ -107,6 +107,11 @@ pub(crate) enum Command {
     /// Serve a mock GitHub API (releases, ETags, pagination, rate limits, faults) whose simulated
     /// CI publishes releases for tags pushed to local bare origins.
     MockForge(crate::commands::mock_forge::MockForgeArgs),
+    /// Kubernetes scaling plans: plan, propose as a PR, apply and roll back behind approvals.
+    Scale(crate::commands::scale::ScaleArgs),
+    /// Handle /approve-plan and /rollback-plan from a GitHub issue_comment event.
+    #[command(name = "pr-command")]
+    PlanComment(crate::commands::pr_command::PrCommandArgs),
     /// Print shell completions.
     Completions {
         /// The shell.

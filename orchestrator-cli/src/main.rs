@@ -59,6 +59,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Graph(args) => commands::publish::graph(&global, &args),
         Command::CiSnippet(args) => commands::publish::ci_snippet(&global, &args),
         Command::MockForge(args) => commands::mock_forge::run(&global, args).await,
+        Command::Scale(args) => commands::scale::run(&global, args).await,
+        Command::PlanComment(args) => commands::pr_command::run(&global, args).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "orchestrator", &mut std::io::stdout());

@@ -16,7 +16,9 @@
 //!   `apply`. Features are planners that turn a request into a [`engine::Plan`] of steps; the
 //!   [`engine::Engine`] runs any plan with bounded concurrency and journals every transition in a
 //!   [`state::StateStore`], which is what makes `--resume` safe after a crash.
-//! - `Cluster` (Kubernetes scaling plans) joins them with the scale feature.
+//! - [`cluster::Cluster`]: Kubernetes workloads and HPAs for scaling plans ([`scale`]). Backends:
+//!   [`cluster::InMemoryCluster`] here (also a YAML state file for rehearsals), `KubeCluster` in
+//!   `orchestrator-k8s`.
 //!
 //! Every backend runs the same executable contract in [`conformance`], so the in-memory
 //! backends used by tests behave like the real ones.
@@ -64,6 +66,7 @@
 //! A whole release (real git repos, the simulated forge) is embedded the same way through
 //! [`release::Releaser`]; see `examples/release_in_memory.rs` in the repository.
 
+pub mod cluster;
 pub mod config;
 pub mod conformance;
 pub mod engine;
@@ -73,6 +76,7 @@ pub mod graph;
 pub mod pipeline;
 pub mod publish;
 pub mod release;
+pub mod scale;
 pub mod secret;
 pub mod state;
 pub mod step;

@@ -4,5 +4,6 @@
 //! them in order; a backend's test calls `run_all` (or the functions one by one, for clearer
 //! failure reports).
 
+pub mod cluster;
 pub mod forge;
 pub mod vcs;

@@ -1,0 +1,96 @@
+//! `orchestrator pr-command --event-file PATH`: `/approve-plan` and `/rollback-plan` from a GitHub
+//! `issue_comment` event (`$GITHUB_EVENT_PATH`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use orchestrator_core::forge::Permission;
+use orchestrator_core::scale::review::{self, ApprovalPolicy, CommandOutcome, CommentEvent};
+
+use crate::args::{Global, OutputFormat};
+
+/// Who may approve; shared with `scale apply|rollback --execute`, which re-checks the approver.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct PolicyArgs {
+    /// Only these logins may approve (repeatable; default: anyone with --min-permission).
+    #[arg(long = "allow-user", value_name = "LOGIN")]
+    allow_users: Vec<String>,
+    /// The weakest repository permission that may approve: write, maintain or admin.
+    #[arg(long, default_value = "write", value_name = "LEVEL")]
+    min_permission: String,
+    /// Let the PR author approve their own plan.
+    #[arg(long)]
+    allow_self_approval: bool,
+    /// The bot login whose replies carry approvals (repeatable; default: github-actions[bot]).
+    #[arg(long = "bot-login", value_name = "LOGIN")]
+    bot_logins: Vec<String>,
+}
+
+impl PolicyArgs {
+    pub(crate) fn policy(&self) -> anyhow::Result<ApprovalPolicy> {
+        let min_permission = match self.min_permission.to_ascii_lowercase().as_str() {
+            "write" => Permission::Write,
+            "maintain" => Permission::Maintain,
+            "admin" => Permission::Admin,
+            other => anyhow::bail!(orchestrator_core::Error::invalid_input(format!(
+                "--min-permission {other}: expected write, maintain or admin"
+            ))),
+        };
+        let mut policy = ApprovalPolicy {
+            min_permission,
+            allowed_users: self.allow_users.clone(),
+            allow_self_approval: self.allow_self_approval,
+            ..ApprovalPolicy::default()
+        };
+        if !self.bot_logins.is_empty() {
+            policy.bot_logins.clone_from(&self.bot_logins);
+        }
+        Ok(policy)
+    }
+}
+
+/// `orchestrator pr-command`.
+#[derive(Debug, Args)]
+pub(crate) struct PrCommandArgs {
+    /// The event JSON (in GitHub Actions: $GITHUB_EVENT_PATH).
+    #[arg(long, env = "GITHUB_EVENT_PATH", value_name = "PATH")]
+    event_file: PathBuf,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.event_file)
+        .with_context(|| format!("reading {}", args.event_file.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        orchestrator_core::Error::invalid_input(format!(
+            "{}: not JSON: {e}",
+            args.event_file.display()
+        ))
+    })?;
+    let event = CommentEvent::from_github_event(&json)?;
+    let policy = args.policy.policy()?;
+    let forge = crate::commands::scale::forge(global)?;
+    let outcome = review::handle_comment(forge.as_ref(), &event, &policy).await?;
+    match global.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+        OutputFormat::Human => match &outcome {
+            CommandOutcome::Ignored { reason } => println!("ignored: {reason}"),
+            CommandOutcome::Refused { command, reason } => {
+                println!("refused: /{}: {reason}", command.as_str());
+            }
+            CommandOutcome::Accepted {
+                command,
+                plan_hash,
+                head_sha,
+            } => println!(
+                "accepted: /{} for plan {plan_hash} at {head_sha}",
+                command.as_str()
+            ),
+        },
+    }
+    // A refusal is an answer, not a failure of the job.
+    Ok(ExitCode::SUCCESS)
+}

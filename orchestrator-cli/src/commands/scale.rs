@@ -1,0 +1,484 @@
+//! `orchestrator scale plan|propose|apply|rollback|ci-workflows`: Kubernetes scaling plans.
+//!
+//! Output lines scripts parse are the seed's: `artifacts_dir=`, `plan_yaml=`, `summary_md=`,
+//! `succeeded` (plan); `outputs_uri=<PR URL>`, `awaiting_approval` (propose); `preview: kubectl ...`
+//! then a JSON summary (apply, rollback); `skipped` when the gating label is absent.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use orchestrator_core::Error;
+use orchestrator_core::cluster::{Cluster, InMemoryCluster};
+use orchestrator_core::forge::{Forge, RepoId};
+use orchestrator_core::scale::execute::{ExecuteReport, ScaleExecutor};
+use orchestrator_core::scale::review::{self, GateOutcome, PlanCommand, ProposeRequest};
+use orchestrator_core::scale::{ScaleFlags, ScalePlan};
+use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore};
+use orchestrator_github::GitHubForge;
+
+use crate::args::{Global, OutputFormat};
+use crate::commands::pr_command::PolicyArgs;
+
+/// `orchestrator scale`.
+#[derive(Debug, Args)]
+pub(crate) struct ScaleArgs {
+    #[command(subcommand)]
+    pub(crate) command: ScaleCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ScaleCommand {
+    /// Write plan.yaml and SUMMARY.md for the requested scale (reads the live state with
+    /// --cluster); changes nothing.
+    Plan(PlanArgs),
+    /// Commit a plan to a branch, open a draft PR labelled needs-approval, post the checklist.
+    Propose(ProposeArgs),
+    /// Preview (server-side dry run) or, with --execute --pr N, apply a plan: needs the
+    /// execute-plan label, a valid /approve-plan at the PR head, and no drift.
+    Apply(ExecuteArgs),
+    /// Preview or, with --execute --pr N, restore the plan's recorded before state exactly: needs
+    /// the rollback-plan label and a valid /rollback-plan.
+    Rollback(ExecuteArgs),
+    /// Print the three GitHub Actions workflows that run this flow (or write them with --dir).
+    CiWorkflows(CiWorkflowsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// The plan's target (prod, staging): names its directory and branch.
+    #[arg(long, value_name = "NAME")]
+    target: String,
+    /// The namespace of every workload.
+    #[arg(long, value_name = "NS")]
+    namespace: String,
+    /// A workload and the replicas wanted (repeatable).
+    #[arg(long, value_name = "Kind:name:replicas")]
+    workload: Vec<String>,
+    /// An HPA for every workload.
+    #[arg(long, value_name = "min:N,max:N,cpu:PERCENT")]
+    hpa: Option<String>,
+    /// Requests of every container of a workload (repeatable).
+    #[arg(long = "req", value_name = "name:cpu=Q,mem=Q")]
+    requests: Vec<String>,
+    /// Limits of every container of a workload (repeatable).
+    #[arg(long = "lim", value_name = "name:cpu=Q,mem=Q")]
+    limits: Vec<String>,
+    /// The kube context, recorded in the plan (and used with --cluster kube).
+    #[arg(long, value_name = "NAME")]
+    kube_context: Option<String>,
+    /// Read the live state here to record the before state: `file:STATE.yaml` (an in-memory
+    /// cluster, for rehearsals) or `kube` (kubeconfig). Without it, `from: ${detect}` and the plan
+    /// can be previewed but not executed.
+    #[arg(long, value_name = "SPEC")]
+    cluster: Option<String>,
+    /// Where to write the artifacts (default: artifacts/infra-scale-TARGET-TIMESTAMP).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Accepted for the seed's scripts: planning never changes anything.
+    #[arg(long, hide = true)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProposeArgs {
+    /// The plan directory (with plan.yaml) or the plan.yaml itself.
+    #[arg(long, value_name = "DIR")]
+    plan: PathBuf,
+    /// The repository on the forge (default: $GITHUB_REPOSITORY).
+    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    repo: String,
+    /// The local clone to commit in.
+    #[arg(long, default_value = ".", value_name = "PATH")]
+    clone: PathBuf,
+    /// The remote to push to.
+    #[arg(long, default_value = "origin")]
+    remote: String,
+    /// The PR's base branch (default: the clone's current branch).
+    #[arg(long, value_name = "BRANCH")]
+    base: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExecuteArgs {
+    /// The plan.yaml (or its directory).
+    #[arg(long, visible_alias = "plan-path", value_name = "FILE")]
+    plan: PathBuf,
+    /// Change the cluster (default: a server-side dry run).
+    #[arg(long, requires = "pr")]
+    execute: bool,
+    /// The plan's pull request, whose label and approval gate --execute.
+    #[arg(long, value_name = "N")]
+    pr: Option<u64>,
+    /// The repository of --pr (default: $GITHUB_REPOSITORY).
+    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    repo: Option<String>,
+    /// The cluster: `kube` (kubeconfig; default) or `file:STATE.yaml`.
+    #[arg(long, default_value = "kube", value_name = "SPEC")]
+    cluster: String,
+    /// The kube context with --cluster kube (default: the plan's kubeContext, else current).
+    #[arg(long, value_name = "NAME")]
+    kube_context: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CiWorkflowsArgs {
+    /// Write the files into this directory (e.g. .github/workflows) instead of printing them.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+pub(crate) async fn run(global: &Global, args: ScaleArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        ScaleCommand::Plan(args) => plan(global, args).await,
+        ScaleCommand::Propose(args) => propose(global, args).await,
+        ScaleCommand::Apply(args) => execute(global, args, PlanCommand::ApprovePlan).await,
+        ScaleCommand::Rollback(args) => execute(global, args, PlanCommand::RollbackPlan).await,
+        ScaleCommand::CiWorkflows(args) => ci_workflows(&args),
+    }
+}
+
+/// `file:PATH` or `kube`.
+pub(crate) async fn cluster(
+    spec: &str,
+    kube_context: Option<&str>,
+) -> anyhow::Result<Arc<dyn Cluster>> {
+    if let Some(path) = spec.strip_prefix("file:") {
+        return Ok(Arc::new(InMemoryCluster::open(Path::new(path))?));
+    }
+    if spec == "kube" {
+        let cluster = orchestrator_k8s::KubeCluster::from_kubeconfig(kube_context)
+            .await
+            .context("connecting to the cluster from the kubeconfig")?;
+        return Ok(Arc::new(cluster));
+    }
+    Err(Error::invalid_input(format!(
+        "--cluster {spec}: expected `kube` or `file:STATE.yaml`"
+    ))
+    .into())
+}
+
+fn now_rfc3339() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let full = orchestrator_core::tasks::format_utc_ms(ms);
+    // Seconds precision, as in the seed's plans: 2025-10-11T00:00:00Z.
+    format!("{}Z", &full[..19])
+}
+
+async fn plan(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let flags = ScaleFlags {
+        target: args.target,
+        namespace: args.namespace,
+        kube_context: args.kube_context.clone(),
+        workloads: args.workload,
+        hpa: args.hpa,
+        requests: args.requests,
+        limits: args.limits,
+    };
+    let request = flags.parse()?;
+    let live = match &args.cluster {
+        Some(spec) => Some(cluster(spec, args.kube_context.as_deref()).await?),
+        None => None,
+    };
+    let created_at = now_rfc3339();
+    let plan = ScalePlan::build(&request, live.as_deref(), &created_at).await?;
+    let dir = args.out.unwrap_or_else(|| {
+        let stamp: String = created_at.chars().filter(char::is_ascii_digit).collect();
+        PathBuf::from("artifacts").join(format!("infra-scale-{}-{stamp}", request.target))
+    });
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let plan_yaml = dir.join("plan.yaml");
+    let summary_md = dir.join("SUMMARY.md");
+    std::fs::write(&plan_yaml, plan.to_yaml())
+        .with_context(|| format!("writing {}", plan_yaml.display()))?;
+    std::fs::write(&summary_md, plan.summary_md())
+        .with_context(|| format!("writing {}", summary_md.display()))?;
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "artifacts_dir": dir, "plan_yaml": plan_yaml, "summary_md": summary_md,
+                "plan_hash": plan.hash(), "risks": plan.risks, "notes": plan.notes,
+                "status": "succeeded",
+            }))?
+        ),
+        OutputFormat::Human => {
+            for risk in &plan.risks {
+                eprintln!("risk: {risk}");
+            }
+            for note in &plan.notes {
+                eprintln!("note: {note}");
+            }
+            println!("artifacts_dir={}", dir.display());
+            println!("plan_yaml={}", plan_yaml.display());
+            println!("summary_md={}", summary_md.display());
+            println!("plan_hash={}", plan.hash());
+            println!("succeeded");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plan_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("plan.yaml")
+    } else {
+        path.to_owned()
+    }
+}
+
+/// The forge: GitHub at `--forge-url` / `ORCHESTRATOR_FORGE_URL`, else api.github.com; token from
+/// GITHUB_TOKEN or GH_TOKEN.
+pub(crate) fn forge(global: &Global) -> anyhow::Result<Arc<dyn Forge>> {
+    Ok(Arc::new(GitHubForge::from_env(
+        global.forge_url.as_deref(),
+    )?))
+}
+
+async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode> {
+    let plan = ScalePlan::load(&plan_file(&args.plan))?;
+    let forge = forge(global)?;
+    let vcs = orchestrator_git::GixVcs::new();
+    let proposal = review::propose(
+        forge.as_ref(),
+        &vcs,
+        &plan,
+        &ProposeRequest {
+            repo: args.repo.parse::<RepoId>()?,
+            clone: args.clone,
+            remote: args.remote,
+            base: args.base,
+        },
+    )
+    .await?;
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "outputs_uri": proposal.pull_request.html_url,
+                "status": "awaiting_approval",
+                "proposal": proposal,
+            }))?
+        ),
+        OutputFormat::Human => {
+            println!("outputs_uri={}", proposal.pull_request.html_url);
+            println!("awaiting_approval");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state_store(execute: bool) -> anyhow::Result<Arc<dyn StateStore>> {
+    if !execute {
+        return Ok(Arc::new(MemoryStateStore::default()));
+    }
+    let dir = PathBuf::from(".orchestrator");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(Arc::new(SqliteStateStore::open(&dir.join("state.db"))?))
+}
+
+async fn execute(
+    global: &Global,
+    args: ExecuteArgs,
+    command: PlanCommand,
+) -> anyhow::Result<ExitCode> {
+    let plan = ScalePlan::load(&plan_file(&args.plan))?;
+    if args.execute {
+        let number = args.pr.expect("clap: --execute requires --pr");
+        let repo: RepoId = args
+            .repo
+            .as_deref()
+            .ok_or_else(|| {
+                Error::invalid_input(
+                    "--execute --pr needs --repo OWNER/NAME (or $GITHUB_REPOSITORY)",
+                )
+            })?
+            .parse()?;
+        let forge = forge(global)?;
+        let policy = args.policy.policy()?;
+        match review::verify_gate(forge.as_ref(), &repo, number, plan.hash(), command, &policy)
+            .await?
+        {
+            GateOutcome::Skipped { reason } => {
+                eprintln!("{reason}; nothing was changed");
+                println!("skipped");
+                return Ok(ExitCode::SUCCESS);
+            }
+            GateOutcome::Open { approval } => {
+                if command == PlanCommand::ApprovePlan {
+                    review::verify_checkout(
+                        &orchestrator_git::GixVcs::new(),
+                        &plan_file(&args.plan),
+                        &approval.head_sha,
+                    )
+                    .await?;
+                }
+                eprintln!(
+                    "approved by @{} for plan {} at {}",
+                    approval.approver, approval.plan_hash, approval.head_sha
+                );
+            }
+        }
+    }
+    let context = args
+        .kube_context
+        .clone()
+        .or_else(|| plan.context.kube_context.clone());
+    let cluster = cluster(&args.cluster, context.as_deref()).await?;
+    let executor = ScaleExecutor::new(cluster, state_store(args.execute)?);
+    let report = match command {
+        PlanCommand::ApprovePlan => executor.apply(&plan, args.execute).await?,
+        PlanCommand::RollbackPlan => executor.rollback(&plan, args.execute).await?,
+    };
+    print_report(global, &report)?;
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_report(global: &Global, report: &ExecuteReport) -> anyhow::Result<()> {
+    if global.output == OutputFormat::Human {
+        let verb = if report.executed {
+            "applied"
+        } else {
+            "preview"
+        };
+        for line in &report.previews {
+            println!("{verb}: {line}");
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(report)?);
+    Ok(())
+}
+
+fn ci_workflows(args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
+    let files = [
+        ("plan-commands.yml", PLAN_COMMANDS_YML),
+        ("infra-apply.yml", INFRA_APPLY_YML),
+        ("infra-rollback.yml", INFRA_ROLLBACK_YML),
+    ];
+    match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (name, text) in files {
+                let path = dir.join(name);
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("{}", path.display());
+            }
+        }
+        None => {
+            for (name, text) in files {
+                println!("# .github/workflows/{name}\n{text}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const PLAN_COMMANDS_YML: &str = r#"name: plan-commands
+# /approve-plan and /rollback-plan on a plan PR: permission-checked, bound to plan hash + head SHA.
+on:
+  issue_comment:
+    types: [created]
+permissions:
+  contents: read
+  issues: write
+  pull-requests: write
+jobs:
+  command:
+    if: github.event.issue.pull_request && contains(github.event.comment.body, '-plan')
+    runs-on: ubuntu-latest
+    steps:
+      - name: Handle the command
+        env:
+          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+        run: orchestrator pr-command --event-file "$GITHUB_EVENT_PATH"
+"#;
+
+const INFRA_APPLY_YML: &str = r#"name: infra-apply
+# Applies a plan when its PR carries execute-plan; the command re-checks the approval, the head
+# SHA and drift against the recorded before state.
+on:
+  pull_request:
+    types: [labeled, synchronize]
+permissions:
+  contents: read
+  issues: read
+  pull-requests: read
+concurrency:
+  group: infra-apply-${{ github.event.pull_request.number }}
+  cancel-in-progress: false
+jobs:
+  apply:
+    if: contains(github.event.pull_request.labels.*.name, 'execute-plan')
+    runs-on: ubuntu-latest
+    environment: production
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+      - name: Kubeconfig
+        run: mkdir -p ~/.kube && echo "$KUBECONFIG_DATA" > ~/.kube/config
+        env:
+          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG }}
+      - name: Preview
+        run: |
+          for plan in ops/plans/infra-scale/*/plan.yaml; do
+            orchestrator scale apply --plan "$plan"
+          done
+      - name: Apply
+        env:
+          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+        run: |
+          for plan in ops/plans/infra-scale/*/plan.yaml; do
+            orchestrator scale apply --plan "$plan" --execute --pr ${{ github.event.pull_request.number }}
+          done
+"#;
+
+const INFRA_ROLLBACK_YML: &str = r#"name: infra-rollback
+# Restores a plan's recorded before state when its PR carries rollback-plan.
+on:
+  pull_request:
+    types: [labeled]
+permissions:
+  contents: read
+  issues: read
+  pull-requests: read
+concurrency:
+  group: infra-apply-${{ github.event.pull_request.number }}
+  cancel-in-progress: false
+jobs:
+  rollback:
+    if: github.event.label.name == 'rollback-plan'
+    runs-on: ubuntu-latest
+    environment: production
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+      - name: Kubeconfig
+        run: mkdir -p ~/.kube && echo "$KUBECONFIG_DATA" > ~/.kube/config
+        env:
+          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG }}
+      - name: Preview
+        run: |
+          for plan in ops/plans/infra-scale/*/plan.yaml; do
+            orchestrator scale rollback --plan "$plan"
+          done
+      - name: Roll back
+        env:
+          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+        run: |
+          for plan in ops/plans/infra-scale/*/plan.yaml; do
+            orchestrator scale rollback --plan "$plan" --execute --pr ${{ github.event.pull_request.number }}
+          done
+"#;

@@ -1,0 +1,65 @@
+//! The `Cluster` trait: what the scale feature needs from Kubernetes.
+//!
+//! One primitive per operation, each taking [`WriteOptions`] (server-side dry-run). Backends:
+//! [`InMemoryCluster`] here (a real implementation over maps, loadable from a YAML state file for
+//! rehearsals), `KubeCluster` in `orchestrator-k8s` (kube-rs). Every backend runs
+//! [`crate::conformance::cluster`].
+
+mod memory;
+mod types;
+
+pub use memory::{ClusterState, InMemoryCluster};
+pub use types::{
+    ContainerResources, Hpa, ResourceList, WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
+};
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+
+/// A Kubernetes cluster, as far as scaling plans need one.
+#[async_trait]
+pub trait Cluster: Send + Sync + std::fmt::Debug {
+    /// The backend's name, for messages (`kube`, `in-memory`).
+    fn backend(&self) -> &'static str;
+
+    /// A Deployment or StatefulSet: replicas, per-container resources, revision; `None` if absent.
+    async fn workload(&self, workload: &WorkloadRef) -> Result<Option<WorkloadState>>;
+
+    /// Sets the replica count through the scale subresource (`NotFound` if the workload is absent).
+    async fn scale(
+        &self,
+        workload: &WorkloadRef,
+        replicas: i32,
+        options: WriteOptions,
+    ) -> Result<()>;
+
+    /// Sets the requests and limits of the named containers exactly as given (keys absent from a
+    /// list are removed); containers not named are left alone. A change of the pod template bumps
+    /// a Deployment's revision.
+    async fn set_resources(
+        &self,
+        workload: &WorkloadRef,
+        containers: &[ContainerResources],
+        options: WriteOptions,
+    ) -> Result<()>;
+
+    /// An `autoscaling/v2` HorizontalPodAutoscaler, or `None` if absent.
+    async fn hpa(&self, namespace: &str, name: &str) -> Result<Option<Hpa>>;
+
+    /// Creates the HPA, or replaces it when one with that name exists.
+    async fn apply_hpa(&self, hpa: &Hpa, options: WriteOptions) -> Result<()>;
+
+    /// Deletes an HPA (`NotFound` if absent).
+    async fn delete_hpa(&self, namespace: &str, name: &str, options: WriteOptions) -> Result<()>;
+
+    /// Restores a Deployment's pod template from the ReplicaSet of `revision`, as `kubectl rollout
+    /// undo --to-revision` does (`NotFound` if no ReplicaSet has that revision). Restoring a
+    /// template gives it a new, higher revision number, as in Kubernetes.
+    async fn undo_to_revision(
+        &self,
+        workload: &WorkloadRef,
+        revision: i64,
+        options: WriteOptions,
+    ) -> Result<()>;
+}

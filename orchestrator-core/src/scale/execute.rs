@@ -1,0 +1,678 @@
+//! Applying and rolling back a [`ScalePlan`] against a [`Cluster`].
+//!
+//! Both are dry-run by default: every write goes to the server with `dryRun=All` and the seed's
+//! `preview: kubectl ...` lines describe it for humans. Executing first checks the live state
+//! against the plan's recorded `before` (any other value is drift and refuses, naming the field),
+//! then runs one journaled [`Step`] per change on the [`Engine`] (each step's `check` reads the
+//! cluster, so a re-run after a crash applies only what is missing), then reads every object back.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use super::plan::{ActionType, BeforeState, BeforeWorkload, ScalePlan};
+use crate::cluster::{Cluster, ContainerResources, Hpa, WorkloadKind, WorkloadRef, WriteOptions};
+use crate::engine::{
+    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver,
+};
+use crate::error::{Error, Result};
+use crate::state::{RunId, RunStatus, StateStore};
+use crate::step::{Check, Step, StepContext, StepOutput};
+
+/// Run kind of journaled applies (key: the plan hash).
+pub const APPLY_RUN_KIND: &str = "scale-apply";
+/// Run kind of journaled rollbacks (key: the plan hash).
+pub const ROLLBACK_RUN_KIND: &str = "scale-rollback";
+
+/// One change and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionResult {
+    /// The step id, e.g. `scale:Deployment/web`.
+    pub id: String,
+    /// The equivalent kubectl command.
+    pub command: String,
+    /// `previewed` (dry-run accepted), `applied`, `already_done`, `verified`, `failed`.
+    pub status: String,
+    /// Details or the error.
+    pub detail: String,
+}
+
+/// The seed's JSON summary `{ ok, executed, namespace, results }`, plus the plan hash and run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecuteReport {
+    /// Everything succeeded (and verified, when executed).
+    pub ok: bool,
+    /// False for a dry run.
+    pub executed: bool,
+    /// The plan's namespace.
+    pub namespace: String,
+    /// The plan's hash.
+    pub plan_hash: String,
+    /// The `preview: kubectl ...` lines (without the prefix).
+    #[serde(skip)]
+    pub previews: Vec<String>,
+    /// Per change.
+    pub results: Vec<ActionResult>,
+    /// The journaled run, when executed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
+}
+
+/// What to do to the cluster: one primitive each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    Scale(WorkloadRef, i32),
+    Resources(WorkloadRef, Vec<ContainerResources>),
+    ApplyHpa(Hpa),
+    DeleteHpa { namespace: String, name: String },
+    Undo(WorkloadRef, i64, Vec<ContainerResources>),
+}
+
+impl Op {
+    fn id(&self) -> String {
+        match self {
+            Op::Scale(w, _) => format!("scale:{}/{}", w.kind, w.name),
+            Op::Resources(w, _) => format!("resources:{}/{}", w.kind, w.name),
+            Op::ApplyHpa(h) => format!("hpa:{}", h.name),
+            Op::DeleteHpa { name, .. } => format!("delete-hpa:{name}"),
+            Op::Undo(w, _, _) => format!("undo:{}/{}", w.kind, w.name),
+        }
+    }
+
+    fn kubectl(&self) -> String {
+        match self {
+            Op::Scale(w, n) => format!(
+                "kubectl -n {} scale {}/{} --replicas={n}",
+                w.namespace,
+                w.kind.kubectl(),
+                w.name
+            ),
+            Op::Resources(w, containers) => containers
+                .iter()
+                .map(|c| {
+                    let list = |l: &crate::cluster::ResourceList| {
+                        l.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    };
+                    format!(
+                        "kubectl -n {} set resources {}/{} -c {} --requests {} --limits {}",
+                        w.namespace,
+                        w.kind.kubectl(),
+                        w.name,
+                        c.name,
+                        list(&c.requests),
+                        list(&c.limits)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            Op::ApplyHpa(h) => format!(
+                "kubectl -n {} autoscale {} {} --min={} --max={}{}",
+                h.namespace,
+                h.target_kind.kubectl(),
+                h.target_name,
+                h.min_replicas,
+                h.max_replicas,
+                h.target_cpu_percent
+                    .map(|c| format!(" --cpu-percent={c}"))
+                    .unwrap_or_default()
+            ),
+            Op::DeleteHpa { namespace, name } => {
+                format!("kubectl -n {namespace} delete hpa {name}")
+            }
+            Op::Undo(w, rev, _) => format!(
+                "kubectl -n {} rollout undo {}/{} --to-revision={rev}",
+                w.namespace,
+                w.kind.kubectl(),
+                w.name
+            ),
+        }
+    }
+
+    /// Whether the cluster already shows this op's effect.
+    async fn done(&self, cluster: &dyn Cluster) -> Result<bool> {
+        Ok(match self {
+            Op::Scale(w, n) => live(cluster, w).await?.replicas == *n,
+            Op::Resources(w, containers) | Op::Undo(w, _, containers) => {
+                let live = live(cluster, w).await?;
+                containers
+                    .iter()
+                    .all(|c| live.containers.iter().any(|l| l == c))
+            }
+            Op::ApplyHpa(h) => cluster.hpa(&h.namespace, &h.name).await?.as_ref() == Some(h),
+            Op::DeleteHpa { namespace, name } => cluster.hpa(namespace, name).await?.is_none(),
+        })
+    }
+
+    async fn run(&self, cluster: &dyn Cluster, options: WriteOptions) -> Result<()> {
+        match self {
+            Op::Scale(w, n) => cluster.scale(w, *n, options).await,
+            Op::Resources(w, containers) => cluster.set_resources(w, containers, options).await,
+            Op::ApplyHpa(h) => cluster.apply_hpa(h, options).await,
+            Op::DeleteHpa { namespace, name } => cluster.delete_hpa(namespace, name, options).await,
+            Op::Undo(w, rev, containers) => {
+                match cluster.undo_to_revision(w, *rev, options).await {
+                    // The ReplicaSet of that revision was garbage-collected (revisionHistoryLimit):
+                    // the recorded resources are still exact, so set them.
+                    Err(Error::NotFound { .. }) => {
+                        cluster.set_resources(w, containers, options).await
+                    }
+                    other => other,
+                }
+            }
+        }
+    }
+}
+
+async fn live(cluster: &dyn Cluster, w: &WorkloadRef) -> Result<crate::cluster::WorkloadState> {
+    cluster.workload(w).await?.ok_or_else(|| Error::NotFound {
+        what: w.to_string(),
+    })
+}
+
+#[derive(Debug)]
+struct ClusterStep {
+    id: String,
+    op: Op,
+    cluster: Arc<dyn Cluster>,
+}
+
+#[async_trait]
+impl Step for ClusterStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        self.op.kubectl()
+    }
+
+    async fn check(&self, _: &StepContext) -> Result<Check> {
+        Ok(if self.op.done(self.cluster.as_ref()).await? {
+            Check::Done("the cluster already shows it".into())
+        } else {
+            Check::Pending(self.op.kubectl())
+        })
+    }
+
+    async fn apply(&self, _: &StepContext) -> Result<StepOutput> {
+        self.op
+            .run(self.cluster.as_ref(), WriteOptions::default())
+            .await?;
+        Ok(StepOutput::summary(self.op.kubectl()))
+    }
+}
+
+/// The resources a plan wants for a workload: its recorded (or live) containers with the plan's
+/// requests and limits written over them.
+fn target_containers(
+    plan: &ScalePlan,
+    base: &[ContainerResources],
+    w: &WorkloadRef,
+) -> Vec<ContainerResources> {
+    let mut containers = base.to_vec();
+    for action in plan
+        .actions
+        .iter()
+        .filter(|a| a.action == ActionType::UpdateResources && a.workload().as_ref() == Some(w))
+    {
+        for c in &mut containers {
+            if let Some(r) = &action.requests {
+                r.overlay(&mut c.requests);
+            }
+            if let Some(l) = &action.limits {
+                l.overlay(&mut c.limits);
+            }
+        }
+    }
+    containers
+}
+
+/// The ops of applying the plan, in plan order.
+async fn apply_ops(plan: &ScalePlan, cluster: &dyn Cluster) -> Result<Vec<Op>> {
+    let mut ops = Vec::new();
+    for action in &plan.actions {
+        match action.action {
+            ActionType::ScaleWorkload => {
+                let w = action.workload().ok_or_else(|| bad_action(action))?;
+                ops.push(Op::Scale(w, action.to.ok_or_else(|| bad_action(action))?));
+            }
+            ActionType::UpdateResources => {
+                let w = action.workload().ok_or_else(|| bad_action(action))?;
+                let base = match recorded(plan, &w) {
+                    Some(b) => b.containers.clone(),
+                    None => live(cluster, &w).await?.containers,
+                };
+                let target = target_containers(plan, &base, &w);
+                if !ops
+                    .iter()
+                    .any(|o| matches!(o, Op::Resources(x, _) if *x == w))
+                {
+                    ops.push(Op::Resources(w, target));
+                }
+            }
+            ActionType::ApplyHpa => {
+                ops.push(Op::ApplyHpa(
+                    action.hpa_object().ok_or_else(|| bad_action(action))?,
+                ));
+            }
+        }
+    }
+    Ok(ops)
+}
+
+fn bad_action(action: &super::plan::Action) -> Error {
+    Error::invalid_input(format!(
+        "plan action {:?} on {} lacks the fields its type needs",
+        action.action, action.name
+    ))
+}
+
+fn recorded<'a>(plan: &'a ScalePlan, w: &WorkloadRef) -> Option<&'a BeforeWorkload> {
+    plan.before
+        .as_ref()?
+        .workloads
+        .iter()
+        .find(|b| b.workload_ref() == *w)
+}
+
+/// The ops of restoring `before` exactly: HPAs first (so no autoscaler fights the restore), then
+/// each Deployment's template (undo to its recorded revision), resources, replicas.
+fn rollback_ops(before: &BeforeState) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for h in &before.hpas {
+        ops.push(match &h.hpa {
+            Some(hpa) => Op::ApplyHpa(hpa.clone()),
+            None => Op::DeleteHpa {
+                namespace: h.namespace.clone(),
+                name: h.name.clone(),
+            },
+        });
+    }
+    for w in &before.workloads {
+        let r = w.workload_ref();
+        if let (WorkloadKind::Deployment, Some(rev)) = (w.kind, w.revision) {
+            ops.push(Op::Undo(r.clone(), rev, w.containers.clone()));
+        }
+        ops.push(Op::Resources(r.clone(), w.containers.clone()));
+        ops.push(Op::Scale(r, w.replicas));
+    }
+    ops
+}
+
+/// Refuses when the live state is neither the recorded before state nor already the planned
+/// state (a half-applied plan resumes), naming the first field that drifted.
+pub async fn check_drift(plan: &ScalePlan, cluster: &dyn Cluster) -> Result<()> {
+    let before = plan.before.as_ref().ok_or_else(|| {
+        Error::invalid_input(
+            "the plan has no recorded before state (planned without a cluster): it can be \
+             previewed but not executed; run `orchestrator scale plan --cluster ...` again",
+        )
+    })?;
+    let drift = |what: String, recorded: String, live: String, planned: Option<String>| {
+        Error::Conflict {
+            message: format!(
+                "drift: {what}: the plan recorded {recorded}, the cluster has {live}{}; refusing to \
+                 apply a plan made for another state: plan again",
+                planned
+                    .map(|p| format!(" (planned {p})"))
+                    .unwrap_or_default()
+            ),
+        }
+    };
+    for b in &before.workloads {
+        let r = b.workload_ref();
+        let Some(state) = cluster.workload(&r).await? else {
+            return Err(drift(r.to_string(), "it".into(), "none".into(), None));
+        };
+        let planned_replicas = plan
+            .actions
+            .iter()
+            .find(|a| a.action == ActionType::ScaleWorkload && a.workload().as_ref() == Some(&r))
+            .and_then(|a| a.to);
+        if state.replicas != b.replicas && Some(state.replicas) != planned_replicas {
+            return Err(drift(
+                format!("{r} replicas"),
+                b.replicas.to_string(),
+                state.replicas.to_string(),
+                planned_replicas.map(|p| p.to_string()),
+            ));
+        }
+        let target = target_containers(plan, &b.containers, &r);
+        if state.containers != b.containers && state.containers != target {
+            for (i, recorded) in b.containers.iter().enumerate() {
+                let now = state.containers.get(i);
+                for (field, rec, cur) in [
+                    ("requests", &recorded.requests, now.map(|c| &c.requests)),
+                    ("limits", &recorded.limits, now.map(|c| &c.limits)),
+                ] {
+                    let keys: std::collections::BTreeSet<&String> = rec
+                        .keys()
+                        .chain(cur.into_iter().flat_map(|c| c.keys()))
+                        .collect();
+                    for key in keys {
+                        let (a, l) = (rec.get(key), cur.and_then(|c| c.get(key)));
+                        let planned = target.get(i).and_then(|t| {
+                            if field == "requests" {
+                                &t.requests
+                            } else {
+                                &t.limits
+                            }
+                            .get(key)
+                        });
+                        if a != l && l != planned {
+                            return Err(drift(
+                                format!("{r} container {} {field}.{key}", recorded.name),
+                                a.cloned().unwrap_or_else(|| "none".into()),
+                                l.cloned().unwrap_or_else(|| "none".into()),
+                                planned.cloned(),
+                            ));
+                        }
+                    }
+                }
+            }
+            return Err(drift(
+                format!("{r} containers"),
+                format!(
+                    "{:?}",
+                    b.containers.iter().map(|c| &c.name).collect::<Vec<_>>()
+                ),
+                format!(
+                    "{:?}",
+                    state.containers.iter().map(|c| &c.name).collect::<Vec<_>>()
+                ),
+                None,
+            ));
+        }
+        if state.containers == b.containers && state.revision != b.revision {
+            return Err(drift(
+                format!("{r} revision"),
+                fmt_opt(b.revision),
+                fmt_opt(state.revision),
+                None,
+            ));
+        }
+    }
+    for h in &before.hpas {
+        let now = cluster.hpa(&h.namespace, &h.name).await?;
+        let planned = plan
+            .actions
+            .iter()
+            .filter(|a| a.action == ActionType::ApplyHpa && a.name == h.name)
+            .find_map(super::plan::Action::hpa_object);
+        if now != h.hpa && now != planned {
+            return Err(drift(
+                format!("HorizontalPodAutoscaler {} (ns: {})", h.name, h.namespace),
+                describe_hpa(h.hpa.as_ref()),
+                describe_hpa(now.as_ref()),
+                planned.as_ref().map(|p| describe_hpa(Some(p))),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn fmt_opt(v: Option<i64>) -> String {
+    v.map_or_else(|| "none".into(), |v| v.to_string())
+}
+
+fn describe_hpa(h: Option<&Hpa>) -> String {
+    match h {
+        None => "no HPA".into(),
+        Some(h) => format!(
+            "min {} max {} cpu {}",
+            h.min_replicas,
+            h.max_replicas,
+            h.target_cpu_percent
+                .map_or_else(|| "-".into(), |c| format!("{c}%"))
+        ),
+    }
+}
+
+/// Applies and rolls back plans; embed it with your own `Cluster` and `StateStore`.
+#[derive(Debug, Clone)]
+pub struct ScaleExecutor {
+    cluster: Arc<dyn Cluster>,
+    store: Arc<dyn StateStore>,
+    observer: Arc<dyn Observer>,
+    cancel: CancelToken,
+}
+
+impl ScaleExecutor {
+    /// An executor over the given backends.
+    pub fn new(cluster: Arc<dyn Cluster>, store: Arc<dyn StateStore>) -> Self {
+        Self {
+            cluster,
+            store,
+            observer: Arc::new(SilentObserver),
+            cancel: CancelToken::new(),
+        }
+    }
+
+    /// Sends progress to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Stops when `cancel` is cancelled.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Applies the plan: a server-side dry run unless `execute`; executing checks drift first and
+    /// verifies by reading back. Gates (labels, approvals) are the caller's: see
+    /// [`super::review::verify_gate`].
+    pub async fn apply(&self, plan: &ScalePlan, execute: bool) -> Result<ExecuteReport> {
+        if execute {
+            check_drift(plan, self.cluster.as_ref()).await?;
+        }
+        let ops = apply_ops(plan, self.cluster.as_ref()).await?;
+        let mut report = self.run(plan, ops, execute, APPLY_RUN_KIND).await?;
+        // The seed's preview lines describe the actions as the plan states them.
+        report.previews = plan
+            .actions
+            .iter()
+            .map(super::plan::Action::kubectl)
+            .collect();
+        Ok(report)
+    }
+
+    /// Restores the plan's recorded before state exactly: a server-side dry run unless `execute`.
+    pub async fn rollback(&self, plan: &ScalePlan, execute: bool) -> Result<ExecuteReport> {
+        let before = plan.before.as_ref().ok_or_else(|| {
+            Error::invalid_input(
+                "the plan has no recorded before state (planned without a cluster): there is \
+                 nothing exact to roll back to",
+            )
+        })?;
+        let ops = rollback_ops(before);
+        let mut report = self.run(plan, ops, execute, ROLLBACK_RUN_KIND).await?;
+        if execute && report.ok {
+            // Verify the whole before state, not only each op.
+            if let Err(e) = verify_before(before, self.cluster.as_ref()).await {
+                report.ok = false;
+                report.results.push(ActionResult {
+                    id: "verify".into(),
+                    command: "read back".into(),
+                    status: "failed".into(),
+                    detail: e.to_string(),
+                });
+            }
+        }
+        Ok(report)
+    }
+
+    async fn run(
+        &self,
+        plan: &ScalePlan,
+        ops: Vec<Op>,
+        execute: bool,
+        kind: &str,
+    ) -> Result<ExecuteReport> {
+        let mut report = ExecuteReport {
+            ok: true,
+            executed: execute,
+            namespace: plan.context.namespace.clone(),
+            plan_hash: plan.hash().to_owned(),
+            previews: ops.iter().map(Op::kubectl).collect(),
+            results: Vec::new(),
+            run_id: None,
+        };
+        if !execute {
+            for op in &ops {
+                // What the cluster already shows needs no write (a rollback preview before any
+                // apply, a re-run): say so instead of previewing a write that would fail.
+                let outcome = match op.done(self.cluster.as_ref()).await {
+                    Ok(true) => Ok(true),
+                    Ok(false) => op
+                        .run(self.cluster.as_ref(), WriteOptions::dry_run())
+                        .await
+                        .map(|()| false),
+                    Err(e) => Err(e),
+                };
+                let (status, detail) = match outcome {
+                    Ok(true) => ("already_done", "the cluster already shows it".to_owned()),
+                    Ok(false) => ("previewed", "accepted by a server-side dry run".to_owned()),
+                    Err(e) => {
+                        report.ok = false;
+                        ("failed", e.to_string())
+                    }
+                };
+                report.results.push(ActionResult {
+                    id: op.id(),
+                    command: op.kubectl(),
+                    status: status.into(),
+                    detail,
+                });
+            }
+            return Ok(report);
+        }
+        let mut steps: Vec<PlannedStep> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for op in &ops {
+            let mut id = op.id();
+            let mut n = 1;
+            while !seen.insert(id.clone()) {
+                n += 1;
+                id = format!("{}#{n}", op.id());
+            }
+            let after = steps
+                .last()
+                .map(|s| vec![s.step.id().to_owned()])
+                .unwrap_or_default();
+            steps.push(PlannedStep {
+                step: Arc::new(ClusterStep {
+                    id,
+                    op: op.clone(),
+                    cluster: self.cluster.clone(),
+                }),
+                after,
+            });
+        }
+        let engine_plan = Plan::new(steps)?;
+        let run = match self.store.resumable(kind, plan.hash())? {
+            Some(run) => {
+                self.store.set_status(run.id, RunStatus::Running)?;
+                run.id
+            }
+            None => {
+                let params = serde_json::json!({
+                    "target": plan.metadata.target,
+                    "namespace": plan.context.namespace,
+                    "plan_hash": plan.hash(),
+                });
+                self.store.begin_run(kind, plan.hash(), &params)?
+            }
+        };
+        report.run_id = Some(run);
+        let engine = Engine::new(
+            self.store.clone(),
+            EngineOptions {
+                concurrency: 1,
+                ..EngineOptions::default()
+            },
+        )
+        .with_observer(self.observer.clone())
+        .with_cancel(self.cancel.clone());
+        let outcome = engine.run(&engine_plan, run).await?;
+        for (step, op) in outcome.steps.iter().zip(&ops) {
+            let mut status = match step.status {
+                crate::engine::StepStatus::Succeeded => "applied",
+                crate::engine::StepStatus::AlreadyDone => "already_done",
+                _ => "failed",
+            }
+            .to_owned();
+            let mut detail = step.summary.clone();
+            if step.status.is_done() {
+                match op.done(self.cluster.as_ref()).await {
+                    Ok(true) => status = "verified".into(),
+                    Ok(false) => {
+                        status = "failed".into();
+                        detail = "read back: the cluster does not show the change".into();
+                    }
+                    Err(e) => {
+                        status = "failed".into();
+                        detail = format!("read back: {e}");
+                    }
+                }
+            }
+            if status == "failed" {
+                report.ok = false;
+            }
+            report.results.push(ActionResult {
+                id: step.id.clone(),
+                command: op.kubectl(),
+                status,
+                detail,
+            });
+        }
+        if outcome.status != RunStatus::Succeeded {
+            report.ok = false;
+        }
+        Ok(report)
+    }
+}
+
+/// Checks that the cluster holds exactly `before` (replicas, containers, HPAs), naming the first
+/// difference.
+pub async fn verify_before(before: &BeforeState, cluster: &dyn Cluster) -> Result<()> {
+    for b in &before.workloads {
+        let r = b.workload_ref();
+        let state = live(cluster, &r).await?;
+        if state.replicas != b.replicas {
+            return Err(Error::Conflict {
+                message: format!(
+                    "{r} replicas: expected {}, found {}",
+                    b.replicas, state.replicas
+                ),
+            });
+        }
+        if state.containers != b.containers {
+            return Err(Error::Conflict {
+                message: format!(
+                    "{r} containers: expected {:?}, found {:?}",
+                    b.containers, state.containers
+                ),
+            });
+        }
+    }
+    for h in &before.hpas {
+        let now = cluster.hpa(&h.namespace, &h.name).await?;
+        if now != h.hpa {
+            return Err(Error::Conflict {
+                message: format!(
+                    "HPA {}: expected {}, found {}",
+                    h.name,
+                    describe_hpa(h.hpa.as_ref()),
+                    describe_hpa(now.as_ref())
+                ),
+            });
+        }
+    }
+    Ok(())
+}

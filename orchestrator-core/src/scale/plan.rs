@@ -1,0 +1,741 @@
+//! The `infra.scale/v1` `ScalePlan` (the seed's `plan.yaml`) plus the live **before** state and a
+//! content hash, and its human renderings (SUMMARY.md, the actions table, preview lines).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::request::{Quantities, ScaleRequest};
+use crate::cluster::{Cluster, ContainerResources, Hpa, WorkloadKind, WorkloadRef, WorkloadState};
+use crate::error::{Error, Result};
+
+/// The plan's `apiVersion`.
+pub const API_VERSION: &str = "infra.scale/v1";
+/// What `from` says when the planner could not read the live replicas.
+pub const DETECT: &str = "${detect}";
+/// Replica counts above this are a risk.
+pub const RISKY_REPLICAS: i32 = 10;
+
+/// A scaling plan, as written to `plan.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScalePlan {
+    /// Always [`API_VERSION`].
+    pub api_version: String,
+    /// Always `ScalePlan`.
+    pub kind: String,
+    /// When, for which target, and the content hash.
+    pub metadata: PlanMetadata,
+    /// Where it applies.
+    pub context: PlanContext,
+    /// `autoscaling: hpa | none`.
+    pub assumptions: Assumptions,
+    /// What to change, in order.
+    pub actions: Vec<Action>,
+    /// The live state at plan time; `None` when no cluster was read (`from: ${detect}`).
+    #[serde(default)]
+    pub before: Option<BeforeState>,
+    /// How to undo it by hand (the `scale rollback` command restores `before` exactly).
+    #[serde(default)]
+    pub rollback_hints: Vec<String>,
+    /// Things a reviewer must weigh.
+    #[serde(default)]
+    pub risks: Vec<String>,
+    /// Things worth knowing.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// `metadata`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanMetadata {
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// `--target`.
+    pub target: String,
+    /// `sha256:<hex>` of the plan with this field empty; what an approval is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
+}
+
+/// `context`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanContext {
+    /// `--kube-context`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_context: Option<String>,
+    /// `--namespace`.
+    pub namespace: String,
+}
+
+/// `assumptions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assumptions {
+    /// `hpa` when the plan applies HPAs, else `none`.
+    pub autoscaling: String,
+}
+
+/// The three action types of the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionType {
+    /// Set replicas.
+    ScaleWorkload,
+    /// Set requests and limits of every container.
+    UpdateResources,
+    /// Create or replace an HPA.
+    ApplyHpa,
+}
+
+/// `from`: the live replicas, or `${detect}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum From {
+    /// Read from the cluster at plan time.
+    Replicas(i32),
+    /// Not read (no cluster): the seed's `${detect}`.
+    Detect(String),
+}
+
+/// `{ cpu, mem }` of an action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceValues {
+    /// CPU quantity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// Memory quantity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem: Option<String>,
+}
+
+impl ResourceValues {
+    fn from_quantities(q: &Quantities) -> Option<Self> {
+        (q.cpu.is_some() || q.mem.is_some()).then(|| Self {
+            cpu: q.cpu.clone(),
+            mem: q.mem.clone(),
+        })
+    }
+
+    /// `cpu=500m,mem=1Gi`.
+    pub fn render(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(cpu) = &self.cpu {
+            parts.push(format!("cpu={cpu}"));
+        }
+        if let Some(mem) = &self.mem {
+            parts.push(format!("mem={mem}"));
+        }
+        parts.join(",")
+    }
+
+    /// `cpu=500m,memory=1Gi`, as kubectl and Kubernetes spell it.
+    pub fn render_kubectl(&self) -> String {
+        self.render().replace("mem=", "memory=")
+    }
+
+    /// Writes these values over a container's resource list.
+    pub fn overlay(&self, list: &mut crate::cluster::ResourceList) {
+        if let Some(cpu) = &self.cpu {
+            list.insert("cpu".into(), cpu.clone());
+        }
+        if let Some(mem) = &self.mem {
+            list.insert("memory".into(), mem.clone());
+        }
+    }
+}
+
+/// `hpa: { min, max, targetCPU }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HpaValues {
+    /// `minReplicas`.
+    pub min: i32,
+    /// `maxReplicas`.
+    pub max: i32,
+    /// CPU utilisation target, percent.
+    #[serde(rename = "targetCPU")]
+    pub target_cpu: i32,
+}
+
+/// What an HPA scales (beyond the seed, which assumed a Deployment of the same name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleTarget {
+    /// Deployment or StatefulSet.
+    pub kind: WorkloadKind,
+    /// Its name.
+    pub name: String,
+}
+
+/// One action; the fields present depend on `action`, as in the seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Action {
+    /// Which kind of action.
+    pub action: ActionType,
+    /// `Deployment`, `StatefulSet` or `HorizontalPodAutoscaler`.
+    pub kind: String,
+    /// The object's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// scale_workload: the replicas before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<From>,
+    /// scale_workload: the replicas wanted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<i32>,
+    /// scale_workload: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// update_resources: requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<ResourceValues>,
+    /// update_resources: limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ResourceValues>,
+    /// apply_hpa: the autoscaler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpa: Option<HpaValues>,
+    /// apply_hpa: the workload it scales.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_target_ref: Option<ScaleTarget>,
+}
+
+impl Action {
+    /// The workload a scale or resources action changes (`None` for HPAs).
+    pub fn workload(&self) -> Option<WorkloadRef> {
+        let kind = WorkloadKind::parse(&self.kind).ok()?;
+        (self.action != ActionType::ApplyHpa)
+            .then(|| WorkloadRef::new(kind, &self.namespace, &self.name))
+    }
+
+    /// The HPA an apply_hpa action writes.
+    pub fn hpa_object(&self) -> Option<Hpa> {
+        let (hpa, target) = (self.hpa?, self.scale_target_ref.clone()?);
+        Some(Hpa {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            target_kind: target.kind,
+            target_name: target.name,
+            min_replicas: hpa.min,
+            max_replicas: hpa.max,
+            target_cpu_percent: Some(hpa.target_cpu),
+        })
+    }
+
+    /// The seed's `preview: kubectl ...` line (without `preview: `).
+    pub fn kubectl(&self) -> String {
+        let ns = &self.namespace;
+        match self.action {
+            ActionType::ScaleWorkload => format!(
+                "kubectl -n {ns} scale {}/{} --replicas={}",
+                self.kind.to_ascii_lowercase(),
+                self.name,
+                self.to.unwrap_or_default()
+            ),
+            ActionType::UpdateResources => {
+                let mut line = format!(
+                    "kubectl -n {ns} set resources {}/{}",
+                    self.kind.to_ascii_lowercase(),
+                    self.name
+                );
+                if let Some(r) = &self.requests {
+                    line.push_str(&format!(" --requests {}", r.render_kubectl()));
+                }
+                if let Some(l) = &self.limits {
+                    line.push_str(&format!(" --limits {}", l.render_kubectl()));
+                }
+                line
+            }
+            ActionType::ApplyHpa => {
+                let hpa = self.hpa.unwrap_or(HpaValues {
+                    min: 0,
+                    max: 0,
+                    target_cpu: 0,
+                });
+                let target = self
+                    .scale_target_ref
+                    .as_ref()
+                    .map_or("deployment", |t| t.kind.kubectl());
+                format!(
+                    "kubectl -n {ns} autoscale {target} {} --min={} --max={} --cpu-percent={}",
+                    self.name, hpa.min, hpa.max, hpa.target_cpu
+                )
+            }
+        }
+    }
+
+    /// One row of the actions table: `| Scale | Deployment/web (ns: `assistant`) | ... |`.
+    pub fn table_row(&self) -> String {
+        let ns = &self.namespace;
+        match self.action {
+            ActionType::ScaleWorkload => {
+                let from = match &self.from {
+                    Some(From::Replicas(n)) => format!("{n} "),
+                    _ => String::new(),
+                };
+                format!(
+                    "| Scale | {}/{} (ns: `{ns}`) | replicas {from}→ **{}** |",
+                    self.kind,
+                    self.name,
+                    self.to.unwrap_or_default()
+                )
+            }
+            ActionType::UpdateResources => {
+                let mut details = Vec::new();
+                if let Some(r) = &self.requests {
+                    details.push(format!("req `{}`", r.render()));
+                }
+                if let Some(l) = &self.limits {
+                    details.push(format!("lim `{}`", l.render()));
+                }
+                format!(
+                    "| Resources | {}/{} (ns: `{ns}`) | {} |",
+                    self.kind,
+                    self.name,
+                    details.join(" · ")
+                )
+            }
+            ActionType::ApplyHpa => {
+                let hpa = self.hpa.unwrap_or(HpaValues {
+                    min: 0,
+                    max: 0,
+                    target_cpu: 0,
+                });
+                format!(
+                    "| HPA | {} (ns: `{ns}`) | min **{}** · max **{}** · cpu **{}%** |",
+                    self.name, hpa.min, hpa.max, hpa.target_cpu
+                )
+            }
+        }
+    }
+}
+
+/// The live state the planner read: what `scale rollback` restores and what `scale apply` checks
+/// for drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BeforeState {
+    /// Each planned workload as it was.
+    pub workloads: Vec<BeforeWorkload>,
+    /// Each HPA the plan applies, as it was (`hpa: null`: it did not exist).
+    pub hpas: Vec<BeforeHpa>,
+}
+
+/// A workload before the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BeforeWorkload {
+    /// Deployment or StatefulSet.
+    pub kind: WorkloadKind,
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// `spec.replicas`.
+    pub replicas: i32,
+    /// A Deployment's revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
+    /// Every container's requests and limits.
+    pub containers: Vec<ContainerResources>,
+}
+
+impl BeforeWorkload {
+    /// The workload it describes.
+    pub fn workload_ref(&self) -> WorkloadRef {
+        WorkloadRef::new(self.kind, &self.namespace, &self.name)
+    }
+
+    fn from_state(state: WorkloadState) -> Self {
+        Self {
+            kind: state.workload.kind,
+            name: state.workload.name,
+            namespace: state.workload.namespace,
+            replicas: state.replicas,
+            revision: state.revision,
+            containers: state.containers,
+        }
+    }
+}
+
+/// An HPA before the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BeforeHpa {
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// The whole object, or `None` when it did not exist.
+    pub hpa: Option<Hpa>,
+}
+
+impl ScalePlan {
+    /// Builds the plan from a validated request and, when given, the live state read from
+    /// `cluster`. Pure apart from those reads; `created_at` is passed in so snapshots are stable.
+    pub async fn build(
+        request: &ScaleRequest,
+        cluster: Option<&dyn crate::cluster::Cluster>,
+        created_at: &str,
+    ) -> Result<Self> {
+        let before = match cluster {
+            Some(cluster) => Some(read_before(request, cluster).await?),
+            None => None,
+        };
+        Ok(Self::from_parts(request, before, created_at))
+    }
+
+    /// Builds the plan from a request and an already-read before state.
+    pub fn from_parts(
+        request: &ScaleRequest,
+        before: Option<BeforeState>,
+        created_at: &str,
+    ) -> Self {
+        let ns = &request.namespace;
+        let mut actions = Vec::new();
+        let mut risks = Vec::new();
+        let mut notes = Vec::new();
+        let mut hints = Vec::new();
+        for w in &request.workloads {
+            let live = before.as_ref().and_then(|b| {
+                b.workloads
+                    .iter()
+                    .find(|bw| bw.kind == w.kind && bw.name == w.name)
+            });
+            actions.push(Action {
+                action: ActionType::ScaleWorkload,
+                kind: w.kind.to_string(),
+                name: w.name.clone(),
+                namespace: ns.clone(),
+                from: Some(live.map_or_else(
+                    || From::Detect(DETECT.to_owned()),
+                    |l| From::Replicas(l.replicas),
+                )),
+                to: Some(w.replicas),
+                reason: Some("requested_scale".into()),
+                requests: None,
+                limits: None,
+                hpa: None,
+                scale_target_ref: None,
+            });
+            if w.replicas > RISKY_REPLICAS {
+                risks.push(format!(
+                    "{}/{}: {} replicas requested (above {RISKY_REPLICAS}): check capacity and budget",
+                    w.kind, w.name, w.replicas
+                ));
+            }
+            if w.kind == WorkloadKind::Deployment {
+                hints.push(match live.and_then(|l| l.revision) {
+                    Some(rev) => format!(
+                        "kubectl rollout undo deployment/{} -n {ns} --to-revision={rev}",
+                        w.name
+                    ),
+                    None => format!("kubectl rollout undo deployment/{} -n {ns}", w.name),
+                });
+            }
+        }
+        for r in &request.resources {
+            let w = request
+                .workloads
+                .iter()
+                .find(|w| w.name == r.name)
+                .expect("the request validated that --req/--lim name a --workload");
+            actions.push(Action {
+                action: ActionType::UpdateResources,
+                kind: w.kind.to_string(),
+                name: w.name.clone(),
+                namespace: ns.clone(),
+                from: None,
+                to: None,
+                reason: None,
+                requests: ResourceValues::from_quantities(&r.requests),
+                limits: ResourceValues::from_quantities(&r.limits),
+                hpa: None,
+                scale_target_ref: None,
+            });
+        }
+        if let Some(hpa) = request.hpa {
+            for w in &request.workloads {
+                actions.push(Action {
+                    action: ActionType::ApplyHpa,
+                    kind: "HorizontalPodAutoscaler".into(),
+                    name: w.name.clone(),
+                    namespace: ns.clone(),
+                    from: None,
+                    to: None,
+                    reason: None,
+                    requests: None,
+                    limits: None,
+                    hpa: Some(HpaValues {
+                        min: hpa.min,
+                        max: hpa.max,
+                        target_cpu: hpa.cpu,
+                    }),
+                    scale_target_ref: Some(ScaleTarget {
+                        kind: w.kind,
+                        name: w.name.clone(),
+                    }),
+                });
+                if hpa.max < w.replicas {
+                    notes.push(format!(
+                        "HPA {}: max {} is below the requested {} replicas of {}/{}; the autoscaler will cap it at {}",
+                        w.name, hpa.max, w.replicas, w.kind, w.name, hpa.max
+                    ));
+                }
+                if hpa.min > w.replicas {
+                    notes.push(format!(
+                        "HPA {}: min {} is above the requested {} replicas of {}/{}; the autoscaler will raise it to {}",
+                        w.name, hpa.min, w.replicas, w.kind, w.name, hpa.min
+                    ));
+                }
+                let existed = before.as_ref().and_then(|b| {
+                    b.hpas
+                        .iter()
+                        .find(|h| h.name == w.name)
+                        .map(|h| h.hpa.is_some())
+                });
+                hints.push(match existed {
+                    Some(true) => format!(
+                        "kubectl -n {ns} apply -f previous-hpa-{}.yaml  # restore the HPA recorded in `before`",
+                        w.name
+                    ),
+                    Some(false) => format!(
+                        "kubectl -n {ns} delete hpa {}  # it did not exist before",
+                        w.name
+                    ),
+                    None => "kubectl apply -f previous-hpa.yaml".to_owned(),
+                });
+            }
+        }
+        let mut plan = Self {
+            api_version: API_VERSION.into(),
+            kind: "ScalePlan".into(),
+            metadata: PlanMetadata {
+                created_at: created_at.to_owned(),
+                target: request.target.clone(),
+                plan_hash: None,
+            },
+            context: PlanContext {
+                kube_context: request.kube_context.clone(),
+                namespace: ns.clone(),
+            },
+            assumptions: Assumptions {
+                autoscaling: if request.hpa.is_some() { "hpa" } else { "none" }.into(),
+            },
+            actions,
+            before,
+            rollback_hints: hints,
+            risks,
+            notes,
+        };
+        plan.metadata.plan_hash = Some(plan.compute_hash());
+        plan
+    }
+
+    /// `sha256:<hex>` over the plan's canonical YAML with `planHash` left out: formatting and
+    /// comments in the file do not change it; any change of meaning does.
+    pub fn compute_hash(&self) -> String {
+        let mut unhashed = self.clone();
+        unhashed.metadata.plan_hash = None;
+        let canonical =
+            serde_saphyr::to_string(&unhashed).expect("a ScalePlan always serializes (plain data)");
+        let digest = Sha256::digest(canonical.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+
+    /// The recorded hash (set by the planner).
+    pub fn hash(&self) -> &str {
+        self.metadata.plan_hash.as_deref().unwrap_or_default()
+    }
+
+    /// The YAML of `plan.yaml`.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).expect("a ScalePlan always serializes (plain data)")
+    }
+
+    /// Parses `plan.yaml` and checks that its recorded hash matches its content, so a plan edited
+    /// by hand after planning is refused rather than applied under an old approval.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
+        let plan: Self = serde_saphyr::from_str(text)
+            .map_err(|e| Error::invalid_input(format!("{origin}: not a ScalePlan: {e}")))?;
+        if plan.api_version != API_VERSION || plan.kind != "ScalePlan" {
+            return Err(Error::invalid_input(format!(
+                "{origin}: expected apiVersion {API_VERSION}, kind ScalePlan (found {}, {})",
+                plan.api_version, plan.kind
+            )));
+        }
+        let computed = plan.compute_hash();
+        match &plan.metadata.plan_hash {
+            Some(recorded) if *recorded == computed => Ok(plan),
+            Some(recorded) => Err(Error::invalid_input(format!(
+                "{origin}: metadata.planHash is {recorded} but the content hashes to {computed}: \
+                 the plan was edited after planning; run `orchestrator scale plan` again"
+            ))),
+            None => Err(Error::invalid_input(format!(
+                "{origin}: metadata.planHash is missing; run `orchestrator scale plan` again"
+            ))),
+        }
+    }
+
+    /// Reads and verifies a plan file.
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// The `preview: kubectl ...` lines of applying the plan.
+    pub fn preview_lines(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .map(|a| format!("preview: {}", a.kubectl()))
+            .collect()
+    }
+
+    /// The actions table (markdown), as in the PR body and SUMMARY.md.
+    pub fn actions_table(&self) -> String {
+        let mut out = String::from("| Action | Target | Details |\n|:--|:--|:--|\n");
+        for action in &self.actions {
+            out.push_str(&action.table_row());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// SUMMARY.md.
+    pub fn summary_md(&self) -> String {
+        let mut out = format!(
+            "# Infra Scale Plan — {}\n\n- Namespace: `{}`\n",
+            self.metadata.target, self.context.namespace
+        );
+        if let Some(ctx) = &self.context.kube_context {
+            out.push_str(&format!("- Kube context: `{ctx}`\n"));
+        }
+        out.push_str(&format!(
+            "- Autoscaling: `{}`\n- Created: {}\n- Plan hash: `{}`\n\n## Actions\n\n",
+            self.assumptions.autoscaling,
+            self.metadata.created_at,
+            self.hash()
+        ));
+        out.push_str(&self.actions_table());
+        out.push_str("\n## Before (live state at plan time)\n\n");
+        match &self.before {
+            None => out.push_str(
+                "Not recorded: no cluster was read (`from: ${detect}`). Such a plan can be \
+                 previewed but not executed; plan again with `--cluster`.\n",
+            ),
+            Some(before) => {
+                out.push_str("| Object | State |\n|:--|:--|\n");
+                for w in &before.workloads {
+                    let containers: Vec<String> = w
+                        .containers
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{}: req `{}` · lim `{}`",
+                                c.name,
+                                render_list(&c.requests),
+                                render_list(&c.limits)
+                            )
+                        })
+                        .collect();
+                    let revision = w
+                        .revision
+                        .map(|r| format!(", revision {r}"))
+                        .unwrap_or_default();
+                    out.push_str(&format!(
+                        "| {}/{} | replicas {}{revision}; {} |\n",
+                        w.kind,
+                        w.name,
+                        w.replicas,
+                        containers.join("; ")
+                    ));
+                }
+                for h in &before.hpas {
+                    let state = match &h.hpa {
+                        Some(hpa) => format!(
+                            "min {} · max {} · cpu {}",
+                            hpa.min_replicas,
+                            hpa.max_replicas,
+                            hpa.target_cpu_percent
+                                .map_or_else(|| "-".to_owned(), |c| format!("{c}%"))
+                        ),
+                        None => "absent (rollback deletes it)".to_owned(),
+                    };
+                    out.push_str(&format!("| HPA {} | {state} |\n", h.name));
+                }
+            }
+        }
+        out.push_str("\n## Preview\n\n```\n");
+        for line in self.preview_lines() {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push_str("```\n\n## Risks\n\n");
+        push_list(&mut out, &self.risks);
+        out.push_str("\n## Notes\n\n");
+        push_list(&mut out, &self.notes);
+        out.push_str("\n## Rollback\n\n");
+        if self.before.is_some() {
+            out.push_str(
+                "`orchestrator scale rollback --plan plan.yaml` restores the recorded before \
+                 state exactly: replicas, container resources, each Deployment's pod template \
+                 (undo to its recorded revision), and each HPA as it was (deleted only if it did \
+                 not exist).\n",
+            );
+        }
+        out.push_str("\nBy hand:\n\n");
+        push_list(&mut out, &self.rollback_hints);
+        out
+    }
+}
+
+fn render_list(list: &crate::cluster::ResourceList) -> String {
+    if list.is_empty() {
+        return "-".into();
+    }
+    list.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn push_list(out: &mut String, items: &[String]) {
+    if items.is_empty() {
+        out.push_str("- none\n");
+    }
+    for item in items {
+        out.push_str(&format!("- {item}\n"));
+    }
+}
+
+async fn read_before(request: &ScaleRequest, cluster: &dyn Cluster) -> Result<BeforeState> {
+    let mut workloads = Vec::new();
+    for w in &request.workloads {
+        let r = WorkloadRef::new(w.kind, &request.namespace, &w.name);
+        let state = cluster.workload(&r).await?.ok_or_else(|| {
+            Error::invalid_input(format!(
+                "--workload {}:{}:{}: {r} does not exist in the cluster",
+                w.kind, w.name, w.replicas
+            ))
+        })?;
+        workloads.push(BeforeWorkload::from_state(state));
+    }
+    let mut hpas = Vec::new();
+    if request.hpa.is_some() {
+        for w in &request.workloads {
+            hpas.push(BeforeHpa {
+                name: w.name.clone(),
+                namespace: request.namespace.clone(),
+                hpa: cluster.hpa(&request.namespace, &w.name).await?,
+            });
+        }
+    }
+    Ok(BeforeState { workloads, hpas })
+}

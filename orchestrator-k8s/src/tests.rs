@@ -1,0 +1,352 @@
+//! `KubeCluster` over kube's mock transport: the exact requests for each operation.
+
+use http::{Request, Response};
+use kube::client::Body;
+use orchestrator_core::cluster::{
+    Cluster, ContainerResources, Hpa, WorkloadKind, WorkloadRef, WriteOptions,
+};
+use serde_json::{Value, json};
+
+use super::KubeCluster;
+
+/// One expected request and the canned answer.
+struct Exchange {
+    method: &'static str,
+    uri: &'static str,
+    body: Option<Value>,
+    status: u16,
+    response: Value,
+}
+
+fn ex(method: &'static str, uri: &'static str, body: Option<Value>, response: Value) -> Exchange {
+    Exchange {
+        method,
+        uri,
+        body,
+        status: 200,
+        response,
+    }
+}
+
+/// A cluster whose transport answers `script` in order and asserts each request; the returned
+/// handle finishes when every exchange happened.
+fn scripted(script: Vec<Exchange>) -> (KubeCluster, tokio::task::JoinHandle<()>) {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let server = tokio::spawn(async move {
+        for expected in script {
+            let (request, send) = handle.next_request().await.expect("a request");
+            assert_eq!(
+                (
+                    request.method().as_str(),
+                    request.uri().to_string().as_str()
+                ),
+                (expected.method, expected.uri)
+            );
+            let bytes = request
+                .into_body()
+                .collect_bytes()
+                .await
+                .expect("request body");
+            match expected.body {
+                Some(body) => {
+                    let sent: Value = serde_json::from_slice(&bytes).expect("a JSON body");
+                    assert_eq!(sent, body, "body of {} {}", expected.method, expected.uri);
+                }
+                None => assert!(
+                    bytes.is_empty(),
+                    "{} {} has no body",
+                    expected.method,
+                    expected.uri
+                ),
+            }
+            send.send_response(
+                Response::builder()
+                    .status(expected.status)
+                    .body(Body::from(expected.response.to_string().into_bytes()))
+                    .expect("a response"),
+            );
+        }
+    });
+    (
+        KubeCluster::new(kube::Client::new(service, "default")),
+        server,
+    )
+}
+
+fn web() -> WorkloadRef {
+    WorkloadRef::new(WorkloadKind::Deployment, "assistant", "web")
+}
+
+const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/assistant/deployments/web";
+const HPA: &str = "/apis/autoscaling/v2/namespaces/assistant/horizontalpodautoscalers/web";
+
+fn deployment(revision: &str, cpu: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "assistant", "uid": "uid-web", "resourceVersion": "10",
+                     "annotations": {"deployment.kubernetes.io/revision": revision}},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "web:2",
+                                  "resources": {"requests": {"cpu": cpu, "memory": "512Mi"},
+                                                "limits": {"cpu": "500m", "memory": "1Gi"}}}]}}}
+    })
+}
+
+fn not_found() -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+           "message": "not found", "code": 404})
+}
+
+fn list(cpu: &str, mem: &str) -> orchestrator_core::cluster::ResourceList {
+    [
+        ("cpu".to_owned(), cpu.to_owned()),
+        ("memory".to_owned(), mem.to_owned()),
+    ]
+    .into_iter()
+    .collect()
+}
+
+#[tokio::test]
+async fn reads_a_deployment_with_its_revision() {
+    let (cluster, server) = scripted(vec![ex("GET", DEPLOYMENT, None, deployment("3", "250m"))]);
+    let state = cluster
+        .workload(&web())
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(state.replicas, 3);
+    assert_eq!(state.revision, Some(3));
+    assert_eq!(
+        state.containers,
+        vec![ContainerResources {
+            name: "web".into(),
+            requests: list("250m", "512Mi"),
+            limits: list("500m", "1Gi")
+        }]
+    );
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn an_absent_workload_is_none() {
+    let (cluster, server) = scripted(vec![Exchange {
+        status: 404,
+        ..ex("GET", DEPLOYMENT, None, not_found())
+    }]);
+    assert_eq!(cluster.workload(&web()).await.expect("read"), None);
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn scale_patches_the_scale_subresource() {
+    let scale = json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 6}});
+    let (cluster, server) = scripted(vec![
+        ex(
+            "PATCH",
+            "/apis/apps/v1/namespaces/assistant/deployments/web/scale?&fieldManager=orchestrator",
+            Some(json!({"spec": {"replicas": 6}})),
+            scale.clone(),
+        ),
+        ex(
+            "PATCH",
+            "/apis/apps/v1/namespaces/assistant/deployments/web/scale?&dryRun=All&fieldManager=orchestrator",
+            Some(json!({"spec": {"replicas": 6}})),
+            scale,
+        ),
+    ]);
+    cluster
+        .scale(&web(), 6, WriteOptions::default())
+        .await
+        .expect("scale");
+    cluster
+        .scale(&web(), 6, WriteOptions::dry_run())
+        .await
+        .expect("dry-run scale");
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn set_resources_sends_a_strategic_merge_patch_removing_absent_keys() {
+    let (cluster, server) = scripted(vec![
+        ex("GET", DEPLOYMENT, None, deployment("3", "250m")),
+        ex(
+            "PATCH",
+            "/apis/apps/v1/namespaces/assistant/deployments/web?&dryRun=All&fieldManager=orchestrator",
+            Some(
+                json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "resources": {
+                "requests": {"cpu": "500m", "memory": "1Gi"},
+                "limits": {"cpu": null, "memory": "2Gi"}}}]}}}}),
+            ),
+            deployment("3", "250m"),
+        ),
+    ]);
+    let wanted = ContainerResources {
+        name: "web".into(),
+        requests: list("500m", "1Gi"),
+        limits: [("memory".to_owned(), "2Gi".to_owned())]
+            .into_iter()
+            .collect(),
+    };
+    cluster
+        .set_resources(&web(), &[wanted], WriteOptions::dry_run())
+        .await
+        .expect("patch");
+    server.await.expect("script done");
+}
+
+fn hpa() -> Hpa {
+    Hpa {
+        namespace: "assistant".into(),
+        name: "web".into(),
+        target_kind: WorkloadKind::Deployment,
+        target_name: "web".into(),
+        min_replicas: 4,
+        max_replicas: 12,
+        target_cpu_percent: Some(65),
+    }
+}
+
+fn hpa_json(resource_version: Option<&str>) -> Value {
+    let mut metadata = json!({"name": "web", "namespace": "assistant"});
+    if let Some(rv) = resource_version {
+        metadata["resourceVersion"] = json!(rv);
+    }
+    json!({
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata,
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 4, "maxReplicas": 12,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 65}}}]
+        }
+    })
+}
+
+#[tokio::test]
+async fn hpa_is_created_replaced_and_deleted() {
+    let (cluster, server) = scripted(vec![
+        // Create: absent, so POST.
+        Exchange {
+            status: 404,
+            ..ex("GET", HPA, None, not_found())
+        },
+        ex(
+            "POST",
+            "/apis/autoscaling/v2/namespaces/assistant/horizontalpodautoscalers?&fieldManager=orchestrator",
+            Some(hpa_json(None)),
+            hpa_json(Some("1")),
+        ),
+        // Replace: present, so PUT at the read resourceVersion.
+        ex("GET", HPA, None, hpa_json(Some("7"))),
+        ex(
+            "PUT",
+            "/apis/autoscaling/v2/namespaces/assistant/horizontalpodautoscalers/web?&fieldManager=orchestrator",
+            Some(hpa_json(Some("7"))),
+            hpa_json(Some("8")),
+        ),
+        // Read back.
+        ex("GET", HPA, None, hpa_json(Some("8"))),
+        // Delete (dry run, then for real).
+        // kube sends a delete's dry run in the DeleteOptions body, as the API allows.
+        ex(
+            "DELETE",
+            "/apis/autoscaling/v2/namespaces/assistant/horizontalpodautoscalers/web?",
+            Some(json!({"dryRun": ["All"]})),
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}),
+        ),
+        ex(
+            "DELETE",
+            "/apis/autoscaling/v2/namespaces/assistant/horizontalpodautoscalers/web?",
+            Some(json!({})),
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}),
+        ),
+    ]);
+    cluster
+        .apply_hpa(&hpa(), WriteOptions::default())
+        .await
+        .expect("create");
+    cluster
+        .apply_hpa(&hpa(), WriteOptions::default())
+        .await
+        .expect("replace");
+    assert_eq!(
+        cluster.hpa("assistant", "web").await.expect("read"),
+        Some(hpa())
+    );
+    cluster
+        .delete_hpa("assistant", "web", WriteOptions::dry_run())
+        .await
+        .expect("dry-run delete");
+    cluster
+        .delete_hpa("assistant", "web", WriteOptions::default())
+        .await
+        .expect("delete");
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn undo_restores_the_template_of_the_recorded_revision() {
+    let replicaset = |name: &str, revision: &str, cpu: &str, owner: &str| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": name, "namespace": "assistant",
+                "annotations": {"deployment.kubernetes.io/revision": revision},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": owner}]},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web", "pod-template-hash": name}},
+                    "spec": {"containers": [{"name": "web", "image": "web:1",
+                        "resources": {"requests": {"cpu": cpu, "memory": "512Mi"},
+                                      "limits": {"cpu": "500m", "memory": "1Gi"}}}]}}}
+        })
+    };
+    let mut restored = deployment("3", "100m");
+    restored["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:1");
+    let (cluster, server) = scripted(vec![
+        ex("GET", DEPLOYMENT, None, deployment("3", "250m")),
+        ex(
+            "GET",
+            "/apis/apps/v1/namespaces/assistant/replicasets?&labelSelector=app%3Dweb",
+            None,
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSetList", "metadata": {}, "items": [
+                replicaset("web-3", "3", "250m", "uid-web"),
+                replicaset("web-2", "2", "100m", "uid-web"),
+                replicaset("other-2", "2", "999m", "uid-other"),
+            ]}),
+        ),
+        ex(
+            "PUT",
+            "/apis/apps/v1/namespaces/assistant/deployments/web?&fieldManager=orchestrator",
+            Some(restored.clone()),
+            restored,
+        ),
+    ]);
+    cluster
+        .undo_to_revision(&web(), 2, WriteOptions::default())
+        .await
+        .expect("undo");
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn undo_to_a_missing_revision_is_not_found() {
+    let (cluster, server) = scripted(vec![
+        ex("GET", DEPLOYMENT, None, deployment("3", "250m")),
+        ex(
+            "GET",
+            "/apis/apps/v1/namespaces/assistant/replicasets?&labelSelector=app%3Dweb",
+            None,
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSetList", "metadata": {}, "items": []}),
+        ),
+    ]);
+    let err = cluster
+        .undo_to_revision(&web(), 1, WriteOptions::default())
+        .await
+        .expect_err("absent");
+    assert!(
+        matches!(err, orchestrator_core::Error::NotFound { .. }),
+        "{err}"
+    );
+    server.await.expect("script done");
+}

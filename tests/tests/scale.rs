@@ -1,0 +1,414 @@
+//! The whole scale flow over the in-memory forge, the in-memory cluster and a real git clone with
+//! a bare origin: plan, propose, a read-only commenter refused, the author refused, a maintainer
+//! accepted, a push after approval makes it stale, apply, rollback to the exact before state (the
+//! HPA that existed before is restored, not deleted).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use orchestrator_core::Error;
+use orchestrator_core::cluster::{
+    Cluster, ContainerResources, Hpa, InMemoryCluster, WorkloadKind, WorkloadRef, WorkloadState,
+};
+use orchestrator_core::forge::{Forge, InMemoryForge, Permission, RepoId};
+use orchestrator_core::scale::execute::ScaleExecutor;
+use orchestrator_core::scale::review::{
+    self, ApprovalPolicy, CommandOutcome, CommentEvent, DEFAULT_BOT, GateOutcome, LABEL_EXECUTE,
+    LABEL_NEEDS_APPROVAL, LABEL_ROLLBACK, PlanCommand, ProposeRequest,
+};
+use orchestrator_core::scale::{ScaleFlags, ScalePlan};
+use orchestrator_core::state::MemoryStateStore;
+use orchestrator_git::GixVcs;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A clone on `main` with one commit and a bare `origin`.
+fn clone_with_origin(root: &Path) -> std::path::PathBuf {
+    let origin = root.join("origin.git");
+    let clone = root.join("website");
+    std::fs::create_dir_all(&origin).expect("mkdir");
+    std::fs::create_dir_all(&clone).expect("mkdir");
+    git(&origin, &["init", "-q", "--bare", "-b", "main"]);
+    git(&clone, &["init", "-q", "-b", "main"]);
+    git(&clone, &["config", "user.name", "t"]);
+    git(&clone, &["config", "user.email", "t@example.com"]);
+    std::fs::write(clone.join("README.md"), "website\n").expect("write");
+    git(&clone, &["add", "README.md"]);
+    git(&clone, &["commit", "-q", "-m", "init"]);
+    git(
+        &clone,
+        &[
+            "remote",
+            "add",
+            "origin",
+            origin.to_str().expect("utf-8 path"),
+        ],
+    );
+    git(&clone, &["push", "-q", "origin", "main"]);
+    clone
+}
+
+fn container(name: &str, rc: &str, rm: &str, lc: &str, lm: &str) -> ContainerResources {
+    let list = |cpu: &str, mem: &str| {
+        [
+            ("cpu".to_owned(), cpu.to_owned()),
+            ("memory".to_owned(), mem.to_owned()),
+        ]
+        .into_iter()
+        .collect()
+    };
+    ContainerResources {
+        name: name.into(),
+        requests: list(rc, rm),
+        limits: list(lc, lm),
+    }
+}
+
+fn api_hpa() -> Hpa {
+    Hpa {
+        namespace: "assistant".into(),
+        name: "api".into(),
+        target_kind: WorkloadKind::Deployment,
+        target_name: "api".into(),
+        min_replicas: 2,
+        max_replicas: 5,
+        target_cpu_percent: Some(80),
+    }
+}
+
+fn prod_cluster() -> InMemoryCluster {
+    let cluster = InMemoryCluster::new();
+    cluster.put_workload(WorkloadState {
+        workload: WorkloadRef::new(WorkloadKind::Deployment, "assistant", "web"),
+        replicas: 3,
+        containers: vec![container("web", "250m", "512Mi", "500m", "1Gi")],
+        revision: Some(2),
+    });
+    cluster.put_workload(WorkloadState {
+        workload: WorkloadRef::new(WorkloadKind::Deployment, "assistant", "api"),
+        replicas: 2,
+        containers: vec![container("api", "200m", "512Mi", "500m", "1Gi")],
+        revision: Some(7),
+    });
+    cluster.put_hpa(api_hpa());
+    cluster
+}
+
+fn prod_flags() -> ScaleFlags {
+    let s = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+    ScaleFlags {
+        target: "prod".into(),
+        namespace: "assistant".into(),
+        kube_context: Some("production".into()),
+        workloads: s(&["Deployment:web:6", "Deployment:api:4"]),
+        hpa: Some("min:4,max:12,cpu:65".into()),
+        requests: s(&["web:cpu=500m,mem=1Gi", "api:cpu=400m,mem=1Gi"]),
+        limits: s(&["web:cpu=1,mem=2Gi", "api:cpu=1,mem=2Gi"]),
+    }
+}
+
+fn repo() -> RepoId {
+    RepoId::new("ledger-mind", "website")
+}
+
+async fn comment(forge: &InMemoryForge, number: u64, author: &str, body: &str) -> CommandOutcome {
+    let c = forge
+        .comment_as(&repo(), number, author, body)
+        .expect("comment");
+    let event = CommentEvent {
+        action: "created".into(),
+        repo: repo(),
+        number,
+        is_pull_request: true,
+        commenter: author.into(),
+        comment_id: c.id,
+        body: body.into(),
+    };
+    review::handle_comment(forge, &event, &ApprovalPolicy::default())
+        .await
+        .expect("handled")
+}
+
+async fn labels(forge: &InMemoryForge, number: u64) -> Vec<String> {
+    let mut labels = forge
+        .pull_request(&repo(), number)
+        .await
+        .expect("pr")
+        .labels;
+    labels.sort();
+    labels
+}
+
+async fn gate(
+    forge: &InMemoryForge,
+    number: u64,
+    plan: &ScalePlan,
+    command: PlanCommand,
+) -> Result<GateOutcome, Error> {
+    review::verify_gate(
+        forge,
+        &repo(),
+        number,
+        plan.hash(),
+        command,
+        &ApprovalPolicy::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn plan_propose_approve_apply_rollback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clone = clone_with_origin(dir.path());
+    let cluster = Arc::new(prod_cluster());
+    let before = cluster.snapshot();
+    let plan = ScalePlan::build(
+        &prod_flags().parse().expect("valid"),
+        Some(cluster.as_ref()),
+        "2025-10-11T00:00:00Z",
+    )
+    .await
+    .expect("plan");
+
+    // Propose as the developer who planned it.
+    let forge = InMemoryForge::new();
+    forge.set_user("dev");
+    for (user, permission) in [
+        ("dev", Permission::Write),
+        ("reader", Permission::Read),
+        ("maint", Permission::Maintain),
+    ] {
+        forge.set_permission(&repo(), user, permission);
+    }
+    let proposal = review::propose(
+        &forge,
+        &GixVcs::new(),
+        &plan,
+        &ProposeRequest {
+            repo: repo(),
+            clone: clone.clone(),
+            remote: "origin".into(),
+            base: None,
+        },
+    )
+    .await
+    .expect("propose");
+    let pr = &proposal.pull_request;
+    assert!(pr.draft);
+    assert_eq!(pr.base_ref, "main");
+    assert_eq!(pr.labels, [LABEL_NEEDS_APPROVAL]);
+    assert!(
+        pr.body
+            .contains("| Scale | Deployment/web (ns: `assistant`) | replicas 3 → **6** |"),
+        "{}",
+        pr.body
+    );
+    assert_eq!(
+        proposal.files,
+        [
+            "ops/plans/infra-scale/prod/plan.yaml",
+            "ops/plans/infra-scale/prod/SUMMARY.md"
+        ]
+    );
+    let pushed = git(
+        &dir.path().join("origin.git"),
+        &["rev-parse", &format!("refs/heads/{}", proposal.branch)],
+    );
+    assert_eq!(pushed, proposal.commit);
+    let committed = git(
+        &clone,
+        &[
+            "show",
+            &format!("{}:ops/plans/infra-scale/prod/plan.yaml", proposal.commit),
+        ],
+    );
+    assert_eq!(
+        ScalePlan::from_yaml(&committed, "plan.yaml")
+            .expect("parse")
+            .hash(),
+        plan.hash()
+    );
+    let comments = forge
+        .list_comments(&repo(), pr.number)
+        .await
+        .expect("comments");
+    assert!(comments[0].body.contains("Review Checklist"));
+
+    // From here on the bot handles comments.
+    forge.set_user(DEFAULT_BOT);
+    let n = pr.number;
+    let executor = ScaleExecutor::new(cluster.clone(), Arc::new(MemoryStateStore::default()));
+
+    // No approval yet: the gate is closed (no label), and a label alone does not approve.
+    assert!(matches!(
+        gate(&forge, n, &plan, PlanCommand::ApprovePlan).await,
+        Ok(GateOutcome::Skipped { .. })
+    ));
+    forge
+        .add_labels(&repo(), n, &[LABEL_EXECUTE.into()])
+        .await
+        .expect("label by hand");
+    let err = gate(&forge, n, &plan, PlanCommand::ApprovePlan)
+        .await
+        .expect_err("label alone");
+    assert!(
+        err.to_string().contains("no recorded /approve-plan"),
+        "{err}"
+    );
+    forge
+        .remove_label(&repo(), n, LABEL_EXECUTE)
+        .await
+        .expect("unlabel");
+
+    // A read-only user is refused, and so is the author.
+    let outcome = comment(&forge, n, "reader", "/approve-plan").await;
+    assert!(
+        matches!(&outcome, CommandOutcome::Refused { reason, .. } if reason.contains("@reader has read permission")),
+        "{outcome:?}"
+    );
+    let outcome = comment(&forge, n, "dev", "/approve-plan").await;
+    assert!(
+        matches!(&outcome, CommandOutcome::Refused { reason, .. } if reason.contains("cannot approve their own plan")),
+        "{outcome:?}"
+    );
+    assert_eq!(labels(&forge, n).await, [LABEL_NEEDS_APPROVAL]);
+
+    // Someone types a marker into their own comment: it does not count.
+    let head = forge.pull_request(&repo(), n).await.expect("pr").head_sha;
+    forge.comment_as(&repo(), n, "reader", &format!("<!-- orchestrator:approval command=approve-plan hash={} head={head} approver=maint comment=1 -->", plan.hash())).expect("comment");
+    forge
+        .add_labels(&repo(), n, &[LABEL_EXECUTE.into()])
+        .await
+        .expect("label by hand");
+    assert!(
+        gate(&forge, n, &plan, PlanCommand::ApprovePlan)
+            .await
+            .is_err()
+    );
+    forge
+        .remove_label(&repo(), n, LABEL_EXECUTE)
+        .await
+        .expect("unlabel");
+
+    // A maintainer approves (any case).
+    let outcome = comment(&forge, n, "maint", "Looks good.\n/APPROVE-PLAN\n").await;
+    assert_eq!(
+        outcome,
+        CommandOutcome::Accepted {
+            command: PlanCommand::ApprovePlan,
+            plan_hash: plan.hash().into(),
+            head_sha: head.clone()
+        }
+    );
+    assert_eq!(labels(&forge, n).await, [LABEL_EXECUTE]);
+    let replies = forge.list_comments(&repo(), n).await.expect("comments");
+    let reply = replies.last().expect("reply");
+    assert_eq!(reply.author, DEFAULT_BOT);
+    assert!(
+        reply.body.contains("`/approve-plan` by @maint"),
+        "{}",
+        reply.body
+    );
+    assert!(matches!(
+        gate(&forge, n, &plan, PlanCommand::ApprovePlan).await,
+        Ok(GateOutcome::Open { .. })
+    ));
+
+    // A push after approval makes it stale; a new approval opens the gate again.
+    forge
+        .push_to_pull_request(&repo(), n, "f00dfeed00000000000000000000000000000000")
+        .expect("push");
+    let err = gate(&forge, n, &plan, PlanCommand::ApprovePlan)
+        .await
+        .expect_err("stale");
+    assert!(err.to_string().contains("the approval is stale"), "{err}");
+    assert!(err.to_string().contains("f00dfeed0000"), "{err}");
+    comment(&forge, n, "maint", "/approve-plan").await;
+    assert!(matches!(
+        gate(&forge, n, &plan, PlanCommand::ApprovePlan).await,
+        Ok(GateOutcome::Open { .. })
+    ));
+
+    // Apply.
+    let report = executor.apply(&plan, true).await.expect("apply");
+    assert!(report.ok, "{report:#?}");
+    let web = cluster
+        .workload(&WorkloadRef::new(
+            WorkloadKind::Deployment,
+            "assistant",
+            "web",
+        ))
+        .await
+        .expect("read")
+        .expect("web");
+    assert_eq!(web.replicas, 6);
+    assert_eq!(
+        cluster
+            .hpa("assistant", "web")
+            .await
+            .expect("read")
+            .map(|h| h.max_replicas),
+        Some(12)
+    );
+
+    // Roll back: the gate needs its own command.
+    assert!(matches!(
+        gate(&forge, n, &plan, PlanCommand::RollbackPlan).await,
+        Ok(GateOutcome::Skipped { .. })
+    ));
+    let outcome = comment(&forge, n, "reader", "/rollback-plan").await;
+    assert!(matches!(outcome, CommandOutcome::Refused { .. }));
+    let outcome = comment(&forge, n, "maint", "/rollback-plan").await;
+    assert!(
+        matches!(
+            outcome,
+            CommandOutcome::Accepted {
+                command: PlanCommand::RollbackPlan,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(labels(&forge, n).await, [LABEL_EXECUTE, LABEL_ROLLBACK]);
+    assert!(matches!(
+        gate(&forge, n, &plan, PlanCommand::RollbackPlan).await,
+        Ok(GateOutcome::Open { .. })
+    ));
+    let report = executor.rollback(&plan, true).await.expect("rollback");
+    assert!(report.ok, "{report:#?}");
+
+    // Exactly the before state: replicas, resources, and the HPA that existed before restored,
+    // not deleted; the one the plan created is gone.
+    let after = cluster.snapshot();
+    for b in &before.workloads {
+        let a = after
+            .workloads
+            .iter()
+            .find(|a| a.name == b.name)
+            .expect("kept");
+        assert_eq!(
+            (a.replicas, &a.containers),
+            (b.replicas, &b.containers),
+            "{}",
+            b.name
+        );
+    }
+    assert_eq!(after.hpas, vec![api_hpa()]);
+}
