@@ -447,3 +447,30 @@ fn cli_publish_runs_for_real_over_the_simulated_forge() {
         .expect("runs");
     assert!(String::from_utf8_lossy(&again.stdout).contains("1.0.1 -> 1.0.2"));
 }
+
+/// `orchestrator cascade --from left` releases exactly left and what is downstream of it.
+#[test]
+fn cli_cascade_runs_the_repo_and_its_downstream_only() {
+    let world = World::new(
+        "tag",
+        "\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(world.dir.path())
+        .env_remove("ORCHESTRATOR_FORGE_URL")
+        .args(["--output", "json", "cascade", "--from", "left"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let names: Vec<&str> = report["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["outcome"] == "released")
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["left", "top", "tail"], "{report:#}");
+    assert_eq!(report["kind"], "cascade");
+    assert_eq!(world.origin_git("right", &["tag", "--list", "v1.0.1"]), "");
+}
