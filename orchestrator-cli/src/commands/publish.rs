@@ -1,8 +1,8 @@
 //! `orchestrator publish`, `cascade`, `status`, `graph` and `ci-snippet`.
 //!
-//! What works today: `graph`, `ci-snippet`, `status` (from releases and the coordination
-//! manifest), and the planning halves of `publish` and `cascade` (`--dry-run`). Running them
-//! needs the workflow-dispatch and commit surfaces of the forge and VCS backends.
+//! `publish` and `cascade` plan (`--dry-run` stops there) and then run on the engine through
+//! [`publish::Publisher`]: commit, tag, push, trigger, follow the caused run, write notes;
+//! journaled as `publish`/`cascade` runs that `--resume` continues.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,15 +13,17 @@ use std::sync::Arc;
 use clap::Args;
 use orchestrator_core::Error;
 use orchestrator_core::config::Config;
+use orchestrator_core::engine::CancelToken;
 use orchestrator_core::forge::{Forge, RepoId, WorkflowRunQuery};
 use orchestrator_core::publish::{
     self, BumpRequest, GraphFormat, GraphOptions, PublishPlan, PublishRequest,
 };
+use orchestrator_core::state::{RunStatus, WorkspaceLock};
 use orchestrator_core::vcs::Vcs;
 use orchestrator_git::GixVcs;
 
 use crate::args::{Global, OutputFormat};
-use crate::{render, wiring};
+use crate::{progress, render, wiring};
 
 /// `orchestrator publish`.
 #[derive(Debug, Args)]
@@ -147,11 +149,117 @@ pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Resul
         }
         return Ok(ExitCode::SUCCESS);
     }
-    Err(Error::NotSupported {
-        backend: "cli".into(),
-        what: "publishing without --dry-run (needs workflow dispatch and commits in the forge and VCS backends)".into(),
+    run_plan(
+        global,
+        config,
+        vcs,
+        plan,
+        publish::RUN_KIND,
+        args.resume,
+        false,
+    )
+    .await
+}
+
+/// Runs a plan for real (a resumed run continues the plan it recorded), printing the report.
+async fn run_plan(
+    global: &Global,
+    config: Config,
+    vcs: Arc<dyn Vcs>,
+    plan: PublishPlan,
+    kind: &str,
+    resume: bool,
+    nightly: bool,
+) -> anyhow::Result<ExitCode> {
+    let _lock = WorkspaceLock::acquire(&wiring::state_dir(&config), kind)?;
+    let store = wiring::open_store(&config, false)?;
+    let plan = if resume {
+        match publish::resumable_plan(store.as_ref(), kind)? {
+            Some(recorded) => {
+                eprintln!(
+                    "resuming the unfinished {kind} of {}",
+                    publish::plan_key(&recorded)
+                );
+                recorded
+            }
+            None => plan,
+        }
+    } else {
+        plan
+    };
+    if plan.packages.is_empty() {
+        println!("nothing to {kind}");
+        return Ok(ExitCode::SUCCESS);
     }
-    .into())
+    let forge = wiring::forge(&config, vcs.as_ref()).await?;
+    let cancel = CancelToken::new();
+    crate::commands::release::spawn_ctrl_c(cancel.clone());
+    let human = global.output == OutputFormat::Human;
+    let mut publisher =
+        publish::Publisher::new(Arc::new(config), forge, vcs, store).with_cancel(cancel);
+    if human {
+        publisher = publisher.with_observer(progress::for_stderr());
+        eprintln!(
+            "{kind}: {} package(s) in {} wave(s)",
+            plan.packages.len(),
+            plan.waves.len()
+        );
+    }
+    let options = publish::PublishOptions {
+        resume,
+        nightly,
+        kind: Some(kind.to_owned()),
+    };
+    let report = publisher.execute_with(&plan, &options).await?;
+    match global.output {
+        OutputFormat::Human => print!("{}", render_publish_report(&report)),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(if report.status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The result table of `publish` and `cascade`.
+pub(crate) fn render_publish_report(report: &publish::PublishReport) -> String {
+    let rows: Vec<Vec<String>> = report
+        .packages
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.version.clone(),
+                p.tag.clone(),
+                p.outcome.as_str().to_owned(),
+                p.run_url.clone().unwrap_or_else(|| "-".into()),
+                p.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut out = render::table(
+        &["repo", "version", "tag", "outcome", "run", "error"],
+        &rows,
+    );
+    let count = |o| report.with_outcome(o).len();
+    let _ = writeln!(
+        out,
+        "\n{} run {}: {:?}; {} released, {} failed, {} held back",
+        report.kind,
+        report.run_id,
+        report.status,
+        count(publish::PackageOutcome::Released),
+        count(publish::PackageOutcome::Failed),
+        count(publish::PackageOutcome::HeldBack),
+    );
+    if let Some(tag) = &report.umbrella {
+        let _ = writeln!(out, "umbrella release: {tag}");
+    }
+    if let Some(file) = &report.coordination {
+        let _ = writeln!(out, "coordination manifest: {file}");
+    }
+    out
 }
 
 /// The plan `publish --dry-run` prints.
@@ -242,11 +350,30 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
         }
         return Ok(ExitCode::SUCCESS);
     }
-    Err(Error::NotSupported {
-        backend: "cli".into(),
-        what: "cascading without --dry-run (needs workflow dispatch in the forge backends)".into(),
-    }
-    .into())
+    let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
+    let observed = publish::observe(&config, vcs.as_ref(), false).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let plan = publish::plan_cascade(
+        &config,
+        vcs.as_ref(),
+        &observed,
+        &trigger.repo,
+        args.nightly,
+        now,
+    )
+    .await?;
+    run_plan(
+        global,
+        config,
+        vcs,
+        plan,
+        publish::CASCADE_RUN_KIND,
+        false,
+        args.nightly,
+    )
+    .await
 }
 
 pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCode> {

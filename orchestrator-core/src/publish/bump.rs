@@ -44,7 +44,9 @@ impl BumpRequest {
 }
 
 /// A concrete bump level, weakest first (so `max` picks the strongest).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BumpLevel {
     /// Only the prerelease counter moves.

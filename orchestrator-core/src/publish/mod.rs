@@ -18,6 +18,8 @@ pub mod graph_view;
 pub mod manifest;
 pub mod notes;
 pub mod plan;
+pub mod run;
+mod steps;
 
 pub use bump::{AutoBump, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version};
 pub use cascade::{CascadeTrigger, cascade_waves, nightly_tag, parse_dispatch_event};
@@ -33,6 +35,10 @@ pub use manifest::{
 pub use notes::{release_notes, umbrella_notes};
 pub use plan::{
     ObservedRepo, PlannedPackage, PublishPlan, PublishRequest, SkippedPackage, plan_publish,
+};
+pub use run::{
+    CASCADE_RUN_KIND, PackageOutcome, PackageReport, PublishOptions, PublishReport, Publisher,
+    plan_cascade, plan_key, resumable_plan,
 };
 
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::bump::{BumpLevel, BumpRequest, auto_bump, next_version};
 use super::config::TriggerKind;
@@ -58,7 +58,7 @@ pub struct ObservedRepo {
 }
 
 /// One package (repo) in the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedPackage {
     /// The repo name.
     pub name: String,
@@ -87,7 +87,7 @@ pub struct PlannedPackage {
 }
 
 /// A selected package that is not released, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedPackage {
     /// The repo name.
     pub name: String,
@@ -98,7 +98,7 @@ pub struct SkippedPackage {
 }
 
 /// A publish plan; nothing has changed yet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishPlan {
     /// Packages to release, in dependency order.
     pub packages: Vec<PlannedPackage>,

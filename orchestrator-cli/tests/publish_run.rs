@@ -1,0 +1,476 @@
+//! Real publish runs over sandbox git repos (bare origins) and the in-memory forge: dependency
+//! order with overlap, correlated waits, failures holding back exactly their dependents, crash and
+//! `--resume`, and the CLI over `[forge.simulate]`. Assertions are on the order of journal events
+//! and on the forge's request log, never on wall-clock thresholds.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use orchestrator_core::config::Config;
+use orchestrator_core::error::{Error, Result};
+use orchestrator_core::forge::{
+    ForgeOp, InMemoryForge, RepoId, WorkflowRun, WorkflowRunStatus, WorkflowSimulation,
+};
+use orchestrator_core::publish::{
+    self, BumpRequest, PackageOutcome, PublishOptions, PublishPlan, PublishRequest, Publisher,
+};
+use orchestrator_core::state::{
+    JournalEntry, JournalRecord, MemoryStateStore, RunId, RunStatus, RunSummary, StateStore,
+    TaskRecord,
+};
+use orchestrator_git::GixVcs;
+use orchestrator_git::sandbox::{Sandbox, git};
+
+/// base → left, right → top → tail (a diamond and a chain), plus an independent `solo`.
+const DAG: &[(&str, &[&str])] = &[
+    ("base", &[]),
+    ("left", &["base"]),
+    ("right", &["base"]),
+    ("top", &["left", "right"]),
+    ("tail", &["top"]),
+    ("solo", &[]),
+];
+
+struct World {
+    dir: tempfile::TempDir,
+    config: Arc<Config>,
+}
+
+fn package_json(name: &str, deps: &[&str]) -> String {
+    let deps: Vec<String> = deps
+        .iter()
+        .map(|d| format!("    \"@acme/{d}\": \"^1.0.0\""))
+        .collect();
+    format!(
+        "{{\n  \"name\": \"@acme/{name}\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {{\n{}\n  }}\n}}\n",
+        deps.join(",\n")
+    )
+}
+
+impl World {
+    /// Sandbox repos with `package.json` manifests released through `workflow_dispatch`
+    /// (`trigger = "workflow"`) or tag pushes.
+    fn new(trigger: &str, extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sandbox = Sandbox::new(dir.path()).expect("sandbox");
+        let mut text = format!(
+            "[forge]\nowner = \"acme\"\n{extra}\n[release]\npoll_interval = \"10ms\"\ntimeout = \"20s\"\nstable_polls = 1\n\n[publish]\numbrella_repo = \"acme/ecosystem\"\nconcurrency = 4\n\n"
+        );
+        for (name, deps) in DAG {
+            sandbox
+                .create_repo(name, &[("package.json", &package_json(name, deps))])
+                .expect("repo");
+            git(
+                &dir.path().join(name),
+                &["tag", "-a", "v1.0.0", "-m", "v1.0.0"],
+            )
+            .expect("tag");
+            let quoted: Vec<String> = deps.iter().map(|d| format!("{d:?}")).collect();
+            text.push_str(&format!(
+                "[[repo]]\nname = \"{name}\"\ndepends_on = [{}]\nmanifest = \"package.json\"\ntrigger = \"{trigger}\"\n\n",
+                quoted.join(", ")
+            ));
+        }
+        let file = dir.path().join("orchestrator.toml");
+        std::fs::write(&file, text).expect("config");
+        let config = Arc::new(Config::load(&file).expect("valid config"));
+        Self { dir, config }
+    }
+
+    fn id(name: &str) -> RepoId {
+        RepoId::new("acme", name)
+    }
+
+    /// A forge whose release workflows take a little while and show the correlation id.
+    fn forge(&self) -> InMemoryForge {
+        let forge = InMemoryForge::new();
+        for (name, _) in DAG {
+            forge.configure_workflow(
+                &Self::id(name),
+                "release.yml",
+                WorkflowSimulation {
+                    run_name: Some(
+                        "release ${{ inputs.version }} ${{ inputs.correlation_id }}".into(),
+                    ),
+                    queued_for: Duration::from_millis(10),
+                    runs_for: Duration::from_millis(60),
+                    ..WorkflowSimulation::default()
+                },
+            );
+        }
+        forge
+    }
+
+    async fn plan(&self) -> PublishPlan {
+        let vcs = GixVcs::new();
+        let observed = publish::observe(&self.config, &vcs, false)
+            .await
+            .expect("observe");
+        publish::plan_publish(
+            &self.config,
+            &PublishRequest::new(BumpRequest::Minor),
+            &observed,
+        )
+        .expect("plan")
+    }
+
+    fn publisher(&self, forge: &InMemoryForge, store: Arc<dyn StateStore>) -> Publisher {
+        Publisher::new(
+            self.config.clone(),
+            Arc::new(forge.clone()),
+            Arc::new(GixVcs::new()),
+            store,
+        )
+    }
+
+    fn git(&self, repo: &str, args: &[&str]) -> String {
+        git(&self.dir.path().join(repo), args).expect("git")
+    }
+
+    fn origin_git(&self, repo: &str, args: &[&str]) -> String {
+        git(
+            &self.dir.path().join("origins").join(format!("{repo}.git")),
+            args,
+        )
+        .expect("git")
+    }
+}
+
+/// Index in the journal of the first entry matching `what` for `step`.
+fn at(journal: &[JournalRecord], what: &str, step: &str) -> usize {
+    journal
+        .iter()
+        .position(|r| {
+            r.entry.step() == Some(step)
+                && matches!(
+                    (&r.entry, what),
+                    (JournalEntry::StepStarted { .. }, "started")
+                        | (JournalEntry::StepSucceeded { .. }, "succeeded")
+                )
+        })
+        .unwrap_or_else(|| panic!("no {what} entry for {step}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn publishes_in_dependency_order_with_independent_packages_overlapping() {
+    let world = World::new("workflow", "");
+    let forge = world.forge();
+    let store = Arc::new(MemoryStateStore::default());
+    let plan = world.plan().await;
+    assert_eq!(plan.waves.len(), 4, "{:?}", plan.waves);
+    let report = world
+        .publisher(&forge, store.clone())
+        .execute(&plan)
+        .await
+        .expect("runs");
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
+    assert_eq!(
+        report.with_outcome(PackageOutcome::Released).len(),
+        DAG.len()
+    );
+    assert_eq!(report.umbrella.as_deref(), Some("ecosystem-v1.1.0"));
+
+    let journal = store.journal(report.run_id).expect("journal");
+    for (name, deps) in DAG {
+        for dep in *deps {
+            assert!(
+                at(&journal, "succeeded", &format!("notes:{dep}"))
+                    < at(&journal, "started", &format!("bump:{name}")),
+                "{name} started before {dep} finished"
+            );
+        }
+    }
+    // Independent packages overlap: each of left/right (and solo with base) starts before the
+    // other finishes.
+    for (a, b) in [("left", "right"), ("base", "solo")] {
+        assert!(
+            at(&journal, "started", &format!("bump:{a}"))
+                < at(&journal, "succeeded", &format!("notes:{b}"))
+        );
+        assert!(
+            at(&journal, "started", &format!("bump:{b}"))
+                < at(&journal, "succeeded", &format!("notes:{a}"))
+        );
+    }
+    assert!(
+        at(&journal, "started", "umbrella") > at(&journal, "succeeded", "notes:tail"),
+        "the umbrella comes last"
+    );
+
+    // The real effects: manifests rewritten and committed, tags and branches on the origins.
+    let top = world.origin_git("top", &["show", "main:package.json"]);
+    assert!(top.contains("\"version\": \"1.1.0\""), "{top}");
+    assert!(top.contains("\"@acme/left\": \"^1.1.0\""), "{top}");
+    assert_eq!(
+        world.origin_git("top", &["log", "-1", "--format=%s", "v1.1.0"]),
+        "chore(release): top 1.1.0"
+    );
+    for (name, _) in DAG {
+        assert_eq!(forge.count(ForgeOp::DispatchWorkflow, &World::id(name)), 1);
+        let release = forge.requests();
+        assert!(release.iter().any(|r| r.op == ForgeOp::CreateRelease
+            && r.repo == World::id(name)
+            && r.detail == "v1.1.0"));
+    }
+    let coordination = std::fs::read_to_string(world.dir.path().join("versions.toml"))
+        .expect("coordination manifest");
+    let recorded = publish::read_coordination(&coordination).expect("valid");
+    assert_eq!(recorded["top"].version, "1.1.0");
+    assert_eq!(
+        recorded["top"].requires,
+        vec!["left=1.1.0".to_owned(), "right=1.1.0".to_owned()]
+    );
+}
+
+fn stored_run(id: u64, title: &str, conclusion: &str, at_ms: i64) -> WorkflowRun {
+    WorkflowRun {
+        id,
+        workflow: "release.yml".into(),
+        display_title: title.into(),
+        event: "workflow_dispatch".into(),
+        head_sha: "1111111111111111111111111111111111111111".into(),
+        head_branch: Some("main".into()),
+        status: WorkflowRunStatus::Completed,
+        conclusion: Some(conclusion.into()),
+        created_at_ms: at_ms,
+        html_url: format!("memory://acme/left/actions/runs/{id}"),
+    }
+}
+
+/// Seed 002's bug and the hold-back rule: `left` has an older successful run and a stranger's
+/// fresh successful one; the run publish dispatched fails. `left` fails with that run's URL;
+/// exactly its dependents (top, tail) are held back; the others are released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dispatched_run_decides_and_a_failure_holds_back_exactly_its_dependents() {
+    let world = World::new("workflow", "");
+    let forge = world.forge();
+    let left = World::id("left");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    forge.add_workflow_run(
+        &left,
+        stored_run(900, "release 1.0.0 old", "success", now - 86_400_000),
+    );
+    forge.add_workflow_run(
+        &left,
+        stored_run(901, "release 1.1.0 someone-else", "success", now),
+    );
+    forge.script_runs_with_input(&left, "-left", "failure");
+    let store = Arc::new(MemoryStateStore::default());
+    let report = world
+        .publisher(&forge, store)
+        .execute(&world.plan().await)
+        .await
+        .expect("runs");
+    assert_eq!(report.status, RunStatus::Failed);
+    let failed = report
+        .packages
+        .iter()
+        .find(|p| p.name == "left")
+        .expect("left");
+    assert_eq!(failed.outcome, PackageOutcome::Failed);
+    let url = failed.run_url.clone().expect("the run is linked");
+    assert!(!url.ends_with("/900") && !url.ends_with("/901"), "{url}");
+    assert!(failed.error.as_deref().unwrap_or_default().contains(&url));
+    assert_eq!(report.with_outcome(PackageOutcome::Failed), vec!["left"]);
+    assert_eq!(
+        report.with_outcome(PackageOutcome::HeldBack),
+        vec!["top", "tail"]
+    );
+    assert_eq!(
+        report.with_outcome(PackageOutcome::Released),
+        vec!["base", "right", "solo"]
+    );
+    assert_eq!(
+        report.umbrella, None,
+        "no umbrella release for a partial set"
+    );
+    assert_eq!(forge.count(ForgeOp::DispatchWorkflow, &World::id("top")), 0);
+}
+
+/// A store that "crashes" at its k-th journal append (that append and all later ones fail).
+#[derive(Debug)]
+struct CrashingStore {
+    inner: Arc<MemoryStateStore>,
+    crash_at: usize,
+    appends: AtomicUsize,
+}
+
+impl StateStore for CrashingStore {
+    fn begin_run(&self, kind: &str, key: &str, params: &serde_json::Value) -> Result<RunId> {
+        self.inner.begin_run(kind, key, params)
+    }
+    fn append(&self, run: RunId, entry: &JournalEntry) -> Result<()> {
+        let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= self.crash_at {
+            return Err(Error::state(format!(
+                "simulated crash at journal write {n}"
+            )));
+        }
+        self.inner.append(run, entry)
+    }
+    fn journal(&self, run: RunId) -> Result<Vec<JournalRecord>> {
+        self.inner.journal(run)
+    }
+    fn set_status(&self, run: RunId, status: RunStatus) -> Result<()> {
+        self.inner.set_status(run, status)
+    }
+    fn runs(&self, kind: Option<&str>, key: Option<&str>, limit: usize) -> Result<Vec<RunSummary>> {
+        self.inner.runs(kind, key, limit)
+    }
+    fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
+        self.inner.run(run)
+    }
+    fn record_task(&self, record: &TaskRecord) -> Result<()> {
+        self.inner.record_task(record)
+    }
+    fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>> {
+        self.inner.task_records(run, limit)
+    }
+}
+
+/// Crash at several points during the waves, then resume from the recorded plan: every package
+/// is released once; no commit, tag or dispatch is repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crash_then_resume_publishes_nothing_twice() {
+    for crash_at in [4, 11, 19, 30] {
+        let world = World::new("workflow", "");
+        let forge = world.forge();
+        let inner = Arc::new(MemoryStateStore::default());
+        let crashing = Arc::new(CrashingStore {
+            inner: inner.clone(),
+            crash_at,
+            appends: AtomicUsize::new(0),
+        });
+        let plan = world.plan().await;
+        let crashed = world.publisher(&forge, crashing).execute(&plan).await;
+        assert!(crashed.is_err(), "crash at {crash_at}: {crashed:?}");
+        // Let effects that were in flight when the "process died" land, as they would.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        // The resumed process re-plans nothing: it continues the recorded plan.
+        let recorded = publish::resumable_plan(inner.as_ref(), publish::RUN_KIND)
+            .expect("store")
+            .expect("an unfinished publish");
+        assert_eq!(recorded, plan);
+        let report = world
+            .publisher(&forge, inner.clone())
+            .execute_with(
+                &recorded,
+                &PublishOptions {
+                    resume: true,
+                    ..PublishOptions::default()
+                },
+            )
+            .await
+            .expect("resumes");
+        assert_eq!(
+            report.status,
+            RunStatus::Succeeded,
+            "crash at {crash_at}: {report:#?}"
+        );
+        assert_eq!(
+            inner.runs(None, None, 10).expect("runs").len(),
+            1,
+            "same run resumed"
+        );
+        for (name, _) in DAG {
+            assert_eq!(
+                forge.count(ForgeOp::DispatchWorkflow, &World::id(name)),
+                1,
+                "crash at {crash_at}: {name} dispatched twice"
+            );
+            let releases = world.git(
+                name,
+                &[
+                    "log",
+                    "--format=%s",
+                    "--grep=chore(release)",
+                    "--fixed-strings",
+                ],
+            );
+            assert_eq!(
+                releases.lines().count(),
+                1,
+                "crash at {crash_at}: {name}: {releases}"
+            );
+            assert_eq!(
+                world.origin_git(name, &["tag", "--list", "v1.1.0"]),
+                "v1.1.0"
+            );
+        }
+    }
+}
+
+/// `orchestrator publish` over sandbox repos and `[forge.simulate]` (tag-push releases).
+#[test]
+fn cli_publish_runs_for_real_over_the_simulated_forge() {
+    let world = World::new(
+        "tag",
+        "\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(world.dir.path())
+        .env_remove("ORCHESTRATOR_FORGE_URL")
+        .args(["--output", "json", "publish", "--bump", "patch"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    let outcomes: BTreeMap<String, String> = report["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                p["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(outcomes.values().all(|o| o == "released"), "{outcomes:?}");
+    assert_eq!(outcomes.len(), DAG.len());
+    let tail = world.origin_git("tail", &["show", "v1.0.1:package.json"]);
+    assert!(tail.contains("\"@acme/top\": \"^1.0.1\""), "{tail}");
+    assert!(world.dir.path().join("versions.toml").exists());
+    // A second run finds nothing to resume and plans the next versions.
+    let again = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(world.dir.path())
+        .args(["publish", "--bump", "patch", "--dry-run"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("1.0.1 -> 1.0.2"));
+}
+
+/// `orchestrator cascade --from left` releases exactly left and what is downstream of it.
+#[test]
+fn cli_cascade_runs_the_repo_and_its_downstream_only() {
+    let world = World::new(
+        "tag",
+        "\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(world.dir.path())
+        .env_remove("ORCHESTRATOR_FORGE_URL")
+        .args(["--output", "json", "cascade", "--from", "left"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let names: Vec<&str> = report["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["outcome"] == "released")
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["left", "top", "tail"], "{report:#}");
+    assert_eq!(report["kind"], "cascade");
+    assert_eq!(world.origin_git("right", &["tag", "--list", "v1.0.1"]), "");
+}

@@ -1,0 +1,505 @@
+//! Running a [`PublishPlan`] on the [`Engine`]: per package `bump:<repo>`, `tag:<repo>`,
+//! `push:<repo>`, `trigger:<repo>`, `wait:<repo>`, `notes:<repo>` (ids stable across runs, so the
+//! journal and `--resume` work as for `release`), then `umbrella` and `coordination` once every
+//! package succeeded. A package's first step comes after the last step of each package it depends
+//! on, so independent packages overlap and a failure holds back only its dependents.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::cascade::{cascade_waves, nightly_tag};
+use super::config::TriggerKind;
+use super::plan::{PublishPlan, PublishRequest, plan_publish};
+use super::steps::{
+    BumpStep, CoordinationEntry, CoordinationStep, NotesStep, PackageCtx, PushStep, RunUrls,
+    TagStep, TriggerSpec, TriggerStep, UmbrellaStep, WaitStep,
+};
+use super::{BumpRequest, ObservedRepo, RUN_KIND};
+use crate::config::Config;
+use crate::engine::{
+    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver, StepStatus,
+};
+use crate::error::{Error, Result};
+use crate::forge::{Forge, RequestStats};
+use crate::release::WaitSpec;
+use crate::state::{RunId, RunStatus, StateStore};
+use crate::vcs::Vcs;
+use crate::version::ReleaseVersion;
+
+/// The run kind under which cascades are journaled.
+pub const CASCADE_RUN_KIND: &str = "cascade";
+
+/// The step kinds of one package, in order.
+pub const PACKAGE_STEPS: [&str; 6] = ["bump", "tag", "push", "trigger", "wait", "notes"];
+
+/// How a plan is run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PublishOptions {
+    /// Continue the newest unfinished run of the same kind and key (its journal is honoured).
+    pub resume: bool,
+    /// A nightly cascade: no version bump or branch push; the tags are the plan's nightly tags
+    /// and releases are prereleases; no umbrella release, no coordination manifest.
+    pub nightly: bool,
+    /// Journal kind: [`RUN_KIND`] (default) or [`CASCADE_RUN_KIND`].
+    pub kind: Option<String>,
+}
+
+/// How one package ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageOutcome {
+    /// Every step done.
+    Released,
+    /// A step failed.
+    Failed,
+    /// Not started because a package it depends on did not finish.
+    HeldBack,
+    /// Stopped by Ctrl-C while running.
+    Interrupted,
+    /// Not started because the run stopped first.
+    NotStarted,
+}
+
+impl PackageOutcome {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Released => "released",
+            Self::Failed => "failed",
+            Self::HeldBack => "held_back",
+            Self::Interrupted => "interrupted",
+            Self::NotStarted => "not_started",
+        }
+    }
+}
+
+/// One package's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageReport {
+    /// The repo.
+    pub name: String,
+    /// The version released.
+    pub version: String,
+    /// Its tag.
+    pub tag: String,
+    /// How it ended.
+    pub outcome: PackageOutcome,
+    /// The release run it caused (failed runs too).
+    pub run_url: Option<String>,
+    /// The failed step's error, or which package held it back.
+    pub error: Option<String>,
+}
+
+/// The result of a publish or cascade.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishReport {
+    /// The run in the state store.
+    pub run_id: RunId,
+    /// `publish` or `cascade`.
+    pub kind: String,
+    /// The journal key.
+    pub key: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Per package, in dependency order.
+    pub packages: Vec<PackageReport>,
+    /// The umbrella release's tag, when created.
+    pub umbrella: Option<String>,
+    /// The coordination manifest, when written.
+    pub coordination: Option<String>,
+    /// Forge requests made by this process.
+    pub forge_requests: RequestStats,
+    /// Wall-clock seconds.
+    pub elapsed_secs: f64,
+}
+
+impl PublishReport {
+    /// Packages with `outcome`.
+    pub fn with_outcome(&self, outcome: PackageOutcome) -> Vec<&str> {
+        self.packages
+            .iter()
+            .filter(|p| p.outcome == outcome)
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+}
+
+/// The journal key of a plan: its umbrella tag, else its packages' tags.
+pub fn plan_key(plan: &PublishPlan) -> String {
+    plan.umbrella_tag.clone().unwrap_or_else(|| {
+        plan.packages
+            .iter()
+            .map(|p| format!("{}@{}", p.name, p.tag))
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+/// The plan of the newest unfinished run of `kind` (`publish` or `cascade`), as it was made: a
+/// resumed publish must not re-plan from manifests its own `bump` steps already rewrote.
+pub fn resumable_plan(store: &dyn StateStore, kind: &str) -> Result<Option<PublishPlan>> {
+    let Some(run) = store
+        .runs(Some(kind), None, 1)?
+        .into_iter()
+        .find(|r| r.status != RunStatus::Succeeded)
+    else {
+        return Ok(None);
+    };
+    let plan = run
+        .params
+        .get("plan")
+        .cloned()
+        .ok_or_else(|| Error::state(format!("run {} recorded no plan", run.id)))?;
+    serde_json::from_value(plan)
+        .map(Some)
+        .map_err(|e| Error::state(format!("run {}: unreadable plan: {e}", run.id)))
+}
+
+/// The plan of `cascade --from <from>`: `from` and everything downstream of it that publishes.
+/// Without `nightly`, a patch release of each (dependents' requirements follow); with it, each
+/// is tagged `[publish] nightly_tag` at its HEAD at its current version, as a prerelease.
+pub async fn plan_cascade(
+    config: &Config,
+    vcs: &dyn Vcs,
+    observed: &BTreeMap<String, ObservedRepo>,
+    from: &str,
+    nightly: bool,
+    now_ms: i64,
+) -> Result<PublishPlan> {
+    let waves = cascade_waves(config, from)?;
+    let packages: Vec<String> = waves
+        .into_iter()
+        .flatten()
+        .filter(|r| config.repo(r).is_some_and(|c| c.publish.manifest.is_some()))
+        .collect();
+    if packages.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "nothing downstream of {from} declares a `manifest`: nothing to cascade"
+        )));
+    }
+    let mut request = PublishRequest::new(BumpRequest::Patch);
+    request.packages = packages;
+    let mut plan = plan_publish(config, &request, observed)?;
+    if nightly {
+        for p in &mut plan.packages {
+            let repo = config.repo(&p.name).expect("planned repos are configured");
+            let head = vcs.head(&repo.path).await?;
+            let sha = head.commit().unwrap_or_default().to_owned();
+            p.next.clone_from(&p.current);
+            p.tag = nightly_tag(&config.publish.nightly_tag, now_ms, &sha);
+            p.reason = format!(
+                "nightly of {from}'s downstream at {}",
+                &sha[..sha.len().min(7)]
+            );
+        }
+        plan.umbrella_tag = None;
+    }
+    Ok(plan)
+}
+
+/// Runs publish plans; embed it with your own `Forge`, `Vcs` and `StateStore`.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    config: Arc<Config>,
+    forge: Arc<dyn Forge>,
+    vcs: Arc<dyn Vcs>,
+    store: Arc<dyn StateStore>,
+    observer: Arc<dyn Observer>,
+    cancel: CancelToken,
+}
+
+impl Publisher {
+    /// A publisher over the given backends.
+    pub fn new(
+        config: Arc<Config>,
+        forge: Arc<dyn Forge>,
+        vcs: Arc<dyn Vcs>,
+        store: Arc<dyn StateStore>,
+    ) -> Self {
+        Self {
+            config,
+            forge,
+            vcs,
+            store,
+            observer: Arc::new(SilentObserver),
+            cancel: CancelToken::new(),
+        }
+    }
+
+    /// Sends progress to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Stops when `cancel` is cancelled.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Publishes `plan` as a new run.
+    pub async fn execute(&self, plan: &PublishPlan) -> Result<PublishReport> {
+        self.execute_with(plan, &PublishOptions::default()).await
+    }
+
+    /// Publishes `plan` (a new run, or the resumed one).
+    pub async fn execute_with(
+        &self,
+        plan: &PublishPlan,
+        options: &PublishOptions,
+    ) -> Result<PublishReport> {
+        let started = Instant::now();
+        let kind = options.kind.clone().unwrap_or_else(|| RUN_KIND.to_owned());
+        let key = plan_key(plan);
+        let resumed = if options.resume {
+            self.store.resumable(&kind, &key)?
+        } else {
+            None
+        };
+        let run = match resumed {
+            Some(run) => {
+                self.store.set_status(run.id, RunStatus::Running)?;
+                run.id
+            }
+            None => {
+                let params = serde_json::json!({ "plan": plan, "nightly": options.nightly });
+                self.store.begin_run(&kind, &key, &params)?
+            }
+        };
+        let urls: RunUrls = Arc::new(Mutex::new(BTreeMap::new()));
+        let (engine_plan, extras) = self.steps(plan, options, run, &urls)?;
+        let engine = Engine::new(
+            self.store.clone(),
+            EngineOptions {
+                concurrency: plan.concurrency,
+                ..EngineOptions::default()
+            },
+        )
+        .with_observer(self.observer.clone())
+        .with_cancel(self.cancel.clone());
+        let report = engine.run(&engine_plan, run).await?;
+        let urls = urls.lock().expect("run urls").clone();
+        let packages = plan
+            .packages
+            .iter()
+            .map(|p| {
+                let steps: Vec<_> = PACKAGE_STEPS
+                    .iter()
+                    .filter_map(|s| report.step(&format!("{s}:{}", p.name)))
+                    .collect();
+                let failed = steps.iter().find(|s| !s.status.is_done());
+                let outcome = match failed.map(|s| &s.status) {
+                    None => PackageOutcome::Released,
+                    Some(StepStatus::Failed) => PackageOutcome::Failed,
+                    Some(StepStatus::Blocked { .. }) => PackageOutcome::HeldBack,
+                    Some(StepStatus::Interrupted) => PackageOutcome::Interrupted,
+                    Some(_) => PackageOutcome::NotStarted,
+                };
+                PackageReport {
+                    name: p.name.clone(),
+                    version: p.next.clone(),
+                    tag: p.tag.clone(),
+                    outcome,
+                    run_url: urls.get(&p.name).cloned(),
+                    error: failed.map(|s| s.summary.clone()),
+                }
+            })
+            .collect();
+        let done = |id: &str| report.step(id).is_some_and(|s| s.status.is_done());
+        Ok(PublishReport {
+            run_id: run,
+            kind,
+            key,
+            status: report.status,
+            packages,
+            umbrella: extras.umbrella.filter(|_| done("umbrella")),
+            coordination: extras.coordination.filter(|_| done("coordination")),
+            forge_requests: self.forge.request_stats(),
+            elapsed_secs: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn steps(
+        &self,
+        plan: &PublishPlan,
+        options: &PublishOptions,
+        run: RunId,
+        urls: &RunUrls,
+    ) -> Result<(Plan, Extras)> {
+        let released = if options.nightly {
+            BTreeMap::new()
+        } else {
+            plan.released_versions()
+        };
+        let release = &self.config.release;
+        let mut steps = Vec::new();
+        let mut lasts = Vec::new();
+        let mut entries = Vec::new();
+        for p in &plan.packages {
+            let repo = self
+                .config
+                .repo(&p.name)
+                .ok_or_else(|| Error::invalid_input(format!("unknown repo {}", p.name)))?;
+            let manifest = repo.publish.manifest.clone().ok_or_else(|| {
+                Error::invalid_input(format!("{} declares no `manifest`", p.name))
+            })?;
+            let version = ReleaseVersion::parse(&p.next)?;
+            let previous_tag = release
+                .tag
+                .render(&ReleaseVersion::parse(&p.current)?)
+                .to_string();
+            let pkg = PackageCtx {
+                name: p.name.clone(),
+                github: p.github.clone(),
+                path: repo.path.clone(),
+                version: p.next.clone(),
+                tag: p.tag.clone(),
+                previous_tag: Some(previous_tag),
+                branch: repo.publish.branch().to_owned(),
+                nightly: options.nightly,
+                vcs: self.vcs.clone(),
+                forge: self.forge.clone(),
+            };
+            let id = |kind: &str| format!("{kind}:{}", p.name);
+            let mut after: Vec<String> =
+                p.depends_on.iter().map(|d| format!("notes:{d}")).collect();
+            let mut push = |step: Arc<dyn crate::step::Step>, after: &mut Vec<String>| {
+                let this = step.id().to_owned();
+                steps.push(PlannedStep {
+                    step,
+                    after: std::mem::take(after),
+                });
+                *after = vec![this];
+            };
+            if !options.nightly {
+                push(
+                    Arc::new(BumpStep {
+                        id: id("bump"),
+                        pkg: pkg.clone(),
+                        manifest,
+                        released: released.clone(),
+                    }),
+                    &mut after,
+                );
+            }
+            push(
+                Arc::new(TagStep {
+                    id: id("tag"),
+                    pkg: pkg.clone(),
+                }),
+                &mut after,
+            );
+            push(
+                Arc::new(PushStep {
+                    id: id("push"),
+                    pkg: pkg.clone(),
+                }),
+                &mut after,
+            );
+            let trigger = TriggerSpec {
+                kind: p.trigger,
+                workflow: p.workflow.clone(),
+                inputs: repo.publish.workflow_inputs.clone(),
+                correlation: match p.trigger {
+                    TriggerKind::Tag => None,
+                    TriggerKind::Workflow => repo
+                        .publish
+                        .correlation_input()
+                        .map(|input| (input.to_owned(), format!("{RUN_KIND}-{run}-{}", p.name))),
+                },
+            };
+            push(
+                Arc::new(TriggerStep {
+                    id: id("trigger"),
+                    pkg: pkg.clone(),
+                    trigger: trigger.clone(),
+                    urls: urls.clone(),
+                }),
+                &mut after,
+            );
+            push(
+                Arc::new(WaitStep {
+                    id: id("wait"),
+                    pkg: pkg.clone(),
+                    trigger,
+                    wait: WaitSpec {
+                        repo: p.github.clone(),
+                        tag: p.tag.clone(),
+                        patterns: repo
+                            .assets
+                            .iter()
+                            .map(|a| a.for_version(&version))
+                            .collect(),
+                        poll_interval: release.poll_interval,
+                        timeout: release.timeout,
+                        stable_polls: release.stable_polls,
+                    },
+                    urls: urls.clone(),
+                }),
+                &mut after,
+            );
+            push(
+                Arc::new(NotesStep {
+                    id: id("notes"),
+                    pkg,
+                    display: p.packages.join(", "),
+                }),
+                &mut after,
+            );
+            lasts.push(id("notes"));
+            entries.push(CoordinationEntry {
+                name: p.name.clone(),
+                path: repo.path.clone(),
+                version: p.next.clone(),
+                tag: p.tag.clone(),
+                requires: p
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| plan.package(d))
+                    .map(|d| format!("{}={}", d.name, d.next))
+                    .collect(),
+            });
+        }
+        let mut extras = Extras::default();
+        if !options.nightly && !plan.packages.is_empty() {
+            if let (Some(tag), Some(repo)) =
+                (&plan.umbrella_tag, &self.config.publish.umbrella_repo)
+            {
+                steps.push(PlannedStep {
+                    step: Arc::new(UmbrellaStep {
+                        repo: repo.clone(),
+                        tag: tag.clone(),
+                        packages: plan
+                            .packages
+                            .iter()
+                            .map(|p| (p.packages.join(", "), p.next.clone(), p.tag.clone()))
+                            .collect(),
+                        forge: self.forge.clone(),
+                    }),
+                    after: lasts.clone(),
+                });
+                extras.umbrella = Some(tag.clone());
+            }
+            steps.push(PlannedStep {
+                step: Arc::new(CoordinationStep {
+                    file: self.config.publish.coordination.clone(),
+                    entries,
+                    vcs: self.vcs.clone(),
+                }),
+                after: lasts,
+            });
+            extras.coordination = Some(self.config.publish.coordination.display().to_string());
+        }
+        Ok((Plan::new(steps)?, extras))
+    }
+}
+
+#[derive(Debug, Default)]
+struct Extras {
+    umbrella: Option<String>,
+    coordination: Option<String>,
+}

@@ -1,0 +1,761 @@
+//! The steps of publishing one package: `bump`, `tag`, `push`, `trigger`, `wait`, `notes`, and
+//! the run-wide `umbrella` and `coordination` steps. Every `check` is read-only and every `apply`
+//! re-checks after a failed effect, so a resumed run never repeats a commit, tag, push or
+//! dispatch that already happened.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::config::TriggerKind;
+use super::coordination::{CoordinatedVersion, read_coordination, write_coordination};
+use super::correlate::{RunCorrelation, find_run, follow_run};
+use super::manifest::{ManifestKind, read_manifest, rewrite_manifest};
+use super::notes::{release_notes, umbrella_notes};
+use crate::error::{Error, Result};
+use crate::forge::{
+    Forge, NewRelease, ReleaseUpdate, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunStatus,
+};
+use crate::release::{WaitSpec, wait_for_assets};
+use crate::step::{Check, Step, StepContext, StepOutput};
+use crate::vcs::{Vcs, branch_ref, tag_ref};
+
+const ORIGIN: &str = "origin";
+
+/// Run URLs seen by `trigger`/`wait` steps, by repo: the report links them (failures included).
+pub(crate) type RunUrls = Arc<Mutex<BTreeMap<String, String>>>;
+
+fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
+
+async fn head_commit(vcs: &dyn Vcs, path: &std::path::Path) -> Result<String> {
+    vcs.head(path)
+        .await?
+        .commit()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Conflict {
+            message: format!("{} has no commits", path.display()),
+        })
+}
+
+/// What every step of one package knows.
+#[derive(Debug, Clone)]
+pub(crate) struct PackageCtx {
+    pub(crate) name: String,
+    pub(crate) github: RepoId,
+    pub(crate) path: PathBuf,
+    pub(crate) version: String,
+    pub(crate) tag: String,
+    /// The tag of the version it was at (release notes start there), if it exists.
+    pub(crate) previous_tag: Option<String>,
+    pub(crate) branch: String,
+    pub(crate) nightly: bool,
+    pub(crate) vcs: Arc<dyn Vcs>,
+    pub(crate) forge: Arc<dyn Forge>,
+}
+
+impl PackageCtx {
+    /// The previous release's tag when it exists in the clone (a first release has none).
+    async fn since(&self) -> Result<Option<String>> {
+        let Some(tag) = &self.previous_tag else {
+            return Ok(None);
+        };
+        Ok(self
+            .vcs
+            .local_tag(&self.path, tag)
+            .await?
+            .map(|_| tag.clone()))
+    }
+
+    fn release_message(&self) -> String {
+        format!("chore(release): {} {}", self.name, self.version)
+    }
+}
+
+/// Rewrites the manifest (own version, requirements on released packages) and commits it.
+#[derive(Debug)]
+pub(crate) struct BumpStep {
+    pub(crate) id: String,
+    pub(crate) pkg: PackageCtx,
+    pub(crate) manifest: PathBuf,
+    pub(crate) released: BTreeMap<String, semver::Version>,
+}
+
+impl BumpStep {
+    fn kind(&self) -> Result<ManifestKind> {
+        ManifestKind::detect(&self.manifest)
+    }
+}
+
+#[async_trait]
+impl Step for BumpStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "set {} to {} and commit `{}`",
+            self.manifest.display(),
+            self.pkg.version,
+            self.pkg.release_message()
+        )
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        let since = self.pkg.since().await?;
+        let commits = self
+            .pkg
+            .vcs
+            .commits_since(&self.pkg.path, since.as_deref())
+            .await?;
+        let text = std::fs::read_to_string(&self.manifest)
+            .map_err(|e| Error::io(format!("reading {}", self.manifest.display()), e))?;
+        let info = read_manifest(self.kind()?, &text)?;
+        let head_is_release = commits
+            .first()
+            .is_some_and(|c| c.summary == self.pkg.release_message());
+        if head_is_release && info.version.as_deref() == Some(self.pkg.version.as_str()) {
+            return Ok(Check::Done(format!(
+                "HEAD already is `{}`",
+                self.pkg.release_message()
+            )));
+        }
+        Ok(Check::Pending(format!(
+            "rewrite {} and commit",
+            self.manifest.display()
+        )))
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        let text = std::fs::read_to_string(&self.manifest)
+            .map_err(|e| Error::io(format!("reading {}", self.manifest.display()), e))?;
+        let version = semver::Version::parse(&self.pkg.version)
+            .map_err(|e| Error::invalid_input(format!("{}: {e}", self.pkg.version)))?;
+        let edit = rewrite_manifest(self.kind()?, &text, Some(&version), &self.released)?;
+        let relative = self
+            .manifest
+            .strip_prefix(&self.pkg.path)
+            .map_err(|_| {
+                Error::invalid_input(format!(
+                    "manifest {} is outside the clone {}",
+                    self.manifest.display(),
+                    self.pkg.path.display()
+                ))
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let mut message = self.pkg.release_message();
+        if !edit.changes.is_empty() {
+            message.push_str("\n\n");
+            for c in &edit.changes {
+                message.push_str(&format!("{}: {} -> {}\n", c.key, c.from, c.to));
+            }
+        }
+        let committed = self
+            .pkg
+            .vcs
+            .commit_files(
+                &self.pkg.path,
+                &[(relative, edit.text.into_bytes())],
+                &message,
+            )
+            .await;
+        match committed {
+            Ok(commit) => Ok(StepOutput {
+                summary: format!("committed {} at {}", self.pkg.version, short(&commit)),
+                data: serde_json::json!({ "commit": commit, "changes": edit.changes }),
+            }),
+            Err(e) => match self.check(ctx).await {
+                Ok(Check::Done(detail)) => Ok(StepOutput::summary(detail)),
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+/// Tags HEAD (the release commit, or the built commit of a nightly).
+#[derive(Debug)]
+pub(crate) struct TagStep {
+    pub(crate) id: String,
+    pub(crate) pkg: PackageCtx,
+}
+
+#[async_trait]
+impl Step for TagStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "tag {} at HEAD of {}",
+            self.pkg.tag,
+            self.pkg.path.display()
+        )
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        let head = head_commit(self.pkg.vcs.as_ref(), &self.pkg.path).await?;
+        match self
+            .pkg
+            .vcs
+            .local_tag(&self.pkg.path, &self.pkg.tag)
+            .await?
+        {
+            Some(c) if c == head => Ok(Check::Done(format!(
+                "tag {} already at {}",
+                self.pkg.tag,
+                short(&c)
+            ))),
+            Some(c) => Err(Error::Conflict {
+                message: format!(
+                    "local tag {} points at {}, not HEAD {}",
+                    self.pkg.tag,
+                    short(&c),
+                    short(&head)
+                ),
+            }),
+            None => Ok(Check::Pending(format!(
+                "create tag {} at {}",
+                self.pkg.tag,
+                short(&head)
+            ))),
+        }
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        let head = head_commit(self.pkg.vcs.as_ref(), &self.pkg.path).await?;
+        let message = format!("Release {} {}", self.pkg.name, self.pkg.version);
+        if let Err(e) = self
+            .pkg
+            .vcs
+            .create_tag(&self.pkg.path, &self.pkg.tag, &head, &message)
+            .await
+        {
+            return match self.check(ctx).await {
+                Ok(Check::Done(detail)) => Ok(StepOutput::summary(detail)),
+                _ => Err(e),
+            };
+        }
+        Ok(StepOutput {
+            summary: format!("tagged {} at {}", self.pkg.tag, short(&head)),
+            data: serde_json::json!({ "tag": self.pkg.tag, "commit": head }),
+        })
+    }
+}
+
+/// Pushes the release branch (not for nightlies) and the tag.
+#[derive(Debug)]
+pub(crate) struct PushStep {
+    pub(crate) id: String,
+    pub(crate) pkg: PackageCtx,
+}
+
+impl PushStep {
+    /// (ref, local commit, origin commit) for each ref this step pushes.
+    async fn state(&self) -> Result<Vec<(String, String, Option<String>)>> {
+        let vcs = self.pkg.vcs.as_ref();
+        let tagged = vcs
+            .local_tag(&self.pkg.path, &self.pkg.tag)
+            .await?
+            .ok_or_else(|| Error::Conflict {
+                message: format!("tag {} is missing locally", self.pkg.tag),
+            })?;
+        let mut wanted = vec![(tag_ref(&self.pkg.tag), tagged.clone())];
+        if !self.pkg.nightly {
+            wanted.push((branch_ref(&self.pkg.branch), tagged));
+        }
+        let names: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
+        let remote = vcs.remote_refs(&self.pkg.path, ORIGIN, &names).await?;
+        Ok(wanted
+            .into_iter()
+            .map(|(n, c)| {
+                let on = remote.get(&n).cloned();
+                (n, c, on)
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Step for PushStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        if self.pkg.nightly {
+            format!("push {} to origin", self.pkg.tag)
+        } else {
+            format!("push {} and {} to origin", self.pkg.branch, self.pkg.tag)
+        }
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        let state = self.state().await?;
+        if state.iter().all(|(_, c, on)| on.as_ref() == Some(c)) {
+            return Ok(Check::Done(format!(
+                "{} already on origin",
+                state
+                    .iter()
+                    .map(|(n, _, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )));
+        }
+        if let Some((n, c, Some(on))) = state
+            .iter()
+            .find(|(n, c, on)| n.starts_with("refs/tags/") && on.as_ref().is_some_and(|o| o != c))
+        {
+            return Err(Error::Conflict {
+                message: format!("{n} on origin points at {}, not {}", short(on), short(c)),
+            });
+        }
+        Ok(Check::Pending(format!("push {}", self.pkg.tag)))
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        let vcs = self.pkg.vcs.as_ref();
+        let pushed = async {
+            if !self.pkg.nightly {
+                vcs.push_branch(&self.pkg.path, ORIGIN, &self.pkg.branch)
+                    .await?;
+            }
+            vcs.push_tag(&self.pkg.path, ORIGIN, &self.pkg.tag).await
+        }
+        .await;
+        if let Err(e) = pushed {
+            return match self.check(ctx).await {
+                Ok(Check::Done(detail)) => Ok(StepOutput::summary(detail)),
+                _ => Err(e),
+            };
+        }
+        Ok(StepOutput::summary(format!("pushed {}", self.pkg.tag)))
+    }
+}
+
+/// How the release of a package starts and how its run is recognised.
+#[derive(Debug, Clone)]
+pub(crate) struct TriggerSpec {
+    pub(crate) kind: TriggerKind,
+    pub(crate) workflow: String,
+    pub(crate) inputs: BTreeMap<String, String>,
+    /// (input name, correlation id): stable across resumes of one run.
+    pub(crate) correlation: Option<(String, String)>,
+}
+
+impl TriggerSpec {
+    /// The correlation that finds the dispatched run, whenever it was dispatched.
+    async fn correlation(&self, pkg: &PackageCtx) -> Result<RunCorrelation> {
+        let head_sha = match &self.correlation {
+            Some(_) => None,
+            None => pkg.vcs.local_tag(&pkg.path, &pkg.tag).await?,
+        };
+        Ok(RunCorrelation {
+            workflow: self
+                .workflow
+                .rsplit('/')
+                .next()
+                .unwrap_or(&self.workflow)
+                .to_owned(),
+            event: "workflow_dispatch".into(),
+            correlation_id: self.correlation.as_ref().map(|(_, id)| id.clone()),
+            head_sha,
+            created_after_ms: None,
+        })
+    }
+}
+
+/// Starts the release: nothing for a tag push (the push did it), else a correlated dispatch.
+#[derive(Debug)]
+pub(crate) struct TriggerStep {
+    pub(crate) id: String,
+    pub(crate) pkg: PackageCtx,
+    pub(crate) trigger: TriggerSpec,
+    pub(crate) urls: RunUrls,
+}
+
+#[async_trait]
+impl Step for TriggerStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        match self.trigger.kind {
+            TriggerKind::Tag => format!("the push of {} starts its release", self.pkg.tag),
+            TriggerKind::Workflow => format!(
+                "dispatch {} of {}{}",
+                self.trigger.workflow,
+                self.pkg.github,
+                self.trigger
+                    .correlation
+                    .as_ref()
+                    .map(|(_, id)| format!(" (correlation id {id})"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        if self.trigger.kind == TriggerKind::Tag {
+            return Ok(Check::Done(format!("pushing {} started it", self.pkg.tag)));
+        }
+        let correlation = self.trigger.correlation(&self.pkg).await?;
+        match find_run(self.pkg.forge.as_ref(), &self.pkg.github, &correlation).await? {
+            Some(run) => {
+                self.urls
+                    .lock()
+                    .expect("run urls")
+                    .insert(self.pkg.name.clone(), run.html_url.clone());
+                Ok(Check::Done(format!("already dispatched: {}", run.html_url)))
+            }
+            None => Ok(Check::Pending(self.describe())),
+        }
+    }
+
+    async fn apply(&self, _ctx: &StepContext) -> Result<StepOutput> {
+        let mut inputs = self.trigger.inputs.clone();
+        inputs
+            .entry("version".into())
+            .or_insert_with(|| self.pkg.version.clone());
+        if let Some((input, id)) = &self.trigger.correlation {
+            inputs.insert(input.clone(), id.clone());
+        }
+        let dispatch = WorkflowDispatch {
+            workflow: self.trigger.workflow.clone(),
+            git_ref: if self.pkg.nightly {
+                self.pkg.tag.clone()
+            } else {
+                self.pkg.branch.clone()
+            },
+            inputs,
+        };
+        // Not retried and not re-checked on error: a dispatch whose answer was lost may have
+        // started a run; the next attempt's check finds it by its correlation id.
+        self.pkg
+            .forge
+            .dispatch_workflow(&self.pkg.github, &dispatch)
+            .await?;
+        Ok(StepOutput {
+            summary: format!("dispatched {}", self.trigger.workflow),
+            data: serde_json::json!({ "correlation_id": self.trigger.correlation.as_ref().map(|(_, id)| id) }),
+        })
+    }
+}
+
+/// Waits for the run the trigger caused (or, for tag pushes, the release CI makes).
+#[derive(Debug)]
+pub(crate) struct WaitStep {
+    pub(crate) id: String,
+    pub(crate) pkg: PackageCtx,
+    pub(crate) trigger: TriggerSpec,
+    pub(crate) wait: WaitSpec,
+    pub(crate) urls: RunUrls,
+}
+
+impl WaitStep {
+    fn concluded(&self, run: &WorkflowRun) -> Result<StepOutput> {
+        self.urls
+            .lock()
+            .expect("run urls")
+            .insert(self.pkg.name.clone(), run.html_url.clone());
+        match run.conclusion.as_deref() {
+            Some("success") => Ok(StepOutput {
+                summary: format!("{} succeeded: {}", run.workflow, run.html_url),
+                data: serde_json::json!({ "run_url": run.html_url, "run_id": run.id }),
+            }),
+            other => Err(Error::CommandFailed {
+                command: format!("release run {}", run.html_url),
+                status: format!("concluded {}", other.unwrap_or("without a conclusion")),
+                tail: Vec::new(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Step for WaitStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        match self.trigger.kind {
+            TriggerKind::Tag => format!("wait for release {} of {}", self.pkg.tag, self.pkg.github),
+            TriggerKind::Workflow => format!(
+                "wait for the dispatched {} run of {}",
+                self.trigger.workflow, self.pkg.github
+            ),
+        }
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        if self.trigger.kind == TriggerKind::Workflow {
+            let correlation = self.trigger.correlation(&self.pkg).await?;
+            if let Some(run) =
+                find_run(self.pkg.forge.as_ref(), &self.pkg.github, &correlation).await?
+                && run.status == WorkflowRunStatus::Completed
+                && run.conclusion.as_deref() == Some("success")
+            {
+                return Ok(Check::Done(format!("{} succeeded", run.html_url)));
+            }
+        }
+        Ok(Check::Pending(self.describe()))
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        match self.trigger.kind {
+            TriggerKind::Tag => {
+                let report = wait_for_assets(self.pkg.forge.as_ref(), &self.wait, ctx).await?;
+                Ok(StepOutput {
+                    summary: format!("release {} is out", self.pkg.tag),
+                    data: serde_json::json!({ "release_url": report.release_url }),
+                })
+            }
+            TriggerKind::Workflow => {
+                let correlation = self.trigger.correlation(&self.pkg).await?;
+                ctx.progress(format!("following {}", self.trigger.workflow));
+                let forge = self.pkg.forge.as_ref();
+                let run = tokio::select! {
+                    run = follow_run(forge, &self.pkg.github, &correlation, self.wait.poll_interval, self.wait.timeout) => run?,
+                    () = ctx.cancel_token().cancelled() => return Err(Error::Cancelled),
+                };
+                self.concluded(&run)
+            }
+        }
+    }
+}
+
+/// Writes the package's release notes into its forge release (created when CI made none).
+#[derive(Debug)]
+pub(crate) struct NotesStep {
+    pub(crate) id: String,
+    pub(crate) pkg: PackageCtx,
+    pub(crate) display: String,
+}
+
+impl NotesStep {
+    async fn body(&self) -> Result<String> {
+        let since = self.pkg.since().await?;
+        let commits = self
+            .pkg
+            .vcs
+            .commits_since(&self.pkg.path, since.as_deref())
+            .await?;
+        Ok(release_notes(&self.display, &self.pkg.version, &commits))
+    }
+}
+
+#[async_trait]
+impl Step for NotesStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "write the notes of release {} of {}",
+            self.pkg.tag, self.pkg.github
+        )
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        let body = self.body().await?;
+        match self
+            .pkg
+            .forge
+            .release_by_tag(&self.pkg.github, &self.pkg.tag)
+            .await?
+        {
+            Some(r) if r.body.as_deref() == Some(body.as_str()) && !r.draft => {
+                Ok(Check::Done(format!("{} already has its notes", r.html_url)))
+            }
+            Some(_) => Ok(Check::Pending("update the release notes".into())),
+            None => Ok(Check::Pending("create the release with its notes".into())),
+        }
+    }
+
+    async fn apply(&self, _ctx: &StepContext) -> Result<StepOutput> {
+        let body = self.body().await?;
+        let forge = self.pkg.forge.as_ref();
+        let repo = &self.pkg.github;
+        let release = match forge.release_by_tag(repo, &self.pkg.tag).await? {
+            Some(r) => {
+                forge
+                    .update_release(
+                        repo,
+                        r.id,
+                        &ReleaseUpdate {
+                            name: None,
+                            body: Some(body),
+                            draft: None,
+                            prerelease: self.pkg.nightly.then_some(true),
+                        },
+                    )
+                    .await?
+            }
+            None => {
+                forge
+                    .create_release(
+                        repo,
+                        &NewRelease {
+                            tag: self.pkg.tag.clone(),
+                            target: None,
+                            name: Some(format!("{} {}", self.display, self.pkg.version)),
+                            body: Some(body),
+                            draft: false,
+                            prerelease: self.pkg.nightly,
+                        },
+                    )
+                    .await?
+            }
+        };
+        Ok(StepOutput {
+            summary: format!("notes written: {}", release.html_url),
+            data: serde_json::json!({ "release_url": release.html_url }),
+        })
+    }
+}
+
+/// The umbrella release listing every package of the set (after all of them succeeded).
+#[derive(Debug)]
+pub(crate) struct UmbrellaStep {
+    pub(crate) repo: RepoId,
+    pub(crate) tag: String,
+    /// (package, version, tag).
+    pub(crate) packages: Vec<(String, String, String)>,
+    pub(crate) forge: Arc<dyn Forge>,
+}
+
+#[async_trait]
+impl Step for UmbrellaStep {
+    fn id(&self) -> &str {
+        "umbrella"
+    }
+
+    fn describe(&self) -> String {
+        format!("create the umbrella release {} in {}", self.tag, self.repo)
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        match self.forge.release_by_tag(&self.repo, &self.tag).await? {
+            Some(r) => Ok(Check::Done(format!("{} exists", r.html_url))),
+            None => Ok(Check::Pending(self.describe())),
+        }
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        let created = self
+            .forge
+            .create_release(
+                &self.repo,
+                &NewRelease {
+                    tag: self.tag.clone(),
+                    target: None,
+                    name: Some(self.tag.clone()),
+                    body: Some(umbrella_notes(&self.tag, &self.packages)),
+                    draft: false,
+                    prerelease: false,
+                },
+            )
+            .await;
+        match created {
+            Ok(r) => Ok(StepOutput {
+                summary: format!("umbrella release {}", r.html_url),
+                data: serde_json::json!({ "release_url": r.html_url }),
+            }),
+            Err(e) => match self.check(ctx).await {
+                Ok(Check::Done(detail)) => Ok(StepOutput::summary(detail)),
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+/// One package's line in the coordination manifest.
+#[derive(Debug, Clone)]
+pub(crate) struct CoordinationEntry {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+    pub(crate) version: String,
+    pub(crate) tag: String,
+    pub(crate) requires: Vec<String>,
+}
+
+/// Records the released set in the coordination manifest (`versions.toml`).
+#[derive(Debug)]
+pub(crate) struct CoordinationStep {
+    pub(crate) file: PathBuf,
+    pub(crate) entries: Vec<CoordinationEntry>,
+    pub(crate) vcs: Arc<dyn Vcs>,
+}
+
+impl CoordinationStep {
+    async fn wanted(&self) -> Result<BTreeMap<String, CoordinatedVersion>> {
+        let mut out = BTreeMap::new();
+        for e in &self.entries {
+            let commit = self
+                .vcs
+                .local_tag(&e.path, &e.tag)
+                .await?
+                .unwrap_or_default();
+            out.insert(
+                e.name.clone(),
+                CoordinatedVersion {
+                    version: e.version.clone(),
+                    git_tag: e.tag.clone(),
+                    git_commit: commit,
+                    requires: e.requires.clone(),
+                    binaries: Vec::new(),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    fn existing(&self) -> String {
+        std::fs::read_to_string(&self.file).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Step for CoordinationStep {
+    fn id(&self) -> &str {
+        "coordination"
+    }
+
+    fn describe(&self) -> String {
+        format!("record the released set in {}", self.file.display())
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        let wanted = self.wanted().await?;
+        let existing = read_coordination(&self.existing()).unwrap_or_default();
+        let current = wanted.iter().all(|(name, w)| {
+            existing
+                .get(name)
+                .is_some_and(|e| e.version == w.version && e.git_commit == w.git_commit)
+        });
+        Ok(if current {
+            Check::Done(format!("{} is up to date", self.file.display()))
+        } else {
+            Check::Pending(self.describe())
+        })
+    }
+
+    async fn apply(&self, _ctx: &StepContext) -> Result<StepOutput> {
+        let text = write_coordination(&self.existing(), &self.wanted().await?)?;
+        std::fs::write(&self.file, text)
+            .map_err(|e| Error::io(format!("writing {}", self.file.display()), e))?;
+        Ok(StepOutput::summary(format!(
+            "recorded {} package(s) in {}",
+            self.entries.len(),
+            self.file.display()
+        )))
+    }
+}
