@@ -1,4 +1,5 @@
-//! The bad-input catalogue: malformed config, versions, env files and command-line arguments.
+//! The bad-input catalogue: malformed config, versions, env files, plan files, event payloads,
+//! comment events and command-line arguments.
 //! Each must exit 2 with one clear `error:` line naming the file/field/value, and leave every
 //! repository, origin and the state directory exactly as they were.
 
@@ -320,6 +321,111 @@ fn every_bad_input_exits_2_with_one_clear_line_and_changes_nothing() {
             expected,
             &mut failures,
         );
+        cases += 1;
+    }
+    // Plans, event payloads, comment events and the other commands' flags.
+    let files: &[(&str, &str, &str)] = &[
+        (
+            "plan.yaml",
+            "apiVersion: infra.scale/v1\nkind: Nope\n",
+            "plan.yaml: not a ScalePlan",
+        ),
+        ("plan2.yaml", "just text\n", "plan2.yaml: not a ScalePlan"),
+        (
+            "event.json",
+            "{\"client_payload\": {\"repo\": \"acme/ghost\"}}",
+            "ghost",
+        ),
+        ("event2.json", "not json", "event2.json"),
+        (
+            "comment.json",
+            "{\"comment\": 5}",
+            "issue_comment event lacks",
+        ),
+    ];
+    for (file, content, _) in files {
+        std::fs::write(root.join(file), content).expect("write");
+    }
+    let more: &[(&str, &[&str], &str)] = &[
+        (
+            "plan.yaml of another kind",
+            &["scale", "apply", "--plan", "plan.yaml"],
+            files[0].2,
+        ),
+        (
+            "plan.yaml that is not YAML",
+            &["scale", "apply", "--plan", "plan2.yaml"],
+            files[1].2,
+        ),
+        (
+            "event payload naming an unknown repo",
+            &["cascade", "--event-file", "event.json", "--dry-run"],
+            files[2].2,
+        ),
+        (
+            "event payload that is not JSON",
+            &["cascade", "--event-file", "event2.json", "--dry-run"],
+            files[3].2,
+        ),
+        (
+            "comment event without its fields",
+            &["pr-command", "--event-file", "comment.json"],
+            files[4].2,
+        ),
+        (
+            "workload without replicas",
+            &[
+                "scale",
+                "plan",
+                "--target",
+                "prod",
+                "--namespace",
+                "a",
+                "--workload",
+                "Deployment:web",
+            ],
+            "--workload Deployment:web",
+        ),
+        (
+            "hpa min above max",
+            &[
+                "scale",
+                "plan",
+                "--target",
+                "prod",
+                "--namespace",
+                "a",
+                "--workload",
+                "Deployment:web:3",
+                "--hpa",
+                "min:5,max:2,cpu:60",
+            ],
+            "min (5) is above max (2)",
+        ),
+        (
+            "resource quantity",
+            &[
+                "scale",
+                "plan",
+                "--target",
+                "prod",
+                "--namespace",
+                "a",
+                "--workload",
+                "Deployment:web:3",
+                "--req",
+                "web:cpu=lots",
+            ],
+            "\"lots\" is not a quantity",
+        ),
+        (
+            "unknown bump",
+            &["publish", "--bump", "sideways", "--dry-run"],
+            "invalid bump \"sideways\"",
+        ),
+    ];
+    for (label, args, expected) in more {
+        check(root, label, args, expected, &mut failures);
         cases += 1;
     }
     std::fs::write(root.join("config.env"), "A=1\n").expect("write");

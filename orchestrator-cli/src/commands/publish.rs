@@ -314,7 +314,13 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
             let text = std::fs::read_to_string(path).map_err(|e| {
                 Error::invalid_input(format!("cannot read event file {}: {e}", path.display()))
             })?;
-            publish::parse_dispatch_event(&config, &text)?
+            publish::parse_dispatch_event(&config, &text).map_err(|e| match e {
+                // Name the file: the payload came from it.
+                Error::InvalidInput { message } => {
+                    Error::invalid_input(format!("{}: {message}", path.display()))
+                }
+                other => other,
+            })?
         }
         (None, Some(from)) => publish::CascadeTrigger {
             repo: from.clone(),

@@ -562,8 +562,18 @@ impl ScalePlan {
     /// Parses `plan.yaml` and checks that its recorded hash matches its content, so a plan edited
     /// by hand after planning is refused rather than applied under an old approval.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
-        let plan: Self = serde_saphyr::from_str(text)
-            .map_err(|e| Error::invalid_input(format!("{origin}: not a ScalePlan: {e}")))?;
+        let plan: Self = serde_saphyr::from_str(text).map_err(|e| {
+            // The YAML error's first line names the line and the field; the rest is a
+            // source snippet, too much for a one-line error.
+            let first = e.to_string();
+            let first = first
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_owned();
+            Error::invalid_input(format!("{origin}: not a ScalePlan: {first}"))
+        })?;
         if plan.api_version != API_VERSION || plan.kind != "ScalePlan" {
             return Err(Error::invalid_input(format!(
                 "{origin}: expected apiVersion {API_VERSION}, kind ScalePlan (found {}, {})",
