@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orchestrator_core::config::Config;
-use orchestrator_core::forge::{CiSimulation, InMemoryForge};
+use orchestrator_core::forge::{CiBehaviour, CiSimulation, InMemoryForge};
 use orchestrator_core::release::{ReleaseRequest, Releaser};
 use orchestrator_core::state::{JournalEntry, MemoryStateStore, RunStatus, StateStore};
 use orchestrator_core::version::ReleaseVersion;
@@ -75,6 +75,7 @@ async fn release(
     ci: Duration,
     poll: Duration,
     concurrency: usize,
+    jitter: bool,
 ) -> anyhow::Result<Outcome> {
     let dir = tempfile::tempdir()?;
     let sandbox = Sandbox::new(dir.path())?;
@@ -93,9 +94,30 @@ async fn release(
     // One asset: the simulated CI shows a draft after `delay`, starts the upload one interval later
     // and settles it one interval after that, so `ci` = delay + 2 intervals.
     let interval = ci / 10;
-    let sim = CiSimulation::for_config(&config, ci - interval * 2, interval, |repo| {
+    let mut sim = CiSimulation::for_config(&config, ci - interval * 2, interval, |repo| {
         Some(sandbox.repo(&repo.name).origin)
     });
+    // With jitter, repo i's CI takes `extra(i)` longer, spread over one poll interval, so the
+    // moments assets settle fall at every phase of the polling, as real CI's do.
+    let extra = |i: usize| poll.mul_f64((i as f64 * 0.618_034).fract());
+    if jitter {
+        for (i, repo) in config.repos.iter().enumerate() {
+            if let Some(ci_repo) = sim.repos.get_mut(&repo.github) {
+                ci_repo.behaviour = CiBehaviour::Slow(extra(i));
+            }
+        }
+    }
+    let ci_of: std::collections::HashMap<String, Duration> = config
+        .repos
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                format!("wait:{}", r.name),
+                if jitter { ci + extra(i) } else { ci },
+            )
+        })
+        .collect();
     let store = Arc::new(MemoryStateStore::default());
     let releaser = Releaser::new(
         config,
@@ -123,7 +145,8 @@ async fn release(
                 .iter()
                 .find(|r| r.entry == JournalEntry::StepStarted { step: step.clone() })
         {
-            lags.push((record.at_ms - start.at_ms) as f64 / 1000.0 - ci.as_secs_f64());
+            let settle = ci_of.get(step).copied().unwrap_or(ci);
+            lags.push((record.at_ms - start.at_ms) as f64 / 1000.0 - settle.as_secs_f64());
             if std::env::var_os("BENCH_DEBUG").is_some() {
                 eprintln!("{step}: {:?}", record.entry);
             }
@@ -145,8 +168,8 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Vec<Figure>> {
         ("seed-000", SEED_000, 2.0, 2.0),
         ("seed-002", SEED_002, 10.0, 1.6),
     ] {
-        let ours = release(set, ci, poll, set.len()).await?;
-        let one_by_one = release(set, ci, poll, 1).await?;
+        let ours = release(set, ci, poll, set.len(), false).await?;
+        let one_by_one = release(set, ci, poll, 1, false).await?;
         let floor = chain * ci.as_secs_f64();
         let ratio = ours.makespan / floor;
         let speedup = one_by_one.makespan / ours.makespan;
@@ -188,8 +211,12 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Vec<Figure>> {
                 speedup >= target_speedup * 0.95,
             ),
         );
-        all_lags.extend(ours.lags);
     }
+    // Detection lag on 20 independent repos whose CI durations are spread over one poll
+    // interval (in the makespan runs above, every CI starts at a poll, which locks the phase).
+    let names: Vec<String> = (0..20).map(|i| format!("lag-{i:02}")).collect();
+    let independent: Vec<(&str, &[&str])> = names.iter().map(|n| (n.as_str(), &[][..])).collect();
+    all_lags.extend(release(&independent, ci, poll, 20, true).await?.lags);
     let n = all_lags.len();
     let median_lag = crate::median(&mut all_lags) * 1000.0;
     let poll_ms = poll.as_secs_f64() * 1000.0;
