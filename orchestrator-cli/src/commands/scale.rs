@@ -16,11 +16,12 @@ use orchestrator_core::forge::{Forge, RepoId};
 use orchestrator_core::scale::execute::{ExecuteReport, ScaleExecutor};
 use orchestrator_core::scale::review::{self, GateOutcome, PlanCommand, ProposeRequest};
 use orchestrator_core::scale::{ScaleFlags, ScalePlan};
-use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore};
+use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore, WorkspaceLock};
 use orchestrator_github::GitHubForge;
 
 use crate::args::{Global, OutputFormat};
 use crate::commands::pr_command::PolicyArgs;
+use crate::wiring;
 
 /// `orchestrator scale`.
 #[derive(Debug, Args)]
@@ -274,13 +275,26 @@ async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn state_store(execute: bool) -> anyhow::Result<Arc<dyn StateStore>> {
+/// The journal of an executing apply or rollback, under the workspace lock: the state dir beside
+/// `orchestrator.toml` when there is one (like every other command), else `./.orchestrator`.
+/// A preview journals nothing and locks nothing.
+fn state_store(
+    global: &Global,
+    execute: bool,
+) -> anyhow::Result<(Arc<dyn StateStore>, Option<WorkspaceLock>)> {
     if !execute {
-        return Ok(Arc::new(MemoryStateStore::default()));
+        return Ok((Arc::new(MemoryStateStore::default()), None));
     }
-    let dir = PathBuf::from(".orchestrator");
+    let dir = match wiring::load_config(global) {
+        Ok(config) => wiring::state_dir(&config),
+        // A config named with --config must be valid; without one, the current directory serves.
+        Err(e) if global.config.is_some() => return Err(e.into()),
+        Err(_) => PathBuf::from(".orchestrator"),
+    };
+    let lock = WorkspaceLock::acquire(&dir, "scale apply/rollback")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(Arc::new(SqliteStateStore::open(&dir.join("state.db"))?))
+    let store = Arc::new(SqliteStateStore::open(&dir.join("state.db"))?);
+    Ok((store, Some(lock)))
 }
 
 async fn execute(
@@ -331,7 +345,8 @@ async fn execute(
         .clone()
         .or_else(|| plan.context.kube_context.clone());
     let cluster = cluster(&args.cluster, context.as_deref()).await?;
-    let executor = ScaleExecutor::new(cluster, state_store(args.execute)?);
+    let (store, _lock) = state_store(global, args.execute)?;
+    let executor = ScaleExecutor::new(cluster, store);
     let report = match command {
         PlanCommand::ApprovePlan => executor.apply(&plan, args.execute).await?,
         PlanCommand::RollbackPlan => executor.rollback(&plan, args.execute).await?,
