@@ -93,48 +93,54 @@ pub(crate) fn parse_ls_remote(stdout: &str, wanted: &[String]) -> RemoteRefs {
 
 /// Pushes exactly `refs/tags/<tag>`: no force, no other refs, no followed tags, no submodules.
 pub(crate) fn push_tag(path: &Path, remote: &str, tag: &str) -> Result<()> {
-    check_arg("remote", remote)?;
     check_arg("tag", tag)?;
-    let full_name = tag_ref(tag);
-    let refspec = format!("{full_name}:{full_name}");
-    let args = [
-        "push",
-        "--no-follow-tags",
-        "--recurse-submodules=no",
+    push_exact_ref(
+        path,
         remote,
-        &refspec,
-    ];
-    let mut cmd = cli::command(path);
-    cmd.args(args);
-    let out = cli::output(&mut cmd, path)?;
-    if out.success {
-        return Ok(());
-    }
-    if out.stderr.contains("does not match any") {
-        return Err(Error::NotFound {
-            what: format!("tag {tag} in {}", path.display()),
-        });
-    }
-    if out.stderr.contains("[rejected]") || out.stderr.contains("already exists") {
-        return Err(Error::Conflict {
-            message: format!(
-                "remote `{remote}` of {} already has tag {tag} at another object: {}",
-                path.display(),
-                out.stderr
-            ),
-        });
-    }
-    let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
-    Err(cli::failure(path, &args, &out))
+        &tag_ref(tag),
+        &format!("tag {tag}"),
+        &["[rejected]", "already exists"],
+        |stderr| {
+            format!(
+                "remote `{remote}` of {} already has tag {tag} at another object: {stderr}",
+                path.display()
+            )
+        },
+    )
 }
 
 /// Pushes exactly `refs/heads/<branch>`: no force, no other refs, no tags, no submodules.
 /// `NotFound` when the branch does not exist locally; `Conflict` when the remote's branch is not
 /// an ancestor (a non-fast-forward the push must not overwrite).
 pub(crate) fn push_branch(path: &Path, remote: &str, branch: &str) -> Result<()> {
-    check_arg("remote", remote)?;
     check_arg("branch", branch)?;
-    let full_name = branch_ref(branch);
+    push_exact_ref(
+        path,
+        remote,
+        &branch_ref(branch),
+        &format!("branch {branch}"),
+        &["[rejected]", "non-fast-forward"],
+        |stderr| {
+            format!(
+                "remote `{remote}` of {} has commits on {branch} that the local branch lacks: {stderr}",
+                path.display()
+            )
+        },
+    )
+}
+
+/// Pushes the local ref `full_name` to the same name on `remote` and nothing else (never forced,
+/// no followed tags, no submodules). A missing local ref is `NotFound` naming `what`; a rejection
+/// whose output contains one of `conflict_markers` is a `Conflict` worded by `conflict`.
+fn push_exact_ref(
+    path: &Path,
+    remote: &str,
+    full_name: &str,
+    what: &str,
+    conflict_markers: &[&str],
+    conflict: impl FnOnce(&str) -> String,
+) -> Result<()> {
+    check_arg("remote", remote)?;
     let refspec = format!("{full_name}:{full_name}");
     let args = [
         "push",
@@ -151,16 +157,15 @@ pub(crate) fn push_branch(path: &Path, remote: &str, branch: &str) -> Result<()>
     }
     if out.stderr.contains("does not match any") {
         return Err(Error::NotFound {
-            what: format!("branch {branch} in {}", path.display()),
+            what: format!("{what} in {}", path.display()),
         });
     }
-    if out.stderr.contains("[rejected]") || out.stderr.contains("non-fast-forward") {
+    if conflict_markers
+        .iter()
+        .any(|marker| out.stderr.contains(marker))
+    {
         return Err(Error::Conflict {
-            message: format!(
-                "remote `{remote}` of {} has commits on {branch} that the local branch lacks: {}",
-                path.display(),
-                out.stderr
-            ),
+            message: conflict(&out.stderr),
         });
     }
     let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
