@@ -137,3 +137,136 @@ fn sigkill_at_every_journal_write_then_resume_converges() {
     assert!(failures.is_empty(), "{failures:#?}");
     println!("{writes} of {writes} crash points converged, 0 duplicate tags");
 }
+
+/// A two-package publish (`lib`, then `app` which depends on it) over the simulated forge.
+fn publish_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sandbox = Sandbox::new(dir.path()).expect("sandbox");
+    let manifests = [
+        (
+            "lib",
+            "{\n  \"name\": \"@acme/lib\",\n  \"version\": \"1.0.0\"\n}\n",
+        ),
+        (
+            "app",
+            "{\n  \"name\": \"@acme/app\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {\n    \"@acme/lib\": \"^1.0.0\"\n  }\n}\n",
+        ),
+    ];
+    let mut config = String::from(
+        "[forge]\nowner = \"acme\"\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n\
+         [release]\npoll_interval = \"10ms\"\ntimeout = \"30s\"\n",
+    );
+    for (name, manifest) in manifests {
+        sandbox
+            .create_repo(name, &[("package.json", manifest)])
+            .expect("repo");
+        git(
+            &dir.path().join(name),
+            &["tag", "-a", "v1.0.0", "-m", "v1.0.0"],
+        )
+        .expect("tag");
+        let deps = if name == "app" { "\"lib\"" } else { "" };
+        config.push_str(&format!(
+            "[[repo]]\nname = \"{name}\"\ndepends_on = [{deps}]\nmanifest = \"package.json\"\ntrigger = \"tag\"\n"
+        ));
+    }
+    std::fs::write(dir.path().join("orchestrator.toml"), config).expect("config");
+    dir
+}
+
+fn publish(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    cmd.current_dir(dir)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env_remove(KILL_AT)
+        .args(["--output", "json", "publish", "--bump", "patch"])
+        .args(extra);
+    if let Some(k) = kill_at {
+        cmd.env(KILL_AT, k.to_string());
+    }
+    cmd.output().expect("runs")
+}
+
+/// Per package: its tags on origin and the subjects of origin's `main`, newest first.
+fn publish_state(dir: &Path) -> Vec<(String, String, String)> {
+    ["lib", "app"]
+        .iter()
+        .map(|name| {
+            let origin = dir.join("origins").join(format!("{name}.git"));
+            let tags = git(&origin, &["tag", "--list"]).expect("tags");
+            let log = git(&origin, &["log", "--format=%s", "main"]).expect("log");
+            ((*name).to_owned(), tags, log)
+        })
+        .collect()
+}
+
+#[test]
+fn publish_killed_at_every_journal_write_then_resumed_publishes_each_package_once() {
+    let reference_dir = publish_fixture();
+    let out = publish(reference_dir.path(), &[], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = publish_state(reference_dir.path());
+    // Kill points beyond the last write simply finish: try more than a run writes.
+    let results: Vec<(usize, bool, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=36)
+            .map(|k| {
+                let reference = &reference;
+                scope.spawn(move || {
+                    let dir = publish_fixture();
+                    let first = publish(dir.path(), &[], Some(k));
+                    let killed = !first.status.success();
+                    if killed {
+                        let resumed = publish(dir.path(), &["--resume"], None);
+                        if !resumed.status.success() {
+                            return (
+                                k,
+                                killed,
+                                format!(
+                                    "write {k}: resume failed: {}{}",
+                                    String::from_utf8_lossy(&resumed.stderr),
+                                    String::from_utf8_lossy(&resumed.stdout)
+                                ),
+                            );
+                        }
+                    }
+                    let state = publish_state(dir.path());
+                    if &state != reference {
+                        return (
+                            k,
+                            killed,
+                            format!("write {k}: {state:?} differs from {reference:?}"),
+                        );
+                    }
+                    (k, killed, String::new())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("case thread"))
+            .collect()
+    });
+    let failures: Vec<&String> = results
+        .iter()
+        .map(|(_, _, e)| e)
+        .filter(|e| !e.is_empty())
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    let killed = results.iter().filter(|(_, k, _)| *k).count();
+    // The killed runs are exactly the first `killed` write numbers.
+    assert!(
+        results.iter().all(|(k, was, _)| *was == (*k <= killed)),
+        "{results:?}"
+    );
+    assert!(
+        killed >= 20,
+        "a two-package publish journals more than 20 writes ({killed})"
+    );
+    println!(
+        "publish: {killed} of {killed} crash points converged; each package committed, tagged and pushed once"
+    );
+}
