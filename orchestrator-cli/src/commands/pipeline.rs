@@ -2,8 +2,12 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use orchestrator_core::engine::{CancelToken, Mode};
-use orchestrator_core::pipeline::{PipelineRequest, PipelineRunner, plan_pipeline, process_env};
+use orchestrator_core::pipeline::{
+    OrchestratorProgram, PipelineRequest, PipelineRunner, plan_pipeline, process_env,
+};
 use orchestrator_core::state::{RunStatus, WorkspaceLock};
 
 use crate::args::{Global, OutputFormat, RunArgs};
@@ -21,12 +25,19 @@ fn request(args: &RunArgs) -> PipelineRequest {
         only: (!args.only.is_empty()).then(|| args.only.clone()),
         profile: args.profile.clone(),
         resume: args.resume,
+        orchestrator: None,
     }
 }
 
 pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let request = request(&args);
+    let mut request = request(&args);
     let config = wiring::load_config(global)?;
+    // `orchestrator = [...]` steps run this very binary, with this config, under this run's lock.
+    request.orchestrator = Some(OrchestratorProgram {
+        exe: std::env::current_exe().context("locating the orchestrator binary")?,
+        config: config.file.clone(),
+        lock: Some(wiring::state_dir(&config).join("lock")),
+    });
     // Plan once without creating any state: a bad pipeline name, env file or --only is refused
     // before the state directory or the lock exists.
     let read_only = wiring::open_store(&config, true)?;

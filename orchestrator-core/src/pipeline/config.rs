@@ -24,6 +24,9 @@
 //!
 //! [[pipeline.cluster.apply]]                     # built-in: copy a template over a target
 //! copy = { from = "clusters/home/modes/prod.yaml", to = "clusters/home/tenants.yaml" }
+//!
+//! [[pipeline.cluster.apply]]                     # another capability, as this binary
+//! orchestrator = ["release", "--version", "${VERSION}"]
 //! ```
 
 use std::collections::BTreeMap;
@@ -110,7 +113,14 @@ pub enum StepAction {
     Run(Vec<String>),
     /// `set = {...}` or `copy = {...}`: a built-in file edit.
     Builtin(BuiltinAction),
+    /// `orchestrator = ["release", "--version", "${VERSION}"]`: another capability of this
+    /// orchestrator (`release`, `publish`, `cascade`, `scale`), run as this binary with this
+    /// config, under the pipeline's workspace lock.
+    Orchestrator(Vec<String>),
 }
+
+/// The capabilities an `orchestrator = [...]` step may run.
+pub const CAPABILITIES: &[&str] = &["release", "publish", "cascade", "scale"];
 
 impl StepAction {
     /// The file name a step is known by: the script's, or the edited file's.
@@ -118,6 +128,7 @@ impl StepAction {
         let path = match self {
             StepAction::Run(argv) => Path::new(&argv[0]),
             StepAction::Builtin(b) => b.target(),
+            StepAction::Orchestrator(args) => Path::new(&args[0]),
         };
         path.file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -154,6 +165,7 @@ struct RawLayer {
 pub(crate) struct RawStep {
     pub(crate) name: Option<Spanned<String>>,
     pub(crate) run: Option<Spanned<Vec<String>>>,
+    pub(crate) orchestrator: Option<Spanned<Vec<String>>>,
     pub(crate) set: Option<RawSet>,
     pub(crate) copy: Option<RawCopy>,
     pub(crate) when: Option<Spanned<String>>,
@@ -282,8 +294,41 @@ fn parse_steps(
         let span = raw.span();
         let raw = raw.into_inner();
         let key = |k: &str| Some(format!("{prefix}[{i}].{k}"));
-        let (action, default_name) = match (raw.run, raw.set, raw.copy) {
-            (Some(run), None, None) => {
+        let capability = match raw.orchestrator {
+            Some(_) if raw.run.is_some() || raw.set.is_some() || raw.copy.is_some() => {
+                return Err(err(
+                    Some(span),
+                    Some(format!("{prefix}[{i}]")),
+                    "expected exactly one of `run`, `set`, `copy` or `orchestrator`".into(),
+                ));
+            }
+            Some(args) => {
+                let args_span = args.span();
+                let args = args.into_inner();
+                if !args
+                    .first()
+                    .is_some_and(|c| CAPABILITIES.contains(&c.as_str()))
+                {
+                    return Err(err(
+                        Some(args_span),
+                        key("orchestrator"),
+                        format!(
+                            "expected a capability and its arguments, e.g. [\"release\", \"--version\", \"${{VERSION}}\"]; capabilities: {}",
+                            CAPABILITIES.join(", ")
+                        ),
+                    ));
+                }
+                Some(args)
+            }
+            None => None,
+        };
+        let is_capability = capability.is_some();
+        let (action, default_name) = match (capability, raw.run, raw.set, raw.copy) {
+            (Some(args), ..) => {
+                let name = format!("orchestrator-{}", args[0]);
+                (StepAction::Orchestrator(args), Some(name))
+            }
+            (None, Some(run), None, None) => {
                 let run_span = run.span();
                 let run = run.into_inner();
                 if run.first().is_none_or(|p| p.trim().is_empty()) {
@@ -298,7 +343,7 @@ fn parse_steps(
                     .map(|f| f.to_string_lossy().into_owned());
                 (StepAction::Run(run), name)
             }
-            (None, Some(set), None) => {
+            (None, None, Some(set), None) => {
                 if !is_var_name(&set.key.replace(['.', '-'], "_")) {
                     return Err(err(
                         Some(span),
@@ -316,7 +361,7 @@ fn parse_steps(
                     Some(name),
                 )
             }
-            (None, None, Some(copy)) => {
+            (None, None, None, Some(copy)) => {
                 let to = root.join(copy.to);
                 let name = to
                     .file_name()
@@ -333,7 +378,7 @@ fn parse_steps(
                 return Err(err(
                     Some(span),
                     Some(format!("{prefix}[{i}]")),
-                    "expected exactly one of `run`, `set` or `copy`".into(),
+                    "expected exactly one of `run`, `set`, `copy` or `orchestrator`".into(),
                 ));
             }
         };
@@ -371,6 +416,8 @@ fn parse_steps(
             ),
         };
         let modes = match raw.modes {
+            // A release or a publish has no delete flow.
+            None if is_capability => vec![Mode::Apply],
             None => vec![Mode::Apply, Mode::Delete],
             Some(m) => {
                 let m_span = m.span();

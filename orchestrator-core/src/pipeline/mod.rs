@@ -56,7 +56,24 @@ pub struct PipelineRequest {
     pub profile: Option<PathBuf>,
     /// Continue the last unfinished run of this pipeline.
     pub resume: bool,
+    /// How `orchestrator = [...]` steps run this orchestrator; such steps are refused without it.
+    pub orchestrator: Option<OrchestratorProgram>,
 }
+
+/// The orchestrator binary that capability steps (`orchestrator = ["release", ...]`) run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrchestratorProgram {
+    /// The binary (the CLI passes its own path).
+    pub exe: PathBuf,
+    /// The config file the step runs with (the pipeline's own).
+    pub config: PathBuf,
+    /// The workspace lock the pipeline holds, handed to the child so it does not refuse to run
+    /// (see `WorkspaceLock::acquire`).
+    pub lock: Option<PathBuf>,
+}
+
+/// The variable that hands the parent's workspace lock to a capability step.
+pub const INHERITED_LOCK_VAR: &str = "ORCHESTRATOR_INHERITED_LOCK";
 
 /// A resolved variable as shown to people: secrets are `[redacted]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -176,12 +193,39 @@ pub fn plan_pipeline(
         let mut kind = None;
         let command;
         let mut diff = None;
-        match &step.action {
+        // A capability step is this binary run with this config: the same path as a command.
+        let mut step_env = step.env.clone();
+        let action = match &step.action {
+            StepAction::Orchestrator(args) => match &request.orchestrator {
+                Some(program) => {
+                    if let Some(lock) = &program.lock {
+                        step_env.insert(INHERITED_LOCK_VAR.to_owned(), lock.display().to_string());
+                    }
+                    let mut run = vec![
+                        program.exe.display().to_string(),
+                        "--config".to_owned(),
+                        program.config.display().to_string(),
+                    ];
+                    run.extend(args.iter().cloned());
+                    StepAction::Run(run)
+                }
+                None => {
+                    if decision.included {
+                        problems.push(format!(
+                            "{label}: capability steps need the orchestrator binary (PipelineRequest::orchestrator)"
+                        ));
+                    }
+                    StepAction::Run(vec!["orchestrator".to_owned()])
+                }
+            },
+            other => other.clone(),
+        };
+        match &action {
             StepAction::Run(run) => {
                 let mut vars = base.clone();
                 let mut args = Vec::new();
                 let mut bad = None;
-                for (k, v) in &step.env {
+                for (k, v) in &step_env {
                     match expand(v) {
                         Ok(value) => {
                             let display = if looks_secret(k) {
@@ -276,6 +320,9 @@ pub fn plan_pipeline(
                     }
                     kind = Some(PlannedAction::Builtin(action));
                 }
+            }
+            StepAction::Orchestrator(_) => {
+                unreachable!("capability steps were turned into commands above")
             }
         }
         steps.push(PlannedPipelineStep {

@@ -16,6 +16,24 @@ pub struct WorkspaceLock {
     file: File,
     path: PathBuf,
     recovered: Option<String>,
+    /// Held by the parent process, which handed it down: not ours to release.
+    inherited: bool,
+}
+
+/// A lock the parent process holds and handed down, before its file is opened.
+struct Inherited {
+    path: PathBuf,
+}
+
+impl Inherited {
+    fn with_file(self, file: File) -> WorkspaceLock {
+        WorkspaceLock {
+            file,
+            path: self.path,
+            recovered: None,
+            inherited: true,
+        }
+    }
 }
 
 impl WorkspaceLock {
@@ -31,6 +49,9 @@ impl WorkspaceLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        if let Some(inherited) = Self::inherited(&path) {
+            return Ok(inherited.with_file(file));
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -62,7 +83,37 @@ impl WorkspaceLock {
             file,
             path,
             recovered: (!previous.is_empty()).then_some(previous),
+            inherited: false,
         })
+    }
+
+    /// A pipeline's capability step (`orchestrator = ["release", ...]`) runs under the lock its
+    /// parent `orchestrator run` holds: the parent names the lock file in
+    /// `ORCHESTRATOR_INHERITED_LOCK`, and the child accepts it only when the file records the
+    /// parent process as the holder, so no other process can claim a held lock this way.
+    #[cfg(unix)]
+    fn inherited(path: &Path) -> Option<Inherited> {
+        let named = std::env::var_os(crate::pipeline::INHERITED_LOCK_VAR)?;
+        if Path::new(&named) != path {
+            return None;
+        }
+        let holder = std::fs::read_to_string(path).ok()?;
+        let parent = std::os::unix::process::parent_id();
+        holder
+            .starts_with(&format!("pid {parent} "))
+            .then(|| Inherited {
+                path: path.to_owned(),
+            })
+    }
+
+    #[cfg(not(unix))]
+    fn inherited(_path: &Path) -> Option<Inherited> {
+        None
+    }
+
+    /// Whether this lock is held by the parent process and was handed down to this one.
+    pub fn is_inherited(&self) -> bool {
+        self.inherited
     }
 
     /// The holder recorded by a run that died without releasing the lock, if this lock was taken
@@ -79,8 +130,11 @@ impl WorkspaceLock {
 
 impl Drop for WorkspaceLock {
     fn drop(&mut self) {
-        // A clean release leaves the file empty; content at the next acquire means a crash.
-        let _ = self.file.set_len(0);
+        // A clean release leaves the file empty; content at the next acquire means a crash. An
+        // inherited lock is the parent's to release.
+        if !self.inherited {
+            let _ = self.file.set_len(0);
+        }
     }
 }
 
