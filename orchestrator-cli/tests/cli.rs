@@ -306,3 +306,29 @@ fn completions_are_printed() {
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("release-iso"));
 }
+
+#[test]
+fn config_check_lists_repos_pipelines_and_task_lists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = "[forge]\nowner = \"acme\"\n[[repo]]\nname = \"a\"\n[[repo]]\nname = \"b\"\ndepends_on = [\"a\"]\n\
+                  [pipeline.p]\n[[pipeline.p.apply]]\nrun = [\"true\"]\n[[pipeline.p.delete]]\nrun = [\"true\"]\n\
+                  [[tasks.nightly]]\nname = \"x\"\nrun = [\"true\"]\n";
+    std::fs::write(dir.path().join("orchestrator.toml"), config).expect("config");
+    let out = run(bin().current_dir(dir.path()).args(["config", "check"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("ok, 2 repo(s)"), "{shown}");
+    assert!(
+        shown.contains("wave 1: a") && shown.contains("wave 2: b"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("pipeline p: 1 apply step(s), 1 delete step(s)"),
+        "{shown}"
+    );
+    assert!(shown.contains("task list nightly: 1 task(s)"), "{shown}");
+    assert!(
+        !dir.path().join(".orchestrator").exists(),
+        "a check touches nothing"
+    );
+}

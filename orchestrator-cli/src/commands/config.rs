@@ -10,10 +10,30 @@ pub(crate) fn run(global: &Global, args: &ConfigArgs) -> anyhow::Result<ExitCode
         ConfigCommand::Check => {
             let config = wiring::load_config(global)?;
             let waves = config.graph.waves(None);
+            let pipelines: Vec<(&str, usize, usize)> = config
+                .pipelines
+                .values()
+                .map(|p| (p.name.as_str(), p.apply.len(), p.delete.len()))
+                .collect();
+            let tasks: Vec<(&str, usize)> = config
+                .tasks
+                .iter()
+                .map(|(name, list)| (name.as_str(), list.len()))
+                .collect();
             match global.output {
                 OutputFormat::Json => println!(
                     "{}",
-                    serde_json::json!({ "file": config.file, "repos": config.repos.len(), "waves": waves })
+                    serde_json::json!({
+                        "file": config.file,
+                        "repos": config.repos.len(),
+                        "waves": waves,
+                        "pipelines": pipelines.iter().map(|(name, apply, delete)| {
+                            serde_json::json!({ "name": name, "apply": apply, "delete": delete })
+                        }).collect::<Vec<_>>(),
+                        "task_lists": tasks.iter().map(|(name, count)| {
+                            serde_json::json!({ "name": name, "tasks": count })
+                        }).collect::<Vec<_>>(),
+                    })
                 ),
                 OutputFormat::Human => {
                     println!(
@@ -23,6 +43,14 @@ pub(crate) fn run(global: &Global, args: &ConfigArgs) -> anyhow::Result<ExitCode
                     );
                     for (i, wave) in waves.iter().enumerate() {
                         println!("  wave {}: {}", i + 1, wave.join(", "));
+                    }
+                    for (name, apply, delete) in &pipelines {
+                        println!(
+                            "  pipeline {name}: {apply} apply step(s), {delete} delete step(s)"
+                        );
+                    }
+                    for (name, count) in &tasks {
+                        println!("  task list {name}: {count} task(s)");
                     }
                 }
             }
