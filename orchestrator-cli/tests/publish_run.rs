@@ -417,6 +417,8 @@ fn cli_publish_runs_for_real_over_the_simulated_forge() {
     let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .current_dir(world.dir.path())
         .env_remove("ORCHESTRATOR_FORGE_URL")
+        .env("GITHUB_STEP_SUMMARY", world.dir.path().join("summary.md"))
+        .env("GITHUB_OUTPUT", world.dir.path().join("outputs.txt"))
         .args(["--output", "json", "publish", "--bump", "patch"])
         .output()
         .expect("runs");
@@ -439,6 +441,23 @@ fn cli_publish_runs_for_real_over_the_simulated_forge() {
     let tail = world.origin_git("tail", &["show", "v1.0.1:package.json"]);
     assert!(tail.contains("\"@acme/top\": \"^1.0.1\""), "{tail}");
     assert!(world.dir.path().join("versions.toml").exists());
+    // In a GitHub Actions job: the graph and table in the step summary, key results as outputs.
+    let summary = std::fs::read_to_string(world.dir.path().join("summary.md")).expect("summary");
+    assert!(
+        summary.contains("```mermaid") && summary.contains("| tail | 1.0.1 |"),
+        "{summary}"
+    );
+    let outputs = std::fs::read_to_string(world.dir.path().join("outputs.txt")).expect("outputs");
+    assert!(
+        outputs.contains("status=succeeded\n") && outputs.contains("failed=\n"),
+        "{outputs}"
+    );
+    assert!(
+        outputs
+            .lines()
+            .any(|l| l.starts_with("released=") && l.contains("tail")),
+        "{outputs}"
+    );
     // A second run finds nothing to resume and plans the next versions.
     let again = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .current_dir(world.dir.path())

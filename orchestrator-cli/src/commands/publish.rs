@@ -195,8 +195,9 @@ async fn run_plan(
     let cancel = CancelToken::new();
     crate::commands::release::spawn_ctrl_c(cancel.clone());
     let human = global.output == OutputFormat::Human;
+    let config = Arc::new(config);
     let mut publisher =
-        publish::Publisher::new(Arc::new(config), forge, vcs, store).with_cancel(cancel);
+        publish::Publisher::new(config.clone(), forge, vcs, store).with_cancel(cancel);
     if human {
         publisher = publisher.with_observer(progress::for_stderr());
         eprintln!(
@@ -215,11 +216,69 @@ async fn run_plan(
         OutputFormat::Human => print!("{}", render_publish_report(&report)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
+    write_actions_outputs(&config, &report)?;
     Ok(if report.status == RunStatus::Succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// In a GitHub Actions job: the graph coloured by outcome and the result table go to
+/// `$GITHUB_STEP_SUMMARY`, the key results to `$GITHUB_OUTPUT` (both appended, as Actions expects).
+fn write_actions_outputs(config: &Config, report: &publish::PublishReport) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let append = |path: std::ffi::OsString, text: &str| -> anyhow::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        file.write_all(text.as_bytes())?;
+        Ok(())
+    };
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let options = GraphOptions {
+            from: None,
+            outcomes: report
+                .packages
+                .iter()
+                .map(|p| (p.name.clone(), p.outcome.as_str().to_owned()))
+                .collect(),
+        };
+        let graph = publish::render_graph(config, GraphFormat::Mermaid, &options)?;
+        let mut text = format!(
+            "## {} {}: {}\n\n```mermaid\n{}\n```\n\n| package | version | tag | outcome | run |\n|---|---|---|---|---|\n",
+            report.kind,
+            report.key,
+            report.status,
+            graph.trim_end()
+        );
+        for p in &report.packages {
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} | {} | {} |",
+                p.name,
+                p.version,
+                p.tag,
+                p.outcome.as_str(),
+                p.run_url.as_deref().unwrap_or("-")
+            );
+        }
+        append(path, &text)?;
+    }
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
+        let list = |outcome| report.with_outcome(outcome).join(",");
+        let text = format!(
+            "status={}\nreleased={}\nfailed={}\nheld_back={}\numbrella={}\n",
+            report.status,
+            list(publish::PackageOutcome::Released),
+            list(publish::PackageOutcome::Failed),
+            list(publish::PackageOutcome::HeldBack),
+            report.umbrella.as_deref().unwrap_or("")
+        );
+        append(path, &text)?;
+    }
+    Ok(())
 }
 
 /// The result table of `publish` and `cascade`.
