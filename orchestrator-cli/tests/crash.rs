@@ -179,6 +179,9 @@ fn publish(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
     cmd.current_dir(dir)
         .env("GITHUB_TOKEN", TOKEN)
         .env_remove(KILL_AT)
+        // Run inside GitHub Actions, these would append to the job's real summary and outputs.
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
         .args(["--output", "json", "publish", "--bump", "patch"])
         .args(extra);
     if let Some(k) = kill_at {

@@ -477,6 +477,8 @@ fn cli_cascade_runs_the_repo_and_its_downstream_only() {
     let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .current_dir(world.dir.path())
         .env_remove("ORCHESTRATOR_FORGE_URL")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
         .args(["--output", "json", "cascade", "--from", "left"])
         .output()
         .expect("runs");
