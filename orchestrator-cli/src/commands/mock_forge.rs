@@ -76,6 +76,7 @@ fn fault_rate(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<ExitCode> {
+    let signals = StopSignals::register();
     let config = global.config.as_deref().map(Config::load).transpose()?;
     let options = options(&args, config).await?;
     let watched = options
@@ -112,7 +113,7 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
         "mock-forge: stats at {}/_mock/stats; stop with Ctrl-C",
         mock.url()
     );
-    stopped().await;
+    signals.stopped().await;
     let stats = mock.stats();
     mock.shutdown().await;
     eprintln!(
@@ -174,18 +175,41 @@ async fn options(args: &MockForgeArgs, config: Option<Config>) -> anyhow::Result
     Ok(options)
 }
 
-/// Resolves on Ctrl-C or (on Unix) SIGTERM.
-async fn stopped() {
+/// Ctrl-C and (on Unix) SIGTERM, registered when this is created: a signal that arrives between
+/// the `listening on` line and the wait is then a clean stop, not the default (fatal) action.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                term: signal(SignalKind::terminate()).ok(),
+                interrupt: signal(SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Resolves on the first of them.
+    async fn stopped(mut self) {
+        #[cfg(unix)]
+        if let (Some(term), Some(interrupt)) = (self.term.as_mut(), self.interrupt.as_mut()) {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
+                _ = interrupt.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
