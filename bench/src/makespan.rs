@@ -11,59 +11,13 @@ use std::time::{Duration, Instant};
 use orchestrator_core::config::Config;
 use orchestrator_core::forge::{CiBehaviour, CiSimulation, InMemoryForge};
 use orchestrator_core::release::{ReleaseRequest, Releaser};
+use orchestrator_core::seeds::{SEED_000, SEED_002};
 use orchestrator_core::state::{JournalEntry, MemoryStateStore, RunStatus, StateStore};
 use orchestrator_core::version::ReleaseVersion;
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::Sandbox;
 
 use crate::{Figure, Options};
-
-/// Seed 000's release set: only the ISO needs the others (floor: 2 CI durations).
-const SEED_000: &[(&str, &[&str])] = &[
-    ("installer-kernel", &[]),
-    ("installer", &[]),
-    ("truthdb", &[]),
-    (
-        "installer-iso",
-        &["installer-kernel", "installer", "truthdb"],
-    ),
-];
-
-/// Seed 002's 16-package DAG (longest chain: 10).
-const SEED_002: &[(&str, &[&str])] = &[
-    ("domain", &[]),
-    ("infrastructure", &["domain"]),
-    ("application", &["domain", "infrastructure"]),
-    (
-        "typescript-eda",
-        &["domain", "infrastructure", "application"],
-    ),
-    ("wb-core", &["typescript-eda"]),
-    ("wb-contract-declaration", &["typescript-eda"]),
-    ("wb-nodejs-server", &["wb-core"]),
-    ("wb-browser-extension", &["wb-core"]),
-    ("wb-google-buddy", &["wb-core"]),
-    ("gb-client", &["wb-core"]),
-    (
-        "wb-framework",
-        &[
-            "wb-core",
-            "wb-contract-declaration",
-            "wb-nodejs-server",
-            "wb-browser-extension",
-            "wb-google-buddy",
-            "gb-client",
-        ],
-    ),
-    ("cb-core", &["wb-framework", "typescript-eda"]),
-    ("cb-server", &["cb-core"]),
-    ("cb-extension", &["cb-core"]),
-    ("cb-client-ts", &["cb-core"]),
-    (
-        "chatgpt-buddy",
-        &["cb-core", "cb-server", "cb-extension", "cb-client-ts"],
-    ),
-];
 
 struct Outcome {
     makespan: f64,

@@ -9,47 +9,12 @@ use std::time::Duration;
 use orchestrator_core::config::Config;
 use orchestrator_core::forge::{ForgeOp, InMemoryForge, RepoId, WorkflowSimulation};
 use orchestrator_core::publish::{self, BumpRequest, PackageOutcome, PublishRequest, Publisher};
+use orchestrator_core::seeds::SEED_002;
 use orchestrator_core::state::{
     JournalEntry, JournalRecord, MemoryStateStore, RunStatus, StateStore,
 };
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::{Sandbox, git};
-
-/// Seed 002's DAG (`../shared/reference/seed-formats.md`), by repo.
-const SEED_002: &[(&str, &[&str])] = &[
-    ("domain", &[]),
-    ("infrastructure", &["domain"]),
-    ("application", &["domain", "infrastructure"]),
-    (
-        "typescript-eda",
-        &["domain", "infrastructure", "application"],
-    ),
-    ("wb-core", &["typescript-eda"]),
-    ("wb-contract-declaration", &["typescript-eda"]),
-    ("wb-nodejs-server", &["wb-core"]),
-    ("wb-browser-extension", &["wb-core"]),
-    ("wb-google-buddy", &["wb-core"]),
-    ("gb-client", &["wb-core"]),
-    (
-        "wb-framework",
-        &[
-            "wb-core",
-            "wb-contract-declaration",
-            "wb-nodejs-server",
-            "wb-browser-extension",
-            "wb-google-buddy",
-            "gb-client",
-        ],
-    ),
-    ("cb-core", &["wb-framework", "typescript-eda"]),
-    ("cb-server", &["cb-core"]),
-    ("cb-extension", &["cb-core"]),
-    ("cb-client-ts", &["cb-core"]),
-    (
-        "chatgpt-buddy",
-        &["cb-core", "cb-server", "cb-extension", "cb-client-ts"],
-    ),
-];
 
 fn package_json(name: &str, deps: &[&str]) -> String {
     let deps: Vec<String> = deps

@@ -316,14 +316,11 @@ mod tests {
 
     #[test]
     fn cascade_closure_follows_dependents_only() {
-        // Seed 004: two independent chains.
-        let g = graph(&[
-            ("consensus-proof", &[]),
-            ("protocol-engine", &["consensus-proof"]),
-            ("reference-node", &["protocol-engine", "consensus-proof"]),
-            ("developer-sdk", &[]),
-            ("governance-app", &["developer-sdk"]),
-        ])
+        let g = DependencyGraph::new(
+            crate::seeds::SEED_004
+                .iter()
+                .map(|(n, d)| (*n, d.iter().copied())),
+        )
         .expect("acyclic");
         let closure: Vec<String> = g
             .dependents_closure(["consensus-proof"])

@@ -78,6 +78,7 @@ pub mod publish;
 pub mod release;
 pub mod scale;
 pub mod secret;
+pub mod seeds;
 pub mod state;
 pub mod step;
 pub mod tasks;
