@@ -135,7 +135,16 @@ impl AssetPattern {
 
     /// The pattern for a version: a matcher over asset names.
     pub fn for_version(&self, version: &ReleaseVersion) -> AssetMatcher {
-        let filled = fill_version(&self.0, version);
+        Self::matcher(fill_version(&self.0, version))
+    }
+
+    /// The pattern for a build that carries no release version (a nightly tag): `{version}`
+    /// matches anything, since CI names such assets after the tag or the build.
+    pub fn for_any_version(&self) -> AssetMatcher {
+        Self::matcher(self.0.replace(VERSION_PLACEHOLDER, "*"))
+    }
+
+    fn matcher(filled: String) -> AssetMatcher {
         let glob = filled
             .contains(['*', '?', '['])
             .then(|| {

@@ -7,17 +7,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use http::{Method, StatusCode, Uri};
 use orchestrator_core::forge::{
-    Comment, Forge, NewPullRequest, NewRelease, Permission, PullRequest, Release, ReleaseAsset,
-    ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun, WorkflowRunQuery,
+    Comment, Forge, Issue, NewPullRequest, NewRelease, Permission, PullRequest, Release,
+    ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun,
+    WorkflowRunQuery,
 };
 use orchestrator_core::secret::SecretString;
 use orchestrator_core::{Error, Result};
 
 use crate::transport::{ClientConfig, Reply, Request, RetryPolicy, Transport};
 use crate::wire::{
-    GhAsset, GhComment, GhCommentBody, GhError, GhLabels, GhNewPullRequest, GhNewRef, GhNewRelease,
-    GhPermission, GhPullRequest, GhRelease, GhReleaseUpdate, GhRepositoryDispatch,
-    GhWorkflowDispatch, GhWorkflowRun, GhWorkflowRuns, format_time,
+    GhAsset, GhComment, GhCommentBody, GhError, GhIssue, GhLabels, GhNewIssue, GhNewPullRequest,
+    GhNewRef, GhNewRelease, GhPermission, GhPullRequest, GhRelease, GhReleaseUpdate,
+    GhRepositoryDispatch, GhWorkflowDispatch, GhWorkflowRun, GhWorkflowRuns, format_time,
 };
 
 /// GitHub's public API.
@@ -734,6 +735,54 @@ impl Forge for GitHubForge {
             StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
             StatusCode::NOT_FOUND => Err(Error::NotFound {
                 what: format!("issue or pull request #{number} of {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn create_issue(&self, repo: &RepoId, title: &str, body: &str) -> Result<Issue> {
+        let what = format!("new issue in {repo}");
+        let url = format!("{}/issues", self.repo_url(repo));
+        let payload = GhNewIssue {
+            title: title.to_owned(),
+            body: Some(body.to_owned()),
+        };
+        let reply = self.send_json(Method::POST, url, &payload, &what).await?;
+        match reply.status {
+            StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhIssue>(&what)?.into()),
+            // Issues disabled on the repository answers 410.
+            StatusCode::NOT_FOUND | StatusCode::GONE => Err(Error::NotFound {
+                what: format!("issues of {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn issue(&self, repo: &RepoId, number: u64) -> Result<Issue> {
+        let what = format!("issue #{number} of {repo}");
+        let reply = self
+            .get(format!("{}/issues/{number}", self.repo_url(repo)), &what)
+            .await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhIssue>(&what)?.into()),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Err(Error::NotFound { what }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn update_issue_body(&self, repo: &RepoId, number: u64, body: &str) -> Result<Issue> {
+        let what = format!("body of issue #{number} of {repo}");
+        let url = format!("{}/issues/{number}", self.repo_url(repo));
+        let payload = GhCommentBody {
+            body: body.to_owned(),
+        };
+        let reply = self.send_json(Method::PATCH, url, &payload, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhIssue>(&what)?.into()),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Err(Error::NotFound {
+                what: format!("issue #{number} of {repo}"),
             }),
             StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
             _ => Err(reply.into_error(&what)),

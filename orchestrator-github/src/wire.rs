@@ -6,7 +6,7 @@
 //! never breaks us. The mock server serialises the same structs, so both sides agree on names.
 
 use orchestrator_core::forge::{
-    AssetState, Comment, NewPullRequest, NewRelease, Permission, PullRequest, Release,
+    AssetState, Comment, Issue, NewPullRequest, NewRelease, Permission, PullRequest, Release,
     ReleaseAsset, ReleaseUpdate, WorkflowRun, WorkflowRunStatus,
 };
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,9 @@ pub(crate) struct GhRelease {
     pub(crate) html_url: String,
     #[serde(default)]
     pub(crate) assets: Vec<GhAsset>,
+    /// `null` for drafts.
+    #[serde(default)]
+    pub(crate) published_at: Option<String>,
 }
 
 /// A release asset as GitHub returns it.
@@ -370,6 +373,40 @@ pub(crate) struct GhCommentBody {
     pub(crate) body: String,
 }
 
+/// An issue as GitHub returns it (`GET /repos/{o}/{r}/issues/{n}`; pull requests too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhIssue {
+    pub(crate) number: u64,
+    #[serde(default)]
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    #[serde(default)]
+    pub(crate) state: String,
+    #[serde(default)]
+    pub(crate) html_url: String,
+}
+
+impl From<GhIssue> for Issue {
+    fn from(i: GhIssue) -> Self {
+        Issue {
+            number: i.number,
+            title: i.title,
+            body: i.body.unwrap_or_default(),
+            state: i.state,
+            html_url: i.html_url,
+        }
+    }
+}
+
+/// The body of `POST /repos/{o}/{r}/issues`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhNewIssue {
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+}
+
 /// An issue comment as GitHub returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct GhComment {
@@ -524,6 +561,7 @@ impl From<GhRelease> for Release {
             prerelease: r.prerelease,
             html_url: r.html_url,
             assets: r.assets.into_iter().map(ReleaseAsset::from).collect(),
+            published_at_ms: r.published_at.as_deref().and_then(parse_time_ms),
         }
     }
 }

@@ -53,6 +53,55 @@ pub async fn created_release_is_found_by_tag(forge: &dyn Forge, repo: &RepoId) {
     assert!(found.assets.is_empty());
 }
 
+/// A published release is dated (monitors show its age) and a draft is not; publishing the
+/// draft dates it.
+pub async fn published_releases_are_dated(forge: &dyn Forge, repo: &RepoId) {
+    let before = crate::state::now_ms();
+    let published = forge
+        .create_release(repo, &new_release("conformance-dated"))
+        .await
+        .expect("create");
+    let draft = forge
+        .create_release(
+            repo,
+            &NewRelease {
+                draft: true,
+                ..new_release("conformance-undated")
+            },
+        )
+        .await
+        .expect("create");
+    let found = forge
+        .release_by_tag(repo, "conformance-dated")
+        .await
+        .expect("lookup")
+        .expect("the created release");
+    let at = found
+        .published_at_ms
+        .unwrap_or_else(|| panic!("{}: a published release has a date", forge.backend()));
+    // Whole seconds on GitHub: allow the truncation.
+    assert!(
+        at >= before - 1_000 && at <= crate::state::now_ms() + 1_000,
+        "{}: published at {at}, created after {before}",
+        forge.backend()
+    );
+    assert_eq!(found.published_at_ms, published.published_at_ms);
+    assert_eq!(draft.published_at_ms, None, "{}", forge.backend());
+    let update = ReleaseUpdate {
+        draft: Some(false),
+        ..ReleaseUpdate::default()
+    };
+    let now_published = forge
+        .update_release(repo, draft.id, &update)
+        .await
+        .expect("update_release");
+    assert!(
+        now_published.published_at_ms.is_some(),
+        "{}: publishing a draft dates it",
+        forge.backend()
+    );
+}
+
 /// Creating a second release for the same tag is `AlreadyExists`.
 pub async fn creating_a_release_twice_is_already_exists(forge: &dyn Forge, repo: &RepoId) {
     forge
@@ -410,6 +459,44 @@ pub async fn comments_round_trip_oldest_first(forge: &dyn Forge, repo: &RepoId) 
     assert_eq!(listed[0], first);
 }
 
+/// An issue reads back as opened; updating its body changes nothing else; an unknown issue is
+/// `NotFound`.
+pub async fn issue_body_round_trip(forge: &dyn Forge, repo: &RepoId) {
+    let created = forge
+        .create_issue(repo, "Conformance tracking issue", "old *table*")
+        .await
+        .expect("create_issue");
+    let read = forge.issue(repo, created.number).await.expect("issue");
+    assert_eq!(read, created, "{}: read back as created", forge.backend());
+    assert_eq!(read.title, "Conformance tracking issue");
+    assert_eq!(read.body, "old *table*");
+    assert_eq!(read.state, "open");
+    let body = "| repo | release |\n|---|---|\n| a | v1.0.0 |\n";
+    let updated = forge
+        .update_issue_body(repo, created.number, body)
+        .await
+        .expect("update_issue_body");
+    assert_eq!(updated.body, body, "{}", forge.backend());
+    assert_eq!(updated.title, created.title);
+    assert_eq!(
+        forge.issue(repo, created.number).await.expect("issue"),
+        updated
+    );
+    for err in [
+        forge.issue(repo, 987_655).await.expect_err("no such issue"),
+        forge
+            .update_issue_body(repo, 987_655, "x")
+            .await
+            .expect_err("no such issue"),
+    ] {
+        assert!(
+            matches!(err, Error::NotFound { .. }),
+            "{}: got {err:?}",
+            forge.backend()
+        );
+    }
+}
+
 /// A user with no access to the repository has permission `None`.
 pub async fn stranger_has_no_permission(forge: &dyn Forge, repo: &RepoId) {
     let permission = forge
@@ -439,6 +526,7 @@ pub async fn run_releases(forge: &dyn Forge, repo: &RepoId) {
 /// labels, comments, permissions), in order.
 pub async fn run_collaboration(forge: &dyn Forge, repo: &RepoId) {
     latest_release_skips_drafts_and_prereleases(forge, repo).await;
+    published_releases_are_dated(forge, repo).await;
     update_release_changes_only_given_fields(forge, repo).await;
     updating_a_missing_release_is_not_found(forge, repo).await;
     dispatched_workflow_run_is_listed_and_fetched(forge, repo).await;
@@ -448,5 +536,6 @@ pub async fn run_collaboration(forge: &dyn Forge, repo: &RepoId) {
     pull_request_round_trip_with_labels(forge, repo).await;
     missing_pull_request_is_not_found(forge, repo).await;
     comments_round_trip_oldest_first(forge, repo).await;
+    issue_body_round_trip(forge, repo).await;
     stranger_has_no_permission(forge, repo).await;
 }

@@ -25,13 +25,13 @@ use async_trait::async_trait;
 
 use super::Forge;
 use super::types::{
-    AssetState, Comment, NewPullRequest, NewRelease, Permission, PullRequest, Release,
+    AssetState, Comment, Issue, NewPullRequest, NewRelease, Permission, PullRequest, Release,
     ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun,
     WorkflowRunQuery,
 };
 use crate::config::{Config, RepoConfig};
 use crate::error::{Error, Result};
-use crate::version::{TagFormat, fill_version};
+use crate::version::{TagFormat, VERSION_PLACEHOLDER};
 
 mod collab;
 mod workflows;
@@ -79,6 +79,12 @@ pub enum ForgeOp {
     ListComments,
     /// [`Forge::permission`].
     Permission,
+    /// [`Forge::create_issue`].
+    CreateIssue,
+    /// [`Forge::issue`].
+    Issue,
+    /// [`Forge::update_issue_body`].
+    UpdateIssue,
 }
 
 /// An injected failure.
@@ -159,6 +165,9 @@ pub struct CiRepo {
 pub struct CiSimulation {
     /// Tags that start a release; others are ignored.
     pub tag_format: TagFormat,
+    /// Nightly tags (`[publish] nightly_tag`, see [`crate::publish::is_nightly_tag`]) also start
+    /// a build: a prerelease whose assets carry the tag where `{version}` stands.
+    pub nightly_tag: Option<String>,
     /// From push to the (draft) release.
     pub delay: Duration,
     /// Time each asset takes to upload; assets upload one after another.
@@ -173,6 +182,7 @@ impl Default for CiSimulation {
     fn default() -> Self {
         Self {
             tag_format: TagFormat::default(),
+            nightly_tag: None,
             delay: Duration::from_millis(200),
             asset_interval: Duration::from_millis(100),
             growth_steps: 3,
@@ -210,6 +220,7 @@ impl CiSimulation {
             .collect();
         Self {
             tag_format: config.release.tag.clone(),
+            nightly_tag: Some(config.publish.nightly_tag.clone()),
             delay,
             asset_interval,
             repos,
@@ -219,6 +230,45 @@ impl CiSimulation {
 }
 
 impl CiSimulation {
+    /// Whether pushing `tag` starts a build, and if so what stands for `{version}` in its asset
+    /// names and whether its release is a prerelease.
+    pub fn builds(&self, tag: &str) -> Option<(String, bool)> {
+        if let Some(version) = self.tag_format.parse_tag(tag) {
+            return Some((version.to_string(), version.is_prerelease()));
+        }
+        self.nightly_tag
+            .as_deref()
+            .filter(|format| crate::publish::is_nightly_tag(format, tag))
+            .map(|_| (tag.to_owned(), true))
+    }
+
+    /// From a tag's push to its release being published (no longer a draft), for `repo`.
+    pub fn publish_delay(&self, repo: &RepoId) -> Duration {
+        let start = match self.repos.get(repo).map(|r| &r.behaviour) {
+            Some(CiBehaviour::Slow(extra)) => self.delay + *extra,
+            _ => self.delay,
+        };
+        start + self.asset_interval.max(Duration::from_millis(1)) / 2
+    }
+
+    /// [`CiSimulation::release_after`] for a tag pushed at `pushed` (monotonic) or `pushed_ms`
+    /// (wall clock), now: with its publication date.
+    pub fn release_at(
+        &self,
+        repo: &RepoId,
+        tag: &str,
+        pushed: Instant,
+        pushed_ms: i64,
+        id: u64,
+    ) -> Option<Release> {
+        let mut release = self.release_after(repo, tag, pushed.elapsed(), id)?;
+        if !release.draft {
+            let delay = i64::try_from(self.publish_delay(repo).as_millis()).unwrap_or(i64::MAX);
+            release.published_at_ms = Some(pushed_ms.saturating_add(delay));
+        }
+        Some(release)
+    }
+
     /// The release CI has produced for `tag` of `repo` when `since_push` has passed since the tag
     /// was pushed: `None` before `delay` (or for a tag not in [`CiSimulation::tag_format`], a repo
     /// CI does not know, or a failing pipeline); then a draft for half an asset interval; then
@@ -235,7 +285,7 @@ impl CiSimulation {
         id: u64,
     ) -> Option<Release> {
         let ci_repo = self.repos.get(repo)?;
-        let version = self.tag_format.parse_tag(tag)?;
+        let (version, prerelease) = self.builds(tag)?;
         let start = match &ci_repo.behaviour {
             CiBehaviour::Fails => return None,
             CiBehaviour::Slow(extra) => self.delay + *extra,
@@ -252,7 +302,7 @@ impl CiSimulation {
             let Some(uploading_for) = since_release.checked_sub(begins) else {
                 break;
             };
-            let name = fill_version(pattern, &version);
+            let name = pattern.replace(VERSION_PLACEHOLDER, &version);
             let final_size = 1024 * (i as u64 + 1) + name.len() as u64;
             let last = i + 1 == ci_repo.assets.len();
             let (size, state) = if last && ci_repo.behaviour == CiBehaviour::NeverSettles {
@@ -281,9 +331,11 @@ impl CiSimulation {
             body: Some("Built by simulated CI.".into()),
             // A draft for the first half interval: waiters must not accept drafts.
             draft: since_release < interval / 2,
-            prerelease: version.is_prerelease(),
+            prerelease,
             html_url: format!("memory://{repo}/releases/tag/{tag}"),
             assets,
+            // Filled by the forge that knows when the tag was pushed.
+            published_at_ms: None,
         })
     }
 }
@@ -321,12 +373,29 @@ struct State {
     user: Option<String>,
 }
 
+/// When CI saw a tag pushed: a monotonic instant for the simulation's clock, and the wall time
+/// for the dates a forge shows.
+#[derive(Debug, Clone, Copy)]
+struct Pushed {
+    at: Instant,
+    at_ms: i64,
+}
+
+impl Pushed {
+    fn now() -> Self {
+        Self {
+            at: Instant::now(),
+            at_ms: crate::state::now_ms(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct RepoState {
     /// Releases made through the API, by tag.
     releases: BTreeMap<String, Release>,
     /// Tags CI has seen pushed, and when.
-    pushes: BTreeMap<String, Instant>,
+    pushes: BTreeMap<String, Pushed>,
     /// Stable ids for CI-made releases and assets, by tag.
     ci_ids: HashMap<String, u64>,
     /// Edits of CI-made releases ([`Forge::update_release`]), by release id.
@@ -343,6 +412,8 @@ struct RepoState {
     dispatches: Vec<RepositoryDispatchRecord>,
     /// Pull requests by number.
     pulls: BTreeMap<u64, PullRequest>,
+    /// Issues (not pull requests) by number.
+    issues: BTreeMap<u64, Issue>,
     /// The last issue/pull-request number handed out.
     next_number: u64,
     /// Comments by issue/pull-request number, oldest first.
@@ -373,7 +444,7 @@ impl InMemoryForge {
             .or_default()
             .pushes
             .entry(tag.to_owned())
-            .or_insert_with(Instant::now);
+            .or_insert_with(Pushed::now);
     }
 
     /// Fails matching future requests.
@@ -460,7 +531,7 @@ impl State {
         else {
             return;
         };
-        let now = Instant::now();
+        let now = Pushed::now();
         let pushes = &mut self.repos.entry(repo.clone()).or_default().pushes;
         for tag in origin_tags(&origin) {
             pushes.entry(tag).or_insert(now);
@@ -469,13 +540,17 @@ impl State {
 
     /// The release CI has produced so far for `tag`, if any.
     fn ci_release(&mut self, repo: &RepoId, tag: &str) -> Option<Release> {
-        let since_push = self.repos.get(repo)?.pushes.get(tag)?.elapsed();
+        let pushed = *self.repos.get(repo)?.pushes.get(tag)?;
+        let since_push = pushed.at.elapsed();
         // Ids are handed out when the release first becomes visible, as a real forge would.
         self.ci.as_ref()?.release_after(repo, tag, since_push, 0)?;
         let id = self.ci_id(repo, tag);
-        let mut release = self.ci.as_ref()?.release_after(repo, tag, since_push, id)?;
+        let mut release = self
+            .ci
+            .as_ref()?
+            .release_at(repo, tag, pushed.at, pushed.at_ms, id)?;
         if let Some(update) = self.repos.get(repo).and_then(|r| r.ci_updates.get(&id)) {
-            apply_update(&mut release, update);
+            release.apply_update(update);
         }
         Some(release)
     }
@@ -515,22 +590,6 @@ impl State {
             return Some(release.clone());
         }
         self.ci_release(repo, tag)
-    }
-}
-
-/// Applies the fields `update` sets.
-fn apply_update(release: &mut Release, update: &ReleaseUpdate) {
-    if let Some(name) = &update.name {
-        release.name = Some(name.clone());
-    }
-    if let Some(body) = &update.body {
-        release.body = Some(body.clone());
-    }
-    if let Some(draft) = update.draft {
-        release.draft = draft;
-    }
-    if let Some(prerelease) = update.prerelease {
-        release.prerelease = prerelease;
     }
 }
 
@@ -601,6 +660,7 @@ impl Forge for InMemoryForge {
             prerelease: release.prerelease,
             html_url: format!("memory://{repo}/releases/tag/{}", release.tag),
             assets: Vec::new(),
+            published_at_ms: (!release.draft).then(crate::state::now_ms),
         };
         state
             .repos
@@ -671,7 +731,7 @@ impl Forge for InMemoryForge {
             .get_mut(repo)
             .and_then(|r| r.releases.values_mut().find(|rel| rel.id == release_id));
         if let Some(release) = made {
-            apply_update(release, update);
+            release.apply_update(update);
             return Ok(release.clone());
         }
         let ci_made = state
@@ -693,7 +753,7 @@ impl Forge for InMemoryForge {
         edits.draft = update.draft.or(edits.draft);
         edits.prerelease = update.prerelease.or(edits.prerelease);
         let mut release = ci_made;
-        apply_update(&mut release, update);
+        release.apply_update(update);
         Ok(release)
     }
 
@@ -783,6 +843,24 @@ impl Forge for InMemoryForge {
         )?;
         let author = state.user();
         state.comment(repo, number, &author, body)
+    }
+
+    async fn create_issue(&self, repo: &RepoId, title: &str, body: &str) -> Result<Issue> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::CreateIssue, repo, title)?;
+        state.create_issue(repo, title, body)
+    }
+
+    async fn issue(&self, repo: &RepoId, number: u64) -> Result<Issue> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::Issue, repo, &number.to_string())?;
+        state.issue(repo, number)
+    }
+
+    async fn update_issue_body(&self, repo: &RepoId, number: u64, body: &str) -> Result<Issue> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::UpdateIssue, repo, &number.to_string())?;
+        state.update_issue_body(repo, number, body)
     }
 
     async fn list_comments(&self, repo: &RepoId, number: u64) -> Result<Vec<Comment>> {

@@ -11,7 +11,7 @@ pub use memory::{
     InMemoryForge, RepositoryDispatchRecord, RequestRecord, WorkflowSimulation, origin_tags,
 };
 pub use types::{
-    AssetState, Comment, NewPullRequest, NewRelease, Permission, PullRequest, Release,
+    AssetState, Comment, Issue, NewPullRequest, NewRelease, Permission, PullRequest, Release,
     ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun,
     WorkflowRunQuery, WorkflowRunStatus,
 };
@@ -171,6 +171,24 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
             self.backend(),
             &format!("comments in {repo}"),
         ))
+    }
+
+    /// Opens an issue.
+    async fn create_issue(&self, repo: &RepoId, title: &str, body: &str) -> Result<Issue> {
+        let _ = (title, body);
+        Err(not_supported(self.backend(), &format!("issues in {repo}")))
+    }
+
+    /// One issue; `NotFound` if absent. A pull request's number reads as its issue, as on GitHub.
+    async fn issue(&self, repo: &RepoId, number: u64) -> Result<Issue> {
+        let _ = number;
+        Err(not_supported(self.backend(), &format!("issues in {repo}")))
+    }
+
+    /// Replaces an issue's body (title and everything else unchanged); `NotFound` if absent.
+    async fn update_issue_body(&self, repo: &RepoId, number: u64, body: &str) -> Result<Issue> {
+        let _ = (number, body);
+        Err(not_supported(self.backend(), &format!("issues in {repo}")))
     }
 
     /// A user's permission on the repository (`None` for strangers).

@@ -96,6 +96,33 @@ pub struct Release {
     pub html_url: String,
     /// Its assets.
     pub assets: Vec<ReleaseAsset>,
+    /// When it was published, ms since the Unix epoch (`None` for drafts, or when unknown).
+    #[serde(default)]
+    pub published_at_ms: Option<i64>,
+}
+
+impl Release {
+    /// Applies the fields `update` sets, as a forge does: publishing a draft dates it, and
+    /// turning a release back into a draft undates it.
+    pub fn apply_update(&mut self, update: &ReleaseUpdate) {
+        if let Some(name) = &update.name {
+            self.name = Some(name.clone());
+        }
+        if let Some(body) = &update.body {
+            self.body = Some(body.clone());
+        }
+        if let Some(draft) = update.draft {
+            if self.draft && !draft {
+                self.published_at_ms = Some(crate::state::now_ms());
+            } else if draft {
+                self.published_at_ms = None;
+            }
+            self.draft = draft;
+        }
+        if let Some(prerelease) = update.prerelease {
+            self.prerelease = prerelease;
+        }
+    }
 }
 
 /// What [`super::Forge::create_release`] needs.
@@ -224,6 +251,21 @@ pub struct PullRequest {
     pub labels: Vec<String>,
     /// A draft.
     pub draft: bool,
+    /// `open` or `closed`.
+    pub state: String,
+    /// The web page.
+    pub html_url: String,
+}
+
+/// An issue (a tracking issue whose body a monitor keeps up to date, say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    /// Its number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body (Markdown; empty when it has none).
+    pub body: String,
     /// `open` or `closed`.
     pub state: String,
     /// The web page.

@@ -81,6 +81,31 @@ pub fn nightly_tag(format: &str, unix_ms: i64, sha: &str) -> String {
         .replace("{sha}", sha.get(..7).unwrap_or(sha))
 }
 
+/// Whether `tag` is a tag [`nightly_tag`] makes from `format`: `{date}` stands for 8 digits and
+/// `{sha}` for 7 hex digits (or the whole sha when it is shorter); the rest must match exactly.
+/// What CI (and the simulated CI) uses to recognise a nightly build.
+pub fn is_nightly_tag(format: &str, tag: &str) -> bool {
+    fn matches(format: &str, tag: &str) -> bool {
+        if format.is_empty() {
+            return tag.is_empty();
+        }
+        if let Some(rest) = format.strip_prefix("{date}") {
+            return tag.len() >= 8
+                && tag.is_char_boundary(8)
+                && tag[..8].bytes().all(|b| b.is_ascii_digit())
+                && matches(rest, &tag[8..]);
+        }
+        if let Some(rest) = format.strip_prefix("{sha}") {
+            let hex = tag.bytes().take_while(u8::is_ascii_hexdigit).count().min(7);
+            return (1..=hex).rev().any(|n| matches(rest, &tag[n..]));
+        }
+        let mut chars = format.chars();
+        let first = chars.next().expect("format is not empty");
+        tag.starts_with(first) && matches(chars.as_str(), &tag[first.len_utf8()..])
+    }
+    matches(format, tag)
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -112,5 +137,26 @@ mod tests {
         );
         assert_eq!(nightly_tag("n-{date}", 0, "x"), "n-19700101");
         assert_eq!(nightly_tag("{date}", 951_782_400_000, "x"), "20000229");
+    }
+
+    #[test]
+    fn nightly_tags_are_recognised_by_their_format() {
+        let format = "nightly-{date}-{sha}";
+        let tag = nightly_tag(format, 1_763_344_800_000, "0123456789abcdef");
+        assert!(is_nightly_tag(format, &tag));
+        assert!(is_nightly_tag(format, "nightly-20251117-abc"));
+        for other in [
+            "v1.2.3",
+            "nightly-2025111-0123456",
+            "nightly-20251117-",
+            "nightly-20251117-0123456x",
+            "nightly-20251117-01234567",
+            "nightly-2025111x-0123456",
+            "nightly-20251117",
+        ] {
+            assert!(!is_nightly_tag(format, other), "{other}");
+        }
+        assert!(is_nightly_tag("{sha}-n", "abcdef1-n"));
+        assert!(is_nightly_tag("n/{date}", "n/20000229"));
     }
 }

@@ -22,7 +22,9 @@ pub mod run;
 mod steps;
 
 pub use bump::{AutoBump, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version};
-pub use cascade::{CascadeTrigger, cascade_waves, nightly_tag, parse_dispatch_event};
+pub use cascade::{
+    CascadeTrigger, cascade_waves, is_nightly_tag, nightly_tag, parse_dispatch_event,
+};
 pub use ci_snippet::ci_snippet;
 pub use coordination::{
     CoordinatedVersion, CoordinationManifest, read_coordination, write_coordination,

@@ -244,6 +244,7 @@ mod tests {
             draft,
             prerelease: false,
             html_url: "u".into(),
+            published_at_ms: None,
             assets: assets
                 .iter()
                 .enumerate()

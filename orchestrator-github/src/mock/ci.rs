@@ -15,7 +15,8 @@ pub(crate) struct Ci {
     sim: CiSimulation,
     /// Where `DIR/<name>.git` origins live, for repos the simulation does not name.
     origins: Option<PathBuf>,
-    pushes: HashMap<(RepoId, String), Instant>,
+    /// When each tag was first seen: monotonic for the simulation, wall clock for dates.
+    pushes: HashMap<(RepoId, String), (Instant, i64)>,
     ids: HashMap<(RepoId, String), u64>,
 }
 
@@ -64,7 +65,7 @@ impl Ci {
     /// Records tags newly seen in the watched origins (all of them, or only `repo`'s).
     pub(crate) fn observe(&mut self, only: Option<&RepoId>) {
         let sim = &self.sim;
-        let now = Instant::now();
+        let now = (Instant::now(), orchestrator_core::state::now_ms());
         for (repo, ci_repo) in &sim.repos {
             if only.is_some_and(|o| o != repo) {
                 continue;
@@ -73,7 +74,7 @@ impl Ci {
                 continue;
             };
             for tag in origin_tags(origin) {
-                if sim.tag_format.parse_tag(&tag).is_some() {
+                if sim.builds(&tag).is_some() {
                     self.pushes.entry((repo.clone(), tag)).or_insert(now);
                 }
             }
@@ -84,7 +85,7 @@ impl Ci {
     pub(crate) fn notify_pushed(&mut self, repo: &RepoId, tag: &str) {
         self.pushes
             .entry((repo.clone(), tag.to_owned()))
-            .or_insert_with(Instant::now);
+            .or_insert_with(|| (Instant::now(), orchestrator_core::state::now_ms()));
     }
 
     /// Tags of `repo` CI has seen pushed.
@@ -109,10 +110,13 @@ impl Ci {
     ) -> Option<Release> {
         let sim = &self.sim;
         let key = (repo.clone(), tag.to_owned());
-        let since_push = self.pushes.get(&key)?.elapsed();
-        sim.release_after(repo, tag, since_push, 0)?;
+        let (pushed, pushed_ms) = *self.pushes.get(&key)?;
+        sim.release_after(repo, tag, pushed.elapsed(), 0)?;
         let id = *self.ids.entry(key).or_insert_with(next_id);
-        sim.release_after(repo, tag, since_push, id)
+        // GitHub dates in whole seconds.
+        let mut release = sim.release_at(repo, tag, pushed, pushed_ms, id)?;
+        release.published_at_ms = release.published_at_ms.map(|ms| ms / 1000 * 1000);
+        Some(release)
     }
 }
 

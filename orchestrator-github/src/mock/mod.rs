@@ -213,28 +213,13 @@ impl State {
         self.next_id = next;
         let mut release = release?;
         if let Some(update) = self.ci_updates.get(&release.id) {
-            apply_update(&mut release, update);
+            release.apply_update(update);
         }
         Some(release)
     }
 }
 
 /// Applies the fields `update` sets.
-fn apply_update(release: &mut Release, update: &ReleaseUpdate) {
-    if let Some(name) = &update.name {
-        release.name = Some(name.clone());
-    }
-    if let Some(body) = &update.body {
-        release.body = Some(body.clone());
-    }
-    if let Some(draft) = update.draft {
-        release.draft = draft;
-    }
-    if let Some(prerelease) = update.prerelease {
-        release.prerelease = prerelease;
-    }
-}
-
 type Shared = Arc<Mutex<State>>;
 
 fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {

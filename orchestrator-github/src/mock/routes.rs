@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::faults::Chaos;
 use super::stats::Outcome;
 use super::{MockFault, MockRequest, REQUEST_LOG, Shared, State, lock};
-use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate};
+use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate, format_time};
 
 mod collab;
 
@@ -384,7 +384,7 @@ fn update_release(state: &mut State, repo: &RepoId, id: &str, body: &[u8]) -> An
         .get_mut(&repo.to_string())
         .and_then(|rs| rs.iter_mut().find(|r| r.id == id));
     if let Some(release) = made {
-        super::apply_update(release, &update);
+        release.apply_update(&update);
         return Answer::json(StatusCode::OK, release_json(&base_url, repo, release));
     }
     if by_id(state, repo, &id.to_string()).is_none() {
@@ -468,6 +468,7 @@ fn release_json(base_url: &str, repo: &RepoId, r: &Release) -> Value {
         prerelease: r.prerelease,
         html_url: format!("{web}/tag/{}", r.tag),
         assets: Vec::new(),
+        published_at: r.published_at_ms.map(format_time),
     };
     let mut value = json!(gh);
     if let Some(obj) = value.as_object_mut() {
@@ -543,6 +544,8 @@ fn create_release(state: &mut State, repo: &RepoId, body: &[u8]) -> Answer {
         prerelease: new.prerelease,
         html_url: String::new(),
         assets: Vec::new(),
+        // GitHub dates in whole seconds.
+        published_at_ms: (!new.draft).then(|| orchestrator_core::state::now_ms() / 1000 * 1000),
     };
     tracing::debug!(target = ?new.target_commitish, "mock: created release {} of {repo}", release.tag);
     state

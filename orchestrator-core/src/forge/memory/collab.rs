@@ -3,7 +3,7 @@
 
 use super::{InMemoryForge, State};
 use crate::error::{Error, Result};
-use crate::forge::types::{Comment, NewPullRequest, Permission, PullRequest, RepoId};
+use crate::forge::types::{Comment, Issue, NewPullRequest, Permission, PullRequest, RepoId};
 
 /// The login [`InMemoryForge`] acts as until [`InMemoryForge::set_user`] changes it.
 pub const DEFAULT_USER: &str = "orchestrator-bot";
@@ -58,6 +58,12 @@ impl InMemoryForge {
 fn not_found(repo: &RepoId, number: u64) -> Error {
     Error::NotFound {
         what: format!("pull request #{number} of {repo}"),
+    }
+}
+
+fn issue_not_found(repo: &RepoId, number: u64) -> Error {
+    Error::NotFound {
+        what: format!("issue #{number} of {repo}"),
     }
 }
 
@@ -196,6 +202,64 @@ impl State {
             .get(&number)
             .cloned()
             .unwrap_or_default())
+    }
+
+    /// Opens an issue; it shares the number sequence with pull requests, as on GitHub.
+    pub(super) fn create_issue(&mut self, repo: &RepoId, title: &str, body: &str) -> Result<Issue> {
+        if title.trim().is_empty() {
+            return Err(Error::invalid_input("an issue needs a title"));
+        }
+        let repo_state = self.repo(repo);
+        repo_state.next_number += 1;
+        let number = repo_state.next_number;
+        let issue = Issue {
+            number,
+            title: title.to_owned(),
+            body: body.to_owned(),
+            state: "open".into(),
+            html_url: format!("memory://{repo}/issues/{number}"),
+        };
+        repo_state.issues.insert(number, issue.clone());
+        Ok(issue)
+    }
+
+    /// An issue, or a pull request read as its issue.
+    pub(super) fn issue(&self, repo: &RepoId, number: u64) -> Result<Issue> {
+        let repo_state = self
+            .repos
+            .get(repo)
+            .ok_or_else(|| issue_not_found(repo, number))?;
+        if let Some(issue) = repo_state.issues.get(&number) {
+            return Ok(issue.clone());
+        }
+        repo_state
+            .pulls
+            .get(&number)
+            .map(|pr| Issue {
+                number,
+                title: pr.title.clone(),
+                body: pr.body.clone(),
+                state: pr.state.clone(),
+                html_url: pr.html_url.clone(),
+            })
+            .ok_or_else(|| issue_not_found(repo, number))
+    }
+
+    pub(super) fn update_issue_body(
+        &mut self,
+        repo: &RepoId,
+        number: u64,
+        body: &str,
+    ) -> Result<Issue> {
+        let repo_state = self.repo(repo);
+        if let Some(issue) = repo_state.issues.get_mut(&number) {
+            issue.body = body.to_owned();
+        } else if let Some(pr) = repo_state.pulls.get_mut(&number) {
+            pr.body = body.to_owned();
+        } else {
+            return Err(issue_not_found(repo, number));
+        }
+        self.issue(repo, number)
     }
 
     pub(super) fn permission(&self, repo: &RepoId, user: &str) -> Permission {

@@ -9,16 +9,16 @@ use http::header::LINK;
 use http::{Method, StatusCode, Uri};
 use orchestrator_core::Error;
 use orchestrator_core::forge::{
-    Comment, Forge, InMemoryForge, PullRequest, RepoId, WorkflowDispatch, WorkflowRun,
+    Comment, Forge, InMemoryForge, Issue, PullRequest, RepoId, WorkflowDispatch, WorkflowRun,
     WorkflowRunQuery, WorkflowRunStatus,
 };
 use serde_json::{Value, json};
 
 use super::{Answer, State, page_of, problems_parsing, query_param};
 use crate::wire::{
-    GhBranchRef, GhComment, GhCommentBody, GhLabel, GhLabels, GhNewPullRequest, GhNewRef,
-    GhPermission, GhPullRequest, GhRepositoryDispatch, GhUser, GhWorkflowDispatch, GhWorkflowRun,
-    format_time, parse_time_ms,
+    GhBranchRef, GhComment, GhCommentBody, GhIssue, GhLabel, GhLabels, GhNewIssue,
+    GhNewPullRequest, GhNewRef, GhPermission, GhPullRequest, GhRepositoryDispatch, GhUser,
+    GhWorkflowDispatch, GhWorkflowRun, format_time, parse_time_ms,
 };
 
 /// Routes `rest` (the path after `/repos/{o}/{r}/`) of a known repository.
@@ -133,6 +133,43 @@ pub(super) fn route(
             };
             match ready(forge.pull_request(repo, n)) {
                 Ok(pr) => Answer::cached(web.pull(&pr)),
+                Err(e) => error(&e),
+            }
+        }
+        (&Method::POST, ["issues"]) => {
+            let new: GhNewIssue = match serde_json::from_slice(body) {
+                Ok(new) => new,
+                Err(e) => return problems_parsing(&e),
+            };
+            if new.title.trim().is_empty() {
+                return invalid("title is required");
+            }
+            let body = new.body.unwrap_or_default();
+            match ready(forge.create_issue(repo, &new.title, &body)) {
+                Ok(issue) => Answer::json(StatusCode::CREATED, web.issue(&issue)),
+                Err(e) => error(&e),
+            }
+        }
+        (&Method::GET, ["issues", n]) => {
+            let Some(n) = number(n) else {
+                return Answer::not_found();
+            };
+            match ready(forge.issue(repo, n)) {
+                Ok(issue) => Answer::cached(web.issue(&issue)),
+                Err(e) => error(&e),
+            }
+        }
+        (&Method::PATCH, ["issues", n]) => {
+            let Some(n) = number(n) else {
+                return Answer::not_found();
+            };
+            // Only the body is edited here; GitHub accepts the other fields too.
+            let edit: GhCommentBody = match serde_json::from_slice(body) {
+                Ok(edit) => edit,
+                Err(e) => return problems_parsing(&e),
+            };
+            match ready(forge.update_issue_body(repo, n, &edit.body)) {
+                Ok(issue) => Answer::json(StatusCode::OK, web.issue(&issue)),
                 Err(e) => error(&e),
             }
         }
@@ -357,6 +394,25 @@ impl Web<'_> {
             obj.insert("jobs_url".into(), json!(format!("{api}/jobs")));
             obj.insert("url".into(), json!(api));
             obj.insert("node_id".into(), json!(format!("WFR_mock{}", run.id)));
+        }
+        value
+    }
+
+    fn issue(&self, issue: &Issue) -> Value {
+        let gh = GhIssue {
+            number: issue.number,
+            title: issue.title.clone(),
+            body: Some(issue.body.clone()).filter(|b| !b.is_empty()),
+            state: issue.state.clone(),
+            html_url: format!("{}/{}/issues/{}", self.base_url, self.repo, issue.number),
+        };
+        let mut value = json!(gh);
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert(
+                "url".into(),
+                json!(format!("{}/issues/{}", self.api(), issue.number)),
+            );
+            obj.insert("node_id".into(), json!(format!("I_mock{}", issue.number)));
         }
         value
     }
