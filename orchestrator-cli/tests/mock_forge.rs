@@ -461,3 +461,134 @@ fn the_demo_releases_through_the_github_adapter_over_http() {
     );
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+impl MockForge {
+    /// One API request with a JSON body; the status code and the JSON answer.
+    fn api(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let (head, body) = response.split_once("\r\n\r\n").expect("a body");
+        let code = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("a status code");
+        (code, serde_json::from_str(body).expect("JSON"))
+    }
+}
+
+/// `status` over HTTP: it compares the forge with `versions.toml`, exits 1 on drift, and keeps
+/// its table in a tracking issue between markers, leaving the issue's own text alone and not
+/// editing it when nothing changed.
+#[test]
+fn status_flags_drift_and_keeps_a_tracking_issue_up_to_date() {
+    let fx = Fixture::new(1);
+    let mock = fx.mock_forge(&[]);
+    assert_eq!(
+        report(&fx.release(&mock.url, "1.2.3"))["status"],
+        "succeeded"
+    );
+    let manifest = |b: &str| {
+        let text = format!(
+            "a = {{ version = \"1.2.3\", git_tag = \"v1.2.3\", git_commit = \"x\", requires = [] }}\n\
+             b = {{ version = \"{b}\", git_tag = \"v{b}\", git_commit = \"y\", requires = [\"a=1.2.3\"] }}\n"
+        );
+        std::fs::write(fx.path().join("versions.toml"), text).expect("versions.toml");
+    };
+    manifest("1.3.0");
+    let (code, issue) = mock.api(
+        "POST",
+        "/repos/acme/a/issues",
+        r#"{"title": "Ecosystem status", "body": "Kept by the hourly monitor.\n"}"#,
+    );
+    assert_eq!(code, 201, "{issue}");
+    let number = issue["number"].as_u64().expect("a number");
+    let issue_ref = format!("acme/a#{number}");
+    let status = |output: &str| {
+        run(bin()
+            .current_dir(fx.path())
+            .env("ORCHESTRATOR_FORGE_URL", &mock.url)
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .args(["--output", output, "status", "--update-issue", &issue_ref]))
+    };
+    let body = || {
+        let (code, issue) = mock.api("GET", &format!("/repos/acme/a/issues/{number}"), "");
+        assert_eq!(code, 200, "{issue}");
+        issue["body"].as_str().unwrap_or_default().to_owned()
+    };
+
+    let out = status("json");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    let row = |name: &str| {
+        rows.as_array()
+            .and_then(|rows| rows.iter().find(|r| r["repo"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no row for {name}: {rows}"))
+    };
+    assert_eq!(row("a")["latest_release"], "v1.2.3");
+    assert_eq!(row("a")["expected"], "v1.2.3");
+    assert!(row("a")["drift"].is_null(), "{rows}");
+    assert!(
+        row("a")["age"].is_string(),
+        "a published release has an age"
+    );
+    assert_eq!(row("b")["latest_release"], "v1.2.3");
+    assert_eq!(row("b")["drift"], "v1.3.0 is not released on the forge");
+    assert!(row("big")["expected"].is_null() && row("big")["drift"].is_null());
+    let first = body();
+    assert!(
+        first.starts_with("Kept by the hourly monitor.\n\n<!-- orchestrator-status:start -->"),
+        "{first}"
+    );
+    assert!(first.contains("**1 of 3 repos drifted.**"), "{first}");
+    assert!(
+        first.contains(":warning: v1.3.0 is not released on the forge"),
+        "{first}"
+    );
+
+    // Nothing changed: the issue is not edited.
+    let out = status("human");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("already shows this status"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(body(), first);
+
+    // The manifest agrees with the forge again: exit 0, and the table says so.
+    manifest("1.2.3");
+    let out = status("human");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("v1.2.3"),
+        "{}",
+        text(&out.stdout)
+    );
+    let second = body();
+    assert!(second.contains("**3 repos, no drift.**"), "{second}");
+    assert!(second.starts_with("Kept by the hourly monitor.\n\n"));
+    assert_eq!(second.matches("orchestrator-status:start").count(), 1);
+
+    // A bad reference is refused before anything is asked.
+    let out = run(bin()
+        .current_dir(fx.path())
+        .env("ORCHESTRATOR_FORGE_URL", &mock.url)
+        .args(["status", "--update-issue", "acme/a"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("owner/repo#NUMBER"),
+        "{}",
+        text(&out.stderr)
+    );
+}

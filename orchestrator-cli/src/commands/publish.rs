@@ -14,7 +14,7 @@ use clap::Args;
 use orchestrator_core::Error;
 use orchestrator_core::config::Config;
 use orchestrator_core::engine::CancelToken;
-use orchestrator_core::forge::{Forge, RepoId, WorkflowRunQuery};
+use orchestrator_core::forge::RepoId;
 use orchestrator_core::publish::{
     self, BumpRequest, GraphFormat, GraphOptions, PublishPlan, PublishRequest,
 };
@@ -111,7 +111,13 @@ pub(crate) struct CiSnippetArgs {
 
 /// `orchestrator status`.
 #[derive(Debug, Args)]
-pub(crate) struct StatusArgs {}
+pub(crate) struct StatusArgs {
+    /// Keep the status table in this tracking issue's body (between the
+    /// `orchestrator-status` markers; the rest of the body is left as written). The issue is
+    /// edited only when the table changed.
+    #[arg(long, value_name = "OWNER/REPO#N")]
+    pub(crate) update_issue: Option<String>,
+}
 
 fn publish_request(args: &PublishArgs) -> Result<PublishRequest, Error> {
     let bump = BumpRequest::parse(&args.bump)?;
@@ -507,62 +513,49 @@ pub(crate) fn ci_snippet(global: &Global, args: &CiSnippetArgs) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-/// One row of `status`.
-#[derive(Debug, serde::Serialize)]
-struct StatusRow {
-    repo: String,
-    latest_release: Option<String>,
-    expected: Option<String>,
-    latest_run: Option<String>,
-    conclusion: Option<String>,
-    drift: Option<String>,
-}
-
-pub(crate) async fn status(global: &Global, _args: &StatusArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn status(global: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    // Parse the flag before touching the forge: a bad reference changes nothing.
+    let issue = args
+        .update_issue
+        .as_deref()
+        .map(publish::parse_issue_ref)
+        .transpose()?;
     let config = wiring::load_config(global)?;
+    let file = &config.publish.coordination;
+    let expected = match std::fs::read_to_string(file) {
+        Ok(text) => publish::read_coordination(&text)
+            .map_err(|e| Error::invalid_input(format!("{}: {e}", file.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(e) => return Err(Error::io(format!("reading {}", file.display()), e).into()),
+    };
     let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
     let forge = wiring::forge(&config, vcs.as_ref()).await?;
-    let expected = match std::fs::read_to_string(&config.publish.coordination) {
-        Ok(text) => publish::read_coordination(&text)?,
-        Err(_) => BTreeMap::new(),
-    };
-    let mut rows = Vec::new();
-    for repo in &config.repos {
-        rows.push(status_row(&config, forge.as_ref(), repo, expected.get(&repo.name)).await?);
-    }
+    let now = orchestrator_core::state::now_ms();
+    let rows = publish::status_rows(&config, forge.clone(), &expected, now).await?;
     let drifted = rows.iter().any(|r| r.drift.is_some());
     match global.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        OutputFormat::Human => {
-            let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.repo.clone(),
-                        dash(&r.latest_release),
-                        dash(&r.expected),
-                        dash(&r.latest_run),
-                        dash(&r.conclusion),
-                        dash(&r.drift),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                render::table(
-                    &[
-                        "repo",
-                        "latest release",
-                        "expected",
-                        "release run",
-                        "conclusion",
-                        "drift"
-                    ],
-                    &table
-                )
-            );
+        OutputFormat::Human => print!("{}", render_status(&rows)),
+    }
+    let markdown = publish::status_markdown(&rows);
+    if let Some((repo, number)) = issue {
+        let current = forge.issue(&repo, number).await?;
+        let checked_at = orchestrator_core::tasks::format_utc_ms(now);
+        match publish::issue_body_with_status(&current.body, &markdown, &checked_at) {
+            Some(body) => {
+                forge.update_issue_body(&repo, number, &body).await?;
+                eprintln!("updated the status table in {repo}#{number}");
+            }
+            None => eprintln!("{repo}#{number} already shows this status"),
         }
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        use std::io::Write as _;
+        let mut summary = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        write!(summary, "## Ecosystem status\n\n{markdown}\n")?;
     }
     Ok(if drifted {
         ExitCode::from(1)
@@ -571,69 +564,33 @@ pub(crate) async fn status(global: &Global, _args: &StatusArgs) -> anyhow::Resul
     })
 }
 
-async fn status_row(
-    config: &Config,
-    forge: &dyn Forge,
-    repo: &orchestrator_core::config::RepoConfig,
-    expected: Option<&publish::CoordinatedVersion>,
-) -> Result<StatusRow, Error> {
-    let releases = forge.list_releases(&repo.github).await?;
-    let latest = releases
+/// The table `status` prints.
+fn render_status(rows: &[publish::StatusRow]) -> String {
+    let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    let table: Vec<Vec<String>> = rows
         .iter()
-        .filter(|r| !r.draft && !r.prerelease)
-        .filter_map(|r| {
-            config
-                .release
-                .tag
-                .parse_tag(&r.tag)
-                .map(|v| (v, r.tag.clone()))
+        .map(|r| {
+            vec![
+                r.repo.clone(),
+                dash(&r.latest_release),
+                dash(&r.age),
+                dash(&r.expected),
+                dash(&r.conclusion),
+                dash(&r.latest_run),
+                dash(&r.drift),
+            ]
         })
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, tag)| tag);
-    let runs = forge
-        .list_workflow_runs(
-            &repo.github,
-            &WorkflowRunQuery {
-                workflow: Some(repo.publish.workflow().to_owned()),
-                ..WorkflowRunQuery::default()
-            },
-        )
-        .await;
-    let (latest_run, conclusion) = match runs {
-        Ok(runs) => match runs.first() {
-            Some(run) => (
-                Some(run.html_url.clone()),
-                Some(
-                    run.conclusion
-                        .clone()
-                        .unwrap_or_else(|| format!("{:?}", run.status).to_lowercase()),
-                ),
-            ),
-            None => (None, None),
-        },
-        Err(Error::NotSupported { .. }) => (None, None),
-        Err(e) => return Err(e),
-    };
-    let mut drift = Vec::new();
-    if let Some(e) = expected
-        && latest.as_deref() != Some(e.git_tag.as_str())
-    {
-        drift.push(format!(
-            "expected {}, forge has {}",
-            e.git_tag,
-            latest.as_deref().unwrap_or("none")
-        ));
-    }
-    if matches!(conclusion.as_deref(), Some(c) if c != "success" && c != "queued" && c != "inprogress")
-    {
-        drift.push("release run did not succeed".into());
-    }
-    Ok(StatusRow {
-        repo: repo.name.clone(),
-        latest_release: latest,
-        expected: expected.map(|e| e.git_tag.clone()),
-        latest_run,
-        conclusion,
-        drift: (!drift.is_empty()).then(|| drift.join("; ")),
-    })
+        .collect();
+    render::table(
+        &[
+            "repo",
+            "latest release",
+            "age",
+            "expected",
+            "release run",
+            "run url",
+            "drift",
+        ],
+        &table,
+    )
 }

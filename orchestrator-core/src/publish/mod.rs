@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod notes;
 pub mod plan;
 pub mod run;
+pub mod status;
 mod steps;
 
 pub use bump::{AutoBump, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version};
@@ -41,6 +42,10 @@ pub use plan::{
 pub use run::{
     CASCADE_RUN_KIND, PackageOutcome, PackageReport, PublishOptions, PublishReport, Publisher,
     plan_cascade, plan_key, resumable_plan,
+};
+pub use status::{
+    STATUS_END, STATUS_START, StatusRow, format_age, issue_body_with_status, parse_issue_ref,
+    status_markdown, status_rows,
 };
 
 use std::collections::BTreeMap;
