@@ -429,10 +429,18 @@ impl Publisher {
                     wait: WaitSpec {
                         repo: p.github.clone(),
                         tag: p.tag.clone(),
+                        // A nightly build carries no release version: CI names its assets
+                        // after the tag or the build, so `{version}` matches anything.
                         patterns: repo
                             .assets
                             .iter()
-                            .map(|a| a.for_version(&version))
+                            .map(|a| {
+                                if options.nightly {
+                                    a.for_any_version()
+                                } else {
+                                    a.for_version(&version)
+                                }
+                            })
                             .collect(),
                         poll_interval: release.poll_interval,
                         timeout: release.timeout,
