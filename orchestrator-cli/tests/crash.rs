@@ -273,3 +273,154 @@ fn publish_killed_at_every_journal_write_then_resumed_publishes_each_package_onc
         "publish: {killed} of {killed} crash points converged; each package committed, tagged and pushed once"
     );
 }
+
+fn cascade(dir: &Path, args: &[&str], kill_at: Option<usize>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    cmd.current_dir(dir)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env_remove(KILL_AT)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
+        .args(["--output", "json", "cascade"])
+        .args(args);
+    if let Some(k) = kill_at {
+        cmd.env(KILL_AT, k.to_string());
+    }
+    cmd.output().expect("runs")
+}
+
+/// Per package: its origin tags with the date and HEAD's short sha made symbolic (fixtures are
+/// made at different moments), and the subjects of origin's `main`.
+fn nightly_state(dir: &Path) -> Vec<(String, Vec<String>, String)> {
+    ["lib", "app"]
+        .iter()
+        .map(|name| {
+            let origin = dir.join("origins").join(format!("{name}.git"));
+            let head = git(&dir.join(name), &["rev-parse", "HEAD"]).expect("head");
+            let tags = git(&origin, &["tag", "--list"])
+                .expect("tags")
+                .lines()
+                .map(|t| match t.strip_prefix("nightly-") {
+                    Some(rest)
+                        if rest.len() > 9 && rest[..8].bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        format!("nightly-DATE-{}", rest[9..].replace(&head[..7], "HEAD"))
+                    }
+                    _ => t.to_owned(),
+                })
+                .collect();
+            let log = git(&origin, &["log", "--format=%s", "main"]).expect("log");
+            ((*name).to_owned(), tags, log)
+        })
+        .collect()
+}
+
+/// A nightly cascade killed at every journal write, then `cascade --resume` (no trigger given:
+/// the recorded plan, tags included, is continued): each package is tagged once, at HEAD, and
+/// nothing else changes.
+#[test]
+fn nightly_cascade_killed_at_every_journal_write_then_resumed_tags_each_package_once() {
+    let reference_dir = publish_fixture();
+    let out = cascade(reference_dir.path(), &["--from", "lib", "--nightly"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = nightly_state(reference_dir.path());
+    assert!(
+        reference
+            .iter()
+            .all(|(_, tags, _)| tags == &["nightly-DATE-HEAD"]),
+        "{reference:?}"
+    );
+    let results: Vec<(usize, bool, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=24)
+            .map(|k| {
+                let reference = &reference;
+                scope.spawn(move || {
+                    let dir = publish_fixture();
+                    let first = cascade(dir.path(), &["--from", "lib", "--nightly"], Some(k));
+                    let killed = !first.status.success();
+                    if killed {
+                        let resumed = cascade(dir.path(), &["--resume"], None);
+                        if !resumed.status.success() {
+                            return (
+                                k,
+                                killed,
+                                format!(
+                                    "write {k}: resume failed: {}{}",
+                                    String::from_utf8_lossy(&resumed.stderr),
+                                    String::from_utf8_lossy(&resumed.stdout)
+                                ),
+                            );
+                        }
+                    }
+                    let state = nightly_state(dir.path());
+                    if &state != reference {
+                        return (
+                            k,
+                            killed,
+                            format!("write {k}: {state:?} differs from {reference:?}"),
+                        );
+                    }
+                    (k, killed, String::new())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("case thread"))
+            .collect()
+    });
+    let failures: Vec<&String> = results
+        .iter()
+        .map(|(_, _, e)| e)
+        .filter(|e| !e.is_empty())
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    let killed = results.iter().filter(|(_, k, _)| *k).count();
+    assert!(
+        results.iter().all(|(k, was, _)| *was == (*k <= killed)),
+        "{results:?}"
+    );
+    assert!(
+        killed >= 12,
+        "a two-package nightly journals more than 12 writes ({killed})"
+    );
+    println!(
+        "nightly cascade: {killed} of {killed} crash points converged; each package tagged once"
+    );
+}
+
+/// `cascade --resume` with nothing to resume and no trigger is refused, changing nothing; with
+/// a trigger naming other repos than the unfinished cascade, too.
+#[test]
+fn cascade_resume_refuses_what_it_cannot_continue() {
+    let dir = publish_fixture();
+    let out = cascade(dir.path(), &["--resume"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no unfinished cascade to resume"), "{err}");
+    // Killed after its first write: an unfinished cascade of lib and app.
+    let first = cascade(dir.path(), &["--from", "lib", "--nightly"], Some(3));
+    assert!(!first.status.success());
+    let out = cascade(dir.path(), &["--from", "app", "--resume"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("covers lib, app, not the cascade from app"),
+        "{err}"
+    );
+    let out = cascade(dir.path(), &["--from", "lib", "--resume"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        nightly_state(dir.path())
+            .iter()
+            .all(|(_, tags, _)| tags == &["nightly-DATE-HEAD"])
+    );
+}

@@ -244,7 +244,7 @@ async fn a_nightly_cascade_tags_heads_as_prereleases_and_bumps_nothing() {
     );
     for (name, head) in &heads {
         let tag = format!("nightly-20261125-{}", &head[..7]);
-        assert_eq!(eco.origin_tags(name), [tag.clone()], "{name}");
+        assert_eq!(eco.origin_tags(name), std::slice::from_ref(&tag), "{name}");
         assert_eq!(
             git(&eco.origin(name), &["rev-list", "-n1", &tag])
                 .expect("rev-list")

@@ -61,8 +61,13 @@ pub(crate) struct PublishArgs {
 /// `orchestrator cascade`.
 #[derive(Debug, Args)]
 pub(crate) struct CascadeArgs {
-    /// The changed repo (or give --event-file).
-    #[arg(long, value_name = "REPO", required_unless_present = "event_file")]
+    /// The changed repo (or give --event-file; with --resume, neither is needed).
+    #[arg(
+        long,
+        value_name = "REPO",
+        required_unless_present_any = ["event_file", "resume"],
+        conflicts_with = "event_file"
+    )]
     pub(crate) from: Option<String>,
 
     /// A repository_dispatch event payload ($GITHUB_EVENT_PATH): client_payload.repo, ref, sha.
@@ -74,8 +79,13 @@ pub(crate) struct CascadeArgs {
     pub(crate) nightly: bool,
 
     /// Print what would be built, in order; change nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub(crate) dry_run: bool,
+
+    /// Continue the last unfinished cascade with the plan it recorded (the same tags, even a
+    /// nightly's from an earlier day): nothing tagged or dispatched twice.
+    #[arg(long)]
+    pub(crate) resume: bool,
 }
 
 /// `orchestrator graph`.
@@ -374,27 +384,33 @@ pub(crate) fn render_publish_plan(plan: &PublishPlan) -> String {
 
 pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Result<ExitCode> {
     let config = wiring::load_config(global)?;
-    let trigger = match (&args.event_file, &args.from) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::invalid_input(format!("cannot read event file {}: {e}", path.display()))
-            })?;
-            publish::parse_dispatch_event(&config, &text).map_err(|e| match e {
-                // Name the file: the payload came from it.
-                Error::InvalidInput { message } => {
-                    Error::invalid_input(format!("{}: {message}", path.display()))
-                }
-                other => other,
-            })?
+    let trigger = cascade_trigger(&config, &args)?;
+    if args.resume {
+        let store = wiring::open_store(&config, true)?;
+        if let Some(recorded) = publish::resumable_run(store.as_ref(), publish::CASCADE_RUN_KIND)? {
+            drop(store);
+            check_resumable_cascade(&config, &recorded, trigger.as_ref(), args.nightly)?;
+            let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
+            let nightly = recorded.nightly;
+            return run_plan(
+                global,
+                config,
+                vcs,
+                recorded.plan,
+                publish::CASCADE_RUN_KIND,
+                true,
+                nightly,
+            )
+            .await;
         }
-        (None, Some(from)) => publish::CascadeTrigger {
-            repo: from.clone(),
-            git_ref: None,
-            sha: None,
-            event_type: None,
-        },
-        (None, None) => return Err(Error::invalid_input("give --from or --event-file").into()),
-    };
+        if trigger.is_none() {
+            return Err(Error::invalid_input(
+                "no unfinished cascade to resume: give --from or --event-file to start one",
+            )
+            .into());
+        }
+    }
+    let trigger = trigger.expect("clap requires --from or --event-file without --resume");
     let waves = publish::cascade_waves(&config, &trigger.repo)?;
     if args.dry_run {
         match global.output {
@@ -423,16 +439,13 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
     }
     let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
     let observed = publish::observe(&config, vcs.as_ref(), false).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let plan = publish::plan_cascade(
         &config,
         vcs.as_ref(),
         &observed,
         &trigger.repo,
         args.nightly,
-        now,
+        orchestrator_core::state::now_ms(),
     )
     .await?;
     run_plan(
@@ -441,10 +454,86 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
         vcs,
         plan,
         publish::CASCADE_RUN_KIND,
-        false,
+        args.resume,
         args.nightly,
     )
     .await
+}
+
+/// The cascade's trigger from `--event-file` or `--from`; `None` only with `--resume`.
+fn cascade_trigger(
+    config: &Config,
+    args: &CascadeArgs,
+) -> Result<Option<publish::CascadeTrigger>, Error> {
+    Ok(match (&args.event_file, &args.from) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::invalid_input(format!("cannot read event file {}: {e}", path.display()))
+            })?;
+            let trigger = publish::parse_dispatch_event(config, &text).map_err(|e| match e {
+                // Name the file: the payload came from it.
+                Error::InvalidInput { message } => {
+                    Error::invalid_input(format!("{}: {message}", path.display()))
+                }
+                other => other,
+            })?;
+            Some(trigger)
+        }
+        (None, Some(from)) => {
+            // Checked here so a typo is refused before any state is read.
+            publish::cascade_waves(config, from)?;
+            Some(publish::CascadeTrigger {
+                repo: from.clone(),
+                git_ref: None,
+                sha: None,
+                event_type: None,
+            })
+        }
+        (None, None) => None,
+    })
+}
+
+/// A resumed cascade must be the one asked for: the same repos (when a trigger is given) and
+/// not a regular cascade resumed as a nightly.
+fn check_resumable_cascade(
+    config: &Config,
+    recorded: &publish::RecordedRun,
+    trigger: Option<&publish::CascadeTrigger>,
+    nightly: bool,
+) -> Result<(), Error> {
+    let recorded_repos: Vec<&str> = recorded
+        .plan
+        .packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    if let Some(trigger) = trigger {
+        let wanted: Vec<String> = publish::cascade_waves(config, &trigger.repo)?
+            .into_iter()
+            .flatten()
+            .filter(|r| config.repo(r).is_some_and(|c| c.publish.manifest.is_some()))
+            .collect();
+        let mut a: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let mut b = recorded_repos.clone();
+        a.sort_unstable();
+        b.sort_unstable();
+        if a != b {
+            return Err(Error::invalid_input(format!(
+                "--resume: the unfinished cascade (run {}) covers {}, not the cascade from {}; \
+                 run it without --from to finish it, or without --resume to start a new one",
+                recorded.run,
+                recorded_repos.join(", "),
+                trigger.repo
+            )));
+        }
+    }
+    if nightly && !recorded.nightly {
+        return Err(Error::invalid_input(format!(
+            "--resume --nightly: the unfinished cascade (run {}) is not a nightly",
+            recorded.run
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCode> {

@@ -138,9 +138,21 @@ pub fn plan_key(plan: &PublishPlan) -> String {
     })
 }
 
-/// The plan of the newest unfinished run of `kind` (`publish` or `cascade`), as it was made: a
-/// resumed publish must not re-plan from manifests its own `bump` steps already rewrote.
-pub fn resumable_plan(store: &dyn StateStore, kind: &str) -> Result<Option<PublishPlan>> {
+/// An unfinished publish or cascade, as it was recorded when it began.
+#[derive(Debug, Clone)]
+pub struct RecordedRun {
+    /// The run in the state store.
+    pub run: RunId,
+    /// Its plan, as it was made.
+    pub plan: PublishPlan,
+    /// Whether it was a nightly cascade.
+    pub nightly: bool,
+}
+
+/// The newest run of `kind` (`publish` or `cascade`) when it did not succeed, with the plan it
+/// was made with: a resumed publish must not re-plan from manifests its own `bump` steps
+/// already rewrote, nor a resumed nightly from a new day's date.
+pub fn resumable_run(store: &dyn StateStore, kind: &str) -> Result<Option<RecordedRun>> {
     let Some(run) = store
         .runs(Some(kind), None, 1)?
         .into_iter()
@@ -153,9 +165,22 @@ pub fn resumable_plan(store: &dyn StateStore, kind: &str) -> Result<Option<Publi
         .get("plan")
         .cloned()
         .ok_or_else(|| Error::state(format!("run {} recorded no plan", run.id)))?;
-    serde_json::from_value(plan)
-        .map(Some)
-        .map_err(|e| Error::state(format!("run {}: unreadable plan: {e}", run.id)))
+    let plan = serde_json::from_value(plan)
+        .map_err(|e| Error::state(format!("run {}: unreadable plan: {e}", run.id)))?;
+    Ok(Some(RecordedRun {
+        run: run.id,
+        plan,
+        nightly: run
+            .params
+            .get("nightly")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+    }))
+}
+
+/// The plan of [`resumable_run`].
+pub fn resumable_plan(store: &dyn StateStore, kind: &str) -> Result<Option<PublishPlan>> {
+    Ok(resumable_run(store, kind)?.map(|r| r.plan))
 }
 
 /// The plan of `cascade --from <from>`: `from` and everything downstream of it that publishes.
