@@ -1,20 +1,24 @@
 //! Seed 002's 16-package ecosystem published for real over sandbox git repos and the in-memory
 //! forge's workflow runs: 10 waves (its longest chain), every package after its dependencies,
 //! packages of one wave at the same time, one dispatch each. Asserted on the order of journal
-//! events, never on wall-clock time.
+//! events, never on wall-clock time. Runs on the in-memory forge and, through `GitHubForge`, over
+//! HTTP against the mock GitHub server (whose workflow runs are the same simulation).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use orchestrator_core::config::Config;
-use orchestrator_core::forge::{ForgeOp, InMemoryForge, RepoId, WorkflowSimulation};
+use orchestrator_core::forge::{Forge, ForgeOp, InMemoryForge, RepoId, WorkflowSimulation};
 use orchestrator_core::publish::{self, BumpRequest, PackageOutcome, PublishRequest, Publisher};
+use orchestrator_core::secret::SecretString;
 use orchestrator_core::seeds::SEED_002;
 use orchestrator_core::state::{
     JournalEntry, JournalRecord, MemoryStateStore, RunStatus, StateStore,
 };
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::{Sandbox, git};
+use orchestrator_github::GitHubForge;
+use orchestrator_github::mock::{MockGitHub, MockOptions};
 
 fn package_json(name: &str, deps: &[&str]) -> String {
     let deps: Vec<String> = deps
@@ -41,6 +45,31 @@ fn at(journal: &[JournalRecord], started: bool, step: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_seed_002_ecosystem_publishes_wave_by_wave_at_the_speed_of_its_longest_chain() {
+    let forge = InMemoryForge::new();
+    publish_seed_002(Arc::new(forge.clone()), &forge).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_seed_002_ecosystem_publishes_over_http_through_the_github_adapter() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = MockGitHub::start(MockOptions::default())
+        .await
+        .expect("mock server starts");
+    for (name, _) in SEED_002 {
+        server.create_repo("eco", name);
+    }
+    let forge = GitHubForge::builder()
+        .api_url(server.url())
+        .token(Some(SecretString::new("ghp_seed002")))
+        .build()
+        .expect("forge builds");
+    publish_seed_002(Arc::new(forge), server.forge()).await;
+    server.shutdown().await;
+}
+
+/// Publishes the ecosystem through `forge`; `actions` is the in-memory forge whose workflow
+/// runs answer the dispatches (the forge itself, or the one behind the mock server).
+async fn publish_seed_002(forge: Arc<dyn Forge>, actions: &InMemoryForge) {
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::new(dir.path()).expect("sandbox");
     let mut text = String::from(
@@ -64,9 +93,8 @@ async fn the_seed_002_ecosystem_publishes_wave_by_wave_at_the_speed_of_its_longe
     let file = dir.path().join("orchestrator.toml");
     std::fs::write(&file, text).expect("config");
     let config = Arc::new(Config::load(&file).expect("valid config"));
-    let forge = InMemoryForge::new();
     for (name, _) in SEED_002 {
-        forge.configure_workflow(
+        actions.configure_workflow(
             &RepoId::new("eco", *name),
             "release.yml",
             WorkflowSimulation {
@@ -86,7 +114,7 @@ async fn the_seed_002_ecosystem_publishes_wave_by_wave_at_the_speed_of_its_longe
     let store = Arc::new(MemoryStateStore::default());
     let publisher = Publisher::new(
         config.clone(),
-        Arc::new(forge.clone()),
+        forge,
         Arc::new(GixVcs::new()),
         store.clone(),
     );
@@ -97,7 +125,7 @@ async fn the_seed_002_ecosystem_publishes_wave_by_wave_at_the_speed_of_its_longe
     let journal = store.journal(report.run_id).expect("journal");
     for (name, deps) in SEED_002 {
         assert_eq!(
-            forge.count(ForgeOp::DispatchWorkflow, &RepoId::new("eco", *name)),
+            actions.count(ForgeOp::DispatchWorkflow, &RepoId::new("eco", *name)),
             1,
             "{name}: one dispatch"
         );

@@ -6,6 +6,9 @@
 //!   `nightly-YYYYMMDD-<sha>` at their HEADs, as prereleases with their assets, and changes no
 //!   manifest, branch or coordination manifest.
 //!
+//! Each runs twice: on the in-memory forge, and through `GitHubForge` over HTTP against the mock
+//! GitHub server (same simulated CI), so the adapter's release and dispatch paths are covered.
+//!
 //! Asserted on the order of journal events and on the repos' and forge's end state, never on
 //! wall-clock time.
 
@@ -16,12 +19,15 @@ use std::time::Duration;
 use orchestrator_core::config::Config;
 use orchestrator_core::forge::{CiSimulation, Forge, InMemoryForge, RepoId};
 use orchestrator_core::publish::{self, PackageOutcome, PublishOptions, Publisher};
+use orchestrator_core::secret::SecretString;
 use orchestrator_core::seeds::SEED_004;
 use orchestrator_core::state::{
     JournalEntry, JournalRecord, MemoryStateStore, RunStatus, StateStore,
 };
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::{Sandbox, git};
+use orchestrator_github::GitHubForge;
+use orchestrator_github::mock::{MockGitHub, MockOptions};
 
 /// 2026-11-25T02:00:00Z, the seed's nightly schedule.
 const NIGHT_MS: i64 = 1_795_572_000_000;
@@ -37,14 +43,23 @@ fn cargo_toml(name: &str, deps: &[&str]) -> String {
     )
 }
 
+/// Which forge the ecosystem runs against.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Memory,
+    Http,
+}
+
 struct Ecosystem {
     dir: tempfile::TempDir,
     config: Arc<Config>,
-    forge: InMemoryForge,
+    forge: Arc<dyn Forge>,
+    /// Kept alive for the HTTP backend.
+    _server: Option<MockGitHub>,
 }
 
 impl Ecosystem {
-    fn new() -> Self {
+    async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let sandbox = Sandbox::new(dir.path()).expect("sandbox");
         let mut text = String::from(
@@ -76,10 +91,26 @@ impl Ecosystem {
             Duration::from_millis(10),
             |repo| Some(origins.join(format!("{}.git", repo.name))),
         );
+        let (forge, server): (Arc<dyn Forge>, _) = match backend {
+            Backend::Memory => (Arc::new(InMemoryForge::with_ci(ci)), None),
+            Backend::Http => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let server = MockGitHub::start(MockOptions::default().ci(ci))
+                    .await
+                    .expect("mock server starts");
+                let forge = GitHubForge::builder()
+                    .api_url(server.url())
+                    .token(Some(SecretString::new("ghp_seed004")))
+                    .build()
+                    .expect("forge builds");
+                (Arc::new(forge), Some(server))
+            }
+        };
         Self {
             dir,
             config: Arc::new(config),
-            forge: InMemoryForge::with_ci(ci),
+            forge,
+            _server: server,
         }
     }
 
@@ -116,7 +147,7 @@ impl Ecosystem {
         let store = Arc::new(MemoryStateStore::default());
         let publisher = Publisher::new(
             self.config.clone(),
-            Arc::new(self.forge.clone()),
+            self.forge.clone(),
             Arc::new(GixVcs::new()),
             store.clone(),
         );
@@ -152,7 +183,26 @@ fn show(path: &Path, what: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_change_in_consensus_proof_releases_exactly_its_chain_in_order() {
-    let eco = Ecosystem::new();
+    chain_cascade(Backend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_in_consensus_proof_releases_exactly_its_chain_over_http() {
+    chain_cascade(Backend::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nightly_cascade_tags_heads_as_prereleases_and_bumps_nothing() {
+    nightly_cascade(Backend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nightly_cascade_over_http_tags_heads_as_prereleases() {
+    nightly_cascade(Backend::Http).await;
+}
+
+async fn chain_cascade(backend: Backend) {
+    let eco = Ecosystem::new(backend).await;
     let (report, journal) = eco.cascade("consensus-proof", false).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
     let released = report.with_outcome(PackageOutcome::Released);
@@ -215,9 +265,8 @@ async fn a_change_in_consensus_proof_releases_exactly_its_chain_in_order() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_nightly_cascade_tags_heads_as_prereleases_and_bumps_nothing() {
-    let eco = Ecosystem::new();
+async fn nightly_cascade(backend: Backend) {
+    let eco = Ecosystem::new(backend).await;
     let heads: Vec<(String, String)> = ["developer-sdk", "governance-app"]
         .iter()
         .map(|n| {
