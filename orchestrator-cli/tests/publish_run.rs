@@ -12,7 +12,8 @@ use std::time::Duration;
 use orchestrator_core::config::Config;
 use orchestrator_core::error::{Error, Result};
 use orchestrator_core::forge::{
-    ForgeOp, InMemoryForge, RepoId, WorkflowRun, WorkflowRunStatus, WorkflowSimulation,
+    CiBehaviour, CiSimulation, ForgeOp, InMemoryForge, RepoId, WorkflowRun, WorkflowRunStatus,
+    WorkflowSimulation,
 };
 use orchestrator_core::publish::{
     self, BumpRequest, PackageOutcome, PublishOptions, PublishPlan, PublishRequest, Publisher,
@@ -291,6 +292,77 @@ async fn the_dispatched_run_decides_and_a_failure_holds_back_exactly_its_depende
         "no umbrella release for a partial set"
     );
     assert_eq!(forge.count(ForgeOp::DispatchWorkflow, &World::id("top")), 0);
+}
+
+/// Tag-push releases: `left`'s CI never makes a release, and the run of its release workflow on
+/// the pushed tag fails. `left` fails as soon as that run concludes, linking it (not at the
+/// timeout), and a stranger's successful run on the same commit but another tag is not taken
+/// for it; its dependents are held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_run_on_a_pushed_tag_fails_the_package_without_waiting_for_the_timeout() {
+    let world = World::new("tag", "");
+    let origins = world.dir.path().join("origins");
+    let mut ci = CiSimulation::for_config(
+        &world.config,
+        Duration::from_millis(20),
+        Duration::from_millis(10),
+        |repo| Some(origins.join(format!("{}.git", repo.name))),
+    );
+    let left = World::id("left");
+    ci.repos.get_mut(&left).expect("left").behaviour = CiBehaviour::Fails;
+    let forge = InMemoryForge::with_ci(ci);
+    // Plays GitHub Actions for left: once v1.1.0 reaches the origin, its release run fails, and
+    // a stranger's run on the same commit (another tag) succeeds.
+    let actions = {
+        let forge = forge.clone();
+        let origin = origins.join("left.git");
+        tokio::spawn(async move {
+            loop {
+                if let Ok(sha) = git(&origin, &["rev-list", "-n1", "v1.1.0"]) {
+                    let run = |id: u64, tag: &str, conclusion: &str| WorkflowRun {
+                        event: "push".into(),
+                        head_sha: sha.trim().to_owned(),
+                        head_branch: Some(tag.into()),
+                        ..stored_run(id, &format!("release {tag}"), conclusion, 0)
+                    };
+                    forge.add_workflow_run(&left, run(700, "v1.1.0-other", "success"));
+                    forge.add_workflow_run(&left, run(701, "v1.1.0", "failure"));
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let store = Arc::new(MemoryStateStore::default());
+    let report = world
+        .publisher(&forge, store)
+        .execute(&world.plan().await)
+        .await
+        .expect("runs");
+    actions.await.expect("actions");
+    let failed = report
+        .packages
+        .iter()
+        .find(|p| p.name == "left")
+        .expect("left");
+    assert_eq!(failed.outcome, PackageOutcome::Failed, "{report:#?}");
+    assert_eq!(
+        failed.run_url.as_deref(),
+        Some("memory://acme/left/actions/runs/701")
+    );
+    let error = failed.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("runs/701") && error.contains("failure"),
+        "{error}"
+    );
+    assert_eq!(
+        report.with_outcome(PackageOutcome::HeldBack),
+        vec!["top", "tail"]
+    );
+    assert_eq!(
+        report.with_outcome(PackageOutcome::Released),
+        vec!["base", "right", "solo"]
+    );
 }
 
 /// A store that "crashes" at its k-th journal append (that append and all later ones fail).

@@ -25,6 +25,8 @@ pub struct RunCorrelation {
     pub correlation_id: Option<String>,
     /// The commit it must run on.
     pub head_sha: Option<String>,
+    /// The branch or tag it must run on (GitHub's `head_branch`; a tag push's run has the tag).
+    pub head_branch: Option<String>,
     /// It must be created at or after this (ms since the epoch).
     pub created_after_ms: Option<i64>,
 }
@@ -46,12 +48,16 @@ pub async fn find_run(
             },
         )
         .await?;
+    let mut runs = runs.into_iter().filter(|r| {
+        correlation
+            .head_branch
+            .as_deref()
+            .is_none_or(|b| r.head_branch.as_deref() == Some(b))
+    });
     Ok(match &correlation.correlation_id {
-        Some(id) => runs
-            .into_iter()
-            .find(|r| r.display_title.contains(id.as_str())),
+        Some(id) => runs.find(|r| r.display_title.contains(id.as_str())),
         // Newest first: the oldest run after the dispatch is ours.
-        None => runs.into_iter().next_back(),
+        None => runs.next_back(),
     })
 }
 
@@ -80,6 +86,7 @@ pub async fn dispatch_correlated(
         event: "workflow_dispatch".into(),
         correlation_id: correlation_input.map(|(_, id)| id.to_owned()),
         head_sha,
+        head_branch: None,
         // Forge clocks drift; a second of slack still excludes every earlier run we know of.
         created_after_ms: Some(now_ms - 1000),
     })

@@ -365,6 +365,25 @@ impl TriggerSpec {
             event: "workflow_dispatch".into(),
             correlation_id: self.correlation.as_ref().map(|(_, id)| id.clone()),
             head_sha,
+            head_branch: None,
+            created_after_ms: None,
+        })
+    }
+
+    /// The run a tag push started: the release workflow's `push` run on the tag (its
+    /// `head_branch`) at the tagged commit.
+    async fn push_correlation(&self, pkg: &PackageCtx) -> Result<RunCorrelation> {
+        Ok(RunCorrelation {
+            workflow: self
+                .workflow
+                .rsplit('/')
+                .next()
+                .unwrap_or(&self.workflow)
+                .to_owned(),
+            event: "push".into(),
+            correlation_id: None,
+            head_sha: pkg.vcs.local_tag(&pkg.path, &pkg.tag).await?,
+            head_branch: Some(pkg.tag.clone()),
             created_after_ms: None,
         })
     }
@@ -459,6 +478,35 @@ pub(crate) struct WaitStep {
 }
 
 impl WaitStep {
+    /// Follows the release workflow's run on the pushed tag; returns only when it failed (a
+    /// successful run, or a forge without workflow runs, leaves the release to decide). Lookup
+    /// errors are ignored: the asset wait reports forge trouble.
+    async fn watch_push_run(&self, correlation: &RunCorrelation) -> Error {
+        let forge = self.pkg.forge.as_ref();
+        loop {
+            match find_run(forge, &self.pkg.github, correlation).await {
+                Ok(Some(run)) if run.status == WorkflowRunStatus::Completed => {
+                    if let Err(failed) = self.concluded(&run) {
+                        return failed;
+                    }
+                    return std::future::pending().await;
+                }
+                // No workflow runs here, or no such workflow in the repo: nothing to watch.
+                Err(Error::NotSupported { .. } | Error::NotFound { .. }) => {
+                    return std::future::pending().await;
+                }
+                Ok(Some(run)) => {
+                    self.urls
+                        .lock()
+                        .expect("run urls")
+                        .insert(self.pkg.name.clone(), run.html_url.clone());
+                }
+                _ => {}
+            }
+            tokio::time::sleep(self.wait.poll_interval).await;
+        }
+    }
+
     fn concluded(&self, run: &WorkflowRun) -> Result<StepOutput> {
         self.urls
             .lock()
@@ -511,7 +559,13 @@ impl Step for WaitStep {
     async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
         match self.trigger.kind {
             TriggerKind::Tag => {
-                let report = wait_for_assets(self.pkg.forge.as_ref(), &self.wait, ctx).await?;
+                // The release is what counts, but a failed run of the release workflow on the
+                // tag means it will never come: fail now, with the run, not at the timeout.
+                let correlation = self.trigger.push_correlation(&self.pkg).await?;
+                let report = tokio::select! {
+                    report = wait_for_assets(self.pkg.forge.as_ref(), &self.wait, ctx) => report?,
+                    failed = self.watch_push_run(&correlation) => return Err(failed),
+                };
                 Ok(StepOutput {
                     summary: format!("release {} is out", self.pkg.tag),
                     data: serde_json::json!({ "release_url": report.release_url }),
