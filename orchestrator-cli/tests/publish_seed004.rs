@@ -62,8 +62,14 @@ impl Ecosystem {
     async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let sandbox = Sandbox::new(dir.path()).expect("sandbox");
+        // The orchestrator's own repo holds versions.toml, as bllvm's does; publish commits and
+        // pushes it there.
+        sandbox
+            .create_repo("bllvm", &[("versions.toml", "# bllvm ecosystem\n")])
+            .expect("repo");
         let mut text = String::from(
-            "[forge]\nowner = \"bllvm\"\n[release]\npoll_interval = \"10ms\"\ntimeout = \"60s\"\nstable_polls = 1\n\n",
+            "[forge]\nowner = \"bllvm\"\n[release]\npoll_interval = \"10ms\"\ntimeout = \"60s\"\nstable_polls = 1\n\
+             [publish]\ncoordination = \"bllvm/versions.toml\"\ncoordination_commit = \"push\"\n\n",
         );
         for (name, deps) in SEED_004 {
             sandbox
@@ -246,8 +252,20 @@ async fn chain_cascade(backend: Backend) {
             ),
         "{manifest}"
     );
-    let versions =
-        std::fs::read_to_string(&eco.config.publish.coordination).expect("versions.toml");
+    // Recorded, committed alone and pushed in the orchestrator's repo.
+    let versions = show(&eco.origin("bllvm"), "main:versions.toml");
+    assert!(versions.starts_with("# bllvm ecosystem\n"), "{versions}");
+    assert_eq!(
+        git(&eco.origin("bllvm"), &["log", "--format=%s", "main"])
+            .expect("log")
+            .lines()
+            .next(),
+        Some("chore(release): record ecosystem-v0.4.1 in versions.toml")
+    );
+    assert_eq!(
+        git(&eco.path("bllvm"), &["status", "--porcelain"]).expect("status"),
+        ""
+    );
     let recorded = publish::read_coordination(&versions).expect("valid");
     assert_eq!(
         recorded.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -327,7 +345,15 @@ async fn nightly_cascade(backend: Backend) {
         assert!(eco.origin_tags(untouched).is_empty(), "{untouched}");
     }
     assert!(
-        !eco.config.publish.coordination.exists(),
-        "a nightly writes no coordination manifest"
+        std::fs::read_to_string(&eco.config.publish.coordination).expect("versions.toml")
+            == "# bllvm ecosystem\n",
+        "a nightly records nothing"
+    );
+    assert_eq!(
+        git(&eco.origin("bllvm"), &["rev-list", "--count", "main"])
+            .expect("count")
+            .trim(),
+        "1",
+        "nor commits anything"
     );
 }

@@ -7,6 +7,8 @@
 //! umbrella_version_from = "chatgpt-buddy" # whose version names it (default: the last package in
 //!                                         #   dependency order)
 //! coordination = "versions.toml"          # the coordination manifest (relative to this file)
+//! coordination_commit = "push"            # "off" (default: write the file only), "commit" it in
+//!                                         #   the git work tree holding it, or commit and "push"
 //! nightly_tag = "nightly-{date}-{sha}"    # cascade --nightly tags ({date} = YYYYMMDD UTC,
 //!                                         #   {sha} = 7-character commit)
 //! concurrency = 4                         # packages in flight (default: [release] concurrency)
@@ -58,10 +60,25 @@ pub struct PublishConfig {
     pub umbrella_version_from: Option<String>,
     /// The coordination manifest (absolute).
     pub coordination: PathBuf,
+    /// What becomes of the coordination manifest once written.
+    pub coordination_commit: CoordinationCommit,
     /// The nightly tag format (`{date}`, `{sha}`).
     pub nightly_tag: String,
     /// Packages in flight at once; `None`: `[release] concurrency`.
     pub concurrency: Option<usize>,
+}
+
+/// What `publish` does with the coordination manifest after writing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoordinationCommit {
+    /// Leave the file for a person or a later job to commit.
+    #[default]
+    Off,
+    /// Commit it (only it) on the current branch of the git work tree that holds it.
+    Commit,
+    /// Commit it and push that branch to `origin`.
+    Push,
 }
 
 /// How a package's release is started.
@@ -138,6 +155,7 @@ pub(crate) struct RawPublish {
     umbrella_repo: Option<Spanned<String>>,
     umbrella_version_from: Option<Spanned<String>>,
     coordination: Option<Spanned<String>>,
+    coordination_commit: Option<Spanned<String>>,
     nightly_tag: Option<Spanned<String>>,
     concurrency: Option<Spanned<i64>>,
 }
@@ -210,17 +228,61 @@ pub(crate) fn parse_publish(
             Some(v as usize)
         }
     };
+    let coordination = root.join(
+        raw.coordination
+            .map_or_else(|| "versions.toml".to_owned(), Spanned::into_inner),
+    );
+    let coordination_commit = match raw.coordination_commit {
+        None => CoordinationCommit::Off,
+        Some(c) => {
+            let key = Some("publish.coordination_commit".to_owned());
+            let mode = match c.get_ref().as_str() {
+                "off" => CoordinationCommit::Off,
+                "commit" => CoordinationCommit::Commit,
+                "push" => CoordinationCommit::Push,
+                other => {
+                    return Err(err(
+                        Some(c.span()),
+                        key,
+                        format!("{other:?} is not one of \"off\", \"commit\", \"push\""),
+                    ));
+                }
+            };
+            if mode != CoordinationCommit::Off && work_tree_of(&coordination).is_none() {
+                return Err(err(
+                    Some(c.span()),
+                    key,
+                    format!(
+                        "{} is not inside a git work tree, so it cannot be committed",
+                        coordination.display()
+                    ),
+                ));
+            }
+            mode
+        }
+    };
     Ok(PublishConfig {
         umbrella_tag,
         umbrella_repo,
         umbrella_version_from: raw.umbrella_version_from.map(Spanned::into_inner),
-        coordination: root.join(
-            raw.coordination
-                .map_or_else(|| "versions.toml".to_owned(), Spanned::into_inner),
-        ),
+        coordination,
+        coordination_commit,
         nightly_tag,
         concurrency,
     })
+}
+
+/// The git work tree holding `file` (the nearest ancestor directory with a `.git`) and the
+/// file's path inside it, `/`-separated.
+pub fn work_tree_of(file: &std::path::Path) -> Option<(PathBuf, String)> {
+    let dir = file.parent()?;
+    let root = dir.ancestors().find(|d| d.join(".git").exists())?;
+    let relative = file.strip_prefix(root).ok()?;
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some((root.to_owned(), parts.join("/")))
 }
 
 pub(crate) fn parse_repo_publish(

@@ -55,9 +55,19 @@ pub fn write_coordination(
         );
         doc
     } else {
-        existing
+        let doc: toml_edit::DocumentMut = existing
             .parse()
-            .map_err(|e| Error::invalid_input(format!("invalid coordination manifest: {e}")))?
+            .map_err(|e| Error::invalid_input(format!("invalid coordination manifest: {e}")))?;
+        if doc.is_empty() {
+            // Only comments: toml_edit keeps them as the document's trailing text, which would
+            // put them after the entries. They are a header; keep them on top.
+            let mut fresh = toml_edit::DocumentMut::new();
+            let header = existing.trim_end();
+            fresh.decor_mut().set_prefix(format!("{header}\n"));
+            fresh
+        } else {
+            doc
+        }
     };
     for (name, entry) in entries {
         let mut table = doc
@@ -112,6 +122,11 @@ mod tests {
             vec!["consensus-proof=0.4.0"]
         );
         assert_eq!(back["developer-sdk"].version, "1.0.0");
+        let headed = write_coordination("# bllvm ecosystem\n\n", &update).expect("valid");
+        assert!(
+            headed.starts_with("# bllvm ecosystem\nconsensus-proof = "),
+            "{headed}"
+        );
         let fresh = write_coordination("", &update).expect("valid");
         assert!(fresh.starts_with("# Coordination manifest"));
         assert!(fresh.contains("\"@scope/x\"") || !fresh.contains('@'));

@@ -522,6 +522,15 @@ impl Publisher {
                     file: self.config.publish.coordination.clone(),
                     entries,
                     vcs: self.vcs.clone(),
+                    commit: self.config.publish.coordination_commit,
+                    message: format!(
+                        "chore(release): record {} in {}",
+                        plan_key(plan),
+                        self.config.publish.coordination.file_name().map_or_else(
+                            || "the coordination manifest".into(),
+                            |n| n.to_string_lossy()
+                        )
+                    ),
                 }),
                 after: lasts,
             });

@@ -4,12 +4,12 @@
 //! dispatch that already happened.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::config::TriggerKind;
+use super::config::{CoordinationCommit, TriggerKind, work_tree_of};
 use super::coordination::{CoordinatedVersion, read_coordination, write_coordination};
 use super::correlate::{RunCorrelation, find_run, follow_run};
 use super::manifest::{ManifestKind, read_manifest, rewrite_manifest};
@@ -20,7 +20,7 @@ use crate::forge::{
 };
 use crate::release::{WaitSpec, wait_for_assets};
 use crate::step::{Check, Step, StepContext, StepOutput};
-use crate::vcs::{Vcs, branch_ref, tag_ref};
+use crate::vcs::{Head, Vcs, branch_ref, tag_ref};
 
 const ORIGIN: &str = "origin";
 
@@ -741,12 +741,16 @@ pub(crate) struct CoordinationEntry {
     pub(crate) requires: Vec<String>,
 }
 
-/// Records the released set in the coordination manifest (`versions.toml`).
+/// Records the released set in the coordination manifest and, as `[publish]
+/// coordination_commit` says, commits it (only it) in the work tree holding it and pushes.
 #[derive(Debug)]
 pub(crate) struct CoordinationStep {
     pub(crate) file: PathBuf,
     pub(crate) entries: Vec<CoordinationEntry>,
     pub(crate) vcs: Arc<dyn Vcs>,
+    pub(crate) commit: CoordinationCommit,
+    /// The commit message.
+    pub(crate) message: String,
 }
 
 impl CoordinationStep {
@@ -775,6 +779,46 @@ impl CoordinationStep {
     fn existing(&self) -> String {
         std::fs::read_to_string(&self.file).unwrap_or_default()
     }
+
+    fn work_tree(&self) -> Result<(PathBuf, String)> {
+        work_tree_of(&self.file).ok_or_else(|| {
+            Error::invalid_input(format!(
+                "{} is not inside a git work tree, so it cannot be committed",
+                self.file.display()
+            ))
+        })
+    }
+
+    /// Whether the work tree has uncommitted changes to the file (or to a directory holding it).
+    async fn uncommitted(&self, root: &Path, relative: &str) -> Result<bool> {
+        Ok(self
+            .vcs
+            .dirty_paths(root)
+            .await?
+            .iter()
+            .any(|p| p == relative || (p.ends_with('/') && relative.starts_with(p.as_str()))))
+    }
+
+    /// The branch the work tree is on and whether `origin` has its commit.
+    async fn pushed(&self, root: &Path) -> Result<(String, bool)> {
+        let (branch, commit) = match self.vcs.head(root).await? {
+            Head::Branch { name, commit } => (name, commit),
+            other => {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "{} is not on a branch ({other:?}): cannot push the coordination manifest",
+                        root.display()
+                    ),
+                });
+            }
+        };
+        let refs = self
+            .vcs
+            .remote_refs(root, ORIGIN, &[branch_ref(&branch)])
+            .await?;
+        let on_origin = refs.get(&branch_ref(&branch)) == Some(&commit);
+        Ok((branch, on_origin))
+    }
 }
 
 #[async_trait]
@@ -784,7 +828,12 @@ impl Step for CoordinationStep {
     }
 
     fn describe(&self) -> String {
-        format!("record the released set in {}", self.file.display())
+        let then = match self.commit {
+            CoordinationCommit::Off => "",
+            CoordinationCommit::Commit => " and commit it",
+            CoordinationCommit::Push => " and commit and push it",
+        };
+        format!("record the released set in {}{then}", self.file.display())
     }
 
     async fn check(&self, _ctx: &StepContext) -> Result<Check> {
@@ -795,21 +844,61 @@ impl Step for CoordinationStep {
                 .get(name)
                 .is_some_and(|e| e.version == w.version && e.git_commit == w.git_commit)
         });
-        Ok(if current {
-            Check::Done(format!("{} is up to date", self.file.display()))
-        } else {
-            Check::Pending(self.describe())
-        })
+        if !current {
+            return Ok(Check::Pending(self.describe()));
+        }
+        if self.commit != CoordinationCommit::Off {
+            let (root, relative) = self.work_tree()?;
+            if self.uncommitted(&root, &relative).await? {
+                return Ok(Check::Pending(format!("commit {relative}")));
+            }
+            if self.commit == CoordinationCommit::Push && !self.pushed(&root).await?.1 {
+                return Ok(Check::Pending(format!("push {relative}")));
+            }
+        }
+        Ok(Check::Done(format!(
+            "{} is up to date",
+            self.file.display()
+        )))
     }
 
-    async fn apply(&self, _ctx: &StepContext) -> Result<StepOutput> {
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
         let text = write_coordination(&self.existing(), &self.wanted().await?)?;
-        std::fs::write(&self.file, text)
+        std::fs::write(&self.file, &text)
             .map_err(|e| Error::io(format!("writing {}", self.file.display()), e))?;
-        Ok(StepOutput::summary(format!(
+        let mut summary = format!(
             "recorded {} package(s) in {}",
             self.entries.len(),
             self.file.display()
-        )))
+        );
+        if self.commit == CoordinationCommit::Off {
+            return Ok(StepOutput::summary(summary));
+        }
+        let (root, relative) = self.work_tree()?;
+        if self.uncommitted(&root, &relative).await? {
+            let commit = self
+                .vcs
+                .commit_files(
+                    &root,
+                    &[(relative.clone(), text.into_bytes())],
+                    &self.message,
+                )
+                .await?;
+            summary.push_str(&format!(", committed {}", short(&commit)));
+        }
+        if self.commit == CoordinationCommit::Push {
+            let (branch, on_origin) = self.pushed(&root).await?;
+            if !on_origin {
+                ctx.progress(format!("pushing {branch}"));
+                if let Err(e) = self.vcs.push_branch(&root, ORIGIN, &branch).await {
+                    // A push killed mid-flight may have landed: accept exactly that.
+                    if !self.pushed(&root).await?.1 {
+                        return Err(e);
+                    }
+                }
+            }
+            summary.push_str(&format!(", pushed {branch}"));
+        }
+        Ok(StepOutput::summary(summary))
     }
 }

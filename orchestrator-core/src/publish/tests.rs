@@ -438,6 +438,15 @@ fn publish_config_errors_name_file_line_and_key() {
             "[publish]\nconcurency = 2\n",
             ":2: `concurency`: unknown field",
         ),
+        (
+            "[publish]\ncoordination_commit = \"yes\"\n",
+            ":2: `publish.coordination_commit`: \"yes\" is not one of \"off\", \"commit\", \"push\"",
+        ),
+        (
+            // /eco is no git work tree.
+            "[publish]\ncoordination_commit = \"push\"\n",
+            ":2: `publish.coordination_commit`: /eco/versions.toml is not inside a git work tree",
+        ),
     ];
     for (text, want) in cases {
         let e = crate::config::Config::parse(text, Path::new("/eco/orchestrator.toml"))
