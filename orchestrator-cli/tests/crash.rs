@@ -203,46 +203,47 @@ fn publish_state(dir: &Path) -> Vec<(String, String, String)> {
         .collect()
 }
 
-#[test]
-fn publish_killed_at_every_journal_write_then_resumed_publishes_each_package_once() {
-    let reference_dir = publish_fixture();
-    let out = publish(reference_dir.path(), &[], None);
+/// For every k in `kill_points`: a fresh `fixture`, `run(dir, Some(k))` (killed before its k-th
+/// journal write, unless the run writes fewer), then `resume(dir)` when it was killed; the
+/// end `state` must equal an uninterrupted run's. Returns how many points killed the run, after
+/// checking they are exactly the first ones (later points let the run finish).
+fn kill_everywhere<S: PartialEq + std::fmt::Debug + Sync>(
+    kill_points: std::ops::RangeInclusive<usize>,
+    fixture: fn() -> tempfile::TempDir,
+    run: &(dyn Fn(&Path, Option<usize>) -> Output + Sync),
+    resume: &(dyn Fn(&Path) -> Output + Sync),
+    state: fn(&Path) -> S,
+) -> usize {
+    let reference_dir = fixture();
+    let out = run(reference_dir.path(), None);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reference = publish_state(reference_dir.path());
-    // Kill points beyond the last write simply finish: try more than a run writes.
+    let reference = state(reference_dir.path());
     let results: Vec<(usize, bool, String)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..=36)
+        let handles: Vec<_> = kill_points
             .map(|k| {
                 let reference = &reference;
                 scope.spawn(move || {
-                    let dir = publish_fixture();
-                    let first = publish(dir.path(), &[], Some(k));
-                    let killed = !first.status.success();
+                    let dir = fixture();
+                    let killed = !run(dir.path(), Some(k)).status.success();
                     if killed {
-                        let resumed = publish(dir.path(), &["--resume"], None);
+                        let resumed = resume(dir.path());
                         if !resumed.status.success() {
-                            return (
-                                k,
-                                killed,
-                                format!(
-                                    "write {k}: resume failed: {}{}",
-                                    String::from_utf8_lossy(&resumed.stderr),
-                                    String::from_utf8_lossy(&resumed.stdout)
-                                ),
+                            let why = format!(
+                                "write {k}: resume failed: {}{}",
+                                String::from_utf8_lossy(&resumed.stderr),
+                                String::from_utf8_lossy(&resumed.stdout)
                             );
+                            return (k, killed, why);
                         }
                     }
-                    let state = publish_state(dir.path());
-                    if &state != reference {
-                        return (
-                            k,
-                            killed,
-                            format!("write {k}: {state:?} differs from {reference:?}"),
-                        );
+                    let end = state(dir.path());
+                    if &end != reference {
+                        let why = format!("write {k}: {end:?} differs from {reference:?}");
+                        return (k, killed, why);
                     }
                     (k, killed, String::new())
                 })
@@ -260,10 +261,22 @@ fn publish_killed_at_every_journal_write_then_resumed_publishes_each_package_onc
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
     let killed = results.iter().filter(|(_, k, _)| *k).count();
-    // The killed runs are exactly the first `killed` write numbers.
     assert!(
         results.iter().all(|(k, was, _)| *was == (*k <= killed)),
         "{results:?}"
+    );
+    killed
+}
+
+#[test]
+fn publish_killed_at_every_journal_write_then_resumed_publishes_each_package_once() {
+    // Kill points beyond the last write simply finish: try more than a run writes.
+    let killed = kill_everywhere(
+        1..=36,
+        publish_fixture,
+        &|dir, k| publish(dir, &[], k),
+        &|dir| publish(dir, &["--resume"], None),
+        publish_state,
     );
     assert!(
         killed >= 20,
@@ -320,69 +333,12 @@ fn nightly_state(dir: &Path) -> Vec<(String, Vec<String>, String)> {
 /// nothing else changes.
 #[test]
 fn nightly_cascade_killed_at_every_journal_write_then_resumed_tags_each_package_once() {
-    let reference_dir = publish_fixture();
-    let out = cascade(reference_dir.path(), &["--from", "lib", "--nightly"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reference = nightly_state(reference_dir.path());
-    assert!(
-        reference
-            .iter()
-            .all(|(_, tags, _)| tags == &["nightly-DATE-HEAD"]),
-        "{reference:?}"
-    );
-    let results: Vec<(usize, bool, String)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..=24)
-            .map(|k| {
-                let reference = &reference;
-                scope.spawn(move || {
-                    let dir = publish_fixture();
-                    let first = cascade(dir.path(), &["--from", "lib", "--nightly"], Some(k));
-                    let killed = !first.status.success();
-                    if killed {
-                        let resumed = cascade(dir.path(), &["--resume"], None);
-                        if !resumed.status.success() {
-                            return (
-                                k,
-                                killed,
-                                format!(
-                                    "write {k}: resume failed: {}{}",
-                                    String::from_utf8_lossy(&resumed.stderr),
-                                    String::from_utf8_lossy(&resumed.stdout)
-                                ),
-                            );
-                        }
-                    }
-                    let state = nightly_state(dir.path());
-                    if &state != reference {
-                        return (
-                            k,
-                            killed,
-                            format!("write {k}: {state:?} differs from {reference:?}"),
-                        );
-                    }
-                    (k, killed, String::new())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("case thread"))
-            .collect()
-    });
-    let failures: Vec<&String> = results
-        .iter()
-        .map(|(_, _, e)| e)
-        .filter(|e| !e.is_empty())
-        .collect();
-    assert!(failures.is_empty(), "{failures:#?}");
-    let killed = results.iter().filter(|(_, k, _)| *k).count();
-    assert!(
-        results.iter().all(|(k, was, _)| *was == (*k <= killed)),
-        "{results:?}"
+    let killed = kill_everywhere(
+        1..=24,
+        publish_fixture,
+        &|dir, k| cascade(dir, &["--from", "lib", "--nightly"], k),
+        &|dir| cascade(dir, &["--resume"], None),
+        nightly_state,
     );
     assert!(
         killed >= 12,

@@ -349,6 +349,15 @@ pub(crate) struct TriggerSpec {
 }
 
 impl TriggerSpec {
+    /// The workflow's file name (runs name it so, even when configured as a path).
+    fn workflow_file(&self) -> String {
+        self.workflow
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.workflow)
+            .to_owned()
+    }
+
     /// The correlation that finds the dispatched run, whenever it was dispatched.
     async fn correlation(&self, pkg: &PackageCtx) -> Result<RunCorrelation> {
         let head_sha = match &self.correlation {
@@ -356,12 +365,7 @@ impl TriggerSpec {
             None => pkg.vcs.local_tag(&pkg.path, &pkg.tag).await?,
         };
         Ok(RunCorrelation {
-            workflow: self
-                .workflow
-                .rsplit('/')
-                .next()
-                .unwrap_or(&self.workflow)
-                .to_owned(),
+            workflow: self.workflow_file(),
             event: "workflow_dispatch".into(),
             correlation_id: self.correlation.as_ref().map(|(_, id)| id.clone()),
             head_sha,
@@ -374,12 +378,7 @@ impl TriggerSpec {
     /// `head_branch`) at the tagged commit.
     async fn push_correlation(&self, pkg: &PackageCtx) -> Result<RunCorrelation> {
         Ok(RunCorrelation {
-            workflow: self
-                .workflow
-                .rsplit('/')
-                .next()
-                .unwrap_or(&self.workflow)
-                .to_owned(),
+            workflow: self.workflow_file(),
             event: "push".into(),
             correlation_id: None,
             head_sha: pkg.vcs.local_tag(&pkg.path, &pkg.tag).await?,
