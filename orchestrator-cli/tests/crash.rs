@@ -380,3 +380,80 @@ fn cascade_resume_refuses_what_it_cannot_continue() {
             .all(|(_, tags, _)| tags == &["nightly-DATE-HEAD"])
     );
 }
+
+/// A pipeline of three commands around two built-in steps. Each command appends its name to
+/// `log`; `set` and `copy` edit files in place.
+fn pipeline_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::write(root.join("settings.env"), "ISSUER=staging\nREGION=eu\n").expect("env");
+    std::fs::write(root.join("template.yaml"), "mode: prod\n").expect("template");
+    let log = root.join("log");
+    let command = |name: &str| {
+        format!(
+            "[[pipeline.p.apply]]\nname = \"{name}\"\nrun = [\"/bin/sh\", \"-c\", \"echo {name} >> '{}'\"]\n",
+            log.display()
+        )
+    };
+    let config = format!(
+        "{}[[pipeline.p.apply]]\nset = {{ file = \"settings.env\", key = \"ISSUER\", value = \"prod\" }}\n{}\
+         [[pipeline.p.apply]]\ncopy = {{ from = \"template.yaml\", to = \"mode.yaml\" }}\n{}",
+        command("first"),
+        command("second"),
+        command("third"),
+    );
+    std::fs::write(root.join("orchestrator.toml"), config).expect("config");
+    dir
+}
+
+fn pipeline(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    cmd.current_dir(dir)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env_remove(KILL_AT)
+        .args(["--output", "json", "run", "p"])
+        .args(extra);
+    if let Some(k) = kill_at {
+        cmd.env(KILL_AT, k.to_string());
+    }
+    cmd.output().expect("runs")
+}
+
+/// The commands that ran, in order with a repeat folded; whether at most one command ran twice;
+/// and the files the built-ins edit.
+fn pipeline_state(dir: &Path) -> (Vec<String>, bool, String, String) {
+    let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+    let mut ran: Vec<String> = Vec::new();
+    let mut repeats = 0;
+    for line in log.lines() {
+        if ran.last().is_some_and(|last| last == line) {
+            repeats += 1;
+        } else {
+            ran.push(line.to_owned());
+        }
+    }
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    (ran, repeats <= 1, read("settings.env"), read("mode.yaml"))
+}
+
+/// `run` killed at every journal write, then `run --resume`: every step ends done, in order; a
+/// step journaled as done never runs again; only the command that was running when the process
+/// died may run a second time (a command's effect cannot be checked from outside, so the journal
+/// decides: at-least-once for that one step, exactly-once for the rest and for built-ins).
+#[test]
+fn pipeline_killed_at_every_journal_write_then_resumed_runs_each_step_once_but_the_one_in_flight() {
+    let killed = kill_everywhere(
+        1..=16,
+        pipeline_fixture,
+        &|dir, k| pipeline(dir, &[], k),
+        &|dir| pipeline(dir, &["--resume"], None),
+        pipeline_state,
+    );
+    assert!(
+        killed >= 8,
+        "a five-step pipeline journals more than 8 writes ({killed})"
+    );
+    println!(
+        "run: {killed} of {killed} crash points converged; no step re-ran but the one in flight"
+    );
+}
