@@ -362,7 +362,7 @@ impl Forge for GitHubForge {
             // poll; the repository's newest release answers a free 304 until something changes.
             // So a tag is watched through that page while it has no release, and while its
             // release is the newest one (the page carries its assets too).
-            let reply = self.get(newest_url, &what).await?;
+            let reply = self.get(newest_url.clone(), &what).await?;
             if reply.status != StatusCode::OK {
                 return Err(reply.into_error(&what));
             }
@@ -398,14 +398,18 @@ impl Forge for GitHubForge {
                 if !self.lock_watched().contains_key(&key) {
                     // First miss: remember what the newest release looks like now, so the next
                     // polls can be answered by a free 304.
-                    let newest = self
-                        .get(
-                            format!("{}/releases?per_page=1", self.repo_url(repo)),
-                            &what,
-                        )
-                        .await?;
+                    let newest = self.get(newest_url, &what).await?;
                     if newest.status == StatusCode::OK {
-                        self.lock_watched().insert(key, (newest.body, None));
+                        // The release may have been published between the two requests: then
+                        // the page already shows it, and no later change of the page would.
+                        let page: Vec<GhRelease> = newest.json(&what)?;
+                        let ours = page
+                            .into_iter()
+                            .next()
+                            .filter(|r| r.tag_name == tag)
+                            .map(Release::from);
+                        self.lock_watched().insert(key, (newest.body, ours.clone()));
+                        return Ok(ours);
                     }
                 }
                 Ok(None)

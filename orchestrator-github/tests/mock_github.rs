@@ -134,6 +134,24 @@ async fn a_missing_release_is_watched_through_the_newest_release_for_free() {
     );
 }
 
+/// The release is published between the tag lookup (404) and the first look at the newest
+/// release: that page already shows it, and would never change again. Found by the slow soak:
+/// the release was waited for until the timeout.
+#[tokio::test]
+async fn a_release_published_between_the_miss_and_the_first_look_is_found() {
+    let f = fixture().await;
+    f.forge
+        .create_release(&f.repo, &release("v2"))
+        .await
+        .expect("created");
+    // The tag lookup answers as if it came a moment before the release.
+    f.server.inject(MockFault::ServerError(404), 1);
+    let first = f.forge.release_by_tag(&f.repo, "v2").await.expect("poll");
+    assert_eq!(first.map(|r| r.tag).as_deref(), Some("v2"));
+    let again = f.forge.release_by_tag(&f.repo, "v2").await.expect("poll");
+    assert_eq!(again.map(|r| r.tag).as_deref(), Some("v2"));
+}
+
 #[tokio::test]
 async fn bursts_of_502_are_retried_and_counted() {
     let f = fixture().await;

@@ -56,6 +56,14 @@ pub(crate) struct MockForgeArgs {
     #[arg(long, default_value_t = 3_600_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) rate_limit_window_ms: u64,
 
+    /// Share of API answers (0 to 1) that come --slow-ms late (decided apart from the faults).
+    #[arg(long, default_value_t = 0.0, value_name = "F", value_parser = fault_rate)]
+    pub(crate) slow_rate: f64,
+
+    /// How late a slow answer comes, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub(crate) slow_ms: u64,
+
     /// Seed of the fault decisions: the same seed and requests give the same faults.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub(crate) seed: u64,
@@ -117,11 +125,12 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
     let stats = mock.stats();
     mock.shutdown().await;
     eprintln!(
-        "mock-forge: stopped after {} request(s) ({} not modified, {} faults, {} rate limited)",
+        "mock-forge: stopped after {} request(s) ({} not modified, {} faults, {} rate limited, {} slow)",
         stats.requests,
         stats.not_modified,
         stats.faults.server_errors + stats.faults.connection_resets,
-        stats.faults.rate_limit_rejections
+        stats.faults.rate_limit_rejections,
+        stats.faults.slow_responses
     );
     for (repo, r) in &stats.by_repo {
         eprintln!(
@@ -141,6 +150,7 @@ async fn options(args: &MockForgeArgs, config: Option<Config>) -> anyhow::Result
         .ci_delay(ci_delay)
         .asset_interval(asset_interval)
         .fault_rate(args.fault_rate)
+        .slow(args.slow_rate, Duration::from_millis(args.slow_ms))
         .seed(args.seed);
     if let Some(limit) = args.rate_limit {
         options = options.rate_limit(limit, Duration::from_millis(args.rate_limit_window_ms));

@@ -142,6 +142,8 @@ struct State {
     ci: Ci,
     faults: VecDeque<MockFault>,
     chaos: FaultPlan,
+    /// Which answers come late, and how late.
+    slow: (FaultPlan, Duration),
     limit: RateWindow,
     token: Option<String>,
     requests: VecDeque<MockRequest>,
@@ -272,6 +274,11 @@ impl MockGitHub {
             ci,
             faults: VecDeque::new(),
             chaos: FaultPlan::new(options.fault_rate, options.seed),
+            // Its own stream of decisions, so adding latency does not move the faults.
+            slow: (
+                FaultPlan::new(options.slow_rate, options.seed ^ 0x5105_1e55),
+                options.slow_delay,
+            ),
             limit: RateWindow::new(options.rate_limit, options.rate_limit_window),
             token: options.token.as_ref().map(|t| t.expose().to_owned()),
             requests: VecDeque::new(),

@@ -50,6 +50,12 @@ pub struct MockOptions {
     pub rate_limit: Option<u64>,
     /// The rate-limit window; default one hour, like github.com.
     pub rate_limit_window: Duration,
+    /// The share of API requests (0.0 to 1.0, decided apart from the faults) answered only after
+    /// [`MockOptions::slow_delay`]: a slow GitHub, or one slower than the client's read timeout.
+    /// Default 0.
+    pub slow_rate: f64,
+    /// How late a slow answer comes; default 1s.
+    pub slow_delay: Duration,
     /// Seeds the fault decisions: the same seed and the same requests give the same faults.
     pub seed: u64,
     /// When set, requests must carry `Authorization: Bearer <token>` (or `token <token>`);
@@ -69,6 +75,8 @@ impl Default for MockOptions {
             fault_rate: 0.0,
             rate_limit: None,
             rate_limit_window: Duration::from_secs(3600),
+            slow_rate: 0.0,
+            slow_delay: Duration::from_secs(1),
             seed: 0,
             token: None,
         }
@@ -126,6 +134,17 @@ impl MockOptions {
     pub fn rate_limit(mut self, requests: u64, window: Duration) -> Self {
         self.rate_limit = Some(requests);
         self.rate_limit_window = window.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets [`MockOptions::slow_rate`] (clamped to 0.0..=1.0) and [`MockOptions::slow_delay`].
+    pub fn slow(mut self, rate: f64, delay: Duration) -> Self {
+        self.slow_rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        self.slow_delay = delay;
         self
     }
 

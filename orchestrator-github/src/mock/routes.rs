@@ -93,17 +93,33 @@ enum Fate {
 }
 
 async fn handle(
-    AxumState(state): AxumState<Shared>,
+    AxumState(shared): AxumState<Shared>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut state = lock(&state);
+    let (response, late) = answer(&shared, &method, &uri, &headers, &body);
+    // Slept without the lock: other requests go on meanwhile, as on a slow GitHub.
+    if let Some(delay) = late {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+/// Decides and builds the answer to one request, and how late it should come.
+fn answer(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (Response, Option<Duration>) {
+    let mut state = lock(shared);
     let segments: Vec<String> = uri.path().split('/').skip(1).map(decode).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     if let ["_mock", rest @ ..] = segments.as_slice() {
-        return control(&state, &method, rest);
+        return (control(&state, method, rest), None);
     }
     let header = |name| {
         headers
@@ -116,7 +132,7 @@ async fn handle(
     let path = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
-    let (route_name, repo) = route_name(&method, &segments);
+    let (route_name, repo) = route_name(method, &segments);
 
     let fate = if let Some(fault) = state.faults.pop_front() {
         injected(&mut state, &fault)
@@ -140,7 +156,7 @@ async fn handle(
             .fault(),
         )
     } else {
-        Fate::Answer(route(&mut state, &method, &uri, &segments, &body))
+        Fate::Answer(route(&mut state, method, uri, &segments, body))
     };
     let (response, outcome) = match fate {
         Fate::Answer(answer) => {
@@ -150,6 +166,11 @@ async fn handle(
         }
         Fate::Reset => (reset(), Outcome::Reset),
     };
+    let late = matches!(outcome, Outcome::Status(_))
+        && state.slow.0.decide(method.as_str(), &path).is_some();
+    if late {
+        state.stats.faults.slow_responses += 1;
+    }
     state.stats.record(&route_name, repo.as_deref(), outcome);
     if state.requests.len() >= REQUEST_LOG {
         state.requests.pop_front();
@@ -164,7 +185,7 @@ async fn handle(
             Outcome::Reset => 0,
         },
     });
-    response
+    (response, late.then_some(state.slow.1))
 }
 
 /// `/_mock/*`: the control plane; never faulted, limited or counted.

@@ -46,6 +46,9 @@ pub struct FaultStats {
     pub connection_resets: u64,
     /// `403`/`429` rate-limit answers (the enforced limit or injected faults).
     pub rate_limit_rejections: u64,
+    /// Answers held back by [`MockOptions::slow_rate`](super::MockOptions::slow_rate).
+    #[serde(default)]
+    pub slow_responses: u64,
 }
 
 /// How one request ended, for counting.
