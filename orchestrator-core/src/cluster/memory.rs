@@ -314,12 +314,12 @@ impl Cluster for InMemoryCluster {
         let generation = 1 + clock.changes;
         let mut status = RolloutStatus::converged(workload.clone(), generation, stored.replicas);
         match stored.rollout {
-            None => {}
-            Some(SimulatedRollout::Converge { reads }) => {
-                if clock.changes > 0 && clock.reads <= reads {
-                    status.observed_generation = Some(generation - 1);
-                }
+            Some(SimulatedRollout::Converge { reads })
+                if clock.changes > 0 && clock.reads <= reads =>
+            {
+                status.observed_generation = Some(generation - 1);
             }
+            None | Some(SimulatedRollout::Converge { .. }) => {}
             Some(SimulatedRollout::Stall { available } | SimulatedRollout::Fail { available }) => {
                 let available = available.clamp(0, stored.replicas);
                 status.ready_replicas = available;
