@@ -100,6 +100,14 @@ pub enum Error {
         /// How long we waited.
         waited: Duration,
     },
+    /// A workload's controller gave up on its rollout (a Deployment's progress deadline passed).
+    #[error("{workload} failed to roll out: {reason}")]
+    RolloutFailed {
+        /// The workload, e.g. `Deployment/web (ns: assistant)`.
+        workload: String,
+        /// Why, and what was still missing.
+        reason: String,
+    },
     /// A git operation failed.
     #[error("git: {repo}: {message}")]
     Vcs {
