@@ -270,9 +270,9 @@ fn condition(
 }
 
 /// A Deployment's rollout status: every replica is moved to the current template.
-fn deployment_rollout(workload: &WorkloadRef, d: &Deployment) -> RolloutStatus {
+fn deployment_rollout(workload: &WorkloadRef, d: Deployment) -> RolloutStatus {
     let desired = d.spec.replicas.unwrap_or(1);
-    let status = d.status.clone().unwrap_or_default();
+    let status = d.status.unwrap_or_default();
     RolloutStatus {
         workload: workload.clone(),
         generation: d.metadata.generation.unwrap_or(0),
@@ -307,9 +307,9 @@ fn statefulset_replicas_to_update(spec: &StatefulSetSpec, desired: i32) -> i32 {
 }
 
 /// A StatefulSet's rollout status.
-fn statefulset_rollout(workload: &WorkloadRef, s: &StatefulSet) -> RolloutStatus {
+fn statefulset_rollout(workload: &WorkloadRef, s: StatefulSet) -> RolloutStatus {
     let desired = s.spec.replicas.unwrap_or(1);
-    let status = s.status.clone().unwrap_or_default();
+    let status = s.status.unwrap_or_default();
     RolloutStatus {
         workload: workload.clone(),
         generation: s.metadata.generation.unwrap_or(0),
@@ -371,13 +371,13 @@ impl Cluster for KubeCluster {
                 .get_opt(&workload.name)
                 .await
                 .map_err(|e| map_err(e, &what))?
-                .map(|d| deployment_rollout(workload, &d)),
+                .map(|d| deployment_rollout(workload, d)),
             WorkloadKind::StatefulSet => self
                 .statefulsets(&workload.namespace)
                 .get_opt(&workload.name)
                 .await
                 .map_err(|e| map_err(e, &what))?
-                .map(|s| statefulset_rollout(workload, &s)),
+                .map(|s| statefulset_rollout(workload, s)),
         })
     }
 
