@@ -419,6 +419,36 @@ fn every_bad_input_exits_2_with_one_clear_line_and_changes_nothing() {
             "\"lots\" is not a quantity",
         ),
         (
+            "rollout timeout without a unit",
+            &["scale", "apply", "--plan", "p", "--rollout-timeout", "5"],
+            "error: --rollout-timeout 5: invalid duration \"5\": expected a number and a unit, \
+             such as 500ms, 10s, 5m, 1h or 1h30m",
+        ),
+        (
+            "zero rollout timeout",
+            &[
+                "scale",
+                "rollback",
+                "--plan",
+                "p",
+                "--rollout-timeout",
+                "0s",
+            ],
+            "error: --rollout-timeout 0s: must be above zero (--no-wait skips the wait)",
+        ),
+        (
+            "rollout timeout with --no-wait",
+            &[
+                "scale",
+                "apply",
+                "--plan",
+                "p",
+                "--no-wait",
+                "--rollout-timeout=5m",
+            ],
+            "error: --no-wait skips the wait that --rollout-timeout 5m bounds: give one of them",
+        ),
+        (
             "unknown bump",
             &["publish", "--bump", "sideways", "--dry-run"],
             "invalid bump \"sideways\"",

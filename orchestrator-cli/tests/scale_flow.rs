@@ -1,7 +1,8 @@
 //! The seed's prod example end to end through the binary, with no cluster and no network: a
 //! cluster state file, the mock GitHub server in this process, a real clone with a bare origin.
 //! plan → propose → read-only /approve-plan refused → maintainer accepted → a push makes it
-//! stale → approved again → apply → /rollback-plan → rollback to the exact before state.
+//! stale → approved again → apply (a stalled rollout times out; --no-wait; waited for) →
+//! /rollback-plan → rollback to the exact before state.
 
 use std::path::Path;
 use std::process::Command as StdCommand;
@@ -268,9 +269,60 @@ async fn the_seeds_prod_example_end_to_end() {
         "{}",
         run.stderr
     );
+    // web's new pods never all become available: the apply makes its changes, waits for the
+    // rollout, and fails with one error line naming web and what is missing.
+    std::fs::write(
+        root.join("cluster.yaml"),
+        STATE.replacen(
+            "    revision: 2\n",
+            "    revision: 2\n    rollout: {stall: {available: 2}}\n",
+            1,
+        ),
+    )
+    .expect("stall web");
+    let run = orchestrator(
+        root,
+        &url,
+        &[&apply[..], &["--rollout-timeout", "200ms"]].concat(),
+    );
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "error: timed out after 200ms waiting for Deployment/web (ns: assistant) to roll out; \
+          still missing: 2 of 6 replicas available"
+        ],
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("\"id\": \"rollout:Deployment/web\""),
+        "{}",
+        run.stdout
+    );
+    // --no-wait finishes the same run without waiting: the changes are journaled as done.
+    let run = orchestrator(root, &url, &[&apply[..], &["--no-wait"]].concat());
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("\"rollouts\""), "{}", run.stdout);
+    // The pods come up; applying again changes nothing and finds every rollout complete.
+    let stalled = std::fs::read_to_string(root.join("cluster.yaml")).expect("state");
+    let healed = stalled.replace("  rollout:\n    stall:\n      available: 2\n", "");
+    assert_ne!(healed, stalled, "the stall is in the state file");
+    std::fs::write(root.join("cluster.yaml"), healed).expect("heal web");
     let run = orchestrator(root, &url, &apply);
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("\"executed\": true"), "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("\"status\": \"rolled_out\"").count(),
+        2,
+        "{}",
+        run.stdout
+    );
     let applied = InMemoryCluster::open(&root.join("cluster.yaml"))
         .expect("state")
         .snapshot();

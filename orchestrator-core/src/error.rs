@@ -91,7 +91,7 @@ pub enum Error {
         failures: Vec<PreflightFailure>,
     },
     /// A wait passed its deadline.
-    #[error("timed out after {}s waiting for {what}{}", waited.as_secs(), missing_list(missing))]
+    #[error("timed out after {} waiting for {what}{}", whole_secs_or_ms(*waited), missing_list(missing))]
     Timeout {
         /// What was awaited.
         what: String,
@@ -99,6 +99,14 @@ pub enum Error {
         missing: Vec<String>,
         /// How long we waited.
         waited: Duration,
+    },
+    /// A workload's controller gave up on its rollout (a Deployment's progress deadline passed).
+    #[error("{workload} failed to roll out: {reason}")]
+    RolloutFailed {
+        /// The workload, e.g. `Deployment/web (ns: assistant)`.
+        workload: String,
+        /// Why, and what was still missing.
+        reason: String,
     },
     /// A git operation failed.
     #[error("git: {repo}: {message}")]
@@ -266,10 +274,41 @@ fn output_tail(tail: &[String]) -> String {
     }
 }
 
+/// `300s`; below a second (test timeouts), `250ms` rather than `0s`.
+fn whole_secs_or_ms(d: Duration) -> String {
+    if d.as_secs() == 0 && !d.is_zero() {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs())
+    }
+}
+
 fn missing_list(missing: &[String]) -> String {
     if missing.is_empty() {
         String::new()
     } else {
         format!("; still missing: {}", missing.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_says_how_long_in_whole_seconds_or_below_one_in_milliseconds() {
+        let timeout = |waited| Error::Timeout {
+            what: "x".into(),
+            missing: vec!["y".into()],
+            waited,
+        };
+        assert_eq!(
+            timeout(Duration::from_millis(300_900)).to_string(),
+            "timed out after 300s waiting for x; still missing: y"
+        );
+        assert_eq!(
+            timeout(Duration::from_millis(250)).to_string(),
+            "timed out after 250ms waiting for x; still missing: y"
+        );
     }
 }

@@ -7,6 +7,9 @@
 //! How each operation maps to the API (the same requests `kubectl` makes):
 //! - read: `GET` the Deployment / StatefulSet; a Deployment's revision is its
 //!   `deployment.kubernetes.io/revision` annotation;
+//! - rollout status: the same `GET`, read for `metadata.generation`, `spec.replicas` (and a
+//!   StatefulSet's update strategy) and `status` (observed generation, replica counts,
+//!   conditions), as `kubectl rollout status` reads them;
 //! - scale: `PATCH .../scale` (merge patch of `spec.replicas`);
 //! - set resources: strategic merge patch of the named containers' `resources` (keys to remove
 //!   are sent as `null`), with field manager `orchestrator`;
@@ -19,7 +22,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
     MetricTarget, ResourceMetricSource,
@@ -27,8 +30,8 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use orchestrator_core::cluster::{
-    Cluster, ContainerResources, Hpa, ResourceList, WorkloadKind, WorkloadRef, WorkloadState,
-    WriteOptions,
+    Cluster, ContainerResources, Hpa, ResourceList, RolloutCondition, RolloutStatus, WorkloadKind,
+    WorkloadRef, WorkloadState, WriteOptions,
 };
 use orchestrator_core::{Error, Result};
 use serde_json::json;
@@ -251,6 +254,81 @@ fn hpa_from(object: &HorizontalPodAutoscaler, namespace: &str) -> Option<Hpa> {
     })
 }
 
+/// One status condition (Deployments and StatefulSets spell them alike, as different types).
+fn condition(
+    kind: Option<String>,
+    status: Option<String>,
+    reason: Option<String>,
+    message: Option<String>,
+) -> RolloutCondition {
+    RolloutCondition {
+        kind: kind.unwrap_or_default(),
+        status: status.unwrap_or_default(),
+        reason,
+        message,
+    }
+}
+
+/// A Deployment's rollout status: every replica is moved to the current template.
+fn deployment_rollout(workload: &WorkloadRef, d: Deployment) -> RolloutStatus {
+    let desired = d.spec.replicas.unwrap_or(1);
+    let status = d.status.unwrap_or_default();
+    RolloutStatus {
+        workload: workload.clone(),
+        generation: d.metadata.generation.unwrap_or(0),
+        observed_generation: status.observed_generation,
+        desired_replicas: desired,
+        replicas_to_update: desired,
+        replicas: status.replicas.unwrap_or(0),
+        updated_replicas: status.updated_replicas.unwrap_or(0),
+        ready_replicas: status.ready_replicas.unwrap_or(0),
+        available_replicas: status.available_replicas.unwrap_or(0),
+        conditions: status
+            .conditions
+            .into_iter()
+            .flatten()
+            .map(|c| condition(c.type_, c.status, c.reason, c.message))
+            .collect(),
+    }
+}
+
+/// The replicas a StatefulSet's controller updates by itself: all with `RollingUpdate` (the
+/// default), the ordinals at or above the partition when partitioned, none with `OnDelete`.
+fn statefulset_replicas_to_update(spec: &StatefulSetSpec, desired: i32) -> i32 {
+    let strategy = spec.update_strategy.as_ref();
+    if strategy.and_then(|s| s.type_.as_deref()) == Some("OnDelete") {
+        return 0;
+    }
+    let partition = strategy
+        .and_then(|s| s.rolling_update.as_ref())
+        .and_then(|r| r.partition)
+        .unwrap_or(0);
+    (desired - partition).clamp(0, desired)
+}
+
+/// A StatefulSet's rollout status.
+fn statefulset_rollout(workload: &WorkloadRef, s: StatefulSet) -> RolloutStatus {
+    let desired = s.spec.replicas.unwrap_or(1);
+    let status = s.status.unwrap_or_default();
+    RolloutStatus {
+        workload: workload.clone(),
+        generation: s.metadata.generation.unwrap_or(0),
+        observed_generation: status.observed_generation,
+        desired_replicas: desired,
+        replicas_to_update: statefulset_replicas_to_update(&s.spec, desired),
+        replicas: status.replicas,
+        updated_replicas: status.updated_replicas.unwrap_or(0),
+        ready_replicas: status.ready_replicas.unwrap_or(0),
+        available_replicas: status.available_replicas.unwrap_or(0),
+        conditions: status
+            .conditions
+            .into_iter()
+            .flatten()
+            .map(|c| condition(c.type_, c.status, c.reason, c.message))
+            .collect(),
+    }
+}
+
 #[async_trait]
 impl Cluster for KubeCluster {
     fn backend(&self) -> &'static str {
@@ -282,6 +360,24 @@ impl Cluster for KubeCluster {
                     containers: containers_of(Some(&s.spec.template)),
                     revision: None,
                 }),
+        })
+    }
+
+    async fn rollout_status(&self, workload: &WorkloadRef) -> Result<Option<RolloutStatus>> {
+        let what = workload.to_string();
+        Ok(match workload.kind {
+            WorkloadKind::Deployment => self
+                .deployments(&workload.namespace)
+                .get_opt(&workload.name)
+                .await
+                .map_err(|e| map_err(e, &what))?
+                .map(|d| deployment_rollout(workload, d)),
+            WorkloadKind::StatefulSet => self
+                .statefulsets(&workload.namespace)
+                .get_opt(&workload.name)
+                .await
+                .map_err(|e| map_err(e, &what))?
+                .map(|s| statefulset_rollout(workload, s)),
         })
     }
 

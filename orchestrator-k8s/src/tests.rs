@@ -3,7 +3,8 @@
 use http::{Request, Response};
 use kube::client::Body;
 use orchestrator_core::cluster::{
-    Cluster, ContainerResources, Hpa, WorkloadKind, WorkloadRef, WriteOptions,
+    Cluster, ContainerResources, Hpa, RolloutCondition, RolloutProgress, RolloutStatus,
+    WorkloadKind, WorkloadRef, WriteOptions,
 };
 use serde_json::{Value, json};
 
@@ -347,6 +348,147 @@ async fn undo_to_a_missing_revision_is_not_found() {
     assert!(
         matches!(err, orchestrator_core::Error::NotFound { .. }),
         "{err}"
+    );
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn rollout_status_reads_the_deployment_status() {
+    let mut rolling = deployment("4", "250m");
+    rolling["metadata"]["generation"] = json!(7);
+    rolling["status"] = json!({
+        "observedGeneration": 7, "replicas": 4, "updatedReplicas": 3, "readyReplicas": 3,
+        "availableReplicas": 2, "unavailableReplicas": 2,
+        "conditions": [
+            {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+             "message": "Deployment does not have minimum availability."},
+            {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+             "message": "ReplicaSet \"web-5d8f\" has timed out progressing."}
+        ]
+    });
+    let (cluster, server) = scripted(vec![
+        ex("GET", DEPLOYMENT, None, rolling),
+        Exchange {
+            status: 404,
+            ..ex("GET", DEPLOYMENT, None, not_found())
+        },
+    ]);
+    let status = cluster
+        .rollout_status(&web())
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        status,
+        RolloutStatus {
+            workload: web(),
+            generation: 7,
+            observed_generation: Some(7),
+            desired_replicas: 3,
+            replicas_to_update: 3,
+            replicas: 4,
+            updated_replicas: 3,
+            ready_replicas: 3,
+            available_replicas: 2,
+            conditions: vec![
+                RolloutCondition {
+                    kind: "Available".into(),
+                    status: "False".into(),
+                    reason: Some("MinimumReplicasUnavailable".into()),
+                    message: Some("Deployment does not have minimum availability.".into()),
+                },
+                RolloutCondition {
+                    kind: "Progressing".into(),
+                    status: "False".into(),
+                    reason: Some("ProgressDeadlineExceeded".into()),
+                    message: Some("ReplicaSet \"web-5d8f\" has timed out progressing.".into()),
+                },
+            ],
+        }
+    );
+    assert_eq!(
+        status.progress(),
+        RolloutProgress::Failed(
+            "progress deadline exceeded (ReplicaSet \"web-5d8f\" has timed out progressing.): \
+             1 replica pending termination"
+                .into()
+        )
+    );
+    assert_eq!(cluster.rollout_status(&web()).await.expect("read"), None);
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn rollout_status_of_a_new_deployment_has_no_observed_generation() {
+    let mut fresh = deployment("1", "250m");
+    fresh["metadata"]["generation"] = json!(1);
+    let (cluster, server) = scripted(vec![ex("GET", DEPLOYMENT, None, fresh)]);
+    let status = cluster
+        .rollout_status(&web())
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        (
+            status.observed_generation,
+            status.updated_replicas,
+            status.progress()
+        ),
+        (
+            None,
+            0,
+            RolloutProgress::Progressing("the controller to observe generation 1".into())
+        )
+    );
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn rollout_status_of_a_statefulset_honours_its_update_strategy() {
+    let sts = |strategy: Value| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": "assistant", "generation": 3},
+            "spec": {"replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                     "updateStrategy": strategy,
+                     "template": {"metadata": {"labels": {"app": "db"}},
+                                  "spec": {"containers": [{"name": "db", "image": "db:1"}]}}},
+            "status": {"observedGeneration": 3, "replicas": 3, "updatedReplicas": 1,
+                       "readyReplicas": 3, "availableReplicas": 3,
+                       "currentRevision": "db-1", "updateRevision": "db-2"}
+        })
+    };
+    const STS: &str = "/apis/apps/v1/namespaces/assistant/statefulsets/db";
+    let (cluster, server) = scripted(vec![
+        ex("GET", STS, None, sts(json!({"type": "RollingUpdate"}))),
+        ex(
+            "GET",
+            STS,
+            None,
+            sts(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 2}})),
+        ),
+        ex("GET", STS, None, sts(json!({"type": "OnDelete"}))),
+    ]);
+    let db = WorkloadRef::new(WorkloadKind::StatefulSet, "assistant", "db");
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let status = cluster
+            .rollout_status(&db)
+            .await
+            .expect("read")
+            .expect("exists");
+        seen.push((status.replicas_to_update, status.progress()));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (
+                3,
+                RolloutProgress::Progressing("1 of 3 replicas updated".into())
+            ),
+            (1, RolloutProgress::Complete),
+            (0, RolloutProgress::Complete),
+        ]
     );
     server.await.expect("script done");
 }

@@ -12,8 +12,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use orchestrator_core::Error;
 use orchestrator_core::cluster::{Cluster, InMemoryCluster};
+use orchestrator_core::engine::CancelToken;
 use orchestrator_core::forge::{Forge, RepoId};
-use orchestrator_core::scale::execute::{ExecuteReport, ScaleExecutor};
+use orchestrator_core::scale::execute::{ExecuteReport, RolloutWait, ScaleExecutor};
 use orchestrator_core::scale::review::{self, GateOutcome, PlanCommand, ProposeRequest};
 use orchestrator_core::scale::{ScaleFlags, ScalePlan};
 use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore, WorkspaceLock};
@@ -21,7 +22,7 @@ use orchestrator_github::GitHubForge;
 
 use crate::args::{Global, OutputFormat};
 use crate::commands::pr_command::PolicyArgs;
-use crate::wiring;
+use crate::{progress, wiring};
 
 /// `orchestrator scale`.
 #[derive(Debug, Args)]
@@ -122,8 +123,42 @@ pub(crate) struct ExecuteArgs {
     /// The kube context with --cluster kube (default: the plan's kubeContext, else current).
     #[arg(long, value_name = "NAME")]
     kube_context: Option<String>,
+    /// With --execute: how long to wait for each changed workload to roll out (all replicas
+    /// updated and available) before failing, e.g. 90s, 5m, 1h [default: 5m].
+    #[arg(long, value_name = "DURATION")]
+    rollout_timeout: Option<String>,
+    /// With --execute: report success once the cluster shows the changes, without waiting for
+    /// the rollouts.
+    #[arg(long)]
+    no_wait: bool,
     #[command(flatten)]
     policy: PolicyArgs,
+}
+
+impl ExecuteArgs {
+    /// The rollout wait the flags ask for: `None` with --no-wait.
+    fn rollout_wait(&self) -> Result<Option<RolloutWait>, Error> {
+        match (&self.rollout_timeout, self.no_wait) {
+            (Some(timeout), true) => Err(Error::invalid_input(format!(
+                "--no-wait skips the wait that --rollout-timeout {timeout} bounds: give one of them"
+            ))),
+            (None, true) => Ok(None),
+            (None, false) => Ok(Some(RolloutWait::default())),
+            (Some(text), false) => {
+                let timeout = orchestrator_core::config::parse_duration(text)
+                    .map_err(|e| Error::invalid_input(format!("--rollout-timeout {text}: {e}")))?;
+                if timeout.is_zero() {
+                    return Err(Error::invalid_input(format!(
+                        "--rollout-timeout {text}: must be above zero (--no-wait skips the wait)"
+                    )));
+                }
+                Ok(Some(RolloutWait {
+                    timeout,
+                    ..RolloutWait::default()
+                }))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -302,6 +337,7 @@ async fn execute(
     args: ExecuteArgs,
     command: PlanCommand,
 ) -> anyhow::Result<ExitCode> {
+    let rollout_wait = args.rollout_wait()?;
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
     if args.execute {
         let number = args.pr.expect("clap: --execute requires --pr");
@@ -346,17 +382,29 @@ async fn execute(
         .or_else(|| plan.context.kube_context.clone());
     let cluster = cluster(&args.cluster, context.as_deref()).await?;
     let (store, _lock) = state_store(global, args.execute)?;
-    let executor = ScaleExecutor::new(cluster, store);
+    let mut executor = ScaleExecutor::new(cluster, store).with_rollout_wait(rollout_wait);
+    if args.execute {
+        // Waiting for rollouts takes minutes: show it, and let Ctrl-C stop it with a journal.
+        let cancel = CancelToken::new();
+        crate::commands::release::spawn_ctrl_c(cancel.clone());
+        executor = executor.with_cancel(cancel);
+        if global.output == OutputFormat::Human {
+            executor = executor.with_observer(progress::for_stderr());
+        }
+    }
     let report = match command {
         PlanCommand::ApprovePlan => executor.apply(&plan, args.execute).await?,
         PlanCommand::RollbackPlan => executor.rollback(&plan, args.execute).await?,
     };
     print_report(global, &report)?;
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if report.ok {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "error: {}",
+        report.error.as_deref().unwrap_or("the run did not succeed")
+    );
+    Ok(ExitCode::from(1))
 }
 
 fn print_report(global: &Global, report: &ExecuteReport) -> anyhow::Result<()> {

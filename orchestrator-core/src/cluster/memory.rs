@@ -1,7 +1,11 @@
 //! [`InMemoryCluster`]: a complete cluster over maps behind a lock, optionally persisted to a YAML
 //! state file (`--cluster file:STATE.yaml`) so rehearsals survive between commands.
+//!
+//! Rollouts complete at once unless a workload says otherwise ([`SimulatedRollout`]): that is how
+//! tests and rehearsals make a rollout lag, stall or fail, deterministically (counted in status
+//! reads, not in time).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -9,7 +13,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Cluster, ContainerResources, Hpa, WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
+    Cluster, ContainerResources, Hpa, PROGRESS_DEADLINE_EXCEEDED, RolloutCondition, RolloutStatus,
+    WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
 };
 use crate::error::{Error, Result};
 
@@ -45,6 +50,41 @@ pub struct StoredWorkload {
     /// Earlier templates by revision (ReplicaSets kept for rollback).
     #[serde(default)]
     pub history: BTreeMap<i64, Vec<ContainerResources>>,
+    /// How its rollouts behave; absent: every change rolls out at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<SimulatedRollout>,
+}
+
+/// How a workload's rollouts behave in an [`InMemoryCluster`] (a workload's `rollout:` key in the
+/// state file, e.g. `rollout: {stall: {available: 2}}`, or [`InMemoryCluster::simulate_rollout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SimulatedRollout {
+    /// After each change this cluster makes, the first `reads` status reads show the change not
+    /// yet observed by the controller; later reads show it complete.
+    Converge {
+        /// Status reads that see the rollout in progress.
+        reads: u32,
+    },
+    /// The rollout never gets past `available` available replicas (pods that never become
+    /// ready): it stays in progress for ever.
+    Stall {
+        /// Available (and ready) replicas at most.
+        available: i32,
+    },
+    /// As [`SimulatedRollout::Stall`], and the controller has given up: the `Progressing`
+    /// condition is `False` with reason `ProgressDeadlineExceeded`.
+    Fail {
+        /// Available (and ready) replicas at most.
+        available: i32,
+    },
+}
+
+/// A workload's rollout bookkeeping in this process: changes made, status reads since the last.
+#[derive(Debug, Clone, Copy, Default)]
+struct RolloutClock {
+    changes: i64,
+    reads: u32,
 }
 
 impl StoredWorkload {
@@ -88,6 +128,7 @@ pub struct InMemoryCluster {
     state: Mutex<ClusterState>,
     file: Option<PathBuf>,
     writes: Mutex<Vec<String>>,
+    rollouts: Mutex<HashMap<WorkloadRef, RolloutClock>>,
 }
 
 impl InMemoryCluster {
@@ -119,7 +160,7 @@ impl InMemoryCluster {
         Ok(Self {
             state: Mutex::new(state),
             file: Some(path.to_owned()),
-            writes: Mutex::default(),
+            ..Self::default()
         })
     }
 
@@ -145,7 +186,19 @@ impl InMemoryCluster {
                 WorkloadKind::StatefulSet => None,
             },
             history: BTreeMap::new(),
+            rollout: None,
         });
+    }
+
+    /// Makes the workload's rollouts lag, stall or fail (`None`: complete at once), a fixture like
+    /// [`InMemoryCluster::put_workload`]; `NotFound` if the workload is absent.
+    pub fn simulate_rollout(
+        &self,
+        workload: &WorkloadRef,
+        rollout: Option<SimulatedRollout>,
+    ) -> Result<()> {
+        find(&mut self.lock(), workload)?.rollout = rollout;
+        Ok(())
     }
 
     /// Adds or replaces an HPA (a fixture).
@@ -163,6 +216,28 @@ impl InMemoryCluster {
             .lock()
             .expect("write log lock is never poisoned")
             .clone()
+    }
+
+    /// Starts a new rollout (a new generation) for every workload whose spec differs.
+    fn count_changes(&self, before: &ClusterState, after: &ClusterState) {
+        let mut clocks = self.clocks();
+        for w in &after.workloads {
+            let old = before
+                .workloads
+                .iter()
+                .find(|b| b.workload_ref() == w.workload_ref());
+            if old.is_some_and(|o| o.replicas != w.replicas || o.containers != w.containers) {
+                let clock = clocks.entry(w.workload_ref()).or_default();
+                clock.changes += 1;
+                clock.reads = 0;
+            }
+        }
+    }
+
+    fn clocks(&self) -> std::sync::MutexGuard<'_, HashMap<WorkloadRef, RolloutClock>> {
+        self.rollouts
+            .lock()
+            .expect("rollout clock lock is never poisoned")
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ClusterState> {
@@ -183,6 +258,7 @@ impl InMemoryCluster {
         if options.dry_run {
             return Ok(out);
         }
+        self.count_changes(&guard, &next);
         *guard = next;
         if let Some(file) = &self.file {
             let text = serde_saphyr::to_string(&*guard)
@@ -221,6 +297,49 @@ impl Cluster for InMemoryCluster {
             .iter()
             .find(|w| w.workload_ref() == *workload)
             .map(StoredWorkload::state))
+    }
+
+    async fn rollout_status(&self, workload: &WorkloadRef) -> Result<Option<RolloutStatus>> {
+        let guard = self.lock();
+        let Some(stored) = guard
+            .workloads
+            .iter()
+            .find(|w| w.workload_ref() == *workload)
+        else {
+            return Ok(None);
+        };
+        let mut clocks = self.clocks();
+        let clock = clocks.entry(workload.clone()).or_default();
+        clock.reads = clock.reads.saturating_add(1);
+        let generation = 1 + clock.changes;
+        let mut status = RolloutStatus::converged(workload.clone(), generation, stored.replicas);
+        match stored.rollout {
+            Some(SimulatedRollout::Converge { reads })
+                if clock.changes > 0 && clock.reads <= reads =>
+            {
+                status.observed_generation = Some(generation - 1);
+            }
+            None | Some(SimulatedRollout::Converge { .. }) => {}
+            Some(SimulatedRollout::Stall { available } | SimulatedRollout::Fail { available }) => {
+                let available = available.clamp(0, stored.replicas);
+                status.ready_replicas = available;
+                status.available_replicas = available;
+                if matches!(stored.rollout, Some(SimulatedRollout::Fail { .. }))
+                    && available < stored.replicas
+                {
+                    status.conditions.push(RolloutCondition {
+                        kind: "Progressing".into(),
+                        status: "False".into(),
+                        reason: Some(PROGRESS_DEADLINE_EXCEEDED.into()),
+                        message: Some(format!(
+                            "ReplicaSet \"{}\" has timed out progressing.",
+                            workload.name
+                        )),
+                    });
+                }
+            }
+        }
+        Ok(Some(status))
     }
 
     async fn scale(
@@ -385,6 +504,118 @@ mod tests {
                 .map(|w| w.replicas),
             Some(4)
         );
+    }
+
+    fn progress(status: Option<RolloutStatus>) -> super::super::RolloutProgress {
+        status.expect("the workload exists").progress()
+    }
+
+    #[tokio::test]
+    async fn a_simulated_rollout_lags_for_its_reads_after_each_real_change() {
+        use super::super::RolloutProgress::{Complete, Progressing};
+        let cluster = InMemoryCluster::new();
+        cluster.put_workload(conformance::cluster::fixture());
+        let web = conformance::cluster::fixture().workload;
+        cluster
+            .simulate_rollout(&web, Some(SimulatedRollout::Converge { reads: 2 }))
+            .expect("simulate");
+        // Nothing changed yet: nothing to roll out.
+        assert_eq!(
+            progress(cluster.rollout_status(&web).await.expect("read")),
+            Complete
+        );
+        // A dry run changes nothing, so starts nothing.
+        cluster
+            .scale(&web, 4, WriteOptions::dry_run())
+            .await
+            .expect("dry run");
+        assert_eq!(
+            progress(cluster.rollout_status(&web).await.expect("read")),
+            Complete
+        );
+        cluster
+            .scale(&web, 4, WriteOptions::default())
+            .await
+            .expect("scale");
+        let lagging = Progressing("the controller to observe generation 2 (it has seen 1)".into());
+        for _ in 0..2 {
+            assert_eq!(
+                progress(cluster.rollout_status(&web).await.expect("read")),
+                lagging
+            );
+        }
+        let status = cluster
+            .rollout_status(&web)
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!((status.generation, status.desired_replicas), (2, 4));
+        assert_eq!(status.progress(), Complete);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_rollout_stays_short_and_a_failed_one_says_the_deadline_passed() {
+        use super::super::RolloutProgress::{Complete, Failed, Progressing};
+        let cluster = InMemoryCluster::new();
+        cluster.put_workload(conformance::cluster::fixture());
+        let web = conformance::cluster::fixture().workload;
+        cluster
+            .simulate_rollout(&web, Some(SimulatedRollout::Stall { available: 1 }))
+            .expect("simulate");
+        assert_eq!(
+            progress(cluster.rollout_status(&web).await.expect("read")),
+            Progressing("1 of 2 replicas available".into())
+        );
+        cluster
+            .simulate_rollout(&web, Some(SimulatedRollout::Fail { available: 1 }))
+            .expect("simulate");
+        assert_eq!(
+            progress(cluster.rollout_status(&web).await.expect("read")),
+            Failed(
+                "progress deadline exceeded (ReplicaSet \"web\" has timed out progressing.): \
+                 1 of 2 replicas available"
+                    .into()
+            )
+        );
+        // Scaled down to what is available, the same stall is a complete rollout.
+        cluster
+            .scale(&web, 1, WriteOptions::default())
+            .await
+            .expect("scale");
+        assert_eq!(
+            progress(cluster.rollout_status(&web).await.expect("read")),
+            Complete
+        );
+        let absent = WorkloadRef::new(WorkloadKind::Deployment, "conformance", "absent");
+        assert!(matches!(
+            cluster.simulate_rollout(&absent, None),
+            Err(Error::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_state_file_can_stall_a_rollout() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("cluster.yaml");
+        std::fs::write(
+            &file,
+            "workloads:\n  - kind: Deployment\n    namespace: a\n    name: web\n    replicas: 3\n    \
+             containers: []\n    rollout: {stall: {available: 2}}\n",
+        )
+        .expect("write");
+        let cluster = InMemoryCluster::open(&file).expect("open");
+        let web = WorkloadRef::new(WorkloadKind::Deployment, "a", "web");
+        assert_eq!(
+            progress(cluster.rollout_status(&web).await.expect("read")),
+            super::super::RolloutProgress::Progressing("2 of 3 replicas available".into())
+        );
+        // Writes keep the simulation in the file.
+        cluster
+            .scale(&web, 4, WriteOptions::default())
+            .await
+            .expect("scale");
+        let text = std::fs::read_to_string(&file).expect("read");
+        assert!(text.contains("stall"), "{text}");
     }
 
     #[test]

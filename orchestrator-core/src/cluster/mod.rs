@@ -8,9 +8,10 @@
 mod memory;
 mod types;
 
-pub use memory::{ClusterState, InMemoryCluster};
+pub use memory::{ClusterState, InMemoryCluster, SimulatedRollout};
 pub use types::{
-    ContainerResources, Hpa, ResourceList, WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
+    ContainerResources, Hpa, PROGRESS_DEADLINE_EXCEEDED, ResourceList, RolloutCondition,
+    RolloutProgress, RolloutStatus, WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
 };
 
 use async_trait::async_trait;
@@ -25,6 +26,12 @@ pub trait Cluster: Send + Sync + std::fmt::Debug {
 
     /// A Deployment or StatefulSet: replicas, per-container resources, revision; `None` if absent.
     async fn workload(&self, workload: &WorkloadRef) -> Result<Option<WorkloadState>>;
+
+    /// Where the workload's rollout stands (generations, replica counts, conditions), as
+    /// `kubectl rollout status` reads it; `None` if absent. Read-only. Required, like every
+    /// method here: waiting for a rollout is what makes `scale apply` trustworthy, so a backend
+    /// that cannot say fails to compile rather than at the end of an apply.
+    async fn rollout_status(&self, workload: &WorkloadRef) -> Result<Option<RolloutStatus>>;
 
     /// Sets the replica count through the scale subresource (`NotFound` if the workload is absent).
     async fn scale(

@@ -69,6 +69,28 @@ pub async fn reads_replicas_resources_and_revision(cluster: &dyn Cluster) {
     assert!(state.revision.is_some(), "a Deployment has a revision");
 }
 
+/// The rollout status names the workload and its wanted replicas, and reading it changes nothing;
+/// an absent workload has none.
+pub async fn rollout_status_is_read_only(cluster: &dyn Cluster) {
+    let before = live(cluster).await;
+    let status = cluster
+        .rollout_status(&web())
+        .await
+        .expect("read the rollout status")
+        .expect("the fixture exists");
+    assert_eq!(status.workload, web());
+    assert_eq!(status.desired_replicas, before.replicas);
+    assert!(status.generation >= 1, "{}: {status:?}", cluster.backend());
+    assert_eq!(live(cluster).await, before);
+    let missing = WorkloadRef::new(WorkloadKind::Deployment, "conformance", "absent");
+    assert_eq!(
+        cluster.rollout_status(&missing).await.expect("read"),
+        None,
+        "{}",
+        cluster.backend()
+    );
+}
+
 /// Scaling sets the replicas and leaves the template (and revision) alone.
 pub async fn scale_sets_replicas_without_a_new_revision(cluster: &dyn Cluster) {
     let before = live(cluster).await;
@@ -214,6 +236,7 @@ pub async fn hpa_create_replace_delete(cluster: &dyn Cluster) {
 pub async fn run_all(cluster: &dyn Cluster) {
     missing_workload_is_none(cluster).await;
     reads_replicas_resources_and_revision(cluster).await;
+    rollout_status_is_read_only(cluster).await;
     scale_sets_replicas_without_a_new_revision(cluster).await;
     dry_run_changes_nothing(cluster).await;
     set_resources_then_undo_to_revision(cluster).await;

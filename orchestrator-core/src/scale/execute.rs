@@ -5,16 +5,25 @@
 //! against the plan's recorded `before` (any other value is drift and refuses, naming the field),
 //! then runs one journaled [`Step`] per change on the [`Engine`] (each step's `check` reads the
 //! cluster, so a re-run after a crash applies only what is missing), then reads every object back.
+//!
+//! An accepted write is not a running workload: after the changes, one more journaled step per
+//! workload changed waits for its rollout ([`wait_for_rollout`], as `kubectl rollout status`
+//! does), up to [`RolloutWait::timeout`]. A re-run after a timeout finds the changes journaled and
+//! only checks the rollouts again.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
 use super::plan::{ActionType, BeforeState, BeforeWorkload, ScalePlan};
-use crate::cluster::{Cluster, ContainerResources, Hpa, WorkloadKind, WorkloadRef, WriteOptions};
+use crate::cluster::{
+    Cluster, ContainerResources, Hpa, RolloutProgress, RolloutStatus, WorkloadKind, WorkloadRef,
+    WriteOptions,
+};
 use crate::engine::{
-    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver,
+    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver, StepStatus,
 };
 use crate::error::{Error, Result};
 use crate::state::{RunId, RunStatus, StateStore};
@@ -25,14 +34,38 @@ pub const APPLY_RUN_KIND: &str = "scale-apply";
 /// Run kind of journaled rollbacks (key: the plan hash).
 pub const ROLLBACK_RUN_KIND: &str = "scale-rollback";
 
-/// One change and how it went.
+/// Default of [`RolloutWait::timeout`]: kubectl's habit for a rollout is minutes, not seconds.
+pub const DEFAULT_ROLLOUT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Default of [`RolloutWait::poll_interval`].
+pub const DEFAULT_ROLLOUT_POLL: Duration = Duration::from_secs(2);
+
+/// How long and how often to wait for the rollouts after executing a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolloutWait {
+    /// Deadline of each workload's wait, from its start.
+    pub timeout: Duration,
+    /// Pause between status reads (never past the deadline: one last read happens at it).
+    pub poll_interval: Duration,
+}
+
+impl Default for RolloutWait {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_ROLLOUT_TIMEOUT,
+            poll_interval: DEFAULT_ROLLOUT_POLL,
+        }
+    }
+}
+
+/// One change (or one rollout wait) and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionResult {
-    /// The step id, e.g. `scale:Deployment/web`.
+    /// The step id, e.g. `scale:Deployment/web`, `rollout:Deployment/web`.
     pub id: String,
     /// The equivalent kubectl command.
     pub command: String,
-    /// `previewed` (dry-run accepted), `applied`, `already_done`, `verified`, `failed`.
+    /// `previewed` (dry-run accepted), `applied`, `already_done`, `verified`, `rolled_out`,
+    /// `failed`.
     pub status: String,
     /// Details or the error.
     pub detail: String,
@@ -54,9 +87,23 @@ pub struct ExecuteReport {
     pub previews: Vec<String>,
     /// Per change.
     pub results: Vec<ActionResult>,
+    /// Per workload changed, its rollout wait (executed runs that wait only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<ActionResult>,
+    /// The first failure, one line naming what failed (`None` when `ok`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// The journaled run, when executed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<RunId>,
+}
+
+impl ExecuteReport {
+    /// Marks the report failed, keeping the first failure as its error line.
+    fn fail(&mut self, error: String) {
+        self.ok = false;
+        self.error.get_or_insert(error);
+    }
 }
 
 /// What to do to the cluster: one primitive each.
@@ -204,6 +251,123 @@ impl Step for ClusterStep {
             .await?;
         Ok(StepOutput::summary(self.op.kubectl()))
     }
+}
+
+/// Waits for one workload's rollout.
+#[derive(Debug)]
+struct RolloutStep {
+    id: String,
+    workload: WorkloadRef,
+    wait: RolloutWait,
+    cluster: Arc<dyn Cluster>,
+}
+
+#[async_trait]
+impl Step for RolloutStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "kubectl -n {} rollout status {}/{} --timeout={}s",
+            self.workload.namespace,
+            self.workload.kind.kubectl(),
+            self.workload.name,
+            self.wait.timeout.as_secs_f64()
+        )
+    }
+
+    async fn check(&self, _: &StepContext) -> Result<Check> {
+        let status = rollout_status(self.cluster.as_ref(), &self.workload).await?;
+        Ok(match status.progress() {
+            RolloutProgress::Complete => Check::Done(rolled_out(&status)),
+            RolloutProgress::Progressing(missing) | RolloutProgress::Failed(missing) => {
+                Check::Pending(missing)
+            }
+        })
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        let status =
+            wait_for_rollout(self.cluster.as_ref(), &self.workload, &self.wait, ctx).await?;
+        Ok(StepOutput::summary(rolled_out(&status)))
+    }
+}
+
+fn rolled_out(status: &RolloutStatus) -> String {
+    format!(
+        "rolled out: {} of {} replicas available",
+        status.available_replicas, status.desired_replicas
+    )
+}
+
+async fn rollout_status(cluster: &dyn Cluster, w: &WorkloadRef) -> Result<RolloutStatus> {
+    cluster
+        .rollout_status(w)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            what: w.to_string(),
+        })
+}
+
+/// Polls the workload's rollout status every [`RolloutWait::poll_interval`] until it is complete
+/// ([`RolloutStatus::progress`]). Errors: [`Error::RolloutFailed`] as soon as the controller gives
+/// up, [`Error::Timeout`] naming what was still missing once [`RolloutWait::timeout`] has passed,
+/// [`Error::Cancelled`] when the run is stopped. Transient read errors are retried until the
+/// deadline.
+pub async fn wait_for_rollout(
+    cluster: &dyn Cluster,
+    workload: &WorkloadRef,
+    wait: &RolloutWait,
+    ctx: &StepContext,
+) -> Result<RolloutStatus> {
+    let deadline = tokio::time::Instant::now() + wait.timeout;
+    let mut missing;
+    loop {
+        match rollout_status(cluster, workload).await {
+            Ok(status) => match status.progress() {
+                RolloutProgress::Complete => return Ok(status),
+                RolloutProgress::Failed(reason) => {
+                    return Err(Error::RolloutFailed {
+                        workload: workload.to_string(),
+                        reason,
+                    });
+                }
+                RolloutProgress::Progressing(now) => {
+                    ctx.progress(format!("waiting for {now}"));
+                    missing = now;
+                }
+            },
+            Err(e) if e.is_retriable() => {
+                ctx.progress(format!("{e}; retrying"));
+                missing = format!("a status read ({e})");
+            }
+            Err(e) => return Err(e),
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Err(Error::Timeout {
+                what: format!("{workload} to roll out"),
+                missing: vec![missing],
+                waited: wait.timeout,
+            });
+        }
+        ctx.sleep(wait.poll_interval.min(deadline - now)).await?;
+    }
+}
+
+/// The workloads `ops` change (their replicas or pod template), in order, each once.
+fn changed_workloads(ops: &[Op]) -> Vec<WorkloadRef> {
+    let mut out: Vec<WorkloadRef> = Vec::new();
+    for op in ops {
+        if let Op::Scale(w, _) | Op::Resources(w, _) | Op::Undo(w, _, _) = op
+            && !out.contains(w)
+        {
+            out.push(w.clone());
+        }
+    }
+    out
 }
 
 /// The resources a plan wants for a workload: its recorded (or live) containers with the plan's
@@ -439,17 +603,27 @@ pub struct ScaleExecutor {
     store: Arc<dyn StateStore>,
     observer: Arc<dyn Observer>,
     cancel: CancelToken,
+    rollout: Option<RolloutWait>,
 }
 
 impl ScaleExecutor {
-    /// An executor over the given backends.
+    /// An executor over the given backends; executing waits for rollouts with
+    /// [`RolloutWait::default`].
     pub fn new(cluster: Arc<dyn Cluster>, store: Arc<dyn StateStore>) -> Self {
         Self {
             cluster,
             store,
             observer: Arc::new(SilentObserver),
             cancel: CancelToken::new(),
+            rollout: Some(RolloutWait::default()),
         }
+    }
+
+    /// How to wait for the rollouts after executing; `None` reports success once the cluster
+    /// shows every change, without waiting for the pods.
+    pub fn with_rollout_wait(mut self, rollout: Option<RolloutWait>) -> Self {
+        self.rollout = rollout;
+        self
     }
 
     /// Sends progress to `observer`.
@@ -464,9 +638,9 @@ impl ScaleExecutor {
         self
     }
 
-    /// Applies the plan: a server-side dry run unless `execute`; executing checks drift first and
-    /// verifies by reading back. Gates (labels, approvals) are the caller's: see
-    /// [`super::review::verify_gate`].
+    /// Applies the plan: a server-side dry run unless `execute`; executing checks drift first,
+    /// verifies by reading back and waits for the rollouts. Gates (labels, approvals) are the
+    /// caller's: see [`super::review::verify_gate`].
     pub async fn apply(&self, plan: &ScalePlan, execute: bool) -> Result<ExecuteReport> {
         if execute {
             check_drift(plan, self.cluster.as_ref()).await?;
@@ -482,7 +656,8 @@ impl ScaleExecutor {
         Ok(report)
     }
 
-    /// Restores the plan's recorded before state exactly: a server-side dry run unless `execute`.
+    /// Restores the plan's recorded before state exactly: a server-side dry run unless `execute`;
+    /// executing waits for the rollouts and then checks the whole before state.
     pub async fn rollback(&self, plan: &ScalePlan, execute: bool) -> Result<ExecuteReport> {
         let before = plan.before.as_ref().ok_or_else(|| {
             Error::invalid_input(
@@ -495,7 +670,7 @@ impl ScaleExecutor {
         if execute && report.ok {
             // Verify the whole before state, not only each op.
             if let Err(e) = verify_before(before, self.cluster.as_ref()).await {
-                report.ok = false;
+                report.fail(format!("verify: {e}"));
                 report.results.push(ActionResult {
                     id: "verify".into(),
                     command: "read back".into(),
@@ -521,6 +696,8 @@ impl ScaleExecutor {
             plan_hash: plan.hash().to_owned(),
             previews: ops.iter().map(Op::kubectl).collect(),
             results: Vec::new(),
+            rollouts: Vec::new(),
+            error: None,
             run_id: None,
         };
         if !execute {
@@ -539,7 +716,7 @@ impl ScaleExecutor {
                     Ok(true) => ("already_done", "the cluster already shows it".to_owned()),
                     Ok(false) => ("previewed", "accepted by a server-side dry run".to_owned()),
                     Err(e) => {
-                        report.ok = false;
+                        report.fail(format!("{}: {e}", op.id()));
                         ("failed", e.to_string())
                     }
                 };
@@ -574,6 +751,25 @@ impl ScaleExecutor {
                 after,
             });
         }
+        // The changes form one chain; the rollouts are waited for side by side after all of it.
+        if let Some(wait) = self.rollout {
+            let last_change: Vec<String> = steps
+                .last()
+                .map(|s| vec![s.step.id().to_owned()])
+                .unwrap_or_default();
+            for w in changed_workloads(&ops) {
+                steps.push(PlannedStep {
+                    step: Arc::new(RolloutStep {
+                        id: format!("rollout:{}/{}", w.kind, w.name),
+                        workload: w,
+                        wait,
+                        cluster: self.cluster.clone(),
+                    }),
+                    after: last_change.clone(),
+                });
+            }
+        }
+        let waits = steps.len() - ops.len();
         let engine_plan = Plan::new(steps)?;
         let run = match self.store.resumable(kind, plan.hash())? {
             Some(run) => {
@@ -593,17 +789,18 @@ impl ScaleExecutor {
         let engine = Engine::new(
             self.store.clone(),
             EngineOptions {
-                concurrency: 1,
+                concurrency: waits.max(1),
                 ..EngineOptions::default()
             },
         )
         .with_observer(self.observer.clone())
         .with_cancel(self.cancel.clone());
         let outcome = engine.run(&engine_plan, run).await?;
-        for (step, op) in outcome.steps.iter().zip(&ops) {
+        let (changes, rollouts) = outcome.steps.split_at(ops.len());
+        for (step, op) in changes.iter().zip(&ops) {
             let mut status = match step.status {
-                crate::engine::StepStatus::Succeeded => "applied",
-                crate::engine::StepStatus::AlreadyDone => "already_done",
+                StepStatus::Succeeded => "applied",
+                StepStatus::AlreadyDone => "already_done",
                 _ => "failed",
             }
             .to_owned();
@@ -621,8 +818,8 @@ impl ScaleExecutor {
                     }
                 }
             }
-            if status == "failed" {
-                report.ok = false;
+            if status == "failed" && !matches!(step.status, StepStatus::Blocked { .. }) {
+                report.fail(format!("{}: {detail}", step.id));
             }
             report.results.push(ActionResult {
                 id: step.id.clone(),
@@ -631,8 +828,28 @@ impl ScaleExecutor {
                 detail,
             });
         }
+        for step in rollouts {
+            let status = if step.status.is_done() {
+                "rolled_out"
+            } else {
+                if step.status == StepStatus::Failed {
+                    // The wait's own error names the workload and what was missing.
+                    report.fail(step.summary.clone());
+                }
+                "failed"
+            };
+            report.rollouts.push(ActionResult {
+                id: step.id.clone(),
+                command: step.description.clone(),
+                status: status.into(),
+                detail: step.summary.clone(),
+            });
+        }
         if outcome.status != RunStatus::Succeeded {
-            report.ok = false;
+            report.fail(format!(
+                "the run ended {}; run the same command again to continue it",
+                outcome.status.as_str()
+            ));
         }
         Ok(report)
     }
