@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::coordination::{CoordinatedVersion, CoordinationManifest};
@@ -39,20 +40,26 @@ pub struct StatusRow {
     pub drift: Option<String>,
 }
 
-/// Every configured repo's row, in configuration order; the forge is asked for all repos at
-/// once. A backend without workflow runs leaves those columns empty.
+/// Every configured repo's row, in configuration order. Repos are asked about side by side, at
+/// most `[release] concurrency` at a time (GitHub's secondary rate limits punish bursts of
+/// concurrent requests). A backend without workflow runs leaves those columns empty.
 pub async fn status_rows(
     config: &Config,
     forge: Arc<dyn Forge>,
     expected: &CoordinationManifest,
     now_ms: i64,
 ) -> Result<Vec<StatusRow>> {
+    let permits = Arc::new(Semaphore::new(config.release.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (index, repo) in config.repos.iter().enumerate() {
         let forge = forge.clone();
+        let permits = permits.clone();
         let github = repo.github.clone();
         let workflow = repo.publish.workflow().to_owned();
-        tasks.spawn(async move { (index, observe_repo(forge.as_ref(), &github, workflow).await) });
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (index, observe_repo(forge.as_ref(), &github, workflow).await)
+        });
     }
     let mut observed: Vec<Option<Observed>> = vec![None; config.repos.len()];
     while let Some(joined) = tasks.join_next().await {
