@@ -37,6 +37,20 @@ pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
     Ok(config)
 }
 
+/// `--config`, else the discovered `orchestrator.toml`, else `None` (for commands that work without
+/// one). A config that exists must be valid: a broken one is an error, never silently ignored
+/// (it may hold an approval policy).
+pub(crate) fn load_optional_config(global: &Global) -> Result<Option<Config>, Error> {
+    if global.config.is_none() {
+        let cwd =
+            std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
+        if Config::discover(&cwd).is_err() {
+            return Ok(None);
+        }
+    }
+    load_config(global).map(Some)
+}
+
 /// The state store: SQLite in `.orchestrator/`. A dry run never creates it: it reads an existing
 /// one (to show what a resume would skip) or uses an empty in-memory store.
 pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<dyn StateStore>> {

@@ -215,13 +215,41 @@ async fn the_seeds_prod_example_end_to_end() {
         .comment_as(&repo, 1, "maint", "/Approve-Plan")
         .expect("comment");
     event(root, 1, c.id, "maint", "/Approve-Plan");
+    // `[scale]` holds the policy: only @lead may approve, so the maintainer is refused; a broken
+    // config is an error, never silently replaced by the defaults.
+    let config = root.join("orchestrator.toml");
+    std::fs::write(&config, "[scale]\napprovers = [\"lead\"]\n").expect("config");
     let run = orchestrator(root, &url, &["pr-command", "--event-file", "event.json"]);
+    assert!(
+        run.stdout.starts_with("refused: /approve-plan: @maint"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    std::fs::write(&config, "[scale]\napprovers = \"lead\"\n").expect("config");
+    let run = orchestrator(root, &url, &["pr-command", "--event-file", "event.json"]);
+    assert_eq!(run.code, Some(2), "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("orchestrator.toml:2"), "{}", run.stderr);
+    // A flag overrides the section for one invocation.
+    std::fs::write(&config, "[scale]\napprovers = [\"lead\"]\n").expect("config");
+    let run = orchestrator(
+        root,
+        &url,
+        &[
+            "pr-command",
+            "--event-file",
+            "event.json",
+            "--allow-user",
+            "maint",
+        ],
+    );
     assert!(
         run.stdout.starts_with("accepted: /approve-plan"),
         "{}{}",
         run.stdout,
         run.stderr
     );
+    std::fs::remove_file(&config).expect("no config from here on");
 
     // A push after approval makes it stale.
     std::fs::write(clone.join("README.md"), "site, changed after approval\n").expect("write");

@@ -43,6 +43,8 @@ pub struct Config {
     pub tasks: BTreeMap<String, Vec<TaskConfig>>,
     /// `[publish]`.
     pub publish: PublishConfig,
+    /// `[scale]`.
+    pub scale: crate::scale::config::ScaleConfig,
 }
 
 /// `[forge]`.
@@ -456,6 +458,7 @@ impl Config {
         let pipelines = crate::pipeline::config::parse_pipelines(raw.pipeline, &root, &err)?;
         let tasks = crate::tasks::config::parse_task_lists(raw.tasks, &root, &err)?;
         let publish = crate::publish::config::parse_publish(raw.publish, &root, &err)?;
+        let scale = crate::scale::config::parse_scale(raw.scale, &err)?;
         if let Some(from) = &publish.umbrella_version_from
             && !repos.iter().any(|r| &r.name == from)
         {
@@ -475,6 +478,7 @@ impl Config {
             pipelines,
             tasks,
             publish,
+            scale,
         })
     }
 
@@ -593,6 +597,7 @@ struct RawConfig {
     #[serde(default)]
     tasks: BTreeMap<String, Vec<Spanned<crate::tasks::config::RawTask>>>,
     publish: Option<crate::publish::config::RawPublish>,
+    scale: Option<crate::scale::config::RawScale>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -33,6 +33,7 @@ pub(crate) fn run(global: &Global, args: &ConfigArgs) -> anyhow::Result<ExitCode
                         "task_lists": tasks.iter().map(|(name, count)| {
                             serde_json::json!({ "name": name, "tasks": count })
                         }).collect::<Vec<_>>(),
+                        "scale": scale_summary(&config.scale),
                     })
                 ),
                 OutputFormat::Human => {
@@ -52,9 +53,35 @@ pub(crate) fn run(global: &Global, args: &ConfigArgs) -> anyhow::Result<ExitCode
                     for (name, count) in &tasks {
                         println!("  task list {name}: {count} task(s)");
                     }
+                    println!("  scale: {}", scale_summary(&config.scale));
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// One line on who may approve scaling plans and how long applies wait.
+fn scale_summary(scale: &orchestrator_core::scale::config::ScaleConfig) -> String {
+    let policy = &scale.policy;
+    let who = if policy.allowed_users.is_empty() {
+        format!("anyone with {:?} or above", policy.min_permission).to_lowercase()
+    } else {
+        format!(
+            "{} (with {:?} or above)",
+            policy.allowed_users.join(", "),
+            policy.min_permission
+        )
+        .to_lowercase()
+    };
+    let own = if policy.allow_self_approval {
+        ", authors included"
+    } else {
+        ", not their own plans"
+    };
+    let wait = match scale.rollout_wait {
+        Some(w) => format!("rollouts waited for up to {}s", w.timeout.as_secs()),
+        None => "rollouts not waited for".to_owned(),
+    };
+    format!("approvers: {who}{own}; {wait}")
 }

@@ -6,49 +6,62 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use orchestrator_core::forge::Permission;
+use orchestrator_core::scale::config::{ScaleConfig, parse_min_permission};
 use orchestrator_core::scale::review::{self, ApprovalPolicy, CommandOutcome, CommentEvent};
 
 use crate::args::{Global, OutputFormat};
+use crate::wiring;
 
 /// Who may approve; shared with `scale apply|rollback --execute`, which re-checks the approver.
+/// Each flag overrides its `[scale]` key for this invocation.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct PolicyArgs {
-    /// Only these logins may approve (repeatable; default: anyone with --min-permission).
+    /// Only these logins may approve (repeatable; default: [scale] approvers, else anyone with
+    /// the minimum permission).
     #[arg(long = "allow-user", value_name = "LOGIN")]
     allow_users: Vec<String>,
-    /// The weakest repository permission that may approve: write, maintain or admin.
-    #[arg(long, default_value = "write", value_name = "LEVEL")]
-    min_permission: String,
-    /// Let the PR author approve their own plan.
+    /// The weakest repository permission that may approve: write, maintain or admin (default:
+    /// [scale] min_permission, else write).
+    #[arg(long, value_name = "LEVEL")]
+    min_permission: Option<String>,
+    /// Let the PR author approve their own plan (default: [scale] allow_self_approval, else no).
     #[arg(long)]
     allow_self_approval: bool,
-    /// The bot login whose replies carry approvals (repeatable; default: github-actions[bot]).
+    /// The bot login whose replies carry approvals (repeatable; default: [scale] bot_logins,
+    /// else github-actions[bot]).
     #[arg(long = "bot-login", value_name = "LOGIN")]
     bot_logins: Vec<String>,
 }
 
 impl PolicyArgs {
-    pub(crate) fn policy(&self) -> anyhow::Result<ApprovalPolicy> {
-        let min_permission = match self.min_permission.to_ascii_lowercase().as_str() {
-            "write" => Permission::Write,
-            "maintain" => Permission::Maintain,
-            "admin" => Permission::Admin,
-            other => anyhow::bail!(orchestrator_core::Error::invalid_input(format!(
-                "--min-permission {other}: expected write, maintain or admin"
-            ))),
-        };
-        let mut policy = ApprovalPolicy {
-            min_permission,
-            allowed_users: self.allow_users.clone(),
-            allow_self_approval: self.allow_self_approval,
-            ..ApprovalPolicy::default()
-        };
+    /// `configured` (the `[scale]` policy) with the flags given applied on top.
+    pub(crate) fn policy(&self, configured: &ApprovalPolicy) -> anyhow::Result<ApprovalPolicy> {
+        let mut policy = configured.clone();
+        if let Some(level) = &self.min_permission {
+            policy.min_permission = parse_min_permission(level).ok_or_else(|| {
+                orchestrator_core::Error::invalid_input(format!(
+                    "--min-permission {level}: expected write, maintain or admin"
+                ))
+            })?;
+        }
+        if !self.allow_users.is_empty() {
+            policy.allowed_users.clone_from(&self.allow_users);
+        }
+        if self.allow_self_approval {
+            policy.allow_self_approval = true;
+        }
         if !self.bot_logins.is_empty() {
             policy.bot_logins.clone_from(&self.bot_logins);
         }
         Ok(policy)
     }
+}
+
+/// The `[scale]` section of the config, when there is one (defaults otherwise).
+pub(crate) fn scale_config(global: &Global) -> anyhow::Result<ScaleConfig> {
+    Ok(wiring::load_optional_config(global)?
+        .map(|c| c.scale)
+        .unwrap_or_default())
 }
 
 /// `orchestrator pr-command`.
@@ -71,7 +84,7 @@ pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<
         ))
     })?;
     let event = CommentEvent::from_github_event(&json)?;
-    let policy = args.policy.policy()?;
+    let policy = args.policy.policy(&scale_config(global)?.policy)?;
     let forge = crate::commands::scale::forge(global)?;
     let outcome = review::handle_comment(forge.as_ref(), &event, &policy).await?;
     match global.output {

@@ -136,14 +136,14 @@ pub(crate) struct ExecuteArgs {
 }
 
 impl ExecuteArgs {
-    /// The rollout wait the flags ask for: `None` with --no-wait.
-    fn rollout_wait(&self) -> Result<Option<RolloutWait>, Error> {
+    /// The rollout wait: the flags', else `[scale]`'s (`configured`); `None` means no wait.
+    fn rollout_wait(&self, configured: Option<RolloutWait>) -> Result<Option<RolloutWait>, Error> {
         match (&self.rollout_timeout, self.no_wait) {
             (Some(timeout), true) => Err(Error::invalid_input(format!(
                 "--no-wait skips the wait that --rollout-timeout {timeout} bounds: give one of them"
             ))),
             (None, true) => Ok(None),
-            (None, false) => Ok(Some(RolloutWait::default())),
+            (None, false) => Ok(configured),
             (Some(text), false) => {
                 let timeout = orchestrator_core::config::parse_duration(text)
                     .map_err(|e| Error::invalid_input(format!("--rollout-timeout {text}: {e}")))?;
@@ -320,11 +320,10 @@ fn state_store(
     if !execute {
         return Ok((Arc::new(MemoryStateStore::default()), None));
     }
-    let dir = match wiring::load_config(global) {
-        Ok(config) => wiring::state_dir(&config),
-        // A config named with --config must be valid; without one, the current directory serves.
-        Err(e) if global.config.is_some() => return Err(e.into()),
-        Err(_) => PathBuf::from(".orchestrator"),
+    // A config that exists must be valid; without one, the current directory serves.
+    let dir = match wiring::load_optional_config(global)? {
+        Some(config) => wiring::state_dir(&config),
+        None => PathBuf::from(".orchestrator"),
     };
     let lock = WorkspaceLock::acquire(&dir, "scale apply/rollback")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -337,7 +336,8 @@ async fn execute(
     args: ExecuteArgs,
     command: PlanCommand,
 ) -> anyhow::Result<ExitCode> {
-    let rollout_wait = args.rollout_wait()?;
+    let scale_config = crate::commands::pr_command::scale_config(global)?;
+    let rollout_wait = args.rollout_wait(scale_config.rollout_wait)?;
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
     if args.execute {
         let number = args.pr.expect("clap: --execute requires --pr");
@@ -351,7 +351,7 @@ async fn execute(
             })?
             .parse()?;
         let forge = forge(global)?;
-        let policy = args.policy.policy()?;
+        let policy = args.policy.policy(&scale_config.policy)?;
         match review::verify_gate(forge.as_ref(), &repo, number, plan.hash(), command, &policy)
             .await?
         {

@@ -15,6 +15,7 @@
 //!    against `before`, journaled, verified by reading back) or [`execute::ScaleExecutor::rollback`] (restores
 //!    `before` exactly, including an HPA that existed before).
 
+pub mod config;
 pub mod execute;
 mod plan;
 mod request;
