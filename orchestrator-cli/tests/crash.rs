@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 
 use orchestrator_git::sandbox::{Sandbox, git};
 
+mod common;
+use common::MockForge;
+
 const TOKEN: &str = "ghp_CRASHcanaryDoNotPrint0123456789";
 const KILL_AT: &str = "ORCHESTRATOR_FAULT_KILL_AT_JOURNAL_WRITE";
 
@@ -140,6 +143,14 @@ fn sigkill_at_every_journal_write_then_resume_converges() {
 
 /// A two-package publish (`lib`, then `app` which depends on it) over the simulated forge.
 fn publish_fixture() -> tempfile::TempDir {
+    publish_fixture_with(
+        "[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n",
+        "tag",
+    )
+}
+
+/// The two-package publish with `forge` (extra `[forge]` keys) and this `trigger`.
+fn publish_fixture_with(forge: &str, trigger: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::new(dir.path()).expect("sandbox");
     let manifests = [
@@ -152,9 +163,8 @@ fn publish_fixture() -> tempfile::TempDir {
             "{\n  \"name\": \"@acme/app\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {\n    \"@acme/lib\": \"^1.0.0\"\n  }\n}\n",
         ),
     ];
-    let mut config = String::from(
-        "[forge]\nowner = \"acme\"\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n\
-         [release]\npoll_interval = \"10ms\"\ntimeout = \"30s\"\n",
+    let mut config = format!(
+        "[forge]\nowner = \"acme\"\n{forge}[release]\npoll_interval = \"10ms\"\ntimeout = \"30s\"\n"
     );
     for (name, manifest) in manifests {
         sandbox
@@ -167,7 +177,7 @@ fn publish_fixture() -> tempfile::TempDir {
         .expect("tag");
         let deps = if name == "app" { "\"lib\"" } else { "" };
         config.push_str(&format!(
-            "[[repo]]\nname = \"{name}\"\ndepends_on = [{deps}]\nmanifest = \"package.json\"\ntrigger = \"tag\"\n"
+            "[[repo]]\nname = \"{name}\"\ndepends_on = [{deps}]\nmanifest = \"package.json\"\ntrigger = \"{trigger}\"\n"
         ));
     }
     std::fs::write(dir.path().join("orchestrator.toml"), config).expect("config");
@@ -203,34 +213,35 @@ fn publish_state(dir: &Path) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// For every k in `kill_points`: a fresh `fixture`, `run(dir, Some(k))` (killed before its k-th
-/// journal write, unless the run writes fewer), then `resume(dir)` when it was killed; the
-/// end `state` must equal an uninterrupted run's. Returns how many points killed the run, after
-/// checking they are exactly the first ones (later points let the run finish).
-fn kill_everywhere<S: PartialEq + std::fmt::Debug + Sync>(
+/// For every k in `kill_points`: a fresh case from `fixture` (a sandbox, and whatever else the
+/// case needs, such as a mock forge), `run(case, Some(k))` (killed before its k-th journal write,
+/// unless the run writes fewer), then `resume(case)` when it was killed; the end `state` must
+/// equal an uninterrupted run's. Returns how many points killed the run (after checking they are
+/// exactly the first ones: later points let the run finish) and the uninterrupted run's state.
+fn kill_everywhere<C, S: PartialEq + std::fmt::Debug + Sync>(
     kill_points: std::ops::RangeInclusive<usize>,
-    fixture: fn() -> tempfile::TempDir,
-    run: &(dyn Fn(&Path, Option<usize>) -> Output + Sync),
-    resume: &(dyn Fn(&Path) -> Output + Sync),
-    state: fn(&Path) -> S,
-) -> usize {
-    let reference_dir = fixture();
-    let out = run(reference_dir.path(), None);
+    fixture: &(dyn Fn() -> C + Sync),
+    run: &(dyn Fn(&C, Option<usize>) -> Output + Sync),
+    resume: &(dyn Fn(&C) -> Output + Sync),
+    state: &(dyn Fn(&C) -> S + Sync),
+) -> (usize, S) {
+    let reference_case = fixture();
+    let out = run(&reference_case, None);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reference = state(reference_dir.path());
+    let reference = state(&reference_case);
     let results: Vec<(usize, bool, String)> = std::thread::scope(|scope| {
         let handles: Vec<_> = kill_points
             .map(|k| {
                 let reference = &reference;
                 scope.spawn(move || {
-                    let dir = fixture();
-                    let killed = !run(dir.path(), Some(k)).status.success();
+                    let case = fixture();
+                    let killed = !run(&case, Some(k)).status.success();
                     if killed {
-                        let resumed = resume(dir.path());
+                        let resumed = resume(&case);
                         if !resumed.status.success() {
                             let why = format!(
                                 "write {k}: resume failed: {}{}",
@@ -240,7 +251,7 @@ fn kill_everywhere<S: PartialEq + std::fmt::Debug + Sync>(
                             return (k, killed, why);
                         }
                     }
-                    let end = state(dir.path());
+                    let end = state(&case);
                     if &end != reference {
                         let why = format!("write {k}: {end:?} differs from {reference:?}");
                         return (k, killed, why);
@@ -265,18 +276,18 @@ fn kill_everywhere<S: PartialEq + std::fmt::Debug + Sync>(
         results.iter().all(|(k, was, _)| *was == (*k <= killed)),
         "{results:?}"
     );
-    killed
+    (killed, reference)
 }
 
 #[test]
 fn publish_killed_at_every_journal_write_then_resumed_publishes_each_package_once() {
     // Kill points beyond the last write simply finish: try more than a run writes.
-    let killed = kill_everywhere(
+    let (killed, _) = kill_everywhere(
         1..=36,
-        publish_fixture,
-        &|dir, k| publish(dir, &[], k),
-        &|dir| publish(dir, &["--resume"], None),
-        publish_state,
+        &publish_fixture,
+        &|dir, k| publish(dir.path(), &[], k),
+        &|dir| publish(dir.path(), &["--resume"], None),
+        &|dir| publish_state(dir.path()),
     );
     assert!(
         killed >= 20,
@@ -333,12 +344,12 @@ fn nightly_state(dir: &Path) -> Vec<(String, Vec<String>, String)> {
 /// nothing else changes.
 #[test]
 fn nightly_cascade_killed_at_every_journal_write_then_resumed_tags_each_package_once() {
-    let killed = kill_everywhere(
+    let (killed, _) = kill_everywhere(
         1..=24,
-        publish_fixture,
-        &|dir, k| cascade(dir, &["--from", "lib", "--nightly"], k),
-        &|dir| cascade(dir, &["--resume"], None),
-        nightly_state,
+        &publish_fixture,
+        &|dir, k| cascade(dir.path(), &["--from", "lib", "--nightly"], k),
+        &|dir| cascade(dir.path(), &["--resume"], None),
+        &|dir| nightly_state(dir.path()),
     );
     assert!(
         killed >= 12,
@@ -442,12 +453,12 @@ fn pipeline_state(dir: &Path) -> (Vec<String>, bool, String, String) {
 /// decides: at-least-once for that one step, exactly-once for the rest and for built-ins).
 #[test]
 fn pipeline_killed_at_every_journal_write_then_resumed_runs_each_step_once_but_the_one_in_flight() {
-    let killed = kill_everywhere(
+    let (killed, _) = kill_everywhere(
         1..=16,
-        pipeline_fixture,
-        &|dir, k| pipeline(dir, &[], k),
-        &|dir| pipeline(dir, &["--resume"], None),
-        pipeline_state,
+        &pipeline_fixture,
+        &|dir, k| pipeline(dir.path(), &[], k),
+        &|dir| pipeline(dir.path(), &["--resume"], None),
+        &|dir| pipeline_state(dir.path()),
     );
     assert!(
         killed >= 8,
@@ -455,5 +466,71 @@ fn pipeline_killed_at_every_journal_write_then_resumed_runs_each_step_once_but_t
     );
     println!(
         "run: {killed} of {killed} crash points converged; no step re-ran but the one in flight"
+    );
+}
+
+/// A dispatch-triggered publish case: the sandbox and a `mock-forge` process serving it, whose
+/// workflow runs answer the dispatches and whose stats count them across the kill and the resume.
+struct DispatchCase {
+    dir: tempfile::TempDir,
+    mock: MockForge,
+}
+
+fn dispatch_case() -> DispatchCase {
+    let dir = publish_fixture_with("", "workflow");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    cmd.current_dir(dir.path())
+        .env("GITHUB_TOKEN", TOKEN)
+        .env_remove(KILL_AT)
+        .arg("mock-forge")
+        .arg("--origins")
+        .arg(dir.path().join("origins"))
+        .args(["--ci-delay-ms", "30", "--asset-interval-ms", "10"]);
+    let mock = MockForge::spawn(cmd);
+    DispatchCase { dir, mock }
+}
+
+/// [`publish_state`], and how many workflow dispatches the forge received.
+fn dispatch_state(case: &DispatchCase) -> (Vec<(String, String, String)>, u64) {
+    let dispatches = case
+        .mock
+        .stats()
+        .pointer("/by_route/POST ~1repos~1{owner}~1{repo}~1actions~1workflows~1{workflow_id}~1dispatches/requests")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    (publish_state(case.dir.path()), dispatches)
+}
+
+/// A dispatch-triggered publish over HTTP (`trigger = "workflow"`, the correlation id in the run's
+/// title) killed at every journal write, then `--resume`: each package committed, tagged and
+/// pushed once, and **dispatched once**: a resumed trigger finds the run its first attempt
+/// started by the correlation id instead of dispatching again.
+#[test]
+fn dispatched_publish_killed_at_every_journal_write_then_resumed_dispatches_each_package_once() {
+    let publish_over_http = |case: &DispatchCase, extra: &[&str], k| {
+        let url = case.mock.url.clone();
+        let args: Vec<&str> = ["--forge-url", url.as_str()]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        publish(case.dir.path(), &args, k)
+    };
+    let (killed, (_, dispatches)) = kill_everywhere(
+        1..=36,
+        &dispatch_case,
+        &|case, k| publish_over_http(case, &[], k),
+        &|case| publish_over_http(case, &["--resume"], None),
+        &dispatch_state,
+    );
+    assert!(
+        killed >= 20,
+        "a two-package publish journals more than 20 writes ({killed})"
+    );
+    assert_eq!(
+        dispatches, 2,
+        "one dispatch per package, counted by the mock"
+    );
+    println!(
+        "dispatched publish: {killed} of {killed} crash points converged; 0 duplicate dispatches"
     );
 }

@@ -2,13 +2,14 @@
 //! real git sandbox repos, and `orchestrator release --forge-url` as a process releasing through
 //! the GitHub adapter. Faults, rate-limit bursts, 304s, large releases, a bad token, and the demo.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use orchestrator_git::sandbox::{Sandbox, git};
+
+mod common;
+use common::MockForge;
 
 /// Set for every invocation; no output may contain it.
 const TOKEN: &str = "ghp_TESTTOKENdoNotPrint0123456789";
@@ -150,81 +151,6 @@ fn make_executable(path: &Path) {
 #[cfg(not(unix))]
 fn make_executable(_: &Path) {}
 
-/// A running `orchestrator mock-forge`; SIGKILLed on drop if still running.
-struct MockForge {
-    child: Child,
-    url: String,
-}
-
-impl MockForge {
-    fn spawn(mut cmd: Command) -> Self {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("mock-forge starts");
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().expect("stdout"))
-            .read_line(&mut first)
-            .expect("the first line");
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line: {first:?}"))
-            .to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        Self { child, url }
-    }
-
-    /// `GET /_mock/stats` as JSON.
-    fn stats(&self) -> serde_json::Value {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        write!(
-            stream,
-            "GET /_mock/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        let body = response.split_once("\r\n\r\n").expect("a body").1;
-        serde_json::from_str(body).expect("stats JSON")
-    }
-
-    /// SIGTERM, then the exit status and stderr; fails if it does not exit within 10s.
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(started.elapsed() < Duration::from_secs(10), "still running");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut stderr = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = err.read_to_string(&mut stderr);
-        }
-        assert!(!stderr.contains(TOKEN), "the token leaked:\n{stderr}");
-        (status, stderr)
-    }
-}
-
-impl Drop for MockForge {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 fn report(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
@@ -283,7 +209,7 @@ fn release_over_http_against_a_mock_forge_process() {
         u64_at(&report, "/forge_requests/requests"),
         "the mock saw every request the adapter counted: {stats}"
     );
-    let (status, stderr) = mock.stop();
+    let (status, stderr) = mock.stop(TOKEN);
     assert!(status.success(), "{status:?}: {stderr}");
     assert!(stderr.contains("mock-forge: stopped after"), "{stderr}");
 }
@@ -332,7 +258,7 @@ fn faults_and_a_rate_limit_burst_do_not_stop_a_release_and_no_tag_is_pushed_twic
         retries >= faults.min(1),
         "the report shows the retries: {report}"
     );
-    let _ = mock.stop();
+    let _ = mock.stop(TOKEN);
 }
 
 #[test]
@@ -372,7 +298,7 @@ fn polling_an_unchanged_release_is_answered_mostly_by_304s() {
         );
     }
     // mock-forge prints the same per-repo counts when it stops.
-    let (_, stderr) = mock.stop();
+    let (_, stderr) = mock.stop(TOKEN);
     for name in REPOS {
         let line = format!("acme/{name}: ");
         assert!(
@@ -421,7 +347,7 @@ fn a_rejected_token_exits_2_with_one_message_naming_the_variables() {
         1,
         "one request, not retried"
     );
-    let _ = mock.stop();
+    let _ = mock.stop(TOKEN);
 }
 
 #[test]
@@ -432,7 +358,7 @@ fn mock_forge_prints_its_url_first_and_exits_cleanly_on_sigterm() {
         cmd
     });
     assert_eq!(u64_at(&mock.stats(), "/requests"), 0);
-    let (status, stderr) = mock.stop();
+    let (status, stderr) = mock.stop(TOKEN);
     assert_eq!(status.code(), Some(0), "{stderr}");
     // Bad flags are bad input.
     let out = run(bin().args(["mock-forge", "--fault-rate", "1.5"]));
@@ -462,30 +388,6 @@ fn the_demo_releases_through_the_github_adapter_over_http() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
-impl MockForge {
-    /// One API request with a JSON body; the status code and the JSON answer.
-    fn api(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        let (head, body) = response.split_once("\r\n\r\n").expect("a body");
-        let code = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .expect("a status code");
-        (code, serde_json::from_str(body).expect("JSON"))
-    }
-}
-
 /// `status` over HTTP: it compares the forge with `versions.toml`, exits 1 on drift, and keeps
 /// its table in a tracking issue between markers, leaving the issue's own text alone and not
 /// editing it when nothing changed.
@@ -506,6 +408,7 @@ fn status_flags_drift_and_keeps_a_tracking_issue_up_to_date() {
     };
     manifest("1.3.0");
     let (code, issue) = mock.api(
+        TOKEN,
         "POST",
         "/repos/acme/a/issues",
         r#"{"title": "Ecosystem status", "body": "Kept by the hourly monitor.\n"}"#,
@@ -521,7 +424,7 @@ fn status_flags_drift_and_keeps_a_tracking_issue_up_to_date() {
             .args(["--output", output, "status", "--update-issue", &issue_ref]))
     };
     let body = || {
-        let (code, issue) = mock.api("GET", &format!("/repos/acme/a/issues/{number}"), "");
+        let (code, issue) = mock.api(TOKEN, "GET", &format!("/repos/acme/a/issues/{number}"), "");
         assert_eq!(code, 200, "{issue}");
         issue["body"].as_str().unwrap_or_default().to_owned()
     };
