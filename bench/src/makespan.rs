@@ -2,20 +2,27 @@
 //!
 //! The floor of a release is the longest dependency chain times one CI duration. Each workload
 //! runs twice in the same process: as `orchestrator release` does (independent repos at once) and
-//! one repo at a time (what seeds 000 and 002 do). Real git repos with bare origins; the in-memory
-//! forge's simulated CI takes exactly `ci` from push to settled assets.
+//! one repo at a time (what seeds 000 and 002 do). Real git repos with bare origins, released
+//! through `GitHubForge` over HTTP against the mock GitHub server, whose simulated CI takes exactly
+//! `ci` from the tag's arrival to settled assets.
+//!
+//! Detection lag is measured on the in-memory forge instead: its CI clock starts at the wait's
+//! first poll, a known instant, while the mock's watcher may see a tag while `git push` is still
+//! returning, which would hide a few milliseconds of lag.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orchestrator_core::config::Config;
-use orchestrator_core::forge::{CiBehaviour, CiSimulation, InMemoryForge};
+use orchestrator_core::forge::{CiBehaviour, CiSimulation, Forge, InMemoryForge};
 use orchestrator_core::release::{ReleaseRequest, Releaser};
 use orchestrator_core::seeds::{SEED_000, SEED_002};
 use orchestrator_core::state::{JournalEntry, MemoryStateStore, RunStatus, StateStore};
 use orchestrator_core::version::ReleaseVersion;
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::Sandbox;
+use orchestrator_github::GitHubForge;
+use orchestrator_github::mock::{MockGitHub, MockOptions};
 
 use crate::{Figure, Options};
 
@@ -72,18 +79,48 @@ async fn release(
             )
         })
         .collect();
+    let config_order: Vec<String> = config.graph.waves(None).into_iter().flatten().collect();
+    let (forge, mock): (Arc<dyn Forge>, _) = if jitter {
+        (Arc::new(InMemoryForge::with_ci(sim)), None)
+    } else {
+        let mock = MockGitHub::start(MockOptions::default().ci(sim)).await?;
+        let forge = GitHubForge::builder().api_url(mock.url()).build()?;
+        (Arc::new(forge), Some(mock))
+    };
     let store = Arc::new(MemoryStateStore::default());
-    let releaser = Releaser::new(
-        config,
-        Arc::new(InMemoryForge::with_ci(sim)),
-        Arc::new(GixVcs::new()),
-        store.clone(),
-    );
+    let releaser = Releaser::new(config, forge, Arc::new(GixVcs::new()), store.clone());
+    let request = ReleaseRequest::new(ReleaseVersion::parse("1.0.0")?);
     let started = Instant::now();
-    let report = releaser
-        .run(&ReleaseRequest::new(ReleaseVersion::parse("1.0.0")?))
-        .await?;
+    if concurrency == 1 {
+        // The seeds' loop: tag, push and wait for one repo, then the next, in dependency order.
+        // (One run with concurrency 1 would still push the next tag while waiting, and the mock's
+        // CI would start on it early.)
+        for name in config_order.iter() {
+            let report = releaser
+                .run(&ReleaseRequest {
+                    only: vec![name.clone()],
+                    ..request.clone()
+                })
+                .await?;
+            anyhow::ensure!(
+                report.status == RunStatus::Succeeded,
+                "release of {name} failed: {report:?}"
+            );
+        }
+        let makespan = started.elapsed().as_secs_f64();
+        if let Some(mock) = mock {
+            mock.shutdown().await;
+        }
+        return Ok(Outcome {
+            makespan,
+            lags: Vec::new(),
+        });
+    }
+    let report = releaser.run(&request).await?;
     let makespan = started.elapsed().as_secs_f64();
+    if let Some(mock) = mock {
+        mock.shutdown().await;
+    }
     anyhow::ensure!(
         report.status == RunStatus::Succeeded,
         "release failed: {report:?}"
