@@ -14,25 +14,39 @@ use orchestrator_core::state::{MemoryStateStore, RunStatus};
 use orchestrator_github::GitHubForge;
 use orchestrator_github::mock::{MockGitHub, MockOptions};
 
+/// `count` repo names: `prefix00`, `prefix01`...
+fn names(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}{i:02}")).collect()
+}
+
+/// Each repo's dependencies: chains of four (every fourth repo starts a chain).
+fn chains_of_four(names: &[String]) -> Vec<Vec<&str>> {
+    (0..names.len())
+        .map(|i| {
+            if i % 4 == 0 {
+                vec![]
+            } else {
+                vec![names[i - 1].as_str()]
+            }
+        })
+        .collect()
+}
+
+/// (name, dependencies) pairs as `World` takes them.
+fn specs<'a>(names: &'a [String], deps: &'a [Vec<&'a str>]) -> Vec<(&'a str, &'a [&'a str])> {
+    names
+        .iter()
+        .zip(deps)
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_repos_complete_under_faults_and_rate_limits_without_duplicates() {
     // Five chains of four: 20 repos, 4 waves.
-    let names: Vec<String> = (0..20).map(|i| format!("r{i:02}")).collect();
-    let specs: Vec<(&str, Vec<&str>)> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            (
-                n.as_str(),
-                if i % 4 == 0 {
-                    vec![]
-                } else {
-                    vec![names[i - 1].as_str()]
-                },
-            )
-        })
-        .collect();
-    let specs: Vec<(&str, &[&str])> = specs.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+    let names = names("r", 20);
+    let deps = chains_of_four(&names);
+    let specs = specs(&names, &deps);
     let world = World::with_release_section(
         &specs,
         "poll_interval = \"20ms\"\ntimeout = \"60s\"\nstable_polls = 1\nconcurrency = 8\n",
@@ -96,20 +110,9 @@ async fn twenty_repos_complete_under_faults_and_rate_limits_without_duplicates()
 /// harmless, and the release flow makes no forge writes). Twelve repos in three chains.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_forge_past_the_read_timeout_still_completes_without_duplicates() {
-    let names: Vec<String> = (0..12).map(|i| format!("s{i:02}")).collect();
-    let specs: Vec<(&str, Vec<&str>)> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let deps = if i % 4 == 0 {
-                vec![]
-            } else {
-                vec![names[i - 1].as_str()]
-            };
-            (n.as_str(), deps)
-        })
-        .collect();
-    let specs: Vec<(&str, &[&str])> = specs.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+    let names = names("s", 12);
+    let deps = chains_of_four(&names);
+    let specs = specs(&names, &deps);
     let world = World::with_release_section(
         &specs,
         "poll_interval = \"20ms\"\ntimeout = \"60s\"\nstable_polls = 1\nconcurrency = 6\n",
