@@ -434,6 +434,11 @@ fn a_run_killed_mid_list_resumes_and_converges() {
         .cmd(&["--output", "json", "tasks", "run", "nightly", "--resume"])
         .env("ENABLE_INFRA_SCALE", "1"));
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("note: took over the workspace lock"),
+        "{}",
+        text(&out.stderr)
+    );
     let report = json(&out);
     assert_eq!(report["run_id"], 1);
     assert_eq!(

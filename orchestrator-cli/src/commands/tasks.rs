@@ -64,10 +64,17 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
         return Ok(ExitCode::SUCCESS);
     }
     drop(read_only);
-    let _lock = WorkspaceLock::acquire(
+    let lock = WorkspaceLock::acquire(
         &wiring::state_dir(&config),
         &format!("tasks run {}", plan.list),
     )?;
+    if let Some(previous) = lock.recovered() {
+        // A killed nightly leaves its lock behind; say so, as `release` does, so the next
+        // scheduled run's log points at what continues it.
+        eprintln!(
+            "note: took over the workspace lock from a run that ended without releasing it ({previous}); its journal is intact and --resume continues it"
+        );
+    }
     let store = wiring::open_store(&config, false)?;
     // Again under the lock: the journal may have moved since the first look.
     let plan = if request.resume {
