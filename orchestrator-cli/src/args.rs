@@ -230,10 +230,17 @@ SKIP_TASKS (comma or space separated) and --skip skip tasks by name. Skipped tas
 skipped. A task's record takes outputs_uri= from its output (else the first pull-request URL) and
 its final status word (succeeded, awaiting_approval, failed...).
 
+--resume continues the newest unfinished run of the list (failed, interrupted or killed) under
+its run id: tasks it finished keep their records and do not run again; the others run, with
+today's gates and skips, and their new records supersede the old ones (runs show <id> lists
+every attempt). With nothing unfinished it says so and starts a new run. A list whose task names
+or order changed since that run began is refused.
+
 Exit codes:
   0  every task succeeded, awaits approval or was skipped
-  1  a task failed or was interrupted (the others still ran)
-  2  bad input (unknown list or task, missing program): nothing was run";
+  1  a task failed or was interrupted (the others still ran); --resume continues
+  2  bad input (unknown list or task, missing program, a changed list on --resume): nothing
+     was run";
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TasksCommand {
@@ -254,6 +261,10 @@ pub(crate) struct TasksRunArgs {
     /// Print which tasks would run and why; run nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// Continue the newest unfinished run of this list: run only the tasks it did not finish.
+    #[arg(long)]
+    pub(crate) resume: bool,
 }
 
 #[derive(Debug, Args)]

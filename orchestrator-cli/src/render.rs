@@ -291,3 +291,34 @@ pub(crate) fn task_records(records: &[orchestrator_core::state::TaskRecord]) -> 
         .collect();
     table(&["TASK", "STATUS", "TOOK", "STARTED", "OUTPUTS"], &rows)
 }
+
+/// Every task record of one run, in the order stored. When a `--resume` ran a task again, an
+/// ATTEMPT column numbers each task's records and marks the ones a later attempt superseded.
+pub(crate) fn task_attempts(attempts: &[orchestrator_core::tasks::TaskAttempt]) -> String {
+    if !attempts.iter().any(|a| a.superseded) {
+        let records: Vec<_> = attempts.iter().map(|a| a.record.clone()).collect();
+        return task_records(&records);
+    }
+    let rows: Vec<Vec<String>> = attempts
+        .iter()
+        .map(|a| {
+            let r = &a.record;
+            vec![
+                r.task.clone(),
+                r.status.clone(),
+                if a.superseded {
+                    format!("{} (superseded)", a.attempt)
+                } else {
+                    a.attempt.to_string()
+                },
+                format!("{:.1}s", r.duration_ms as f64 / 1000.0),
+                r.started_at.clone(),
+                r.outputs_uri.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &["TASK", "STATUS", "ATTEMPT", "TOOK", "STARTED", "OUTPUTS"],
+        &rows,
+    )
+}

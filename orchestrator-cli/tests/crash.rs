@@ -534,3 +534,102 @@ fn dispatched_publish_killed_at_every_journal_write_then_resumed_dispatches_each
         "dispatched publish: {killed} of {killed} crash points converged; 0 duplicate dispatches"
     );
 }
+
+/// A nightly task list: `seo` succeeds, `scale` is gated off (recorded as skipped), `dx` proposes
+/// and awaits approval (printing the token, which must stay redacted), `review` succeeds. Each
+/// command appends its name to `ran.log`.
+fn tasks_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let log = root.join("ran.log");
+    let task = |name: &str, body: &str, extra: &str| {
+        format!(
+            "[[tasks.nightly]]\nname = \"{name}\"\nrun = [\"/bin/sh\", \"-c\", \"echo {name} >> '{}'; {body}\"]\n{extra}",
+            log.display()
+        )
+    };
+    let config = [
+        task("seo", "echo succeeded", ""),
+        task("scale", "true", "enabled = \"ENABLE_INFRA_SCALE=1\"\n"),
+        task(
+            "dx",
+            "echo using token $GITHUB_TOKEN; echo outputs_uri=https://github.com/o/r/pull/7; echo awaiting_approval",
+            "",
+        ),
+        task("review", "true", ""),
+    ]
+    .concat();
+    std::fs::write(root.join("orchestrator.toml"), config).expect("config");
+    dir
+}
+
+fn tasks(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    cmd.current_dir(dir)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env_remove(KILL_AT)
+        .env_remove("ENABLE_INFRA_SCALE")
+        .env_remove("SKIP_TASKS")
+        .args(["--output", "json", "tasks", "run", "nightly"])
+        .args(extra);
+    if let Some(k) = kill_at {
+        cmd.env(KILL_AT, k.to_string());
+    }
+    cmd.output().expect("runs")
+}
+
+/// The commands that ran, in order; each run's status and its tasks' current records (task,
+/// status, outputs_uri); whether the token reached the state database.
+type TasksState = (Vec<String>, Vec<(String, Vec<String>)>, bool);
+
+fn tasks_state(dir: &Path) -> TasksState {
+    let ran = std::fs::read_to_string(dir.join("ran.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(dir)
+        .args(["--output", "json", "runs", "list"])
+        .output()
+        .expect("runs list");
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let runs = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| {
+            let records = r["tasks"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .map(|t| format!("{} {} {}", t["task"], t["status"], t["outputs_uri"]))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (r["status"].as_str().unwrap_or_default().to_owned(), records)
+        })
+        .collect();
+    let db = std::fs::read(dir.join(".orchestrator/state.db")).unwrap_or_default();
+    let leaked = db.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes());
+    (ran, runs, leaked)
+}
+
+/// `tasks run` killed at every journal write, then `tasks run --resume`: one run, succeeded,
+/// with the same records as an uninterrupted run, and every task ran exactly once: a task whose
+/// record was stored before the kill is done even when the journal never said so.
+#[test]
+fn tasks_killed_at_every_journal_write_then_resumed_run_each_task_once() {
+    let (killed, _) = kill_everywhere(
+        1..=12,
+        &tasks_fixture,
+        &|dir, k| tasks(dir.path(), &[], k),
+        &|dir| tasks(dir.path(), &["--resume"], None),
+        &|dir| tasks_state(dir.path()),
+    );
+    assert_eq!(
+        killed, 9,
+        "four tasks journal a start and an end each, then the run's end"
+    );
+    println!("tasks: {killed} of {killed} crash points converged; every task ran exactly once");
+}

@@ -1,6 +1,6 @@
 //! `orchestrator tasks run` and `orchestrator runs list|show` end to end: seed 003's nightly
-//! task list with a gate, SKIP_TASKS, outputs_uri and status extraction, and records that
-//! outlive the process.
+//! task list with a gate, SKIP_TASKS, outputs_uri and status extraction, records that outlive
+//! the process, and `--resume` after a failed task, a SIGKILL, or a changed list.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -28,7 +28,9 @@ name = "code.review"
 run = ["scripts/task.sh", "review"]
 "#;
 
+/// Each run of a task appends its argument to `ran.log`; `review` fails until `fixed` exists.
 const TASK: &str = r#"#!/bin/sh
+echo "$1" >> ran.log
 case "$1" in
   seo) echo "artifacts_dir=out/seo"; echo "succeeded" ;;
   scale)
@@ -37,7 +39,9 @@ case "$1" in
     echo "outputs_uri=https://github.com/your-org/your-repo/pull/123"
     echo "awaiting_approval" ;;
   dx) echo "opened draft PR https://github.com/your-org/your-repo/pull/7." ;;
-  review) echo "review bot crashed" >&2; exit 3 ;;
+  review)
+    if [ -f fixed ]; then echo "succeeded"; exit 0; fi
+    echo "review bot crashed" >&2; exit 3 ;;
 esac
 "#;
 
@@ -72,10 +76,23 @@ impl Fixture {
             .env("GITHUB_TOKEN", TOKEN)
             .env_remove("ENABLE_INFRA_SCALE")
             .env_remove("SKIP_TASKS")
-            .env_remove("ORCHESTRATOR_LOG");
+            .env_remove("ORCHESTRATOR_LOG")
+            .env_remove(KILL_AT);
         cmd
     }
+
+    /// The tasks that ran, in order, across every process.
+    fn ran(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path().join("ran.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
 }
+
+/// The crash hook of the reliability harness (see orchestrator-cli/src/wiring.rs).
+const KILL_AT: &str = "ORCHESTRATOR_FAULT_KILL_AT_JOURNAL_WRITE";
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("the binary runs");
@@ -248,4 +265,277 @@ fn dry_run_and_bad_input() {
         !fx.path().join(".orchestrator/state.db").exists(),
         "nothing ran"
     );
+}
+
+fn statuses(records: &serde_json::Value) -> Vec<(String, String)> {
+    records
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            (
+                r["task"].as_str().expect("task").to_owned(),
+                r["status"].as_str().expect("status").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_failed_task_is_resumed_alone_under_the_same_run_id() {
+    let fx = Fixture::new();
+    let out = run(fx
+        .cmd(&["tasks", "run", "nightly"])
+        .env("ENABLE_INFRA_SCALE", "1"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("continue with: orchestrator tasks run nightly --resume"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(fx.ran(), ["seo", "scale", "dx", "review"]);
+
+    // The dry run shows what the resume would do, and changes nothing.
+    let out = run(&mut fx.cmd(&["tasks", "run", "nightly", "--resume", "--dry-run"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("tasks nightly (resuming run 1):"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("infra.scale   done  recorded awaiting_approval; not run again"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("code.review   run   always"), "{stdout}");
+    assert_eq!(fx.ran().len(), 4, "the dry run ran nothing");
+
+    // Fixed: the resume runs code.review only, in run 1, and keeps the other records. The gate
+    // is off now, but infra.scale is done: it is not run again, nor turned into a skip.
+    std::fs::write(fx.path().join("fixed"), "").expect("fix");
+    let out = run(&mut fx.cmd(&["--output", "json", "tasks", "run", "nightly", "--resume"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("tasks nightly: resuming run 1: 3 task(s) done, 1 to go"),
+        "{}",
+        text(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["run_id"], 1);
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["resumed"], true);
+    assert_eq!(
+        report["kept"],
+        serde_json::json!(["seo.validate", "infra.scale", "dx.integrate"])
+    );
+    assert_eq!(
+        statuses(&report["records"]),
+        pairs(&[
+            ("seo.validate", "succeeded"),
+            ("infra.scale", "awaiting_approval"),
+            ("dx.integrate", "succeeded"),
+            ("code.review", "succeeded"),
+        ])
+    );
+    assert_eq!(
+        report["records"][1]["outputs_uri"],
+        "https://github.com/your-org/your-repo/pull/123"
+    );
+    assert_eq!(fx.ran(), ["seo", "scale", "dx", "review", "review"]);
+
+    // runs show: the failed record is kept, marked superseded by the second attempt.
+    let out = run(&mut fx.cmd(&["--output", "json", "runs", "show", "1"]));
+    let shown = json(&out);
+    assert_eq!(shown["run"]["status"], "succeeded");
+    let tasks = shown["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), 5);
+    assert_eq!(
+        (
+            &tasks[3]["task"],
+            &tasks[3]["status"],
+            &tasks[3]["attempt"],
+            &tasks[3]["superseded"]
+        ),
+        (
+            &serde_json::json!("code.review"),
+            &serde_json::json!("failed"),
+            &serde_json::json!(1),
+            &serde_json::json!(true)
+        )
+    );
+    assert_eq!(tasks[4]["status"], "succeeded");
+    assert_eq!(tasks[4]["attempt"], 2);
+    assert_eq!(tasks[4]["superseded"], false);
+    let out = run(&mut fx.cmd(&["runs", "show", "1"]));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("run 1 tasks nightly: succeeded"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("code.review   failed             1 (superseded)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("code.review   succeeded          2 "),
+        "{stdout}"
+    );
+    // runs list: each task's current record, once.
+    let out = run(&mut fx.cmd(&["runs", "list"]));
+    assert!(
+        text(&out.stdout).contains(
+            "seo.validate=succeeded infra.scale=awaiting_approval dx.integrate=succeeded code.review=succeeded\n"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Nothing unfinished: --resume says so and starts a new run.
+    let out = run(&mut fx.cmd(&["--output", "json", "tasks", "run", "nightly", "--resume"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "nothing to resume: the newest run of tasks nightly (run 1) succeeded; starting a new run"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["run_id"], 2);
+    assert_eq!(report["resumed"], false);
+}
+
+#[test]
+fn a_run_killed_mid_list_resumes_and_converges() {
+    let fx = Fixture::new();
+    std::fs::write(fx.path().join("fixed"), "").expect("every task passes");
+    // Journal writes: 1 seo.validate started, 2 its success, 3 infra.scale started, 4 its
+    // success: killed just before 4, after infra.scale ran and stored its record.
+    let out = run(fx
+        .cmd(&["tasks", "run", "nightly"])
+        .env("ENABLE_INFRA_SCALE", "1")
+        .env(KILL_AT, "4"));
+    assert!(!out.status.success(), "the run was killed");
+    assert_eq!(fx.ran(), ["seo", "scale"]);
+    let out = run(&mut fx.cmd(&["--output", "json", "runs", "list"]));
+    assert_eq!(
+        json(&out)[0]["status"],
+        "running",
+        "a killed run stays running"
+    );
+
+    let out = run(fx
+        .cmd(&["--output", "json", "tasks", "run", "nightly", "--resume"])
+        .env("ENABLE_INFRA_SCALE", "1"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("note: took over the workspace lock"),
+        "{}",
+        text(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["run_id"], 1);
+    assert_eq!(
+        report["kept"],
+        serde_json::json!(["seo.validate", "infra.scale"])
+    );
+    assert_eq!(
+        statuses(&report["records"]),
+        pairs(&[
+            ("seo.validate", "succeeded"),
+            ("infra.scale", "awaiting_approval"),
+            ("dx.integrate", "succeeded"),
+            ("code.review", "succeeded"),
+        ])
+    );
+    // infra.scale's record proved it finished though the journal never said so: every task
+    // ran exactly once.
+    assert_eq!(fx.ran(), ["seo", "scale", "dx", "review"]);
+    let out = run(&mut fx.cmd(&["--output", "json", "runs", "show", "1"]));
+    let shown = json(&out);
+    assert_eq!(shown["run"]["status"], "succeeded");
+    assert_eq!(shown["tasks"].as_array().expect("tasks").len(), 4);
+    let journal = shown["journal"].as_array().expect("journal");
+    assert!(
+        journal
+            .iter()
+            .any(|r| r["entry"]["event"] == "step_already_done"
+                && r["entry"]["step"] == "infra.scale"),
+        "{journal:#?}"
+    );
+    let db = std::fs::read(fx.path().join(".orchestrator/state.db")).expect("state db");
+    assert!(
+        !db.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+        "the token is not in the state database"
+    );
+}
+
+#[test]
+fn a_changed_list_is_not_resumed() {
+    let fx = Fixture::new();
+    // Nothing has run yet: --resume says so and starts run 1 (code.review fails).
+    let out = run(&mut fx.cmd(&["tasks", "run", "nightly", "--resume"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .contains("nothing to resume: tasks nightly has no earlier run; starting a new run"),
+        "{}",
+        text(&out.stderr)
+    );
+    let ran = fx.ran();
+
+    let swapped = CONFIG.replacen("name = \"dx.integrate\"", "name = \"PLACEHOLDER\"", 1);
+    let swapped = swapped
+        .replacen("name = \"code.review\"", "name = \"dx.integrate\"", 1)
+        .replacen("name = \"PLACEHOLDER\"", "name = \"code.review\"", 1);
+    let cases = [
+        (
+            CONFIG.replace(
+                "[[tasks.nightly]]\nname = \"dx.integrate\"\nrun = [\"scripts/task.sh\", \"dx\"]\n",
+                "",
+            ),
+            "(removed dx.integrate)",
+        ),
+        (
+            format!(
+                "{CONFIG}\n[[tasks.nightly]]\nname = \"lint\"\nrun = [\"scripts/task.sh\", \"seo\"]\n"
+            ),
+            "(added lint)",
+        ),
+        (
+            swapped,
+            "(reordered: was seo.validate, infra.scale, dx.integrate, code.review, now seo.validate, infra.scale, code.review, dx.integrate)",
+        ),
+    ];
+    for (config, difference) in cases {
+        std::fs::write(fx.path().join("orchestrator.toml"), &config).expect("config");
+        for extra in [&[][..], &["--dry-run"][..]] {
+            let out = run(fx.cmd(&["tasks", "run", "nightly", "--resume"]).args(extra));
+            assert_eq!(out.status.code(), Some(2), "{difference} {extra:?}");
+            let stderr = text(&out.stderr);
+            assert_eq!(
+                stderr,
+                format!(
+                    "error: --resume: tasks.nightly changed since run 1 began {difference}; \
+                     restore the list to finish run 1, or run without --resume to start a new run\n"
+                ),
+                "{extra:?}"
+            );
+        }
+    }
+    assert_eq!(fx.ran(), ran, "nothing ran");
+    let out = run(&mut fx.cmd(&["--output", "json", "runs", "list"]));
+    let runs = json(&out);
+    assert_eq!(
+        runs.as_array().expect("runs").len(),
+        1,
+        "no run was started"
+    );
+    assert_eq!(runs[0]["status"], "failed");
 }

@@ -35,8 +35,9 @@ fn list(
     let mut tasks = Vec::with_capacity(runs.len());
     for r in &runs {
         tasks.push(match store {
+            // Each task's current record: a resumed run lists a re-run task once.
             Some(s) if r.kind == orchestrator_core::tasks::RUN_KIND => {
-                s.task_records(Some(r.id), 10_000)?
+                orchestrator_core::tasks::current_records(s.task_records(Some(r.id), 10_000)?)
             }
             _ => Vec::new(),
         });
@@ -91,7 +92,8 @@ fn show(global: &Global, store: Option<&SqliteStateStore>, id: i64) -> anyhow::R
     let store = store.ok_or_else(not_found)?;
     let run = store.run(id)?.ok_or_else(not_found)?;
     let journal = store.journal(id)?;
-    let tasks = store.task_records(Some(id), 10_000)?;
+    // Every record, superseded ones included: a resumed run's whole story.
+    let tasks = orchestrator_core::tasks::task_attempts(store.task_records(Some(id), 10_000)?);
     match global.output {
         OutputFormat::Json => println!(
             "{}",
@@ -112,7 +114,7 @@ fn show(global: &Global, store: Option<&SqliteStateStore>, id: i64) -> anyhow::R
             );
             if !tasks.is_empty() {
                 println!("\ntask records:");
-                print!("{}", render::task_records(&tasks));
+                print!("{}", render::task_attempts(&tasks));
             }
             println!("\njournal:");
             for r in &journal {

@@ -1,11 +1,11 @@
-//! `orchestrator tasks run`: a scheduled task list.
+//! `orchestrator tasks run`: a scheduled task list (`--resume` continues an unfinished run).
 
 use std::process::ExitCode;
 
 use orchestrator_core::engine::CancelToken;
 use orchestrator_core::pipeline::process_env;
-use orchestrator_core::state::{RunStatus, WorkspaceLock};
-use orchestrator_core::tasks::{TaskRunner, TasksRequest, plan_tasks};
+use orchestrator_core::state::{RunStatus, StateStore, WorkspaceLock};
+use orchestrator_core::tasks::{RUN_KIND, TaskRunner, TasksPlan, TasksRequest, plan_tasks};
 
 use crate::args::{Global, OutputFormat, TasksArgs, TasksCommand};
 use crate::commands::release::spawn_ctrl_c;
@@ -22,8 +22,12 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect(),
+        resume: args.resume,
     };
-    let plan = plan_tasks(&config, &request, process_env())?;
+    // Plan once without creating any state: a bad list, --skip or a changed list on --resume is
+    // refused before the state directory or the lock exists.
+    let read_only = wiring::open_store(&config, true)?;
+    let plan = plan_tasks(&config, &request, process_env(), read_only.as_ref())?;
     if args.dry_run {
         match global.output {
             OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
@@ -31,27 +35,56 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
                 let rows: Vec<Vec<String>> = plan
                     .tasks
                     .iter()
-                    .map(|t| {
-                        vec![
+                    .map(|t| match &t.done {
+                        Some(status) => vec![
+                            t.name.clone(),
+                            "done".to_owned(),
+                            format!("recorded {status}; not run again"),
+                            t.command.clone(),
+                        ],
+                        None => vec![
                             t.name.clone(),
                             if t.runs { "run" } else { "skip" }.to_owned(),
                             t.reason.clone(),
                             t.command.clone(),
-                        ]
+                        ],
                     })
                     .collect();
-                println!("tasks {}:", plan.list);
+                match plan.resume_run {
+                    Some(run) => println!("tasks {} (resuming run {run}):", plan.list),
+                    None => println!("tasks {}:", plan.list),
+                }
                 print!("{}", render::table(&["TASK", "", "WHY", "COMMAND"], &rows));
                 println!("dry run: nothing was run");
             }
         }
+        if request.resume && plan.resume_run.is_none() {
+            eprintln!("{}", nothing_to_resume(read_only.as_ref(), &plan.list)?);
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    let _lock = WorkspaceLock::acquire(
+    drop(read_only);
+    let lock = WorkspaceLock::acquire(
         &wiring::state_dir(&config),
         &format!("tasks run {}", plan.list),
     )?;
+    if let Some(previous) = lock.recovered() {
+        // A killed nightly leaves its lock behind; say so, as `release` does, so the next
+        // scheduled run's log points at what continues it.
+        eprintln!(
+            "note: took over the workspace lock from a run that ended without releasing it ({previous}); its journal is intact and --resume continues it"
+        );
+    }
     let store = wiring::open_store(&config, false)?;
+    // Again under the lock: the journal may have moved since the first look.
+    let plan = if request.resume {
+        plan_tasks(&config, &request, process_env(), store.as_ref())?
+    } else {
+        plan
+    };
+    if request.resume {
+        eprintln!("{}", resume_line(store.as_ref(), &plan)?);
+    }
     let cancel = CancelToken::new();
     spawn_ctrl_c(cancel.clone());
     let mut runner = TaskRunner::new(store).with_cancel(cancel);
@@ -63,18 +96,56 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         OutputFormat::Human => {
             println!(
-                "\ntasks {} {} in {:.1}s (run {})",
+                "\ntasks {} {} in {:.1}s (run {}{})",
                 report.list,
                 report.status.as_str(),
                 report.elapsed_secs,
-                report.run_id
+                report.run_id,
+                if report.resumed { ", resumed" } else { "" }
             );
             print!("{}", render::task_records(&report.records));
+            if !report.kept.is_empty() {
+                println!(
+                    "kept from the earlier attempt (not run again): {}",
+                    report.kept.join(", ")
+                );
+            }
         }
     }
-    Ok(if report.status == RunStatus::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    if report.status == RunStatus::Succeeded {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "continue with: orchestrator tasks run {} --resume",
+        report.list
+    );
+    Ok(ExitCode::from(1))
+}
+
+/// What `--resume` is about to do, in one line for stderr.
+fn resume_line(store: &dyn StateStore, plan: &TasksPlan) -> anyhow::Result<String> {
+    Ok(match plan.resume_run {
+        Some(run) => {
+            let done = plan.done().count();
+            format!(
+                "tasks {}: resuming run {run}: {done} task(s) done, {} to go",
+                plan.list,
+                plan.tasks.len() - done
+            )
+        }
+        None => nothing_to_resume(store, &plan.list)?,
     })
+}
+
+/// Why `--resume` starts a new run: like `release`/`publish --resume`, nothing unfinished is
+/// not an error, but the scheduler's log should say that nothing was continued.
+fn nothing_to_resume(store: &dyn StateStore, list: &str) -> anyhow::Result<String> {
+    let why = match store.runs(Some(RUN_KIND), Some(list), 1)?.first() {
+        Some(newest) => format!(
+            "the newest run of tasks {list} (run {}) succeeded",
+            newest.id
+        ),
+        None => format!("tasks {list} has no earlier run"),
+    };
+    Ok(format!("nothing to resume: {why}; starting a new run"))
 }

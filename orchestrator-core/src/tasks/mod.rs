@@ -6,8 +6,15 @@
 //! at a time; a failed task does not stop the others) and stores a [`TaskRecord`] per task,
 //! skipped ones included. Each task's output is scanned for `outputs_uri=` (else the first
 //! pull-request URL) and its final status word (`succeeded`, `awaiting_approval`, `failed`...).
+//!
+//! With [`TasksRequest::resume`], the plan continues the newest unfinished run of the list (see
+//! [`resume`]): the tasks it finished keep their records and do not run again; the others run
+//! under the same run id, their new records superseding the old.
 
 pub mod config;
+pub mod resume;
+
+pub use resume::{TaskAttempt, current_records, list_change, task_attempts};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::{CommandSpec, ResolvedEnv, run_command};
 use crate::state::{RunId, RunStatus, StateStore, TaskRecord, now_ms};
 use crate::step::{Check, Step, StepContext, StepOutput};
+use resume::resume_point;
 
 /// The run kind under which task-list runs are journaled (the key is the list's name).
 pub const RUN_KIND: &str = "tasks";
@@ -53,6 +61,8 @@ pub struct TasksRequest {
     pub list: String,
     /// Task names to skip (`--skip`), on top of `SKIP_TASKS`.
     pub skip: Vec<String>,
+    /// Continue the newest unfinished run of the list (a new run when there is none).
+    pub resume: bool,
 }
 
 /// One task in a plan.
@@ -66,6 +76,10 @@ pub struct PlannedTask {
     pub reason: String,
     /// The command line, secrets masked.
     pub command: String,
+    /// Set on `--resume` when the run being resumed finished this task: the status it recorded.
+    /// The task does not run again (whatever `runs` says) and its record stays as it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done: Option<String>,
     #[serde(skip)]
     spec: CommandSpec,
 }
@@ -77,13 +91,29 @@ pub struct TasksPlan {
     pub list: String,
     /// Every task, in order.
     pub tasks: Vec<PlannedTask>,
+    /// The run being resumed; `None` for a new run (also on `--resume` with nothing unfinished).
+    pub resume_run: Option<RunId>,
 }
 
-/// Decides each task of the list and checks each program that will run exists.
+impl TasksPlan {
+    /// The tasks the run being resumed finished; they do not run again.
+    pub fn done(&self) -> impl Iterator<Item = &PlannedTask> {
+        self.tasks.iter().filter(|t| t.done.is_some())
+    }
+}
+
+/// Decides each task of the list and checks each program that will run exists. Changes nothing:
+/// this is `--dry-run`.
+///
+/// With `request.resume`, `store` is asked for the newest unfinished run of the list: its
+/// finished tasks are marked [`PlannedTask::done`], and a list whose task names or order changed
+/// since that run began is refused (bad input). Plan under the workspace lock when the plan is
+/// to be executed, so the journal cannot move in between.
 pub fn plan_tasks(
     config: &Config,
     request: &TasksRequest,
     process: BTreeMap<String, String>,
+    store: &dyn StateStore,
 ) -> Result<TasksPlan> {
     let tasks = config.tasks.get(&request.list).ok_or_else(|| {
         let known: Vec<&str> = config.tasks.keys().map(String::as_str).collect();
@@ -118,10 +148,19 @@ pub fn plan_tasks(
             )));
         }
     }
+    let resume = if request.resume {
+        let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+        resume_point(store, &request.list, &names)?
+    } else {
+        None
+    };
     let secrets = Arc::new(env.secret_values());
     let mut planned = Vec::new();
     let mut problems = Vec::new();
     for task in tasks {
+        let done = resume
+            .as_ref()
+            .and_then(|r| r.done.get(&task.name).cloned());
         let (runs, reason) = if request.skip.contains(&task.name) {
             (false, "skipped by --skip".to_owned())
         } else if from_env.contains(&task.name) {
@@ -140,18 +179,21 @@ pub fn plan_tasks(
         } else {
             (true, "always".to_owned())
         };
+        // A task the resumed run finished will not run: its env and program need not be valid.
+        let checked = runs && done.is_none();
         let mut vars = env.vars();
         for (k, v) in &task.env {
             match env.expand(v) {
                 Ok(value) => {
                     vars.insert(k.clone(), value);
                 }
-                Err(e) => problems.push(format!("task {}: {e}", task.name)),
+                Err(e) if done.is_none() => problems.push(format!("task {}: {e}", task.name)),
+                Err(_) => {}
             }
         }
         let workdir = task.workdir.clone().unwrap_or_else(|| config.root.clone());
         let mut program = PathBuf::from(&task.run[0]);
-        if runs {
+        if checked {
             match crate::pipeline::find_program(
                 &task.run[0],
                 &config.root,
@@ -180,6 +222,7 @@ pub fn plan_tasks(
             runs,
             reason,
             command,
+            done,
             spec,
         });
     }
@@ -193,6 +236,7 @@ pub fn plan_tasks(
     Ok(TasksPlan {
         list: request.list.clone(),
         tasks: planned,
+        resume_run: resume.map(|r| r.run),
     })
 }
 
@@ -290,7 +334,9 @@ impl Step for TaskStep {
     }
 
     fn describe(&self) -> String {
-        if self.task.runs {
+        if let Some(status) = &self.task.done {
+            format!("done in an earlier attempt: {status}")
+        } else if self.task.runs {
             self.task.command.clone()
         } else {
             format!("skip: {}", self.task.reason)
@@ -298,7 +344,12 @@ impl Step for TaskStep {
     }
 
     async fn check(&self, _ctx: &StepContext) -> Result<Check> {
-        Ok(Check::Pending(self.describe()))
+        // The planner read the run's journal and records under the workspace lock: a task whose
+        // record proves it finished is done even when the journal missed saying so.
+        Ok(match &self.task.done {
+            Some(status) => Check::Done(format!("recorded {status} in an earlier attempt")),
+            None => Check::Pending(self.describe()),
+        })
     }
 
     fn handles_cancellation(&self) -> bool {
@@ -367,7 +418,12 @@ pub struct TasksReport {
     pub list: String,
     /// `succeeded` when no task failed.
     pub status: RunStatus,
-    /// One record per task, in order.
+    /// This run continued an unfinished one (`run_id` is that run's).
+    pub resumed: bool,
+    /// Tasks finished before this attempt and not run again; their records are from then.
+    pub kept: Vec<String>,
+    /// The current record of each task, in order (a task's latest; superseded ones are in
+    /// `runs show`).
     pub records: Vec<TaskRecord>,
     /// Wall-clock seconds.
     pub elapsed_secs: f64,
@@ -404,13 +460,25 @@ impl TaskRunner {
     }
 
     /// Runs every task of `plan` in order, recording each; failures do not stop later tasks.
+    ///
+    /// A plan with [`TasksPlan::resume_run`] continues that run: tasks marked done are not run
+    /// again, the others run and append records that supersede their earlier ones.
     pub async fn execute(&self, plan: &TasksPlan) -> Result<TasksReport> {
         let started = Instant::now();
-        let params = serde_json::json!({
-            "list": plan.list,
-            "tasks": plan.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
-        });
-        let run = self.store.begin_run(RUN_KIND, &plan.list, &params)?;
+        let run = match plan.resume_run {
+            Some(run) => {
+                self.store.set_status(run, RunStatus::Running)?;
+                run
+            }
+            None => {
+                // The task names, in order: what a later `--resume` checks the list against.
+                let params = serde_json::json!({
+                    "list": plan.list,
+                    "tasks": plan.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
+                });
+                self.store.begin_run(RUN_KIND, &plan.list, &params)?
+            }
+        };
         let steps = plan
             .tasks
             .iter()
@@ -433,15 +501,22 @@ impl TaskRunner {
         .with_observer(self.observer.clone())
         .with_cancel(self.cancel.clone());
         let report = engine.run(&Plan::new(steps)?, run).await?;
+        let mut records = current_records(self.store.task_records(Some(run), usize::MAX)?);
+        records.sort_by_key(|r| plan.tasks.iter().position(|t| t.name == r.task));
         Ok(TasksReport {
             run_id: run,
             list: plan.list.clone(),
             status: report.status,
-            records: self.store.task_records(Some(run), plan.tasks.len())?,
+            resumed: plan.resume_run.is_some(),
+            kept: plan.done().map(|t| t.name.clone()).collect(),
+            records,
             elapsed_secs: started.elapsed().as_secs_f64(),
         })
     }
 }
+
+#[cfg(test)]
+mod runner_tests;
 
 #[cfg(test)]
 mod tests {
