@@ -496,6 +496,46 @@ fn a_failing_step_stops_the_flow_and_resume_continues_from_it() {
     );
 }
 
+/// A resume finishes the job that was started: a flow whose steps were removed, added or
+/// reordered since the run began is refused (exit 2, nothing runs); a step's command or env may
+/// change (that is how a failing step gets fixed).
+#[test]
+fn resume_refuses_a_flow_whose_steps_changed() {
+    let fx = Fixture::new();
+    write(&fx.path().join("fail-sync-runtime-inputs.sh"), "");
+    let out = fx.run(&mut fx.cmd(&["run", "cluster"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    std::fs::remove_file(fx.path().join("fail-sync-runtime-inputs.sh")).expect("rm");
+    fx.names();
+    let config = fx.path().join("orchestrator.toml");
+    let removed = CONFIG.replacen(
+        "[[pipeline.cluster.apply]]\nrun = [\"scripts/32_reconcile_flux_stack.sh\"]\ntimeout = \"5m\"\n",
+        "",
+        1,
+    );
+    assert_ne!(removed, CONFIG, "the fixture has the step");
+    write(&config, &removed);
+    let out = fx.run(&mut fx.cmd(&["run", "cluster", "--resume"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the apply flow of pipeline.cluster changed since run 1 began (removed 32_reconcile_flux_stack.sh)"),
+        "{stderr}"
+    );
+    assert!(fx.names().is_empty(), "nothing ran");
+    // A changed timeout is an edit, not a different flow: the run continues.
+    write(
+        &config,
+        &CONFIG.replace("timeout = \"5m\"", "timeout = \"6m\""),
+    );
+    let out = fx.run(&mut fx.cmd(&["run", "cluster", "--resume"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        fx.names().first().map(String::as_str),
+        Some("sync-runtime-inputs.sh")
+    );
+}
+
 #[test]
 fn an_apply_only_step_in_a_delete_run_fails_before_anything_runs() {
     let fx = Fixture::new();

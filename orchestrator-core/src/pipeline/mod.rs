@@ -361,7 +361,8 @@ pub fn plan_pipeline(
         })
         .collect();
     let (resume_run, journaled_done) = if request.resume {
-        resumable(store, &pipeline.name, request.mode)?
+        let flow: Vec<String> = steps.iter().map(|s| s.decision.name.clone()).collect();
+        resumable(store, &pipeline.name, request.mode, &flow)?
     } else {
         (None, Vec::new())
     };
@@ -377,10 +378,15 @@ pub fn plan_pipeline(
     })
 }
 
+/// The unfinished run `--resume` continues, and the steps its journal finished. Refuses a run of
+/// the other flow, and a flow whose steps changed (added, removed, reordered) since the run began:
+/// a resume finishes the job that was started. Editing a step's command or env is fine; that is
+/// how a failing step gets fixed.
 fn resumable(
     store: &dyn StateStore,
     pipeline: &str,
     mode: Mode,
+    flow: &[String],
 ) -> Result<(Option<RunId>, Vec<String>)> {
     let Some(run) = store.resumable(RUN_KIND, pipeline)? else {
         return Ok((None, Vec::new()));
@@ -399,6 +405,20 @@ fn resumable(
             } else {
                 "without"
             }
+        )));
+    }
+    // Runs recorded before the flow was kept in the params cannot be compared.
+    let recorded: Option<Vec<String>> = run
+        .params
+        .get("flow")
+        .and_then(|f| serde_json::from_value(f.clone()).ok());
+    if let Some(change) = recorded.and_then(|r| crate::tasks::list_change(&r, flow)) {
+        return Err(Error::invalid_input(format!(
+            "--resume: the {} flow of pipeline.{pipeline} changed since run {} began ({change}); \
+             restore it to finish run {}, or run without --resume to start a new run",
+            mode_name(mode),
+            run.id,
+            run.id
         )));
     }
     let done = store
@@ -627,6 +647,7 @@ impl PipelineRunner {
                     "mode": mode_name(plan.mode),
                     "only": plan.only,
                     "steps": plan.selected().map(|s| &s.decision.name).collect::<Vec<_>>(),
+                    "flow": plan.steps.iter().map(|s| &s.decision.name).collect::<Vec<_>>(),
                 });
                 self.store.begin_run(RUN_KIND, &plan.pipeline, &params)?
             }
