@@ -37,6 +37,21 @@ pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
     Ok(config)
 }
 
+/// Takes the workspace lock in `state_dir` for `holder`. A lock a killed run left behind is taken
+/// over, and said on stderr, so the next scheduled run's log points at what continues it.
+pub(crate) fn lock_workspace(
+    state_dir: &std::path::Path,
+    holder: &str,
+) -> Result<orchestrator_core::state::WorkspaceLock, Error> {
+    let lock = orchestrator_core::state::WorkspaceLock::acquire(state_dir, holder)?;
+    if let Some(previous) = lock.recovered() {
+        eprintln!(
+            "note: took over the workspace lock from a run that ended without releasing it ({previous}); its journal is intact and --resume continues it"
+        );
+    }
+    Ok(lock)
+}
+
 /// `--config`, else the discovered `orchestrator.toml`, else `None` (for commands that work without
 /// one). A config that exists must be valid: a broken one is an error, never silently ignored
 /// (it may hold an approval policy).

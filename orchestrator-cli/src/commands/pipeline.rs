@@ -8,7 +8,7 @@ use orchestrator_core::engine::{CancelToken, Mode};
 use orchestrator_core::pipeline::{
     OrchestratorProgram, PipelineRequest, PipelineRunner, plan_pipeline, process_env,
 };
-use orchestrator_core::state::{RunStatus, WorkspaceLock};
+use orchestrator_core::state::RunStatus;
 
 use crate::args::{Global, OutputFormat, RunArgs};
 use crate::commands::release::spawn_ctrl_c;
@@ -50,7 +50,7 @@ pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     drop(read_only);
-    let _lock = WorkspaceLock::acquire(
+    let _lock = wiring::lock_workspace(
         &wiring::state_dir(&config),
         &format!("run {}", request.pipeline),
     )?;

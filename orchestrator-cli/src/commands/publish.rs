@@ -18,7 +18,7 @@ use orchestrator_core::forge::RepoId;
 use orchestrator_core::publish::{
     self, BumpRequest, GraphFormat, GraphOptions, PublishPlan, PublishRequest,
 };
-use orchestrator_core::state::{RunStatus, WorkspaceLock};
+use orchestrator_core::state::RunStatus;
 use orchestrator_core::vcs::Vcs;
 use orchestrator_git::GixVcs;
 
@@ -187,7 +187,7 @@ async fn run_plan(
     resume: bool,
     nightly: bool,
 ) -> anyhow::Result<ExitCode> {
-    let _lock = WorkspaceLock::acquire(&wiring::state_dir(&config), kind)?;
+    let _lock = wiring::lock_workspace(&wiring::state_dir(&config), kind)?;
     let store = wiring::open_store(&config, false)?;
     let plan = if resume {
         match publish::resumable_plan(store.as_ref(), kind)? {

@@ -10,7 +10,7 @@ use orchestrator_core::forge::Forge;
 use orchestrator_core::release::{
     ReleasePlan, ReleaseRequest, Releaser, plan_release, validate_request,
 };
-use orchestrator_core::state::{RunStatus, WorkspaceLock};
+use orchestrator_core::state::RunStatus;
 use orchestrator_core::vcs::Vcs;
 use orchestrator_core::version::ReleaseVersion;
 use orchestrator_git::GixVcs;
@@ -64,16 +64,10 @@ pub(crate) async fn release_with(
     let _lock = if dry_run {
         None
     } else {
-        let lock = WorkspaceLock::acquire(
+        Some(wiring::lock_workspace(
             &wiring::state_dir(&config),
             &format!("release {}", request.version),
-        )?;
-        if let Some(previous) = lock.recovered() {
-            eprintln!(
-                "note: took over the workspace lock from a run that ended without releasing it ({previous}); its journal is intact and --resume continues it"
-            );
-        }
-        Some(lock)
+        )?)
     };
     let store = wiring::open_store(&config, dry_run)?;
     let plan = plan_release(&config, vcs.clone(), store.as_ref(), request).await?;

@@ -325,7 +325,7 @@ fn state_store(
         Some(config) => wiring::state_dir(&config),
         None => PathBuf::from(".orchestrator"),
     };
-    let lock = WorkspaceLock::acquire(&dir, "scale apply/rollback")?;
+    let lock = wiring::lock_workspace(&dir, "scale apply/rollback")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store = Arc::new(SqliteStateStore::open(&dir.join("state.db"))?);
     Ok((store, Some(lock)))

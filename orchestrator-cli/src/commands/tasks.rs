@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use orchestrator_core::engine::CancelToken;
 use orchestrator_core::pipeline::process_env;
-use orchestrator_core::state::{RunStatus, StateStore, WorkspaceLock};
+use orchestrator_core::state::{RunStatus, StateStore};
 use orchestrator_core::tasks::{RUN_KIND, TaskRunner, TasksPlan, TasksRequest, plan_tasks};
 
 use crate::args::{Global, OutputFormat, TasksArgs, TasksCommand};
@@ -64,17 +64,10 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
         return Ok(ExitCode::SUCCESS);
     }
     drop(read_only);
-    let lock = WorkspaceLock::acquire(
+    let _lock = wiring::lock_workspace(
         &wiring::state_dir(&config),
         &format!("tasks run {}", plan.list),
     )?;
-    if let Some(previous) = lock.recovered() {
-        // A killed nightly leaves its lock behind; say so, as `release` does, so the next
-        // scheduled run's log points at what continues it.
-        eprintln!(
-            "note: took over the workspace lock from a run that ended without releasing it ({previous}); its journal is intact and --resume continues it"
-        );
-    }
     let store = wiring::open_store(&config, false)?;
     // Again under the lock: the journal may have moved since the first look.
     let plan = if request.resume {
