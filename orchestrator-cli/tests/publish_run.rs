@@ -12,8 +12,8 @@ use std::time::Duration;
 use orchestrator_core::config::Config;
 use orchestrator_core::error::{Error, Result};
 use orchestrator_core::forge::{
-    CiBehaviour, CiSimulation, ForgeOp, InMemoryForge, RepoId, WorkflowRun, WorkflowRunStatus,
-    WorkflowSimulation,
+    AssetState, CiBehaviour, CiSimulation, Forge, ForgeOp, InMemoryForge, RepoId, WorkflowRun,
+    WorkflowRunStatus, WorkflowSimulation,
 };
 use orchestrator_core::publish::{
     self, BumpRequest, PackageOutcome, PublishOptions, PublishPlan, PublishRequest, Publisher,
@@ -363,6 +363,82 @@ async fn a_failed_run_on_a_pushed_tag_fails_the_package_without_waiting_for_the_
         report.with_outcome(PackageOutcome::Released),
         vec!["base", "right", "solo"]
     );
+}
+
+/// A release workflow may fail in a job after its release is out (docs, an announcement). The run
+/// on `left`'s tag fails while its slow CI has not published yet, so the first publish fails
+/// `left`; once the release and its assets are there, `--resume` finishes: a failed run does not
+/// fail a package whose release is complete, so it cannot block every resume after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_tag_run_does_not_block_a_resume_once_the_release_is_complete() {
+    let world = World::new("tag", "");
+    let origins = world.dir.path().join("origins");
+    let mut ci = CiSimulation::for_config(
+        &world.config,
+        Duration::from_millis(20),
+        Duration::from_millis(10),
+        |repo| Some(origins.join(format!("{}.git", repo.name))),
+    );
+    let left = World::id("left");
+    ci.repos.get_mut(&left).expect("left").behaviour =
+        CiBehaviour::Slow(Duration::from_millis(400));
+    let forge = InMemoryForge::with_ci(ci);
+    let actions = {
+        let forge = forge.clone();
+        let origin = origins.join("left.git");
+        tokio::spawn(async move {
+            loop {
+                if let Ok(sha) = git(&origin, &["rev-list", "-n1", "v1.1.0"]) {
+                    forge.add_workflow_run(
+                        &left,
+                        WorkflowRun {
+                            event: "push".into(),
+                            head_sha: sha.trim().to_owned(),
+                            head_branch: Some("v1.1.0".into()),
+                            ..stored_run(702, "release v1.1.0", "failure", 0)
+                        },
+                    );
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+    let plan = world.plan().await;
+    let first = world
+        .publisher(&forge, store.clone())
+        .execute(&plan)
+        .await
+        .expect("runs");
+    actions.await.expect("actions");
+    assert_eq!(first.with_outcome(PackageOutcome::Failed), vec!["left"]);
+    // The slow CI publishes left's release and its assets meanwhile.
+    loop {
+        let release = forge
+            .release_by_tag(&World::id("left"), "v1.1.0")
+            .await
+            .expect("lookup");
+        if release
+            .is_some_and(|r| !r.draft && r.assets.iter().all(|a| a.state == AssetState::Uploaded))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let resumed = world
+        .publisher(&forge, store)
+        .execute_with(
+            &plan,
+            &PublishOptions {
+                resume: true,
+                ..PublishOptions::default()
+            },
+        )
+        .await
+        .expect("resumes");
+    assert_eq!(resumed.status, RunStatus::Succeeded, "{resumed:#?}");
+    assert_eq!(resumed.with_outcome(PackageOutcome::Released).len(), 6);
 }
 
 /// A store that "crashes" at its k-th journal append (that append and all later ones fail).

@@ -206,6 +206,12 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// A workflow's file name as runs report it: `release.yml` for `.github/workflows/release.yml`
+/// too (a workflow may be configured by path).
+pub fn workflow_file(workflow: &str) -> &str {
+    workflow.rsplit('/').next().unwrap_or(workflow)
+}
+
 /// Helper for backends: the `NotSupported` error for a capability.
 pub fn not_supported(backend: &str, what: &str) -> Error {
     Error::NotSupported {

@@ -54,11 +54,16 @@ pub async fn find_run(
             .as_deref()
             .is_none_or(|b| r.head_branch.as_deref() == Some(b))
     });
-    Ok(match &correlation.correlation_id {
-        Some(id) => runs.find(|r| r.display_title.contains(id.as_str())),
-        // Newest first: the oldest run after the dispatch is ours.
-        None => runs.next_back(),
-    })
+    Ok(
+        match (&correlation.correlation_id, correlation.created_after_ms) {
+            (Some(id), _) => runs.find(|r| r.display_title.contains(id.as_str())),
+            // Newest first: the oldest run after the dispatch is ours (a later one is a stranger's).
+            (None, Some(_)) => runs.next_back(),
+            // No moment to count from (a tag push found again on resume): the newest run is the
+            // current attempt; an older one on the same tag is from before a re-push.
+            (None, None) => runs.next(),
+        },
+    )
 }
 
 /// Dispatches `dispatch` (with the correlation id as input `correlation_input` when given) and
@@ -74,12 +79,7 @@ pub async fn dispatch_correlated(
     if let Some((input, id)) = correlation_input {
         dispatch.inputs.insert(input.to_owned(), id.to_owned());
     }
-    let workflow = dispatch
-        .workflow
-        .rsplit('/')
-        .next()
-        .unwrap_or(&dispatch.workflow)
-        .to_owned();
+    let workflow = crate::forge::workflow_file(&dispatch.workflow).to_owned();
     forge.dispatch_workflow(repo, &dispatch).await?;
     Ok(RunCorrelation {
         workflow,
@@ -214,6 +214,37 @@ mod tests {
         assert!(followed.id != 900 && followed.id != 901, "{followed:?}");
         assert_eq!(followed.conclusion.as_deref(), Some("failure"));
         assert!(followed.display_title.contains("publish-7-web-buddy-core"));
+    }
+
+    /// A tag pushed again at the same commit (the usual retry of a failed release): the newest run
+    /// on that tag is the current attempt, not the failed one before it; runs on another tag of
+    /// the same commit are not taken.
+    #[tokio::test]
+    async fn a_tag_run_is_the_newest_on_that_tag() {
+        let repo: RepoId = "o/r".parse().expect("valid");
+        let forge = InMemoryForge::new();
+        let sha = "4444444444444444444444444444444444444444";
+        let push = |id, tag: &str, conclusion, at| WorkflowRun {
+            event: "push".into(),
+            head_branch: Some(tag.into()),
+            ..run(id, "release", sha, conclusion, at)
+        };
+        forge.add_workflow_run(&repo, push(600, "v1.0.0", Some("failure"), 1_000));
+        forge.add_workflow_run(&repo, push(601, "v1.0.0", None, 2_000));
+        forge.add_workflow_run(&repo, push(602, "nightly-x", Some("success"), 3_000));
+        let correlation = RunCorrelation {
+            workflow: "release.yml".into(),
+            event: "push".into(),
+            correlation_id: None,
+            head_sha: Some(sha.into()),
+            head_branch: Some("v1.0.0".into()),
+            created_after_ms: None,
+        };
+        let found = find_run(&forge, &repo, &correlation)
+            .await
+            .expect("lookup")
+            .expect("a run");
+        assert_eq!(found.id, 601);
     }
 
     /// Without a correlation input: the run on the dispatched commit created after the dispatch.

@@ -18,7 +18,10 @@ use crate::error::{Error, Result};
 use crate::forge::{
     Forge, NewRelease, ReleaseUpdate, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunStatus,
 };
-use crate::release::{WaitSpec, wait_for_assets};
+use crate::release::{Assessment, WaitSpec, assess, wait_for_assets};
+
+/// Conclusions of a tag's release run that mean its release may never come.
+const FAILED_RUN: [&str; 4] = ["failure", "cancelled", "timed_out", "startup_failure"];
 use crate::step::{Check, Step, StepContext, StepOutput};
 use crate::vcs::{Head, Vcs, branch_ref, tag_ref};
 
@@ -349,13 +352,8 @@ pub(crate) struct TriggerSpec {
 }
 
 impl TriggerSpec {
-    /// The workflow's file name (runs name it so, even when configured as a path).
     fn workflow_file(&self) -> String {
-        self.workflow
-            .rsplit('/')
-            .next()
-            .unwrap_or(&self.workflow)
-            .to_owned()
+        crate::forge::workflow_file(&self.workflow).to_owned()
     }
 
     /// The correlation that finds the dispatched run, whenever it was dispatched.
@@ -477,21 +475,30 @@ pub(crate) struct WaitStep {
 }
 
 impl WaitStep {
-    /// Follows the release workflow's run on the pushed tag; returns only when it failed (a
-    /// successful run, or a forge without workflow runs, leaves the release to decide). Lookup
-    /// errors are ignored: the asset wait reports forge trouble.
+    /// Follows the release workflow's run on the pushed tag; returns only when it failed before
+    /// the release was complete. A successful run leaves the release to decide, and so does a
+    /// failed one whose release and assets are all there: a workflow may fail in a job after
+    /// the release (docs, an announcement), which must not fail the package, or every resume
+    /// after it. A forge without workflow runs, or a token that may not read them, leaves the
+    /// release to decide too; other lookup errors are the asset wait's to report.
     async fn watch_push_run(&self, correlation: &RunCorrelation) -> Error {
         let forge = self.pkg.forge.as_ref();
         loop {
             match find_run(forge, &self.pkg.github, correlation).await {
                 Ok(Some(run)) if run.status == WorkflowRunStatus::Completed => {
-                    if let Err(failed) = self.concluded(&run) {
+                    if let Err(failed) = self.concluded(&run)
+                        && FAILED_RUN.contains(&run.conclusion.as_deref().unwrap_or_default())
+                        && !self.release_complete().await
+                    {
                         return failed;
                     }
                     return std::future::pending().await;
                 }
-                // No workflow runs here, or no such workflow in the repo: nothing to watch.
-                Err(Error::NotSupported { .. } | Error::NotFound { .. }) => {
+                Err(
+                    Error::NotSupported { .. }
+                    | Error::NotFound { .. }
+                    | Error::PermissionDenied { .. },
+                ) => {
                     return std::future::pending().await;
                 }
                 Ok(Some(run)) => {
@@ -504,6 +511,19 @@ impl WaitStep {
             }
             tokio::time::sleep(self.wait.poll_interval).await;
         }
+    }
+
+    /// Whether the release and every asset are there now (one look).
+    async fn release_complete(&self) -> bool {
+        let release = self
+            .pkg
+            .forge
+            .release_by_tag(&self.wait.repo, &self.wait.tag)
+            .await;
+        matches!(
+            release.map(|r| assess(r.as_ref(), &self.wait.tag, &self.wait.patterns)),
+            Ok(Assessment::Ready(_))
+        )
     }
 
     fn concluded(&self, run: &WorkflowRun) -> Result<StepOutput> {

@@ -106,10 +106,7 @@ struct Trigger<'a> {
     event_type: Option<&'a str>,
 }
 
-/// `release.yml` for `.github/workflows/release.yml` too.
-pub(super) fn workflow_file(workflow: &str) -> &str {
-    workflow.rsplit('/').next().unwrap_or(workflow)
-}
+use crate::forge::workflow_file;
 
 /// `main` for `refs/heads/main`, `v1` for `refs/tags/v1`.
 fn short_ref(git_ref: &str) -> &str {
