@@ -441,6 +441,44 @@ async fn a_failed_tag_run_does_not_block_a_resume_once_the_release_is_complete()
     assert_eq!(resumed.with_outcome(PackageOutcome::Released).len(), 6);
 }
 
+/// `coordination_commit` for a manifest outside any work tree is refused before anything happens:
+/// the last step could not do what the config asks.
+#[tokio::test]
+async fn committing_a_coordination_manifest_outside_a_work_tree_is_refused_up_front() {
+    let world = World::new("tag", "");
+    let mut config = (*world.config).clone();
+    config.publish.coordination_commit =
+        orchestrator_core::publish::config::CoordinationCommit::Push;
+    assert!(
+        publish::config::work_tree_of(&config.publish.coordination).is_none(),
+        "the sandbox root is no work tree"
+    );
+    let store = Arc::new(MemoryStateStore::default());
+    let publisher = Publisher::new(
+        Arc::new(config),
+        Arc::new(InMemoryForge::new()),
+        Arc::new(GixVcs::new()),
+        store.clone(),
+    );
+    let err = publisher
+        .execute(&world.plan().await)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("is not inside a git work tree"),
+        "{err}"
+    );
+    assert!(
+        store.runs(None, None, 10).expect("runs").is_empty(),
+        "no run began"
+    );
+    assert_eq!(
+        world.origin_git("base", &["tag", "--list"]),
+        "",
+        "nothing pushed"
+    );
+}
+
 /// A store that "crashes" at its k-th journal append (that append and all later ones fail).
 #[derive(Debug)]
 struct CrashingStore {

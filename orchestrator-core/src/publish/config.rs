@@ -7,8 +7,9 @@
 //! umbrella_version_from = "chatgpt-buddy" # whose version names it (default: the last package in
 //!                                         #   dependency order)
 //! coordination = "versions.toml"          # the coordination manifest (relative to this file)
-//! coordination_commit = "push"            # "off" (default: write the file only), "commit" it in
-//!                                         #   the git work tree holding it, or commit and "push"
+//! coordination_commit = "push"            # "off" (default: write the file only), "commit" it
+//!                                         #   (only it) in the git work tree holding it, or
+//!                                         #   commit and "push" that branch"
 //! nightly_tag = "nightly-{date}-{sha}"    # cascade --nightly tags ({date} = YYYYMMDD UTC,
 //!                                         #   {sha} = 7-character commit)
 //! concurrency = 4                         # packages in flight (default: [release] concurrency)
@@ -77,7 +78,8 @@ pub enum CoordinationCommit {
     Off,
     /// Commit it (only it) on the current branch of the git work tree that holds it.
     Commit,
-    /// Commit it and push that branch to `origin`.
+    /// Commit it and push that branch to `origin` (the branch as it is: any local commits not
+    /// pushed yet go too).
     Push,
 }
 
@@ -236,7 +238,10 @@ pub(crate) fn parse_publish(
         None => CoordinationCommit::Off,
         Some(c) => {
             let key = Some("publish.coordination_commit".to_owned());
-            let mode = match c.get_ref().as_str() {
+            // Whether the file lies in a work tree is checked when a publish starts, not here:
+            // every command reads this file, and a copy of the tree without `.git` is fine
+            // for `status` or `graph`.
+            match c.get_ref().as_str() {
                 "off" => CoordinationCommit::Off,
                 "commit" => CoordinationCommit::Commit,
                 "push" => CoordinationCommit::Push,
@@ -247,18 +252,7 @@ pub(crate) fn parse_publish(
                         format!("{other:?} is not one of \"off\", \"commit\", \"push\""),
                     ));
                 }
-            };
-            if mode != CoordinationCommit::Off && work_tree_of(&coordination).is_none() {
-                return Err(err(
-                    Some(c.span()),
-                    key,
-                    format!(
-                        "{} is not inside a git work tree, so it cannot be committed",
-                        coordination.display()
-                    ),
-                ));
             }
-            mode
         }
     };
     Ok(PublishConfig {
@@ -272,10 +266,12 @@ pub(crate) fn parse_publish(
     })
 }
 
-/// The git work tree holding `file` (the nearest ancestor directory with a `.git`) and the
-/// file's path inside it, `/`-separated.
+/// The git work tree holding `file` (the nearest ancestor directory with a `.git`, after
+/// resolving `..` and links) and the file's path inside it, `/`-separated. `None` when the file's
+/// directory does not exist or lies in no work tree.
 pub fn work_tree_of(file: &std::path::Path) -> Option<(PathBuf, String)> {
-    let dir = file.parent()?;
+    let dir = file.parent()?.canonicalize().ok()?;
+    let file = dir.join(file.file_name()?);
     let root = dir.ancestors().find(|d| d.join(".git").exists())?;
     let relative = file.strip_prefix(root).ok()?;
     let parts: Vec<String> = relative

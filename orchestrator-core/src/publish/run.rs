@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::cascade::{cascade_waves, nightly_tag};
-use super::config::TriggerKind;
+use super::config::{CoordinationCommit, TriggerKind, work_tree_of};
 use super::plan::{PublishPlan, PublishRequest, plan_publish};
 use super::steps::{
     BumpStep, CoordinationEntry, CoordinationStep, NotesStep, PackageCtx, PushStep, RunUrls,
@@ -278,6 +278,18 @@ impl Publisher {
         options: &PublishOptions,
     ) -> Result<PublishReport> {
         let started = Instant::now();
+        let publish = &self.config.publish;
+        // Refused before anything happens: the last step could not do what the config asks.
+        if !options.nightly
+            && publish.coordination_commit != CoordinationCommit::Off
+            && work_tree_of(&publish.coordination).is_none()
+        {
+            return Err(Error::invalid_input(format!(
+                "[publish] coordination_commit: {} is not inside a git work tree, so it cannot be \
+                 committed (set coordination_commit = \"off\", or move the file into one)",
+                publish.coordination.display()
+            )));
+        }
         let kind = options.kind.clone().unwrap_or_else(|| RUN_KIND.to_owned());
         let key = plan_key(plan);
         let resumed = if options.resume {

@@ -808,16 +808,6 @@ impl CoordinationStep {
         })
     }
 
-    /// Whether the work tree has uncommitted changes to the file (or to a directory holding it).
-    async fn uncommitted(&self, root: &Path, relative: &str) -> Result<bool> {
-        Ok(self
-            .vcs
-            .dirty_paths(root)
-            .await?
-            .iter()
-            .any(|p| p == relative || (p.ends_with('/') && relative.starts_with(p.as_str()))))
-    }
-
     /// The branch the work tree is on and whether `origin` has its commit.
     async fn pushed(&self, root: &Path) -> Result<(String, bool)> {
         let (branch, commit) = match self.vcs.head(root).await? {
@@ -867,13 +857,11 @@ impl Step for CoordinationStep {
             return Ok(Check::Pending(self.describe()));
         }
         if self.commit != CoordinationCommit::Off {
-            let (root, relative) = self.work_tree()?;
-            if self.uncommitted(&root, &relative).await? {
-                return Ok(Check::Pending(format!("commit {relative}")));
-            }
-            if self.commit == CoordinationCommit::Push && !self.pushed(&root).await?.1 {
-                return Ok(Check::Pending(format!("push {relative}")));
-            }
+            // Whether HEAD holds this content cannot be read cheaply and exactly (a status list
+            // is capped and hides ignored files); `apply` is idempotent instead: committing the
+            // same content again is "nothing to commit", and a pushed branch is not pushed.
+            self.work_tree()?;
+            return Ok(Check::Pending(self.describe()));
         }
         Ok(Check::Done(format!(
             "{} is up to date",
@@ -894,16 +882,15 @@ impl Step for CoordinationStep {
             return Ok(StepOutput::summary(summary));
         }
         let (root, relative) = self.work_tree()?;
-        if self.uncommitted(&root, &relative).await? {
-            let commit = self
-                .vcs
-                .commit_files(
-                    &root,
-                    &[(relative.clone(), text.into_bytes())],
-                    &self.message,
-                )
-                .await?;
-            summary.push_str(&format!(", committed {}", short(&commit)));
+        match self
+            .vcs
+            .commit_files(&root, &[(relative, text.into_bytes())], &self.message)
+            .await
+        {
+            Ok(commit) => summary.push_str(&format!(", committed {}", short(&commit))),
+            // HEAD already has it: committed by an earlier attempt (or by hand).
+            Err(Error::Conflict { .. }) => summary.push_str(", already committed"),
+            Err(e) => return Err(e),
         }
         if self.commit == CoordinationCommit::Push {
             let (branch, on_origin) = self.pushed(&root).await?;

@@ -99,7 +99,8 @@ pub trait Vcs: Send + Sync + std::fmt::Debug {
     }
 
     /// Writes `files` (work-tree-relative path, content), stages exactly them and commits on the
-    /// current branch; returns the new commit id.
+    /// current branch; returns the new commit id. `Conflict` when HEAD already has exactly that
+    /// content (nothing to commit).
     async fn commit_files(
         &self,
         path: &Path,
