@@ -361,7 +361,8 @@ fn nightly_cascade_killed_at_every_journal_write_then_resumed_tags_each_package_
 }
 
 /// `cascade --resume` with nothing to resume and no trigger is refused, changing nothing; with
-/// a trigger naming other repos than the unfinished cascade, too.
+/// a trigger naming other repos than the unfinished cascade, or of the other kind (nightly or
+/// not), too.
 #[test]
 fn cascade_resume_refuses_what_it_cannot_continue() {
     let dir = publish_fixture();
@@ -379,7 +380,19 @@ fn cascade_resume_refuses_what_it_cannot_continue() {
         err.contains("covers lib, app, not the cascade from app"),
         "{err}"
     );
+    // An event asking for a release does not finish a nightly instead.
     let out = cascade(dir.path(), &["--from", "lib", "--resume"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is a nightly; add --nightly to finish it"),
+        "{err}"
+    );
+    let out = cascade(
+        dir.path(),
+        &["--from", "lib", "--nightly", "--resume"],
+        None,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -431,8 +444,9 @@ fn pipeline(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
 }
 
 /// The commands that ran, in order with a repeat folded; whether at most one command ran twice;
-/// and the files the built-ins edit.
-fn pipeline_state(dir: &Path) -> (Vec<String>, bool, String, String) {
+/// the steps the journal shows started again after they had finished (none may be: only the
+/// step in flight at the kill may run twice); and the files the built-ins edit.
+fn pipeline_state(dir: &Path) -> (Vec<String>, bool, Vec<String>, String, String) {
     let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
     let mut ran: Vec<String> = Vec::new();
     let mut repeats = 0;
@@ -443,8 +457,36 @@ fn pipeline_state(dir: &Path) -> (Vec<String>, bool, String, String) {
             ran.push(line.to_owned());
         }
     }
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(dir)
+        .env_remove(KILL_AT)
+        .args(["--output", "json", "runs", "show", "1"])
+        .output()
+        .expect("runs show");
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the run as JSON");
+    let mut finished = std::collections::BTreeSet::new();
+    let mut restarted = Vec::new();
+    for record in shown["journal"].as_array().into_iter().flatten() {
+        let step = record["entry"]["step"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match record["entry"]["event"].as_str() {
+            Some("step_succeeded" | "step_already_done") => {
+                finished.insert(step);
+            }
+            Some("step_started") if finished.contains(&step) => restarted.push(step),
+            _ => {}
+        }
+    }
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
-    (ran, repeats <= 1, read("settings.env"), read("mode.yaml"))
+    (
+        ran,
+        repeats <= 1,
+        restarted,
+        read("settings.env"),
+        read("mode.yaml"),
+    )
 }
 
 /// `run` killed at every journal write, then `run --resume`: every step ends done, in order; a

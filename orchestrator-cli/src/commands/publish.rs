@@ -493,8 +493,10 @@ fn cascade_trigger(
     })
 }
 
-/// A resumed cascade must be the one asked for: the same repos (when a trigger is given) and
-/// not a regular cascade resumed as a nightly.
+/// A resumed cascade must be the one asked for. With a trigger: the same repos, and the same
+/// kind (`--nightly` or not), so an event asking for a release never finishes a nightly instead.
+/// A bare `--resume` continues whatever was recorded, except that `--nightly` must not resume a
+/// regular cascade.
 fn check_resumable_cascade(
     config: &Config,
     recorded: &publish::RecordedRun,
@@ -508,11 +510,7 @@ fn check_resumable_cascade(
         .map(|p| p.name.as_str())
         .collect();
     if let Some(trigger) = trigger {
-        let wanted: Vec<String> = publish::cascade_waves(config, &trigger.repo)?
-            .into_iter()
-            .flatten()
-            .filter(|r| config.repo(r).is_some_and(|c| c.publish.manifest.is_some()))
-            .collect();
+        let wanted = publish::cascade_packages(config, &trigger.repo)?;
         let mut a: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let mut b = recorded_repos.clone();
         a.sort_unstable();
@@ -527,10 +525,18 @@ fn check_resumable_cascade(
             )));
         }
     }
-    if nightly && !recorded.nightly {
+    let kind = |n: bool| if n { "a nightly" } else { "not a nightly" };
+    if (nightly || trigger.is_some()) && nightly != recorded.nightly {
         return Err(Error::invalid_input(format!(
-            "--resume --nightly: the unfinished cascade (run {}) is not a nightly",
-            recorded.run
+            "--resume: the unfinished cascade (run {}) is {}; {} it, or run without --resume to \
+             start a new one",
+            recorded.run,
+            kind(recorded.nightly),
+            if recorded.nightly {
+                "add --nightly to finish"
+            } else {
+                "drop --nightly to finish"
+            }
         )));
     }
     Ok(())

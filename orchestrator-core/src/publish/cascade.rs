@@ -72,6 +72,16 @@ pub fn cascade_waves(config: &Config, from: &str) -> Result<Vec<Vec<String>>> {
     Ok(config.graph.waves(Some(&closure)))
 }
 
+/// The repos a cascade from `from` publishes: `from` and everything downstream of it that
+/// declares a `manifest`, in dependency order.
+pub fn cascade_packages(config: &Config, from: &str) -> Result<Vec<String>> {
+    Ok(cascade_waves(config, from)?
+        .into_iter()
+        .flatten()
+        .filter(|r| config.repo(r).is_some_and(|c| c.publish.manifest.is_some()))
+        .collect())
+}
+
 /// Fills a nightly tag format: `{date}` → `YYYYMMDD` (UTC), `{sha}` → the first 7 characters.
 pub fn nightly_tag(format: &str, unix_ms: i64, sha: &str) -> String {
     let days = unix_ms.div_euclid(86_400_000);

@@ -24,7 +24,8 @@ mod steps;
 
 pub use bump::{AutoBump, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version};
 pub use cascade::{
-    CascadeTrigger, cascade_waves, is_nightly_tag, nightly_tag, parse_dispatch_event,
+    CascadeTrigger, cascade_packages, cascade_waves, is_nightly_tag, nightly_tag,
+    parse_dispatch_event,
 };
 pub use ci_snippet::ci_snippet;
 pub use coordination::{

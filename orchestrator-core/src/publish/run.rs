@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::cascade::{cascade_waves, nightly_tag};
+use super::cascade::{cascade_packages, nightly_tag};
 use super::config::{CoordinationCommit, TriggerKind, work_tree_of};
 use super::plan::{PublishPlan, PublishRequest, plan_publish};
 use super::steps::{
@@ -194,12 +194,7 @@ pub async fn plan_cascade(
     nightly: bool,
     now_ms: i64,
 ) -> Result<PublishPlan> {
-    let waves = cascade_waves(config, from)?;
-    let packages: Vec<String> = waves
-        .into_iter()
-        .flatten()
-        .filter(|r| config.repo(r).is_some_and(|c| c.publish.manifest.is_some()))
-        .collect();
+    let packages = cascade_packages(config, from)?;
     if packages.is_empty() {
         return Err(Error::invalid_input(format!(
             "nothing downstream of {from} declares a `manifest`: nothing to cascade"

@@ -226,13 +226,9 @@ pub fn issue_body_with_status(body: &str, table: &str, checked_at: &str) -> Opti
     let section = format!(
         "{STATUS_START}\n{table}\n_Written by `orchestrator status` at {checked_at}._\n{STATUS_END}"
     );
-    let (before, current, after) = match (body.find(STATUS_START), body.find(STATUS_END)) {
-        (Some(start), Some(end)) if start < end => (
-            &body[..start],
-            Some(&body[start..end + STATUS_END.len()]),
-            &body[end + STATUS_END.len()..],
-        ),
-        _ => (body, None, ""),
+    let (before, current, after) = match section_bounds(body) {
+        Some((start, end)) => (&body[..start], Some(&body[start..end]), &body[end..]),
+        None => (body, None, ""),
     };
     if current.is_some_and(|c| without_ages(c) == without_ages(&section)) {
         return None;
@@ -243,6 +239,20 @@ pub fn issue_body_with_status(body: &str, table: &str, checked_at: &str) -> Opti
         before.to_owned()
     };
     Some(format!("{before}{section}{after}"))
+}
+
+/// Where the section is: the first end marker, and the last start marker before it, so a
+/// person's text that mentions a marker elsewhere is neither deleted nor makes a second section.
+fn section_bounds(body: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(found) = body[from..].find(STATUS_END) {
+        let end = from + found;
+        if let Some(start) = body[..end].rfind(STATUS_START) {
+            return Some((start, end + STATUS_END.len()));
+        }
+        from = end + STATUS_END.len();
+    }
+    None
 }
 
 /// A section with its age column and timestamp line blanked.
@@ -284,7 +294,7 @@ pub fn parse_issue_ref(text: &str) -> Result<(RepoId, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forge::{InMemoryForge, NewRelease, WorkflowRun};
+    use crate::forge::{Forge, InMemoryForge, NewRelease, WorkflowRun};
 
     const CONFIG: &str = "[forge]\nowner = \"acme\"\n\
         [[repo]]\nname = \"core\"\npath = \"core\"\n\
@@ -345,7 +355,14 @@ mod tests {
         let mut expected = CoordinationManifest::new();
         expected.insert("core".into(), expect("v1.0.0"));
         expected.insert("app".into(), expect("v2.1.0"));
-        let now = crate::state::now_ms() + 3 * 3_600_000 + 5 * 60_000;
+        // Three hours and five minutes after core's newest release, whenever the test runs.
+        let published = forge
+            .release_by_tag(&RepoId::new("acme", "core"), "v1.1.0")
+            .await
+            .expect("lookup")
+            .and_then(|r| r.published_at_ms)
+            .expect("dated");
+        let now = published + 3 * 3_600_000 + 5 * 60_000;
         let rows = status_rows(&config(), Arc::new(forge.clone()), &expected, now)
             .await
             .expect("rows");
@@ -437,6 +454,23 @@ mod tests {
         assert!(second.contains(":warning: a\\|b"));
         assert!(second.contains("at T3"));
         assert_eq!(second.matches(STATUS_START).count(), 1);
+        // Markers a person mentions elsewhere neither lose their text nor add a second section.
+        let mentioned = format!(
+            "Do not edit below `{STATUS_END}`... or above `{STATUS_START}`!\n\n{}",
+            second
+        );
+        let third = issue_body_with_status(&mentioned, &older, "T4").expect("changed");
+        assert!(third.starts_with("Do not edit below `"), "{third}");
+        assert_eq!(
+            third.matches(STATUS_START).count(),
+            2,
+            "the mention and the section"
+        );
+        assert!(
+            !third.contains("a\\|b"),
+            "the section was replaced: {third}"
+        );
+        assert_eq!(issue_body_with_status(&third, &older, "T5"), None);
         // An empty body gets just the section.
         let fresh = issue_body_with_status("", &table, "T").expect("new");
         assert!(fresh.starts_with(STATUS_START));
