@@ -29,12 +29,21 @@ fn fixture() -> tempfile::TempDir {
     dir
 }
 
-fn release(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
+/// `orchestrator --output json <command> <extra>` in `dir`, with the canary token and no Actions
+/// files or scheduler variables from the environment; killed before its `kill_at`-th journal
+/// write when given. The token never shows in its output.
+fn orchestrator(dir: &Path, command: &[&str], extra: &[&str], kill_at: Option<usize>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
     cmd.current_dir(dir)
         .env("GITHUB_TOKEN", TOKEN)
         .env_remove(KILL_AT)
-        .args(["--output", "json", "release", "--version", "1.0.0"])
+        // Run inside GitHub Actions, these would append to the job's real summary and outputs.
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("ENABLE_INFRA_SCALE")
+        .env_remove("SKIP_TASKS")
+        .args(["--output", "json"])
+        .args(command)
         .args(extra);
     if let Some(k) = kill_at {
         cmd.env(KILL_AT, k.to_string());
@@ -47,6 +56,10 @@ fn release(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
     );
     assert!(!all.contains(TOKEN), "token leaked: {all}");
     out
+}
+
+fn release(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
+    orchestrator(dir, &["release", "--version", "1.0.0"], extra, kill_at)
 }
 
 /// Tag name → peeled commit, on each repo's origin.
@@ -185,19 +198,7 @@ fn publish_fixture_with(forge: &str, trigger: &str) -> tempfile::TempDir {
 }
 
 fn publish(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
-    cmd.current_dir(dir)
-        .env("GITHUB_TOKEN", TOKEN)
-        .env_remove(KILL_AT)
-        // Run inside GitHub Actions, these would append to the job's real summary and outputs.
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_OUTPUT")
-        .args(["--output", "json", "publish", "--bump", "patch"])
-        .args(extra);
-    if let Some(k) = kill_at {
-        cmd.env(KILL_AT, k.to_string());
-    }
-    cmd.output().expect("runs")
+    orchestrator(dir, &["publish", "--bump", "patch"], extra, kill_at)
 }
 
 /// Per package: its tags on origin and the subjects of origin's `main`, newest first.
@@ -299,18 +300,7 @@ fn publish_killed_at_every_journal_write_then_resumed_publishes_each_package_onc
 }
 
 fn cascade(dir: &Path, args: &[&str], kill_at: Option<usize>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
-    cmd.current_dir(dir)
-        .env("GITHUB_TOKEN", TOKEN)
-        .env_remove(KILL_AT)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_OUTPUT")
-        .args(["--output", "json", "cascade"])
-        .args(args);
-    if let Some(k) = kill_at {
-        cmd.env(KILL_AT, k.to_string());
-    }
-    cmd.output().expect("runs")
+    orchestrator(dir, &["cascade"], args, kill_at)
 }
 
 /// Per package: its origin tags with the date and HEAD's short sha made symbolic (fixtures are
@@ -431,16 +421,7 @@ fn pipeline_fixture() -> tempfile::TempDir {
 }
 
 fn pipeline(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
-    cmd.current_dir(dir)
-        .env("GITHUB_TOKEN", TOKEN)
-        .env_remove(KILL_AT)
-        .args(["--output", "json", "run", "p"])
-        .args(extra);
-    if let Some(k) = kill_at {
-        cmd.env(KILL_AT, k.to_string());
-    }
-    cmd.output().expect("runs")
+    orchestrator(dir, &["run", "p"], extra, kill_at)
 }
 
 /// The commands that ran, in order with a repeat folded; whether at most one command ran twice;
@@ -606,18 +587,7 @@ fn tasks_fixture() -> tempfile::TempDir {
 }
 
 fn tasks(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
-    cmd.current_dir(dir)
-        .env("GITHUB_TOKEN", TOKEN)
-        .env_remove(KILL_AT)
-        .env_remove("ENABLE_INFRA_SCALE")
-        .env_remove("SKIP_TASKS")
-        .args(["--output", "json", "tasks", "run", "nightly"])
-        .args(extra);
-    if let Some(k) = kill_at {
-        cmd.env(KILL_AT, k.to_string());
-    }
-    cmd.output().expect("runs")
+    orchestrator(dir, &["tasks", "run", "nightly"], extra, kill_at)
 }
 
 /// The commands that ran, in order; each run's status and its tasks' current records (task,
