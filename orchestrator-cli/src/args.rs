@@ -94,10 +94,10 @@ pub(crate) enum Command {
     /// tag, trigger each release and follow the run it caused.
     Publish(crate::commands::publish::PublishArgs),
     /// Rebuild a changed repo and everything downstream of it (from --from or a
-    /// repository_dispatch event), optionally as nightly prereleases.
+    /// repository_dispatch event), optionally as nightly prereleases; --resume finishes one.
     Cascade(crate::commands::publish::CascadeArgs),
-    /// One row per repo: latest release, the version the coordination manifest expects, the
-    /// latest release run; exit 1 on drift.
+    /// One row per repo: latest release and its age, the version the coordination manifest
+    /// expects, the latest release run, drift; exit 1 on drift (optionally kept in an issue).
     Status(crate::commands::publish::StatusArgs),
     /// The dependency graph as Mermaid, DOT or text: groups as subgraphs, the longest chain
     /// highlighted.
