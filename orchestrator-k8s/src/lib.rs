@@ -555,4 +555,8 @@ impl Cluster for KubeCluster {
 }
 
 #[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,81 @@
+//! `KubeCluster` runs the shared `Cluster` conformance suite
+//! ([`orchestrator_core::conformance::cluster`]): always over the [`FakeApiServer`], so that it
+//! provably means what `InMemoryCluster` means; against a live cluster when one is named.
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use kube::Api;
+use kube::api::PostParams;
+use orchestrator_core::cluster::{WorkloadKind, WorkloadState};
+use orchestrator_core::conformance;
+use serde_json::{Value, json};
+
+use crate::KubeCluster;
+use crate::fake::FakeApiServer;
+
+/// The image of the fixtures' containers: it only has to exist, nothing runs in it.
+const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
+
+/// The Kubernetes object of a fixture workload, as a person would write it: labels `app: <name>`
+/// selected by the workload, one `pause` container per fixture container with its resources.
+fn fixture_object(state: &WorkloadState) -> Value {
+    let w = &state.workload;
+    let labels = json!({ "app": w.name });
+    let containers: Vec<Value> = state
+        .containers
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name, "image": PAUSE_IMAGE,
+                "resources": {"requests": c.requests, "limits": c.limits},
+            })
+        })
+        .collect();
+    let mut object = json!({
+        "apiVersion": "apps/v1", "kind": w.kind.as_str(),
+        "metadata": {"name": w.name, "namespace": w.namespace, "labels": labels},
+        "spec": {
+            "replicas": state.replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}},
+        },
+    });
+    if w.kind == WorkloadKind::StatefulSet {
+        object["spec"]["serviceName"] = json!(w.name);
+    }
+    object
+}
+
+/// Creates the fixture workloads through `client`, as `kubectl create` would.
+async fn create_fixtures(client: &kube::Client, fixtures: &[WorkloadState]) {
+    let params = PostParams::default();
+    for state in fixtures {
+        let w = &state.workload;
+        let object = fixture_object(state);
+        match w.kind {
+            WorkloadKind::Deployment => {
+                let d: Deployment = serde_json::from_value(object).expect("a Deployment");
+                Api::<Deployment>::namespaced(client.clone(), &w.namespace)
+                    .create(&params, &d)
+                    .await
+                    .map(drop)
+            }
+            WorkloadKind::StatefulSet => {
+                let s: StatefulSet = serde_json::from_value(object).expect("a StatefulSet");
+                Api::<StatefulSet>::namespaced(client.clone(), &w.namespace)
+                    .create(&params, &s)
+                    .await
+                    .map(drop)
+            }
+        }
+        .unwrap_or_else(|e| panic!("creating the fixture {w}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn passes_the_cluster_conformance_suite_over_the_fake_api_server() {
+    let server = FakeApiServer::new();
+    create_fixtures(&server.client(), &[conformance::cluster::fixture()]).await;
+    let cluster = KubeCluster::new(server.client());
+    conformance::cluster::run_all(&cluster).await;
+    assert_eq!(server.unsupported(), Vec::<String>::new());
+}
