@@ -74,7 +74,12 @@ async fn create_fixtures(client: &kube::Client, fixtures: &[WorkloadState]) {
 #[tokio::test]
 async fn passes_the_cluster_conformance_suite_over_the_fake_api_server() {
     let server = FakeApiServer::new();
-    create_fixtures(&server.client(), &[conformance::cluster::fixture()]).await;
+    let namespace = conformance::cluster::NAMESPACE;
+    create_fixtures(
+        &server.client(),
+        &conformance::cluster::fixtures_in(namespace),
+    )
+    .await;
     let cluster = KubeCluster::new(server.client());
     conformance::cluster::run_all(&cluster).await;
     assert_eq!(server.unsupported(), Vec::<String>::new());

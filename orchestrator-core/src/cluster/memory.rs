@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Cluster, ContainerResources, Hpa, PROGRESS_DEADLINE_EXCEEDED, RolloutCondition, RolloutStatus,
-    WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
+    Cluster, ContainerResources, DEFAULT_HPA_TARGET_CPU_PERCENT, Hpa, PROGRESS_DEADLINE_EXCEEDED,
+    RolloutCondition, RolloutStatus, WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
 };
 use crate::error::{Error, Result};
 
@@ -201,7 +201,8 @@ impl InMemoryCluster {
         Ok(())
     }
 
-    /// Adds or replaces an HPA (a fixture).
+    /// Adds or replaces an HPA (a fixture: stored as given, unlike [`Cluster::apply_hpa`], which
+    /// defaults a missing CPU target as Kubernetes does).
     pub fn put_hpa(&self, hpa: Hpa) {
         let mut guard = self.lock();
         guard
@@ -406,11 +407,18 @@ impl Cluster for InMemoryCluster {
                 hpa.name, hpa.min_replicas, hpa.max_replicas
             )));
         }
+        // As the API server does: an HPA without metrics scales on the default CPU target.
+        let hpa = Hpa {
+            target_cpu_percent: hpa
+                .target_cpu_percent
+                .or(Some(DEFAULT_HPA_TARGET_CPU_PERCENT)),
+            ..hpa.clone()
+        };
         self.write(format!("apply hpa {}", hpa.name), options, |state| {
             state
                 .hpas
                 .retain(|h| !(h.namespace == hpa.namespace && h.name == hpa.name));
-            state.hpas.push(hpa.clone());
+            state.hpas.push(hpa);
             Ok(())
         })
     }
@@ -472,7 +480,10 @@ mod tests {
     #[tokio::test]
     async fn passes_the_cluster_conformance_suite() {
         let cluster = InMemoryCluster::new();
-        cluster.put_workload(conformance::cluster::fixture());
+        let namespace = conformance::cluster::NAMESPACE;
+        for fixture in conformance::cluster::fixtures_in(namespace) {
+            cluster.put_workload(fixture);
+        }
         conformance::cluster::run_all(&cluster).await;
     }
 

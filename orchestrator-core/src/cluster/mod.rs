@@ -10,8 +10,9 @@ mod types;
 
 pub use memory::{ClusterState, InMemoryCluster, SimulatedRollout};
 pub use types::{
-    ContainerResources, Hpa, PROGRESS_DEADLINE_EXCEEDED, ResourceList, RolloutCondition,
-    RolloutProgress, RolloutStatus, WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
+    ContainerResources, DEFAULT_HPA_TARGET_CPU_PERCENT, Hpa, PROGRESS_DEADLINE_EXCEEDED,
+    ResourceList, RolloutCondition, RolloutProgress, RolloutStatus, WorkloadKind, WorkloadRef,
+    WorkloadState, WriteOptions,
 };
 
 use async_trait::async_trait;
