@@ -23,6 +23,9 @@
 //!   the current generation observed and every replica updated, ready and available; deleting a
 //!   Deployment deletes the ReplicaSets it owns.
 //!
+//! A live cluster's controllers also write while a client works: [`FakeApiServer::write_status_after_reads`]
+//! makes one write an object's status between a client's read and its next write.
+//!
 //! Anything else (another resource, watch, server-side apply, JSON patch, patch directives) is
 //! answered `405`/`415` and recorded in [`FakeApiServer::unsupported`], so a test fails naming the
 //! request instead of passing on a guess.
@@ -56,6 +59,13 @@ enum Resource {
 }
 
 impl Resource {
+    const ALL: [Resource; 4] = [
+        Resource::Deployments,
+        Resource::StatefulSets,
+        Resource::ReplicaSets,
+        Resource::HorizontalPodAutoscalers,
+    ];
+
     fn parse(group_version: &str, plural: &str) -> Option<Self> {
         Some(match (group_version, plural) {
             ("apps/v1", "deployments") => Resource::Deployments,
@@ -167,6 +177,8 @@ struct State {
     uids: u64,
     requests: Vec<String>,
     unsupported: Vec<String>,
+    /// Objects a "controller" writes (a new `resourceVersion`) right after each of the next reads.
+    interference: BTreeMap<Key, u32>,
 }
 
 /// A fake Kubernetes API server: a [`tower_service::Service`] to build a [`kube::Client`] over
@@ -195,6 +207,25 @@ impl FakeApiServer {
     /// The requests this fake could not answer (unknown resource, method, patch type).
     pub(crate) fn unsupported(&self) -> Vec<String> {
         self.lock().unsupported.clone()
+    }
+
+    /// Makes a controller write the object's status (a new `resourceVersion`, nothing else) right
+    /// after each of its next `reads` reads, as the Deployment and HPA controllers do on a live
+    /// cluster: a client that reads, then replaces at the read version, meets a `409 Conflict`.
+    pub(crate) fn write_status_after_reads(
+        &self,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+        reads: u32,
+    ) {
+        let resource = Resource::ALL
+            .into_iter()
+            .find(|r| r.plural() == plural)
+            .unwrap_or_else(|| panic!("the fake API server does not serve {plural}"));
+        self.lock()
+            .interference
+            .insert((resource, namespace.to_owned(), name.to_owned()), reads);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -245,9 +276,12 @@ impl FakeApiServer {
         match (method, name, subresource) {
             (&Method::GET, None, None) => state.list(resource, &namespace, &query),
             (&Method::POST, None, None) => state.create(resource, &namespace, json()?, dry_run),
-            (&Method::GET, Some(name), None) => state
-                .get(&(resource, namespace, name))
-                .map(|o| (StatusCode::OK, o)),
+            (&Method::GET, Some(name), None) => {
+                let key = (resource, namespace, name);
+                let object = state.get(&key)?;
+                state.interfere(&key);
+                Ok((StatusCode::OK, object))
+            }
             (&Method::PUT, Some(name), None) => {
                 state.update(&(resource, namespace, name), json()?, dry_run)
             }
@@ -568,6 +602,18 @@ impl State {
     fn next_resource_version(&mut self) -> String {
         self.resource_version += 1;
         self.resource_version.to_string()
+    }
+
+    /// A controller's status write after a read, when one is due.
+    fn interfere(&mut self, key: &Key) {
+        let Some(reads) = self.interference.get_mut(key).filter(|n| **n > 0) else {
+            return;
+        };
+        *reads -= 1;
+        let version = self.next_resource_version();
+        if let Some(object) = self.objects.get_mut(key) {
+            object["metadata"]["resourceVersion"] = json!(version);
+        }
     }
 
     fn get(&self, key: &Key) -> Result<Value, Failure> {
