@@ -1,6 +1,6 @@
 //! The `Cluster` conformance suite: every backend runs it against a cluster holding
-//! [`fixtures_in`]'s workloads (a Deployment `web` and a StatefulSet `db`) and no HPA named `web`,
-//! all in one namespace ([`NAMESPACE`] unless the backend is a shared cluster). The functions
+//! [`fixtures_in`]'s workloads (a Deployment `web` and a StatefulSet `db`), no Deployment named
+//! `absent` and no HPA named `web`, all in one namespace ([`NAMESPACE`] unless the backend is a shared cluster). The functions
 //! share those workloads and leave them as they found them, so they may run in any order.
 //!
 //! What it pins down is what the scale feature relies on, as Kubernetes does it: scaling keeps the
@@ -379,12 +379,15 @@ pub async fn statefulset_resources_have_no_revision(cluster: &dyn Cluster, names
     assert_eq!(live(cluster, &db).await, before, "{}", cluster.backend());
 }
 
+/// The suite's HPA. It targets a Deployment the cluster does not hold: on a live cluster the HPA
+/// controller acts on whatever an HPA targets (enforcing `minReplicas` at once), and the suite's
+/// workloads must stay as the suite leaves them.
 fn hpa(namespace: &str, min: i32, max: i32) -> Hpa {
     Hpa {
         namespace: namespace.into(),
         name: "web".into(),
         target_kind: WorkloadKind::Deployment,
-        target_name: "web".into(),
+        target_name: absent(namespace).name,
         min_replicas: min,
         max_replicas: max,
         target_cpu_percent: Some(65),
