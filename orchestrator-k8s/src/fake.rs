@@ -9,13 +9,16 @@
 //!   `PATCH` (JSON merge patch and strategic merge patch; the `scale` subresource) and `DELETE` of
 //!   one object, and `GET` of a collection filtered by an equality `labelSelector`;
 //! - `404` with a `Status` body (`reason: NotFound`) for a missing object, `409 AlreadyExists` on
-//!   creating an existing one, `422 Invalid` for negative replicas and impossible HPA bounds;
+//!   creating an existing one, `422 Invalid` for negative replicas, impossible HPA bounds and
+//!   what is not a quantity;
 //! - `dryRun=All` (in the query, or a `DELETE`'s body) answers the would-be object and stores
 //!   nothing;
 //! - a change of `spec` bumps `metadata.generation` (of a Deployment, a change of its annotations
 //!   too); an unchanged object keeps its `resourceVersion`;
 //! - defaults as the API server sets them: one replica; an HPA's `minReplicas: 1` and, without
-//!   metrics, the 80% CPU target;
+//!   metrics, the 80% CPU target; container requests and limits rounded up to milli-units and
+//!   printed canonically (`0.5` → `500m`, `1024Mi` → `1Gi`; core's `canonical_quantity`, whose
+//!   results the conformance suite checks against the literal values Kubernetes shows);
 //! - the controllers, converged at once: a Deployment's new pod template gets a ReplicaSet carrying
 //!   that template (plus `pod-template-hash`) and the next `deployment.kubernetes.io/revision`; a
 //!   template equal to an older ReplicaSet's takes that ReplicaSet over with the next revision, as
@@ -23,12 +26,13 @@
 //!   the current generation observed and every replica updated, ready and available; deleting a
 //!   Deployment deletes the ReplicaSets it owns.
 //!
-//! A live cluster's controllers also write while a client works: [`FakeApiServer::write_status_after_reads`]
-//! makes one write an object's status between a client's read and its next write.
+//! A live cluster's controllers also write while a client works:
+//! [`FakeApiServer::write_status_after_reads`] makes one write an object's status between a
+//! client's read and its next write.
 //!
 //! Anything else (another resource, watch, server-side apply, JSON patch, patch directives) is
-//! answered `405`/`415` and recorded in [`FakeApiServer::unsupported`], so a test fails naming the
-//! request instead of passing on a guess.
+//! answered with an error status and recorded in [`FakeApiServer::unsupported`], so a test fails
+//! naming the request instead of passing on a guess.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -41,12 +45,15 @@ use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Map, Value, json};
 
+use orchestrator_core::cluster::canonical_quantity;
+
 use crate::REVISION_ANNOTATION;
 
 /// The label a ReplicaSet's selector and pod template carry to tell templates apart.
 const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 
-/// The CPU utilisation target the API server gives an `autoscaling/v2` HPA without metrics.
+/// The CPU utilisation target the API server gives an `autoscaling/v2` HPA without metrics
+/// (written here, not taken from core: the fake stands for Kubernetes, not for the code it tests).
 const DEFAULT_HPA_CPU_UTILIZATION: i64 = 80;
 
 /// The resources the fake knows.
@@ -702,6 +709,7 @@ impl State {
             map.remove("status");
         }
         default(resource, &mut object);
+        canonicalize_quantities(resource, &name, &mut object)?;
         validate(resource, &name, &object)?;
         if dry_run {
             return Ok((StatusCode::CREATED, object));
@@ -767,6 +775,7 @@ impl State {
             }
         }
         default(*resource, &mut new);
+        canonicalize_quantities(*resource, name, &mut new)?;
         validate(*resource, name, &new)?;
         if new == old {
             return Ok((StatusCode::OK, old));
@@ -1031,6 +1040,56 @@ fn default(resource: Resource, object: &mut Value) {
             }
         }
     }
+}
+
+/// The requests and limits of a pod template's containers as the API server stores them: rounded
+/// up to milli-units and printed canonically (`0.5` → `500m`); `422 Invalid` for one that is not
+/// a quantity.
+fn canonicalize_quantities(
+    resource: Resource,
+    name: &str,
+    object: &mut Value,
+) -> Result<(), Failure> {
+    if resource == Resource::HorizontalPodAutoscalers {
+        return Ok(());
+    }
+    for list in ["containers", "initContainers"] {
+        let Some(containers) = object
+            .pointer_mut(&format!("/spec/template/spec/{list}"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for (i, container) in containers.iter_mut().enumerate() {
+            for kind in ["requests", "limits"] {
+                let Some(quantities) = container
+                    .pointer_mut(&format!("/resources/{kind}"))
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                for (key, q) in quantities.iter_mut() {
+                    let written = match &*q {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    let stored = canonical_quantity(&written).ok_or_else(|| {
+                        invalid(
+                            resource,
+                            name,
+                            &format!("spec.template.spec.{list}[{i}].resources.{kind}[{key}]"),
+                            format!(
+                                "Invalid value: \"{written}\": quantities must match the regular \
+                                 expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+                            ),
+                        )
+                    })?;
+                    *q = json!(stored);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The validation the API server does on the fields the adapter writes.

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster, ContainerResources, DEFAULT_HPA_TARGET_CPU_PERCENT, Hpa, PROGRESS_DEADLINE_EXCEEDED,
-    RolloutCondition, RolloutStatus, WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
+    ResourceList, RolloutCondition, RolloutStatus, WorkloadKind, WorkloadRef, WorkloadState,
+    WriteOptions, canonical_quantity,
 };
 use crate::error::{Error, Result};
 
@@ -275,6 +276,32 @@ impl InMemoryCluster {
     }
 }
 
+/// A container's resources as the API server stores them: every quantity canonical
+/// ([`canonical_quantity`]); `InvalidInput` naming the first that is not a quantity.
+fn canonical_resources(
+    workload: &WorkloadRef,
+    container: &ContainerResources,
+) -> Result<ContainerResources> {
+    let list = |list: &ResourceList| -> Result<ResourceList> {
+        list.iter()
+            .map(|(key, q)| {
+                let canonical = canonical_quantity(q).ok_or_else(|| {
+                    Error::invalid_input(format!(
+                        "{workload} container {}: {key}={q:?} is not a quantity",
+                        container.name
+                    ))
+                })?;
+                Ok((key.clone(), canonical))
+            })
+            .collect()
+    };
+    Ok(ContainerResources {
+        name: container.name.clone(),
+        requests: list(&container.requests)?,
+        limits: list(&container.limits)?,
+    })
+}
+
 fn find<'a>(state: &'a mut ClusterState, workload: &WorkloadRef) -> Result<&'a mut StoredWorkload> {
     state
         .workloads
@@ -377,13 +404,19 @@ impl Cluster for InMemoryCluster {
                 let stored = find(state, workload)?;
                 let mut template = stored.containers.clone();
                 for wanted in containers {
+                    if !template.iter().any(|c| c.name == wanted.name) {
+                        return Err(Error::NotFound {
+                            what: format!("container {} of {workload}", wanted.name),
+                        });
+                    }
+                }
+                for wanted in containers {
+                    let stored_as = canonical_resources(workload, wanted)?;
                     let slot = template
                         .iter_mut()
                         .find(|c| c.name == wanted.name)
-                        .ok_or_else(|| Error::NotFound {
-                            what: format!("container {} of {workload}", wanted.name),
-                        })?;
-                    *slot = wanted.clone();
+                        .expect("every container was found above");
+                    *slot = stored_as;
                 }
                 stored.set_template(template);
                 Ok(())

@@ -1,11 +1,13 @@
 //! The `Cluster` conformance suite: every backend runs it against a cluster holding
 //! [`fixtures_in`]'s workloads (a Deployment `web` and a StatefulSet `db`), no Deployment named
-//! `absent` and no HPA named `web`, all in one namespace ([`NAMESPACE`] unless the backend is a shared cluster). The functions
-//! share those workloads and leave them as they found them, so they may run in any order.
+//! `absent` and no HPA named `web`, all in one namespace ([`NAMESPACE`] unless the cluster is
+//! shared). The functions share those workloads and leave them as they found them, so they may
+//! run in any order.
 //!
 //! What it pins down is what the scale feature relies on, as Kubernetes does it: scaling keeps the
 //! revision, a new pod template makes a new one, undo restores a recorded template, only real
-//! changes start a rollout, dry runs change nothing, the API server's defaults and validation.
+//! changes start a rollout, dry runs change nothing, quantities read back canonical, the API
+//! server's defaults and validation.
 
 use crate::cluster::{
     Cluster, ContainerResources, DEFAULT_HPA_TARGET_CPU_PERCENT, Hpa, ResourceList, WorkloadKind,
@@ -329,6 +331,68 @@ pub async fn set_resources_then_undo_to_revision(cluster: &dyn Cluster, namespac
     );
 }
 
+/// Quantities read back as Kubernetes stores them, rounded up to milli-units and canonical
+/// (`0.5` CPU as `500m`, `1000m` as `1`, `1024Mi` as `1Gi`, `1.5Gi` as `1536Mi`), so writing the
+/// same values again changes nothing; something that is not a quantity is `InvalidInput`, dry run
+/// or not, and changes nothing.
+pub async fn quantities_read_back_as_kubernetes_stores_them(
+    cluster: &dyn Cluster,
+    namespace: &str,
+) {
+    let web = web(namespace);
+    let before = live(cluster, &web).await;
+    let written = resources("app", "0.5", "1024Mi", "1000m", "1.5Gi");
+    cluster
+        .set_resources(
+            &web,
+            std::slice::from_ref(&written),
+            WriteOptions::default(),
+        )
+        .await
+        .expect("set resources");
+    let after = live(cluster, &web).await;
+    assert_eq!(
+        after.containers,
+        vec![resources("app", "500m", "1Gi", "1", "1536Mi")],
+        "{}",
+        cluster.backend()
+    );
+    let first = generation(cluster, &web).await;
+    cluster
+        .set_resources(
+            &web,
+            std::slice::from_ref(&written),
+            WriteOptions::default(),
+        )
+        .await
+        .expect("set the same resources again");
+    assert_eq!(
+        generation(cluster, &web).await,
+        first,
+        "{}",
+        cluster.backend()
+    );
+    for options in [WriteOptions::dry_run(), WriteOptions::default()] {
+        assert_invalid(
+            cluster,
+            "cpu=lots",
+            cluster
+                .set_resources(
+                    &web,
+                    &[resources("app", "lots", "1Gi", "1", "2Gi")],
+                    options,
+                )
+                .await,
+        );
+    }
+    assert_eq!(live(cluster, &web).await, after, "{}", cluster.backend());
+    cluster
+        .set_resources(&web, &before.containers, WriteOptions::default())
+        .await
+        .expect("set resources back");
+    assert_eq!(live(cluster, &web).await.containers, before.containers);
+}
+
 /// Undoing to a revision no ReplicaSet has is `NotFound`.
 pub async fn undo_to_unknown_revision_is_not_found(cluster: &dyn Cluster, namespace: &str) {
     assert_not_found(
@@ -503,6 +567,7 @@ pub async fn run_all_in(cluster: &dyn Cluster, namespace: &str) {
     dry_run_changes_nothing(cluster, namespace).await;
     set_resources_then_undo_to_revision(cluster, namespace).await;
     undo_to_unknown_revision_is_not_found(cluster, namespace).await;
+    quantities_read_back_as_kubernetes_stores_them(cluster, namespace).await;
     statefulset_resources_have_no_revision(cluster, namespace).await;
     hpa_create_replace_delete(cluster, namespace).await;
     hpa_without_a_cpu_target_gets_the_default(cluster, namespace).await;

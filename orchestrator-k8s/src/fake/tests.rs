@@ -309,9 +309,10 @@ async fn an_hpa_gets_the_api_servers_defaults_and_validation() {
     hpas.delete("web", &DeleteParams::default())
         .await
         .expect("delete");
+    let target = json!({"kind": "Deployment", "name": "web"});
     for spec in [
-        json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 0, "maxReplicas": 4}),
-        json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 5, "maxReplicas": 4}),
+        json!({"scaleTargetRef": target, "minReplicas": 0, "maxReplicas": 4}),
+        json!({"scaleTargetRef": target, "minReplicas": 5, "maxReplicas": 4}),
     ] {
         let err = hpas
             .create(&PostParams::default(), &hpa(spec))
