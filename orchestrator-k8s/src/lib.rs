@@ -17,6 +17,8 @@
 //! - undo to a revision: `LIST` the ReplicaSets the Deployment owns, take the one whose
 //!   `deployment.kubernetes.io/revision` is the recorded one, and `PUT` the Deployment with that
 //!   pod template (without `pod-template-hash`), as `kubectl rollout undo --to-revision` does;
+//! - a `PUT` (or HPA `POST`) answered `409 Conflict` starts over from the `GET`, up to five
+//!   tries: on a live cluster the controllers write status between a read and a replace;
 //! - every write honours [`WriteOptions::dry_run`] as `dryRun=All`.
 
 use std::collections::BTreeMap;
@@ -119,6 +121,15 @@ fn map_err(e: kube::Error, what: &str) -> Error {
             message: format!("{what}: {other}"),
         },
     }
+}
+
+/// How many times a read-then-replace is tried when the replace answers `409 Conflict`: someone
+/// wrote the object between the read and the replace, on a live cluster usually its controller
+/// updating status. Each try reads afresh; there is no wait between them.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
+fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(status) if status.code == 409)
 }
 
 fn post_params(options: WriteOptions) -> PostParams {
@@ -454,23 +465,31 @@ impl Cluster for KubeCluster {
     async fn apply_hpa(&self, hpa: &Hpa, options: WriteOptions) -> Result<()> {
         let api = self.hpas(&hpa.namespace);
         let what = format!("HorizontalPodAutoscaler {}", hpa.name);
-        let existing = api
-            .get_opt(&hpa.name)
-            .await
-            .map_err(|e| map_err(e, &what))?;
         let params = post_params(options);
-        match existing {
-            Some(live) => api
-                .replace(
-                    &hpa.name,
-                    &params,
-                    &hpa_object(hpa, live.metadata.resource_version),
-                )
+        let mut attempt = 1;
+        loop {
+            let existing = api
+                .get_opt(&hpa.name)
                 .await
-                .map(drop),
-            None => api.create(&params, &hpa_object(hpa, None)).await.map(drop),
+                .map_err(|e| map_err(e, &what))?;
+            let written = match existing {
+                Some(live) => api
+                    .replace(
+                        &hpa.name,
+                        &params,
+                        &hpa_object(hpa, live.metadata.resource_version),
+                    )
+                    .await
+                    .map(drop),
+                None => api.create(&params, &hpa_object(hpa, None)).await.map(drop),
+            };
+            match written {
+                // Written since the read (the HPA controller updates status; someone created
+                // it): read again.
+                Err(e) if is_conflict(&e) && attempt < CONFLICT_ATTEMPTS => attempt += 1,
+                other => return other.map_err(|e| map_err(e, &what)),
+            }
         }
-        .map_err(|e| map_err(e, &what))
     }
 
     async fn delete_hpa(&self, namespace: &str, name: &str, options: WriteOptions) -> Result<()> {
@@ -503,56 +522,68 @@ impl Cluster for KubeCluster {
         }
         let what = workload.to_string();
         let api = self.deployments(&workload.namespace);
-        let mut deployment = api
-            .get(&workload.name)
-            .await
-            .map_err(|e| map_err(e, &what))?;
-        if revision_of(&deployment.metadata) == Some(revision) {
-            return Ok(());
-        }
-        let uid = deployment.metadata.uid.clone();
-        let spec = &mut deployment.spec;
-        let selector = spec
-            .selector
-            .match_labels
-            .iter()
-            .flatten()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let sets: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &workload.namespace);
-        let list = sets
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|e| map_err(e, &format!("ReplicaSets of {what}")))?;
-        let owned = |rs: &ReplicaSet| {
-            rs.metadata
-                .owner_references
+        let mut attempt = 1;
+        loop {
+            let mut deployment = api
+                .get(&workload.name)
+                .await
+                .map_err(|e| map_err(e, &what))?;
+            if revision_of(&deployment.metadata) == Some(revision) {
+                return Ok(());
+            }
+            let uid = deployment.metadata.uid.clone();
+            let spec = &mut deployment.spec;
+            let selector = spec
+                .selector
+                .match_labels
                 .iter()
                 .flatten()
-                .any(|o| Some(&o.uid) == uid.as_ref())
-        };
-        let source = list
-            .items
-            .into_iter()
-            .filter(owned)
-            .find(|rs| revision_of(&rs.metadata) == Some(revision))
-            .ok_or_else(|| Error::NotFound {
-                what: format!("revision {revision} of {what} (no ReplicaSet has it)"),
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sets: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &workload.namespace);
+            let list = sets
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| map_err(e, &format!("ReplicaSets of {what}")))?;
+            let owned = |rs: &ReplicaSet| {
+                rs.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| Some(&o.uid) == uid.as_ref())
+            };
+            let source = list
+                .items
+                .into_iter()
+                .filter(owned)
+                .find(|rs| revision_of(&rs.metadata) == Some(revision))
+                .ok_or_else(|| Error::NotFound {
+                    what: format!("revision {revision} of {what} (no ReplicaSet has it)"),
+                })?;
+            let mut template = source.spec.template.ok_or_else(|| Error::Transient {
+                message: format!("the ReplicaSet of revision {revision} of {what} has no template"),
             })?;
-        let mut template = source.spec.template.ok_or_else(|| Error::Transient {
-            message: format!("the ReplicaSet of revision {revision} of {what} has no template"),
-        })?;
-        if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
-            labels.remove("pod-template-hash");
+            if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+                labels.remove("pod-template-hash");
+            }
+            spec.template = template;
+            match api
+                .replace(&workload.name, &post_params(options), &deployment)
+                .await
+            {
+                // The Deployment changed since the read (its controller writes status through
+                // a rollout): start over from a fresh read.
+                Err(e) if is_conflict(&e) && attempt < CONFLICT_ATTEMPTS => attempt += 1,
+                other => return other.map(drop).map_err(|e| map_err(e, &what)),
+            }
         }
-        spec.template = template;
-        api.replace(&workload.name, &post_params(options), &deployment)
-            .await
-            .map(drop)
-            .map_err(|e| map_err(e, &what))
     }
 }
 
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod fake;
 #[cfg(test)]
 mod tests;

@@ -287,6 +287,89 @@ async fn hpa_is_created_replaced_and_deleted() {
     server.await.expect("script done");
 }
 
+fn conflict() -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict",
+           "message": "the object has been modified", "code": 409})
+}
+
+#[tokio::test]
+async fn an_hpa_replace_that_conflicts_reads_again_and_retries() {
+    const PUT: &str = "/apis/autoscaling/v2/namespaces/assistant/horizontalpodautoscalers/web?&fieldManager=orchestrator";
+    let (cluster, server) = scripted(vec![
+        ex("GET", HPA, None, hpa_json(Some("7"))),
+        // The HPA controller wrote status in between.
+        Exchange {
+            status: 409,
+            ..ex("PUT", PUT, Some(hpa_json(Some("7"))), conflict())
+        },
+        ex("GET", HPA, None, hpa_json(Some("8"))),
+        ex("PUT", PUT, Some(hpa_json(Some("8"))), hpa_json(Some("9"))),
+    ]);
+    cluster
+        .apply_hpa(&hpa(), WriteOptions::default())
+        .await
+        .expect("replace");
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn an_hpa_created_meanwhile_is_read_and_replaced() {
+    let (cluster, server) = scripted(vec![
+        Exchange {
+            status: 404,
+            ..ex("GET", HPA, None, not_found())
+        },
+        Exchange {
+            status: 409,
+            ..ex(
+                "POST",
+                "/apis/autoscaling/v2/namespaces/assistant/horizontalpodautoscalers?&fieldManager=orchestrator",
+                Some(hpa_json(None)),
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                       "reason": "AlreadyExists", "message": "already exists", "code": 409}),
+            )
+        },
+        ex("GET", HPA, None, hpa_json(Some("3"))),
+        ex(
+            "PUT",
+            "/apis/autoscaling/v2/namespaces/assistant/horizontalpodautoscalers/web?&fieldManager=orchestrator",
+            Some(hpa_json(Some("3"))),
+            hpa_json(Some("4")),
+        ),
+    ]);
+    cluster
+        .apply_hpa(&hpa(), WriteOptions::default())
+        .await
+        .expect("create or replace");
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn a_conflict_on_every_try_is_a_conflict_after_five() {
+    const PUT: &str = "/apis/autoscaling/v2/namespaces/assistant/horizontalpodautoscalers/web?&fieldManager=orchestrator";
+    let script = (0..5)
+        .flat_map(|_| {
+            [
+                ex("GET", HPA, None, hpa_json(Some("7"))),
+                Exchange {
+                    status: 409,
+                    ..ex("PUT", PUT, Some(hpa_json(Some("7"))), conflict())
+                },
+            ]
+        })
+        .collect();
+    let (cluster, server) = scripted(script);
+    let err = cluster
+        .apply_hpa(&hpa(), WriteOptions::default())
+        .await
+        .expect_err("conflicts every time");
+    assert!(
+        matches!(err, orchestrator_core::Error::Conflict { .. }),
+        "{err}"
+    );
+    server.await.expect("script done");
+}
+
 #[tokio::test]
 async fn undo_restores_the_template_of_the_recorded_revision() {
     let replicaset = |name: &str, revision: &str, cpu: &str, owner: &str| {
@@ -322,6 +405,50 @@ async fn undo_restores_the_template_of_the_recorded_revision() {
             Some(restored.clone()),
             restored,
         ),
+    ]);
+    cluster
+        .undo_to_revision(&web(), 2, WriteOptions::default())
+        .await
+        .expect("undo");
+    server.await.expect("script done");
+}
+
+#[tokio::test]
+async fn undo_starts_over_when_the_deployment_changed_since_it_was_read() {
+    const PUT: &str =
+        "/apis/apps/v1/namespaces/assistant/deployments/web?&fieldManager=orchestrator";
+    const LIST: &str = "/apis/apps/v1/namespaces/assistant/replicasets?&labelSelector=app%3Dweb";
+    let replicaset = json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web-2", "namespace": "assistant",
+            "annotations": {"deployment.kubernetes.io/revision": "2"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "uid-web"}]},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web", "pod-template-hash": "web-2"}},
+                "spec": {"containers": [{"name": "web", "image": "web:2",
+                    "resources": {"requests": {"cpu": "100m", "memory": "512Mi"},
+                                  "limits": {"cpu": "500m", "memory": "1Gi"}}}]}}}
+    });
+    let sets = json!({"apiVersion": "apps/v1", "kind": "ReplicaSetList", "metadata": {},
+                      "items": [replicaset]});
+    let restored = |rv: &str| {
+        let mut d = deployment("3", "100m");
+        d["metadata"]["resourceVersion"] = json!(rv);
+        d
+    };
+    let mut newer = deployment("3", "250m");
+    newer["metadata"]["resourceVersion"] = json!("11");
+    let (cluster, server) = scripted(vec![
+        ex("GET", DEPLOYMENT, None, deployment("3", "250m")),
+        ex("GET", LIST, None, sets.clone()),
+        // The Deployment controller wrote status in between.
+        Exchange {
+            status: 409,
+            ..ex("PUT", PUT, Some(restored("10")), conflict())
+        },
+        ex("GET", DEPLOYMENT, None, newer),
+        ex("GET", LIST, None, sets),
+        ex("PUT", PUT, Some(restored("11")), restored("12")),
     ]);
     cluster
         .undo_to_revision(&web(), 2, WriteOptions::default())

@@ -13,8 +13,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Cluster, ContainerResources, Hpa, PROGRESS_DEADLINE_EXCEEDED, RolloutCondition, RolloutStatus,
-    WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
+    Cluster, ContainerResources, DEFAULT_HPA_TARGET_CPU_PERCENT, Hpa, PROGRESS_DEADLINE_EXCEEDED,
+    ResourceList, RolloutCondition, RolloutStatus, WorkloadKind, WorkloadRef, WorkloadState,
+    WriteOptions, canonical_quantity,
 };
 use crate::error::{Error, Result};
 
@@ -201,7 +202,8 @@ impl InMemoryCluster {
         Ok(())
     }
 
-    /// Adds or replaces an HPA (a fixture).
+    /// Adds or replaces an HPA (a fixture: stored as given, unlike [`Cluster::apply_hpa`], which
+    /// defaults a missing CPU target as Kubernetes does).
     pub fn put_hpa(&self, hpa: Hpa) {
         let mut guard = self.lock();
         guard
@@ -272,6 +274,32 @@ impl InMemoryCluster {
             .push(what);
         Ok(out)
     }
+}
+
+/// A container's resources as the API server stores them: every quantity canonical
+/// ([`canonical_quantity`]); `InvalidInput` naming the first that is not a quantity.
+fn canonical_resources(
+    workload: &WorkloadRef,
+    container: &ContainerResources,
+) -> Result<ContainerResources> {
+    let list = |list: &ResourceList| -> Result<ResourceList> {
+        list.iter()
+            .map(|(key, q)| {
+                let canonical = canonical_quantity(q).ok_or_else(|| {
+                    Error::invalid_input(format!(
+                        "{workload} container {}: {key}={q:?} is not a quantity",
+                        container.name
+                    ))
+                })?;
+                Ok((key.clone(), canonical))
+            })
+            .collect()
+    };
+    Ok(ContainerResources {
+        name: container.name.clone(),
+        requests: list(&container.requests)?,
+        limits: list(&container.limits)?,
+    })
 }
 
 fn find<'a>(state: &'a mut ClusterState, workload: &WorkloadRef) -> Result<&'a mut StoredWorkload> {
@@ -376,13 +404,19 @@ impl Cluster for InMemoryCluster {
                 let stored = find(state, workload)?;
                 let mut template = stored.containers.clone();
                 for wanted in containers {
+                    if !template.iter().any(|c| c.name == wanted.name) {
+                        return Err(Error::NotFound {
+                            what: format!("container {} of {workload}", wanted.name),
+                        });
+                    }
+                }
+                for wanted in containers {
+                    let stored_as = canonical_resources(workload, wanted)?;
                     let slot = template
                         .iter_mut()
                         .find(|c| c.name == wanted.name)
-                        .ok_or_else(|| Error::NotFound {
-                            what: format!("container {} of {workload}", wanted.name),
-                        })?;
-                    *slot = wanted.clone();
+                        .expect("every container was found above");
+                    *slot = stored_as;
                 }
                 stored.set_template(template);
                 Ok(())
@@ -406,11 +440,18 @@ impl Cluster for InMemoryCluster {
                 hpa.name, hpa.min_replicas, hpa.max_replicas
             )));
         }
+        // As the API server does: an HPA without metrics scales on the default CPU target.
+        let hpa = Hpa {
+            target_cpu_percent: hpa
+                .target_cpu_percent
+                .or(Some(DEFAULT_HPA_TARGET_CPU_PERCENT)),
+            ..hpa.clone()
+        };
         self.write(format!("apply hpa {}", hpa.name), options, |state| {
             state
                 .hpas
                 .retain(|h| !(h.namespace == hpa.namespace && h.name == hpa.name));
-            state.hpas.push(hpa.clone());
+            state.hpas.push(hpa);
             Ok(())
         })
     }
@@ -472,7 +513,10 @@ mod tests {
     #[tokio::test]
     async fn passes_the_cluster_conformance_suite() {
         let cluster = InMemoryCluster::new();
-        cluster.put_workload(conformance::cluster::fixture());
+        let namespace = conformance::cluster::NAMESPACE;
+        for fixture in conformance::cluster::fixtures_in(namespace) {
+            cluster.put_workload(fixture);
+        }
         conformance::cluster::run_all(&cluster).await;
     }
 

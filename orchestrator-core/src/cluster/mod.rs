@@ -6,12 +6,15 @@
 //! [`crate::conformance::cluster`].
 
 mod memory;
+mod quantity;
 mod types;
 
 pub use memory::{ClusterState, InMemoryCluster, SimulatedRollout};
+pub use quantity::canonical_quantity;
 pub use types::{
-    ContainerResources, Hpa, PROGRESS_DEADLINE_EXCEEDED, ResourceList, RolloutCondition,
-    RolloutProgress, RolloutStatus, WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
+    ContainerResources, DEFAULT_HPA_TARGET_CPU_PERCENT, Hpa, PROGRESS_DEADLINE_EXCEEDED,
+    ResourceList, RolloutCondition, RolloutProgress, RolloutStatus, WorkloadKind, WorkloadRef,
+    WorkloadState, WriteOptions,
 };
 
 use async_trait::async_trait;
@@ -42,8 +45,9 @@ pub trait Cluster: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
 
     /// Sets the requests and limits of the named containers exactly as given (keys absent from a
-    /// list are removed); containers not named are left alone. A change of the pod template bumps
-    /// a Deployment's revision.
+    /// list are removed); containers not named are left alone. Quantities are kept as Kubernetes
+    /// keeps them ([`canonical_quantity`]: `0.5` reads back as `500m`); one that is not a quantity
+    /// is `InvalidInput`. A change of the pod template bumps a Deployment's revision.
     async fn set_resources(
         &self,
         workload: &WorkloadRef,

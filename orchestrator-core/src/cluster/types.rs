@@ -125,10 +125,17 @@ pub struct Hpa {
     pub min_replicas: i32,
     /// `maxReplicas`.
     pub max_replicas: i32,
-    /// Average CPU utilisation target in percent, if any.
+    /// Average CPU utilisation target in percent, if any. Read back as `None`: the HPA scales on
+    /// other metrics only. Applied as `None`: the HPA has no metrics, which Kubernetes defaults to
+    /// [`DEFAULT_HPA_TARGET_CPU_PERCENT`] (what it then reads back with).
     #[serde(default)]
     pub target_cpu_percent: Option<i32>,
 }
+
+/// The average CPU utilisation target, in percent, the Kubernetes API server gives an
+/// `autoscaling/v2` HPA created without metrics: what an HPA applied with no
+/// [`Hpa::target_cpu_percent`] reads back with.
+pub const DEFAULT_HPA_TARGET_CPU_PERCENT: i32 = 80;
 
 /// Options of every write.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! Each error names the exact flag and value (`--workload Deployment:web: expected
 //! Kind:name:replicas`), so a typo in a CI job is found from its log alone.
 
-use crate::cluster::WorkloadKind;
+use crate::cluster::{WorkloadKind, canonical_quantity};
 use crate::error::{Error, Result};
 
 /// One `--workload Kind:name:replicas`.
@@ -28,7 +28,8 @@ pub struct HpaSpec {
     pub cpu: i32,
 }
 
-/// CPU and memory quantities of one `--req` or `--lim` (the seed's `cpu=..,mem=..`).
+/// CPU and memory quantities of one `--req` or `--lim` (the seed's `cpu=..,mem=..`), as
+/// Kubernetes stores them ([`canonical_quantity`]: `cpu=0.5` is `500m`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Quantities {
     /// CPU, e.g. `500m` or `1`.
@@ -291,7 +292,15 @@ fn parse_resources(flag: &str, value: &str) -> Result<(String, Quantities)> {
                 format!("{key}={q}: {q:?} is not a quantity (e.g. {example})"),
             ));
         }
-        if slot.replace(q.to_owned()).is_some() {
+        // As the cluster will store it, so that reading it back compares equal (`0.5` is `500m`).
+        let stored = canonical_quantity(q).ok_or_else(|| {
+            bad(
+                flag,
+                value,
+                format!("{key}={q}: {q:?} is not a quantity (e.g. {example})"),
+            )
+        })?;
+        if slot.replace(stored).is_some() {
             return Err(bad(flag, value, format!("{key} is given twice")));
         }
     }
@@ -373,6 +382,20 @@ mod tests {
         assert_eq!(
             e,
             "--req web:cpu=lots,mem=1Gi: cpu=lots: \"lots\" is not a quantity (e.g. 500m, 1, 0.5)"
+        );
+    }
+
+    #[test]
+    fn quantities_are_kept_as_kubernetes_stores_them() {
+        let request = flags(&["Deployment:web:6"], None, &["web:cpu=0.5,mem=1.5Gi"])
+            .parse()
+            .expect("valid");
+        assert_eq!(
+            request.resources[0].requests,
+            Quantities {
+                cpu: Some("500m".into()),
+                mem: Some("1536Mi".into()),
+            }
         );
     }
 
