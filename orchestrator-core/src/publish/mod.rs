@@ -5,7 +5,7 @@
 //! commits), [`notes`] (release notes), [`manifest`] (rewriting `Cargo.toml` and `package.json`
 //! without touching anything but version strings), [`coordination`] (seed 004's `versions.toml`),
 //! [`plan`] (which packages move to which versions, lock-step groups, waves), [`graph_view`]
-//! (Mermaid/DOT/text), [`cascade`] (event payloads, nightly tags) and [`ci_snippet`].
+//! (Mermaid/DOT/text), [`cascade`] (event payloads, nightly tags) and [`ci_snippet`](mod@ci_snippet).
 //! [`observe`] reads what the planner needs from the clones.
 
 pub mod bump;
