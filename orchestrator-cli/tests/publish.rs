@@ -121,6 +121,23 @@ fn cascade_from_consensus_proof_builds_exactly_its_downstream() {
     );
     assert!(out.status.success(), "{out:?}");
     assert!(stdout(&out).starts_with("cascade from consensus-proof (nightly): 3 repo(s)"));
+    // Seed 004's nightly sends build_all: every repo, the two chains side by side; --all too.
+    std::fs::write(&event, r#"{"action":"build_all","client_payload":{}}"#).expect("write event");
+    let expected = "cascade of every repo (nightly): 5 repo(s) in 3 wave(s)\nwave 1: consensus-proof, developer-sdk\nwave 2: protocol-engine, governance-app\nwave 3: reference-node\n";
+    for args in [
+        &[
+            "cascade",
+            "--event-file",
+            event.to_str().expect("utf-8"),
+            "--nightly",
+            "--dry-run",
+        ][..],
+        &["cascade", "--all", "--nightly", "--dry-run"][..],
+    ] {
+        let out = run(&dir, args);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(stdout(&out), expected);
+    }
 }
 
 #[test]

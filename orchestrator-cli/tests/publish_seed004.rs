@@ -140,7 +140,7 @@ impl Ecosystem {
 
     async fn cascade(
         &self,
-        from: &str,
+        from: Option<&str>,
         nightly: bool,
     ) -> (publish::PublishReport, Vec<JournalRecord>) {
         let vcs = GixVcs::new();
@@ -209,7 +209,7 @@ async fn a_nightly_cascade_over_http_tags_heads_as_prereleases() {
 
 async fn chain_cascade(backend: Backend) {
     let eco = Ecosystem::new(backend).await;
-    let (report, journal) = eco.cascade("consensus-proof", false).await;
+    let (report, journal) = eco.cascade(Some("consensus-proof"), false).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
     let released = report.with_outcome(PackageOutcome::Released);
     assert_eq!(
@@ -292,7 +292,7 @@ async fn nightly_cascade(backend: Backend) {
             ((*n).to_owned(), head.trim().to_owned())
         })
         .collect();
-    let (report, journal) = eco.cascade("developer-sdk", true).await;
+    let (report, journal) = eco.cascade(Some("developer-sdk"), true).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
     assert_eq!(
         report.with_outcome(PackageOutcome::Released),
@@ -356,4 +356,34 @@ async fn nightly_cascade(backend: Backend) {
         "1",
         "nor commits anything"
     );
+}
+
+/// Seed 004's nightly: `build_all` (`cascade --all --nightly`) tags every repo's HEAD as a
+/// prerelease, the two independent chains side by side (each chain's root started before either
+/// finished).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nightly_of_everything_tags_every_repo_with_both_chains_side_by_side() {
+    let eco = Ecosystem::new(Backend::Memory).await;
+    let (report, journal) = eco.cascade(None, true).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
+    assert_eq!(report.with_outcome(PackageOutcome::Released).len(), 5);
+    for (name, _) in SEED_004 {
+        let tags = eco.origin_tags(name);
+        assert!(
+            tags.len() == 1 && tags[0].starts_with("nightly-20261125-"),
+            "{name}: {tags:?}"
+        );
+    }
+    let roots = ["consensus-proof", "developer-sdk"];
+    let last_start = roots
+        .iter()
+        .map(|r| at(&journal, true, &format!("tag:{r}")))
+        .max()
+        .expect("roots");
+    let first_end = roots
+        .iter()
+        .map(|r| at(&journal, false, &format!("notes:{r}")))
+        .min()
+        .expect("roots");
+    assert!(last_start < first_end, "the chains ran one after the other");
 }

@@ -61,14 +61,19 @@ pub(crate) struct PublishArgs {
 /// `orchestrator cascade`.
 #[derive(Debug, Args)]
 pub(crate) struct CascadeArgs {
-    /// The changed repo (or give --event-file; with --resume, neither is needed).
+    /// The changed repo (or give --event-file or --all; with --resume, none is needed).
     #[arg(
         long,
         value_name = "REPO",
-        required_unless_present_any = ["event_file", "resume"],
-        conflicts_with = "event_file"
+        required_unless_present_any = ["event_file", "resume", "all"],
+        conflicts_with_all = ["event_file", "all"]
     )]
     pub(crate) from: Option<String>,
+
+    /// Every repo, in dependency order (what a `build_all` event asks; with --nightly, the
+    /// nightly prerelease of the whole ecosystem).
+    #[arg(long, conflicts_with = "event_file")]
+    pub(crate) all: bool,
 
     /// A repository_dispatch event payload ($GITHUB_EVENT_PATH): client_payload.repo, ref, sha.
     #[arg(long, value_name = "PATH")]
@@ -405,19 +410,22 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
         }
         if trigger.is_none() {
             return Err(Error::invalid_input(
-                "no unfinished cascade to resume: give --from or --event-file to start one",
+                "no unfinished cascade to resume: give --from, --all or --event-file to start one",
             )
             .into());
         }
     }
-    let trigger = trigger.expect("clap requires --from or --event-file without --resume");
-    let waves = publish::cascade_waves(&config, &trigger.repo)?;
+    let trigger = trigger.expect("clap requires --from, --all or --event-file without --resume");
+    let waves = publish::cascade_waves(&config, trigger.repo.as_deref())?;
     if args.dry_run {
         match global.output {
             OutputFormat::Human => {
                 println!(
-                    "cascade from {}{}: {} repo(s) in {} wave(s)",
-                    trigger.repo,
+                    "cascade {}{}: {} repo(s) in {} wave(s)",
+                    trigger
+                        .repo
+                        .as_deref()
+                        .map_or_else(|| "of every repo".to_owned(), |r| format!("from {r}")),
                     if args.nightly { " (nightly)" } else { "" },
                     waves.iter().map(Vec::len).sum::<usize>(),
                     waves.len()
@@ -443,7 +451,7 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
         &config,
         vcs.as_ref(),
         &observed,
-        &trigger.repo,
+        trigger.repo.as_deref(),
         args.nightly,
         orchestrator_core::state::now_ms(),
     )
@@ -481,14 +489,20 @@ fn cascade_trigger(
         }
         (None, Some(from)) => {
             // Checked here so a typo is refused before any state is read.
-            publish::cascade_waves(config, from)?;
+            publish::cascade_waves(config, Some(from))?;
             Some(publish::CascadeTrigger {
-                repo: from.clone(),
+                repo: Some(from.clone()),
                 git_ref: None,
                 sha: None,
                 event_type: None,
             })
         }
+        (None, None) if args.all => Some(publish::CascadeTrigger {
+            repo: None,
+            git_ref: None,
+            sha: None,
+            event_type: None,
+        }),
         (None, None) => None,
     })
 }
@@ -510,18 +524,21 @@ fn check_resumable_cascade(
         .map(|p| p.name.as_str())
         .collect();
     if let Some(trigger) = trigger {
-        let wanted = publish::cascade_packages(config, &trigger.repo)?;
+        let wanted = publish::cascade_packages(config, trigger.repo.as_deref())?;
         let mut a: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let mut b = recorded_repos.clone();
         a.sort_unstable();
         b.sort_unstable();
         if a != b {
             return Err(Error::invalid_input(format!(
-                "--resume: the unfinished cascade (run {}) covers {}, not the cascade from {}; \
-                 run it without --from to finish it, or without --resume to start a new one",
+                "--resume: the unfinished cascade (run {}) covers {}, not the cascade {}; \
+                 run it with a bare --resume to finish it, or without --resume to start a new one",
                 recorded.run,
                 recorded_repos.join(", "),
-                trigger.repo
+                trigger
+                    .repo
+                    .as_deref()
+                    .map_or_else(|| "of every repo".to_owned(), |r| format!("from {r}"))
             )));
         }
     }

@@ -9,11 +9,14 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
+/// The event type that rebuilds every repo (seed 004's nightly sends it).
+pub const BUILD_ALL: &str = "build_all";
+
 /// What triggered a cascade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CascadeTrigger {
-    /// The configured repo that changed.
-    pub repo: String,
+    /// The configured repo that changed; `None`: every repo (`--all`, or a `build_all` event).
+    pub repo: Option<String>,
     /// The ref that was pushed, if known.
     pub git_ref: Option<String>,
     /// The commit that was pushed, if known.
@@ -23,7 +26,7 @@ pub struct CascadeTrigger {
 }
 
 /// Reads a `repository_dispatch` event payload. The repo may be named by its configured name,
-/// its `owner/name`, or its bare forge name; `build_all` with no repo is refused (use `--from`).
+/// its `owner/name`, or its bare forge name; a [`BUILD_ALL`] event rebuilds every repo.
 pub fn parse_dispatch_event(config: &Config, text: &str) -> Result<CascadeTrigger> {
     let bad = |m: String| Error::invalid_input(format!("invalid repository_dispatch event: {m}"));
     let value: serde_json::Value =
@@ -32,17 +35,30 @@ pub fn parse_dispatch_event(config: &Config, text: &str) -> Result<CascadeTrigge
         .get("client_payload")
         .ok_or_else(|| bad("no client_payload".into()))?;
     let field = |k: &str| payload.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    let named = field("repo").ok_or_else(|| bad("client_payload.repo is missing".into()))?;
-    let repo = config
-        .repos
-        .iter()
-        .find(|r| r.name == named || r.github.to_string() == named || r.github.name == named)
-        .ok_or_else(|| {
+    let event_type = value
+        .get("action")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let repo = if event_type.as_deref() == Some(BUILD_ALL) {
+        None
+    } else {
+        let named = field("repo").ok_or_else(|| {
             bad(format!(
-                "client_payload.repo {named:?} is not a configured repo (configured: {})",
-                config.graph.names().join(", ")
+                "client_payload.repo is missing (only a {BUILD_ALL} event may leave it out)"
             ))
         })?;
+        let repo = config
+            .repos
+            .iter()
+            .find(|r| r.name == named || r.github.to_string() == named || r.github.name == named)
+            .ok_or_else(|| {
+                bad(format!(
+                    "client_payload.repo {named:?} is not a configured repo (configured: {})",
+                    config.graph.names().join(", ")
+                ))
+            })?;
+        Some(repo.name.clone())
+    };
     let sha = field("sha");
     if let Some(s) = &sha
         && (s.len() < 7 || !s.chars().all(|c| c.is_ascii_hexdigit()))
@@ -50,18 +66,18 @@ pub fn parse_dispatch_event(config: &Config, text: &str) -> Result<CascadeTrigge
         return Err(bad(format!("client_payload.sha {s:?} is not a commit id")));
     }
     Ok(CascadeTrigger {
-        repo: repo.name.clone(),
+        repo,
         git_ref: field("ref"),
         sha,
-        event_type: value
-            .get("action")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned),
+        event_type,
     })
 }
 
-/// The repos a change in `from` must rebuild, in dependency order (waves).
-pub fn cascade_waves(config: &Config, from: &str) -> Result<Vec<Vec<String>>> {
+/// The repos a change in `from` must rebuild, in dependency order (waves); `None`: every repo.
+pub fn cascade_waves(config: &Config, from: Option<&str>) -> Result<Vec<Vec<String>>> {
+    let Some(from) = from else {
+        return Ok(config.graph.waves(None));
+    };
     if !config.graph.contains(from) {
         return Err(Error::invalid_input(format!(
             "unknown repo {from:?} (configured: {})",
@@ -72,9 +88,9 @@ pub fn cascade_waves(config: &Config, from: &str) -> Result<Vec<Vec<String>>> {
     Ok(config.graph.waves(Some(&closure)))
 }
 
-/// The repos a cascade from `from` publishes: `from` and everything downstream of it that
-/// declares a `manifest`, in dependency order.
-pub fn cascade_packages(config: &Config, from: &str) -> Result<Vec<String>> {
+/// The repos a cascade from `from` publishes: `from` and everything downstream of it (`None`:
+/// every repo) that declares a `manifest`, in dependency order.
+pub fn cascade_packages(config: &Config, from: Option<&str>) -> Result<Vec<String>> {
     Ok(cascade_waves(config, from)?
         .into_iter()
         .flatten()

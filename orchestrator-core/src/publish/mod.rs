@@ -24,7 +24,7 @@ mod steps;
 
 pub use bump::{AutoBump, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version};
 pub use cascade::{
-    CascadeTrigger, cascade_packages, cascade_waves, is_nightly_tag, nightly_tag,
+    BUILD_ALL, CascadeTrigger, cascade_packages, cascade_waves, is_nightly_tag, nightly_tag,
     parse_dispatch_event,
 };
 pub use ci_snippet::ci_snippet;

@@ -183,21 +183,23 @@ pub fn resumable_plan(store: &dyn StateStore, kind: &str) -> Result<Option<Publi
     Ok(resumable_run(store, kind)?.map(|r| r.plan))
 }
 
-/// The plan of `cascade --from <from>`: `from` and everything downstream of it that publishes.
+/// The plan of `cascade --from <from>`: `from` and everything downstream of it that publishes
+/// (`None`: every repo that publishes, as `--all` and a `build_all` event ask).
 /// Without `nightly`, a patch release of each (dependents' requirements follow); with it, each
 /// is tagged `[publish] nightly_tag` at its HEAD at its current version, as a prerelease.
 pub async fn plan_cascade(
     config: &Config,
     vcs: &dyn Vcs,
     observed: &BTreeMap<String, ObservedRepo>,
-    from: &str,
+    from: Option<&str>,
     nightly: bool,
     now_ms: i64,
 ) -> Result<PublishPlan> {
     let packages = cascade_packages(config, from)?;
+    let scope = from.map_or_else(|| "every repo".to_owned(), |f| format!("{f}'s downstream"));
     if packages.is_empty() {
         return Err(Error::invalid_input(format!(
-            "nothing downstream of {from} declares a `manifest`: nothing to cascade"
+            "nothing in {scope} declares a `manifest`: nothing to cascade"
         )));
     }
     let mut request = PublishRequest::new(BumpRequest::Patch);
@@ -210,10 +212,7 @@ pub async fn plan_cascade(
             let sha = head.commit().unwrap_or_default().to_owned();
             p.next.clone_from(&p.current);
             p.tag = nightly_tag(&config.publish.nightly_tag, now_ms, &sha);
-            p.reason = format!(
-                "nightly of {from}'s downstream at {}",
-                &sha[..sha.len().min(7)]
-            );
+            p.reason = format!("nightly of {scope} at {}", &sha[..sha.len().min(7)]);
         }
         plan.umbrella_tag = None;
     }

@@ -361,10 +361,10 @@ fn cascade_from_consensus_proof_is_exactly_its_downstream() {
     let c = config(SEED_004);
     let event = r#"{"action":"build_consensus","client_payload":{"repo":"consensus-proof","ref":"refs/heads/main","sha":"0123456789abcdef0123456789abcdef01234567"}}"#;
     let trigger = parse_dispatch_event(&c, event).expect("valid");
-    assert_eq!(trigger.repo, "consensus-proof");
+    assert_eq!(trigger.repo.as_deref(), Some("consensus-proof"));
     assert_eq!(trigger.event_type.as_deref(), Some("build_consensus"));
     assert_eq!(
-        cascade_waves(&c, &trigger.repo).expect("known"),
+        cascade_waves(&c, trigger.repo.as_deref()).expect("known"),
         vec![
             vec!["consensus-proof"],
             vec!["protocol-engine"],
@@ -374,8 +374,23 @@ fn cascade_from_consensus_proof_is_exactly_its_downstream() {
     // By owner/name too.
     let by_github = r#"{"client_payload":{"repo":"BTCDecoded/governance-app"}}"#;
     assert_eq!(
-        parse_dispatch_event(&c, by_github).expect("valid").repo,
-        "governance-app"
+        parse_dispatch_event(&c, by_github)
+            .expect("valid")
+            .repo
+            .as_deref(),
+        Some("governance-app")
+    );
+    // Seed 004's nightly sends build_all: every repo, both chains side by side.
+    let all =
+        parse_dispatch_event(&c, r#"{"action":"build_all","client_payload":{}}"#).expect("valid");
+    assert_eq!(all.repo, None);
+    assert_eq!(
+        cascade_waves(&c, all.repo.as_deref()).expect("all"),
+        vec![
+            vec!["consensus-proof", "developer-sdk"],
+            vec!["protocol-engine", "governance-app"],
+            vec!["reference-node"]
+        ]
     );
     for (bad, want) in [
         ("not json", "not JSON"),
