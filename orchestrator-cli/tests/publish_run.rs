@@ -441,6 +441,45 @@ async fn a_failed_tag_run_does_not_block_a_resume_once_the_release_is_complete()
     assert_eq!(resumed.with_outcome(PackageOutcome::Released).len(), 6);
 }
 
+/// A new publish checks every clone first, as `release` does, and reports every problem of every
+/// package at once before anything happens: here a dirty work tree, a clone on another branch,
+/// and a tag that already exists on origin.
+#[tokio::test]
+async fn preflight_reports_every_problem_at_once_and_changes_nothing() {
+    let world = World::new("tag", "");
+    let plan = world.plan().await;
+    std::fs::write(world.dir.path().join("left/notes.txt"), "wip").expect("dirty");
+    world.git("solo", &["checkout", "-q", "-b", "experiment"]);
+    world.git("right", &["tag", "v1.1.0"]);
+    world.git("right", &["push", "-q", "origin", "v1.1.0"]);
+    let store = Arc::new(MemoryStateStore::default());
+    let err = world
+        .publisher(&InMemoryForge::new(), store.clone())
+        .execute(&plan)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.exit_code(), 2);
+    let text = err.to_string();
+    for want in [
+        "left: working tree is not clean: notes.txt",
+        "right: tag v1.1.0 already exists on origin",
+        "solo: HEAD is on experiment, but its releases are committed to main",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(
+        store.runs(None, None, 10).expect("runs").is_empty(),
+        "no run began"
+    );
+    for name in ["base", "left", "top"] {
+        assert_eq!(
+            world.origin_git(name, &["tag", "--list"]),
+            "",
+            "{name}: nothing pushed"
+        );
+    }
+}
+
 /// `coordination_commit` for a manifest outside any work tree is refused before anything happens:
 /// the last step could not do what the config asks.
 #[tokio::test]

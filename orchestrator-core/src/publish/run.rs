@@ -22,11 +22,12 @@ use crate::config::Config;
 use crate::engine::{
     CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver, StepStatus,
 };
+use crate::error::PreflightFailure;
 use crate::error::{Error, Result};
 use crate::forge::{Forge, RequestStats};
-use crate::release::WaitSpec;
+use crate::release::{WaitSpec, preflight_repo};
 use crate::state::{RunId, RunStatus, StateStore};
-use crate::vcs::Vcs;
+use crate::vcs::{Head, Vcs};
 use crate::version::ReleaseVersion;
 
 /// The run kind under which cascades are journaled.
@@ -297,6 +298,9 @@ impl Publisher {
                 run.id
             }
             None => {
+                // A new run starts from clean clones in step with their origins; a resumed one
+                // is past that (its own commits and tags are there) and its steps check instead.
+                self.preflight(plan).await?;
                 let params = serde_json::json!({ "plan": plan, "nightly": options.nightly });
                 self.store.begin_run(&kind, &key, &params)?
             }
@@ -352,6 +356,57 @@ impl Publisher {
             forge_requests: self.forge.request_stats(),
             elapsed_secs: started.elapsed().as_secs_f64(),
         })
+    }
+
+    /// Every package's clone, checked side by side as `release` checks its repos (a clean work
+    /// tree on its release branch, HEAD equal to origin's, origin the configured repository, the
+    /// new tag nowhere yet). Every problem of every package is reported at once, and nothing is
+    /// changed.
+    async fn preflight(&self, plan: &PublishPlan) -> Result<()> {
+        let mut checks = tokio::task::JoinSet::new();
+        for p in &plan.packages {
+            let repo = self
+                .config
+                .repo(&p.name)
+                .ok_or_else(|| Error::invalid_input(format!("unknown repo {}", p.name)))?
+                .clone();
+            let (vcs, tag) = (self.vcs.clone(), p.tag.clone());
+            checks.spawn(async move {
+                let mut reasons = preflight_repo(vcs.as_ref(), &repo, &tag, false)
+                    .await
+                    .err()
+                    .unwrap_or_default();
+                // Said first: on the wrong branch, the other reasons follow from it.
+                if let Ok(Head::Branch { name, .. }) = vcs.head(&repo.path).await
+                    && name != repo.publish.branch()
+                {
+                    reasons.insert(
+                        0,
+                        format!(
+                            "HEAD is on {name}, but its releases are committed to {} \
+                             (check it out, or set `branch` in its [[repo]])",
+                            repo.publish.branch()
+                        ),
+                    );
+                }
+                (repo.name, reasons)
+            });
+        }
+        let mut failures = Vec::new();
+        while let Some(joined) = checks.join_next().await {
+            let (name, reasons) =
+                joined.map_err(|e| Error::state(format!("preflight task failed: {e}")))?;
+            failures.extend(reasons.into_iter().map(|reason| PreflightFailure {
+                repo: name.clone(),
+                reason,
+            }));
+        }
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let order: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
+        failures.sort_by_key(|f| order.iter().position(|n| *n == f.repo));
+        Err(Error::Preflight { failures })
     }
 
     fn steps(
