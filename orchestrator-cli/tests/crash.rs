@@ -645,3 +645,32 @@ fn tasks_killed_at_every_journal_write_then_resumed_run_each_task_once() {
     );
     println!("tasks: {killed} of {killed} crash points converged; every task ran exactly once");
 }
+
+/// A token the forge rejects stops `publish` before anything changes (exit 2, one line naming
+/// the variables), not after the first package's commit, tag and push.
+#[test]
+fn a_rejected_token_stops_publish_before_anything_changes() {
+    let dir = publish_fixture_with("", "tag");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    cmd.current_dir(dir.path())
+        .env("GITHUB_TOKEN", "ghp_the_only_token_the_mock_accepts")
+        .arg("mock-forge")
+        .arg("--require-token")
+        .arg("--origins")
+        .arg(dir.path().join("origins"));
+    let mock = MockForge::spawn(cmd);
+    let before = publish_state(dir.path());
+    let out = publish(dir.path(), &["--forge-url", &mock.url], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert!(
+        errors.len() == 1 && errors[0].contains("GITHUB_TOKEN"),
+        "{stderr}"
+    );
+    assert_eq!(
+        publish_state(dir.path()),
+        before,
+        "nothing committed, tagged or pushed"
+    );
+}

@@ -213,6 +213,10 @@ async fn run_plan(
         return Ok(ExitCode::SUCCESS);
     }
     let forge = wiring::forge(&config, vcs.as_ref()).await?;
+    if let Some(first) = plan.packages.first() {
+        crate::commands::release::check_credentials(forge.as_ref(), &first.github, &first.tag)
+            .await?;
+    }
     let cancel = CancelToken::new();
     crate::commands::release::spawn_ctrl_c(cancel.clone());
     let human = global.output == OutputFormat::Human;

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use orchestrator_core::Error;
 use orchestrator_core::engine::CancelToken;
 use orchestrator_core::forge::Forge;
-use orchestrator_core::release::{
-    ReleasePlan, ReleaseRequest, Releaser, plan_release, validate_request,
-};
+use orchestrator_core::release::{ReleaseRequest, Releaser, plan_release, validate_request};
 use orchestrator_core::state::RunStatus;
 use orchestrator_core::vcs::Vcs;
 use orchestrator_core::version::ReleaseVersion;
@@ -82,7 +80,9 @@ pub(crate) async fn release_with(
         Some(forge) => forge,
         None => wiring::forge(&config, vcs.as_ref()).await?,
     };
-    check_credentials(forge.as_ref(), &plan).await?;
+    if let Some(repo) = plan.repos.first() {
+        check_credentials(forge.as_ref(), &repo.github, &plan.tag).await?;
+    }
     let cancel = CancelToken::new();
     spawn_ctrl_c(cancel.clone());
     let human = global.output == OutputFormat::Human;
@@ -111,11 +111,12 @@ pub(crate) async fn release_with(
 /// One cheap read before anything changes, so rejected credentials stop the run here (exit 2,
 /// naming GITHUB_TOKEN/GH_TOKEN) rather than after the tags are pushed. Other errors are left to
 /// the run, which retries what can be retried.
-async fn check_credentials(forge: &dyn Forge, plan: &ReleasePlan) -> Result<(), Error> {
-    let Some(repo) = plan.repos.first() else {
-        return Ok(());
-    };
-    match forge.release_by_tag(&repo.github, &plan.tag).await {
+pub(crate) async fn check_credentials(
+    forge: &dyn Forge,
+    repo: &orchestrator_core::forge::RepoId,
+    tag: &str,
+) -> Result<(), Error> {
+    match forge.release_by_tag(repo, tag).await {
         Err(e @ Error::Unauthenticated { .. }) => Err(e),
         Err(e) => {
             tracing::debug!("forge check before the run: {e}");
