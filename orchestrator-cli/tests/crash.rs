@@ -674,3 +674,20 @@ fn a_rejected_token_stops_publish_before_anything_changes() {
         "nothing committed, tagged or pushed"
     );
 }
+
+/// A publish started while another is unfinished says so, and how to finish that one instead.
+#[test]
+fn a_new_publish_over_an_unfinished_one_says_so() {
+    let dir = publish_fixture();
+    assert!(
+        !publish(dir.path(), &[], Some(3)).status.success(),
+        "killed"
+    );
+    let out = publish(dir.path(), &[], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: publish run 1 (")
+            && stderr.contains("`publish --resume` finishes that one instead"),
+        "{stderr}"
+    );
+}

@@ -206,6 +206,16 @@ async fn run_plan(
             None => plan,
         }
     } else {
+        // Planned from manifests an unfinished run may already have bumped: say so, since
+        // finishing that run (not starting over) is what usually is wanted.
+        if let Some(unfinished) = publish::resumable_run(store.as_ref(), kind)? {
+            eprintln!(
+                "note: {kind} run {} ({}) did not finish; this starts a new one (versions planned \
+                 from the manifests as they are now); `{kind} --resume` finishes that one instead",
+                unfinished.run,
+                publish::plan_key(&unfinished.plan)
+            );
+        }
         plan
     };
     if plan.packages.is_empty() {
