@@ -118,6 +118,20 @@ impl World {
         .expect("plan")
     }
 
+    /// A forge whose simulated CI builds every pushed tag from the origins, `repo`'s with
+    /// `behaviour`.
+    fn ci_forge(&self, repo: &RepoId, behaviour: CiBehaviour) -> InMemoryForge {
+        let origins = self.dir.path().join("origins");
+        let mut ci = CiSimulation::for_config(
+            &self.config,
+            Duration::from_millis(20),
+            Duration::from_millis(10),
+            |r| Some(origins.join(format!("{}.git", r.name))),
+        );
+        ci.repos.get_mut(repo).expect("a configured repo").behaviour = behaviour;
+        InMemoryForge::with_ci(ci)
+    }
+
     fn publisher(&self, forge: &InMemoryForge, store: Arc<dyn StateStore>) -> Publisher {
         Publisher::new(
             self.config.clone(),
@@ -302,15 +316,8 @@ async fn the_dispatched_run_decides_and_a_failure_holds_back_exactly_its_depende
 async fn a_failed_run_on_a_pushed_tag_fails_the_package_without_waiting_for_the_timeout() {
     let world = World::new("tag", "");
     let origins = world.dir.path().join("origins");
-    let mut ci = CiSimulation::for_config(
-        &world.config,
-        Duration::from_millis(20),
-        Duration::from_millis(10),
-        |repo| Some(origins.join(format!("{}.git", repo.name))),
-    );
     let left = World::id("left");
-    ci.repos.get_mut(&left).expect("left").behaviour = CiBehaviour::Fails;
-    let forge = InMemoryForge::with_ci(ci);
+    let forge = world.ci_forge(&left, CiBehaviour::Fails);
     // Plays GitHub Actions for left: once v1.1.0 reaches the origin, its release run fails, and
     // a stranger's run on the same commit (another tag) succeeds.
     let actions = {
@@ -373,16 +380,8 @@ async fn a_failed_run_on_a_pushed_tag_fails_the_package_without_waiting_for_the_
 async fn a_failed_tag_run_does_not_block_a_resume_once_the_release_is_complete() {
     let world = World::new("tag", "");
     let origins = world.dir.path().join("origins");
-    let mut ci = CiSimulation::for_config(
-        &world.config,
-        Duration::from_millis(20),
-        Duration::from_millis(10),
-        |repo| Some(origins.join(format!("{}.git", repo.name))),
-    );
     let left = World::id("left");
-    ci.repos.get_mut(&left).expect("left").behaviour =
-        CiBehaviour::Slow(Duration::from_millis(400));
-    let forge = InMemoryForge::with_ci(ci);
+    let forge = world.ci_forge(&left, CiBehaviour::Slow(Duration::from_millis(400)));
     let actions = {
         let forge = forge.clone();
         let origin = origins.join("left.git");
