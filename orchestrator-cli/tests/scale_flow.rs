@@ -12,34 +12,8 @@ use orchestrator_core::cluster::InMemoryCluster;
 use orchestrator_core::forge::{Permission, RepoId};
 use orchestrator_github::mock::{MockGitHub, MockOptions};
 
-const STATE: &str = "\
-workloads:
-  - kind: Deployment
-    namespace: assistant
-    name: web
-    replicas: 3
-    revision: 2
-    containers:
-      - name: web
-        requests: {cpu: 250m, memory: 512Mi}
-        limits: {cpu: 500m, memory: 1Gi}
-  - kind: Deployment
-    namespace: assistant
-    name: api
-    replicas: 2
-    containers:
-      - name: api
-        requests: {cpu: 200m, memory: 512Mi}
-        limits: {cpu: 500m, memory: 1Gi}
-hpas:
-  - namespace: assistant
-    name: api
-    targetKind: Deployment
-    targetName: api
-    minReplicas: 2
-    maxReplicas: 5
-    targetCpuPercent: 80
-";
+mod common;
+use common::SCALE_STATE as STATE;
 
 fn git(dir: &Path, args: &[&str]) {
     let out = StdCommand::new("git")

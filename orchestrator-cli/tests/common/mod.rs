@@ -1,4 +1,4 @@
-//! Shared by the CLI tests that run `orchestrator mock-forge` as a process.
+//! Shared by the CLI tests: the `orchestrator mock-forge` process wrapper and fixtures.
 
 #![allow(dead_code, unreachable_pub)] // each test crate uses a different part
 
@@ -110,3 +110,34 @@ impl Drop for MockForge {
         }
     }
 }
+
+/// Seed 003's workloads as a cluster state file (`--cluster file:...`): `web` and `api` in
+/// `assistant`, `api` with an HPA.
+pub const SCALE_STATE: &str = "\
+workloads:
+  - kind: Deployment
+    namespace: assistant
+    name: web
+    replicas: 3
+    revision: 2
+    containers:
+      - name: web
+        requests: {cpu: 250m, memory: 512Mi}
+        limits: {cpu: 500m, memory: 1Gi}
+  - kind: Deployment
+    namespace: assistant
+    name: api
+    replicas: 2
+    containers:
+      - name: api
+        requests: {cpu: 200m, memory: 512Mi}
+        limits: {cpu: 500m, memory: 1Gi}
+hpas:
+  - namespace: assistant
+    name: api
+    targetKind: Deployment
+    targetName: api
+    minReplicas: 2
+    maxReplicas: 5
+    targetCpuPercent: 80
+";
