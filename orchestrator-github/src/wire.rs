@@ -305,6 +305,10 @@ pub(crate) struct GhPullRequest {
     pub(crate) state: String,
     #[serde(default)]
     pub(crate) html_url: String,
+    #[serde(default)]
+    pub(crate) merged: bool,
+    #[serde(default)]
+    pub(crate) mergeable: Option<bool>,
 }
 
 impl From<GhPullRequest> for PullRequest {
@@ -321,6 +325,9 @@ impl From<GhPullRequest> for PullRequest {
             draft: p.draft,
             state: p.state,
             html_url: p.html_url,
+            merged: p.merged,
+            mergeable: p.mergeable,
+            base_sha: p.base.sha,
         }
     }
 }
@@ -417,15 +424,19 @@ pub(crate) struct GhComment {
     pub(crate) body: Option<String>,
     #[serde(default)]
     pub(crate) created_at: String,
+    #[serde(default)]
+    pub(crate) updated_at: String,
 }
 
 impl From<GhComment> for Comment {
     fn from(c: GhComment) -> Self {
+        let created_at_ms = parse_time_ms(&c.created_at).unwrap_or(0);
         Comment {
             id: c.id,
             author: c.user.login,
             body: c.body.unwrap_or_default(),
-            created_at_ms: parse_time_ms(&c.created_at).unwrap_or(0),
+            created_at_ms,
+            updated_at_ms: parse_time_ms(&c.updated_at).unwrap_or(created_at_ms),
         }
     }
 }
@@ -746,6 +757,9 @@ mod tests {
                 draft: false,
                 state: "open".into(),
                 html_url: "https://github.com/octocat/Hello-World/pull/1347".into(),
+                merged: false,
+                mergeable: Some(true),
+                base_sha: pr.base_sha.clone(),
             }
         );
         // A pull request without a description has `"body": null`.
@@ -783,6 +797,7 @@ mod tests {
                 author: "octocat".into(),
                 body: "Me too".into(),
                 created_at_ms: 1_302_796_849_000,
+                updated_at_ms: 1_302_796_849_000,
             }
         );
         let level = |json: &str| {

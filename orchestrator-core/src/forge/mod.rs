@@ -11,9 +11,9 @@ pub use memory::{
     InMemoryForge, RepositoryDispatchRecord, RequestRecord, WorkflowSimulation, origin_tags,
 };
 pub use types::{
-    AssetState, Comment, Issue, NewPullRequest, NewRelease, Permission, PullRequest, Release,
-    ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun,
-    WorkflowRunQuery, WorkflowRunStatus,
+    AssetState, Comment, Comparison, Issue, NewPullRequest, NewRelease, Permission, PullCommit,
+    PullRequest, Release, ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, Review, ReviewState,
+    WorkflowDispatch, WorkflowRun, WorkflowRunQuery, WorkflowRunStatus,
 };
 
 use async_trait::async_trait;
@@ -198,6 +198,101 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
             self.backend(),
             &format!("permissions in {repo}"),
         ))
+    }
+
+    /// One comment by id, re-read from the forge (its author and edit time are facts the forge
+    /// holds, unlike its text); `NotFound` if absent.
+    async fn comment(&self, repo: &RepoId, comment_id: u64) -> Result<Comment> {
+        let _ = comment_id;
+        Err(not_supported(
+            self.backend(),
+            &format!("comments in {repo}"),
+        ))
+    }
+
+    /// Replaces a comment's text (GitHub lets anyone with write access do this to any comment);
+    /// `NotFound` if absent.
+    async fn update_comment(&self, repo: &RepoId, comment_id: u64, body: &str) -> Result<Comment> {
+        let _ = (comment_id, body);
+        Err(not_supported(
+            self.backend(),
+            &format!("comments in {repo}"),
+        ))
+    }
+
+    /// The reviews of a pull request, oldest first (all pages).
+    async fn list_reviews(&self, repo: &RepoId, number: u64) -> Result<Vec<Review>> {
+        let _ = number;
+        Err(not_supported(self.backend(), &format!("reviews in {repo}")))
+    }
+
+    /// Submits a review as the token's user at the pull request's current head (`state` is
+    /// `Approved`, `ChangesRequested` or `Commented`).
+    async fn create_review(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        state: ReviewState,
+        body: &str,
+    ) -> Result<Review> {
+        let _ = (number, state, body);
+        Err(not_supported(self.backend(), &format!("reviews in {repo}")))
+    }
+
+    /// The commits of a pull request, oldest first (all pages).
+    async fn list_pull_commits(&self, repo: &RepoId, number: u64) -> Result<Vec<PullCommit>> {
+        let _ = number;
+        Err(not_supported(
+            self.backend(),
+            &format!("pull request commits in {repo}"),
+        ))
+    }
+
+    /// The paths a pull request adds, changes or removes (all pages).
+    async fn list_pull_files(&self, repo: &RepoId, number: u64) -> Result<Vec<String>> {
+        let _ = number;
+        Err(not_supported(
+            self.backend(),
+            &format!("pull request files in {repo}"),
+        ))
+    }
+
+    /// Pull requests in `state` (`open`, `closed` or `all`), newest first (all pages).
+    async fn list_pull_requests(&self, repo: &RepoId, state: &str) -> Result<Vec<PullRequest>> {
+        let _ = state;
+        Err(not_supported(
+            self.backend(),
+            &format!("pull requests in {repo}"),
+        ))
+    }
+
+    /// A file's bytes at `git_ref` (a branch, tag or commit), or `None` when the file does not
+    /// exist there. How policy is read from the base branch rather than from a PR's head.
+    async fn file_contents(
+        &self,
+        repo: &RepoId,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let _ = (path, git_ref);
+        Err(not_supported(
+            self.backend(),
+            &format!("file contents in {repo}"),
+        ))
+    }
+
+    /// How `head` compares with `base` (commits or branches).
+    async fn compare_commits(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison> {
+        let _ = (base, head);
+        Err(not_supported(
+            self.backend(),
+            &format!("comparing commits in {repo}"),
+        ))
+    }
+
+    /// The login the credentials act as (`GET /user`).
+    async fn current_user(&self) -> Result<String> {
+        Err(not_supported(self.backend(), "reading the current user"))
     }
 
     /// Counts of the requests this backend made (or served), for reports and benchmarks.

@@ -255,6 +255,15 @@ pub struct PullRequest {
     pub state: String,
     /// The web page.
     pub html_url: String,
+    /// Merged into its base (then `state` is `closed`).
+    #[serde(default)]
+    pub merged: bool,
+    /// Whether GitHub can merge it cleanly; `None` while GitHub is still computing it.
+    #[serde(default)]
+    pub mergeable: Option<bool>,
+    /// The base branch's commit the pull request was last compared with.
+    #[serde(default)]
+    pub base_sha: String,
 }
 
 /// An issue (a tracking issue whose body a monitor keeps up to date, say).
@@ -298,6 +307,68 @@ pub struct Comment {
     pub body: String,
     /// Creation time, ms since the Unix epoch.
     pub created_at_ms: i64,
+    /// Last edit time, ms since the Unix epoch (equal to `created_at_ms` for an unedited
+    /// comment: anyone with write access can edit any comment, so an edited one proves nothing).
+    #[serde(default)]
+    pub updated_at_ms: i64,
+}
+
+/// The state of a pull-request review, as GitHub reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReviewState {
+    /// Approved (at [`Review::commit_id`]).
+    Approved,
+    /// Changes requested.
+    ChangesRequested,
+    /// A comment-only review.
+    Commented,
+    /// An approval or change request later dismissed.
+    Dismissed,
+    /// Started, not submitted.
+    Pending,
+}
+
+/// A pull-request review: who, what verdict, and the exact commit it was given for. Its author,
+/// state and commit cannot be edited after submission, which is why an approval is proven by a
+/// review rather than by comment text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The forge's id.
+    pub id: u64,
+    /// The reviewer.
+    pub author: String,
+    /// The verdict.
+    pub state: ReviewState,
+    /// The head commit the review was submitted at.
+    pub commit_id: String,
+    /// Submission time, ms since the Unix epoch (0 for a pending review).
+    pub submitted_at_ms: i64,
+    /// The review's text (may be empty).
+    pub body: String,
+}
+
+/// One commit of a pull request, with the forge accounts its author and committer map to
+/// (`None` when the e-mail matches no account).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullCommit {
+    /// The commit.
+    pub sha: String,
+    /// The forge login of its author.
+    pub author: Option<String>,
+    /// The forge login of its committer (usually who pushed it).
+    pub committer: Option<String>,
+}
+
+/// How `head` compares with `base` (GitHub's compare API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Commits on `head` not on `base`.
+    pub ahead_by: u64,
+    /// Commits on `base` not on `head` (the base moved on).
+    pub behind_by: u64,
+    /// Their merge base.
+    pub merge_base_sha: String,
 }
 
 /// A user's permission on a repository, weakest first (GitHub's collaborator permission levels).

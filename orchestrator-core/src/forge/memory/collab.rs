@@ -124,6 +124,9 @@ impl State {
             draft: new.draft,
             state: "open".into(),
             html_url: format!("memory://{repo}/pull/{number}"),
+            merged: false,
+            mergeable: Some(true),
+            base_sha: String::new(),
         };
         repo_state.pulls.insert(number, pr.clone());
         Ok(pr)
@@ -175,11 +178,13 @@ impl State {
             return Err(not_found(repo, number));
         }
         let id = self.fresh_id();
+        let now = crate::state::now_ms();
         let comment = Comment {
             id,
             author: author.to_owned(),
             body: body.to_owned(),
-            created_at_ms: crate::state::now_ms(),
+            created_at_ms: now,
+            updated_at_ms: now,
         };
         self.repo(repo)
             .comments

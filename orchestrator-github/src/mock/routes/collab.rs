@@ -428,7 +428,7 @@ impl Web<'_> {
             },
             base: GhBranchRef {
                 name: pr.base_ref.clone(),
-                sha: String::new(),
+                sha: pr.base_sha.clone(),
             },
             user: GhUser {
                 login: pr.author.clone(),
@@ -441,6 +441,8 @@ impl Web<'_> {
             draft: pr.draft,
             state: pr.state.clone(),
             html_url: format!("{}/{}/pull/{}", self.base_url, self.repo, pr.number),
+            merged: pr.merged,
+            mergeable: pr.mergeable,
         };
         let mut value = json!(gh);
         if let Some(obj) = value.as_object_mut() {
@@ -448,7 +450,6 @@ impl Web<'_> {
                 "url".into(),
                 json!(format!("{}/pulls/{}", self.api(), pr.number)),
             );
-            obj.insert("merged".into(), json!(false));
             obj.insert("node_id".into(), json!(format!("PR_mock{}", pr.number)));
             if let Some(head) = obj.get_mut("head").and_then(Value::as_object_mut) {
                 head.insert(
@@ -468,6 +469,7 @@ impl Web<'_> {
             },
             body: Some(c.body.clone()),
             created_at: format_time(c.created_at_ms),
+            updated_at: format_time(c.updated_at_ms),
         };
         let mut value = json!(gh);
         if let Some(obj) = value.as_object_mut() {
@@ -482,7 +484,6 @@ impl Web<'_> {
                 "url".into(),
                 json!(format!("{}/issues/comments/{}", self.api(), c.id)),
             );
-            obj.insert("updated_at".into(), json!(format_time(c.created_at_ms)));
         }
         value
     }
