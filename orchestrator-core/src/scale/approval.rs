@@ -33,7 +33,9 @@ use serde::Serialize;
 use super::plan::ScalePlan;
 use super::review::{PlanCommand, plan_marker_of};
 use crate::error::{Error, Result};
-use crate::forge::{Comment, Forge, Permission, PullCommit, PullRequest, RepoId, Review, ReviewState};
+use crate::forge::{
+    Comment, Forge, Permission, PullCommit, PullRequest, RepoId, Review, ReviewState,
+};
 
 /// The login GitHub Actions' `GITHUB_TOKEN` acts as.
 pub const DEFAULT_BOT: &str = "github-actions[bot]";
@@ -184,13 +186,11 @@ pub async fn policy_at_base(
             let text = String::from_utf8(bytes).map_err(|_| {
                 Error::invalid_input(format!("{repo}@{base_ref}:{POLICY_FILE} is not UTF-8"))
             })?;
-            Ok(
-                super::config::ScaleConfig::from_toml(
-                    &text,
-                    &format!("{repo}@{base_ref}:{POLICY_FILE}"),
-                )?
-                .policy,
-            )
+            Ok(super::config::ScaleConfig::from_toml(
+                &text,
+                &format!("{repo}@{base_ref}:{POLICY_FILE}"),
+            )?
+            .policy)
         }
     }
 }
@@ -293,7 +293,6 @@ impl ApprovedPlan {
     pub fn policy_changed(&self) -> bool {
         self.policy_changed
     }
-
 }
 
 fn denied(message: String) -> Error {
@@ -354,12 +353,14 @@ impl Authorship<'_> {
                     .as_deref()
                     .is_some_and(|l| l.eq_ignore_ascii_case(user))
             };
-            if is(&c.author) {
-                Some(format!("@{user} wrote commit {}", short(&c.sha)))
-            } else if is(&c.committer) {
-                Some(format!("@{user} committed (pushed) commit {}", short(&c.sha)))
-            } else {
-                None
+            match (is(&c.author), is(&c.committer)) {
+                (true, true) => Some(format!("@{user} wrote and pushed commit {}", short(&c.sha))),
+                (true, false) => Some(format!("@{user} wrote commit {}", short(&c.sha))),
+                (false, true) => Some(format!(
+                    "@{user} committed (pushed) commit {}",
+                    short(&c.sha)
+                )),
+                (false, false) => None,
             }
         })
     }
@@ -576,7 +577,9 @@ pub async fn verify(forge: &dyn Forge, request: &GateRequest<'_>) -> Result<Appr
                 for c in &comments {
                     if c.author.eq_ignore_ascii_case(request.requester)
                         || super::review::parse_command(&c.body) != Some(command)
-                        || seconds.iter().any(|s: &String| s.eq_ignore_ascii_case(&c.author))
+                        || seconds
+                            .iter()
+                            .any(|s: &String| s.eq_ignore_ascii_case(&c.author))
                     {
                         continue;
                     }
@@ -652,3 +655,6 @@ async fn qualified(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -82,8 +82,8 @@ impl ScaleConfig {
                 message,
             }
         };
-        let raw: ScaleOnly = toml::from_str(text)
-            .map_err(|e| err(e.span(), None, e.message().trim().to_owned()))?;
+        let raw: ScaleOnly =
+            toml::from_str(text).map_err(|e| err(e.span(), None, e.message().trim().to_owned()))?;
         parse_scale(raw.scale, &err)
     }
 }

@@ -673,7 +673,11 @@ impl ScaleExecutor {
     /// Applies the plan: a server-side dry run unless `execute`; executing checks drift first,
     /// verifies by reading back and waits for the rollouts. Crate-private: outside the crate an
     /// execution needs an [`ApprovedPlan`].
-    pub(crate) async fn apply_plan(&self, plan: &ScalePlan, execute: bool) -> Result<ExecuteReport> {
+    pub(crate) async fn apply_plan(
+        &self,
+        plan: &ScalePlan,
+        execute: bool,
+    ) -> Result<ExecuteReport> {
         if execute {
             check_drift(plan, self.cluster.as_ref()).await?;
         }

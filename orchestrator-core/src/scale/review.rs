@@ -355,8 +355,7 @@ pub fn change_lines(plan: &ScalePlan) -> Vec<String> {
                 let containers = workload(&action.kind, &action.name)
                     .map(|w| w.containers.clone())
                     .unwrap_or_default();
-                for (what, wanted) in [("requests", &action.requests), ("limits", &action.limits)]
-                {
+                for (what, wanted) in [("requests", &action.requests), ("limits", &action.limits)] {
                     let Some(wanted) = wanted else { continue };
                     for c in &containers {
                         let list = if what == "requests" {

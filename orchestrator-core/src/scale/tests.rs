@@ -507,7 +507,10 @@ async fn a_failed_rollout_fails_at_once_without_waiting_for_the_timeout() {
         .simulate_rollout(&web(), Some(SimulatedRollout::Fail { available: 2 }))
         .expect("simulate");
     let started = tokio::time::Instant::now();
-    let report = executor(&cluster).apply_plan(&plan, true).await.expect("apply");
+    let report = executor(&cluster)
+        .apply_plan(&plan, true)
+        .await
+        .expect("apply");
     assert!(!report.ok);
     assert_eq!(
         report.error.as_deref(),
