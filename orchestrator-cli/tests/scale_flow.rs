@@ -90,7 +90,11 @@ fn pr_command_reads_githubs_own_payloads_and_ignores_what_is_not_a_command() {
     let url = "http://127.0.0.1:9";
     for (name, text, want) in [
         ("created.json", CREATED, "ignored: no /apply-plan"),
-        ("edited.json", EDITED, "ignored: only new comments carry commands"),
+        (
+            "edited.json",
+            EDITED,
+            "ignored: only new comments carry commands",
+        ),
     ] {
         std::fs::write(dir.path().join(name), text).expect("write");
         let run = orchestrator(dir.path(), url, &["pr-command", "--event-file", name]);
@@ -101,8 +105,17 @@ fn pr_command_reads_githubs_own_payloads_and_ignores_what_is_not_a_command() {
     let mut issue: serde_json::Value = serde_json::from_str(CREATED).expect("fixture");
     issue["comment"]["body"] = "/apply-plan".into();
     std::fs::write(dir.path().join("issue.json"), issue.to_string()).expect("write");
-    let run = orchestrator(dir.path(), url, &["pr-command", "--event-file", "issue.json"]);
-    assert_eq!(run.stdout.trim(), "ignored: not a pull request", "{}", run.stderr);
+    let run = orchestrator(
+        dir.path(),
+        url,
+        &["pr-command", "--event-file", "issue.json"],
+    );
+    assert_eq!(
+        run.stdout.trim(),
+        "ignored: not a pull request",
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +213,8 @@ async fn the_seeds_prod_example_end_to_end() {
     mock.forge()
         .set_permission(&repo, "maint", Permission::Maintain);
     mock.forge().set_permission(&repo, "dev", Permission::Write);
-    mock.forge().set_permission(&repo, "lead", Permission::Admin);
+    mock.forge()
+        .set_permission(&repo, "lead", Permission::Admin);
 
     // Plan with the before state, then propose.
     let run = orchestrator(
@@ -249,7 +263,11 @@ async fn the_seeds_prod_example_end_to_end() {
         .expect("head");
     let plan_path = "ops/plans/infra-scale/prod/plan.yaml";
     forge
-        .set_pull_files(&repo, 1, &[plan_path, "ops/plans/infra-scale/prod/SUMMARY.md"])
+        .set_pull_files(
+            &repo,
+            1,
+            &[plan_path, "ops/plans/infra-scale/prod/SUMMARY.md"],
+        )
         .expect("files");
     let committed = std::fs::read(clone.join(plan_path)).expect("committed plan");
     forge.set_file(&repo, &head, plan_path, &committed);
@@ -285,7 +303,8 @@ async fn the_seeds_prod_example_end_to_end() {
     // No review yet: refused, on the PR and locally; nothing changes.
     let run = command("maint", "/apply-plan");
     assert!(
-        run.stdout.starts_with("refused: /apply-plan: no qualified approval"),
+        run.stdout
+            .starts_with("refused: /apply-plan: no qualified approval"),
         "{}{}",
         run.stdout,
         run.stderr
@@ -293,7 +312,11 @@ async fn the_seeds_prod_example_end_to_end() {
     forge.set_user("maint");
     let run = orchestrator(root, &url, &apply);
     assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("no qualified approval"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no qualified approval"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         std::fs::read_to_string(root.join("cluster.yaml")).expect("state"),
         STATE
@@ -304,7 +327,11 @@ async fn the_seeds_prod_example_end_to_end() {
         .review_as(&repo, 1, "dev", ReviewState::Approved, "")
         .expect("review");
     let run = command("maint", "/apply-plan");
-    assert!(run.stdout.contains("@dev wrote and pushed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("@dev wrote and pushed"),
+        "{}",
+        run.stdout
+    );
     forge
         .review_as(&repo, 1, "maint", ReviewState::Approved, "LGTM")
         .expect("review");
@@ -381,7 +408,10 @@ async fn the_seeds_prod_example_end_to_end() {
     let comments = forge.list_comments(&repo, 1).await.expect("comments");
     let result = &comments.last().expect("result").body;
     assert!(result.contains("Approved by: @maint"), "{result}");
-    assert!(result.contains("Deployment/web replicas: 3 → 6"), "{result}");
+    assert!(
+        result.contains("Deployment/web replicas: 3 → 6"),
+        "{result}"
+    );
 
     // One person cannot roll back alone; a second person's /rollback-plan restores the before
     // state exactly, keeping the HPA that existed before.
