@@ -10,11 +10,14 @@
 //! Workflow runs are simulated the same way (`workflows`): a dispatch records a run titled from
 //! the workflow's `run-name` template, `queued`, then `in_progress`, then `completed` as time
 //! passes, with a scripted or `success` conclusion. Pull requests, labels, comments and
-//! permissions (`collab`) are plain state; test hooks ([`InMemoryForge::set_user`],
-//! [`InMemoryForge::comment_as`], [`InMemoryForge::push_to_pull_request`],
-//! [`InMemoryForge::set_permission`], [`InMemoryForge::configure_workflow`]...) play the other
-//! people and the CI around the orchestrator. Labels and comments live on pull requests only
-//! (numbers without one are `NotFound`), and a pull request's head branch need not exist.
+//! permissions (`collab`), and reviews, pull-request commits and files, file contents and
+//! comparisons (`trust`: the facts a trusted approval is read from) are plain state; test hooks
+//! ([`InMemoryForge::set_user`], [`InMemoryForge::comment_as`],
+//! [`InMemoryForge::edit_comment_as`], [`InMemoryForge::review_as`],
+//! [`InMemoryForge::push_to_pull_request_as`], [`InMemoryForge::set_permission`],
+//! [`InMemoryForge::configure_workflow`]...) play the other people and the CI around the
+//! orchestrator. Labels live on pull requests only, comments on pull requests and issues (other
+//! numbers are `NotFound`), and a pull request's head branch need not exist.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -25,15 +28,16 @@ use async_trait::async_trait;
 
 use super::Forge;
 use super::types::{
-    AssetState, Comment, Issue, NewPullRequest, NewRelease, Permission, PullRequest, Release,
-    ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun,
-    WorkflowRunQuery,
+    AssetState, Comment, Comparison, Issue, NewPullRequest, NewRelease, Permission, PullCommit,
+    PullRequest, Release, ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, Review, ReviewState,
+    WorkflowDispatch, WorkflowRun, WorkflowRunQuery,
 };
 use crate::config::{Config, RepoConfig};
 use crate::error::{Error, Result};
 use crate::version::{TagFormat, VERSION_PLACEHOLDER};
 
 mod collab;
+mod trust;
 mod workflows;
 
 pub use collab::DEFAULT_USER;
@@ -85,6 +89,26 @@ pub enum ForgeOp {
     Issue,
     /// [`Forge::update_issue_body`].
     UpdateIssue,
+    /// [`Forge::comment`].
+    Comment,
+    /// [`Forge::update_comment`].
+    UpdateComment,
+    /// [`Forge::list_reviews`].
+    ListReviews,
+    /// [`Forge::create_review`].
+    CreateReview,
+    /// [`Forge::list_pull_commits`].
+    ListPullCommits,
+    /// [`Forge::list_pull_files`].
+    ListPullFiles,
+    /// [`Forge::list_pull_requests`].
+    ListPullRequests,
+    /// [`Forge::file_contents`].
+    FileContents,
+    /// [`Forge::compare_commits`].
+    CompareCommits,
+    /// [`Forge::current_user`].
+    CurrentUser,
 }
 
 /// An injected failure.
@@ -420,6 +444,16 @@ struct RepoState {
     comments: BTreeMap<u64, Vec<Comment>>,
     /// User → permission.
     permissions: HashMap<String, Permission>,
+    /// Reviews by pull-request number, oldest first.
+    reviews: BTreeMap<u64, Vec<Review>>,
+    /// Commits by pull-request number, oldest first.
+    pull_commits: BTreeMap<u64, Vec<PullCommit>>,
+    /// The paths each pull request changes (set by a test hook; empty until then).
+    pull_files: BTreeMap<u64, Vec<String>>,
+    /// File contents by (git ref as stored, path).
+    files: BTreeMap<(String, String), Vec<u8>>,
+    /// Scripted comparisons by (base, head), taking precedence over the derived ones.
+    comparisons: BTreeMap<(String, String), Comparison>,
 }
 
 impl InMemoryForge {
@@ -878,6 +912,115 @@ impl Forge for InMemoryForge {
         let mut state = self.lock();
         Self::begin(&mut state, ForgeOp::Permission, repo, user)?;
         Ok(state.permission(repo, user))
+    }
+
+    async fn comment(&self, repo: &RepoId, comment_id: u64) -> Result<Comment> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::Comment, repo, &comment_id.to_string())?;
+        state.comment_by_id(repo, comment_id)
+    }
+
+    async fn update_comment(&self, repo: &RepoId, comment_id: u64, body: &str) -> Result<Comment> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::UpdateComment,
+            repo,
+            &comment_id.to_string(),
+        )?;
+        let editor = state.user();
+        state.edit_comment(repo, comment_id, &editor, body)
+    }
+
+    async fn list_reviews(&self, repo: &RepoId, number: u64) -> Result<Vec<Review>> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::ListReviews,
+            repo,
+            &format!("#{number}"),
+        )?;
+        state.reviews(repo, number)
+    }
+
+    async fn create_review(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        review_state: ReviewState,
+        body: &str,
+    ) -> Result<Review> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::CreateReview,
+            repo,
+            &format!("#{number} {review_state:?}"),
+        )?;
+        let author = state.user();
+        state.review(repo, number, &author, review_state, body)
+    }
+
+    async fn list_pull_commits(&self, repo: &RepoId, number: u64) -> Result<Vec<PullCommit>> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::ListPullCommits,
+            repo,
+            &format!("#{number}"),
+        )?;
+        state.pull_commits(repo, number)
+    }
+
+    async fn list_pull_files(&self, repo: &RepoId, number: u64) -> Result<Vec<String>> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::ListPullFiles,
+            repo,
+            &format!("#{number}"),
+        )?;
+        state.pull_files(repo, number)
+    }
+
+    async fn list_pull_requests(&self, repo: &RepoId, pr_state: &str) -> Result<Vec<PullRequest>> {
+        let mut state = self.lock();
+        Self::begin(&mut state, ForgeOp::ListPullRequests, repo, pr_state)?;
+        state.pull_requests(repo, pr_state)
+    }
+
+    async fn file_contents(
+        &self,
+        repo: &RepoId,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::FileContents,
+            repo,
+            &format!("{path}@{git_ref}"),
+        )?;
+        Ok(state.file_contents(repo, path, git_ref))
+    }
+
+    async fn compare_commits(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison> {
+        let mut state = self.lock();
+        Self::begin(
+            &mut state,
+            ForgeOp::CompareCommits,
+            repo,
+            &format!("{base}...{head}"),
+        )?;
+        state.compare(repo, base, head)
+    }
+
+    async fn current_user(&self) -> Result<String> {
+        let mut state = self.lock();
+        // Not about a repository; the log still wants one.
+        Self::begin(&mut state, ForgeOp::CurrentUser, &RepoId::new("-", "-"), "")?;
+        Ok(state.user())
     }
 
     fn request_stats(&self) -> RequestStats {

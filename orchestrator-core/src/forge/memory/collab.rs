@@ -3,7 +3,9 @@
 
 use super::{InMemoryForge, State};
 use crate::error::{Error, Result};
-use crate::forge::types::{Comment, Issue, NewPullRequest, Permission, PullRequest, RepoId};
+use crate::forge::types::{
+    Comment, Issue, NewPullRequest, Permission, PullCommit, PullRequest, RepoId,
+};
 
 /// The login [`InMemoryForge`] acts as until [`InMemoryForge::set_user`] changes it.
 pub const DEFAULT_USER: &str = "orchestrator-bot";
@@ -24,26 +26,36 @@ impl InMemoryForge {
     }
 
     /// Someone pushed `new_head_sha` to pull request `number`'s head branch: the pull request
-    /// (and the branch) now point at it. `NotFound` for an unknown pull request.
+    /// (and the branch) now point at it, and its commit list gains `new_head_sha` with an author
+    /// and committer that map to no forge account (an e-mail GitHub does not know). To name who
+    /// pushed, use [`InMemoryForge::push_to_pull_request_as`]. `NotFound` for an unknown pull
+    /// request.
     pub fn push_to_pull_request(
         &self,
         repo: &RepoId,
         number: u64,
         new_head_sha: &str,
     ) -> Result<()> {
-        let mut state = self.lock();
-        let repo_state = state.repo(repo);
-        let pr = repo_state
-            .pulls
-            .get_mut(&number)
-            .ok_or_else(|| not_found(repo, number))?;
-        pr.head_sha = new_head_sha.to_owned();
-        let branch = pr.head_ref.clone();
-        repo_state.branches.insert(branch, new_head_sha.to_owned());
-        Ok(())
+        self.lock().push_commit(repo, number, new_head_sha, None)
     }
 
-    /// `author` comments on pull request `number` (not logged as a request of ours).
+    /// `pusher` pushed `new_head_sha` to pull request `number`'s head branch: as
+    /// [`InMemoryForge::push_to_pull_request`], and the new commit's author and committer are
+    /// `pusher` (so the two-person rule can see them in [`Forge::list_pull_commits`]).
+    ///
+    /// [`Forge::list_pull_commits`]: crate::forge::Forge::list_pull_commits
+    pub fn push_to_pull_request_as(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        new_head_sha: &str,
+        pusher: &str,
+    ) -> Result<()> {
+        self.lock()
+            .push_commit(repo, number, new_head_sha, Some(pusher))
+    }
+
+    /// `author` comments on issue or pull request `number` (not logged as a request of ours).
     pub fn comment_as(
         &self,
         repo: &RepoId,
@@ -55,7 +67,7 @@ impl InMemoryForge {
     }
 }
 
-fn not_found(repo: &RepoId, number: u64) -> Error {
+pub(super) fn not_found(repo: &RepoId, number: u64) -> Error {
     Error::NotFound {
         what: format!("pull request #{number} of {repo}"),
     }
@@ -96,6 +108,7 @@ impl State {
             ));
         }
         let head_sha = self.head_of(repo, &new.head);
+        let base_sha = self.head_of(repo, &new.base);
         let author = self.user();
         let repo_state = self.repo(repo);
         if repo_state
@@ -126,9 +139,18 @@ impl State {
             html_url: format!("memory://{repo}/pull/{number}"),
             merged: false,
             mergeable: Some(true),
-            base_sha: String::new(),
+            base_sha,
         };
         repo_state.pulls.insert(number, pr.clone());
+        // The branch's commit, written and pushed by whoever opens the pull request.
+        repo_state.pull_commits.insert(
+            number,
+            vec![PullCommit {
+                sha: pr.head_sha.clone(),
+                author: Some(pr.author.clone()),
+                committer: Some(pr.author.clone()),
+            }],
+        );
         Ok(pr)
     }
 
@@ -174,8 +196,9 @@ impl State {
         author: &str,
         body: &str,
     ) -> Result<Comment> {
-        if !self.repo(repo).pulls.contains_key(&number) {
-            return Err(not_found(repo, number));
+        let repo_state = self.repo(repo);
+        if !repo_state.pulls.contains_key(&number) && !repo_state.issues.contains_key(&number) {
+            return Err(issue_not_found(repo, number));
         }
         let id = self.fresh_id();
         let now = crate::state::now_ms();
@@ -198,9 +221,9 @@ impl State {
         let repo_state = self
             .repos
             .get(repo)
-            .ok_or_else(|| not_found(repo, number))?;
-        if !repo_state.pulls.contains_key(&number) {
-            return Err(not_found(repo, number));
+            .ok_or_else(|| issue_not_found(repo, number))?;
+        if !repo_state.pulls.contains_key(&number) && !repo_state.issues.contains_key(&number) {
+            return Err(issue_not_found(repo, number));
         }
         Ok(repo_state
             .comments

@@ -551,3 +551,203 @@ async fn fault_rules_cover_the_new_operations() {
     assert_eq!(forge.count(ForgeOp::DispatchWorkflow, &repo()), 2);
     assert_eq!(forge.count(ForgeOp::ListWorkflowRuns, &repo()), 1);
 }
+
+async fn open_pull(forge: &InMemoryForge) -> PullRequest {
+    forge
+        .create_pull_request(
+            &repo(),
+            &NewPullRequest {
+                title: "Plan".into(),
+                body: String::new(),
+                head: "plan-branch".into(),
+                base: "main".into(),
+                draft: true,
+            },
+        )
+        .await
+        .expect("pull request")
+}
+
+#[tokio::test]
+async fn an_edited_comment_reads_back_edited_and_only_writers_may_edit() {
+    let forge = InMemoryForge::new();
+    let pr = open_pull(&forge).await;
+    let bot = forge
+        .create_comment(&repo(), pr.number, "refused")
+        .await
+        .expect("comment");
+    assert_eq!(bot.updated_at_ms, bot.created_at_ms);
+    let denied = forge
+        .edit_comment_as(&repo(), bot.id, "stranger", "forged")
+        .expect_err("a stranger cannot edit");
+    assert!(matches!(denied, Error::PermissionDenied { .. }), "{denied}");
+    forge.set_permission(&repo(), "writer", Permission::Write);
+    let edited = forge
+        .edit_comment_as(&repo(), bot.id, "writer", "forged")
+        .expect("a writer edits anyone's comment");
+    assert_eq!(edited.author, bot.author, "an edit keeps the author");
+    assert!(edited.updated_at_ms > edited.created_at_ms);
+    assert_eq!(forge.comment(&repo(), bot.id).await.expect("by id"), edited);
+    let own = forge
+        .update_comment(&repo(), bot.id, "mine again")
+        .await
+        .expect("the author edits");
+    assert_eq!(own.body, "mine again");
+    assert!(matches!(
+        forge.comment(&repo(), 999_999).await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn comments_work_on_plain_issues() {
+    let forge = InMemoryForge::new();
+    let issue = forge
+        .create_issue(&repo(), "Tracking", "")
+        .await
+        .expect("issue");
+    forge
+        .comment_as(&repo(), issue.number, "someone", "hello")
+        .expect("comment on an issue");
+    let listed = forge
+        .list_comments(&repo(), issue.number)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(forge.comment_as(&repo(), 4242, "x", "y").is_err());
+}
+
+#[tokio::test]
+async fn reviews_are_bound_to_the_head_they_were_given_at() {
+    let forge = InMemoryForge::new();
+    let pr = open_pull(&forge).await;
+    let approval = forge
+        .review_as(&repo(), pr.number, "maint", ReviewState::Approved, "")
+        .expect("review");
+    assert_eq!(approval.commit_id, pr.head_sha);
+    forge
+        .push_to_pull_request_as(&repo(), pr.number, "feedbeef", "mallory")
+        .expect("push");
+    let later = forge
+        .review_as(
+            &repo(),
+            pr.number,
+            "maint",
+            ReviewState::ChangesRequested,
+            "no",
+        )
+        .expect("review");
+    assert_eq!(later.commit_id, "feedbeef");
+    let own = forge
+        .create_review(&repo(), pr.number, ReviewState::Approved, "")
+        .await
+        .expect_err("the author cannot approve their own pull request");
+    assert!(matches!(own, Error::Conflict { .. }), "{own}");
+    forge
+        .review_as(&repo(), pr.number, "other", ReviewState::Pending, "")
+        .expect("pending");
+    let reviews = forge.list_reviews(&repo(), pr.number).await.expect("list");
+    assert_eq!(
+        reviews.iter().map(|r| r.state).collect::<Vec<_>>(),
+        [ReviewState::Approved, ReviewState::ChangesRequested],
+        "another user's pending review is invisible"
+    );
+    let dismissed = forge
+        .dismiss_review(&repo(), pr.number, approval.id)
+        .expect("dismiss");
+    assert_eq!(dismissed.state, ReviewState::Dismissed);
+    let commits = forge
+        .list_pull_commits(&repo(), pr.number)
+        .await
+        .expect("commits");
+    assert_eq!(commits.len(), 2);
+    assert_eq!(commits[0].author.as_deref(), Some(DEFAULT_USER));
+    assert_eq!(commits[1].committer.as_deref(), Some("mallory"));
+    forge
+        .push_to_pull_request(&repo(), pr.number, "c0ffee")
+        .expect("push");
+    let commits = forge
+        .list_pull_commits(&repo(), pr.number)
+        .await
+        .expect("commits");
+    assert_eq!(commits[2].author, None);
+}
+
+#[tokio::test]
+async fn pull_request_state_files_contents_and_comparisons() {
+    let forge = InMemoryForge::new();
+    forge.set_branch_head(&repo(), "main", "base0");
+    let pr = open_pull(&forge).await;
+    assert_eq!(pr.base_sha, "base0");
+    forge
+        .set_pull_files(&repo(), pr.number, &["ops/plans/x/plan.yaml"])
+        .expect("files");
+    assert_eq!(
+        forge
+            .list_pull_files(&repo(), pr.number)
+            .await
+            .expect("files"),
+        ["ops/plans/x/plan.yaml"]
+    );
+    forge.set_file(&repo(), "main", "orchestrator.toml", b"[scale]\n");
+    assert_eq!(
+        forge
+            .file_contents(&repo(), "orchestrator.toml", "base0")
+            .await
+            .expect("read"),
+        Some(b"[scale]\n".to_vec()),
+        "a commit a branch points at finds the branch's files"
+    );
+    assert_eq!(
+        forge
+            .file_contents(&repo(), "orchestrator.toml", &pr.head_sha)
+            .await
+            .expect("read"),
+        None
+    );
+    let cmp = forge
+        .compare_commits(&repo(), "main", &pr.head_sha)
+        .await
+        .expect("compare");
+    assert_eq!((cmp.ahead_by, cmp.behind_by), (1, 0));
+    forge.set_branch_head(&repo(), "main", "base1");
+    let cmp = forge
+        .compare_commits(&repo(), "main", &pr.head_sha)
+        .await
+        .expect("compare");
+    assert_eq!(cmp.behind_by, 1, "the base moved on");
+    assert_eq!(
+        forge
+            .list_pull_requests(&repo(), "open")
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    forge
+        .set_mergeable(&repo(), pr.number, Some(false))
+        .expect("set");
+    forge
+        .close_pull_request(&repo(), pr.number, true)
+        .expect("close");
+    let closed = forge.pull_request(&repo(), pr.number).await.expect("read");
+    assert_eq!((closed.state.as_str(), closed.merged), ("closed", true));
+    assert_eq!(closed.mergeable, Some(false));
+    assert!(
+        forge
+            .list_pull_requests(&repo(), "open")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        forge
+            .list_pull_requests(&repo(), "closed")
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert!(forge.list_pull_requests(&repo(), "bogus").await.is_err());
+    assert_eq!(forge.current_user().await.expect("user"), DEFAULT_USER);
+}
