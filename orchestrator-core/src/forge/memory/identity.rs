@@ -1,0 +1,86 @@
+//! Acting as a named user in [`InMemoryForge`]: the [`Forge`](crate::forge::Forge) methods act as
+//! the one "token" user ([`InMemoryForge::set_user`]), but a server that serves many users from
+//! one forge (the mock GitHub, where each request's token decides who acts) needs the pull
+//! requests it opens and the reviews it lists to be seen as a given login, without changing who
+//! the token user is for everyone else.
+
+use super::{InMemoryForge, State};
+use crate::error::Result;
+use crate::forge::types::{NewPullRequest, PullRequest, RepoId, Review};
+
+impl InMemoryForge {
+    /// `author` opens a pull request (as [`Forge::create_pull_request`] does for the token's
+    /// user): they are its author, which the two-person rule and self-approval refusals read.
+    ///
+    /// [`Forge::create_pull_request`]: crate::forge::Forge::create_pull_request
+    pub fn create_pull_request_as(
+        &self,
+        repo: &RepoId,
+        new: &NewPullRequest,
+        author: &str,
+    ) -> Result<PullRequest> {
+        as_user(&mut self.lock(), author, |state| {
+            state.create_pull_request(repo, new)
+        })
+    }
+
+    /// The reviews of pull request `number` as `viewer` sees them (a pending review is visible
+    /// to its author only, as on GitHub).
+    pub fn reviews_seen_by(&self, repo: &RepoId, number: u64, viewer: &str) -> Result<Vec<Review>> {
+        as_user(&mut self.lock(), viewer, |state| state.reviews(repo, number))
+    }
+}
+
+/// Runs `f` with `login` as the token's user, then puts the previous one back.
+fn as_user<T>(state: &mut State, login: &str, f: impl FnOnce(&mut State) -> T) -> T {
+    let previous = state.user.replace(login.to_owned());
+    let result = f(state);
+    state.user = previous;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forge::{Forge, ReviewState};
+
+    #[tokio::test]
+    async fn a_pull_request_opened_as_someone_is_theirs_and_the_token_user_stays() {
+        let forge = InMemoryForge::new();
+        forge.set_user("bot");
+        let repo = RepoId::new("acme", "app");
+        let new = NewPullRequest {
+            title: "t".into(),
+            head: "plan".into(),
+            base: "main".into(),
+            ..NewPullRequest::default()
+        };
+        let pr = forge
+            .create_pull_request_as(&repo, &new, "alice")
+            .expect("opens");
+        assert_eq!(pr.author, "alice");
+        assert_eq!(forge.current_user().await.expect("user"), "bot");
+        // Her own approval is refused as the author's; a pending review shows to her only.
+        assert!(
+            forge
+                .review_as(&repo, pr.number, "alice", ReviewState::Approved, "")
+                .is_err()
+        );
+        forge
+            .review_as(&repo, pr.number, "bob", ReviewState::Pending, "draft")
+            .expect("pending");
+        assert_eq!(
+            forge
+                .reviews_seen_by(&repo, pr.number, "bob")
+                .expect("reviews")
+                .len(),
+            1
+        );
+        assert!(
+            forge
+                .reviews_seen_by(&repo, pr.number, "alice")
+                .expect("reviews")
+                .is_empty()
+        );
+    }
+}
