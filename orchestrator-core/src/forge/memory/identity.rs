@@ -4,8 +4,9 @@
 //! requests it opens and the reviews it lists to be seen as a given login, without changing who
 //! the token user is for everyone else.
 
+use super::collab::not_found;
 use super::{InMemoryForge, State};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::forge::types::{NewPullRequest, PullRequest, RepoId, Review};
 
 impl InMemoryForge {
@@ -28,6 +29,50 @@ impl InMemoryForge {
     /// to its author only, as on GitHub).
     pub fn reviews_seen_by(&self, repo: &RepoId, number: u64, viewer: &str) -> Result<Vec<Review>> {
         as_user(&mut self.lock(), viewer, |state| state.reviews(repo, number))
+    }
+
+    /// The issue or pull request comment `comment_id` belongs to (`None` for an unknown one):
+    /// where a comment fetched by id links to.
+    pub fn comment_issue(&self, repo: &RepoId, comment_id: u64) -> Option<u64> {
+        self.lock().repos.get(repo).and_then(|r| {
+            r.comments
+                .iter()
+                .find(|(_, comments)| comments.iter().any(|c| c.id == comment_id))
+                .map(|(number, _)| *number)
+        })
+    }
+
+    /// Reopens closed pull request `number`; `Conflict` for a merged one (GitHub cannot reopen
+    /// those), `NotFound` for an unknown one.
+    pub fn reopen_pull_request(&self, repo: &RepoId, number: u64) -> Result<()> {
+        let mut state = self.lock();
+        let pr = state
+            .repo(repo)
+            .pulls
+            .get_mut(&number)
+            .ok_or_else(|| not_found(repo, number))?;
+        if pr.merged {
+            return Err(Error::Conflict {
+                message: format!("pull request #{number} of {repo} is merged; it cannot reopen"),
+            });
+        }
+        pr.state = "open".into();
+        Ok(())
+    }
+
+    /// Retitles pull request `number`; `InvalidInput` for a blank title.
+    pub fn set_pull_title(&self, repo: &RepoId, number: u64, title: &str) -> Result<()> {
+        if title.trim().is_empty() {
+            return Err(Error::invalid_input("a pull request needs a title"));
+        }
+        let mut state = self.lock();
+        let pr = state
+            .repo(repo)
+            .pulls
+            .get_mut(&number)
+            .ok_or_else(|| not_found(repo, number))?;
+        title.clone_into(&mut pr.title);
+        Ok(())
     }
 }
 
@@ -82,5 +127,38 @@ mod tests {
                 .expect("reviews")
                 .is_empty()
         );
+        let comment = forge
+            .comment_as(&repo, pr.number, "bob", "hi")
+            .expect("comments");
+        assert_eq!(forge.comment_issue(&repo, comment.id), Some(pr.number));
+        assert_eq!(forge.comment_issue(&repo, comment.id + 100), None);
+    }
+
+    #[tokio::test]
+    async fn a_closed_pull_request_reopens_unless_merged() {
+        let forge = InMemoryForge::new();
+        let repo = RepoId::new("acme", "app");
+        let new = NewPullRequest {
+            title: "t".into(),
+            head: "plan".into(),
+            base: "main".into(),
+            ..NewPullRequest::default()
+        };
+        let pr = forge.create_pull_request(&repo, &new).await.expect("opens");
+        forge
+            .close_pull_request(&repo, pr.number, false)
+            .expect("closes");
+        forge.reopen_pull_request(&repo, pr.number).expect("reopens");
+        forge.set_pull_title(&repo, pr.number, "t2").expect("retitles");
+        let again = forge.pull_request(&repo, pr.number).await.expect("reads");
+        assert_eq!((again.state.as_str(), again.title.as_str()), ("open", "t2"));
+        forge
+            .close_pull_request(&repo, pr.number, true)
+            .expect("merges");
+        assert!(matches!(
+            forge.reopen_pull_request(&repo, pr.number),
+            Err(Error::Conflict { .. })
+        ));
+        assert!(forge.set_pull_title(&repo, pr.number, " ").is_err());
     }
 }
