@@ -17,9 +17,9 @@ use orchestrator_core::{Error, Result};
 use crate::transport::{ClientConfig, Reply, Request, RetryPolicy, Transport};
 use crate::wire::{
     GhAsset, GhComment, GhCommentBody, GhComparison, GhContent, GhError, GhIssue, GhLabels,
-    GhNewIssue, GhNewPullRequest, GhNewRef, GhNewRelease, GhNewReview, GhPermission,
-    GhPullCommit, GhPullFile, GhPullRequest, GhRelease, GhReleaseUpdate, GhRepositoryDispatch,
-    GhReview, GhUser, GhWorkflowDispatch, GhWorkflowRun, GhWorkflowRuns, format_time,
+    GhNewIssue, GhNewPullRequest, GhNewRef, GhNewRelease, GhNewReview, GhPermission, GhPullCommit,
+    GhPullFile, GhPullRequest, GhRelease, GhReleaseUpdate, GhRepositoryDispatch, GhReview, GhUser,
+    GhWorkflowDispatch, GhWorkflowRun, GhWorkflowRuns, format_time,
 };
 
 /// GitHub's public API.
@@ -978,16 +978,19 @@ impl Forge for GitHubForge {
                         "{what}: a directory on GitHub, not a file"
                     )));
                 }
-                let content: GhContent = serde_json::from_value(body).map_err(|e| {
-                    Error::Transient {
+                let content: GhContent =
+                    serde_json::from_value(body).map_err(|e| Error::Transient {
                         message: format!("unexpected response for {what}: {e}"),
-                    }
-                })?;
+                    })?;
                 content.bytes(&what).map(Some)
             }
             // An unknown ref is not a missing file: a policy read at a ref that does not exist
             // must fail, not read as "no policy".
-            StatusCode::NOT_FOUND if GhError::parse(&reply.body).message.starts_with("No commit found") => {
+            StatusCode::NOT_FOUND
+                if GhError::parse(&reply.body)
+                    .message
+                    .starts_with("No commit found") =>
+            {
                 Err(Error::NotFound {
                     what: format!("ref {git_ref} of {repo}"),
                 })
@@ -1016,7 +1019,9 @@ impl Forge for GitHubForge {
 
     async fn current_user(&self) -> Result<String> {
         let what = "the token's user";
-        let reply = self.get(format!("{}/user", self.inner.api_url), what).await?;
+        let reply = self
+            .get(format!("{}/user", self.inner.api_url), what)
+            .await?;
         match reply.status {
             StatusCode::OK => {
                 let user: GhUser = reply.json(what)?;

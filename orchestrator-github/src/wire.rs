@@ -709,7 +709,11 @@ impl GhContent {
         if self.kind != "file" {
             return Err(orchestrator_core::Error::invalid_input(format!(
                 "{what}: a {} on GitHub, not a file",
-                if self.kind.is_empty() { "directory" } else { &self.kind }
+                if self.kind.is_empty() {
+                    "directory"
+                } else {
+                    &self.kind
+                }
             )));
         }
         if self.encoding != "base64" {
@@ -1231,7 +1235,8 @@ mod tests {
             assert_eq!(Review::from(gh).state, state, "{name}");
         }
         // A deleted reviewer is `null`; a pending review has no `submitted_at`.
-        let ghost = r#"{"id": 81, "user": null, "body": "", "state": "PENDING", "commit_id": null}"#;
+        let ghost =
+            r#"{"id": 81, "user": null, "body": "", "state": "PENDING", "commit_id": null}"#;
         let review: Review = serde_json::from_str::<GhReview>(ghost)
             .expect("valid")
             .into();

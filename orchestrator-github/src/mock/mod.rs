@@ -213,7 +213,8 @@ impl State {
             return;
         }
         for user in &self.users {
-            self.forge.set_permission(repo, &user.login, user.permission);
+            self.forge
+                .set_permission(repo, &user.login, user.permission);
         }
     }
 
@@ -437,7 +438,9 @@ impl MockGitHub {
     /// Adds a user (see [`MockOptions::users`]); a user with the same login is replaced.
     pub fn add_user(&self, user: MockUser) {
         let mut state = lock(&self.state);
-        state.users.retain(|u| !u.login.eq_ignore_ascii_case(&user.login));
+        state
+            .users
+            .retain(|u| !u.login.eq_ignore_ascii_case(&user.login));
         state.users.push(user);
         // Their permission reaches every repository's forge afresh.
         state.permissions_shared.clear();

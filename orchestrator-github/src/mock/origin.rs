@@ -63,7 +63,12 @@ pub(crate) fn resolve(origin: &Path, rev: &str) -> Option<String> {
     }
     git_text(
         origin,
-        &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")],
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ],
     )
     .filter(|sha| !sha.is_empty())
 }
@@ -195,7 +200,12 @@ pub(crate) fn read_path(origin: &Path, sha: &str, path: &str) -> PathAt {
 pub(crate) fn ahead_behind(origin: &Path, base: &str, head: &str) -> Option<(u64, u64)> {
     let out = git_text(
         origin,
-        &["rev-list", "--left-right", "--count", &format!("{base}...{head}")],
+        &[
+            "rev-list",
+            "--left-right",
+            "--count",
+            &format!("{base}...{head}"),
+        ],
     )?;
     let mut counts = out.split_whitespace().map(|n| n.parse::<u64>().ok());
     let behind = counts.next()??;
@@ -244,7 +254,16 @@ pub(crate) fn merge(
     let output = Command::new("git")
         .arg("--git-dir")
         .arg(origin)
-        .args(["commit-tree", &tree, "-p", &base_sha, "-p", head, "-m", message])
+        .args([
+            "commit-tree",
+            &tree,
+            "-p",
+            &base_sha,
+            "-p",
+            head,
+            "-m",
+            message,
+        ])
         .envs([
             ("GIT_AUTHOR_NAME", name),
             ("GIT_AUTHOR_EMAIL", email),
@@ -259,7 +278,10 @@ pub(crate) fn merge(
         return Err(MergeError::Failed);
     }
     let merged = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let branch = format!("refs/heads/{}", base.strip_prefix("refs/heads/").unwrap_or(base));
+    let branch = format!(
+        "refs/heads/{}",
+        base.strip_prefix("refs/heads/").unwrap_or(base)
+    );
     git(origin, &["update-ref", &branch, &merged, &base_sha]).ok_or(MergeError::Failed)?;
     Ok(merged)
 }

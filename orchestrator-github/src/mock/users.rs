@@ -113,10 +113,7 @@ pub fn parse_users(text: &str, source: &str) -> Result<Vec<MockUser>> {
                 "{which} ({login}): token is empty"
             )));
         }
-        if let Some(other) = users
-            .iter()
-            .find(|u| u.login.eq_ignore_ascii_case(login))
-        {
+        if let Some(other) = users.iter().find(|u| u.login.eq_ignore_ascii_case(login)) {
             return Err(Error::invalid_input(format!(
                 "{which}: login {login:?} is already user {:?}",
                 other.login
@@ -135,7 +132,10 @@ pub fn parse_users(text: &str, source: &str) -> Result<Vec<MockUser>> {
             login: login.to_owned(),
             token: SecretString::new(entry.token.trim()),
             permission: entry.permission,
-            email: entry.email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()),
+            email: entry
+                .email
+                .map(|e| e.trim().to_owned())
+                .filter(|e| !e.is_empty()),
             bot: entry.bot,
         });
     }
@@ -246,16 +246,28 @@ bot = true
     #[test]
     fn bad_users_files_name_the_field_and_never_the_token() {
         let cases = [
+            (FILE.replace("\"maintain\"", "\"superuser\""), "line 5"),
             (
-                FILE.replace("\"maintain\"", "\"superuser\""),
-                "line 5",
+                FILE.replace("login = \"mallory\"", "login = \"al ice\""),
+                "user #2",
             ),
-            (FILE.replace("login = \"mallory\"", "login = \"al ice\""), "user #2"),
-            (FILE.replace("\"tok-mallory\"", "\"tok-alice\""), "same as alice's"),
-            (FILE.replace("login = \"mallory\"", "login = \"Alice\""), "already user"),
-            (FILE.replace("bot = true", "bot = true\nadmin = 1"), "unknown field"),
+            (
+                FILE.replace("\"tok-mallory\"", "\"tok-alice\""),
+                "same as alice's",
+            ),
+            (
+                FILE.replace("login = \"mallory\"", "login = \"Alice\""),
+                "already user",
+            ),
+            (
+                FILE.replace("bot = true", "bot = true\nadmin = 1"),
+                "unknown field",
+            ),
             // A syntax error on a token's line: the line is named, its text is not shown.
-            (FILE.replace("token = \"tok-mallory\"", "token = tok-mallory"), "line 10"),
+            (
+                FILE.replace("token = \"tok-mallory\"", "token = tok-mallory"),
+                "line 10",
+            ),
         ];
         for (text, expected) in cases {
             let err = parse_users(&text, "users.toml").expect_err(expected);

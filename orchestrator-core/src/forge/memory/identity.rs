@@ -28,7 +28,9 @@ impl InMemoryForge {
     /// The reviews of pull request `number` as `viewer` sees them (a pending review is visible
     /// to its author only, as on GitHub).
     pub fn reviews_seen_by(&self, repo: &RepoId, number: u64, viewer: &str) -> Result<Vec<Review>> {
-        as_user(&mut self.lock(), viewer, |state| state.reviews(repo, number))
+        as_user(&mut self.lock(), viewer, |state| {
+            state.reviews(repo, number)
+        })
     }
 
     /// The issue or pull request comment `comment_id` belongs to (`None` for an unknown one):
@@ -148,8 +150,12 @@ mod tests {
         forge
             .close_pull_request(&repo, pr.number, false)
             .expect("closes");
-        forge.reopen_pull_request(&repo, pr.number).expect("reopens");
-        forge.set_pull_title(&repo, pr.number, "t2").expect("retitles");
+        forge
+            .reopen_pull_request(&repo, pr.number)
+            .expect("reopens");
+        forge
+            .set_pull_title(&repo, pr.number, "t2")
+            .expect("retitles");
         let again = forge.pull_request(&repo, pr.number).await.expect("reads");
         assert_eq!((again.state.as_str(), again.title.as_str()), ("open", "t2"));
         forge

@@ -223,7 +223,10 @@ fn follow_pushes(state: &mut State, repo: &RepoId, origin: &Path) {
             None => state.forge.push_to_pull_request(repo, pr.number, &head),
         };
         if let Err(e) = moved {
-            tracing::warn!("mock: cannot follow the push to #{} of {repo}: {e}", pr.number);
+            tracing::warn!(
+                "mock: cannot follow the push to #{} of {repo}: {e}",
+                pr.number
+            );
         }
     }
 }
@@ -294,9 +297,19 @@ impl Ctx<'_> {
     fn comment(&self, number: Option<u64>, c: &Comment) -> Value {
         let mut value = self.web.comment(number.unwrap_or_default(), c);
         if let Some(obj) = value.as_object_mut() {
+            if c.updated_at_ms > c.created_at_ms {
+                // GitHub writes whole seconds; an edit within the second it was made in must
+                // still show as an edit (a rehearsal edits faster than a person does).
+                let created_second = c.created_at_ms - c.created_at_ms.rem_euclid(1000);
+                let shown = c.updated_at_ms.max(created_second + 1000);
+                obj.insert("updated_at".into(), json!(format_time(shown)));
+            }
             obj.insert("user".into(), self.user(&c.author));
             obj.insert("node_id".into(), json!(format!("IC_mock{}", c.id)));
-            obj.insert("author_association".into(), json!(self.association(&c.author)));
+            obj.insert(
+                "author_association".into(),
+                json!(self.association(&c.author)),
+            );
             if let Some(n) = number {
                 obj.insert(
                     "issue_url".into(),
@@ -334,14 +347,15 @@ impl Ctx<'_> {
             && commit != pr.head_sha
         {
             // GitHub can review an older commit; this mock reviews the head only.
-            return invalid("commit_id is not the pull request's head (this mock reviews the head)");
+            return invalid(
+                "commit_id is not the pull request's head (this mock reviews the head)",
+            );
         }
         let text = new.body.unwrap_or_default();
         let submitted = match self.login() {
-            Some(login) => {
-                self.forge
-                    .review_as(self.web.repo, number, login, review_state, &text)
-            }
+            Some(login) => self
+                .forge
+                .review_as(self.web.repo, number, login, review_state, &text),
             None => ready(
                 self.forge
                     .create_review(self.web.repo, number, review_state, &text),
@@ -377,7 +391,10 @@ impl Ctx<'_> {
         };
         match reviews {
             Ok(reviews) => {
-                let items = reviews.iter().map(|r| self.review_json(number, r)).collect();
+                let items = reviews
+                    .iter()
+                    .map(|r| self.review_json(number, r))
+                    .collect();
                 let (per_page, page) = paging(uri);
                 let url = format!("{}/pulls/{number}/reviews", self.web.api());
                 let (items, link) = page_of(items, per_page, page, &url);
@@ -530,7 +547,10 @@ impl Ctx<'_> {
             Err(e) => return error(&e),
         };
         if pr.state != "open" || pr.mergeable == Some(false) {
-            return Answer::error(StatusCode::METHOD_NOT_ALLOWED, "Pull Request is not mergeable");
+            return Answer::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Pull Request is not mergeable",
+            );
         }
         if request.sha.as_deref().is_some_and(|sha| sha != pr.head_sha) {
             return Answer::error(
@@ -551,9 +571,16 @@ impl Ctx<'_> {
         let sha = match self.origin {
             Some(origin) => {
                 let email = format!("{merger}@users.noreply.github.com");
-                match origin::merge(origin, &pr.base_ref, &pr.head_sha, &title, (&merger, &email)) {
+                match origin::merge(
+                    origin,
+                    &pr.base_ref,
+                    &pr.head_sha,
+                    &title,
+                    (&merger, &email),
+                ) {
                     Ok(sha) => {
-                        self.forge.set_branch_head(self.web.repo, &pr.base_ref, &sha);
+                        self.forge
+                            .set_branch_head(self.web.repo, &pr.base_ref, &sha);
                         sha
                     }
                     Err(origin::MergeError::Conflict) => {
@@ -746,7 +773,10 @@ impl Ctx<'_> {
 
     fn contents(&self, path: &str, git_ref: Option<String>) -> Answer {
         let no_commit = |r: &str| {
-            Answer::error(StatusCode::NOT_FOUND, &format!("No commit found for the ref {r}"))
+            Answer::error(
+                StatusCode::NOT_FOUND,
+                &format!("No commit found for the ref {r}"),
+            )
         };
         let api = self.web.api();
         match self.origin {
@@ -779,11 +809,10 @@ impl Ctx<'_> {
                 }
             }
             None => {
-                let git_ref = git_ref.unwrap_or_else(|| orchestrator_core::forge::DEFAULT_BRANCH.to_owned());
+                let git_ref =
+                    git_ref.unwrap_or_else(|| orchestrator_core::forge::DEFAULT_BRANCH.to_owned());
                 match ready(self.forge.file_contents(self.web.repo, path, &git_ref)) {
-                    Ok(Some(bytes)) => {
-                        Answer::cached(self.file_json(path, &git_ref, &bytes, ""))
-                    }
+                    Ok(Some(bytes)) => Answer::cached(self.file_json(path, &git_ref, &bytes, "")),
                     Ok(None) => Answer::not_found(),
                     Err(e) => error(&e),
                 }
@@ -802,7 +831,10 @@ impl Ctx<'_> {
             .collect();
         let name = path.rsplit('/').next().unwrap_or(path);
         let url = format!("{}/contents/{path}?ref={git_ref}", self.web.api());
-        let html = format!("{}/{}/blob/{git_ref}/{path}", self.web.base_url, self.web.repo);
+        let html = format!(
+            "{}/{}/blob/{git_ref}/{path}",
+            self.web.base_url, self.web.repo
+        );
         let git = format!("{}/git/blobs/{blob}", self.web.api());
         json!({
             "type": "file",
@@ -835,7 +867,8 @@ impl Ctx<'_> {
                 else {
                     return Answer::not_found();
                 };
-                let merge_base = origin::merge_base(origin, &base_sha, &head_sha).unwrap_or_default();
+                let merge_base =
+                    origin::merge_base(origin, &base_sha, &head_sha).unwrap_or_default();
                 (ahead, behind, merge_base, base_sha)
             }
             None => match ready(self.forge.compare_commits(self.web.repo, base, head)) {
