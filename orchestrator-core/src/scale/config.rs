@@ -1,5 +1,11 @@
-//! `[scale]` of `orchestrator.toml`: who may approve a scaling plan, and how long `apply` and
-//! `rollback` wait for the rollouts. Command-line flags override each key for one invocation.
+//! `[scale]` of `orchestrator.toml`: who may approve a scaling plan, what must hold before one is
+//! applied, and how long `apply` and `rollback` wait for the rollouts. Command-line flags override
+//! each key for one invocation.
+//!
+//! This section is policy, so it is only ever read from a trusted source: the workflow's checkout
+//! of the default branch, or the base branch through the forge ([`ScaleConfig::from_toml`] reads
+//! the `[scale]` table alone from a file fetched at the base ref). A pull request's own
+//! `orchestrator.toml` is the change under review and never decides who may approve it.
 //!
 //! ```toml
 //! [scale]
@@ -7,7 +13,11 @@
 //!                                       #   min_permission)
 //! min_permission = "maintain"           # write (default), maintain or admin
 //! allow_self_approval = false           # may the PR author approve their own plan (default no)
-//! bot_logins = ["github-actions[bot]"]  # whose replies carry approvals (default shown)
+//! bot_logins = ["github-actions[bot]"]  # bots: their commands are ignored, their reviews never
+//!                                       #   approve (default shown)
+//! apply_requirements = ["approved", "mergeable", "undiverged"]  # default shown; `open` always
+//! emergency_rollback = ["oncall-lead"]  # may /rollback-plan alone (default: nobody; every
+//!                                       #   rollback needs a second approver)
 //! rollout_timeout = "10m"               # per workload, after apply/rollback --execute (default 5m)
 //! wait_for_rollout = true               # false: done once the cluster shows the change
 //! ```
@@ -15,10 +25,10 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::approval::{ApplyRequirements, ApprovalPolicy};
 use super::execute::RolloutWait;
-use super::review::ApprovalPolicy;
 use crate::config::{ErrFn, duration_field};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::forge::Permission;
 
 /// `[scale]`; its default is what the section's absence means (the flags' defaults).
@@ -48,6 +58,34 @@ pub(crate) struct RawScale {
     bot_logins: Option<Vec<Spanned<String>>>,
     rollout_timeout: Option<Spanned<String>>,
     wait_for_rollout: Option<Spanned<bool>>,
+    apply_requirements: Option<Vec<Spanned<String>>>,
+    emergency_rollback: Option<Vec<Spanned<String>>>,
+}
+
+/// A whole `orchestrator.toml` seen only for its `[scale]` table.
+#[derive(Debug, Default, Deserialize)]
+struct ScaleOnly {
+    scale: Option<RawScale>,
+}
+
+impl ScaleConfig {
+    /// The `[scale]` table of an `orchestrator.toml` read from a trusted source (the base branch,
+    /// fetched through the forge); other sections are not looked at, so a base branch with a
+    /// config for other commands still yields its scale policy. Errors name `origin`, the line
+    /// and the key.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let err = |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| {
+            Error::Config {
+                file: origin.into(),
+                line: span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+                key,
+                message,
+            }
+        };
+        let raw: ScaleOnly =
+            toml::from_str(text).map_err(|e| err(e.span(), None, e.message().trim().to_owned()))?;
+        parse_scale(raw.scale, &err)
+    }
 }
 
 /// The weakest permission that may approve, by name (`write`, `maintain`, `admin`).
@@ -119,6 +157,32 @@ pub(crate) fn parse_scale(raw: Option<RawScale>, err: &ErrFn<'_>) -> Result<Scal
         })?;
     }
     policy.allow_self_approval = raw.allow_self_approval.unwrap_or(false);
+    if let Some(list) = raw.apply_requirements {
+        let mut requirements = ApplyRequirements::NONE;
+        for name in list {
+            if !requirements.enable(name.get_ref()) {
+                return Err(err(
+                    Some(name.span()),
+                    Some("scale.apply_requirements".into()),
+                    format!(
+                        "{:?} is not one of \"open\", \"approved\", \"mergeable\", \"undiverged\"",
+                        name.get_ref()
+                    ),
+                ));
+            }
+        }
+        policy.requirements = requirements;
+    }
+    if let Some(logins) = logins(raw.emergency_rollback, "emergency_rollback")? {
+        if logins.is_empty() {
+            return Err(err(
+                None,
+                Some("scale.emergency_rollback".into()),
+                "an empty list names nobody; leave the key out for no emergency rollback".into(),
+            ));
+        }
+        policy.emergency_rollback = logins;
+    }
     let wait = raw.wait_for_rollout.as_ref().is_none_or(|w| *w.get_ref());
     if !wait && let Some(timeout) = &raw.rollout_timeout {
         return Err(err(

@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
+use super::approval::{ApprovedPlan, GateAction};
 use super::plan::{ActionType, BeforeState, BeforeWorkload, ScalePlan};
 use crate::cluster::{
     Cluster, ContainerResources, Hpa, RolloutProgress, RolloutStatus, WorkloadKind, WorkloadRef,
@@ -638,10 +639,45 @@ impl ScaleExecutor {
         self
     }
 
+    /// Previews the plan: a server-side dry run, nothing changes.
+    pub async fn preview(&self, plan: &ScalePlan) -> Result<ExecuteReport> {
+        self.apply_plan(plan, false).await
+    }
+
+    /// Previews a rollback of the plan: a server-side dry run, nothing changes.
+    pub async fn preview_rollback(&self, plan: &ScalePlan) -> Result<ExecuteReport> {
+        self.rollback_plan(plan, false).await
+    }
+
+    /// Applies a plan the gate approved ([`super::approval::verify`] is the only way to get an
+    /// [`ApprovedPlan`]): checks drift first, verifies by reading back and waits for the rollouts.
+    pub async fn apply(&self, approved: &ApprovedPlan) -> Result<ExecuteReport> {
+        if approved.action() != GateAction::Apply {
+            return Err(Error::PermissionDenied {
+                message: "this plan was approved for a rollback, not an apply".into(),
+            });
+        }
+        self.apply_plan(approved.plan(), true).await
+    }
+
+    /// Restores the before state of a plan the gate approved for a rollback.
+    pub async fn rollback(&self, approved: &ApprovedPlan) -> Result<ExecuteReport> {
+        if approved.action() != GateAction::Rollback {
+            return Err(Error::PermissionDenied {
+                message: "this plan was approved for an apply, not a rollback".into(),
+            });
+        }
+        self.rollback_plan(approved.plan(), true).await
+    }
+
     /// Applies the plan: a server-side dry run unless `execute`; executing checks drift first,
-    /// verifies by reading back and waits for the rollouts. Gates (labels, approvals) are the
-    /// caller's: see [`super::review::verify_gate`].
-    pub async fn apply(&self, plan: &ScalePlan, execute: bool) -> Result<ExecuteReport> {
+    /// verifies by reading back and waits for the rollouts. Crate-private: outside the crate an
+    /// execution needs an [`ApprovedPlan`].
+    pub(crate) async fn apply_plan(
+        &self,
+        plan: &ScalePlan,
+        execute: bool,
+    ) -> Result<ExecuteReport> {
         if execute {
             check_drift(plan, self.cluster.as_ref()).await?;
         }
@@ -657,8 +693,13 @@ impl ScaleExecutor {
     }
 
     /// Restores the plan's recorded before state exactly: a server-side dry run unless `execute`;
-    /// executing waits for the rollouts and then checks the whole before state.
-    pub async fn rollback(&self, plan: &ScalePlan, execute: bool) -> Result<ExecuteReport> {
+    /// executing waits for the rollouts and then checks the whole before state. Crate-private:
+    /// outside the crate an execution needs an [`ApprovedPlan`].
+    pub(crate) async fn rollback_plan(
+        &self,
+        plan: &ScalePlan,
+        execute: bool,
+    ) -> Result<ExecuteReport> {
         let before = plan.before.as_ref().ok_or_else(|| {
             Error::invalid_input(
                 "the plan has no recorded before state (planned without a cluster): there is \

@@ -7,16 +7,20 @@
 //!    content hash in the plan (`plan.yaml`, `SUMMARY.md`).
 //! 2. [`review::propose`] commits the plan to a branch and opens a draft PR labelled
 //!    `needs-approval` with a review checklist.
-//! 3. [`review::handle_comment`] handles `/approve-plan` and `/rollback-plan`: the commenter needs
-//!    write permission (or the allow-list), the PR author cannot approve their own plan (unless
-//!    allowed), and the approval is bound to the plan hash and the PR head SHA in a marker on the
-//!    bot's reply, so a later push makes it stale.
-//! 4. [`review::verify_gate`] checks label + approval before [`execute::ScaleExecutor::apply`] (drift-checked
-//!    against `before`, journaled, verified by reading back) or [`execute::ScaleExecutor::rollback`] (restores
-//!    `before` exactly, including an HPA that existed before).
+//! 3. A qualified approver approves with a pull-request review at the head commit; someone with
+//!    write access comments `/apply-plan` (or `/rollback-plan`, `/unlock-plan`).
+//! 4. [`review::handle_comment`] runs [`approval::verify`], which re-reads every fact from the
+//!    forge (the review, its commit, the approver's permission, the pull request's commits,
+//!    state and files, the plan at the head, the policy from the base branch) and returns an
+//!    [`approval::ApprovedPlan`], the only thing [`execute::ScaleExecutor::apply`] (drift-checked
+//!    against `before`, journaled, verified by reading back) and
+//!    [`execute::ScaleExecutor::rollback`] (restores `before` exactly) accept; the result is
+//!    posted on the pull request. [`lock::find_lock`] keeps one open plan per target.
 
+pub mod approval;
 pub mod config;
 pub mod execute;
+pub mod lock;
 mod plan;
 mod request;
 pub mod review;

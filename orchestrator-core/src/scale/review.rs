@@ -1,96 +1,81 @@
-//! Review in a pull request: [`propose`] a plan as a draft PR, [`handle_comment`] for
-//! `/approve-plan` and `/rollback-plan`, and [`verify_gate`] before executing.
+//! Review in a pull request: [`propose`] a plan as a draft PR, and [`handle_comment`] for the
+//! commands people type on it: `/apply-plan`, `/rollback-plan`, `/unlock-plan` (and
+//! `/approve-plan`, which answers how approval works now).
 //!
-//! Approvals live on the forge, not in a local file: the bot's reply to an accepted command carries
-//! a marker `<!-- orchestrator:approval command=approve-plan hash=sha256:… head=<sha> approver=… -->`.
-//! Only markers in comments written by a trusted bot login count (anyone can *type* a marker), and
-//! [`verify_gate`] re-checks the approver's permission, the plan hash and the PR head: a push after
-//! approval changes the head, so the approval is stale.
+//! Commands act in the job that receives them (Atlantis's model): events caused by
+//! `GITHUB_TOKEN` start no workflow runs on GitHub, so a flow that chains through a label the bot
+//! adds never runs. [`handle_comment`] verifies everything through [`super::approval::verify`]
+//! (a pull-request review at the head is the approval; markers and labels prove nothing), applies
+//! or rolls back with the executor, and posts the result on the pull request. Labels only display
+//! the state for humans.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::plan::ScalePlan;
+use super::approval::{self, ApprovedPlan, GateAction, GateRequest};
+use super::execute::{ExecuteReport, ScaleExecutor};
+use super::plan::{ActionType, ScalePlan};
 use crate::error::{Error, Result};
-use crate::forge::{Forge, NewPullRequest, Permission, PullRequest, RepoId};
+use crate::forge::{Forge, NewPullRequest, PullRequest, RepoId};
 use crate::vcs::{Head, Vcs};
 
-/// Set on a proposed plan until it is approved.
+pub use super::approval::{ApprovalPolicy, DEFAULT_BOT};
+
+/// Set on a proposed plan until it is applied (display only).
 pub const LABEL_NEEDS_APPROVAL: &str = "needs-approval";
-/// Gates `scale apply --execute`.
+/// Shown once the plan was applied (display only: it gates nothing).
 pub const LABEL_EXECUTE: &str = "execute-plan";
-/// Gates `scale rollback --execute`.
+/// Shown once the plan was rolled back (display only: it gates nothing).
 pub const LABEL_ROLLBACK: &str = "rollback-plan";
-/// The login GitHub Actions' `GITHUB_TOKEN` comments as.
-pub const DEFAULT_BOT: &str = "github-actions[bot]";
 
 const PLAN_MARKER: &str = "<!-- orchestrator:scale-plan ";
-const APPROVAL_MARKER: &str = "<!-- orchestrator:approval ";
+const RESULT_MARKER: &str = "<!-- orchestrator:result ";
 
-/// Who may approve, and whose markers count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApprovalPolicy {
-    /// The weakest repository permission that may approve (default: write).
-    pub min_permission: Permission,
-    /// When not empty, only these logins may approve (on top of the permission check).
-    pub allowed_users: Vec<String>,
-    /// Whether the PR author may approve their own plan (default: no).
-    pub allow_self_approval: bool,
-    /// Logins whose comments carry trusted approval markers (default: `github-actions[bot]`).
-    pub bot_logins: Vec<String>,
-}
-
-impl Default for ApprovalPolicy {
-    fn default() -> Self {
-        Self {
-            min_permission: Permission::Write,
-            allowed_users: Vec::new(),
-            allow_self_approval: false,
-            bot_logins: vec![DEFAULT_BOT.to_owned()],
-        }
-    }
-}
-
-/// The two chat commands.
+/// The commands a comment can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlanCommand {
-    /// `/approve-plan`: adds `execute-plan`, removes `needs-approval`.
+    /// `/apply-plan`: verify the approval and apply, in this job.
+    ApplyPlan,
+    /// `/approve-plan`: kept as an alias that answers how approval works (a review).
     ApprovePlan,
-    /// `/rollback-plan`: adds `rollback-plan`.
+    /// `/rollback-plan`: restore the recorded before state (two people, or the emergency list).
     RollbackPlan,
+    /// `/unlock-plan`: release this pull request's lock on its target.
+    UnlockPlan,
 }
 
 impl PlanCommand {
-    /// `approve-plan` / `rollback-plan`.
+    /// `apply-plan`, `approve-plan`, `rollback-plan`, `unlock-plan`.
     pub fn as_str(self) -> &'static str {
         match self {
+            PlanCommand::ApplyPlan => "apply-plan",
             PlanCommand::ApprovePlan => "approve-plan",
             PlanCommand::RollbackPlan => "rollback-plan",
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            PlanCommand::ApprovePlan => LABEL_EXECUTE,
-            PlanCommand::RollbackPlan => LABEL_ROLLBACK,
+            PlanCommand::UnlockPlan => "unlock-plan",
         }
     }
 }
 
-/// The command in a comment: `/approve-plan` or `/rollback-plan` alone on a line, any case. The
-/// first one wins; a command inside a sentence or a quote (`> /approve-plan`) does not count.
+/// The command in a comment: `/apply-plan`, `/approve-plan`, `/rollback-plan` or `/unlock-plan`
+/// alone on a line, any case. The first one wins; a command inside a sentence or a quote
+/// (`> /apply-plan`) does not count. (Acting on it also needs the whole comment to be exactly the
+/// command: see [`super::approval::comment_problem`].)
 pub fn parse_command(body: &str) -> Option<PlanCommand> {
     body.lines().find_map(|line| {
         let line = line.trim();
-        if line.eq_ignore_ascii_case("/approve-plan") {
-            Some(PlanCommand::ApprovePlan)
-        } else if line.eq_ignore_ascii_case("/rollback-plan") {
-            Some(PlanCommand::RollbackPlan)
-        } else {
-            None
-        }
+        [
+            PlanCommand::ApplyPlan,
+            PlanCommand::ApprovePlan,
+            PlanCommand::RollbackPlan,
+            PlanCommand::UnlockPlan,
+        ]
+        .into_iter()
+        .find(|c| {
+            line.strip_prefix('/')
+                .is_some_and(|rest| rest.eq_ignore_ascii_case(c.as_str()))
+        })
     })
 }
 
@@ -149,70 +134,41 @@ impl CommentEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum CommandOutcome {
-    /// Not for us (no command, not a PR, an edit, our own comment); nothing was posted.
+    /// Not for us (no command, not a PR, an edit, a bot's comment); nothing was posted.
     Ignored {
         /// Why.
         reason: String,
     },
-    /// A command was refused; the reply says why. No label changed.
+    /// `/approve-plan`: the reply explains that approval is a pull-request review now.
+    Answered {
+        /// The command.
+        command: PlanCommand,
+    },
+    /// A command was refused; the reply says why. Nothing changed.
     Refused {
         /// The command.
         command: PlanCommand,
         /// Why.
         reason: String,
     },
-    /// Accepted: labels changed and the approval recorded in the reply.
-    Accepted {
+    /// `/apply-plan` or `/rollback-plan` ran; the reply carries the result.
+    Executed {
         /// The command.
         command: PlanCommand,
-        /// The plan hash it is bound to.
+        /// The plan's hash.
         plan_hash: String,
-        /// The PR head it is bound to.
+        /// The head it was verified at.
         head_sha: String,
+        /// Whose approval counted.
+        approvers: Vec<String>,
+        /// Everything succeeded (and rolled out).
+        ok: bool,
     },
-}
-
-/// An approval marker read back from the forge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Approval {
-    /// Which command.
-    pub command: String,
-    /// The plan hash approved.
-    pub plan_hash: String,
-    /// The PR head approved.
-    pub head_sha: String,
-    /// Who approved.
-    pub approver: String,
-    /// The comment that carried the command.
-    pub comment_id: u64,
-}
-
-impl Approval {
-    fn marker(&self) -> String {
-        format!(
-            "{APPROVAL_MARKER}command={} hash={} head={} approver={} comment={} -->",
-            self.command, self.plan_hash, self.head_sha, self.approver, self.comment_id
-        )
-    }
-
-    fn parse(body: &str) -> Option<Self> {
-        let start = body.find(APPROVAL_MARKER)? + APPROVAL_MARKER.len();
-        let rest = &body[start..];
-        let fields = &rest[..rest.find("-->")?];
-        let get = |key: &str| {
-            fields
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-                .map(str::to_owned)
-        };
-        Some(Self {
-            command: get("command")?,
-            plan_hash: get("hash")?,
-            head_sha: get("head")?,
-            approver: get("approver")?,
-            comment_id: get("comment")?.parse().ok()?,
-        })
-    }
+    /// `/unlock-plan` was honoured: the target can be proposed again.
+    Unlocked {
+        /// Who unlocked.
+        by: String,
+    },
 }
 
 /// The plan hash and path a proposed PR's body records.
@@ -374,65 +330,170 @@ pub async fn propose(
     })
 }
 
-/// Why `user` may not approve `pr` under `policy`, or `None` when they may.
-async fn approver_problem(
-    forge: &dyn Forge,
-    repo: &RepoId,
-    pr: &PullRequest,
-    user: &str,
-    command: PlanCommand,
-    policy: &ApprovalPolicy,
-) -> Result<Option<String>> {
-    let permission = forge.permission(repo, user).await?;
-    if permission < policy.min_permission {
-        return Ok(Some(format!(
-            "@{user} has {} permission on {repo}; /{} needs {} or above",
-            level(permission),
-            command.as_str(),
-            level(policy.min_permission)
-        )));
+/// Before → after, one line per changed field, from the plan's recorded before state.
+pub fn change_lines(plan: &ScalePlan) -> Vec<String> {
+    let before = plan.before.as_ref();
+    let workload = |kind: &str, name: &str| {
+        before.and_then(|b| {
+            b.workloads
+                .iter()
+                .find(|w| w.kind.to_string() == kind && w.name == name)
+        })
+    };
+    let mut lines = Vec::new();
+    for action in &plan.actions {
+        let object = format!("{}/{}", action.kind, action.name);
+        match action.action {
+            ActionType::ScaleWorkload => {
+                let from = workload(&action.kind, &action.name)
+                    .map_or_else(|| "?".to_owned(), |w| w.replicas.to_string());
+                if let Some(to) = action.to {
+                    lines.push(format!("{object} replicas: {from} → {to}"));
+                }
+            }
+            ActionType::UpdateResources => {
+                let containers = workload(&action.kind, &action.name)
+                    .map(|w| w.containers.clone())
+                    .unwrap_or_default();
+                for (what, wanted) in [("requests", &action.requests), ("limits", &action.limits)] {
+                    let Some(wanted) = wanted else { continue };
+                    for c in &containers {
+                        let list = if what == "requests" {
+                            &c.requests
+                        } else {
+                            &c.limits
+                        };
+                        for (key, value) in [("cpu", &wanted.cpu), ("memory", &wanted.mem)] {
+                            let Some(value) = value else { continue };
+                            let old = list.get(key).map_or("unset", String::as_str);
+                            lines.push(format!(
+                                "{object} container {} {what}.{key}: {old} → {value}",
+                                c.name
+                            ));
+                        }
+                    }
+                    if containers.is_empty() {
+                        lines.push(format!("{object} {what}: ? → {}", wanted.render()));
+                    }
+                }
+            }
+            ActionType::ApplyHpa => {
+                let Some(hpa) = action.hpa else { continue };
+                let old = before
+                    .and_then(|b| b.hpas.iter().find(|h| h.name == action.name))
+                    .and_then(|h| h.hpa.as_ref())
+                    .map_or_else(
+                        || "none".to_owned(),
+                        |h| {
+                            format!(
+                                "min {} max {} cpu {}",
+                                h.min_replicas,
+                                h.max_replicas,
+                                h.target_cpu_percent
+                                    .map_or_else(|| "-".to_owned(), |c| format!("{c}%"))
+                            )
+                        },
+                    );
+                lines.push(format!(
+                    "{object}: {old} → min {} max {} cpu {}%",
+                    hpa.min, hpa.max, hpa.target_cpu
+                ));
+            }
+        }
     }
-    if !policy.allowed_users.is_empty()
-        && !policy
-            .allowed_users
-            .iter()
-            .any(|u| u.eq_ignore_ascii_case(user))
-    {
-        return Ok(Some(format!(
-            "@{user} is not on the approvers allow-list ({})",
-            policy.allowed_users.join(", ")
-        )));
-    }
-    if command == PlanCommand::ApprovePlan
-        && !policy.allow_self_approval
-        && pr.author.eq_ignore_ascii_case(user)
-    {
-        return Ok(Some(format!(
-            "@{user} opened this pull request and cannot approve their own plan; another \
-             maintainer must"
-        )));
-    }
-    Ok(None)
+    lines
 }
 
-/// A permission level as GitHub spells it.
-fn level(permission: Permission) -> &'static str {
-    match permission {
-        Permission::None => "no",
-        Permission::Read => "read",
-        Permission::Triage => "triage",
-        Permission::Write => "write",
-        Permission::Maintain => "maintain",
-        Permission::Admin => "admin",
+/// The comment posted after `/apply-plan` or `/rollback-plan` ran: each field before → after
+/// (reversed for a rollback), each step's and rollout's status, the plan hash, who asked and who
+/// approved. The closing marker is a cache for humans and tools, never proof of anything.
+pub fn result_comment(approved: &ApprovedPlan, report: &ExecuteReport) -> String {
+    let plan = approved.plan();
+    let rollback = approved.action() == GateAction::Rollback;
+    let verb = if rollback { "Rollback" } else { "Apply" };
+    let status = if report.ok { "✅" } else { "❌" };
+    let mut text = format!(
+        "{status} **{verb}** of `{}` for **{}** (namespace `{}`)\n\n",
+        approved.plan_path(),
+        plan.metadata.target,
+        plan.context.namespace
+    );
+    text.push_str(&format!(
+        "- Plan hash: `{}`\n- Head: `{}`\n- Requested by: @{}\n- Approved by: {}\n",
+        report.plan_hash,
+        &approved.head_sha()[..approved.head_sha().len().min(12)],
+        approved.requester(),
+        if approved.approvers().is_empty() {
+            if rollback {
+                "emergency rollback policy (no second approver)".to_owned()
+            } else {
+                "no approval required by policy".to_owned()
+            }
+        } else {
+            approved
+                .approvers()
+                .iter()
+                .map(|a| format!("@{a}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    ));
+    if approved.policy_changed() {
+        text.push_str(&format!(
+            "- ⚠️ This pull request changes `{}`: it was judged under the base branch's policy\n",
+            approval::POLICY_FILE
+        ));
     }
+    text.push_str("\n### Changes (before → after)\n");
+    for line in change_lines(plan) {
+        let line = if rollback {
+            // Restoring: the arrow points back.
+            line.replacen(" → ", " ← ", 1)
+        } else {
+            line
+        };
+        text.push_str(&format!("- {line}\n"));
+    }
+    text.push_str("\n### Steps\n");
+    for r in report.results.iter().chain(&report.rollouts) {
+        text.push_str(&format!("- `{}`: {} {}\n", r.id, r.status, r.detail));
+    }
+    if let Some(error) = &report.error {
+        text.push_str(&format!("\n**Error:** {error}\n"));
+    }
+    text.push_str(&format!(
+        "\n{RESULT_MARKER}action={} ok={} hash={} head={} -->\n",
+        if rollback { "rollback" } else { "apply" },
+        report.ok,
+        report.plan_hash,
+        approved.head_sha()
+    ));
+    text
 }
 
-/// Handles one `issue_comment` event: checks the command and the commenter, changes labels,
-/// records the approval in a reply, or replies why not.
+/// How approval works now: the answer to `/approve-plan`.
+pub fn approve_plan_answer() -> String {
+    "ℹ️ `/approve-plan` no longer approves anything: a comment can be edited by anyone with \
+     write access, so it proves nothing.\n\n\
+     - To **approve**, submit a pull-request review with **Approve** (Files changed → Review \
+     changes). It counts for the commit you reviewed; a later push needs a new review. You may \
+     not have opened or pushed to this pull request.\n\
+     - Then anyone with write access comments **/apply-plan**: the approval is checked again and \
+     the plan is applied in that job; the result is posted here.\n"
+        .to_owned()
+}
+
+/// Handles one `issue_comment` event: `/apply-plan` and `/rollback-plan` are verified through
+/// [`approval::verify`] and executed with `executor` in this job, the result posted on the pull
+/// request; `/unlock-plan` releases this pull request's target lock when a qualified approver
+/// asks; `/approve-plan` is answered with how approval works. A refusal is posted and changes
+/// nothing. The `policy` must come from a trusted source (the base branch or a trusted
+/// checkout).
 pub async fn handle_comment(
     forge: &dyn Forge,
     event: &CommentEvent,
     policy: &ApprovalPolicy,
+    executor: &ScaleExecutor,
 ) -> Result<CommandOutcome> {
     let ignored = |reason: &str| {
         Ok(CommandOutcome::Ignored {
@@ -443,27 +504,22 @@ pub async fn handle_comment(
         return ignored("only new comments carry commands");
     }
     let Some(command) = parse_command(&event.body) else {
-        return ignored("no /approve-plan or /rollback-plan line");
+        return ignored("no /apply-plan, /approve-plan, /rollback-plan or /unlock-plan line");
     };
     if !event.is_pull_request {
         return ignored("not a pull request");
     }
-    if policy
-        .bot_logins
-        .iter()
-        .any(|b| b.eq_ignore_ascii_case(&event.commenter))
-    {
-        return ignored("a comment by the bot itself");
+    if policy.is_bot(&event.commenter) {
+        return ignored("a comment by a bot login");
     }
     let (repo, number) = (&event.repo, event.number);
-    let pr = forge.pull_request(repo, number).await?;
     let refuse = |reason: String| async move {
         forge
             .create_comment(
                 repo,
                 number,
                 &format!(
-                    "🚫 `/{}` from @{} refused: {reason}.\n\nNo label was changed.",
+                    "🚫 `/{}` from @{} refused: {reason}.\n\nNothing was changed.",
                     command.as_str(),
                     event.commenter
                 ),
@@ -471,212 +527,108 @@ pub async fn handle_comment(
             .await?;
         Ok::<_, Error>(CommandOutcome::Refused { command, reason })
     };
-    let Some((plan_hash, plan_path)) = plan_marker_of(&pr.body) else {
-        return refuse(
-            "this pull request is not a proposed scale plan (no plan marker in its description)"
-                .into(),
-        )
-        .await;
-    };
-    if pr.state != "open" && command == PlanCommand::ApprovePlan {
-        return refuse(format!("the pull request is {}", pr.state)).await;
-    }
-    if let Some(problem) =
-        approver_problem(forge, repo, &pr, &event.commenter, command, policy).await?
-    {
-        return refuse(problem).await;
-    }
-    let approval = Approval {
-        command: command.as_str().to_owned(),
-        plan_hash: plan_hash.clone(),
-        head_sha: pr.head_sha.clone(),
-        approver: event.commenter.clone(),
-        comment_id: event.comment_id,
-    };
-    forge
-        .add_labels(repo, number, &[command.label().to_owned()])
-        .await?;
-    let what = match command {
+    let action = match command {
         PlanCommand::ApprovePlan => {
             forge
-                .remove_label(repo, number, LABEL_NEEDS_APPROVAL)
+                .create_comment(repo, number, &approve_plan_answer())
                 .await?;
-            format!(
-                "added `{LABEL_EXECUTE}`, removed `{LABEL_NEEDS_APPROVAL}`. `scale apply --execute` \
-                 may now apply `{plan_path}`"
-            )
+            return Ok(CommandOutcome::Answered { command });
         }
-        PlanCommand::RollbackPlan => format!(
-            "added `{LABEL_ROLLBACK}`. `scale rollback --execute` may now restore the before state \
-             recorded in `{plan_path}`"
-        ),
+        PlanCommand::UnlockPlan => {
+            return match super::lock::unlock_problem(
+                forge,
+                repo,
+                number,
+                event.comment_id,
+                &event.commenter,
+                policy,
+            )
+            .await?
+            {
+                Some(problem) => refuse(problem).await,
+                None => {
+                    forge
+                        .create_comment(
+                            repo,
+                            number,
+                            &format!(
+                                "🔓 @{} released this pull request's lock: another plan for its \
+                                 target may be proposed.",
+                                event.commenter
+                            ),
+                        )
+                        .await?;
+                    Ok(CommandOutcome::Unlocked {
+                        by: event.commenter.clone(),
+                    })
+                }
+            };
+        }
+        PlanCommand::ApplyPlan => GateAction::Apply,
+        PlanCommand::RollbackPlan => GateAction::Rollback,
     };
-    let short = &pr.head_sha[..pr.head_sha.len().min(12)];
-    forge
-        .create_comment(
+    let approved = match approval::verify(
+        forge,
+        &GateRequest {
             repo,
             number,
-            &format!(
-                "✅ `/{}` by @{}: {what}.\n\nBound to plan `{plan_hash}` at commit `{short}`; a \
-                 new push makes this approval stale.\n\n{}",
-                command.as_str(),
-                event.commenter,
-                approval.marker()
-            ),
-        )
-        .await?;
-    Ok(CommandOutcome::Accepted {
-        command,
-        plan_hash,
-        head_sha: pr.head_sha,
-    })
-}
-
-/// Whether execution may go ahead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "gate", rename_all = "snake_case")]
-pub enum GateOutcome {
-    /// The label is absent: the seed prints `skipped` and changes nothing.
-    Skipped {
-        /// Why.
-        reason: String,
-    },
-    /// Label and a valid approval present.
-    Open {
-        /// The approval that opens it.
-        approval: Approval,
-    },
-}
-
-/// Checks the label and a valid approval for `plan_hash` before `scale apply --execute`
-/// (`PlanCommand::ApprovePlan`: bound to the current head too) or `scale rollback --execute`
-/// (`PlanCommand::RollbackPlan`: bound to the plan hash). An invalid approval is
-/// `PermissionDenied` naming why (stale, another plan, approver lost permission).
-pub async fn verify_gate(
-    forge: &dyn Forge,
-    repo: &RepoId,
-    number: u64,
-    plan_hash: &str,
-    command: PlanCommand,
-    policy: &ApprovalPolicy,
-) -> Result<GateOutcome> {
-    let pr = forge.pull_request(repo, number).await?;
-    if !pr.labels.iter().any(|l| l == command.label()) {
-        return Ok(GateOutcome::Skipped {
-            reason: format!(
-                "pull request #{number} does not have the `{}` label",
-                command.label()
-            ),
-        });
-    }
-    let denied = |message: String| Error::PermissionDenied { message };
-    let comments = forge.list_comments(repo, number).await?;
-    let approval = comments
-        .iter()
-        .rev()
-        .filter(|c| {
-            policy
-                .bot_logins
-                .iter()
-                .any(|b| b.eq_ignore_ascii_case(&c.author))
-        })
-        .filter_map(|c| Approval::parse(&c.body))
-        .find(|a| a.command == command.as_str())
-        .ok_or_else(|| {
-            denied(format!(
-                "pull request #{number} has the `{}` label but no recorded /{} (labels alone do \
-                 not approve: comment /{})",
-                command.label(),
-                command.as_str(),
-                command.as_str()
-            ))
-        })?;
-    if approval.plan_hash != plan_hash {
-        return Err(denied(format!(
-            "/{} by @{} approved plan {}, but this plan is {plan_hash}",
-            command.as_str(),
-            approval.approver,
-            approval.plan_hash
-        )));
-    }
-    if command == PlanCommand::ApprovePlan && approval.head_sha != pr.head_sha {
-        return Err(denied(format!(
-            "the approval is stale: /{} by @{} was for commit {}, the pull request head is now {} \
-             (pushed after approval); review again and comment /{}",
-            command.as_str(),
-            approval.approver,
-            short(&approval.head_sha),
-            short(&pr.head_sha),
-            command.as_str()
-        )));
-    }
-    if let Some(problem) =
-        approver_problem(forge, repo, &pr, &approval.approver, command, policy).await?
+            action,
+            requester: &event.commenter,
+            command_comment: Some(event.comment_id),
+            policy,
+        },
+    )
+    .await
     {
-        return Err(denied(format!("the approval no longer holds: {problem}")));
-    }
-    Ok(GateOutcome::Open { approval })
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
-}
-
-/// Refuses to execute a plan file that is not the one approved: it must be committed, unmodified,
-/// in a checkout whose HEAD is the approved head commit. (The approval binds a hash and a head;
-/// this binds the file on disk to that head, so a plan from elsewhere with a matching hash claim
-/// cannot ride on someone else's approval.)
-pub async fn verify_checkout(
-    vcs: &dyn Vcs,
-    plan_file: &std::path::Path,
-    approved_head: &str,
-) -> Result<()> {
-    let plan_file = std::path::absolute(plan_file)
-        .map_err(|e| Error::io(format!("resolving {}", plan_file.display()), e))?;
-    let mut root = plan_file.parent();
-    while let Some(dir) = root {
-        if vcs.is_repository(dir).await? {
-            break;
-        }
-        root = dir.parent();
-    }
-    let Some(root) = root else {
-        return Err(Error::PermissionDenied {
-            message: format!(
-                "{} is not in a git checkout: --execute applies only a plan committed at the \
-                 approved head {}; run it in a checkout of the pull request's head",
-                plan_file.display(),
-                short(approved_head)
-            ),
-        });
+        Ok(approved) => approved,
+        Err(Error::PermissionDenied { message }) => return refuse(message).await,
+        Err(e) if e.is_bad_input() => return refuse(e.to_string()).await,
+        Err(e) => return Err(e),
     };
-    let head = vcs.head(root).await?;
-    if head.commit() != Some(approved_head) {
-        return Err(Error::PermissionDenied {
-            message: format!(
-                "the checkout {} is at {}, but the approval is for {}: check out the approved head",
-                root.display(),
-                head.commit().map_or("no commit", short),
-                short(approved_head)
-            ),
-        });
+    let report = match action {
+        GateAction::Apply => executor.apply(&approved).await,
+        GateAction::Rollback => executor.rollback(&approved).await,
+    };
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            // Drift, a missing workload...: say so on the pull request, then fail the job.
+            forge
+                .create_comment(
+                    repo,
+                    number,
+                    &format!(
+                        "❌ `/{}` by @{} stopped before changing anything it had not \
+                         journaled: {e}",
+                        command.as_str(),
+                        event.commenter
+                    ),
+                )
+                .await?;
+            return Err(e);
+        }
+    };
+    forge
+        .create_comment(repo, number, &result_comment(&approved, &report))
+        .await?;
+    if report.ok {
+        // Labels display the state; nothing reads them.
+        let label = match action {
+            GateAction::Apply => LABEL_EXECUTE,
+            GateAction::Rollback => LABEL_ROLLBACK,
+        };
+        forge.add_labels(repo, number, &[label.to_owned()]).await?;
+        forge
+            .remove_label(repo, number, LABEL_NEEDS_APPROVAL)
+            .await?;
     }
-    let relative = plan_file
-        .strip_prefix(root)
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
-        .unwrap_or_default();
-    if vcs.dirty_paths(root).await?.iter().any(|p| {
-        let p = p.trim_end_matches('/');
-        p == relative || relative.starts_with(&format!("{p}/"))
-    }) {
-        return Err(Error::PermissionDenied {
-            message: format!(
-                "{relative} differs from the approved commit {} (modified or untracked)",
-                short(approved_head)
-            ),
-        });
-    }
-    Ok(())
+    Ok(CommandOutcome::Executed {
+        command,
+        plan_hash: report.plan_hash.clone(),
+        head_sha: approved.head_sha().to_owned(),
+        approvers: approved.approvers().to_vec(),
+        ok: report.ok,
+    })
 }
 
 #[cfg(test)]
@@ -685,10 +637,7 @@ mod tests {
 
     #[test]
     fn commands_are_case_insensitive_on_their_own_line() {
-        assert_eq!(
-            parse_command("/approve-plan"),
-            Some(PlanCommand::ApprovePlan)
-        );
+        assert_eq!(parse_command("/apply-plan"), Some(PlanCommand::ApplyPlan));
         assert_eq!(
             parse_command("LGTM\n  /Approve-Plan  \n"),
             Some(PlanCommand::ApprovePlan)
@@ -697,22 +646,11 @@ mod tests {
             parse_command("/ROLLBACK-PLAN"),
             Some(PlanCommand::RollbackPlan)
         );
-        assert_eq!(parse_command("please /approve-plan"), None);
-        assert_eq!(parse_command("> /approve-plan"), None);
-        assert_eq!(parse_command("/approve-plans"), None);
-    }
-
-    #[test]
-    fn approval_markers_round_trip() {
-        let a = Approval {
-            command: "approve-plan".into(),
-            plan_hash: "sha256:abc".into(),
-            head_sha: "0123".into(),
-            approver: "maint".into(),
-            comment_id: 42,
-        };
-        assert_eq!(Approval::parse(&format!("text\n{}\n", a.marker())), Some(a));
-        assert_eq!(Approval::parse("no marker"), None);
+        assert_eq!(parse_command("/unlock-plan"), Some(PlanCommand::UnlockPlan));
+        assert_eq!(parse_command("please /apply-plan"), None);
+        assert_eq!(parse_command("> /apply-plan"), None);
+        assert_eq!(parse_command("/apply-plans"), None);
+        assert_eq!(parse_command("apply-plan"), None);
     }
 
     #[test]
@@ -721,7 +659,7 @@ mod tests {
             "action": "created",
             "repository": {"full_name": "ledger-mind/website"},
             "issue": {"number": 7, "pull_request": {"url": "x"}},
-            "comment": {"id": 99, "body": "/approve-plan", "user": {"login": "maint"}}
+            "comment": {"id": 99, "body": "/apply-plan", "user": {"login": "maint"}}
         });
         let e = CommentEvent::from_github_event(&event).expect("parse");
         assert_eq!(e.repo, RepoId::new("ledger-mind", "website"));

@@ -184,7 +184,7 @@ async fn dry_run_apply_changes_nothing() {
     let plan = prod_plan(&cluster).await;
     let before = cluster.snapshot();
     let report = executor(&cluster)
-        .apply(&plan, false)
+        .apply_plan(&plan, false)
         .await
         .expect("dry run");
     assert!(report.ok && !report.executed);
@@ -201,7 +201,7 @@ async fn apply_then_rollback_restores_the_exact_before_state() {
     let cluster = Arc::new(prod_cluster());
     let plan = prod_plan(&cluster).await;
     let executor = executor(&cluster);
-    let report = executor.apply(&plan, true).await.expect("apply");
+    let report = executor.apply_plan(&plan, true).await.expect("apply");
     assert!(report.ok, "{report:#?}");
     assert!(
         report.results.iter().all(|r| r.status == "verified"),
@@ -222,10 +222,10 @@ async fn apply_then_rollback_restores_the_exact_before_state() {
     );
 
     // Applying again is a no-op: every step's check finds it done.
-    let again = executor.apply(&plan, true).await.expect("apply again");
+    let again = executor.apply_plan(&plan, true).await.expect("apply again");
     assert!(again.ok, "{again:#?}");
 
-    let rolled = executor.rollback(&plan, true).await.expect("rollback");
+    let rolled = executor.rollback_plan(&plan, true).await.expect("rollback");
     assert!(rolled.ok, "{rolled:#?}");
     let after = cluster.snapshot();
     let before = prod_cluster().snapshot();
@@ -263,7 +263,7 @@ async fn drift_refuses_and_names_the_field() {
         .await
         .expect("someone scales web by hand");
     let err = executor(&cluster)
-        .apply(&plan, true)
+        .apply_plan(&plan, true)
         .await
         .expect_err("drift");
     assert_eq!(
@@ -287,7 +287,7 @@ async fn drift_refuses_and_names_the_field() {
         .await
         .expect("someone edits limits");
     let err = executor(&cluster)
-        .apply(&plan, true)
+        .apply_plan(&plan, true)
         .await
         .expect_err("drift");
     assert!(
@@ -302,7 +302,7 @@ async fn drift_refuses_and_names_the_field() {
         .await
         .expect("restore by hand");
     let err = executor(&cluster)
-        .apply(&plan, true)
+        .apply_plan(&plan, true)
         .await
         .expect_err("drift");
     assert!(
@@ -318,7 +318,7 @@ async fn drift_refuses_and_names_the_field() {
     hpa.max_replicas = 9;
     cluster.put_hpa(hpa);
     let err = executor(&cluster)
-        .apply(&plan, true)
+        .apply_plan(&plan, true)
         .await
         .expect_err("drift");
     assert!(err.to_string().contains("HorizontalPodAutoscaler api (ns: assistant): the plan recorded min 2 max 5 cpu 80%, the cluster has min 2 max 9 cpu 80%"), "{err}");
@@ -329,7 +329,7 @@ async fn a_plan_without_before_state_cannot_execute() {
     let cluster = Arc::new(prod_cluster());
     let plan = ScalePlan::from_parts(&prod_flags().parse().expect("valid"), None, CREATED_AT);
     let err = executor(&cluster)
-        .apply(&plan, true)
+        .apply_plan(&plan, true)
         .await
         .expect_err("no before");
     assert!(
@@ -338,7 +338,7 @@ async fn a_plan_without_before_state_cannot_execute() {
     );
     assert!(
         executor(&cluster)
-            .apply(&plan, false)
+            .apply_plan(&plan, false)
             .await
             .expect("preview")
             .ok
@@ -398,7 +398,7 @@ async fn apply_waits_for_each_changed_workload_to_roll_out_as_its_own_step() {
     let store = Arc::new(MemoryStateStore::default());
     let started = tokio::time::Instant::now();
     let report = ScaleExecutor::new(cluster.clone(), store.clone())
-        .apply(&plan, true)
+        .apply_plan(&plan, true)
         .await
         .expect("apply");
     assert!(report.ok, "{report:#?}");
@@ -447,7 +447,7 @@ async fn a_stalled_rollout_times_out_naming_the_workload_and_a_rerun_only_checks
             poll_interval: std::time::Duration::from_secs(10),
         },
     ));
-    let report = executor.apply(&plan, true).await.expect("apply");
+    let report = executor.apply_plan(&plan, true).await.expect("apply");
     assert!(!report.ok);
     assert_eq!(
         report.error.as_deref(),
@@ -481,7 +481,7 @@ async fn a_stalled_rollout_times_out_naming_the_workload_and_a_rerun_only_checks
     cluster
         .simulate_rollout(&web(), None)
         .expect("stop simulating");
-    let again = executor.apply(&plan, true).await.expect("re-run");
+    let again = executor.apply_plan(&plan, true).await.expect("re-run");
     assert!(again.ok, "{again:#?}");
     assert_eq!(again.run_id, Some(run));
     assert_eq!(cluster.writes(), writes, "nothing applied twice");
@@ -507,7 +507,10 @@ async fn a_failed_rollout_fails_at_once_without_waiting_for_the_timeout() {
         .simulate_rollout(&web(), Some(SimulatedRollout::Fail { available: 2 }))
         .expect("simulate");
     let started = tokio::time::Instant::now();
-    let report = executor(&cluster).apply(&plan, true).await.expect("apply");
+    let report = executor(&cluster)
+        .apply_plan(&plan, true)
+        .await
+        .expect("apply");
     assert!(!report.ok);
     assert_eq!(
         report.error.as_deref(),
@@ -528,12 +531,12 @@ async fn rollback_waits_for_the_rollouts_too() {
     let cluster = Arc::new(prod_cluster());
     let plan = prod_plan(&cluster).await;
     let executor = executor(&cluster);
-    assert!(executor.apply(&plan, true).await.expect("apply").ok);
+    assert!(executor.apply_plan(&plan, true).await.expect("apply").ok);
     // Back at 3 replicas, web only ever gets 1 pod available.
     cluster
         .simulate_rollout(&web(), Some(SimulatedRollout::Stall { available: 1 }))
         .expect("simulate");
-    let report = executor.rollback(&plan, true).await.expect("rollback");
+    let report = executor.rollback_plan(&plan, true).await.expect("rollback");
     assert!(!report.ok);
     assert_eq!(
         report.error.as_deref(),
@@ -560,13 +563,13 @@ async fn without_a_wait_or_in_a_dry_run_no_rollout_is_read() {
         .simulate_rollout(&web(), Some(SimulatedRollout::Stall { available: 0 }))
         .expect("simulate");
     let preview = executor(&cluster)
-        .apply(&plan, false)
+        .apply_plan(&plan, false)
         .await
         .expect("dry run");
     assert!(preview.ok && preview.rollouts.is_empty(), "{preview:#?}");
     let report = executor(&cluster)
         .with_rollout_wait(None)
-        .apply(&plan, true)
+        .apply_plan(&plan, true)
         .await
         .expect("apply");
     assert!(report.ok && report.rollouts.is_empty(), "{report:#?}");
