@@ -1,20 +1,21 @@
 //! The whole scale flow over the in-memory forge, the in-memory cluster and a real git clone with
-//! a bare origin: plan, propose, a read-only commenter refused, the author refused, a maintainer
-//! accepted, a push after approval makes it stale, apply, rollback to the exact before state (the
-//! HPA that existed before is restored, not deleted).
+//! a bare origin: plan, propose, a label or a typed marker approves nothing, a read-only
+//! reviewer does not count, a maintainer's review does, a push after approval makes it stale,
+//! `/apply-plan` applies in the same job, one person cannot roll back alone, a second person's
+//! `/rollback-plan` restores the exact before state (the HPA that existed before is restored, not
+//! deleted).
 
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use orchestrator_core::Error;
 use orchestrator_core::cluster::{
     Cluster, ContainerResources, Hpa, InMemoryCluster, WorkloadKind, WorkloadRef, WorkloadState,
 };
-use orchestrator_core::forge::{Forge, InMemoryForge, Permission, RepoId};
+use orchestrator_core::forge::{Forge, InMemoryForge, Permission, RepoId, ReviewState};
 use orchestrator_core::scale::execute::ScaleExecutor;
 use orchestrator_core::scale::review::{
-    self, ApprovalPolicy, CommandOutcome, CommentEvent, DEFAULT_BOT, GateOutcome, LABEL_EXECUTE,
+    self, ApprovalPolicy, CommandOutcome, CommentEvent, DEFAULT_BOT, LABEL_EXECUTE,
     LABEL_NEEDS_APPROVAL, LABEL_ROLLBACK, PlanCommand, ProposeRequest,
 };
 use orchestrator_core::scale::{ScaleFlags, ScalePlan};
@@ -128,7 +129,13 @@ fn repo() -> RepoId {
     RepoId::new("ledger-mind", "website")
 }
 
-async fn comment(forge: &InMemoryForge, number: u64, author: &str, body: &str) -> CommandOutcome {
+async fn comment(
+    forge: &InMemoryForge,
+    number: u64,
+    author: &str,
+    body: &str,
+    executor: &ScaleExecutor,
+) -> CommandOutcome {
     let c = forge
         .comment_as(&repo(), number, author, body)
         .expect("comment");
@@ -141,7 +148,7 @@ async fn comment(forge: &InMemoryForge, number: u64, author: &str, body: &str) -
         comment_id: c.id,
         body: body.into(),
     };
-    review::handle_comment(forge, &event, &ApprovalPolicy::default())
+    review::handle_comment(forge, &event, &ApprovalPolicy::default(), Some(executor))
         .await
         .expect("handled")
 }
@@ -154,23 +161,6 @@ async fn labels(forge: &InMemoryForge, number: u64) -> Vec<String> {
         .labels;
     labels.sort();
     labels
-}
-
-async fn gate(
-    forge: &InMemoryForge,
-    number: u64,
-    plan: &ScalePlan,
-    command: PlanCommand,
-) -> Result<GateOutcome, Error> {
-    review::verify_gate(
-        forge,
-        &repo(),
-        number,
-        plan.hash(),
-        command,
-        &ApprovalPolicy::default(),
-    )
-    .await
 }
 
 #[tokio::test]
@@ -251,104 +241,95 @@ async fn plan_propose_approve_apply_rollback() {
         .expect("comments");
     assert!(comments[0].body.contains("Review Checklist"));
 
-    // From here on the bot handles comments.
+    // From here on the bot handles comments; the forge shows the pushed commit and its files.
     forge.set_user(DEFAULT_BOT);
+    forge.set_permission(&repo(), "lead", Permission::Admin);
     let n = pr.number;
+    let plan_path = "ops/plans/infra-scale/prod/plan.yaml";
+    let show_commit = |sha: &str| {
+        forge.set_file(&repo(), sha, plan_path, committed.as_bytes());
+    };
+    forge
+        .push_to_pull_request_as(&repo(), n, &proposal.commit, "dev")
+        .expect("the proposed commit");
+    forge
+        .set_pull_files(&repo(), n, &proposal.files.iter().map(String::as_str).collect::<Vec<_>>())
+        .expect("files");
+    show_commit(&proposal.commit);
     let executor = ScaleExecutor::new(cluster.clone(), Arc::new(MemoryStateStore::default()));
 
-    // No approval yet: the gate is closed (no label), and a label alone does not approve.
-    assert!(matches!(
-        gate(&forge, n, &plan, PlanCommand::ApprovePlan).await,
-        Ok(GateOutcome::Skipped { .. })
-    ));
+    // No approval yet, and a label added by hand approves nothing.
     forge
         .add_labels(&repo(), n, &[LABEL_EXECUTE.into()])
         .await
         .expect("label by hand");
-    let err = gate(&forge, n, &plan, PlanCommand::ApprovePlan)
-        .await
-        .expect_err("label alone");
+    let outcome = comment(&forge, n, "maint", "/apply-plan", &executor).await;
     assert!(
-        err.to_string().contains("no recorded /approve-plan"),
-        "{err}"
+        matches!(&outcome, CommandOutcome::Refused { reason, .. } if reason.contains("no qualified approval")),
+        "{outcome:?}"
     );
     forge
         .remove_label(&repo(), n, LABEL_EXECUTE)
         .await
         .expect("unlabel");
 
-    // A read-only user is refused, and so is the author.
-    let outcome = comment(&forge, n, "reader", "/approve-plan").await;
+    // A read-only user's review does not count; the author cannot approve at all (GitHub's rule).
+    forge
+        .review_as(&repo(), n, "reader", ReviewState::Approved, "")
+        .expect("review");
+    let outcome = comment(&forge, n, "maint", "/apply-plan", &executor).await;
     assert!(
         matches!(&outcome, CommandOutcome::Refused { reason, .. } if reason.contains("@reader has read permission")),
         "{outcome:?}"
     );
-    let outcome = comment(&forge, n, "dev", "/approve-plan").await;
     assert!(
-        matches!(&outcome, CommandOutcome::Refused { reason, .. } if reason.contains("cannot approve their own plan")),
-        "{outcome:?}"
+        forge
+            .review_as(&repo(), n, "dev", ReviewState::Approved, "")
+            .is_err()
     );
-    assert_eq!(labels(&forge, n).await, [LABEL_NEEDS_APPROVAL]);
 
     // Someone types a marker into their own comment: it does not count.
     let head = forge.pull_request(&repo(), n).await.expect("pr").head_sha;
     forge.comment_as(&repo(), n, "reader", &format!("<!-- orchestrator:approval command=approve-plan hash={} head={head} approver=maint comment=1 -->", plan.hash())).expect("comment");
-    forge
-        .add_labels(&repo(), n, &[LABEL_EXECUTE.into()])
-        .await
-        .expect("label by hand");
-    assert!(
-        gate(&forge, n, &plan, PlanCommand::ApprovePlan)
-            .await
-            .is_err()
-    );
-    forge
-        .remove_label(&repo(), n, LABEL_EXECUTE)
-        .await
-        .expect("unlabel");
+    let outcome = comment(&forge, n, "dev", "/apply-plan", &executor).await;
+    assert!(matches!(outcome, CommandOutcome::Refused { .. }), "{outcome:?}");
+    assert_eq!(labels(&forge, n).await, [LABEL_NEEDS_APPROVAL]);
 
-    // A maintainer approves (any case).
-    let outcome = comment(&forge, n, "maint", "Looks good.\n/APPROVE-PLAN\n").await;
+    // A maintainer approves with a review; a push after that makes it stale.
+    forge
+        .review_as(&repo(), n, "maint", ReviewState::Approved, "LGTM")
+        .expect("review");
+    let pushed = "f00dfeed00000000000000000000000000000000";
+    forge
+        .push_to_pull_request(&repo(), n, pushed)
+        .expect("push");
+    show_commit(pushed);
+    let outcome = comment(&forge, n, "dev", "/apply-plan", &executor).await;
+    assert!(
+        matches!(&outcome, CommandOutcome::Refused { reason, .. } if reason.contains("head is now f00dfeed0000")),
+        "{outcome:?}"
+    );
+
+    // Approved again at the new head: `/apply-plan` applies in the same job and reports.
+    forge
+        .review_as(&repo(), n, "maint", ReviewState::Approved, "still LGTM")
+        .expect("review");
+    let outcome = comment(&forge, n, "dev", "/apply-plan", &executor).await;
     assert_eq!(
         outcome,
-        CommandOutcome::Accepted {
-            command: PlanCommand::ApprovePlan,
+        CommandOutcome::Executed {
+            command: PlanCommand::ApplyPlan,
             plan_hash: plan.hash().into(),
-            head_sha: head.clone()
+            head_sha: pushed.into(),
+            approvers: vec!["maint".into()],
+            ok: true,
         }
     );
-    assert_eq!(labels(&forge, n).await, [LABEL_EXECUTE]);
     let replies = forge.list_comments(&repo(), n).await.expect("comments");
     let reply = replies.last().expect("reply");
     assert_eq!(reply.author, DEFAULT_BOT);
-    assert!(
-        reply.body.contains("`/approve-plan` by @maint"),
-        "{}",
-        reply.body
-    );
-    assert!(matches!(
-        gate(&forge, n, &plan, PlanCommand::ApprovePlan).await,
-        Ok(GateOutcome::Open { .. })
-    ));
-
-    // A push after approval makes it stale; a new approval opens the gate again.
-    forge
-        .push_to_pull_request(&repo(), n, "f00dfeed00000000000000000000000000000000")
-        .expect("push");
-    let err = gate(&forge, n, &plan, PlanCommand::ApprovePlan)
-        .await
-        .expect_err("stale");
-    assert!(err.to_string().contains("the approval is stale"), "{err}");
-    assert!(err.to_string().contains("f00dfeed0000"), "{err}");
-    comment(&forge, n, "maint", "/approve-plan").await;
-    assert!(matches!(
-        gate(&forge, n, &plan, PlanCommand::ApprovePlan).await,
-        Ok(GateOutcome::Open { .. })
-    ));
-
-    // Apply.
-    let report = executor.apply(&plan, true).await.expect("apply");
-    assert!(report.ok, "{report:#?}");
+    assert!(reply.body.contains("Deployment/web replicas: 3 → 6"), "{}", reply.body);
+    assert_eq!(labels(&forge, n).await, [LABEL_EXECUTE]);
     let web = cluster
         .workload(&WorkloadRef::new(
             WorkloadKind::Deployment,
@@ -368,31 +349,28 @@ async fn plan_propose_approve_apply_rollback() {
         Some(12)
     );
 
-    // Roll back: the gate needs its own command.
-    assert!(matches!(
-        gate(&forge, n, &plan, PlanCommand::RollbackPlan).await,
-        Ok(GateOutcome::Skipped { .. })
-    ));
-    let outcome = comment(&forge, n, "reader", "/rollback-plan").await;
-    assert!(matches!(outcome, CommandOutcome::Refused { .. }));
-    let outcome = comment(&forge, n, "maint", "/rollback-plan").await;
+    // Roll back: a reader is refused, one maintainer alone is refused, a second person rolls back.
+    let outcome = comment(&forge, n, "reader", "/rollback-plan", &executor).await;
+    assert!(matches!(outcome, CommandOutcome::Refused { .. }), "{outcome:?}");
+    let outcome = comment(&forge, n, "maint", "/rollback-plan", &executor).await;
+    assert!(
+        matches!(&outcome, CommandOutcome::Refused { reason, .. } if reason.contains("needs a second person")),
+        "{outcome:?}"
+    );
+    let outcome = comment(&forge, n, "lead", "/rollback-plan", &executor).await;
     assert!(
         matches!(
-            outcome,
-            CommandOutcome::Accepted {
+            &outcome,
+            CommandOutcome::Executed {
                 command: PlanCommand::RollbackPlan,
+                ok: true,
+                approvers,
                 ..
-            }
+            } if approvers == &["maint"]
         ),
         "{outcome:?}"
     );
     assert_eq!(labels(&forge, n).await, [LABEL_EXECUTE, LABEL_ROLLBACK]);
-    assert!(matches!(
-        gate(&forge, n, &plan, PlanCommand::RollbackPlan).await,
-        Ok(GateOutcome::Open { .. })
-    ));
-    let report = executor.rollback(&plan, true).await.expect("rollback");
-    assert!(report.ok, "{report:#?}");
 
     // Exactly the before state: replicas, resources, and the HPA that existed before restored,
     // not deleted; the one the plan created is gone.

@@ -1,21 +1,41 @@
-//! `orchestrator pr-command --event-file PATH`: `/approve-plan` and `/rollback-plan` from a GitHub
-//! `issue_comment` event (`$GITHUB_EVENT_PATH`).
+//! `orchestrator pr-command --event-file PATH`: the commands on a plan pull request, from a
+//! GitHub `issue_comment` event (`$GITHUB_EVENT_PATH`), acted on in this job: `/apply-plan` and
+//! `/rollback-plan` verify the approval from the forge and change the cluster, `/unlock-plan`
+//! releases the target lock, `/approve-plan` answers how approval works. No step waits for an
+//! event the bot causes (events caused by `GITHUB_TOKEN` start no workflow runs).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
+use orchestrator_core::forge::{Forge, RepoId};
+use orchestrator_core::scale::approval::{self, ApprovalPolicy};
 use orchestrator_core::scale::config::{ScaleConfig, parse_min_permission};
-use orchestrator_core::scale::review::{self, ApprovalPolicy, CommandOutcome, CommentEvent};
+use orchestrator_core::scale::execute::ScaleExecutor;
+use orchestrator_core::scale::review::{self, CommandOutcome, CommentEvent, PlanCommand};
 
 use crate::args::{Global, OutputFormat};
 use crate::wiring;
 
-/// Who may approve; shared with `scale apply|rollback --execute`, which re-checks the approver.
-/// Each flag overrides its `[scale]` key for this invocation.
+/// Where the approval policy is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PolicyFrom {
+    /// `orchestrator.toml` on the pull request's base branch, read through the forge.
+    Base,
+    /// The local `orchestrator.toml` (`--config`): only for a trusted checkout of the default
+    /// branch, never a checkout of the pull request.
+    Checkout,
+}
+
+/// Who may approve; shared with `scale apply|rollback --execute`. Each flag overrides its
+/// `[scale]` key for this invocation (the flags are the invoker's, like the workflow file).
 #[derive(Debug, Args, Clone)]
 pub(crate) struct PolicyArgs {
+    /// Where the [scale] policy comes from: the base branch through the forge (default), or the
+    /// local config of a trusted checkout. Never the pull request's own files.
+    #[arg(long, value_enum, default_value = "base", value_name = "SOURCE")]
+    policy_from: PolicyFrom,
     /// Only these logins may approve (repeatable; default: [scale] approvers, else anyone with
     /// the minimum permission).
     #[arg(long = "allow-user", value_name = "LOGIN")]
@@ -24,11 +44,12 @@ pub(crate) struct PolicyArgs {
     /// [scale] min_permission, else write).
     #[arg(long, value_name = "LEVEL")]
     min_permission: Option<String>,
-    /// Let the PR author approve their own plan (default: [scale] allow_self_approval, else no).
+    /// Let the PR's author and its committers approve their own plan (default: [scale]
+    /// allow_self_approval, else no).
     #[arg(long)]
     allow_self_approval: bool,
-    /// The bot login whose replies carry approvals (repeatable; default: [scale] bot_logins,
-    /// else github-actions[bot]).
+    /// Bot logins, whose commands are ignored and whose reviews never approve (repeatable;
+    /// default: [scale] bot_logins, else github-actions[bot]).
     #[arg(long = "bot-login", value_name = "LOGIN")]
     bot_logins: Vec<String>,
 }
@@ -55,9 +76,34 @@ impl PolicyArgs {
         }
         Ok(policy)
     }
+
+    /// The `[scale]` section from the chosen trusted source, with the flags on top: the base
+    /// branch of pull request `number` (through the forge), or the local config.
+    pub(crate) async fn resolve(
+        &self,
+        global: &Global,
+        forge: &dyn Forge,
+        repo: &RepoId,
+        number: u64,
+    ) -> anyhow::Result<(ScaleConfig, ApprovalPolicy)> {
+        let config = match self.policy_from {
+            PolicyFrom::Checkout => scale_config(global)?,
+            PolicyFrom::Base => {
+                let pr = forge.pull_request(repo, number).await?;
+                let policy = approval::policy_at_base(forge, repo, &pr.base_ref).await?;
+                ScaleConfig {
+                    policy,
+                    // The wait is not policy: the invoker's config may set it.
+                    rollout_wait: scale_config(global)?.rollout_wait,
+                }
+            }
+        };
+        let policy = self.policy(&config.policy)?;
+        Ok((config, policy))
+    }
 }
 
-/// The `[scale]` section of the config, when there is one (defaults otherwise).
+/// The `[scale]` section of the local config, when there is one (defaults otherwise).
 pub(crate) fn scale_config(global: &Global) -> anyhow::Result<ScaleConfig> {
     Ok(wiring::load_optional_config(global)?
         .map(|c| c.scale)
@@ -70,6 +116,13 @@ pub(crate) struct PrCommandArgs {
     /// The event JSON (in GitHub Actions: $GITHUB_EVENT_PATH).
     #[arg(long, env = "GITHUB_EVENT_PATH", value_name = "PATH")]
     event_file: PathBuf,
+    /// The cluster /apply-plan and /rollback-plan act on: `kube` (kubeconfig; default) or
+    /// `file:STATE.yaml`.
+    #[arg(long, default_value = "kube", value_name = "SPEC")]
+    cluster: String,
+    /// The kube context with --cluster kube (default: the plan's kubeContext, else current).
+    #[arg(long, value_name = "NAME")]
+    kube_context: Option<String>,
     #[command(flatten)]
     policy: PolicyArgs,
 }
@@ -84,26 +137,83 @@ pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<
         ))
     })?;
     let event = CommentEvent::from_github_event(&json)?;
-    let policy = args.policy.policy(&scale_config(global)?.policy)?;
-    let forge = crate::commands::scale::forge(global)?;
-    let outcome = review::handle_comment(forge.as_ref(), &event, &policy).await?;
+    let command = review::parse_command(&event.body);
+    let acts = matches!(
+        command,
+        Some(PlanCommand::ApplyPlan | PlanCommand::RollbackPlan)
+    );
+    // Nothing for us: answer without reading policy or touching a cluster.
+    let outcome = if let Some(reason) = review::ignore_reason(&event) {
+        CommandOutcome::Ignored {
+            reason: reason.to_owned(),
+        }
+    } else {
+        let forge = crate::commands::scale::forge(global)?;
+        let (config, policy) = args
+            .policy
+            .resolve(global, forge.as_ref(), &event.repo, event.number)
+            .await?;
+        let mut executor = None;
+        let mut _lock = None;
+        if acts && !policy.is_bot(&event.commenter) {
+            let context = match &args.kube_context {
+                Some(context) => Some(context.clone()),
+                // Peek at the plan for its context; the gate reads and verifies it again.
+                None if args.cluster == "kube" => plan_context(forge.as_ref(), &event).await,
+                None => None,
+            };
+            let cluster = crate::commands::scale::cluster(&args.cluster, context.as_deref()).await?;
+            let (store, lock) = crate::commands::scale::state_store(global, true)?;
+            _lock = lock;
+            executor =
+                Some(ScaleExecutor::new(cluster, store).with_rollout_wait(config.rollout_wait));
+        }
+        review::handle_comment(forge.as_ref(), &event, &policy, executor.as_ref()).await?
+    };
     match global.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
         OutputFormat::Human => match &outcome {
             CommandOutcome::Ignored { reason } => println!("ignored: {reason}"),
+            CommandOutcome::Answered { command } => {
+                println!("answered: /{} (approval is a pull-request review)", command.as_str());
+            }
             CommandOutcome::Refused { command, reason } => {
                 println!("refused: /{}: {reason}", command.as_str());
             }
-            CommandOutcome::Accepted {
+            CommandOutcome::Executed {
                 command,
                 plan_hash,
                 head_sha,
+                approvers,
+                ok,
             } => println!(
-                "accepted: /{} for plan {plan_hash} at {head_sha}",
-                command.as_str()
+                "{}: /{} of plan {plan_hash} at {head_sha}, approved by {}",
+                if *ok { "executed" } else { "failed" },
+                command.as_str(),
+                if approvers.is_empty() {
+                    "policy (no approver needed)".to_owned()
+                } else {
+                    approvers.join(", ")
+                }
             ),
+            CommandOutcome::Unlocked { by } => println!("unlocked: by {by}"),
         },
     }
-    // A refusal is an answer, not a failure of the job.
-    Ok(ExitCode::SUCCESS)
+    // A refusal is an answer, not a failure of the job; a failed apply is.
+    Ok(match outcome {
+        CommandOutcome::Executed { ok: false, .. } => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
 }
+
+/// The kube context the pull request's plan names, when it can be read (the gate reads and
+/// verifies the plan again before anything changes).
+async fn plan_context(forge: &dyn Forge, event: &CommentEvent) -> Option<String> {
+    let pr = forge.pull_request(&event.repo, event.number).await.ok()?;
+    let files = forge.list_pull_files(&event.repo, event.number).await.ok()?;
+    let (_, plan) = approval::plan_of_pull_request(forge, &event.repo, &pr, &files)
+        .await
+        .ok()?;
+    plan.context.kube_context
+}
+

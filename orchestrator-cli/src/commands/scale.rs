@@ -15,7 +15,8 @@ use orchestrator_core::cluster::{Cluster, InMemoryCluster};
 use orchestrator_core::engine::CancelToken;
 use orchestrator_core::forge::{Forge, RepoId};
 use orchestrator_core::scale::execute::{ExecuteReport, RolloutWait, ScaleExecutor};
-use orchestrator_core::scale::review::{self, GateOutcome, PlanCommand, ProposeRequest};
+use orchestrator_core::scale::approval::{self, GateAction, GateRequest};
+use orchestrator_core::scale::review::{self, ProposeRequest};
 use orchestrator_core::scale::{ScaleFlags, ScalePlan};
 use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore, WorkspaceLock};
 use orchestrator_github::GitHubForge;
@@ -38,11 +39,12 @@ pub(crate) enum ScaleCommand {
     Plan(PlanArgs),
     /// Commit a plan to a branch, open a draft PR labelled needs-approval, post the checklist.
     Propose(ProposeArgs),
-    /// Preview (server-side dry run) or, with --execute --pr N, apply a plan: needs the
-    /// execute-plan label, a valid /approve-plan at the PR head, and no drift.
+    /// Preview (server-side dry run) or, with --execute --pr N, apply the plan PR N adds: needs
+    /// an approving review at the PR head by a qualified approver, the apply requirements, and
+    /// no drift (the same gate as /apply-plan).
     Apply(ExecuteArgs),
     /// Preview or, with --execute --pr N, restore the plan's recorded before state exactly: needs
-    /// the rollback-plan label and a valid /rollback-plan.
+    /// a second qualified person's /rollback-plan, or the emergency policy.
     Rollback(ExecuteArgs),
     /// Print the three GitHub Actions workflows that run this flow (or write them with --dir).
     CiWorkflows(CiWorkflowsArgs),
@@ -111,7 +113,8 @@ pub(crate) struct ExecuteArgs {
     /// Change the cluster (default: a server-side dry run).
     #[arg(long, requires = "pr")]
     execute: bool,
-    /// The plan's pull request, whose label and approval gate --execute.
+    /// The plan's pull request, whose approval gates --execute (the plan it adds must be
+    /// --plan's).
     #[arg(long, value_name = "N")]
     pr: Option<u64>,
     /// The repository of --pr (default: $GITHUB_REPOSITORY).
@@ -172,8 +175,8 @@ pub(crate) async fn run(global: &Global, args: ScaleArgs) -> anyhow::Result<Exit
     match args.command {
         ScaleCommand::Plan(args) => plan(global, args).await,
         ScaleCommand::Propose(args) => propose(global, args).await,
-        ScaleCommand::Apply(args) => execute(global, args, PlanCommand::ApprovePlan).await,
-        ScaleCommand::Rollback(args) => execute(global, args, PlanCommand::RollbackPlan).await,
+        ScaleCommand::Apply(args) => execute(global, args, GateAction::Apply).await,
+        ScaleCommand::Rollback(args) => execute(global, args, GateAction::Rollback).await,
         ScaleCommand::CiWorkflows(args) => ci_workflows(&args),
     }
 }
@@ -313,7 +316,7 @@ async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode>
 /// The journal of an executing apply or rollback, under the workspace lock: the state dir beside
 /// `orchestrator.toml` when there is one (like every other command), else `./.orchestrator`.
 /// A preview journals nothing and locks nothing.
-fn state_store(
+pub(crate) fn state_store(
     global: &Global,
     execute: bool,
 ) -> anyhow::Result<(Arc<dyn StateStore>, Option<WorkspaceLock>)> {
@@ -334,11 +337,14 @@ fn state_store(
 async fn execute(
     global: &Global,
     args: ExecuteArgs,
-    command: PlanCommand,
+    action: GateAction,
 ) -> anyhow::Result<ExitCode> {
-    let scale_config = crate::commands::pr_command::scale_config(global)?;
-    let rollout_wait = args.rollout_wait(scale_config.rollout_wait)?;
+    let local = crate::commands::pr_command::scale_config(global)?;
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
+    // Verify first: a refusal changes nothing and connects to no cluster.
+    let mut approved = None;
+    let mut rollout = local.rollout_wait;
+    let mut forge_and_repo = None;
     if args.execute {
         let number = args.pr.expect("clap: --execute requires --pr");
         let repo: RepoId = args
@@ -351,31 +357,56 @@ async fn execute(
             })?
             .parse()?;
         let forge = forge(global)?;
-        let policy = args.policy.policy(&scale_config.policy)?;
-        match review::verify_gate(forge.as_ref(), &repo, number, plan.hash(), command, &policy)
-            .await?
-        {
-            GateOutcome::Skipped { reason } => {
-                eprintln!("{reason}; nothing was changed");
-                println!("skipped");
-                return Ok(ExitCode::SUCCESS);
+        let (config, policy) = args
+            .policy
+            .resolve(global, forge.as_ref(), &repo, number)
+            .await?;
+        rollout = config.rollout_wait;
+        let requester = forge.current_user().await?;
+        let verified = approval::verify(
+            forge.as_ref(),
+            &GateRequest {
+                repo: &repo,
+                number,
+                action,
+                requester: &requester,
+                command_comment: None,
+                policy: &policy,
+            },
+        )
+        .await?;
+        if verified.plan().hash() != plan.hash() {
+            return Err(Error::PermissionDenied {
+                message: format!(
+                    "{} is plan {}, but pull request #{number} adds {} ({}): --execute applies \
+                     only the plan the pull request adds",
+                    plan_file(&args.plan).display(),
+                    plan.hash(),
+                    verified.plan_path(),
+                    verified.plan().hash()
+                ),
             }
-            GateOutcome::Open { approval } => {
-                if command == PlanCommand::ApprovePlan {
-                    review::verify_checkout(
-                        &orchestrator_git::GixVcs::new(),
-                        &plan_file(&args.plan),
-                        &approval.head_sha,
-                    )
-                    .await?;
-                }
-                eprintln!(
-                    "approved by @{} for plan {} at {}",
-                    approval.approver, approval.plan_hash, approval.head_sha
-                );
-            }
+            .into());
         }
+        eprintln!(
+            "approved by {} for plan {} at {}",
+            if verified.approvers().is_empty() {
+                "policy (no approver needed)".to_owned()
+            } else {
+                verified
+                    .approvers()
+                    .iter()
+                    .map(|a| format!("@{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            verified.plan().hash(),
+            verified.head_sha()
+        );
+        approved = Some(verified);
+        forge_and_repo = Some((forge, repo));
     }
+    let rollout_wait = args.rollout_wait(rollout)?;
     let context = args
         .kube_context
         .clone()
@@ -392,10 +423,22 @@ async fn execute(
             executor = executor.with_observer(progress::for_stderr());
         }
     }
-    let report = match command {
-        PlanCommand::ApprovePlan => executor.apply(&plan, args.execute).await?,
-        PlanCommand::RollbackPlan => executor.rollback(&plan, args.execute).await?,
+    let report = match (&approved, action) {
+        (Some(approved), GateAction::Apply) => executor.apply(approved).await?,
+        (Some(approved), GateAction::Rollback) => executor.rollback(approved).await?,
+        (None, GateAction::Apply) => executor.preview(&plan).await?,
+        (None, GateAction::Rollback) => executor.preview_rollback(&plan).await?,
     };
+    if let (Some(approved), Some((forge, repo))) = (&approved, &forge_and_repo) {
+        // The record on the pull request, as for a comment command.
+        forge
+            .create_comment(
+                repo,
+                approved.number(),
+                &review::result_comment(approved, &report),
+            )
+            .await?;
+    }
     print_report(global, &report)?;
     if report.ok {
         return Ok(ExitCode::SUCCESS);

@@ -483,32 +483,43 @@ pub fn approve_plan_answer() -> String {
         .to_owned()
 }
 
+/// Why an event carries no command for us (not a new comment, no command line, not a pull
+/// request), or `None`: decided from the event alone, before any request.
+pub fn ignore_reason(event: &CommentEvent) -> Option<&'static str> {
+    if event.action != "created" {
+        return Some("only new comments carry commands");
+    }
+    if parse_command(&event.body).is_none() {
+        return Some("no /apply-plan, /approve-plan, /rollback-plan or /unlock-plan line");
+    }
+    if !event.is_pull_request {
+        return Some("not a pull request");
+    }
+    None
+}
+
 /// Handles one `issue_comment` event: `/apply-plan` and `/rollback-plan` are verified through
 /// [`approval::verify`] and executed with `executor` in this job, the result posted on the pull
 /// request; `/unlock-plan` releases this pull request's target lock when a qualified approver
 /// asks; `/approve-plan` is answered with how approval works. A refusal is posted and changes
 /// nothing. The `policy` must come from a trusted source (the base branch or a trusted
-/// checkout).
+/// checkout). `executor` is needed only by `/apply-plan` and `/rollback-plan` (a caller can
+/// skip connecting to a cluster for the other commands): without one they are an error.
 pub async fn handle_comment(
     forge: &dyn Forge,
     event: &CommentEvent,
     policy: &ApprovalPolicy,
-    executor: &ScaleExecutor,
+    executor: Option<&ScaleExecutor>,
 ) -> Result<CommandOutcome> {
     let ignored = |reason: &str| {
         Ok(CommandOutcome::Ignored {
             reason: reason.to_owned(),
         })
     };
-    if event.action != "created" {
-        return ignored("only new comments carry commands");
+    if let Some(reason) = ignore_reason(event) {
+        return ignored(reason);
     }
-    let Some(command) = parse_command(&event.body) else {
-        return ignored("no /apply-plan, /approve-plan, /rollback-plan or /unlock-plan line");
-    };
-    if !event.is_pull_request {
-        return ignored("not a pull request");
-    }
+    let command = parse_command(&event.body).expect("ignore_reason checked there is a command");
     if policy.is_bot(&event.commenter) {
         return ignored("a comment by a bot login");
     }
@@ -585,6 +596,12 @@ pub async fn handle_comment(
         Err(e) if e.is_bad_input() => return refuse(e.to_string()).await,
         Err(e) => return Err(e),
     };
+    let executor = executor.ok_or_else(|| {
+        Error::invalid_input(format!(
+            "/{} needs a cluster to act on, and none was given",
+            command.as_str()
+        ))
+    })?;
     let report = match action {
         GateAction::Apply => executor.apply(&approved).await,
         GateAction::Rollback => executor.rollback(&approved).await,

@@ -150,7 +150,7 @@ impl World {
             &self.forge,
             &event,
             &ApprovalPolicy::default(),
-            &self.executor(),
+            Some(&self.executor()),
         )
         .await
         .expect("handled")
