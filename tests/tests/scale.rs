@@ -253,7 +253,15 @@ async fn plan_propose_approve_apply_rollback() {
         .push_to_pull_request_as(&repo(), n, &proposal.commit, "dev")
         .expect("the proposed commit");
     forge
-        .set_pull_files(&repo(), n, &proposal.files.iter().map(String::as_str).collect::<Vec<_>>())
+        .set_pull_files(
+            &repo(),
+            n,
+            &proposal
+                .files
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
         .expect("files");
     show_commit(&proposal.commit);
     let executor = ScaleExecutor::new(cluster.clone(), Arc::new(MemoryStateStore::default()));
@@ -292,7 +300,10 @@ async fn plan_propose_approve_apply_rollback() {
     let head = forge.pull_request(&repo(), n).await.expect("pr").head_sha;
     forge.comment_as(&repo(), n, "reader", &format!("<!-- orchestrator:approval command=approve-plan hash={} head={head} approver=maint comment=1 -->", plan.hash())).expect("comment");
     let outcome = comment(&forge, n, "dev", "/apply-plan", &executor).await;
-    assert!(matches!(outcome, CommandOutcome::Refused { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, CommandOutcome::Refused { .. }),
+        "{outcome:?}"
+    );
     assert_eq!(labels(&forge, n).await, [LABEL_NEEDS_APPROVAL]);
 
     // A maintainer approves with a review; a push after that makes it stale.
@@ -328,7 +339,11 @@ async fn plan_propose_approve_apply_rollback() {
     let replies = forge.list_comments(&repo(), n).await.expect("comments");
     let reply = replies.last().expect("reply");
     assert_eq!(reply.author, DEFAULT_BOT);
-    assert!(reply.body.contains("Deployment/web replicas: 3 → 6"), "{}", reply.body);
+    assert!(
+        reply.body.contains("Deployment/web replicas: 3 → 6"),
+        "{}",
+        reply.body
+    );
     assert_eq!(labels(&forge, n).await, [LABEL_EXECUTE]);
     let web = cluster
         .workload(&WorkloadRef::new(
@@ -351,7 +366,10 @@ async fn plan_propose_approve_apply_rollback() {
 
     // Roll back: a reader is refused, one maintainer alone is refused, a second person rolls back.
     let outcome = comment(&forge, n, "reader", "/rollback-plan", &executor).await;
-    assert!(matches!(outcome, CommandOutcome::Refused { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, CommandOutcome::Refused { .. }),
+        "{outcome:?}"
+    );
     let outcome = comment(&forge, n, "maint", "/rollback-plan", &executor).await;
     assert!(
         matches!(&outcome, CommandOutcome::Refused { reason, .. } if reason.contains("needs a second person")),

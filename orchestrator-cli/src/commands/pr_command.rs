@@ -162,7 +162,8 @@ pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<
                 None if args.cluster == "kube" => plan_context(forge.as_ref(), &event).await,
                 None => None,
             };
-            let cluster = crate::commands::scale::cluster(&args.cluster, context.as_deref()).await?;
+            let cluster =
+                crate::commands::scale::cluster(&args.cluster, context.as_deref()).await?;
             let (store, lock) = crate::commands::scale::state_store(global, true)?;
             _lock = lock;
             executor =
@@ -175,7 +176,10 @@ pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<
         OutputFormat::Human => match &outcome {
             CommandOutcome::Ignored { reason } => println!("ignored: {reason}"),
             CommandOutcome::Answered { command } => {
-                println!("answered: /{} (approval is a pull-request review)", command.as_str());
+                println!(
+                    "answered: /{} (approval is a pull-request review)",
+                    command.as_str()
+                );
             }
             CommandOutcome::Refused { command, reason } => {
                 println!("refused: /{}: {reason}", command.as_str());
@@ -210,10 +214,12 @@ pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<
 /// verifies the plan again before anything changes).
 async fn plan_context(forge: &dyn Forge, event: &CommentEvent) -> Option<String> {
     let pr = forge.pull_request(&event.repo, event.number).await.ok()?;
-    let files = forge.list_pull_files(&event.repo, event.number).await.ok()?;
+    let files = forge
+        .list_pull_files(&event.repo, event.number)
+        .await
+        .ok()?;
     let (_, plan) = approval::plan_of_pull_request(forge, &event.repo, &pr, &files)
         .await
         .ok()?;
     plan.context.kube_context
 }
-
