@@ -53,6 +53,15 @@
 //! | DELETE | `/repos/{o}/{r}/issues/{n}/labels/{name}` | `404 Label does not exist` when absent |
 //! | POST, GET | `/repos/{o}/{r}/issues/{n}/comments` | `201`; list oldest first, `Link` pagination |
 //! | GET | `/repos/{o}/{r}/collaborators/{user}/permission` | `permission` (legacy) and `role_name` |
+//! | GET, PATCH | `/repos/{o}/{r}/issues/comments/{id}` | edit: the author or write access; moves `updated_at` |
+//! | GET | `/repos/{o}/{r}/pulls?state=` | newest first, `Link` pagination |
+//! | PATCH | `/repos/{o}/{r}/pulls/{n}` | `state` (close, reopen), `title`, `body`: the author or write access |
+//! | PUT | `/repos/{o}/{r}/pulls/{n}/merge` | a merge commit on the base in the origin; `405` when not open |
+//! | GET, POST | `/repos/{o}/{r}/pulls/{n}/reviews` | at the head; the author's approval is `422` |
+//! | GET | `/repos/{o}/{r}/pulls/{n}/commits`, `.../files` | from the origin (e-mails mapped to logins) |
+//! | GET | `/repos/{o}/{r}/contents/{path}?ref=` | base64, from the origin's tree at the ref |
+//! | GET | `/repos/{o}/{r}/compare/{base}...{head}` | ahead/behind and merge base, from the origin |
+//! | GET | `/user` | the token's user |
 //! | GET | `/_mock/stats` | [`MockStats`] as JSON (not counted, never faulted) |
 //!
 //! # Workflows, pull requests, comments, permissions
@@ -62,6 +71,14 @@
 //! GitHub's other users and Actions: `set_user`, `set_permission`, `comment_as`,
 //! `push_to_pull_request`, `configure_workflow`, `script_workflow`, `set_branch_head`,
 //! `add_workflow_run`, `repository_dispatches`.
+//!
+//! # Identities
+//! [`MockOptions::users`] (`orchestrator mock-forge --users FILE`, see [`load_users`]) gives the
+//! mock users with tokens and permissions: a request acts as its token's user, mutations need
+//! their permission, an unknown token answers `401`. Without users, every request acts as the
+//! forge's token user (`orchestrator-bot` unless `set_user` says otherwise). A repository backed
+//! by a bare origin answers pull-request heads, commits, files, contents and comparisons from
+//! git, so a rehearsal pushes with plain `git` and the mock sees it.
 //!
 //! Every answer carries `x-ratelimit-limit`, `-remaining`, `-reset`, `-used` and `-resource`.
 //! Unknown repositories answer `404`; a repository exists when the config names it, its origin
