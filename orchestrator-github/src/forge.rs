@@ -7,18 +7,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use http::{Method, StatusCode, Uri};
 use orchestrator_core::forge::{
-    Comment, Forge, Issue, NewPullRequest, NewRelease, Permission, PullRequest, Release,
-    ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, WorkflowDispatch, WorkflowRun,
-    WorkflowRunQuery,
+    Comment, Comparison, Forge, Issue, NewPullRequest, NewRelease, Permission, PullCommit,
+    PullRequest, Release, ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, Review, ReviewState,
+    WorkflowDispatch, WorkflowRun, WorkflowRunQuery,
 };
 use orchestrator_core::secret::SecretString;
 use orchestrator_core::{Error, Result};
 
 use crate::transport::{ClientConfig, Reply, Request, RetryPolicy, Transport};
 use crate::wire::{
-    GhAsset, GhComment, GhCommentBody, GhError, GhIssue, GhLabels, GhNewIssue, GhNewPullRequest,
-    GhNewRef, GhNewRelease, GhPermission, GhPullRequest, GhRelease, GhReleaseUpdate,
-    GhRepositoryDispatch, GhWorkflowDispatch, GhWorkflowRun, GhWorkflowRuns, format_time,
+    GhAsset, GhComment, GhCommentBody, GhComparison, GhContent, GhError, GhIssue, GhLabels,
+    GhNewIssue, GhNewPullRequest, GhNewRef, GhNewRelease, GhNewReview, GhPermission, GhPullCommit,
+    GhPullFile, GhPullRequest, GhRelease, GhReleaseUpdate, GhRepositoryDispatch, GhReview, GhUser,
+    GhWorkflowDispatch, GhWorkflowRun, GhWorkflowRuns, format_time,
 };
 
 /// GitHub's public API.
@@ -820,6 +821,218 @@ impl Forge for GitHubForge {
             // Not a collaborator (or no such user).
             StatusCode::NOT_FOUND => Ok(Permission::None),
             _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn comment(&self, repo: &RepoId, comment_id: u64) -> Result<Comment> {
+        let what = format!("comment {comment_id} of {repo}");
+        let url = format!("{}/issues/comments/{comment_id}", self.repo_url(repo));
+        let reply = self.get(url, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound { what }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn update_comment(&self, repo: &RepoId, comment_id: u64, body: &str) -> Result<Comment> {
+        let what = format!("edit of comment {comment_id} of {repo}");
+        let url = format!("{}/issues/comments/{comment_id}", self.repo_url(repo));
+        let payload = GhCommentBody {
+            body: body.to_owned(),
+        };
+        let reply = self.send_json(Method::PATCH, url, &payload, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("comment {comment_id} of {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn list_reviews(&self, repo: &RepoId, number: u64) -> Result<Vec<Review>> {
+        let what = format!("reviews of pull request #{number} of {repo}");
+        let url = format!(
+            "{}/pulls/{number}/reviews?per_page={}",
+            self.repo_url(repo),
+            self.inner.page_size
+        );
+        self.all_pages(url, &what, |reply| {
+            let page: Vec<GhReview> = reply.json(&what)?;
+            Ok(page.into_iter().map(Review::from).collect())
+        })
+        .await
+    }
+
+    async fn create_review(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        state: ReviewState,
+        body: &str,
+    ) -> Result<Review> {
+        let what = format!("review of pull request #{number} of {repo}");
+        let Some(payload) = GhNewReview::submit(state, body) else {
+            return Err(Error::invalid_input(format!(
+                "{what}: a review is submitted as approved, changes requested or commented, not {state:?}"
+            )));
+        };
+        let url = format!("{}/pulls/{number}/reviews", self.repo_url(repo));
+        let reply = self.send_json(Method::POST, url, &payload, &what).await?;
+        match reply.status {
+            StatusCode::OK | StatusCode::CREATED => Ok(reply.json::<GhReview>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("pull request #{number} of {repo}"),
+            }),
+            // "Can not approve your own pull request", a closed pull request...
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn list_pull_commits(&self, repo: &RepoId, number: u64) -> Result<Vec<PullCommit>> {
+        let what = format!("commits of pull request #{number} of {repo}");
+        let url = format!(
+            "{}/pulls/{number}/commits?per_page={}",
+            self.repo_url(repo),
+            self.inner.page_size
+        );
+        self.all_pages(url, &what, |reply| {
+            let page: Vec<GhPullCommit> = reply.json(&what)?;
+            Ok(page.into_iter().map(PullCommit::from).collect())
+        })
+        .await
+    }
+
+    async fn list_pull_files(&self, repo: &RepoId, number: u64) -> Result<Vec<String>> {
+        let what = format!("files of pull request #{number} of {repo}");
+        let url = format!(
+            "{}/pulls/{number}/files?per_page={}",
+            self.repo_url(repo),
+            self.inner.page_size
+        );
+        let mut paths = self
+            .all_pages(url, &what, |reply| {
+                let page: Vec<GhPullFile> = reply.json(&what)?;
+                Ok(page.into_iter().flat_map(GhPullFile::paths).collect())
+            })
+            .await?;
+        let mut seen = std::collections::HashSet::new();
+        paths.retain(|p| seen.insert(p.clone()));
+        Ok(paths)
+    }
+
+    async fn list_pull_requests(&self, repo: &RepoId, state: &str) -> Result<Vec<PullRequest>> {
+        let what = format!("{state} pull requests of {repo}");
+        if !matches!(state, "open" | "closed" | "all") {
+            return Err(Error::invalid_input(format!(
+                "{what}: state must be open, closed or all, not {state:?}"
+            )));
+        }
+        let url = format!(
+            "{}/pulls?state={state}&sort=created&direction=desc&per_page={}",
+            self.repo_url(repo),
+            self.inner.page_size
+        );
+        let mut pulls = self
+            .all_pages(url, &what, |reply| {
+                let page: Vec<GhPullRequest> = reply.json(&what)?;
+                Ok(page.into_iter().map(PullRequest::from).collect())
+            })
+            .await?;
+        // A pull request opened while paging shifts a page and can appear twice.
+        let mut seen = std::collections::HashSet::new();
+        pulls.retain(|p| seen.insert(p.number));
+        Ok(pulls)
+    }
+
+    async fn file_contents(
+        &self,
+        repo: &RepoId,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let what = format!("{path} at {git_ref} of {repo}");
+        let segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(encode)
+            .collect();
+        if segments.is_empty() {
+            return Err(Error::invalid_input(format!("{what}: empty path")));
+        }
+        let url = format!(
+            "{}/contents/{}?ref={}",
+            self.repo_url(repo),
+            segments.join("/"),
+            encode(git_ref)
+        );
+        let reply = self.get(url, &what).await?;
+        match reply.status {
+            StatusCode::OK => {
+                let body: serde_json::Value = reply.json(&what)?;
+                if body.is_array() {
+                    return Err(Error::invalid_input(format!(
+                        "{what}: a directory on GitHub, not a file"
+                    )));
+                }
+                let content: GhContent =
+                    serde_json::from_value(body).map_err(|e| Error::Transient {
+                        message: format!("unexpected response for {what}: {e}"),
+                    })?;
+                content.bytes(&what).map(Some)
+            }
+            // An unknown ref is not a missing file: a policy read at a ref that does not exist
+            // must fail, not read as "no policy".
+            StatusCode::NOT_FOUND
+                if GhError::parse(&reply.body)
+                    .message
+                    .starts_with("No commit found") =>
+            {
+                Err(Error::NotFound {
+                    what: format!("ref {git_ref} of {repo}"),
+                })
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn compare_commits(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison> {
+        let what = format!("comparison of {base}...{head} in {repo}");
+        // One commit per page: the counts are totals, the commit list is not needed.
+        let url = format!(
+            "{}/compare/{}...{}?per_page=1",
+            self.repo_url(repo),
+            encode(base),
+            encode(head)
+        );
+        let reply = self.get(url, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhComparison>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound { what }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn current_user(&self) -> Result<String> {
+        let what = "the token's user";
+        let reply = self
+            .get(format!("{}/user", self.inner.api_url), what)
+            .await?;
+        match reply.status {
+            StatusCode::OK => {
+                let user: GhUser = reply.json(what)?;
+                if user.login.is_empty() {
+                    return Err(Error::Transient {
+                        message: format!("unexpected response for {what}: no login"),
+                    });
+                }
+                Ok(user.login)
+            }
+            _ => Err(reply.into_error(what)),
         }
     }
 

@@ -1,13 +1,14 @@
 //! GitHub's JSON shapes for the endpoints the adapter uses (releases, Actions runs and dispatches,
-//! refs, pull requests, labels, comments, collaborator permissions), and their conversion into
-//! core types.
+//! refs, pull requests and their reviews, commits and files, labels, comments, collaborator
+//! permissions, file contents, comparisons), and their conversion into core types.
 //!
 //! Only the fields the adapter reads are declared; serde ignores the rest, so GitHub adding fields
 //! never breaks us. The mock server serialises the same structs, so both sides agree on names.
 
 use orchestrator_core::forge::{
-    AssetState, Comment, Issue, NewPullRequest, NewRelease, Permission, PullRequest, Release,
-    ReleaseAsset, ReleaseUpdate, WorkflowRun, WorkflowRunStatus,
+    AssetState, Comment, Comparison, Issue, NewPullRequest, NewRelease, Permission, PullCommit,
+    PullRequest, Release, ReleaseAsset, ReleaseUpdate, Review, ReviewState, WorkflowRun,
+    WorkflowRunStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -68,8 +69,37 @@ pub(crate) struct GhNewRelease {
 pub(crate) struct GhError {
     #[serde(default)]
     pub(crate) message: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Objects mostly; some answers (a refused self-approval) send plain strings, read as
+    /// details with only a message.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "error_details"
+    )]
     pub(crate) errors: Vec<GhErrorDetail>,
+}
+
+/// [`GhError::errors`]: each entry an object or a bare string.
+fn error_details<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<GhErrorDetail>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Entry {
+        Detail(GhErrorDetail),
+        Text(String),
+    }
+    let entries: Vec<Entry> = Vec::deserialize(deserializer)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| match e {
+            Entry::Detail(d) => d,
+            Entry::Text(message) => GhErrorDetail {
+                message,
+                ..GhErrorDetail::default()
+            },
+        })
+        .collect())
 }
 
 /// One entry of [`GhError::errors`].
@@ -490,6 +520,265 @@ impl GhPermission {
     }
 }
 
+/// A pull-request review as GitHub returns it (`GET /repos/{o}/{r}/pulls/{n}/reviews`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhReview {
+    pub(crate) id: u64,
+    /// `null` when the reviewer's account was deleted.
+    #[serde(default)]
+    pub(crate) user: Option<GhUser>,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED` or `PENDING`.
+    #[serde(default)]
+    pub(crate) state: String,
+    /// The head commit the review was given at (`null` for some very old reviews).
+    #[serde(default)]
+    pub(crate) commit_id: Option<String>,
+    /// Absent or `null` for a pending review.
+    #[serde(default)]
+    pub(crate) submitted_at: Option<String>,
+}
+
+/// A review state as GitHub writes it in a review.
+#[cfg(feature = "mock-server")]
+pub(crate) fn review_state_name(state: ReviewState) -> &'static str {
+    match state {
+        ReviewState::Approved => "APPROVED",
+        ReviewState::ChangesRequested => "CHANGES_REQUESTED",
+        ReviewState::Commented => "COMMENTED",
+        ReviewState::Dismissed => "DISMISSED",
+        ReviewState::Pending => "PENDING",
+    }
+}
+
+impl From<GhReview> for Review {
+    fn from(r: GhReview) -> Self {
+        let state = match r.state.as_str() {
+            "APPROVED" => ReviewState::Approved,
+            "CHANGES_REQUESTED" => ReviewState::ChangesRequested,
+            "DISMISSED" => ReviewState::Dismissed,
+            "PENDING" => ReviewState::Pending,
+            // `COMMENTED`, and any state GitHub may add: never read as an approval.
+            _ => ReviewState::Commented,
+        };
+        Review {
+            id: r.id,
+            author: r.user.map(|u| u.login).unwrap_or_default(),
+            state,
+            commit_id: r.commit_id.unwrap_or_default(),
+            submitted_at_ms: r
+                .submitted_at
+                .as_deref()
+                .and_then(parse_time_ms)
+                .unwrap_or(0),
+            body: r.body.unwrap_or_default(),
+        }
+    }
+}
+
+/// The body of `POST /repos/{o}/{r}/pulls/{n}/reviews`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhNewReview {
+    /// `APPROVE`, `REQUEST_CHANGES` or `COMMENT`; absent makes a pending review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) body: Option<String>,
+    /// The commit to review; default the pull request's head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) commit_id: Option<String>,
+}
+
+impl GhNewReview {
+    /// The request submitting a review in `state`; `None` for states nobody submits
+    /// (`Dismissed`, `Pending`).
+    pub(crate) fn submit(state: ReviewState, body: &str) -> Option<Self> {
+        let event = match state {
+            ReviewState::Approved => "APPROVE",
+            ReviewState::ChangesRequested => "REQUEST_CHANGES",
+            ReviewState::Commented => "COMMENT",
+            ReviewState::Dismissed | ReviewState::Pending => return None,
+        };
+        Some(GhNewReview {
+            event: Some(event.to_owned()),
+            body: Some(body.to_owned()).filter(|b| !b.is_empty()),
+            commit_id: None,
+        })
+    }
+
+    /// The state a submitted review gets; `None` for an unknown event, `Pending` without one.
+    #[cfg(feature = "mock-server")]
+    pub(crate) fn state(&self) -> Option<ReviewState> {
+        match self.event.as_deref() {
+            None => Some(ReviewState::Pending),
+            Some("APPROVE") => Some(ReviewState::Approved),
+            Some("REQUEST_CHANGES") => Some(ReviewState::ChangesRequested),
+            Some("COMMENT") => Some(ReviewState::Commented),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Name, e-mail and date of a commit's author or committer, as git recorded them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhGitActor {
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) email: String,
+    #[serde(default)]
+    pub(crate) date: String,
+}
+
+/// The git side of a commit (`commit` inside a [`GhPullCommit`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhGitCommit {
+    #[serde(default)]
+    pub(crate) author: Option<GhGitActor>,
+    #[serde(default)]
+    pub(crate) committer: Option<GhGitActor>,
+    #[serde(default)]
+    pub(crate) message: String,
+}
+
+/// One commit of `GET /repos/{o}/{r}/pulls/{n}/commits`: the git commit, and the GitHub
+/// accounts its author and committer e-mails map to (`null` when they map to none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhPullCommit {
+    pub(crate) sha: String,
+    #[serde(default)]
+    pub(crate) commit: GhGitCommit,
+    #[serde(default)]
+    pub(crate) author: Option<GhUser>,
+    #[serde(default)]
+    pub(crate) committer: Option<GhUser>,
+}
+
+impl From<GhPullCommit> for PullCommit {
+    fn from(c: GhPullCommit) -> Self {
+        let login = |u: Option<GhUser>| u.map(|u| u.login).filter(|l| !l.is_empty());
+        PullCommit {
+            sha: c.sha,
+            author: login(c.author),
+            committer: login(c.committer),
+        }
+    }
+}
+
+/// One file of `GET /repos/{o}/{r}/pulls/{n}/files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhPullFile {
+    pub(crate) filename: String,
+    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed` or `unchanged`.
+    #[serde(default)]
+    pub(crate) status: String,
+    /// The old path of a renamed file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) previous_filename: Option<String>,
+}
+
+impl GhPullFile {
+    /// The paths the change touches: a rename removes its old path too.
+    pub(crate) fn paths(self) -> impl Iterator<Item = String> {
+        std::iter::once(self.filename).chain(self.previous_filename)
+    }
+}
+
+/// A file of `GET /repos/{o}/{r}/contents/{path}` (a directory answers an array instead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhContent {
+    /// `file`, `dir`, `symlink` or `submodule`.
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    /// `base64`, or `none` for files over 1 MB (then `content` is empty).
+    #[serde(default)]
+    pub(crate) encoding: String,
+    /// Base64, wrapped in lines of 60 characters as GitHub sends it.
+    #[serde(default)]
+    pub(crate) content: String,
+    #[serde(default)]
+    pub(crate) sha: String,
+    #[serde(default)]
+    pub(crate) path: String,
+}
+
+impl GhContent {
+    /// The file's bytes; `InvalidInput` naming the path for a directory or an undecodable file.
+    pub(crate) fn bytes(&self, what: &str) -> orchestrator_core::Result<Vec<u8>> {
+        if self.kind != "file" {
+            return Err(orchestrator_core::Error::invalid_input(format!(
+                "{what}: a {} on GitHub, not a file",
+                if self.kind.is_empty() {
+                    "directory"
+                } else {
+                    &self.kind
+                }
+            )));
+        }
+        if self.encoding != "base64" {
+            return Err(orchestrator_core::Error::invalid_input(format!(
+                "{what}: GitHub does not inline it (encoding {:?}; files over 1 MB)",
+                self.encoding
+            )));
+        }
+        use base64::Engine as _;
+        let compact: String = self
+            .content
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|e| orchestrator_core::Error::Transient {
+                message: format!("{what}: undecodable base64 content from GitHub: {e}"),
+            })
+    }
+}
+
+/// The commit GitHub names in a comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhCommitRef {
+    #[serde(default)]
+    pub(crate) sha: String,
+}
+
+/// `GET /repos/{o}/{r}/compare/{base}...{head}`, the fields read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhComparison {
+    /// `ahead`, `behind`, `diverged` or `identical`.
+    #[serde(default)]
+    pub(crate) status: String,
+    #[serde(default)]
+    pub(crate) ahead_by: u64,
+    #[serde(default)]
+    pub(crate) behind_by: u64,
+    #[serde(default)]
+    pub(crate) merge_base_commit: GhCommitRef,
+}
+
+impl From<GhComparison> for Comparison {
+    fn from(c: GhComparison) -> Self {
+        Comparison {
+            ahead_by: c.ahead_by,
+            behind_by: c.behind_by,
+            merge_base_sha: c.merge_base_commit.sha,
+        }
+    }
+}
+
+/// The body of `PATCH /repos/{o}/{r}/pulls/{n}` (the fields the mock applies).
+#[cfg(feature = "mock-server")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GhPullUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) body: Option<String>,
+}
+
 /// `2026-01-31T23:59:59Z` (or with fractional seconds, or an offset) as ms since the epoch.
 pub(crate) fn parse_time_ms(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -901,6 +1190,217 @@ mod tests {
         assert_eq!(
             parse_time_ms(&format_time(1_579_721_588_000)),
             Some(1_579_721_588_000)
+        );
+    }
+
+    #[test]
+    fn github_review_json_maps_into_core_types() {
+        // GitHub's documented `GET /repos/{o}/{r}/pulls/{n}/reviews` item.
+        let json = r#"{
+            "id": 80,
+            "node_id": "MDE3OlB1bGxSZXF1ZXN0UmV2aWV3ODA=",
+            "user": {"login": "octocat", "id": 1, "type": "User", "site_admin": false},
+            "body": "Here is the body for the review.",
+            "state": "APPROVED",
+            "html_url": "https://github.com/octocat/Hello-World/pull/12#pullrequestreview-80",
+            "pull_request_url": "https://api.github.com/repos/octocat/Hello-World/pulls/12",
+            "_links": {"html": {"href": "x"}, "pull_request": {"href": "y"}},
+            "submitted_at": "2019-11-17T17:43:43Z",
+            "commit_id": "ecdd80bb57125d7ba9641ffaa4d7d2c19d3f3091",
+            "author_association": "COLLABORATOR"
+        }"#;
+        let review: Review = serde_json::from_str::<GhReview>(json)
+            .expect("valid")
+            .into();
+        assert_eq!(
+            review,
+            Review {
+                id: 80,
+                author: "octocat".into(),
+                state: ReviewState::Approved,
+                commit_id: "ecdd80bb57125d7ba9641ffaa4d7d2c19d3f3091".into(),
+                submitted_at_ms: 1_574_012_623_000,
+                body: "Here is the body for the review.".into(),
+            }
+        );
+        for (name, state) in [
+            ("CHANGES_REQUESTED", ReviewState::ChangesRequested),
+            ("COMMENTED", ReviewState::Commented),
+            ("DISMISSED", ReviewState::Dismissed),
+            ("PENDING", ReviewState::Pending),
+            ("SOMETHING_NEW", ReviewState::Commented),
+        ] {
+            let mut gh: GhReview = serde_json::from_str(json).expect("valid");
+            gh.state = name.into();
+            assert_eq!(Review::from(gh).state, state, "{name}");
+        }
+        // A deleted reviewer is `null`; a pending review has no `submitted_at`.
+        let ghost =
+            r#"{"id": 81, "user": null, "body": "", "state": "PENDING", "commit_id": null}"#;
+        let review: Review = serde_json::from_str::<GhReview>(ghost)
+            .expect("valid")
+            .into();
+        assert_eq!((review.author.as_str(), review.submitted_at_ms), ("", 0));
+        let submit = GhNewReview::submit(ReviewState::Approved, "lgtm").expect("submittable");
+        assert_eq!(
+            serde_json::to_string(&submit).expect("serialises"),
+            r#"{"event":"APPROVE","body":"lgtm"}"#
+        );
+        assert_eq!(GhNewReview::submit(ReviewState::Dismissed, ""), None);
+    }
+
+    #[test]
+    fn github_pull_commit_json_maps_accounts_not_emails() {
+        // GitHub's documented `GET /repos/{o}/{r}/pulls/{n}/commits` item, trimmed; the second
+        // commit's e-mails match no account, so `author` and `committer` are `null`.
+        let json = r#"[{
+            "url": "https://api.github.com/repos/octocat/Hello-World/commits/6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            "node_id": "MDY6Q29tbWl0NmRjYjA5YjViNTc4NzVmMzM0ZjYxYWViZWQ2OTVlMmU0MTkzZGI1ZQ==",
+            "commit": {
+                "author": {"name": "Monalisa Octocat", "email": "support@github.com", "date": "2011-04-14T16:00:49Z"},
+                "committer": {"name": "Monalisa Octocat", "email": "support@github.com", "date": "2011-04-14T16:00:49Z"},
+                "message": "Fix all the bugs",
+                "tree": {"sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
+                "comment_count": 0
+            },
+            "author": {"login": "octocat", "id": 1, "type": "User"},
+            "committer": {"login": "web-flow", "id": 19864447, "type": "User"},
+            "parents": [{"sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"}]
+        }, {
+            "sha": "7dcb09b5b57875f334f61aebed695e2e4193db5e",
+            "commit": {"author": {"name": "x", "email": "x@example.com", "date": "2011-04-14T16:00:49Z"},
+                       "committer": null, "message": "m"},
+            "author": null,
+            "committer": null
+        }]"#;
+        let commits: Vec<PullCommit> = serde_json::from_str::<Vec<GhPullCommit>>(json)
+            .expect("valid")
+            .into_iter()
+            .map(PullCommit::from)
+            .collect();
+        assert_eq!(
+            commits,
+            [
+                PullCommit {
+                    sha: "6dcb09b5b57875f334f61aebed695e2e4193db5e".into(),
+                    author: Some("octocat".into()),
+                    committer: Some("web-flow".into()),
+                },
+                PullCommit {
+                    sha: "7dcb09b5b57875f334f61aebed695e2e4193db5e".into(),
+                    author: None,
+                    committer: None,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn github_pull_files_name_both_paths_of_a_rename() {
+        // GitHub's documented `GET /repos/{o}/{r}/pulls/{n}/files` item, and a rename.
+        let json = r#"[{
+            "sha": "bbcd538c8e72b8c175046e27cc8f907076331401",
+            "filename": "file1.txt",
+            "status": "added",
+            "additions": 103, "deletions": 21, "changes": 124,
+            "blob_url": "https://github.com/octocat/Hello-World/blob/6dcb09b/file1.txt",
+            "raw_url": "https://github.com/octocat/Hello-World/raw/6dcb09b/file1.txt",
+            "contents_url": "https://api.github.com/repos/octocat/Hello-World/contents/file1.txt?ref=6dcb09b",
+            "patch": "@@ -132,7 +132,7 @@ module Test @@ -1000,7 +1000,7 @@ module Test"
+        }, {
+            "sha": "cccd538c8e72b8c175046e27cc8f907076331401",
+            "filename": "config/orchestrator.toml",
+            "previous_filename": "orchestrator.toml",
+            "status": "renamed",
+            "additions": 0, "deletions": 0, "changes": 0
+        }]"#;
+        let paths: Vec<String> = serde_json::from_str::<Vec<GhPullFile>>(json)
+            .expect("valid")
+            .into_iter()
+            .flat_map(GhPullFile::paths)
+            .collect();
+        assert_eq!(
+            paths,
+            ["file1.txt", "config/orchestrator.toml", "orchestrator.toml"]
+        );
+    }
+
+    #[test]
+    fn github_contents_json_decodes_wrapped_base64() {
+        // The shape of GitHub's documented `GET /repos/{o}/{r}/contents/{path}` file answer,
+        // with base64 wrapped in lines as GitHub sends it.
+        let json = r#"{
+            "type": "file",
+            "encoding": "base64",
+            "size": 33,
+            "name": "README.md",
+            "path": "README.md",
+            "content": "IyBZb2dhIEJvYXJkCgpXb3Jr\nIGluIHByb2dyZXNzIQo=\n",
+            "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
+            "url": "https://api.github.com/repos/octokit/octokit.rb/contents/README.md",
+            "git_url": "https://api.github.com/repos/octokit/octokit.rb/git/blobs/3d21ec53a331a6f037a91c368710b99387d012c1",
+            "html_url": "https://github.com/octokit/octokit.rb/blob/master/README.md",
+            "download_url": "https://raw.githubusercontent.com/octokit/octokit.rb/master/README.md",
+            "_links": {"git": "x", "self": "y", "html": "z"}
+        }"#;
+        let content: GhContent = serde_json::from_str(json).expect("valid");
+        assert_eq!(
+            content.bytes("README.md").expect("decodes"),
+            b"# Yoga Board\n\nWork in progress!\n"
+        );
+        // A corrupt answer is an error, never empty bytes.
+        let corrupt: GhContent =
+            serde_json::from_str(&json.replace("IyBZ", "I$BZ")).expect("valid");
+        assert!(corrupt.bytes("README.md").is_err());
+        let big: GhContent = serde_json::from_str(
+            r#"{"type": "file", "encoding": "none", "content": "", "path": "big.bin"}"#,
+        )
+        .expect("valid");
+        let err = big.bytes("big.bin at main").expect_err("not inlined");
+        assert!(err.to_string().contains("big.bin at main"), "{err}");
+        let link: GhContent =
+            serde_json::from_str(r#"{"type": "symlink", "target": "/etc/passwd"}"#).expect("valid");
+        assert!(link.bytes("l").is_err());
+    }
+
+    #[test]
+    fn github_comparison_json_maps_into_core_types() {
+        // GitHub's documented `GET /repos/{o}/{r}/compare/{basehead}` answer, trimmed.
+        let json = r#"{
+            "url": "https://api.github.com/repos/octocat/Hello-World/compare/master...topic",
+            "base_commit": {"sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
+            "merge_base_commit": {"sha": "7dcb09b5b57875f334f61aebed695e2e4193db5e",
+                                   "commit": {"message": "Fix all the bugs"}},
+            "status": "behind",
+            "ahead_by": 1,
+            "behind_by": 2,
+            "total_commits": 1,
+            "commits": [],
+            "files": []
+        }"#;
+        let comparison: Comparison = serde_json::from_str::<GhComparison>(json)
+            .expect("valid")
+            .into();
+        assert_eq!(
+            comparison,
+            Comparison {
+                ahead_by: 1,
+                behind_by: 2,
+                merge_base_sha: "7dcb09b5b57875f334f61aebed695e2e4193db5e".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn error_details_may_be_plain_strings() {
+        // What GitHub answers to an author approving their own pull request.
+        let e = GhError::parse(
+            r#"{"message":"Unprocessable Entity","errors":["Review Can not approve your own pull request"],"documentation_url":"https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request","status":"422"}"#,
+        );
+        assert_eq!(
+            e.describe(),
+            "Unprocessable Entity: Review Can not approve your own pull request"
         );
     }
 }

@@ -72,6 +72,13 @@ pub(crate) struct MockForgeArgs {
     /// others answer 401.
     #[arg(long)]
     pub(crate) require_token: bool,
+
+    /// A TOML file of users ([[user]] login, token, permission = none|read|triage|write|
+    /// maintain|admin, optional email and bot): a request acts as its token's user (comments,
+    /// reviews and pull requests are theirs, mutations need their permission), an unknown token
+    /// answers 401, and no token may only read.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) users: Option<PathBuf>,
 }
 
 fn fault_rate(s: &str) -> Result<f64, String> {
@@ -87,6 +94,12 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
     let signals = StopSignals::register();
     let config = global.config.as_deref().map(Config::load).transpose()?;
     let options = options(&args, config).await?;
+    // Logins only: the tokens stay in the file.
+    let logins: Vec<String> = options
+        .users
+        .iter()
+        .map(|u| format!("{} ({:?})", u.login, u.permission).to_lowercase())
+        .collect();
     let watched = options
         .origins
         .as_ref()
@@ -117,6 +130,9 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
             |n| format!("{n} per {}ms", args.rate_limit_window_ms)
         ),
     );
+    if !logins.is_empty() {
+        eprintln!("mock-forge: users {}", logins.join(", "));
+    }
     eprintln!(
         "mock-forge: stats at {}/_mock/stats; stop with Ctrl-C",
         mock.url()
@@ -160,6 +176,10 @@ async fn options(args: &MockForgeArgs, config: Option<Config>) -> anyhow::Result
             Error::invalid_input("--require-token needs GITHUB_TOKEN or GH_TOKEN to be set")
         })?;
         options = options.token(token.expose());
+    }
+    if let Some(file) = &args.users {
+        let users = orchestrator_github::mock::load_users(file)?;
+        options = options.users(users);
     }
     if let Some(dir) = &args.origins {
         if !dir.is_dir() {

@@ -37,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::version::{TagFormat, VERSION_PLACEHOLDER};
 
 mod collab;
+mod identity;
 mod trust;
 mod workflows;
 

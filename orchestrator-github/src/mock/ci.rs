@@ -57,6 +57,16 @@ impl Ci {
         true
     }
 
+    /// The bare origin backing `repo`, if any: the simulation's, else the origins directory's.
+    pub(crate) fn origin(&self, repo: &RepoId) -> Option<PathBuf> {
+        self.sim
+            .repos
+            .get(repo)
+            .and_then(|r| r.origin.clone())
+            .filter(|o| is_bare_repo(o))
+            .or_else(|| self.origin_in_dir(repo))
+    }
+
     fn origin_in_dir(&self, repo: &RepoId) -> Option<PathBuf> {
         let origin = self.origins.as_ref()?.join(format!("{}.git", repo.name));
         is_bare_repo(&origin).then_some(origin)

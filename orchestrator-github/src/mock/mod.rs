@@ -53,6 +53,15 @@
 //! | DELETE | `/repos/{o}/{r}/issues/{n}/labels/{name}` | `404 Label does not exist` when absent |
 //! | POST, GET | `/repos/{o}/{r}/issues/{n}/comments` | `201`; list oldest first, `Link` pagination |
 //! | GET | `/repos/{o}/{r}/collaborators/{user}/permission` | `permission` (legacy) and `role_name` |
+//! | GET, PATCH | `/repos/{o}/{r}/issues/comments/{id}` | edit: the author or write access; moves `updated_at` |
+//! | GET | `/repos/{o}/{r}/pulls?state=` | newest first, `Link` pagination |
+//! | PATCH | `/repos/{o}/{r}/pulls/{n}` | `state` (close, reopen), `title`, `body`: the author or write access |
+//! | PUT | `/repos/{o}/{r}/pulls/{n}/merge` | a merge commit on the base in the origin; `405` when not open |
+//! | GET, POST | `/repos/{o}/{r}/pulls/{n}/reviews` | at the head; the author's approval is `422` |
+//! | GET | `/repos/{o}/{r}/pulls/{n}/commits`, `.../files` | from the origin (e-mails mapped to logins) |
+//! | GET | `/repos/{o}/{r}/contents/{path}?ref=` | base64, from the origin's tree at the ref |
+//! | GET | `/repos/{o}/{r}/compare/{base}...{head}` | ahead/behind and merge base, from the origin |
+//! | GET | `/user` | the token's user |
 //! | GET | `/_mock/stats` | [`MockStats`] as JSON (not counted, never faulted) |
 //!
 //! # Workflows, pull requests, comments, permissions
@@ -63,6 +72,14 @@
 //! `push_to_pull_request`, `configure_workflow`, `script_workflow`, `set_branch_head`,
 //! `add_workflow_run`, `repository_dispatches`.
 //!
+//! # Identities
+//! [`MockOptions::users`] (`orchestrator mock-forge --users FILE`, see [`load_users`]) gives the
+//! mock users with tokens and permissions: a request acts as its token's user, mutations need
+//! their permission, an unknown token answers `401`. Without users, every request acts as the
+//! forge's token user (`orchestrator-bot` unless `set_user` says otherwise). A repository backed
+//! by a bare origin answers pull-request heads, commits, files, contents and comparisons from
+//! git, so a rehearsal pushes with plain `git` and the mock sees it.
+//!
 //! Every answer carries `x-ratelimit-limit`, `-remaining`, `-reset`, `-used` and `-resource`.
 //! Unknown repositories answer `404`; a repository exists when the config names it, its origin
 //! is in the origins directory, or [`MockGitHub::create_repo`] made it.
@@ -72,18 +89,21 @@
 mod ci;
 mod faults;
 mod options;
+mod origin;
 mod routes;
 mod stats;
+mod users;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orchestrator_core::forge::{InMemoryForge, Release, ReleaseUpdate, RepoId};
+use orchestrator_core::forge::{InMemoryForge, Permission, Release, ReleaseUpdate, RepoId};
 use tokio::sync::oneshot;
 
 pub use options::MockOptions;
 pub use stats::{FaultStats, MockStats, RouteStats};
+pub use users::{MockUser, load_users, parse_users};
 
 use ci::Ci;
 use faults::{FaultPlan, RateWindow};
@@ -130,6 +150,17 @@ pub struct MockRequest {
     pub status: u16,
 }
 
+/// Who a request acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Actor {
+    /// The in-memory forge's token user (no users file: the mock's single identity).
+    Token,
+    /// A user of the users file, by their token.
+    User(String),
+    /// No token sent while users are configured: reads only.
+    Anonymous,
+}
+
 /// How many requests [`MockGitHub::requests`] keeps (the most recent ones).
 const REQUEST_LOG: usize = 10_000;
 
@@ -152,9 +183,58 @@ struct State {
     forge: InMemoryForge,
     /// Edits of CI-made releases (`PATCH`), by release id.
     ci_updates: BTreeMap<u64, ReleaseUpdate>,
+    /// The users file's users (empty: every request acts as the forge's token user).
+    users: Vec<users::MockUser>,
+    /// Who the request being served acts as.
+    actor: Actor,
+    /// Repositories whose forge already holds the users' permissions.
+    permissions_shared: BTreeSet<String>,
 }
 
 impl State {
+    /// Decides who a request with `authorization` acts as; `false` for a token no user has
+    /// (answered `401`; the `--require-token` token acts as the forge's token user).
+    fn identify(&mut self, authorization: Option<&str>) -> bool {
+        self.actor = Actor::Token;
+        if self.users.is_empty() {
+            return true;
+        }
+        let sent = authorization.and_then(|a| {
+            a.strip_prefix("Bearer ")
+                .or_else(|| a.strip_prefix("token "))
+                .map(str::trim)
+        });
+        self.actor = match sent {
+            None => Actor::Anonymous,
+            Some(token) => match self.users.iter().find(|u| u.token.expose() == token) {
+                Some(user) => Actor::User(user.login.clone()),
+                None if self.token.as_deref() == Some(token) => Actor::Token,
+                None => return false,
+            },
+        };
+        true
+    }
+
+    /// `login`'s permission: the users file's, unless a test hook set one on the forge.
+    fn permission_of(&self, login: &str) -> Permission {
+        self.users
+            .iter()
+            .find(|u| u.login.eq_ignore_ascii_case(login))
+            .map_or(Permission::None, |u| u.permission)
+    }
+
+    /// Gives the forge the users' permissions on `repo` (once, so hooks may change them later):
+    /// its rules (who may edit a comment) read them there.
+    fn share_permissions(&mut self, repo: &RepoId) {
+        if self.users.is_empty() || !self.permissions_shared.insert(repo.to_string()) {
+            return;
+        }
+        for user in &self.users {
+            self.forge
+                .set_permission(repo, &user.login, user.permission);
+        }
+    }
+
     fn fresh_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
@@ -285,6 +365,9 @@ impl MockGitHub {
             stats: MockStats::default(),
             forge: forge.clone(),
             ci_updates: BTreeMap::new(),
+            users: options.users.clone(),
+            actor: Actor::Token,
+            permissions_shared: BTreeSet::new(),
         }));
         let app = routes::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -367,6 +450,17 @@ impl MockGitHub {
         lock(&self.state)
             .faults
             .extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Adds a user (see [`MockOptions::users`]); a user with the same login is replaced.
+    pub fn add_user(&self, user: MockUser) {
+        let mut state = lock(&self.state);
+        state
+            .users
+            .retain(|u| !u.login.eq_ignore_ascii_case(&user.login));
+        state.users.push(user);
+        // Their permission reaches every repository's forge afresh.
+        state.permissions_shared.clear();
     }
 
     /// Requires `Authorization: Bearer <token>` (or `token <token>`); others answer `401`.

@@ -61,6 +61,10 @@ pub struct MockOptions {
     /// When set, requests must carry `Authorization: Bearer <token>` (or `token <token>`);
     /// others answer `401 Bad credentials`.
     pub token: Option<SecretString>,
+    /// Users with tokens and permissions (see [`super::load_users`]). When set, a request acts
+    /// as its token's user (comments, reviews, pull requests are theirs; mutations need their
+    /// permission), an unknown token answers `401`, and no token reads only.
+    pub users: Vec<super::MockUser>,
 }
 
 impl Default for MockOptions {
@@ -79,6 +83,7 @@ impl Default for MockOptions {
             slow_delay: Duration::from_secs(1),
             seed: 0,
             token: None,
+            users: Vec::new(),
         }
     }
 }
@@ -157,6 +162,12 @@ impl MockOptions {
     /// Sets [`MockOptions::token`].
     pub fn token(mut self, token: &str) -> Self {
         self.token = Some(SecretString::new(token));
+        self
+    }
+
+    /// Sets [`MockOptions::users`].
+    pub fn users(mut self, users: Vec<super::MockUser>) -> Self {
+        self.users = users;
         self
     }
 

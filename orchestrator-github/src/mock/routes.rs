@@ -19,10 +19,11 @@ use serde_json::{Value, json};
 
 use super::faults::Chaos;
 use super::stats::Outcome;
-use super::{MockFault, MockRequest, REQUEST_LOG, Shared, State, lock};
+use super::{Actor, MockFault, MockRequest, REQUEST_LOG, Shared, State, lock};
 use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate, format_time};
 
 mod collab;
+mod identity;
 
 pub(super) fn router(state: Shared) -> Router {
     Router::new().fallback(handle).with_state(state)
@@ -144,7 +145,10 @@ fn answer(
             }
             Chaos::Reset => Fate::Reset,
         }
-    } else if !authorized(state.token.as_deref(), authorization.as_deref()) {
+    } else if !state.identify(authorization.as_deref())
+        || (!matches!(state.actor, Actor::User(_))
+            && !authorized(state.token.as_deref(), authorization.as_deref()))
+    {
         Fate::Answer(Answer::error(StatusCode::UNAUTHORIZED, "Bad credentials").fault())
     } else if state.limit.exhausted() {
         state.stats.faults.rate_limit_rejections += 1;
@@ -228,6 +232,20 @@ fn route_name(method: &Method, segments: &[&str]) -> (String, Option<String>) {
         ["repos", _, _, "git", "refs"] => "/repos/{owner}/{repo}/git/refs",
         ["repos", _, _, "pulls"] => "/repos/{owner}/{repo}/pulls",
         ["repos", _, _, "pulls", _] => "/repos/{owner}/{repo}/pulls/{pull_number}",
+        ["repos", _, _, "pulls", _, "merge"] => "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        ["repos", _, _, "pulls", _, "reviews"] => {
+            "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"
+        }
+        ["repos", _, _, "pulls", _, "commits"] => {
+            "/repos/{owner}/{repo}/pulls/{pull_number}/commits"
+        }
+        ["repos", _, _, "pulls", _, "files"] => "/repos/{owner}/{repo}/pulls/{pull_number}/files",
+        ["repos", _, _, "issues", "comments", _] => {
+            "/repos/{owner}/{repo}/issues/comments/{comment_id}"
+        }
+        ["repos", _, _, "contents", ..] => "/repos/{owner}/{repo}/contents/{path}",
+        ["repos", _, _, "compare", _] => "/repos/{owner}/{repo}/compare/{basehead}",
+        ["user"] => "/user",
         ["repos", _, _, "issues", _, "labels"] => {
             "/repos/{owner}/{repo}/issues/{issue_number}/labels"
         }
@@ -316,12 +334,21 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
             .max(1);
         (per_page, page)
     };
+    if let (&Method::GET, ["user"]) = (method, segments) {
+        return identity::current_user(state);
+    }
     let ["repos", owner, name, rest @ ..] = segments else {
         return Answer::not_found();
     };
     let repo = RepoId::new(*owner, *name);
     if !state.knows(&repo) {
         return Answer::not_found();
+    }
+    if let Some(refused) = identity::gate(state, method, rest) {
+        return refused;
+    }
+    if let Some(answer) = identity::route(state, &repo, method, uri, rest, body) {
+        return answer;
     }
     let base = format!("{}/repos/{repo}", state.base_url);
     match (method, rest) {

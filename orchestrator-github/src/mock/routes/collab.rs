@@ -308,7 +308,7 @@ fn list_runs(forge: &InMemoryForge, web: &Web<'_>, uri: &Uri, workflow: Option<&
     )
 }
 
-fn paging(uri: &Uri) -> (usize, usize) {
+pub(super) fn paging(uri: &Uri) -> (usize, usize) {
     let raw = uri.query().unwrap_or_default();
     let per_page = query_param(raw, "per_page")
         .and_then(|v| v.parse().ok())
@@ -321,7 +321,7 @@ fn paging(uri: &Uri) -> (usize, usize) {
     (per_page, page)
 }
 
-fn with_link(mut answer: Answer, link: Option<String>) -> Answer {
+pub(super) fn with_link(mut answer: Answer, link: Option<String>) -> Answer {
     if let Some(link) = link {
         answer.headers.push((LINK.as_str(), link));
     }
@@ -352,13 +352,13 @@ fn label_json(name: &str) -> Value {
 }
 
 /// URLs of one repository on the mock.
-struct Web<'a> {
-    base_url: &'a str,
-    repo: &'a RepoId,
+pub(super) struct Web<'a> {
+    pub(super) base_url: &'a str,
+    pub(super) repo: &'a RepoId,
 }
 
 impl Web<'_> {
-    fn api(&self) -> String {
+    pub(super) fn api(&self) -> String {
         format!("{}/repos/{}", self.base_url, self.repo)
     }
 
@@ -417,7 +417,7 @@ impl Web<'_> {
         value
     }
 
-    fn pull(&self, pr: &PullRequest) -> Value {
+    pub(super) fn pull(&self, pr: &PullRequest) -> Value {
         let gh = GhPullRequest {
             number: pr.number,
             title: pr.title.clone(),
@@ -461,7 +461,7 @@ impl Web<'_> {
         value
     }
 
-    fn comment(&self, number: u64, c: &Comment) -> Value {
+    pub(super) fn comment(&self, number: u64, c: &Comment) -> Value {
         let gh = GhComment {
             id: c.id,
             user: GhUser {
@@ -499,7 +499,7 @@ fn no_content(result: orchestrator_core::Result<()>) -> Answer {
     }
 }
 
-fn invalid(message: &str) -> Answer {
+pub(super) fn invalid(message: &str) -> Answer {
     Answer::json(
         StatusCode::UNPROCESSABLE_ENTITY,
         json!({"message": message, "documentation_url": "https://docs.github.com/rest"}),
@@ -507,7 +507,7 @@ fn invalid(message: &str) -> Answer {
 }
 
 /// The in-memory backend's errors as GitHub would answer them.
-fn error(e: &Error) -> Answer {
+pub(super) fn error(e: &Error) -> Answer {
     match e {
         Error::NotFound { .. } => Answer::not_found(),
         Error::AlreadyExists { .. } | Error::InvalidInput { .. } | Error::Conflict { .. } => {
@@ -524,7 +524,7 @@ fn error(e: &Error) -> Answer {
 
 /// The result of an [`InMemoryForge`] call. Its futures never wait (no `.await` on I/O inside),
 /// so one poll completes them; `Transient` if one ever did not.
-fn ready<T>(
+pub(super) fn ready<T>(
     future: impl Future<Output = orchestrator_core::Result<T>>,
 ) -> orchestrator_core::Result<T> {
     let mut future = std::pin::pin!(future);
