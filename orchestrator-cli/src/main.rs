@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod progress;
 mod render;
+mod signals;
 mod wiring;
 
 use std::process::ExitCode;

@@ -248,10 +248,6 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
             out.insert(dir.display().to_string(), format!("{refs}\n{status}"));
         }
     }
-    out.insert(
-        "state".into(),
-        format!("{}", root.join(".orchestrator").exists()),
-    );
     out
 }
 
@@ -281,6 +277,12 @@ fn check(root: &Path, label: &str, args: &[&str], expected: &str, failures: &mut
         failures.push(format!("{label}: the token leaked"));
     } else if snapshot(root) != before {
         failures.push(format!("{label}: something changed"));
+    }
+    // Refused input creates nothing, not even the state directory (its lock or database).
+    let state = root.join(".orchestrator");
+    if state.exists() {
+        failures.push(format!("{label}: created {}", state.display()));
+        std::fs::remove_dir_all(&state).expect("remove the state dir for the next case");
     }
 }
 

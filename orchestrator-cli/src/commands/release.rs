@@ -1,6 +1,5 @@
 //! `orchestrator release`.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -84,7 +83,7 @@ pub(crate) async fn release_with(
         check_credentials(forge.as_ref(), &repo.github, &plan.tag).await?;
     }
     let cancel = CancelToken::new();
-    spawn_ctrl_c(cancel.clone());
+    crate::signals::cancel_on_stop_signals(cancel.clone());
     let human = global.output == OutputFormat::Human;
     let mut releaser = Releaser::new(Arc::new(config), forge, vcs, store).with_cancel(cancel);
     if human {
@@ -124,21 +123,4 @@ pub(crate) async fn check_credentials(
         }
         Ok(_) => Ok(()),
     }
-}
-
-/// First Ctrl-C: stop cleanly (running steps are interrupted and journaled). Second: exit now.
-pub(crate) fn spawn_ctrl_c(cancel: CancelToken) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            // Cancel first: printing may fail (stderr closed) and must not prevent it.
-            cancel.cancel();
-            let _ = writeln!(
-                std::io::stderr(),
-                "\nstopping: finishing the journal (Ctrl-C again to exit at once)"
-            );
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
 }
