@@ -32,7 +32,9 @@ pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
     };
     let mut config = Config::load(&file)?;
     if let Some(url) = &global.forge_url {
-        config.forge.api_url = Some(url.trim_end_matches('/').to_owned());
+        let url = orchestrator_core::config::validate_api_url(url)
+            .map_err(|m| Error::invalid_input(format!("--forge-url / ORCHESTRATOR_FORGE_URL: {m}")))?;
+        config.forge.api_url = Some(url);
     }
     Ok(config)
 }
@@ -67,12 +69,17 @@ pub(crate) fn load_optional_config(global: &Global) -> Result<Option<Config>, Er
 }
 
 /// The state store: SQLite in `.orchestrator/`. A dry run never creates it: it reads an existing
-/// one (to show what a resume would skip) or uses an empty in-memory store.
+/// one read-only (to show what a resume would skip) or uses an empty in-memory store.
 pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<dyn StateStore>> {
     let dir = state_dir(config);
     let db = dir.join("state.db");
-    if dry_run && !db.exists() {
-        return Ok(Arc::new(MemoryStateStore::default()));
+    if dry_run {
+        // Read-only: works in a read-only state directory and never creates a file.
+        return Ok(if db.exists() {
+            Arc::new(SqliteStateStore::open_read_only(&db)?)
+        } else {
+            Arc::new(MemoryStateStore::default())
+        });
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store: Arc<dyn StateStore> = Arc::new(SqliteStateStore::open(&db)?);

@@ -57,17 +57,11 @@ pub(crate) async fn release_with(
     // Bad flags are refused before anything, even the state directory, is created.
     validate_request(&config, request)?;
     let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
-    // A dry run neither locks nor creates anything, and needs no forge.
-    let _lock = if dry_run {
-        None
-    } else {
-        Some(wiring::lock_workspace(
-            &wiring::state_dir(&config),
-            &format!("release {}", request.version),
-        )?)
-    };
-    let store = wiring::open_store(&config, dry_run)?;
-    let plan = plan_release(&config, vcs.clone(), store.as_ref(), request).await?;
+    // Plan (preflight included) without creating any state: a failed preflight, which says
+    // "nothing was changed", leaves no state directory, lock or database behind. A dry run
+    // neither locks nor creates anything, and needs no forge.
+    let read_only = wiring::open_store(&config, true)?;
+    let plan = plan_release(&config, vcs.clone(), read_only.as_ref(), request).await?;
     if dry_run {
         match global.output {
             OutputFormat::Human => print!("{}", render::plan(&plan)),
@@ -75,6 +69,14 @@ pub(crate) async fn release_with(
         }
         return Ok(ExitCode::SUCCESS);
     }
+    drop(read_only);
+    let _lock = wiring::lock_workspace(
+        &wiring::state_dir(&config),
+        &format!("release {}", request.version),
+    )?;
+    let store = wiring::open_store(&config, false)?;
+    // Again under the lock: the journal (what a resume skips) may have moved since the first look.
+    let plan = plan_release(&config, vcs.clone(), store.as_ref(), request).await?;
     let forge = match forge {
         Some(forge) => forge,
         None => wiring::forge(&config, vcs.as_ref()).await?,
