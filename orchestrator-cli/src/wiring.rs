@@ -47,8 +47,14 @@ pub(crate) fn lock_workspace(
 ) -> Result<orchestrator_core::state::WorkspaceLock, Error> {
     let lock = orchestrator_core::state::WorkspaceLock::acquire(state_dir, holder)?;
     if let Some(previous) = lock.recovered() {
+        let journal = if state_dir.join("state.db").is_file() {
+            "its journal is intact and --resume continues it"
+        } else {
+            // Someone deleted the database: claiming the journal survived would be a lie.
+            "its state database is gone, so nothing of it can be resumed"
+        };
         eprintln!(
-            "note: took over the workspace lock from a run that ended without releasing it ({previous}); its journal is intact and --resume continues it"
+            "note: took over the workspace lock from a run that ended without releasing it ({previous}); {journal}"
         );
     }
     Ok(lock)

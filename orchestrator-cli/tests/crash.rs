@@ -907,3 +907,25 @@ fn sigterm_stops_the_running_step_journals_it_and_leaves_no_orphan() {
         "resumed\n"
     );
 }
+
+/// The lock a killed run left is taken over with a note; the note says the journal is intact
+/// only while the state database is there.
+#[test]
+fn the_takeover_note_tells_the_truth_about_the_journal() {
+    let dir = fixture();
+    assert!(!release(dir.path(), &[], Some(Fault::kill(3))).status.success());
+    let out = release(dir.path(), &["--resume"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("its journal is intact"), "{stderr}");
+    let dir = fixture();
+    assert!(!release(dir.path(), &[], Some(Fault::kill(3))).status.success());
+    for file in ["state.db", "state.db-wal", "state.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(".orchestrator").join(file));
+    }
+    let out = release(dir.path(), &["--resume"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("journal is intact"), "{stderr}");
+    assert!(stderr.contains("its state database is gone"), "{stderr}");
+}
