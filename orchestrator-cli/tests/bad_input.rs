@@ -685,3 +685,53 @@ fn read_only_commands_work_on_a_read_only_state_dir() {
     assert_eq!(listing(), before, "nothing created in the state dir");
     mode(&state, 0o755);
 }
+
+/// A reader that stops reading (`orchestrator ... | head -1`) is not a panic (exit 101): the
+/// command finishes quietly with its own exit code, for every kind of printing.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    Sandbox::new(root)
+        .expect("sandbox")
+        .create_repo("a", &[("README.md", "a\n")])
+        .expect("repo");
+    std::fs::write(root.join("orchestrator.toml"), GOOD).expect("config");
+    let cases: &[&[&str]] = &[
+        &["completions", "bash"],
+        &["config", "check"],
+        &["graph"],
+        &["--output", "json", "runs"],
+        &["release", "--version", "1.0.0", "--dry-run"],
+        &["--output", "json", "release", "--version", "1.0.0", "--dry-run"],
+        &[
+            "scale",
+            "plan",
+            "--target",
+            "prod",
+            "--namespace",
+            "a",
+            "--workload",
+            "Deployment:web:3",
+        ],
+    ];
+    let mut failures = Vec::new();
+    for args in cases {
+        // Spawned with a pipe whose reading end is closed at once: the first write fails.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+            .current_dir(root)
+            .env_remove("ORCHESTRATOR_FORGE_URL")
+            .args(*args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(0) || stderr.contains("panicked") {
+            failures.push(format!("{args:?}: exit {:?}: {stderr}", out.status.code()));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
