@@ -46,8 +46,9 @@ impl Stop {
     }
 }
 
-/// Both stop signals, registered at once so a signal arriving right after the call is caught.
-struct StopSignals {
+/// Both stop signals, registered at once so a signal arriving right after the call is caught
+/// (then a clean stop, not the default, fatal action).
+pub(crate) struct StopSignals {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -55,7 +56,7 @@ struct StopSignals {
 }
 
 impl StopSignals {
-    fn register() -> Self {
+    pub(crate) fn register() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -66,6 +67,11 @@ impl StopSignals {
         }
         #[cfg(not(unix))]
         Self {}
+    }
+
+    /// Resolves on the first stop signal (a server that has nothing to journal: `mock-forge`).
+    pub(crate) async fn stopped(mut self) {
+        self.next().await;
     }
 
     /// The next stop signal.

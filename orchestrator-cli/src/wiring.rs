@@ -32,8 +32,9 @@ pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
     };
     let mut config = Config::load(&file)?;
     if let Some(url) = &global.forge_url {
-        let url = orchestrator_core::config::validate_api_url(url)
-            .map_err(|m| Error::invalid_input(format!("--forge-url / ORCHESTRATOR_FORGE_URL: {m}")))?;
+        let url = orchestrator_core::config::validate_api_url(url).map_err(|m| {
+            Error::invalid_input(format!("--forge-url / ORCHESTRATOR_FORGE_URL: {m}"))
+        })?;
         config.forge.api_url = Some(url);
     }
     Ok(config)

@@ -290,7 +290,14 @@ const ARGS: &[(&str, &[&str], &str)] = &[
     ),
     (
         "ci-snippet empty --needs",
-        &["ci-snippet", "a", "--orchestrator-repo", "acme/o", "--needs", ""],
+        &[
+            "ci-snippet",
+            "a",
+            "--orchestrator-repo",
+            "acme/o",
+            "--needs",
+            "",
+        ],
         "--needs: invalid job id \"\"",
     ),
     (
@@ -703,7 +710,14 @@ fn a_closed_stdout_is_not_a_panic() {
         &["graph"],
         &["--output", "json", "runs"],
         &["release", "--version", "1.0.0", "--dry-run"],
-        &["--output", "json", "release", "--version", "1.0.0", "--dry-run"],
+        &[
+            "--output",
+            "json",
+            "release",
+            "--version",
+            "1.0.0",
+            "--dry-run",
+        ],
         &[
             "scale",
             "plan",

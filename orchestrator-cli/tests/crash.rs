@@ -412,7 +412,11 @@ fn cascade_resume_refuses_what_it_cannot_continue() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no unfinished cascade to resume"), "{err}");
     // Killed after its first write: an unfinished cascade of lib and app.
-    let first = cascade(dir.path(), &["--from", "lib", "--nightly"], Some(Fault::kill(3)));
+    let first = cascade(
+        dir.path(),
+        &["--from", "lib", "--nightly"],
+        Some(Fault::kill(3)),
+    );
     assert!(!first.status.success());
     let out = cascade(dir.path(), &["--from", "app", "--resume"], None);
     assert_eq!(out.status.code(), Some(2));
@@ -734,7 +738,9 @@ fn a_rejected_token_stops_publish_before_anything_changes() {
 fn a_new_publish_over_an_unfinished_one_says_so() {
     let dir = publish_fixture();
     assert!(
-        !publish(dir.path(), &[], Some(Fault::kill(3))).status.success(),
+        !publish(dir.path(), &[], Some(Fault::kill(3)))
+            .status
+            .success(),
         "killed"
     );
     let out = publish(dir.path(), &[], None);
@@ -831,9 +837,8 @@ fn sigterm_stops_the_running_step_journals_it_and_leaves_no_orphan() {
     let root = dir.path();
     let script = "if [ -e pid ]; then echo resumed >> log; \
                   else sleep 300 & echo $! > grandchild; echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 300; fi";
-    let config = format!(
-        "[[pipeline.p.apply]]\nname = \"slow\"\nrun = [\"/bin/sh\", \"-c\", {script:?}]\n"
-    );
+    let config =
+        format!("[[pipeline.p.apply]]\nname = \"slow\"\nrun = [\"/bin/sh\", \"-c\", {script:?}]\n");
     std::fs::write(root.join("orchestrator.toml"), config).expect("config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .current_dir(root)
@@ -874,7 +879,10 @@ fn sigterm_stops_the_running_step_journals_it_and_leaves_no_orphan() {
     assert!(stderr.contains("stopping on SIGTERM"), "{stderr}");
     assert!(stderr.contains("was interrupted"), "{stderr}");
     assert!(stderr.contains("--resume"), "{stderr}");
-    assert!(process_gone(&step_pid), "the step's process {step_pid} lives on");
+    assert!(
+        process_gone(&step_pid),
+        "the step's process {step_pid} lives on"
+    );
     assert!(
         process_gone(&grandchild),
         "its background child {grandchild} lives on"
@@ -913,13 +921,21 @@ fn sigterm_stops_the_running_step_journals_it_and_leaves_no_orphan() {
 #[test]
 fn the_takeover_note_tells_the_truth_about_the_journal() {
     let dir = fixture();
-    assert!(!release(dir.path(), &[], Some(Fault::kill(3))).status.success());
+    assert!(
+        !release(dir.path(), &[], Some(Fault::kill(3)))
+            .status
+            .success()
+    );
     let out = release(dir.path(), &["--resume"], None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("its journal is intact"), "{stderr}");
     let dir = fixture();
-    assert!(!release(dir.path(), &[], Some(Fault::kill(3))).status.success());
+    assert!(
+        !release(dir.path(), &[], Some(Fault::kill(3)))
+            .status
+            .success()
+    );
     for file in ["state.db", "state.db-wal", "state.db-shm"] {
         let _ = std::fs::remove_file(dir.path().join(".orchestrator").join(file));
     }

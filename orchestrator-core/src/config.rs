@@ -133,7 +133,10 @@ impl AssetPattern {
                  appear in an asset name"
             )));
         }
-        if pattern.replace(VERSION_PLACEHOLDER, "").contains(['{', '}']) {
+        if pattern
+            .replace(VERSION_PLACEHOLDER, "")
+            .contains(['{', '}'])
+        {
             return Err(Error::invalid_input(format!(
                 "invalid asset pattern {pattern:?}: the only placeholder is {VERSION_PLACEHOLDER}"
             )));
@@ -319,9 +322,7 @@ impl Config {
         match std::fs::metadata(file) {
             Ok(meta) if !meta.is_file() => {
                 let kind = file_kind(&meta.file_type());
-                return Err(refuse(format!(
-                    "cannot read: {kind}, not a regular file"
-                )));
+                return Err(refuse(format!("cannot read: {kind}, not a regular file")));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Ok(target) = std::fs::read_link(file) {
@@ -333,7 +334,8 @@ impl Config {
             }
             _ => {}
         }
-        let text = std::fs::read_to_string(file).map_err(|e| refuse(format!("cannot read: {e}")))?;
+        let text =
+            std::fs::read_to_string(file).map_err(|e| refuse(format!("cannot read: {e}")))?;
         Self::parse(&text, file)
     }
 

@@ -159,9 +159,7 @@ pub fn set_yaml_key(text: &str, key: &str, value: &str) -> Option<String> {
 /// indicator (`0x1F`, `1_000`, `.inf`, `-`, `+1`, `2024-01-01`). Quoting a string that needed
 /// none costs nothing; missing one changes what a ConfigMap means.
 pub fn yaml_scalar(value: &str) -> String {
-    const RESOLVED: &[&str] = &[
-        "y", "n", "yes", "no", "on", "off", "true", "false", "null",
-    ];
+    const RESOLVED: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
     let plain = !value.is_empty()
         && value
             .chars()
@@ -292,11 +290,60 @@ mod tests {
     #[test]
     fn yaml_values_are_quoted_unless_they_read_back_as_the_same_string() {
         let quoted = [
-            "on", "On", "ON", "off", "yes", "Yes", "NO", "no", "y", "N", "true", "False",
-            "null", "Null", "NULL", "~", "", "0x1F", "0o17", "017", "1_000", "1e3", "1.5",
-            "12", ".inf", "-.inf", ".NaN", ".5", "-", "-1", "+1", "2024-01-01", "1:20",
-            " lead", "trail ", "a: b", "a #b", "#x", "a b", "*alias", "&anchor", "!tag",
-            "[x]", "{x}", "|", ">", "%x", "@x", "`x", "'x'", "=", "<<", "?", "a,b",
+            "on",
+            "On",
+            "ON",
+            "off",
+            "yes",
+            "Yes",
+            "NO",
+            "no",
+            "y",
+            "N",
+            "true",
+            "False",
+            "null",
+            "Null",
+            "NULL",
+            "~",
+            "",
+            "0x1F",
+            "0o17",
+            "017",
+            "1_000",
+            "1e3",
+            "1.5",
+            "12",
+            ".inf",
+            "-.inf",
+            ".NaN",
+            ".5",
+            "-",
+            "-1",
+            "+1",
+            "2024-01-01",
+            "1:20",
+            " lead",
+            "trail ",
+            "a: b",
+            "a #b",
+            "#x",
+            "a b",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "[x]",
+            "{x}",
+            "|",
+            ">",
+            "%x",
+            "@x",
+            "`x",
+            "'x'",
+            "=",
+            "<<",
+            "?",
+            "a,b",
         ];
         for value in quoted {
             let rendered = yaml_scalar(value);
@@ -350,7 +397,9 @@ mod tests {
         assert!(set_yaml_key(cm, "MISSING", "x").is_none());
         assert_eq!(
             set_yaml_key(cm, "CERT_ISSUER", "on").as_deref(),
-            Some("apiVersion: v1\nkind: ConfigMap\ndata:\n  CERT_ISSUER: \"on\" # platform issuer\n  OTHER: x\n")
+            Some(
+                "apiVersion: v1\nkind: ConfigMap\ndata:\n  CERT_ISSUER: \"on\" # platform issuer\n  OTHER: x\n"
+            )
         );
         assert_eq!(
             line_diff(cm, &out),

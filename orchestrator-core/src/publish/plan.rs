@@ -162,7 +162,10 @@ impl PublishPlan {
                 return bad(&p.name, "empty `tag`".into());
             }
             if let Some(d) = p.depends_on.iter().find(|d| !names.contains(d.as_str())) {
-                return bad(&p.name, format!("`depends_on` names {d:?}, which is not planned"));
+                return bad(
+                    &p.name,
+                    format!("`depends_on` names {d:?}, which is not planned"),
+                );
             }
         }
         if let Some(w) = self

@@ -556,8 +556,13 @@ fn a_tampered_recorded_plan_is_refused_naming_the_field_not_a_panic() {
                 &serde_json::json!({ "plan": serde_json::to_value(&bad).expect("json") }),
             )
             .expect("run");
-        let e = resumable_plan(&store, RUN_KIND).expect_err(expected).to_string();
-        assert!(e.contains(&format!("run {run}: recorded publish plan")), "{e}");
+        let e = resumable_plan(&store, RUN_KIND)
+            .expect_err(expected)
+            .to_string();
+        assert!(
+            e.contains(&format!("run {run}: recorded publish plan")),
+            "{e}"
+        );
     }
     let bad = tampered(&|p| p.packages[3].next = "v2".into());
     let e = bad.released_versions().expect_err("not semver").to_string();

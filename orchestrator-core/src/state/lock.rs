@@ -150,7 +150,10 @@ mod tests {
         assert!(err.to_string().contains("release 1.2.3"), "{err}");
         // Deleting a held lock's file lets a second run start beside the live one: never advise it.
         let message = err.to_string();
-        assert!(message.contains("released the moment that process exits"), "{message}");
+        assert!(
+            message.contains("released the moment that process exits"),
+            "{message}"
+        );
         assert!(!message.contains("remove the file"), "{message}");
         assert_eq!(err.exit_code(), 2);
         drop(first);

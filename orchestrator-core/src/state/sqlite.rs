@@ -325,7 +325,9 @@ mod tests {
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].id, run);
         assert!(
-            reader.begin_run("release", "2.0.0", &serde_json::Value::Null).is_err(),
+            reader
+                .begin_run("release", "2.0.0", &serde_json::Value::Null)
+                .is_err(),
             "a read-only store refuses writes"
         );
     }
