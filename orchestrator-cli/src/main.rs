@@ -3,10 +3,26 @@
 //! Each subcommand loads the config, builds a request struct, calls the library and prints the
 //! result; nothing here decides anything the library could.
 
+// Every module's `print!`/`println!`/`eprint!`/`eprintln!` is one of these (defined before the
+// modules, they shadow std's): a closed stdout or stderr must not panic (see `output`).
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::output::stdout(format_args!($($arg)*), false) };
+}
+macro_rules! println {
+    () => { $crate::output::stdout(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::output::stdout(format_args!($($arg)*), true) };
+}
+macro_rules! eprintln {
+    () => { $crate::output::stderr(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::output::stderr(format_args!($($arg)*), true) };
+}
+
 mod args;
 mod commands;
+mod output;
 mod progress;
 mod render;
+mod signals;
 mod wiring;
 
 use std::process::ExitCode;
@@ -30,8 +46,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => code,
+    let result = runtime.block_on(run(cli));
+    let failure = output::finish();
+    match result {
+        Ok(code) => match failure {
+            Some(failure) if code == ExitCode::SUCCESS => {
+                eprintln!("error: {failure}");
+                ExitCode::from(1)
+            }
+            _ => code,
+        },
         Err(e) => {
             let code = e
                 .downcast_ref::<orchestrator_core::Error>()
@@ -63,7 +87,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PlanComment(args) => commands::pr_command::run(&global, args).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "orchestrator", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "orchestrator", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -32,7 +32,10 @@ pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
     };
     let mut config = Config::load(&file)?;
     if let Some(url) = &global.forge_url {
-        config.forge.api_url = Some(url.trim_end_matches('/').to_owned());
+        let url = orchestrator_core::config::validate_api_url(url).map_err(|m| {
+            Error::invalid_input(format!("--forge-url / ORCHESTRATOR_FORGE_URL: {m}"))
+        })?;
+        config.forge.api_url = Some(url);
     }
     Ok(config)
 }
@@ -45,8 +48,14 @@ pub(crate) fn lock_workspace(
 ) -> Result<orchestrator_core::state::WorkspaceLock, Error> {
     let lock = orchestrator_core::state::WorkspaceLock::acquire(state_dir, holder)?;
     if let Some(previous) = lock.recovered() {
+        let journal = if state_dir.join("state.db").is_file() {
+            "its journal is intact and --resume continues it"
+        } else {
+            // Someone deleted the database: claiming the journal survived would be a lie.
+            "its state database is gone, so nothing of it can be resumed"
+        };
         eprintln!(
-            "note: took over the workspace lock from a run that ended without releasing it ({previous}); its journal is intact and --resume continues it"
+            "note: took over the workspace lock from a run that ended without releasing it ({previous}); {journal}"
         );
     }
     Ok(lock)
@@ -67,12 +76,17 @@ pub(crate) fn load_optional_config(global: &Global) -> Result<Option<Config>, Er
 }
 
 /// The state store: SQLite in `.orchestrator/`. A dry run never creates it: it reads an existing
-/// one (to show what a resume would skip) or uses an empty in-memory store.
+/// one read-only (to show what a resume would skip) or uses an empty in-memory store.
 pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<dyn StateStore>> {
     let dir = state_dir(config);
     let db = dir.join("state.db");
-    if dry_run && !db.exists() {
-        return Ok(Arc::new(MemoryStateStore::default()));
+    if dry_run {
+        // Read-only: works in a read-only state directory and never creates a file.
+        return Ok(if db.exists() {
+            Arc::new(SqliteStateStore::open_read_only(&db)?)
+        } else {
+            Arc::new(MemoryStateStore::default())
+        });
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store: Arc<dyn StateStore> = Arc::new(SqliteStateStore::open(&db)?);
@@ -82,7 +96,12 @@ pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<d
                 .trim()
                 .parse()
                 .with_context(|| format!("{KILL_AT_JOURNAL_WRITE}={k:?}: expected a number"))?;
-            Arc::new(crash::KillAtJournalWrite::new(store, k))
+            let signal = match std::env::var(FAULT_SIGNAL).as_deref() {
+                Err(_) | Ok("KILL") => crash::Signal::Kill,
+                Ok("TERM") => crash::Signal::Term,
+                Ok(other) => anyhow::bail!("{FAULT_SIGNAL}={other:?}: expected KILL or TERM"),
+            };
+            Arc::new(crash::KillAtJournalWrite::new(store, k, signal))
         }
         Err(_) => store,
     })
@@ -91,6 +110,11 @@ pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<d
 /// Fault injection for the reliability harness: the process kills itself (SIGKILL) just before
 /// its k-th journal write, the harshest crash there is. Documented in RELIABILITY.md.
 pub(crate) const KILL_AT_JOURNAL_WRITE: &str = "ORCHESTRATOR_FAULT_KILL_AT_JOURNAL_WRITE";
+
+/// With [`KILL_AT_JOURNAL_WRITE`]: `TERM` sends SIGTERM instead (what CI runners, systemd and
+/// Kubernetes send), waits until the process has acted on it, then lets the write and the run
+/// go on, so the run must stop itself cleanly.
+pub(crate) const FAULT_SIGNAL: &str = "ORCHESTRATOR_FAULT_SIGNAL";
 
 mod crash {
     use std::sync::Arc;
@@ -101,19 +125,30 @@ mod crash {
         JournalEntry, JournalRecord, RunId, RunStatus, RunSummary, StateStore, TaskRecord,
     };
 
-    /// Passes everything through, but kills the process at its k-th append.
+    /// The signal sent at the chosen write.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) enum Signal {
+        /// SIGKILL: the process dies before the write.
+        Kill,
+        /// SIGTERM: the process handles it, then the write and the run go on.
+        Term,
+    }
+
+    /// Passes everything through, but signals the process at its k-th append.
     #[derive(Debug)]
     pub(super) struct KillAtJournalWrite {
         inner: Arc<dyn StateStore>,
         kill_at: usize,
+        signal: Signal,
         appends: AtomicUsize,
     }
 
     impl KillAtJournalWrite {
-        pub(super) fn new(inner: Arc<dyn StateStore>, kill_at: usize) -> Self {
+        pub(super) fn new(inner: Arc<dyn StateStore>, kill_at: usize, signal: Signal) -> Self {
             Self {
                 inner,
                 kill_at,
+                signal,
                 appends: AtomicUsize::new(0),
             }
         }
@@ -126,10 +161,26 @@ mod crash {
         fn append(&self, run: RunId, entry: &JournalEntry) -> Result<()> {
             if self.appends.fetch_add(1, Ordering::SeqCst) + 1 == self.kill_at {
                 let pid = std::process::id().to_string();
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &pid])
-                    .status();
-                std::process::abort();
+                match self.signal {
+                    Signal::Kill => {
+                        let _ = std::process::Command::new("kill")
+                            .args(["-KILL", &pid])
+                            .status();
+                        std::process::abort();
+                    }
+                    Signal::Term => {
+                        let _ = std::process::Command::new("kill")
+                            .args(["-TERM", &pid])
+                            .status();
+                        // Delivery is asynchronous: wait (bounded) until the handler has run, so
+                        // the point at which the run learns of it is the chosen write.
+                        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                        while !crate::signals::stop_requested() && std::time::Instant::now() < until
+                        {
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
+                    }
+                }
             }
             self.inner.append(run, entry)
         }

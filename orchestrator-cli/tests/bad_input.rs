@@ -1,7 +1,8 @@
 //! The bad-input catalogue: malformed config, versions, env files, plan files, event payloads,
 //! comment events and command-line arguments.
 //! Each must exit 2 with one clear `error:` line naming the file/field/value, and leave every
-//! repository, origin and the state directory exactly as they were.
+//! repository and origin exactly as they were, with no state directory (no lock, no database)
+//! created.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -157,6 +158,56 @@ const CONFIGS: &[(&str, &str, &str)] = &[
         "[forge]\nowner = \"o\"\n[[repo]]\npath = \"a\"\n",
         "missing field `name`",
     ),
+    (
+        "asset with NUL",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"a\\u0000.tgz\"]\n",
+        "invalid asset pattern \"a\\0.tgz\": control characters",
+    ),
+    (
+        "asset with backslash",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"a\\\\x.tgz\"]\n",
+        "invalid asset pattern \"a\\\\x.tgz\": control characters and backslashes",
+    ),
+    (
+        "asset {ver}",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"a-{ver}.tgz\"]\n",
+        "the only placeholder is {version}",
+    ),
+    (
+        "asset {VERSION}",
+        "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"a-{VERSION}.tgz\"]\n",
+        "invalid asset pattern \"a-{VERSION}.tgz\"",
+    ),
+    (
+        "owner with a space",
+        "[forge]\nowner = \"o o\"\n[[repo]]\nname = \"a\"\n",
+        "`forge.owner`: invalid owner \"o o\"",
+    ),
+    (
+        "api url with a space, simulated forge",
+        "[forge]\nowner = \"acme\"\napi_url = \"http://exa mple\"\n[forge.simulate]\n[[repo]]\nname = \"a\"\n",
+        "`forge.api_url`: invalid URL \"http://exa mple\"",
+    ),
+    (
+        "api url without a host, simulated forge",
+        "[forge]\nowner = \"acme\"\napi_url = \"https://\"\n[forge.simulate]\n[[repo]]\nname = \"a\"\n",
+        "invalid URL \"https://\": expected a host",
+    ),
+    (
+        "two repos on one clone",
+        "[forge]\nowner = \"acme\"\n[forge.simulate]\n[[repo]]\nname = \"a\"\n[[repo]]\nname = \"b\"\npath = \"a/\"\n",
+        "repo \"b\" uses the same clone as repo \"a\"",
+    ),
+    (
+        "preflight: clone missing",
+        "[forge]\nowner = \"acme\"\n[forge.simulate]\n[[repo]]\nname = \"ghost\"\n",
+        "preflight failed",
+    ),
+    (
+        "preflight: no origin",
+        "[forge]\nowner = \"acme\"\n[forge.simulate]\n[[repo]]\nname = \"plain\"\n",
+        "preflight failed",
+    ),
 ];
 
 /// A command-line case: (what it tests, arguments, text the error must contain).
@@ -220,6 +271,74 @@ const ARGS: &[(&str, &[&str], &str)] = &[
         "missing.toml: cannot read",
     ),
     ("unknown pipeline", &["run", "nope"], "nope"),
+    (
+        "forge url with a space, dry run",
+        &[
+            "--forge-url",
+            "http://exa mple",
+            "release",
+            "--version",
+            "1.0.0",
+            "--dry-run",
+        ],
+        "--forge-url / ORCHESTRATOR_FORGE_URL: invalid URL \"http://exa mple\"",
+    ),
+    (
+        "forge url that is not http",
+        &["--forge-url", "file:///etc", "runs"],
+        "invalid URL \"file:///etc\"",
+    ),
+    (
+        "ci-snippet empty --needs",
+        &[
+            "ci-snippet",
+            "a",
+            "--orchestrator-repo",
+            "acme/o",
+            "--needs",
+            "",
+        ],
+        "--needs: invalid job id \"\"",
+    ),
+    (
+        "ci-snippet --needs with a newline",
+        &[
+            "ci-snippet",
+            "a",
+            "--orchestrator-repo",
+            "acme/o",
+            "--needs",
+            "test]\n    if: always()\n    x: [y",
+        ],
+        "--needs: invalid job id",
+    ),
+    (
+        "ci-snippet --needs with an empty entry",
+        &[
+            "ci-snippet",
+            "a",
+            "--orchestrator-repo",
+            "acme/o",
+            "--needs",
+            "test,",
+        ],
+        "--needs: invalid job id \"\"",
+    ),
+    (
+        "config is a FIFO",
+        &["--config", "fifo.toml", "config", "check"],
+        "fifo.toml: cannot read: a FIFO (named pipe), not a regular file",
+    ),
+    (
+        "config is a dangling link",
+        &["--config", "dangling.toml", "release", "--version", "1.0.0"],
+        "dangling.toml: cannot read: a symbolic link to",
+    ),
+    (
+        "config is a directory",
+        &["--config", "origins", "runs"],
+        "origins: cannot read: a directory, not a regular file",
+    ),
 ];
 
 /// Env-file cases for `run`: (what it tests, config.env contents, text the error must contain).
@@ -248,10 +367,6 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
             out.insert(dir.display().to_string(), format!("{refs}\n{status}"));
         }
     }
-    out.insert(
-        "state".into(),
-        format!("{}", root.join(".orchestrator").exists()),
-    );
     out
 }
 
@@ -282,6 +397,12 @@ fn check(root: &Path, label: &str, args: &[&str], expected: &str, failures: &mut
     } else if snapshot(root) != before {
         failures.push(format!("{label}: something changed"));
     }
+    // Refused input creates nothing, not even the state directory (its lock or database).
+    let state = root.join(".orchestrator");
+    if state.exists() {
+        failures.push(format!("{label}: created {}", state.display()));
+        std::fs::remove_dir_all(&state).expect("remove the state dir for the next case");
+    }
 }
 
 #[test]
@@ -293,6 +414,32 @@ fn every_bad_input_exits_2_with_one_clear_line_and_changes_nothing() {
         .create_repo("a", &[("README.md", "a\n")])
         .expect("repo");
     std::fs::write(root.join("orchestrator.toml"), GOOD).expect("config");
+    // A clone with a commit but no `origin` (preflight refuses it), a FIFO and a dangling link.
+    let plain = root.join("plain");
+    std::fs::create_dir(&plain).expect("plain");
+    git(&plain, &["init", "-q", "-b", "main"]).expect("init");
+    std::fs::write(plain.join("f"), "f\n").expect("file");
+    git(&plain, &["add", "f"]).expect("add");
+    git(
+        &plain,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "f",
+        ],
+    )
+    .expect("commit");
+    let made = Command::new("mkfifo")
+        .arg(root.join("fifo.toml"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    std::os::unix::fs::symlink(root.join("gone.toml"), root.join("dangling.toml"))
+        .expect("symlink");
     let mut failures = Vec::new();
     let mut cases = 0;
     for (label, config, expected) in CONFIGS {
@@ -475,4 +622,130 @@ fn every_bad_input_exits_2_with_one_clear_line_and_changes_nothing() {
     );
     assert!(cases >= 40, "the catalogue holds {cases} cases");
     println!("{cases} bad inputs: exit 2, one error line, nothing changed");
+}
+
+/// A read-only `.orchestrator` (a CI cache, another user's workspace) does not break the
+/// commands that only read it: `runs` and `run --dry-run` open the database read-only, and
+/// nothing in the directory changes. Run as an unprivileged user when the tests run as root,
+/// since root writes through a read-only mode.
+#[test]
+fn read_only_commands_work_on_a_read_only_state_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let config = "[[pipeline.p.apply]]\nname = \"one\"\nrun = [\"true\"]\n";
+    std::fs::write(root.join("orchestrator.toml"), config).expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(root)
+        .args(["run", "p"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A copy of the binary another user can run, in a directory they can enter.
+    let exe = root.join("orchestrator");
+    std::fs::copy(env!("CARGO_BIN_EXE_orchestrator"), &exe).expect("copy");
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    mode(root, 0o755);
+    mode(&root.join("orchestrator.toml"), 0o644);
+    let state = root.join(".orchestrator");
+    for entry in std::fs::read_dir(&state).expect("state dir") {
+        mode(&entry.expect("entry").path(), 0o444);
+    }
+    mode(&state, 0o555);
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&state)
+            .expect("state dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    for args in [&["runs"][..], &["run", "p", "--dry-run"]] {
+        let mut cmd = if as_root {
+            let mut cmd = Command::new("setpriv");
+            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&exe);
+            cmd
+        } else {
+            Command::new(&exe)
+        };
+        let out = cmd.current_dir(root).args(args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains('p'), "{args:?}: {stdout}");
+    }
+    assert_eq!(listing(), before, "nothing created in the state dir");
+    mode(&state, 0o755);
+}
+
+/// A reader that stops reading (`orchestrator ... | head -1`) is not a panic (exit 101): the
+/// command finishes quietly with its own exit code, for every kind of printing.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    Sandbox::new(root)
+        .expect("sandbox")
+        .create_repo("a", &[("README.md", "a\n")])
+        .expect("repo");
+    std::fs::write(root.join("orchestrator.toml"), GOOD).expect("config");
+    let cases: &[&[&str]] = &[
+        &["completions", "bash"],
+        &["config", "check"],
+        &["graph"],
+        &["--output", "json", "runs"],
+        &["release", "--version", "1.0.0", "--dry-run"],
+        &[
+            "--output",
+            "json",
+            "release",
+            "--version",
+            "1.0.0",
+            "--dry-run",
+        ],
+        &[
+            "scale",
+            "plan",
+            "--target",
+            "prod",
+            "--namespace",
+            "a",
+            "--workload",
+            "Deployment:web:3",
+        ],
+    ];
+    let mut failures = Vec::new();
+    for args in cases {
+        // Spawned with a pipe whose reading end is closed at once: the first write fails.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+            .current_dir(root)
+            .env_remove("ORCHESTRATOR_FORGE_URL")
+            .args(*args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(0) || stderr.contains("panicked") {
+            failures.push(format!("{args:?}: exit {:?}: {stderr}", out.status.code()));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

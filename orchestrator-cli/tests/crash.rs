@@ -1,5 +1,7 @@
 //! The release survives a SIGKILL at every journal write: rerun with `--resume`, it converges on
-//! exactly the state of an uninterrupted run, with no tag made or pushed twice.
+//! exactly the state of an uninterrupted run, with no tag made or pushed twice. The same holds
+//! for a SIGTERM (what CI runners, systemd and Kubernetes send) at every journal write, which
+//! the run must handle itself: stop the running step, journal it, exit 1.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -11,6 +13,32 @@ use common::MockForge;
 
 const TOKEN: &str = "ghp_CRASHcanaryDoNotPrint0123456789";
 const KILL_AT: &str = "ORCHESTRATOR_FAULT_KILL_AT_JOURNAL_WRITE";
+const FAULT_SIGNAL: &str = "ORCHESTRATOR_FAULT_SIGNAL";
+
+/// The signal a fault sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sig {
+    /// SIGKILL just before the write: the process dies there.
+    Kill,
+    /// SIGTERM at the write, handled before the write goes on: the run stops itself.
+    Term,
+}
+
+/// Signal the process at its `at`-th journal write.
+#[derive(Debug, Clone, Copy)]
+struct Fault {
+    at: usize,
+    signal: Sig,
+}
+
+impl Fault {
+    fn kill(at: usize) -> Self {
+        Self {
+            at,
+            signal: Sig::Kill,
+        }
+    }
+}
 
 fn fixture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -30,13 +58,14 @@ fn fixture() -> tempfile::TempDir {
 }
 
 /// `orchestrator --output json <command> <extra>` in `dir`, with the canary token and no Actions
-/// files or scheduler variables from the environment; killed before its `kill_at`-th journal
-/// write when given. The token never shows in its output.
-fn orchestrator(dir: &Path, command: &[&str], extra: &[&str], kill_at: Option<usize>) -> Output {
+/// files or scheduler variables from the environment; signalled at a journal write when `fault`
+/// is given. The token never shows in its output.
+fn orchestrator(dir: &Path, command: &[&str], extra: &[&str], fault: Option<Fault>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
     cmd.current_dir(dir)
         .env("GITHUB_TOKEN", TOKEN)
         .env_remove(KILL_AT)
+        .env_remove(FAULT_SIGNAL)
         // Run inside GitHub Actions, these would append to the job's real summary and outputs.
         .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("GITHUB_OUTPUT")
@@ -45,8 +74,11 @@ fn orchestrator(dir: &Path, command: &[&str], extra: &[&str], kill_at: Option<us
         .args(["--output", "json"])
         .args(command)
         .args(extra);
-    if let Some(k) = kill_at {
-        cmd.env(KILL_AT, k.to_string());
+    if let Some(fault) = fault {
+        cmd.env(KILL_AT, fault.at.to_string());
+        if fault.signal == Sig::Term {
+            cmd.env(FAULT_SIGNAL, "TERM");
+        }
     }
     let out = cmd.output().expect("runs");
     let all = format!(
@@ -58,8 +90,8 @@ fn orchestrator(dir: &Path, command: &[&str], extra: &[&str], kill_at: Option<us
     out
 }
 
-fn release(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
-    orchestrator(dir, &["release", "--version", "1.0.0"], extra, kill_at)
+fn release(dir: &Path, extra: &[&str], fault: Option<Fault>) -> Output {
+    orchestrator(dir, &["release", "--version", "1.0.0"], extra, fault)
 }
 
 /// Tag name → peeled commit, on each repo's origin.
@@ -109,7 +141,7 @@ fn sigkill_at_every_journal_write_then_resume_converges() {
                 let reference = &reference;
                 scope.spawn(move || {
                     let dir = fixture();
-                    let first = release(dir.path(), &[], Some(k));
+                    let first = release(dir.path(), &[], Some(Fault::kill(k)));
                     if first.status.success() {
                         return (k, format!("write {k}: the run was not killed"));
                     }
@@ -197,8 +229,8 @@ fn publish_fixture_with(forge: &str, trigger: &str) -> tempfile::TempDir {
     dir
 }
 
-fn publish(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
-    orchestrator(dir, &["publish", "--bump", "patch"], extra, kill_at)
+fn publish(dir: &Path, extra: &[&str], fault: Option<Fault>) -> Output {
+    orchestrator(dir, &["publish", "--bump", "patch"], extra, fault)
 }
 
 /// Per package: its tags on origin and the subjects of origin's `main`, newest first.
@@ -215,14 +247,16 @@ fn publish_state(dir: &Path) -> Vec<(String, String, String)> {
 }
 
 /// For every k in `kill_points`: a fresh case from `fixture` (a sandbox, and whatever else the
-/// case needs, such as a mock forge), `run(case, Some(k))` (killed before its k-th journal write,
-/// unless the run writes fewer), then `resume(case)` when it was killed; the end `state` must
-/// equal an uninterrupted run's. Returns how many points killed the run (after checking they are
-/// exactly the first ones: later points let the run finish) and the uninterrupted run's state.
+/// case needs, such as a mock forge), `run(case, Some(k))` (signalled at its k-th journal write,
+/// unless the run writes fewer), then `resume(case)` when it stopped; the end `state` must equal
+/// an uninterrupted run's. A SIGTERM must be handled: the run stops on its own, exit 1, saying
+/// so. Returns how many points stopped the run (after checking, for SIGKILL, they are exactly
+/// the first ones: later points let the run finish) and the uninterrupted run's state.
 fn kill_everywhere<C, S: PartialEq + std::fmt::Debug + Sync>(
+    signal: Sig,
     kill_points: std::ops::RangeInclusive<usize>,
     fixture: &(dyn Fn() -> C + Sync),
-    run: &(dyn Fn(&C, Option<usize>) -> Output + Sync),
+    run: &(dyn Fn(&C, Option<Fault>) -> Output + Sync),
     resume: &(dyn Fn(&C) -> Output + Sync),
     state: &(dyn Fn(&C) -> S + Sync),
 ) -> (usize, S) {
@@ -240,7 +274,20 @@ fn kill_everywhere<C, S: PartialEq + std::fmt::Debug + Sync>(
                 let reference = &reference;
                 scope.spawn(move || {
                     let case = fixture();
-                    let killed = !run(&case, Some(k)).status.success();
+                    let first = run(&case, Some(Fault { at: k, signal }));
+                    let killed = !first.status.success();
+                    let stderr = String::from_utf8_lossy(&first.stderr);
+                    if signal == Sig::Term
+                        && killed
+                        && (first.status.code() != Some(1)
+                            || !stderr.contains("stopping on SIGTERM"))
+                    {
+                        let why = format!(
+                            "write {k}: SIGTERM not handled: exit {:?}: {stderr}",
+                            first.status
+                        );
+                        return (k, killed, why);
+                    }
                     if killed {
                         let resumed = resume(&case);
                         if !resumed.status.success() {
@@ -273,10 +320,12 @@ fn kill_everywhere<C, S: PartialEq + std::fmt::Debug + Sync>(
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
     let killed = results.iter().filter(|(_, k, _)| *k).count();
-    assert!(
-        results.iter().all(|(k, was, _)| *was == (*k <= killed)),
-        "{results:?}"
-    );
+    if signal == Sig::Kill {
+        assert!(
+            results.iter().all(|(k, was, _)| *was == (*k <= killed)),
+            "{results:?}"
+        );
+    }
     (killed, reference)
 }
 
@@ -284,6 +333,7 @@ fn kill_everywhere<C, S: PartialEq + std::fmt::Debug + Sync>(
 fn publish_killed_at_every_journal_write_then_resumed_publishes_each_package_once() {
     // Kill points beyond the last write simply finish: try more than a run writes.
     let (killed, _) = kill_everywhere(
+        Sig::Kill,
         1..=36,
         &publish_fixture,
         &|dir, k| publish(dir.path(), &[], k),
@@ -299,8 +349,8 @@ fn publish_killed_at_every_journal_write_then_resumed_publishes_each_package_onc
     );
 }
 
-fn cascade(dir: &Path, args: &[&str], kill_at: Option<usize>) -> Output {
-    orchestrator(dir, &["cascade"], args, kill_at)
+fn cascade(dir: &Path, args: &[&str], fault: Option<Fault>) -> Output {
+    orchestrator(dir, &["cascade"], args, fault)
 }
 
 /// Per package: its origin tags with the date and HEAD's short sha made symbolic (fixtures are
@@ -335,6 +385,7 @@ fn nightly_state(dir: &Path) -> Vec<(String, Vec<String>, String)> {
 #[test]
 fn nightly_cascade_killed_at_every_journal_write_then_resumed_tags_each_package_once() {
     let (killed, _) = kill_everywhere(
+        Sig::Kill,
         1..=24,
         &publish_fixture,
         &|dir, k| cascade(dir.path(), &["--from", "lib", "--nightly"], k),
@@ -361,7 +412,11 @@ fn cascade_resume_refuses_what_it_cannot_continue() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no unfinished cascade to resume"), "{err}");
     // Killed after its first write: an unfinished cascade of lib and app.
-    let first = cascade(dir.path(), &["--from", "lib", "--nightly"], Some(3));
+    let first = cascade(
+        dir.path(),
+        &["--from", "lib", "--nightly"],
+        Some(Fault::kill(3)),
+    );
     assert!(!first.status.success());
     let out = cascade(dir.path(), &["--from", "app", "--resume"], None);
     assert_eq!(out.status.code(), Some(2));
@@ -420,8 +475,8 @@ fn pipeline_fixture() -> tempfile::TempDir {
     dir
 }
 
-fn pipeline(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
-    orchestrator(dir, &["run", "p"], extra, kill_at)
+fn pipeline(dir: &Path, extra: &[&str], fault: Option<Fault>) -> Output {
+    orchestrator(dir, &["run", "p"], extra, fault)
 }
 
 /// The commands that ran, in order with a repeat folded; whether at most one command ran twice;
@@ -477,6 +532,7 @@ fn pipeline_state(dir: &Path) -> (Vec<String>, bool, Vec<String>, String, String
 #[test]
 fn pipeline_killed_at_every_journal_write_then_resumed_runs_each_step_once_but_the_one_in_flight() {
     let (killed, _) = kill_everywhere(
+        Sig::Kill,
         1..=16,
         &pipeline_fixture,
         &|dir, k| pipeline(dir.path(), &[], k),
@@ -539,6 +595,7 @@ fn dispatched_publish_killed_at_every_journal_write_then_resumed_dispatches_each
         publish(case.dir.path(), &args, k)
     };
     let (killed, (_, dispatches)) = kill_everywhere(
+        Sig::Kill,
         1..=36,
         &dispatch_case,
         &|case, k| publish_over_http(case, &[], k),
@@ -586,8 +643,8 @@ fn tasks_fixture() -> tempfile::TempDir {
     dir
 }
 
-fn tasks(dir: &Path, extra: &[&str], kill_at: Option<usize>) -> Output {
-    orchestrator(dir, &["tasks", "run", "nightly"], extra, kill_at)
+fn tasks(dir: &Path, extra: &[&str], fault: Option<Fault>) -> Output {
+    orchestrator(dir, &["tasks", "run", "nightly"], extra, fault)
 }
 
 /// The commands that ran, in order; each run's status and its tasks' current records (task,
@@ -633,6 +690,7 @@ fn tasks_state(dir: &Path) -> TasksState {
 #[test]
 fn tasks_killed_at_every_journal_write_then_resumed_run_each_task_once() {
     let (killed, _) = kill_everywhere(
+        Sig::Kill,
         1..=12,
         &tasks_fixture,
         &|dir, k| tasks(dir.path(), &[], k),
@@ -680,7 +738,9 @@ fn a_rejected_token_stops_publish_before_anything_changes() {
 fn a_new_publish_over_an_unfinished_one_says_so() {
     let dir = publish_fixture();
     assert!(
-        !publish(dir.path(), &[], Some(3)).status.success(),
+        !publish(dir.path(), &[], Some(Fault::kill(3)))
+            .status
+            .success(),
         "killed"
     );
     let out = publish(dir.path(), &[], None);
@@ -690,4 +750,198 @@ fn a_new_publish_over_an_unfinished_one_says_so() {
             && stderr.contains("`publish --resume` finishes that one instead"),
         "{stderr}"
     );
+}
+
+/// The release sent SIGTERM at every journal write (including while it waits for assets): it
+/// stops itself (exit 1, the running steps journaled as interrupted), and `--resume` converges
+/// on the uninterrupted run's tags, none made or pushed twice.
+#[test]
+fn release_sigterm_at_every_journal_write_then_resume_converges() {
+    let (stopped, _) = kill_everywhere(
+        Sig::Term,
+        1..=19,
+        &fixture,
+        &|dir, k| release(dir.path(), &[], k),
+        &|dir| release(dir.path(), &["--resume"], None),
+        &|dir| end_state(dir.path()),
+    );
+    assert!(stopped >= 10, "SIGTERM stopped {stopped} of 19 runs");
+    println!("release: SIGTERM at 19 journal writes: {stopped} stopped runs converged on resume");
+}
+
+/// `publish` sent SIGTERM at every journal write, then `--resume`: each package committed,
+/// tagged and pushed once.
+#[test]
+fn publish_sigterm_at_every_journal_write_then_resumed_publishes_each_package_once() {
+    let (stopped, _) = kill_everywhere(
+        Sig::Term,
+        1..=36,
+        &publish_fixture,
+        &|dir, k| publish(dir.path(), &[], k),
+        &|dir| publish(dir.path(), &["--resume"], None),
+        &|dir| publish_state(dir.path()),
+    );
+    assert!(stopped >= 15, "SIGTERM stopped {stopped} of 36 runs");
+    println!("publish: SIGTERM at 36 journal writes: {stopped} stopped runs converged on resume");
+}
+
+/// `run` sent SIGTERM at every journal write, then `--resume`: every step done once, in order;
+/// a step whose start was being journaled when the signal came is not begun.
+#[test]
+fn pipeline_sigterm_at_every_journal_write_then_resumed_runs_each_step_once() {
+    let (stopped, _) = kill_everywhere(
+        Sig::Term,
+        1..=16,
+        &pipeline_fixture,
+        &|dir, k| pipeline(dir.path(), &[], k),
+        &|dir| pipeline(dir.path(), &["--resume"], None),
+        &|dir| pipeline_state(dir.path()),
+    );
+    assert!(stopped >= 5, "SIGTERM stopped {stopped} of 16 runs");
+    println!("run: SIGTERM at 16 journal writes: {stopped} stopped runs converged on resume");
+}
+
+/// `tasks run` sent SIGTERM at every journal write, then `--resume`: every task ran exactly
+/// once and the records equal an uninterrupted run's.
+#[test]
+fn tasks_sigterm_at_every_journal_write_then_resumed_run_each_task_once() {
+    let (stopped, _) = kill_everywhere(
+        Sig::Term,
+        1..=12,
+        &tasks_fixture,
+        &|dir, k| tasks(dir.path(), &[], k),
+        &|dir| tasks(dir.path(), &["--resume"], None),
+        &|dir| tasks_state(dir.path()),
+    );
+    assert!(stopped >= 4, "SIGTERM stopped {stopped} of 12 runs");
+    println!("tasks: SIGTERM at 12 journal writes: {stopped} stopped runs converged on resume");
+}
+
+/// Whether process `pid` is gone (a zombie nobody reaped counts as gone: it runs nothing).
+fn process_gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// A SIGTERM sent to `orchestrator run` (as a CI runner, systemd or Kubernetes does) while a
+/// step runs a long command with a background grandchild: the run stops promptly, exit 1, the
+/// journal records the step as interrupted, neither process is left running, and `--resume`
+/// runs the step again (alone: nothing of the first attempt is left beside it).
+#[test]
+fn sigterm_stops_the_running_step_journals_it_and_leaves_no_orphan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let script = "if [ -e pid ]; then echo resumed >> log; \
+                  else sleep 300 & echo $! > grandchild; echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 300; fi";
+    let config =
+        format!("[[pipeline.p.apply]]\nname = \"slow\"\nrun = [\"/bin/sh\", \"-c\", {script:?}]\n");
+    std::fs::write(root.join("orchestrator.toml"), config).expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(root)
+        .env_remove(KILL_AT)
+        .args(["run", "p"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    while !root.join("pid").exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let step_pid = std::fs::read_to_string(root.join("pid")).expect("pid");
+    let grandchild = std::fs::read_to_string(root.join("grandchild")).expect("grandchild");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let signalled = std::time::Instant::now();
+    let out = loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            break child.wait_with_output().expect("output");
+        }
+        if signalled.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the run did not stop on SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stopping on SIGTERM"), "{stderr}");
+    assert!(stderr.contains("was interrupted"), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(
+        process_gone(&step_pid),
+        "the step's process {step_pid} lives on"
+    );
+    assert!(
+        process_gone(&grandchild),
+        "its background child {grandchild} lives on"
+    );
+    let shown = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(root)
+        .args(["--output", "json", "runs", "show", "1"])
+        .output()
+        .expect("runs show");
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
+    let events: Vec<&str> = shown["journal"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["entry"]["event"].as_str())
+        .collect();
+    assert!(events.contains(&"step_interrupted"), "{events:?}");
+    let resumed = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(root)
+        .args(["run", "p", "--resume"])
+        .output()
+        .expect("resume");
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("log")).expect("log"),
+        "resumed\n"
+    );
+}
+
+/// The lock a killed run left is taken over with a note; the note says the journal is intact
+/// only while the state database is there.
+#[test]
+fn the_takeover_note_tells_the_truth_about_the_journal() {
+    let dir = fixture();
+    assert!(
+        !release(dir.path(), &[], Some(Fault::kill(3)))
+            .status
+            .success()
+    );
+    let out = release(dir.path(), &["--resume"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("its journal is intact"), "{stderr}");
+    let dir = fixture();
+    assert!(
+        !release(dir.path(), &[], Some(Fault::kill(3)))
+            .status
+            .success()
+    );
+    for file in ["state.db", "state.db-wal", "state.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(".orchestrator").join(file));
+    }
+    let out = release(dir.path(), &["--resume"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("journal is intact"), "{stderr}");
+    assert!(stderr.contains("its state database is gone"), "{stderr}");
 }

@@ -124,6 +124,23 @@ impl AssetPattern {
                 "invalid asset pattern {pattern:?}: expected a file name or a glob such as app-v{VERSION_PLACEHOLDER}-*.tar.gz"
             )));
         }
+        // No asset name can hold these, so such a pattern would wait until the timeout after the
+        // tags are pushed: refuse it now. `{version}` is the only placeholder; a brace left after
+        // removing it is a misspelt one (`{ver}`, `{VERSION}`).
+        if pattern.chars().any(|c| c.is_control() || c == '\\') {
+            return Err(Error::invalid_input(format!(
+                "invalid asset pattern {pattern:?}: control characters and backslashes cannot \
+                 appear in an asset name"
+            )));
+        }
+        if pattern
+            .replace(VERSION_PLACEHOLDER, "")
+            .contains(['{', '}'])
+        {
+            return Err(Error::invalid_input(format!(
+                "invalid asset pattern {pattern:?}: the only placeholder is {VERSION_PLACEHOLDER}"
+            )));
+        }
         let probe = pattern.replace(VERSION_PLACEHOLDER, "0.0.0");
         globset::Glob::new(&probe)
             .map_err(|e| Error::invalid_input(format!("invalid asset pattern {pattern:?}: {e}")))?;
@@ -181,13 +198,109 @@ impl AssetMatcher {
     }
 }
 
+/// Checks a forge API URL (`forge.api_url`, `--forge-url`): `http://` or `https://`, a host, and
+/// no whitespace or control characters. Returns it without a trailing slash, or the reason.
+pub fn validate_api_url(url: &str) -> std::result::Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    // Credentials in the URL (`user:secret@`) never reach a message.
+    let shown = match rest.map(|r| (r, r.split(['/', '?', '#']).next().unwrap_or_default())) {
+        Some((r, authority)) if authority.contains('@') => {
+            let scheme = &url[..url.len() - r.len()];
+            let after = &r[authority.rfind('@').map_or(0, |i| i + 1)..];
+            format!("{scheme}[redacted]@{after}")
+        }
+        _ => url.to_owned(),
+    };
+    let invalid = |why: &str| Err(format!("invalid URL {shown:?}: {why}"));
+    let Some(rest) = rest else {
+        return invalid("expected http:// or https://");
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return invalid("it contains whitespace or control characters");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((addr, port)) if !addr.is_empty() => (addr, port.strip_prefix(':')),
+            _ => return invalid("expected a host"),
+        }
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c));
+    if !host_ok {
+        return invalid("expected a host");
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return invalid("the port is not a number up to 65535");
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// What a non-regular file is, for an error message.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// Whether two clone paths name the same directory: lexically (`a/../b` is `b`), or, when both
+/// exist, after resolving symbolic links.
+fn same_clone(a: &Path, b: &Path) -> bool {
+    fn lexical(p: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for part in p.components() {
+            match part {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+    if lexical(a) == lexical(b) {
+        return true;
+    }
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
 impl Config {
     /// Finds `orchestrator.toml` in `start` or the nearest parent directory.
     pub fn discover(start: &Path) -> Result<PathBuf> {
         start
             .ancestors()
             .map(|dir| dir.join(CONFIG_FILE_NAME))
-            .find(|candidate| candidate.is_file())
+            // Anything by that name counts (a broken link, a FIFO): `load` then says what is
+            // wrong with it, rather than a parent directory's config being used instead.
+            .find(|candidate| candidate.symlink_metadata().is_ok())
             .ok_or_else(|| {
                 Error::invalid_input(format!(
                     "no {CONFIG_FILE_NAME} in {} or any parent directory (pass --config FILE)",
@@ -198,12 +311,31 @@ impl Config {
 
     /// Reads and validates a config file.
     pub fn load(file: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(file).map_err(|e| Error::Config {
+        let refuse = |message: String| Error::Config {
             file: file.to_owned(),
             line: None,
             key: None,
-            message: format!("cannot read: {e}"),
-        })?;
+            message,
+        };
+        // Look before reading: a FIFO would block the read forever, and a dangling symbolic link
+        // reads as "not found" while the link itself is right there.
+        match std::fs::metadata(file) {
+            Ok(meta) if !meta.is_file() => {
+                let kind = file_kind(&meta.file_type());
+                return Err(refuse(format!("cannot read: {kind}, not a regular file")));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Ok(target) = std::fs::read_link(file) {
+                    return Err(refuse(format!(
+                        "cannot read: a symbolic link to {}, which does not exist",
+                        target.display()
+                    )));
+                }
+            }
+            _ => {}
+        }
+        let text =
+            std::fs::read_to_string(file).map_err(|e| refuse(format!("cannot read: {e}")))?;
         Self::parse(&text, file)
     }
 
@@ -240,8 +372,10 @@ impl Config {
             let span = o.span();
             (o.into_inner(), span)
         });
+        // GitHub's owner charset, as in `github = "owner/name"`: a space or a slash in an owner
+        // would only fail later, at the first request.
         if let Some((o, span)) = &owner
-            && (o.is_empty() || o.contains('/'))
+            && (o.contains('/') || format!("{o}/x").parse::<RepoId>().is_err())
         {
             return Err(err(
                 Some(span.clone()),
@@ -271,14 +405,11 @@ impl Config {
             Some(u) => {
                 let span = u.span();
                 let url = u.into_inner();
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(err(
-                        Some(span),
-                        Some("forge.api_url".into()),
-                        format!("invalid URL {url:?}: expected http:// or https://"),
-                    ));
-                }
-                Some(url.trim_end_matches('/').to_owned())
+                // Checked even when unused ([forge.simulate], --dry-run): the next real run uses it.
+                Some(
+                    validate_api_url(&url)
+                        .map_err(|m| err(Some(span), Some("forge.api_url".into()), m))?,
+                )
             }
         };
         let forge = ForgeConfig {
@@ -351,6 +482,7 @@ impl Config {
                     format!("repo {name:?} is declared twice"),
                 ));
             }
+            let path_span = r.path.as_ref().map(Spanned::span);
             let path = match r.path {
                 Some(p) if p.get_ref().trim().is_empty() => {
                     return Err(err(Some(p.span()), key("path"), "empty path".into()));
@@ -358,6 +490,20 @@ impl Config {
                 Some(p) => root.join(p.into_inner()),
                 None => root.join(&name),
             };
+            if let Some(other) = repos
+                .iter()
+                .find(|o: &&RepoConfig| same_clone(&o.path, &path))
+            {
+                return Err(err(
+                    path_span.or(Some(name_span)),
+                    key("path"),
+                    format!(
+                        "repo {name:?} uses the same clone as repo {:?} ({}): each repo needs its own",
+                        other.name,
+                        path.display()
+                    ),
+                ));
+            }
             let github = match r.github {
                 Some(g) => {
                     let span = g.span();
@@ -774,6 +920,34 @@ assets = ["truthdb-installer-v{version}.iso", "*.sha256"]
                 "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"dir/x\"]\n",
                 ":5: `repo[0].assets`: invalid asset pattern \"dir/x\"",
             ),
+            (
+                "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"a-{ver}.tgz\"]\n",
+                ":5: `repo[0].assets`: invalid asset pattern \"a-{ver}.tgz\": the only placeholder is {version}",
+            ),
+            (
+                "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"a-{VERSION}.tgz\"]\n",
+                ":5: `repo[0].assets`: invalid asset pattern \"a-{VERSION}.tgz\": the only placeholder",
+            ),
+            (
+                "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"a\\\\b.tgz\"]\n",
+                ":5: `repo[0].assets`: invalid asset pattern \"a\\\\b.tgz\": control characters and backslashes",
+            ),
+            (
+                "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\nassets = [\"a\\u0000.tgz\"]\n",
+                ":5: `repo[0].assets`: invalid asset pattern \"a\\0.tgz\": control characters",
+            ),
+            (
+                "[forge]\nowner = \"o o\"\n",
+                ":2: `forge.owner`: invalid owner \"o o\"",
+            ),
+            (
+                "[forge]\nowner = \"o\"\napi_url = \"http://exa mple\"\n[forge.simulate]\n",
+                ":3: `forge.api_url`: invalid URL \"http://exa mple\": it contains whitespace",
+            ),
+            (
+                "[forge]\nowner = \"o\"\n[[repo]]\nname = \"a\"\n[[repo]]\nname = \"b\"\npath = \"./x/../a\"\n",
+                ":7: `repo[1].path`: repo \"b\" uses the same clone as repo \"a\"",
+            ),
         ];
         for (text, expected) in cases {
             let message = error_of(text);
@@ -782,6 +956,62 @@ assets = ["truthdb-installer-v{version}.iso", "*.sha256"]
                 "for {text:?}\n got: {message}\nwant: {expected}"
             );
         }
+    }
+
+    #[test]
+    fn api_urls_need_a_scheme_and_a_host_and_never_show_credentials() {
+        for good in [
+            "https://api.github.com",
+            "http://127.0.0.1:8080/",
+            "https://ghe.example.com/api/v3",
+            "http://[::1]:3000",
+            "https://user:pw@ghe.example.com",
+        ] {
+            assert!(validate_api_url(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            validate_api_url("http://h/api/").as_deref(),
+            Ok("http://h/api")
+        );
+        for bad in [
+            "ftp://x",
+            "http://",
+            "https:///path",
+            "http://h:99999",
+            "http://h:port",
+            "http://a b",
+            "http://h/\n",
+            "https://[]/",
+            "http://h%/",
+        ] {
+            assert!(validate_api_url(bad).is_err(), "{bad}");
+        }
+        let message = validate_api_url("https://u:s3cret@ho st/").expect_err("space");
+        assert!(!message.contains("s3cret"), "{message}");
+        assert!(message.contains("https://[redacted]@ho st/"), "{message}");
+    }
+
+    #[test]
+    fn a_fifo_or_a_dangling_link_as_config_is_refused_saying_what_it_is() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let link = dir.path().join("orchestrator.toml");
+        std::os::unix::fs::symlink(dir.path().join("gone.toml"), &link).expect("symlink");
+        let found = Config::discover(dir.path()).expect("the link counts as the config");
+        let e = Config::load(&found).expect_err("dangling").to_string();
+        assert!(
+            e.contains("a symbolic link to") && e.contains("gone.toml, which does not exist"),
+            "{e}"
+        );
+        let fifo = dir.path().join("fifo.toml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let e = Config::load(&fifo).expect_err("fifo").to_string();
+        assert!(e.contains("a FIFO (named pipe), not a regular file"), "{e}");
+        let e = Config::load(dir.path()).expect_err("directory").to_string();
+        assert!(e.contains("a directory, not a regular file"), "{e}");
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub enum Error {
         message: String,
     },
     /// Another run holds the workspace lock.
-    #[error("another orchestrator run holds the lock {} ({holder}); wait for it or remove the file if that process is gone", path.display())]
+    #[error("another orchestrator run holds the lock {} ({holder}); wait for it to end: the lock is released the moment that process exits, even if it is killed, so a lock that stays held has a live holder (`fuser -v {}` shows it; do not delete the file, that lets two runs collide)", path.display(), path.display())]
     Locked {
         /// The lock file.
         path: PathBuf,

@@ -82,6 +82,7 @@ pub mod seeds;
 pub mod state;
 pub mod step;
 pub mod tasks;
+pub mod time;
 pub mod vcs;
 pub mod version;
 

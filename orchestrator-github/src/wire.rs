@@ -779,59 +779,16 @@ pub(crate) struct GhPullUpdate {
     pub(crate) body: Option<String>,
 }
 
-/// `2026-01-31T23:59:59Z` (or with fractional seconds, or an offset) as ms since the epoch.
+/// `2026-01-31T23:59:59Z` (or with fractional seconds, or an offset) as ms since the epoch;
+/// `None` when malformed (month 13 included). The calendar is `orchestrator_core::time`'s.
 pub(crate) fn parse_time_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(range)?;
-        part.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if s.get(4..5)? != "-" || s.get(7..8)? != "-" || !matches!(s.get(10..11)?, "T" | "t" | " ") {
-        return None;
-    }
-    let mut rest = s.get(19..)?;
-    let mut millis = 0i64;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        let padded = format!("{:0<3}", &fraction[..digits.min(3)]);
-        millis = padded.parse().ok()?;
-        rest = &fraction[digits..];
-    }
-    let offset_minutes = match rest {
-        "Z" | "z" | "" => 0,
-        _ => {
-            let sign = match rest.get(0..1)? {
-                "+" => 1,
-                "-" => -1,
-                _ => return None,
-            };
-            let hours: i64 = rest.get(1..3)?.parse().ok()?;
-            let minutes: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (hours * 60 + minutes)
-        }
-    };
-    // Howard Hinnant's days-from-civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    Some(secs * 1000 + millis)
+    orchestrator_core::time::parse_timestamp_ms("time", s).ok()
 }
 
 /// ms since the epoch as GitHub writes times: `2026-01-31T23:59:59Z` (whole seconds, rounded
 /// down).
 pub(crate) fn format_time(ms: i64) -> String {
-    let whole = ms - ms.rem_euclid(1000);
-    let formatted = orchestrator_core::tasks::format_utc_ms(whole);
-    formatted.replace(".000Z", "Z")
+    orchestrator_core::time::format_utc_s(ms)
 }
 
 impl From<GhAsset> for ReleaseAsset {
@@ -1185,6 +1142,7 @@ mod tests {
             Some(1_579_721_588_000)
         );
         assert_eq!(parse_time_ms("yesterday"), None);
+        assert_eq!(parse_time_ms("2020-13-22T19:33:08Z"), None, "month 13");
         assert_eq!(parse_time_ms(""), None);
         assert_eq!(format_time(1_795_608_000_999), "2026-11-25T12:00:00Z");
         assert_eq!(

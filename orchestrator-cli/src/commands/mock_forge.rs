@@ -91,7 +91,7 @@ fn fault_rate(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<ExitCode> {
-    let signals = StopSignals::register();
+    let signals = crate::signals::StopSignals::register();
     let config = global.config.as_deref().map(Config::load).transpose()?;
     let options = options(&args, config).await?;
     // Logins only: the tokens stay in the file.
@@ -203,43 +203,4 @@ async fn options(args: &MockForgeArgs, config: Option<Config>) -> anyhow::Result
         options = options.config(config);
     }
     Ok(options)
-}
-
-/// Ctrl-C and (on Unix) SIGTERM, registered when this is created: a signal that arrives between
-/// the `listening on` line and the wait is then a clean stop, not the default (fatal) action.
-struct StopSignals {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    interrupt: Option<tokio::signal::unix::Signal>,
-}
-
-impl StopSignals {
-    fn register() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Self {
-                term: signal(SignalKind::terminate()).ok(),
-                interrupt: signal(SignalKind::interrupt()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Self {}
-        }
-    }
-
-    /// Resolves on the first of them.
-    async fn stopped(mut self) {
-        #[cfg(unix)]
-        if let (Some(term), Some(interrupt)) = (self.term.as_mut(), self.interrupt.as_mut()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

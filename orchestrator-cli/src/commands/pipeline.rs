@@ -11,7 +11,6 @@ use orchestrator_core::pipeline::{
 use orchestrator_core::state::RunStatus;
 
 use crate::args::{Global, OutputFormat, RunArgs};
-use crate::commands::release::spawn_ctrl_c;
 use crate::{progress, render, wiring};
 
 fn request(args: &RunArgs) -> PipelineRequest {
@@ -58,7 +57,7 @@ pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCo
     // Again under the lock: the journal may have moved since the first look.
     let plan = plan_pipeline(&config, &request, process_env(), store.as_ref())?;
     let cancel = CancelToken::new();
-    spawn_ctrl_c(cancel.clone());
+    crate::signals::cancel_on_stop_signals(cancel.clone());
     let human = global.output == OutputFormat::Human;
     let mut runner = PipelineRunner::new(store).with_cancel(cancel);
     if human {

@@ -228,7 +228,7 @@ async fn run_plan(
             .await?;
     }
     let cancel = CancelToken::new();
-    crate::commands::release::spawn_ctrl_c(cancel.clone());
+    crate::signals::cancel_on_stop_signals(cancel.clone());
     let human = global.output == OutputFormat::Human;
     let config = Arc::new(config);
     let mut publisher =

@@ -1,6 +1,5 @@
 //! `orchestrator release`.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -58,17 +57,11 @@ pub(crate) async fn release_with(
     // Bad flags are refused before anything, even the state directory, is created.
     validate_request(&config, request)?;
     let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
-    // A dry run neither locks nor creates anything, and needs no forge.
-    let _lock = if dry_run {
-        None
-    } else {
-        Some(wiring::lock_workspace(
-            &wiring::state_dir(&config),
-            &format!("release {}", request.version),
-        )?)
-    };
-    let store = wiring::open_store(&config, dry_run)?;
-    let plan = plan_release(&config, vcs.clone(), store.as_ref(), request).await?;
+    // Plan (preflight included) without creating any state: a failed preflight, which says
+    // "nothing was changed", leaves no state directory, lock or database behind. A dry run
+    // neither locks nor creates anything, and needs no forge.
+    let read_only = wiring::open_store(&config, true)?;
+    let plan = plan_release(&config, vcs.clone(), read_only.as_ref(), request).await?;
     if dry_run {
         match global.output {
             OutputFormat::Human => print!("{}", render::plan(&plan)),
@@ -76,6 +69,14 @@ pub(crate) async fn release_with(
         }
         return Ok(ExitCode::SUCCESS);
     }
+    drop(read_only);
+    let _lock = wiring::lock_workspace(
+        &wiring::state_dir(&config),
+        &format!("release {}", request.version),
+    )?;
+    let store = wiring::open_store(&config, false)?;
+    // Again under the lock: the journal (what a resume skips) may have moved since the first look.
+    let plan = plan_release(&config, vcs.clone(), store.as_ref(), request).await?;
     let forge = match forge {
         Some(forge) => forge,
         None => wiring::forge(&config, vcs.as_ref()).await?,
@@ -84,7 +85,7 @@ pub(crate) async fn release_with(
         check_credentials(forge.as_ref(), &repo.github, &plan.tag).await?;
     }
     let cancel = CancelToken::new();
-    spawn_ctrl_c(cancel.clone());
+    crate::signals::cancel_on_stop_signals(cancel.clone());
     let human = global.output == OutputFormat::Human;
     let mut releaser = Releaser::new(Arc::new(config), forge, vcs, store).with_cancel(cancel);
     if human {
@@ -124,21 +125,4 @@ pub(crate) async fn check_credentials(
         }
         Ok(_) => Ok(()),
     }
-}
-
-/// First Ctrl-C: stop cleanly (running steps are interrupted and journaled). Second: exit now.
-pub(crate) fn spawn_ctrl_c(cancel: CancelToken) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            // Cancel first: printing may fail (stderr closed) and must not prevent it.
-            cancel.cancel();
-            let _ = writeln!(
-                std::io::stderr(),
-                "\nstopping: finishing the journal (Ctrl-C again to exit at once)"
-            );
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
 }

@@ -13,7 +13,7 @@ pub(crate) fn run(global: &Global, args: &RunsArgs) -> anyhow::Result<ExitCode> 
     let config = wiring::load_config(global)?;
     let db = wiring::state_dir(&config).join("state.db");
     let store = if db.exists() {
-        Some(SqliteStateStore::open(&db)?)
+        Some(SqliteStateStore::open_read_only(&db)?)
     } else {
         None
     };

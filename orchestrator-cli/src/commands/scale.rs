@@ -419,7 +419,7 @@ async fn execute(
     if args.execute {
         // Waiting for rollouts takes minutes: show it, and let Ctrl-C stop it with a journal.
         let cancel = CancelToken::new();
-        crate::commands::release::spawn_ctrl_c(cancel.clone());
+        crate::signals::cancel_on_stop_signals(cancel.clone());
         executor = executor.with_cancel(cancel);
         if global.output == OutputFormat::Human {
             executor = executor.with_observer(progress::for_stderr());

@@ -8,7 +8,6 @@ use orchestrator_core::state::{RunStatus, StateStore};
 use orchestrator_core::tasks::{RUN_KIND, TaskRunner, TasksPlan, TasksRequest, plan_tasks};
 
 use crate::args::{Global, OutputFormat, TasksArgs, TasksCommand};
-use crate::commands::release::spawn_ctrl_c;
 use crate::{progress, render, wiring};
 
 pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<ExitCode> {
@@ -79,7 +78,7 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
         eprintln!("{}", resume_line(store.as_ref(), &plan)?);
     }
     let cancel = CancelToken::new();
-    spawn_ctrl_c(cancel.clone());
+    crate::signals::cancel_on_stop_signals(cancel.clone());
     let mut runner = TaskRunner::new(store).with_cancel(cancel);
     if global.output == OutputFormat::Human {
         runner = runner.with_observer(progress::for_stderr());

@@ -438,6 +438,11 @@ impl StepTask {
                 Some(e),
             );
         }
+        // A stop (SIGTERM, Ctrl-C) that arrived while the start was journaled: the effect has not
+        // begun, so do not begin it; the journal says the step was interrupted and a resume runs it.
+        if self.cancel.is_cancelled() {
+            return self.failed(step, Error::Cancelled);
+        }
         let description = self.step.describe();
         self.observer.event(&Event::StepStarted {
             step: &step,

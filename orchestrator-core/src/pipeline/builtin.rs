@@ -111,17 +111,7 @@ pub fn set_env_key(text: &str, key: &str, value: &str) -> String {
 /// Sets the first `key: ...` line in YAML text, keeping its indentation and any comment;
 /// `None` when no line has that key.
 pub fn set_yaml_key(text: &str, key: &str, value: &str) -> Option<String> {
-    let plain = value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-        && !value.is_empty()
-        && !matches!(value, "true" | "false" | "null" | "yes" | "no")
-        && value.parse::<f64>().is_err();
-    let rendered = if plain {
-        value.to_owned()
-    } else {
-        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
-    };
+    let rendered = yaml_scalar(value);
     let mut found = false;
     let lines: Vec<String> = text
         .lines()
@@ -158,6 +148,42 @@ pub fn set_yaml_key(text: &str, key: &str, value: &str) -> Option<String> {
         }
         out
     })
+}
+
+/// `value` as a YAML scalar that reads back as this very string under YAML 1.1 (Kubernetes,
+/// PyYAML) and YAML 1.2: plain when that is certain, else double-quoted with escapes.
+///
+/// Plain only for a conservative alphabet (letters, digits, `-_./`) and never for what a
+/// resolver turns into something else: the YAML 1.1 booleans and nulls in any case (`on`,
+/// `Yes`, `NO`, `Null`, `y`, `~`), and anything starting like a number, a timestamp or an
+/// indicator (`0x1F`, `1_000`, `.inf`, `-`, `+1`, `2024-01-01`). Quoting a string that needed
+/// none costs nothing; missing one changes what a ConfigMap means.
+pub fn yaml_scalar(value: &str) -> String {
+    const RESOLVED: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        && !value.starts_with(|c: char| c.is_ascii_digit() || "-.".contains(c))
+        && !RESOLVED.contains(&value.to_ascii_lowercase().as_str());
+    if plain {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A short line diff: the changed middle, `-` old lines then `+` new lines, with a line of
@@ -259,6 +285,103 @@ mod tests {
         );
     }
 
+    /// Every value that a YAML 1.1 or 1.2 resolver would read as a boolean, null, number,
+    /// timestamp or structure is quoted; plain strings stay plain; quoting escapes.
+    #[test]
+    fn yaml_values_are_quoted_unless_they_read_back_as_the_same_string() {
+        let quoted = [
+            "on",
+            "On",
+            "ON",
+            "off",
+            "yes",
+            "Yes",
+            "NO",
+            "no",
+            "y",
+            "N",
+            "true",
+            "False",
+            "null",
+            "Null",
+            "NULL",
+            "~",
+            "",
+            "0x1F",
+            "0o17",
+            "017",
+            "1_000",
+            "1e3",
+            "1.5",
+            "12",
+            ".inf",
+            "-.inf",
+            ".NaN",
+            ".5",
+            "-",
+            "-1",
+            "+1",
+            "2024-01-01",
+            "1:20",
+            " lead",
+            "trail ",
+            "a: b",
+            "a #b",
+            "#x",
+            "a b",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "[x]",
+            "{x}",
+            "|",
+            ">",
+            "%x",
+            "@x",
+            "`x",
+            "'x'",
+            "=",
+            "<<",
+            "?",
+            "a,b",
+        ];
+        for value in quoted {
+            let rendered = yaml_scalar(value);
+            assert!(
+                rendered.starts_with('"') && rendered.ends_with('"'),
+                "{value:?} must be quoted, got {rendered}"
+            );
+            // Nothing but the escapes below changes inside the quotes.
+            assert_eq!(&rendered[1..rendered.len() - 1], value, "{value:?}");
+        }
+        for value in [
+            "letsencrypt-prod",
+            "v1.2.3",
+            "foo_bar",
+            "a/b",
+            "x.y",
+            "prod",
+            "inf",
+            "nan",
+            "onion",
+            "yesterday",
+            "nullable",
+            "_1",
+        ] {
+            assert_eq!(yaml_scalar(value), value, "{value:?} stays plain");
+        }
+        let escaped = [
+            ("say \"hi\"", r#""say \"hi\"""#),
+            (r"C:\dir", r#""C:\\dir""#),
+            ("two\nlines", r#""two\nlines""#),
+            ("tab\there", r#""tab\there""#),
+            ("bell\u{7}", r#""bell\u0007""#),
+        ];
+        for (value, want) in escaped {
+            assert_eq!(yaml_scalar(value), want, "{value:?}");
+        }
+    }
+
     #[test]
     fn sets_yaml_keys_in_place() {
         let cm = "apiVersion: v1\nkind: ConfigMap\ndata:\n  CERT_ISSUER: letsencrypt-staging # platform issuer\n  OTHER: x\n";
@@ -272,6 +395,12 @@ mod tests {
             Some("a:\n  b: \"true\"\n")
         );
         assert!(set_yaml_key(cm, "MISSING", "x").is_none());
+        assert_eq!(
+            set_yaml_key(cm, "CERT_ISSUER", "on").as_deref(),
+            Some(
+                "apiVersion: v1\nkind: ConfigMap\ndata:\n  CERT_ISSUER: \"on\" # platform issuer\n  OTHER: x\n"
+            )
+        );
         assert_eq!(
             line_diff(cm, &out),
             "  data:\n-   CERT_ISSUER: letsencrypt-staging # platform issuer\n+   CERT_ISSUER: letsencrypt-prod # platform issuer\n    OTHER: x\n"

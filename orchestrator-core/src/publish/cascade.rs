@@ -100,8 +100,7 @@ pub fn cascade_packages(config: &Config, from: Option<&str>) -> Result<Vec<Strin
 
 /// Fills a nightly tag format: `{date}` → `YYYYMMDD` (UTC), `{sha}` → the first 7 characters.
 pub fn nightly_tag(format: &str, unix_ms: i64, sha: &str) -> String {
-    let days = unix_ms.div_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::time::utc_date(unix_ms);
     format
         .replace("{date}", &format!("{y:04}{m:02}{d:02}"))
         .replace("{sha}", sha.get(..7).unwrap_or(sha))
@@ -130,20 +129,6 @@ pub fn is_nightly_tag(format: &str, tag: &str) -> bool {
         tag.starts_with(first) && matches(chars.as_str(), &tag[first.len_utf8()..])
     }
     matches(format, tag)
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

@@ -29,6 +29,21 @@ pub fn ci_snippet(
     } else {
         needs.to_vec()
     };
+    // Each is pasted into YAML as a job id: an empty one would leave the job ungated, and a
+    // newline or a bracket would inject YAML. GitHub's job ids: a letter or `_`, then letters,
+    // digits, `-` and `_`.
+    for job in &needs {
+        let mut chars = job.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(Error::invalid_input(format!(
+                "--needs: invalid job id {job:?}: expected a letter or _, then letters, digits, - or _"
+            )));
+        }
+    }
     Ok(format!(
         r#"  # Notifies {orchestrator_repo} after a green push to {branch}; paste under `jobs:`.
   # Runs only when every job in `needs` succeeded (the default success() gate): a red build

@@ -121,14 +121,67 @@ impl PublishPlan {
     }
 
     /// Package name → new version, for every released package (the input of manifest rewrites).
-    pub fn released_versions(&self) -> BTreeMap<String, semver::Version> {
-        self.packages
+    /// A plan read back from the state store may have been edited: a version that does not
+    /// parse is an error naming the package, never a panic.
+    pub fn released_versions(&self) -> Result<BTreeMap<String, semver::Version>> {
+        let mut versions = BTreeMap::new();
+        for p in &self.packages {
+            let v = semver::Version::parse(&p.next).map_err(|e| {
+                Error::invalid_input(format!(
+                    "package {:?}: next version {:?}: {e}",
+                    p.name, p.next
+                ))
+            })?;
+            versions.extend(p.packages.iter().map(|n| (n.clone(), v.clone())));
+        }
+        Ok(versions)
+    }
+
+    /// Checks a plan read back from the state store (a resume continues it, and the database
+    /// can be edited with the `sqlite3` shell): versions parse, names are unique, and every
+    /// dependency and wave names a planned package. The error names the package and the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name: &str, what: String| {
+            Err(Error::invalid_input(format!(
+                "recorded publish plan: package {name:?}: {what}"
+            )))
+        };
+        let names: BTreeSet<&str> = self.packages.iter().map(|p| p.name.as_str()).collect();
+        if names.len() != self.packages.len() {
+            return Err(Error::invalid_input(
+                "recorded publish plan: a package is listed twice",
+            ));
+        }
+        for p in &self.packages {
+            for (field, value) in [("current", &p.current), ("next", &p.next)] {
+                if let Err(e) = semver::Version::parse(value) {
+                    return bad(&p.name, format!("`{field}` {value:?}: {e}"));
+                }
+            }
+            if p.tag.trim().is_empty() {
+                return bad(&p.name, "empty `tag`".into());
+            }
+            if let Some(d) = p.depends_on.iter().find(|d| !names.contains(d.as_str())) {
+                return bad(
+                    &p.name,
+                    format!("`depends_on` names {d:?}, which is not planned"),
+                );
+            }
+        }
+        if let Some(w) = self
+            .waves
             .iter()
-            .flat_map(|p| {
-                let v = semver::Version::parse(&p.next).expect("planned versions are valid");
-                p.packages.iter().map(move |n| (n.clone(), v.clone()))
-            })
-            .collect()
+            .flatten()
+            .find(|w| !names.contains(w.as_str()))
+        {
+            return bad(w, "in `waves` but not planned".into());
+        }
+        if self.concurrency == 0 {
+            return Err(Error::invalid_input(
+                "recorded publish plan: `concurrency` is 0",
+            ));
+        }
+        Ok(())
     }
 }
 

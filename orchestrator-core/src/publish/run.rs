@@ -166,8 +166,10 @@ pub fn resumable_run(store: &dyn StateStore, kind: &str) -> Result<Option<Record
         .get("plan")
         .cloned()
         .ok_or_else(|| Error::state(format!("run {} recorded no plan", run.id)))?;
-    let plan = serde_json::from_value(plan)
+    let plan: PublishPlan = serde_json::from_value(plan)
         .map_err(|e| Error::state(format!("run {}: unreadable plan: {e}", run.id)))?;
+    plan.validate()
+        .map_err(|e| Error::state(format!("run {}: {e}", run.id)))?;
     Ok(Some(RecordedRun {
         run: run.id,
         plan,
@@ -419,7 +421,7 @@ impl Publisher {
         let released = if options.nightly {
             BTreeMap::new()
         } else {
-            plan.released_versions()
+            plan.released_versions()?
         };
         let release = &self.config.release;
         let mut steps = Vec::new();

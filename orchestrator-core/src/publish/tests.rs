@@ -499,3 +499,72 @@ fn publish_config_errors_name_file_line_and_key() {
         Some(Path::new("/eco/consensus-proof/Cargo.toml"))
     );
 }
+
+/// A recorded plan edited in the state database (`sqlite3`) must be refused with an error that
+/// names the package and field, never panic `publish --resume`.
+#[test]
+fn a_tampered_recorded_plan_is_refused_naming_the_field_not_a_panic() {
+    use crate::state::{MemoryStateStore, StateStore};
+    let c = config(&seed_002_toml());
+    let plan = plan_publish(
+        &c,
+        &PublishRequest::new(BumpRequest::Minor),
+        &observed_002(),
+    )
+    .expect("plans");
+    plan.validate().expect("a fresh plan is valid");
+    assert!(plan.released_versions().is_ok());
+    let tampered = |edit: &dyn Fn(&mut PublishPlan)| {
+        let mut p = plan.clone();
+        edit(&mut p);
+        p
+    };
+    let cases: Vec<(PublishPlan, &str)> = vec![
+        (
+            tampered(&|p| p.packages[0].next = "1.x".into()),
+            "package \"typescript-eda-domain\": `next` \"1.x\"",
+        ),
+        (
+            tampered(&|p| p.packages[1].current = String::new()),
+            "`current` \"\"",
+        ),
+        (
+            tampered(&|p| p.packages[2].depends_on.push("ghost".into())),
+            "`depends_on` names \"ghost\", which is not planned",
+        ),
+        (
+            tampered(&|p| p.waves.push(vec!["ghost".into()])),
+            "package \"ghost\": in `waves` but not planned",
+        ),
+        (
+            tampered(&|p| {
+                let first = p.packages[0].clone();
+                p.packages.push(first);
+            }),
+            "a package is listed twice",
+        ),
+        (tampered(&|p| p.concurrency = 0), "`concurrency` is 0"),
+    ];
+    for (bad, expected) in cases {
+        let e = bad.validate().expect_err(expected).to_string();
+        assert!(e.contains(expected), "{e}\nwant: {expected}");
+        let store = MemoryStateStore::default();
+        let run = store
+            .begin_run(
+                RUN_KIND,
+                "k",
+                &serde_json::json!({ "plan": serde_json::to_value(&bad).expect("json") }),
+            )
+            .expect("run");
+        let e = resumable_plan(&store, RUN_KIND)
+            .expect_err(expected)
+            .to_string();
+        assert!(
+            e.contains(&format!("run {run}: recorded publish plan")),
+            "{e}"
+        );
+    }
+    let bad = tampered(&|p| p.packages[3].next = "v2".into());
+    let e = bad.released_versions().expect_err("not semver").to_string();
+    assert!(e.contains("next version \"v2\""), "{e}");
+}

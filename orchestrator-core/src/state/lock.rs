@@ -148,6 +148,13 @@ mod tests {
         let first = WorkspaceLock::acquire(dir.path(), "release 1.2.3").expect("first");
         let err = WorkspaceLock::acquire(dir.path(), "release 1.2.4").expect_err("held");
         assert!(err.to_string().contains("release 1.2.3"), "{err}");
+        // Deleting a held lock's file lets a second run start beside the live one: never advise it.
+        let message = err.to_string();
+        assert!(
+            message.contains("released the moment that process exits"),
+            "{message}"
+        );
+        assert!(!message.contains("remove the file"), "{message}");
         assert_eq!(err.exit_code(), 2);
         drop(first);
         let second = WorkspaceLock::acquire(dir.path(), "release 1.2.4").expect("free again");

@@ -70,9 +70,66 @@ impl SqliteStateStore {
         })
     }
 
+    /// Opens the existing database at `path` for reading only, for commands that change nothing
+    /// (`runs`, dry runs): it never creates the file, the schema or the state directory, and
+    /// works where the directory is read-only (a CI cache, another user's workspace). Writes
+    /// through it fail.
+    ///
+    /// A read-only connection to a WAL database still needs the `-shm` index beside it; where
+    /// that cannot be created (read-only directory, no earlier writer left one), the file is
+    /// read as immutable, which is sound because nobody can be writing into that directory.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        use rusqlite::OpenFlags;
+        let fail = |e: rusqlite::Error| Error::state(format!("{}: {e}", path.display()));
+        if !path.is_file() {
+            return Err(Error::state(format!(
+                "{}: no state database here",
+                path.display()
+            )));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let probe = |conn: &Connection| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(fail)?;
+        if probe(&conn).is_ok() {
+            return Ok(Self {
+                conn: Mutex::new(conn),
+            });
+        }
+        drop(conn);
+        let uri = format!("file:{}?immutable=1", uri_path(path));
+        let conn = Connection::open_with_flags(&uri, flags).map_err(fail)?;
+        probe(&conn).map_err(fail)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// `path` as the path of a `file:` URI: absolute, and with the characters a URI gives meaning
+/// to (`%`, `?`, `#`) and anything outside printable ASCII percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut out = String::new();
+    for byte in absolute.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'%' | b'?' | b'#' => out.push_str(&format!("%{byte:02X}")),
+            0x21..=0x7e => out.push(char::from(*byte)),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 fn db_error(e: rusqlite::Error) -> Error {
@@ -242,5 +299,44 @@ impl StateStore for SqliteStateStore {
             )
             .map_err(db_error)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_opening_reads_runs_and_refuses_writes_and_creates_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("state # 100%?.db");
+        assert!(
+            SqliteStateStore::open_read_only(&db).is_err(),
+            "no database, no file made"
+        );
+        assert!(!db.exists());
+        let store = SqliteStateStore::open(&db).expect("open");
+        let run = store
+            .begin_run("release", "1.0.0", &serde_json::Value::Null)
+            .expect("run");
+        drop(store);
+        let reader = SqliteStateStore::open_read_only(&db).expect("read-only");
+        let runs = reader.runs(None, None, 10).expect("runs");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].id, run);
+        assert!(
+            reader
+                .begin_run("release", "2.0.0", &serde_json::Value::Null)
+                .is_err(),
+            "a read-only store refuses writes"
+        );
+    }
+
+    #[test]
+    fn uri_paths_escape_what_a_uri_gives_meaning_to() {
+        assert_eq!(
+            uri_path(Path::new("/a b/c?d#e%f.db")),
+            "/a%20b/c%3Fd%23e%25f.db"
+        );
     }
 }

@@ -278,28 +278,9 @@ pub fn extract_status<S: AsRef<str>>(lines: &[S], success: bool) -> String {
         .to_owned()
 }
 
-/// Milliseconds since the epoch as `2026-01-31T23:59:59.123Z`.
+/// Milliseconds since the epoch as `2026-01-31T23:59:59.123Z` (see [`crate::time`]).
 pub fn format_utc_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::time::format_utc_ms(ms)
 }
 
 /// Runs one task (or records it as skipped) and stores its record.
