@@ -1,6 +1,22 @@
 //! Running one command: argv directly (never a shell), the resolved env, a working directory, a
 //! timeout, a graceful stop (SIGTERM to its process group, then SIGKILL after a grace period),
-//! output streamed line by line with secrets masked, and the tail kept for the failure message.
+//! output streamed line by line with secrets masked, and a bounded tail kept for the failure
+//! message.
+//!
+//! Why it reads to the end: what a command prints last (its status word, its PR link, the error
+//! that made it fail) is what matters most, so every byte of both pipes is read until EOF, even
+//! after the command exited. A background process still holding a pipe cannot hang the run: the
+//! wait is bounded by the step's timeout (else by [`UNTIMED_DRAIN`]), after which its group is
+//! stopped. Memory stays bounded whatever the command prints: lines longer than
+//! [`MAX_LINE_BYTES`] are cut into pieces, the reader waits for the consumer (a bounded queue),
+//! and only the last [`TAIL_LINES`] lines are kept; callers that need more (tasks) scan every line
+//! as it passes ([`run_command_scanned`]).
+//!
+//! Secrets are masked in the byte stream of each pipe before it is cut into lines
+//! ([`crate::redact`]), so a secret split across reads, or spanning lines, is masked whole.
+//!
+//! When a step ends, nothing of it survives: the members of its process group still alive are
+//! stopped (SIGTERM, the grace period, SIGKILL) before its outcome is returned.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -9,17 +25,30 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::pipeline::env::redact_with;
+use crate::pipeline::group;
+use crate::redact::Redactor;
 use crate::step::StepContext;
 
 /// Lines of output kept for a failure message.
 pub const TAIL_LINES: usize = 20;
-/// Lines of output kept in full (tasks scan them for `outputs_uri=` and a status word).
-const KEPT_LINES: usize = 10_000;
+
+/// A line longer than this (in bytes) is passed on in pieces of at most this size, so one
+/// endless line cannot exhaust memory.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// With no timeout, how long the pipes are still read after the command exited while a
+/// background process it started holds them open; then its group is stopped.
+pub const UNTIMED_DRAIN: Duration = Duration::from_secs(30);
+
+/// Lines queued between a pipe's reader and the consumer: the reader waits when it is full.
+const QUEUE_LINES: usize = 256;
+
+/// Bytes read from a pipe at a time.
+const READ_BYTES: usize = 8 * 1024;
 
 /// A command to run.
 #[derive(Debug, Clone)]
@@ -36,28 +65,30 @@ pub struct CommandSpec {
     pub timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL.
     pub grace: Duration,
-    /// Values masked in everything it prints.
-    pub secrets: Arc<Vec<String>>,
+    /// Masks secrets in everything it prints, and in its command line.
+    pub redactor: Arc<Redactor>,
 }
 
 impl CommandSpec {
-    /// The command line for people, secrets masked.
+    /// The command line for people, secrets masked: in each word before it is quoted (quoting
+    /// alters a secret holding a quote), and in the line (a secret spanning words).
     pub fn display(&self) -> String {
         let mut words = vec![self.program.display().to_string()];
         words.extend(self.args.iter().cloned());
         let line = words
             .iter()
             .map(|w| {
+                let w = self.redactor.redact(w);
                 if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c))
                 {
                     format!("'{}'", w.replace('\'', "'\\''"))
                 } else {
-                    w.clone()
+                    w
                 }
             })
             .collect::<Vec<_>>()
             .join(" ");
-        redact_with(&self.secrets, &line)
+        self.redactor.redact(&line)
     }
 }
 
@@ -66,14 +97,15 @@ impl CommandSpec {
 pub struct CommandOutcome {
     /// Its exit code (none when killed by a signal).
     pub exit_code: Option<i32>,
-    /// It ran past its timeout and was stopped.
+    /// It, or a process it started that still held its output, ran past its timeout and was
+    /// stopped.
     pub timed_out: bool,
     /// Wall-clock time.
     pub elapsed_secs: f64,
-    /// Every line it printed (stdout and stderr interleaved, secrets masked), up to a cap.
-    #[serde(skip)]
-    pub lines: Vec<String>,
-    /// The last lines.
+    /// Lines it printed, stdout and stderr together (a line cut at [`MAX_LINE_BYTES`] counts once
+    /// per piece).
+    pub lines: u64,
+    /// The last [`TAIL_LINES`] lines, secrets masked.
     #[serde(skip)]
     pub tail: Vec<String>,
 }
@@ -109,15 +141,30 @@ impl CommandOutcome {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
+    /// The step's timeout (the command, or a process holding its output, was still running).
     Timeout,
+    /// The run was cancelled.
     Cancel,
+    /// No timeout, and a background process held the output [`UNTIMED_DRAIN`] past the exit.
+    Drain,
 }
 
 /// Runs `spec`, streaming its output to `ctx`. Returns [`Error::Cancelled`] when the run is
 /// cancelled (after stopping the command), an I/O error when it cannot start, and otherwise its
 /// outcome, successful or not.
 pub async fn run_command(spec: &CommandSpec, ctx: &StepContext) -> Result<CommandOutcome> {
+    run_command_scanned(spec, ctx, &mut |_: &str| {}).await
+}
+
+/// [`run_command`], also handing every line of output (secrets masked, in order) to `scan`:
+/// for callers that look for something in the whole output without keeping it.
+pub async fn run_command_scanned(
+    spec: &CommandSpec,
+    ctx: &StepContext,
+    scan: &mut (dyn FnMut(&str) + Send),
+) -> Result<CommandOutcome> {
     let started = Instant::now();
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -134,117 +181,222 @@ pub async fn run_command(spec: &CommandSpec, ctx: &StepContext) -> Result<Comman
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::io(format!("starting {}", spec.display()), e))?;
-    let pid = child.id();
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let pgid = child.id();
+    let (tx, mut rx) = mpsc::channel::<String>(QUEUE_LINES);
+    let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(forward(out, tx.clone()));
+        readers.push(tokio::spawn(forward(out, spec.redactor.clone(), tx.clone())));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(forward(err, tx.clone()));
+        readers.push(tokio::spawn(forward(err, spec.redactor.clone(), tx.clone())));
     }
     drop(tx);
 
-    let mut lines = Vec::new();
+    let mut count: u64 = 0;
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
     let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
     let far = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400);
     let mut stop: Option<Stop> = None;
     let mut kill_at: Option<tokio::time::Instant> = None;
+    let mut give_up_at: Option<tokio::time::Instant> = None;
     let mut status: Option<std::process::ExitStatus> = None;
+    let mut eof = false;
     let mut drain_until: Option<tokio::time::Instant> = None;
     let cancel = ctx.cancel_token().clone();
-    loop {
+    let begin_stop = |why: Stop, stop: &mut Option<Stop>, kill_at: &mut Option<tokio::time::Instant>| {
+        *stop = Some(why);
+        if let Some(pgid) = pgid {
+            group::signal_group(pgid, group::GroupSignal::Term);
+        }
+        *kill_at = Some(tokio::time::Instant::now() + spec.grace);
+    };
+    while !(eof && status.is_some()) {
         tokio::select! {
-            line = rx.recv() => match line {
+            line = rx.recv(), if !eof => match line {
                 Some(line) => {
-                    let line = redact_with(&spec.secrets, &line);
                     ctx.output(&line);
+                    scan(&line);
+                    count += 1;
                     if tail.len() == TAIL_LINES {
                         tail.pop_front();
                     }
-                    tail.push_back(line.clone());
-                    if lines.len() < KEPT_LINES {
-                        lines.push(line);
-                    }
+                    tail.push_back(line);
                 }
-                None => {
-                    if status.is_none() {
-                        status = Some(child.wait().await.map_err(|e| Error::io("waiting for a command", e))?);
-                    }
-                    break;
-                }
+                None => eof = true,
             },
             exited = child.wait(), if status.is_none() => {
                 status = Some(exited.map_err(|e| Error::io("waiting for a command", e))?);
-                // A background grandchild may hold the pipes open: read what is left, briefly.
-                drain_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
+                if deadline.is_none() && !eof {
+                    drain_until = Some(tokio::time::Instant::now() + UNTIMED_DRAIN);
+                }
             },
-            () = tokio::time::sleep_until(drain_until.unwrap_or(far)), if drain_until.is_some() => break,
-            () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() && stop.is_none() && status.is_none() => {
-                stop = Some(Stop::Timeout);
-                signal_group(pid, "TERM").await;
-                kill_at = Some(tokio::time::Instant::now() + spec.grace);
+            () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() && stop.is_none() => {
+                if status.is_some() {
+                    ctx.progress("timeout: a process the command started still holds its output (SIGTERM to its group)");
+                }
+                begin_stop(Stop::Timeout, &mut stop, &mut kill_at);
             },
-            () = cancel.cancelled(), if stop.is_none() && status.is_none() => {
+            () = tokio::time::sleep_until(drain_until.unwrap_or(far)), if drain_until.is_some() && stop.is_none() => {
+                ctx.progress(format!(
+                    "a process the command started still holds its output {}s after it exited (SIGTERM to its group)",
+                    UNTIMED_DRAIN.as_secs()
+                ));
+                begin_stop(Stop::Drain, &mut stop, &mut kill_at);
+            },
+            () = cancel.cancelled(), if stop.is_none() => {
                 ctx.progress("stopping (SIGTERM)");
-                stop = Some(Stop::Cancel);
-                signal_group(pid, "TERM").await;
-                kill_at = Some(tokio::time::Instant::now() + spec.grace);
+                begin_stop(Stop::Cancel, &mut stop, &mut kill_at);
             },
-            () = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() && status.is_none() => {
+            () = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 ctx.progress("grace period over (SIGKILL)");
-                signal_group(pid, "KILL").await;
+                if let Some(pgid) = pgid {
+                    group::signal_group(pgid, group::GroupSignal::Kill);
+                }
                 let _ = child.start_kill();
                 kill_at = None;
+                // Killed processes close their pipes at once; a pipe still open after this is
+                // held by a process that left the group (setsid): stop reading it.
+                give_up_at = Some(tokio::time::Instant::now() + group::KILL_WAIT);
+            },
+            () = tokio::time::sleep_until(give_up_at.unwrap_or(far)), if give_up_at.is_some() => {
+                if status.is_none() {
+                    status = Some(child.wait().await.map_err(|e| Error::io("waiting for a command", e))?);
+                }
+                if !eof {
+                    ctx.progress("output still held open by a process outside the step's group; stopped reading it");
+                }
+                break;
             },
         }
     }
-    if matches!(stop, Some(Stop::Cancel)) {
+    for reader in readers {
+        reader.abort();
+    }
+    // Nothing of the step outlives it (a background process that closed its output included).
+    if let Some(pgid) = pgid
+        && !group::stop_group(pgid, spec.grace).await
+    {
+        ctx.progress(format!(
+            "process group {pgid} still has live members after SIGKILL"
+        ));
+    }
+    if stop == Some(Stop::Cancel) {
         return Err(Error::Cancelled);
     }
     Ok(CommandOutcome {
         exit_code: status.and_then(|s| s.code()),
-        timed_out: matches!(stop, Some(Stop::Timeout)),
+        timed_out: stop == Some(Stop::Timeout),
         elapsed_secs: started.elapsed().as_secs_f64(),
-        lines,
+        lines: count,
         tail: tail.into_iter().collect(),
     })
 }
 
-/// Forwards lines (lossy UTF-8, without the newline) until EOF.
-async fn forward(stream: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<String>) {
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
+/// Reads `stream` to EOF, masks secrets in the bytes, and sends the lines (lossy UTF-8, without
+/// the newline, at most [`MAX_LINE_BYTES`] each). Waits while the queue is full.
+async fn forward(
+    mut stream: impl AsyncRead + Unpin,
+    redactor: Arc<Redactor>,
+    tx: mpsc::Sender<String>,
+) {
+    let mut masking = redactor.stream();
+    let mut lines = LineSplitter::default();
+    let mut buf = vec![0u8; READ_BYTES];
+    let mut masked = Vec::with_capacity(READ_BYTES);
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        let n = match stream.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf);
-                let line = text.trim_end_matches(['\n', '\r']).to_owned();
-                if tx.send(line).is_err() {
-                    break;
-                }
+            Ok(n) => n,
+        };
+        masked.clear();
+        masking.push(&buf[..n], &mut masked);
+        for line in lines.push(&masked) {
+            if tx.send(line).await.is_err() {
+                return;
             }
+        }
+    }
+    masked.clear();
+    masking.finish(&mut masked);
+    let mut rest = lines.push(&masked);
+    rest.extend(lines.finish());
+    for line in rest {
+        if tx.send(line).await.is_err() {
+            return;
         }
     }
 }
 
-/// Signals the child's process group (its pid: it leads its own group) with `kill(1)`, since this
-/// crate forbids `unsafe` and thus a direct `kill(2)`.
-async fn signal_group(pid: Option<u32>, signal: &str) {
-    #[cfg(unix)]
-    if let Some(pid) = pid {
-        let _ = tokio::process::Command::new("kill")
-            .args(["-s", signal, "--", &format!("-{pid}")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
+/// Cuts bytes into lines: at `\n` (a `\r` before it dropped), and at [`MAX_LINE_BYTES`] (on a
+/// character boundary when there is one near).
+#[derive(Debug, Default)]
+struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = MAX_LINE_BYTES - self.partial.len();
+            match rest.iter().take(room + 1).position(|&b| b == b'\n') {
+                Some(at) => {
+                    self.partial.extend_from_slice(&rest[..at]);
+                    out.push(self.take());
+                    rest = &rest[at + 1..];
+                }
+                None if rest.len() <= room => {
+                    self.partial.extend_from_slice(rest);
+                    rest = &[];
+                }
+                None => {
+                    self.partial.extend_from_slice(&rest[..room]);
+                    rest = &rest[room..];
+                    // Cut before a character that the limit would split.
+                    let cut = utf8_cut(&self.partial);
+                    let carry = self.partial.split_off(cut);
+                    out.push(self.take());
+                    self.partial = carry;
+                }
+            }
+        }
+        out
     }
-    #[cfg(not(unix))]
-    let _ = (pid, signal);
+
+    fn finish(&mut self) -> Option<String> {
+        (!self.partial.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> String {
+        let mut line = std::mem::take(&mut self.partial);
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        String::from_utf8_lossy(&line).into_owned()
+    }
+}
+
+/// Where to cut a full buffer: before a trailing incomplete UTF-8 character, if any.
+fn utf8_cut(buf: &[u8]) -> usize {
+    let len = buf.len();
+    for back in 1..=3.min(len) {
+        let b = buf[len - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back for the lead
+        }
+        let width = if b >= 0xF0 {
+            4
+        } else if b >= 0xE0 {
+            3
+        } else if b >= 0xC0 {
+            2
+        } else {
+            1
+        };
+        return if width > back { len - back } else { len };
+    }
+    len
 }
 
 #[cfg(all(test, unix))]
@@ -263,7 +415,7 @@ mod tests {
             workdir: std::env::temp_dir(),
             timeout,
             grace: Duration::from_millis(200),
-            secrets: Arc::new(vec!["s3cr3t-value".into()]),
+            redactor: Arc::new(Redactor::new(["s3cr3t-value"])),
         }
     }
 
@@ -281,7 +433,7 @@ mod tests {
             .await
             .expect("ran");
         assert_eq!(out.exit_code, Some(3));
-        assert_eq!(out.lines.len(), 31);
+        assert_eq!(out.lines, 31);
         assert_eq!(out.tail.len(), TAIL_LINES);
         assert_eq!(out.tail.last().map(String::as_str), Some("pw [redacted]"));
         let message = out.error(&s).to_string();
