@@ -339,8 +339,20 @@ impl LineSplitter {
         let mut out = Vec::new();
         let mut rest = bytes;
         while !rest.is_empty() {
-            let room = MAX_LINE_BYTES - self.partial.len();
-            match rest.iter().take(room + 1).position(|&b| b == b'\n') {
+            let room = MAX_LINE_BYTES.saturating_sub(self.partial.len());
+            if room == 0 && rest[0] == b'\r' && !self.partial.ends_with(b"\r") {
+                // A full line's `\r` may be the start of its `\r\n`: keep it for `take`.
+                self.partial.push(b'\r');
+                rest = &rest[1..];
+                continue;
+            }
+            // A newline just past the limit still ends this line when a `\r` precedes it.
+            let newline = rest
+                .iter()
+                .take(room + 2)
+                .position(|&b| b == b'\n')
+                .filter(|&at| at <= room || rest[at - 1] == b'\r');
+            match newline {
                 Some(at) => {
                     self.partial.extend_from_slice(&rest[..at]);
                     out.push(self.take());
@@ -472,5 +484,149 @@ mod tests {
         let e = run_command(&s, &ctx(cancel)).await.expect_err("cancelled");
         assert!(matches!(e, Error::Cancelled));
         assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    /// Keeps every line it is shown, slowly (a terminal that cannot keep up).
+    #[derive(Debug, Default)]
+    struct SlowObserver {
+        lines: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl crate::engine::Observer for SlowObserver {
+        fn event(&self, event: &crate::engine::Event<'_>) {
+            if let crate::engine::Event::Output { line, .. } = event {
+                std::thread::sleep(Duration::from_millis(1));
+                self.lines.lock().expect("lock").push((*line).to_owned());
+            }
+        }
+    }
+
+    fn pid_from(out: &CommandOutcome, prefix: &str) -> u32 {
+        out.tail
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} line in {:?}", out.tail))
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_still_gets_every_line_and_the_real_tail() {
+        let observer = Arc::new(SlowObserver::default());
+        let ctx = StepContext::new("t", observer.clone(), CancelToken::new());
+        let s = spec(
+            "i=1; while [ $i -le 1000 ]; do echo line $i; i=$((i+1)); done; exit 1",
+            Some(Duration::from_secs(60)),
+        );
+        let out = run_command(&s, &ctx).await.expect("ran");
+        assert_eq!(out.exit_code, Some(1));
+        assert_eq!(out.lines, 1000);
+        let want: Vec<String> = (981..=1000).map(|i| format!("line {i}")).collect();
+        assert_eq!(out.tail, want, "the tail is the real end of the output");
+        assert_eq!(observer.lines.lock().expect("lock").len(), 1000);
+    }
+
+    #[tokio::test]
+    async fn output_printed_after_the_command_exited_is_read_to_the_end() {
+        let s = spec(
+            "(sleep 1; echo late; echo pw $PASS) & echo early",
+            Some(Duration::from_secs(60)),
+        );
+        let out = run_command(&s, &ctx(CancelToken::new()))
+            .await
+            .expect("ran");
+        assert!(out.success(), "{out:?}");
+        assert_eq!(out.tail, ["early", "late", "pw [redacted]"]);
+    }
+
+    #[tokio::test]
+    async fn a_grandchild_holding_the_output_open_ends_the_step_at_its_timeout() {
+        let s = spec(
+            "sleep 60 & echo \"holder $!\"; echo done",
+            Some(Duration::from_millis(500)),
+        );
+        let t = Instant::now();
+        let out = run_command(&s, &ctx(CancelToken::new()))
+            .await
+            .expect("ran");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "bounded by the timeout and grace: {:?}",
+            t.elapsed()
+        );
+        assert!(out.timed_out && !out.success(), "{out:?}");
+        assert_eq!(out.tail.last().map(String::as_str), Some("done"));
+        let holder = pid_from(&out, "holder ");
+        assert!(!group::process_alive(holder), "the holder was stopped");
+    }
+
+    #[tokio::test]
+    async fn after_a_timeout_no_process_of_the_group_survives_even_one_ignoring_sigterm() {
+        // The direct child dies of SIGTERM; its child ignores it and must be killed too.
+        let s = spec(
+            "(trap '' TERM; exec sleep 60) & echo \"grandchild $!\"; sleep 60",
+            Some(Duration::from_millis(300)),
+        );
+        let t = Instant::now();
+        let out = run_command(&s, &ctx(CancelToken::new()))
+            .await
+            .expect("ran");
+        assert!(out.timed_out);
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        let grandchild = pid_from(&out, "grandchild ");
+        assert!(
+            !group::process_alive(grandchild),
+            "grandchild {grandchild} survived the step"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_background_process_that_closed_its_output_is_stopped_when_the_step_ends() {
+        let s = spec(
+            "sleep 60 >/dev/null 2>&1 & echo \"bg $!\"",
+            Some(Duration::from_secs(60)),
+        );
+        let out = run_command(&s, &ctx(CancelToken::new()))
+            .await
+            .expect("ran");
+        assert!(out.success(), "{out:?}");
+        assert!(!group::process_alive(pid_from(&out, "bg ")));
+    }
+
+    #[tokio::test]
+    async fn a_multi_line_secret_is_masked_in_output_whatever_the_chunks() {
+        let key = "-----BEGIN KEY-----\nAAAAB3NzaC1yc2EAAAADAQABAAABAQC7\nQ29tZWJhY2tMYXRlcgo9PQ\n-----END KEY-----";
+        let mut s = spec(
+            // Whole, then line by line, then dribbled a byte at a time.
+            "printf '%s\\n' \"$KEY\"; printf '%s\\n' \"$KEY\" | while read -r l; do echo \"> $l\"; done; \
+             printf '%s' \"$KEY\" | od -An -v -tx1 | tr -s ' \\n' '\\n\\n' | while read -r b; do [ -n \"$b\" ] && printf \"\\\\x$b\"; sleep 0; done >&2",
+            None,
+        );
+        s.env.insert("KEY".into(), key.into());
+        s.redactor = Arc::new(Redactor::new([key]));
+        let observer = Arc::new(SlowObserver::default());
+        let ctx = StepContext::new("t", observer.clone(), CancelToken::new());
+        let out = run_command(&s, &ctx).await.expect("ran");
+        assert!(out.success(), "{out:?}");
+        let seen = observer.lines.lock().expect("lock").join("\n");
+        for line in key.lines() {
+            assert!(!seen.contains(line) || line.len() < 4 || line.starts_with("-----"), "{line} leaked:\n{seen}");
+        }
+        assert!(!seen.contains("AAAAB3Nza") && !seen.contains("Q29tZWJh"), "{seen}");
+    }
+
+    #[test]
+    fn long_lines_are_cut_on_character_boundaries() {
+        let mut split = LineSplitter::default();
+        let mut text = "é".repeat(MAX_LINE_BYTES); // two bytes each
+        text.push_str("\r\nnext\npartial");
+        let mut lines = Vec::new();
+        for chunk in text.as_bytes().chunks(1000) {
+            lines.extend(split.push(chunk));
+        }
+        lines.extend(split.finish());
+        assert_eq!(lines.len(), 4, "two pieces, next, partial");
+        assert!(lines[..2].iter().all(|l| l.len() <= MAX_LINE_BYTES && !l.contains('\u{fffd}')));
+        assert_eq!(lines[0].len() + lines[1].len(), 2 * MAX_LINE_BYTES);
+        assert_eq!(&lines[2..], ["next", "partial"]);
     }
 }
