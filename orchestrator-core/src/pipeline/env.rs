@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::pipeline::condition::is_truthy;
 use crate::pipeline::config::EnvFileLayer;
-use crate::pipeline::envfile::parse_env_file;
+use crate::pipeline::envfile::{parse_env_file, parse_env_file_as};
 
 pub use crate::redact::REDACTED;
 use crate::redact::Redactor;
@@ -260,7 +260,7 @@ pub fn resolve_env(
         };
         let assignments = {
             let lookup = |n: &str| env.get(n).map(str::to_owned);
-            parse_env_file(&text, &layer.path, &lookup)?
+            parse_env_file_as(&text, &layer.path, layer.secret, &lookup)?
         };
         report.variables = assignments.len();
         for a in assignments {
