@@ -575,6 +575,9 @@ env = { DX_TOKEN = "dx-canary-token-0123456789" }
     assert!(excerpt.contains("token [redacted]"), "{excerpt}");
     let db = std::fs::read(dir.path().join(".orchestrator/state.db")).expect("state db");
     let canary = b"dx-canary-token-0123456789";
-    assert!(!db.windows(canary.len()).any(|w| w == canary), "DX_TOKEN is in state.db");
+    assert!(
+        !db.windows(canary.len()).any(|w| w == canary),
+        "DX_TOKEN is in state.db"
+    );
     assert!(!all.contains("dx-canary-token"), "{all}");
 }

@@ -91,7 +91,8 @@ impl Redactor {
         self.scan(text.as_bytes(), &mut out, true);
         // Patterns are whole UTF-8 strings (a match starts and ends on character boundaries)
         // and the replacement is ASCII, so the result is UTF-8.
-        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// A stream redactor: feed it chunks, read masked bytes.
@@ -232,12 +233,15 @@ mod tests {
         let text = format!("start\npw=s3cr3t-value\n{KEY}\ntail s3cr3t-valu\n");
         let want = r.redact(&text);
         assert_eq!(
-            want,
-            "start\npw=[redacted]\n[redacted]\ntail s3cr3t-valu\n",
+            want, "start\npw=[redacted]\n[redacted]\ntail s3cr3t-valu\n",
             "the whole key is one match, a near miss stays"
         );
         for chunk in [1, 2, 3, 5, 7, 64, 4096] {
-            assert_eq!(stream_all(&r, text.as_bytes(), chunk), want, "chunk {chunk}");
+            assert_eq!(
+                stream_all(&r, text.as_bytes(), chunk),
+                want,
+                "chunk {chunk}"
+            );
         }
     }
 

@@ -185,10 +185,18 @@ pub async fn run_command_scanned(
     let (tx, mut rx) = mpsc::channel::<String>(QUEUE_LINES);
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
-        readers.push(tokio::spawn(forward(out, spec.redactor.clone(), tx.clone())));
+        readers.push(tokio::spawn(forward(
+            out,
+            spec.redactor.clone(),
+            tx.clone(),
+        )));
     }
     if let Some(err) = child.stderr.take() {
-        readers.push(tokio::spawn(forward(err, spec.redactor.clone(), tx.clone())));
+        readers.push(tokio::spawn(forward(
+            err,
+            spec.redactor.clone(),
+            tx.clone(),
+        )));
     }
     drop(tx);
 
@@ -203,13 +211,14 @@ pub async fn run_command_scanned(
     let mut eof = false;
     let mut drain_until: Option<tokio::time::Instant> = None;
     let cancel = ctx.cancel_token().clone();
-    let begin_stop = |why: Stop, stop: &mut Option<Stop>, kill_at: &mut Option<tokio::time::Instant>| {
-        *stop = Some(why);
-        if let Some(pgid) = pgid {
-            group::signal_group(pgid, group::GroupSignal::Term);
-        }
-        *kill_at = Some(tokio::time::Instant::now() + spec.grace);
-    };
+    let begin_stop =
+        |why: Stop, stop: &mut Option<Stop>, kill_at: &mut Option<tokio::time::Instant>| {
+            *stop = Some(why);
+            if let Some(pgid) = pgid {
+                group::signal_group(pgid, group::GroupSignal::Term);
+            }
+            *kill_at = Some(tokio::time::Instant::now() + spec.grace);
+        };
     while !(eof && status.is_some()) {
         tokio::select! {
             line = rx.recv(), if !eof => match line {
@@ -609,9 +618,15 @@ mod tests {
         assert!(out.success(), "{out:?}");
         let seen = observer.lines.lock().expect("lock").join("\n");
         for line in key.lines() {
-            assert!(!seen.contains(line) || line.len() < 4 || line.starts_with("-----"), "{line} leaked:\n{seen}");
+            assert!(
+                !seen.contains(line) || line.len() < 4 || line.starts_with("-----"),
+                "{line} leaked:\n{seen}"
+            );
         }
-        assert!(!seen.contains("AAAAB3Nza") && !seen.contains("Q29tZWJh"), "{seen}");
+        assert!(
+            !seen.contains("AAAAB3Nza") && !seen.contains("Q29tZWJh"),
+            "{seen}"
+        );
     }
 
     #[test]
@@ -625,7 +640,11 @@ mod tests {
         }
         lines.extend(split.finish());
         assert_eq!(lines.len(), 4, "two pieces, next, partial");
-        assert!(lines[..2].iter().all(|l| l.len() <= MAX_LINE_BYTES && !l.contains('\u{fffd}')));
+        assert!(
+            lines[..2]
+                .iter()
+                .all(|l| l.len() <= MAX_LINE_BYTES && !l.contains('\u{fffd}'))
+        );
         assert_eq!(lines[0].len() + lines[1].len(), 2 * MAX_LINE_BYTES);
         assert_eq!(&lines[2..], ["next", "partial"]);
     }

@@ -163,7 +163,10 @@ impl ResolvedEnv {
 
     /// The redactor for this environment's secrets, plus the values of `extra` variables whose
     /// names look secret (a step's or task's own env).
-    pub fn redactor<'a>(&self, extra: impl IntoIterator<Item = (&'a String, &'a String)>) -> Redactor {
+    pub fn redactor<'a>(
+        &self,
+        extra: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Redactor {
         let mut values = self.secret_values();
         values.extend(
             extra

@@ -466,10 +466,15 @@ CONCAT="a"'b'c
                 (12, "F", "1"),
             ]
         );
-        let open = parse_env_file("A=1\nK=\"never closed\nmore\n", Path::new("s.env"), &|_: &str| None)
-            .expect_err("open quote");
+        let open = parse_env_file(
+            "A=1\nK=\"never closed\nmore\n",
+            Path::new("s.env"),
+            &|_: &str| None,
+        )
+        .expect_err("open quote");
         assert!(
-            open.to_string().starts_with("s.env:2: `K`: unterminated double quote"),
+            open.to_string()
+                .starts_with("s.env:2: `K`: unterminated double quote"),
             "{open}"
         );
     }
@@ -478,31 +483,68 @@ CONCAT="a"'b'c
     fn issue_14_errors_in_a_secret_file_name_file_line_and_key_never_the_value() {
         let secret = "hunter2SECRET";
         let cases = [
-            (format!("{secret} with spaces\n"), "s.env:1: expected NAME=value", None),
-            (format!("A B{secret}=1\n"), "s.env:1: invalid variable name", None),
-            (format!("DB=ab {secret}\n"), "s.env:1: `DB`: unquoted space", Some("DB")),
-            (format!("DB=${{{secret}-x\n"), "s.env:1: `DB`: unterminated ${", Some("DB")),
-            (format!("DB=${{{secret}:?boom}}\n"), "s.env:1: `DB`: unsupported expansion", Some("DB")),
-            (format!("DB=${{9{secret}}}\n"), "s.env:1: `DB`: invalid reference", Some("DB")),
+            (
+                format!("{secret} with spaces\n"),
+                "s.env:1: expected NAME=value",
+                None,
+            ),
+            (
+                format!("A B{secret}=1\n"),
+                "s.env:1: invalid variable name",
+                None,
+            ),
+            (
+                format!("DB=ab {secret}\n"),
+                "s.env:1: `DB`: unquoted space",
+                Some("DB"),
+            ),
+            (
+                format!("DB=${{{secret}-x\n"),
+                "s.env:1: `DB`: unterminated ${",
+                Some("DB"),
+            ),
+            (
+                format!("DB=${{{secret}:?boom}}\n"),
+                "s.env:1: `DB`: unsupported expansion",
+                Some("DB"),
+            ),
+            (
+                format!("DB=${{9{secret}}}\n"),
+                "s.env:1: `DB`: invalid reference",
+                Some("DB"),
+            ),
         ];
         for (text, want, key) in &cases {
             let shown = parse_env_file(text, Path::new("s.env"), &|_: &str| None)
                 .expect_err(text)
                 .to_string();
-            assert!(shown.contains("SECRET"), "a plain file quotes the line: {shown}");
-            let e = parse_env_file_as(text, Path::new("s.env"), true, &|_: &str| None)
-                .expect_err(text);
+            assert!(
+                shown.contains("SECRET"),
+                "a plain file quotes the line: {shown}"
+            );
+            let e =
+                parse_env_file_as(text, Path::new("s.env"), true, &|_: &str| None).expect_err(text);
             let message = e.to_string();
-            assert!(message.starts_with(want), "{text:?}\n got: {message}\nwant: {want}");
-            assert!(!message.contains("hunter") && !message.contains("SECRET"), "{message}");
+            assert!(
+                message.starts_with(want),
+                "{text:?}\n got: {message}\nwant: {want}"
+            );
+            assert!(
+                !message.contains("hunter") && !message.contains("SECRET"),
+                "{message}"
+            );
             assert_eq!(e.exit_code(), 2);
             if let Some(key) = key {
                 assert!(message.contains(&format!("`{key}`")), "{message}");
             }
         }
         // A secret-looking name hides its value in any file.
-        let e = parse_env_file(&format!("API_TOKEN=ab {secret}\n"), Path::new("c.env"), &|_: &str| None)
-            .expect_err("space");
+        let e = parse_env_file(
+            &format!("API_TOKEN=ab {secret}\n"),
+            Path::new("c.env"),
+            &|_: &str| None,
+        )
+        .expect_err("space");
         assert!(!e.to_string().contains(secret), "{e}");
     }
 }

@@ -436,8 +436,8 @@ env = { DX_TOKEN = "dx-canary-0123456789" }
         .expect("run");
     let record = &report.records[0];
     assert_eq!(record.status, "failed");
-    let journal = serde_json::to_string(&store.journal(report.run_id).expect("journal"))
-        .expect("json");
+    let journal =
+        serde_json::to_string(&store.journal(report.run_id).expect("journal")).expect("json");
     let shown = observer.lines.lock().expect("lock").join("\n");
     let everything = format!(
         "{}\n{:?}\n{journal}\n{shown}",
@@ -446,7 +446,14 @@ env = { DX_TOKEN = "dx-canary-0123456789" }
     let mut secrets: Vec<&str> = key.lines().filter(|l| !l.starts_with("-----")).collect();
     secrets.push("dx-canary-0123456789");
     for secret in secrets {
-        assert!(!everything.contains(secret), "{secret} leaked:\n{everything}");
+        assert!(
+            !everything.contains(secret),
+            "{secret} leaked:\n{everything}"
+        );
     }
-    assert!(record.log_excerpt.contains("token [redacted]"), "{}", record.log_excerpt);
+    assert!(
+        record.log_excerpt.contains("token [redacted]"),
+        "{}",
+        record.log_excerpt
+    );
 }

@@ -130,11 +130,17 @@ mod tests {
         for i in 0..50_000 {
             scan.line(&format!("log {i}"));
         }
-        assert_eq!(scan.outputs_uri().as_deref(), Some("https://github.com/o/r/pull/1"));
+        assert_eq!(
+            scan.outputs_uri().as_deref(),
+            Some("https://github.com/o/r/pull/1")
+        );
         scan.line("outputs_uri=https://github.com/o/r/pull/7");
         scan.line("  awaiting_approval ");
         assert_eq!(scan.status(true), "awaiting_approval");
         assert_eq!(scan.status(false), "failed");
-        assert_eq!(scan.outputs_uri().as_deref(), Some("https://github.com/o/r/pull/7"));
+        assert_eq!(
+            scan.outputs_uri().as_deref(),
+            Some("https://github.com/o/r/pull/7")
+        );
     }
 }
