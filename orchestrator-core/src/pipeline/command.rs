@@ -269,7 +269,11 @@ pub async fn run_command_scanned(
             },
             () = tokio::time::sleep_until(give_up_at.unwrap_or(far)), if give_up_at.is_some() => {
                 if status.is_none() {
-                    status = Some(child.wait().await.map_err(|e| Error::io("waiting for a command", e))?);
+                    // Killed, it exits at once, unless the kernel holds it (uninterruptible
+                    // sleep): then it is reported as killed, and dropping it kills it again.
+                    if let Ok(exited) = tokio::time::timeout(group::KILL_WAIT, child.wait()).await {
+                        status = Some(exited.map_err(|e| Error::io("waiting for a command", e))?);
+                    }
                 }
                 if !eof {
                     ctx.progress("output still held open by a process outside the step's group; stopped reading it");
@@ -282,8 +286,14 @@ pub async fn run_command_scanned(
         reader.abort();
     }
     // Nothing of the step outlives it (a background process that closed its output included).
+    // A stop already under way keeps what is left of its grace period.
+    let grace = match (kill_at, give_up_at) {
+        (_, Some(_)) => Duration::ZERO,
+        (Some(at), None) => at.saturating_duration_since(tokio::time::Instant::now()),
+        (None, None) => spec.grace,
+    };
     if let Some(pgid) = pgid
-        && !group::stop_group(pgid, spec.grace).await
+        && !group::stop_group(pgid, grace).await
     {
         ctx.progress(format!(
             "process group {pgid} still has live members after SIGKILL"
