@@ -50,8 +50,9 @@ const QUEUE_LINES: usize = 256;
 /// Bytes read from a pipe at a time.
 const READ_BYTES: usize = 8 * 1024;
 
-/// A command to run.
-#[derive(Debug, Clone)]
+/// A command to run. Its `Debug` shows the variables' names, never their values, and the
+/// arguments masked.
+#[derive(Clone)]
 pub struct CommandSpec {
     /// The program (a path, or a name looked up on `PATH`).
     pub program: PathBuf,
@@ -67,6 +68,19 @@ pub struct CommandSpec {
     pub grace: Duration,
     /// Masks secrets in everything it prints, and in its command line.
     pub redactor: Arc<Redactor>,
+}
+
+impl std::fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandSpec")
+            .field("command", &self.display())
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("workdir", &self.workdir)
+            .field("timeout", &self.timeout)
+            .field("grace", &self.grace)
+            .field("redactor", &self.redactor)
+            .finish()
+    }
 }
 
 impl CommandSpec {
@@ -473,6 +487,22 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("s3cr3t"), "{message}");
+    }
+
+    #[test]
+    fn debug_shows_variable_names_not_values() {
+        let mut s = spec("echo $PASS s3cr3t-value", None);
+        s.env
+            .insert("PLAIN".into(), "not-secret-but-private".into());
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("\"PASS\"") && shown.contains("[redacted]"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("not-secret"),
+            "{shown}"
+        );
     }
 
     #[tokio::test]
