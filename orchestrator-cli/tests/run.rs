@@ -814,3 +814,111 @@ copy = { from = "clusters/home/modes/app-test-prod-le-prod.yaml", to = "clusters
     assert_eq!(report["steps"][0]["status"], "already_done");
     assert_eq!(report["steps"][1]["status"], "already_done");
 }
+
+/// Every line of both private keys of `issue_14_multi_line_secrets_never_leak...`.
+const KEY_LINES: [&str; 4] = [
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+    "QyNTUxOQAAACBmaWxlLWtleS1saW5lLXR3by1tdXN0LW5vdC1sZWFrAAAAmHVzZXJAaG9z",
+    "c3NoLXJzYQAAAAMBAAEAAAGBAL2Vudmlyb25tZW50LWtleS1saW5lLW9uZQAAAAAAAAAA",
+    "ZW52aXJvbm1lbnQta2V5LWxpbmUtdHdvLW11c3Qtbm90LWxlYWstZWl0aGVyAAAAAAAA",
+];
+
+#[test]
+fn issue_14_multi_line_secrets_never_leak_to_terminal_json_or_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(
+        &root.join("orchestrator.toml"),
+        r#"
+[pipeline.keys]
+env_files = [{ file = "secrets.env", secret = true }]
+[[pipeline.keys.apply]]
+run = ["scripts/show-keys.sh"]
+"#,
+    );
+    // The file key is quoted over several lines, as `sh` reads it.
+    write(
+        &root.join("secrets.env"),
+        &format!(
+            "DEPLOY_KEY=\"-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n{}\n-----END OPENSSH PRIVATE KEY-----\"\n",
+            KEY_LINES[0], KEY_LINES[1]
+        ),
+    );
+    write(
+        &root.join("scripts/show-keys.sh"),
+        "#!/bin/sh\necho \"deploy key: $DEPLOY_KEY\"\necho \"$SSH_PRIVATE_KEY\" >&2\n\
+         printf '%s\\n' \"$SSH_PRIVATE_KEY\" | tail -n 2\nexit 3\n",
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = root.join("scripts/show-keys.sh");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let env_key = format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{}\n{}\n-----END RSA PRIVATE KEY-----",
+        KEY_LINES[2], KEY_LINES[3]
+    );
+    for output in [None, Some("json")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+        if let Some(format) = output {
+            cmd.args(["--output", format]);
+        }
+        let out = cmd
+            .current_dir(root)
+            .args(["run", "keys"])
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("SSH_PRIVATE_KEY", &env_key)
+            .env_remove("ORCHESTRATOR_LOG")
+            .output()
+            .expect("the binary runs");
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("exited with code 3"), "{all}");
+        assert!(all.contains("deploy key: [redacted]"), "{all}");
+        for line in KEY_LINES {
+            assert!(!all.contains(line), "{output:?}: a key line leaked:\n{all}");
+        }
+    }
+    let db = std::fs::read(root.join(".orchestrator/state.db")).expect("state db");
+    for line in KEY_LINES {
+        assert!(
+            !db.windows(line.len()).any(|w| w == line.as_bytes()),
+            "a key line is in the journal"
+        );
+    }
+}
+
+#[test]
+fn issue_14_a_failing_steps_message_ends_with_its_real_last_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(
+        &root.join("orchestrator.toml"),
+        // awk, not sh: a step's arguments are expanded, and `$((...))` is refused.
+        r#"
+[pipeline.loud]
+[[pipeline.loud.apply]]
+run = ["awk", "BEGIN { for (i = 1; i <= 10000; i++) print \"out \" i; exit 5 }"]
+"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(root)
+        .args(["run", "loud"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .env_remove("ORCHESTRATOR_LOG")
+        .output()
+        .expect("the binary runs");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let message = stderr
+        .rsplit_once("last 20 line(s) of output:")
+        .map(|(_, tail)| tail)
+        .unwrap_or_else(|| panic!("a tail in the message: {stderr}"));
+    let tail: Vec<&str> = message
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("| "))
+        .collect();
+    let want: Vec<String> = (9981..=10000).map(|i| format!("out {i}")).collect();
+    assert_eq!(tail, want, "{message}");
+}

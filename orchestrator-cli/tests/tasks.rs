@@ -539,3 +539,45 @@ fn a_changed_list_is_not_resumed() {
     );
     assert_eq!(runs[0]["status"], "failed");
 }
+
+#[test]
+fn issue_14_a_task_printing_9000_lines_then_awaiting_approval_is_recorded_with_its_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("orchestrator.toml"),
+        r#"
+[[tasks.nightly]]
+name = "infra.scale"
+run = ["/bin/sh", "-c", "i=1; while [ $i -le 9000 ]; do echo \"plan line $i\"; i=$((i+1)); done; echo \"token $DX_TOKEN\"; echo outputs_uri=https://github.com/o/r/pull/123; echo awaiting_approval"]
+env = { DX_TOKEN = "dx-canary-token-0123456789" }
+"#,
+    )
+    .expect("config");
+    // The terminal is the reader here: every line is printed before the record is written.
+    let out = run(Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(dir.path())
+        .args(["tasks", "run", "nightly"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .env_remove("ORCHESTRATOR_LOG"));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(all.contains("plan line 9000"), "every line is shown");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(dir.path())
+        .args(["--output", "json", "runs", "show", "1"])
+        .env("GITHUB_TOKEN", TOKEN));
+    let shown = json(&out);
+    let record = &shown["tasks"][0];
+    assert_eq!(record["status"], "awaiting_approval", "{record:#}");
+    assert_eq!(record["approval_state"], "pending");
+    assert_eq!(record["outputs_uri"], "https://github.com/o/r/pull/123");
+    let excerpt = record["log_excerpt"].as_str().expect("excerpt");
+    assert!(excerpt.contains("token [redacted]"), "{excerpt}");
+    let db = std::fs::read(dir.path().join(".orchestrator/state.db")).expect("state db");
+    let canary = b"dx-canary-token-0123456789";
+    assert!(
+        !db.windows(canary.len()).any(|w| w == canary),
+        "DX_TOKEN is in state.db"
+    );
+    assert!(!all.contains("dx-canary-token"), "{all}");
+}

@@ -75,6 +75,7 @@ pub mod forge;
 pub mod graph;
 pub mod pipeline;
 pub mod publish;
+pub mod redact;
 pub mod release;
 pub mod scale;
 pub mod secret;

@@ -13,10 +13,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::pipeline::condition::is_truthy;
 use crate::pipeline::config::EnvFileLayer;
-use crate::pipeline::envfile::parse_env_file;
+use crate::pipeline::envfile::{parse_env_file, parse_env_file_as};
 
-/// What is printed instead of a secret.
-pub const REDACTED: &str = "[redacted]";
+pub use crate::redact::REDACTED;
+use crate::redact::Redactor;
 
 /// Whether a variable's name says it holds a secret: it contains `TOKEN`, `SECRET`, `PASSWORD`
 /// or `KEY` (any case).
@@ -146,8 +146,7 @@ impl ResolvedEnv {
         })
     }
 
-    /// The values that must never appear in output (secrets of at least 4 characters; shorter
-    /// ones would mask ordinary text).
+    /// The values that must never appear in output: those of every secret variable.
     pub fn secret_values(&self) -> Vec<String> {
         let mut names: Vec<&str> = self.files.keys().map(String::as_str).collect();
         names.extend(self.process.keys().map(String::as_str));
@@ -155,18 +154,33 @@ impl ResolvedEnv {
             .into_iter()
             .filter(|n| self.is_secret(n))
             .filter_map(|n| self.get(n))
-            .filter(|v| v.chars().count() >= 4)
             .map(str::to_owned)
             .collect();
-        // Longest first, so a secret containing another is masked whole.
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.sort();
         values.dedup();
         values
     }
 
-    /// `text` with every secret value replaced by [`REDACTED`].
+    /// The redactor for this environment's secrets, plus the values of `extra` variables whose
+    /// names look secret (a step's or task's own env).
+    pub fn redactor<'a>(
+        &self,
+        extra: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Redactor {
+        let mut values = self.secret_values();
+        values.extend(
+            extra
+                .into_iter()
+                .filter(|(name, _)| looks_secret(name))
+                .map(|(_, value)| value.clone()),
+        );
+        Redactor::new(values)
+    }
+
+    /// `text` with every secret value (and each line of a multi-line one) replaced by
+    /// [`REDACTED`].
     pub fn redact(&self, text: &str) -> String {
-        redact_with(&self.secret_values(), text)
+        self.redactor(std::iter::empty()).redact(text)
     }
 
     /// Expands `${VAR}` references in a value (a step's extra env) against this environment.
@@ -183,17 +197,6 @@ impl ResolvedEnv {
             .map(|a| a.value)
             .unwrap_or_default())
     }
-}
-
-/// Replaces each of `secrets` in `text` with [`REDACTED`].
-pub fn redact_with(secrets: &[String], text: &str) -> String {
-    let mut out = text.to_owned();
-    for s in secrets {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), REDACTED);
-        }
-    }
-    out
 }
 
 /// Wraps a TOML string value in double quotes so only `$` references are interpreted.
@@ -260,7 +263,7 @@ pub fn resolve_env(
         };
         let assignments = {
             let lookup = |n: &str| env.get(n).map(str::to_owned);
-            parse_env_file(&text, &layer.path, &lookup)?
+            parse_env_file_as(&text, &layer.path, layer.secret, &lookup)?
         };
         report.variables = assignments.len();
         for a in assignments {

@@ -14,10 +14,11 @@ pub mod condition;
 pub mod config;
 pub mod env;
 pub mod envfile;
+pub mod group;
 pub mod plan;
 
 pub use builtin::{BuiltinAction, line_diff};
-pub use command::{CommandOutcome, CommandSpec, run_command};
+pub use command::{CommandOutcome, CommandSpec, run_command, run_command_scanned};
 pub use condition::{Condition, ConditionTest, is_truthy};
 pub use env::{LayerReport, REDACTED, ResolvedEnv, VarSource, looks_secret, resolve_env};
 pub use plan::{OnlySelection, StepDecision, mode_name, select_steps};
@@ -179,7 +180,6 @@ pub fn plan_pipeline(
             .and_then(|v| OnlySelection::parse("ONLY", v)),
     };
     let decisions = select_steps(pipeline, request.mode, only.as_ref(), &env)?;
-    let secrets = Arc::new(env.secret_values());
     let base = env.vars();
     let flow = pipeline.flow(request.mode);
     let mut steps = Vec::with_capacity(flow.len());
@@ -265,6 +265,8 @@ pub fn plan_pipeline(
                         ));
                     }
                 }
+                // The step's own secret-named env joins the values masked in its output.
+                let redactor = env.redactor(step_env.keys().filter_map(|k| vars.get_key_value(k)));
                 let spec = CommandSpec {
                     program,
                     args,
@@ -272,7 +274,7 @@ pub fn plan_pipeline(
                     workdir: workdir.clone(),
                     timeout,
                     grace: pipeline.grace,
-                    secrets: secrets.clone(),
+                    redactor: Arc::new(redactor),
                 };
                 command = CommandSpec {
                     program: PathBuf::from(&run[0]),

@@ -13,8 +13,10 @@
 
 pub mod config;
 pub mod resume;
+pub mod scan;
 
 pub use resume::{TaskAttempt, current_records, list_change, task_attempts};
+pub use scan::{EXCERPT_LINES, STATUS_WORDS, TaskOutputScan};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,27 +31,13 @@ use crate::engine::{
     CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver,
 };
 use crate::error::{Error, Result};
-use crate::pipeline::{CommandSpec, ResolvedEnv, run_command};
+use crate::pipeline::{CommandSpec, ResolvedEnv, run_command_scanned};
 use crate::state::{RunId, RunStatus, StateStore, TaskRecord, now_ms};
 use crate::step::{Check, Step, StepContext, StepOutput};
 use resume::resume_point;
 
 /// The run kind under which task-list runs are journaled (the key is the list's name).
 pub const RUN_KIND: &str = "tasks";
-
-/// Status words a task may print as its last word; the last one printed wins.
-pub const STATUS_WORDS: [&str; 7] = [
-    "succeeded",
-    "awaiting_approval",
-    "failed",
-    "skipped",
-    "noop",
-    "cancelled",
-    "timed_out",
-];
-
-/// Lines of output kept in a record's `log_excerpt`.
-const EXCERPT_LINES: usize = 40;
 
 /// Grace between SIGTERM and SIGKILL for tasks.
 const TASK_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -154,7 +142,6 @@ pub fn plan_tasks(
     } else {
         None
     };
-    let secrets = Arc::new(env.secret_values());
     let mut planned = Vec::new();
     let mut problems = Vec::new();
     for task in tasks {
@@ -203,6 +190,8 @@ pub fn plan_tasks(
                 Err(e) => problems.push(format!("task {}: {e}", task.name)),
             }
         }
+        // The task's own secret-named env (a `DX_TOKEN` set in `env`) is masked too.
+        let redactor = env.redactor(task.env.keys().filter_map(|k| vars.get_key_value(k)));
         let spec = CommandSpec {
             program,
             args: task.run[1..].to_vec(),
@@ -210,7 +199,7 @@ pub fn plan_tasks(
             workdir,
             timeout: task.timeout,
             grace: TASK_GRACE,
-            secrets: secrets.clone(),
+            redactor: Arc::new(redactor),
         };
         let command = CommandSpec {
             program: PathBuf::from(&task.run[0]),
@@ -242,40 +231,21 @@ pub fn plan_tasks(
 
 /// The `outputs_uri=` a task printed (the last one), else the first pull-request URL.
 pub fn extract_outputs_uri<S: AsRef<str>>(lines: &[S]) -> Option<String> {
-    let explicit = lines.iter().rev().find_map(|l| {
-        l.as_ref()
-            .trim()
-            .strip_prefix("outputs_uri=")
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    });
-    explicit.or_else(|| {
-        lines.iter().find_map(|l| {
-            l.as_ref().split_whitespace().find_map(|word| {
-                let start = word.find("http")?;
-                let url = word[start..].trim_end_matches(['.', ',', ')', ']', '"', '\'', '>']);
-                let is_url = url.starts_with("https://") || url.starts_with("http://");
-                let (_, number) = url.rsplit_once("/pull/")?;
-                (is_url && !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()))
-                    .then(|| url.to_owned())
-            })
-        })
-    })
+    scan_all(lines).outputs_uri()
 }
 
 /// The task's final status: the last status word it printed on a line of its own; a non-zero
 /// exit is `failed` whatever it printed; otherwise `succeeded`.
 pub fn extract_status<S: AsRef<str>>(lines: &[S], success: bool) -> String {
-    if !success {
-        return "failed".into();
+    scan_all(lines).status(success)
+}
+
+fn scan_all<S: AsRef<str>>(lines: &[S]) -> TaskOutputScan {
+    let mut scan = TaskOutputScan::new();
+    for line in lines {
+        scan.line(line.as_ref());
     }
-    lines
-        .iter()
-        .rev()
-        .map(|l| l.as_ref().trim())
-        .find(|l| STATUS_WORDS.contains(l))
-        .unwrap_or("succeeded")
-        .to_owned()
+    scan
 }
 
 /// Milliseconds since the epoch as `2026-01-31T23:59:59.123Z` (see [`crate::time`]).
@@ -347,7 +317,8 @@ impl Step for TaskStep {
                 data: serde_json::to_value(&record).unwrap_or_default(),
             });
         }
-        let outcome = match run_command(&self.task.spec, ctx).await {
+        let mut scan = TaskOutputScan::new();
+        let outcome = match run_command_scanned(&self.task.spec, ctx, &mut |l| scan.line(l)).await {
             Ok(o) => o,
             Err(Error::Cancelled) => {
                 let record = self.record("cancelled", started, "interrupted".into());
@@ -359,11 +330,10 @@ impl Step for TaskStep {
         let status = if outcome.timed_out {
             "timed_out".to_owned()
         } else {
-            extract_status(&outcome.lines, outcome.success())
+            scan.status(outcome.success())
         };
-        let excerpt_from = outcome.lines.len().saturating_sub(EXCERPT_LINES);
-        let mut record = self.record(&status, started, outcome.lines[excerpt_from..].join("\n"));
-        record.outputs_uri = extract_outputs_uri(&outcome.lines);
+        let mut record = self.record(&status, started, scan.excerpt());
+        record.outputs_uri = scan.outputs_uri();
         record.approval_state = (status == "awaiting_approval").then(|| "pending".to_owned());
         self.store.record_task(&record)?;
         if !outcome.success() {

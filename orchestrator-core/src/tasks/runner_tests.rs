@@ -339,3 +339,121 @@ async fn a_crash_at_every_journal_write_then_resume_runs_each_task_once() {
         );
     }
 }
+
+/// Shows each output line slowly (a terminal that cannot keep up) and keeps it.
+#[derive(Debug, Default)]
+struct SlowObserver {
+    lines: std::sync::Mutex<Vec<String>>,
+}
+
+impl Observer for SlowObserver {
+    fn event(&self, event: &crate::engine::Event<'_>) {
+        if let crate::engine::Event::Output { line, .. } = event {
+            std::thread::sleep(std::time::Duration::from_micros(500));
+            self.lines.lock().expect("lock").push((*line).to_owned());
+        }
+    }
+}
+
+/// One task printing `lines` lines of log, then its PR link and `awaiting_approval`.
+fn chatty_config(lines: usize) -> String {
+    format!(
+        r#"
+[[tasks.nightly]]
+name = "infra.scale"
+run = ["/bin/sh", "-c", "i=1; while [ $i -le {lines} ]; do echo \"log line $i\"; i=$((i+1)); done; echo outputs_uri=https://github.com/o/r/pull/42; echo awaiting_approval"]
+timeout = "60s"
+"#
+    )
+}
+
+#[tokio::test]
+async fn issue_14_a_task_printing_12000_lines_then_awaiting_approval_is_recorded_with_its_link() {
+    let fx = Fixture::with_config(&chatty_config(12_000));
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+    let report = TaskRunner::new(store.clone())
+        .execute(&fx.plan(store.as_ref(), false, &[]).expect("plan"))
+        .await
+        .expect("run");
+    let record = &report.records[0];
+    assert_eq!(record.status, "awaiting_approval");
+    assert_eq!(record.approval_state.as_deref(), Some("pending"));
+    assert_eq!(
+        record.outputs_uri.as_deref(),
+        Some("https://github.com/o/r/pull/42")
+    );
+    let excerpt: Vec<&str> = record.log_excerpt.lines().collect();
+    assert_eq!(excerpt.len(), EXCERPT_LINES);
+    assert_eq!(excerpt[EXCERPT_LINES - 3], "log line 12000");
+    assert_eq!(excerpt[EXCERPT_LINES - 1], "awaiting_approval");
+}
+
+#[tokio::test]
+async fn issue_14_a_slow_reader_still_sees_the_status_word_after_2000_lines() {
+    let fx = Fixture::with_config(&chatty_config(2_000));
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+    let observer = Arc::new(SlowObserver::default());
+    let report = TaskRunner::new(store.clone())
+        .with_observer(observer.clone())
+        .execute(&fx.plan(store.as_ref(), false, &[]).expect("plan"))
+        .await
+        .expect("run");
+    let record = &report.records[0];
+    assert_eq!(record.status, "awaiting_approval");
+    assert_eq!(
+        record.outputs_uri.as_deref(),
+        Some("https://github.com/o/r/pull/42")
+    );
+    assert_eq!(observer.lines.lock().expect("lock").len(), 2_002);
+}
+
+#[tokio::test]
+async fn issue_14_secrets_a_task_echoes_are_masked_in_its_record_summary_and_journal() {
+    let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nQyNTUxOQAAACBzZWNyZXRrZXlsaW5ldHdvdGhhdA\n-----END OPENSSH PRIVATE KEY-----";
+    let fx = Fixture::with_config(
+        r#"
+[[tasks.nightly]]
+name = "leaky"
+run = ["/bin/sh", "-c", "echo \"token $DX_TOKEN\"; echo \"$SSH_PRIVATE_KEY\"; echo \"$SSH_PRIVATE_KEY\" >&2; echo https://x/pull/1?t=$DX_TOKEN; exit 4"]
+env = { DX_TOKEN = "dx-canary-0123456789" }
+"#,
+    );
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+    let observer = Arc::new(SlowObserver::default());
+    let request = TasksRequest {
+        list: "nightly".into(),
+        ..TasksRequest::default()
+    };
+    let process = BTreeMap::from([
+        ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
+        ("SSH_PRIVATE_KEY".to_owned(), key.to_owned()),
+    ]);
+    let plan = plan_tasks(&fx.config, &request, process, store.as_ref()).expect("plan");
+    let report = TaskRunner::new(store.clone())
+        .with_observer(observer.clone())
+        .execute(&plan)
+        .await
+        .expect("run");
+    let record = &report.records[0];
+    assert_eq!(record.status, "failed");
+    let journal =
+        serde_json::to_string(&store.journal(report.run_id).expect("journal")).expect("json");
+    let shown = observer.lines.lock().expect("lock").join("\n");
+    let everything = format!(
+        "{}\n{:?}\n{journal}\n{shown}",
+        record.log_excerpt, record.outputs_uri
+    );
+    let mut secrets: Vec<&str> = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    secrets.push("dx-canary-0123456789");
+    for secret in secrets {
+        assert!(
+            !everything.contains(secret),
+            "{secret} leaked:\n{everything}"
+        );
+    }
+    assert!(
+        record.log_excerpt.contains("token [redacted]"),
+        "{}",
+        record.log_excerpt
+    );
+}
