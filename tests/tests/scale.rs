@@ -13,9 +13,10 @@ use orchestrator_core::cluster::{
 };
 use orchestrator_core::forge::{Forge, InMemoryForge, Permission, RepoId};
 use orchestrator_core::scale::execute::ScaleExecutor;
+use orchestrator_core::scale::propose::{self, ProposeRequest};
 use orchestrator_core::scale::review::{
     self, ApprovalPolicy, CommandOutcome, CommentEvent, DEFAULT_BOT, GateOutcome, LABEL_EXECUTE,
-    LABEL_NEEDS_APPROVAL, LABEL_ROLLBACK, PlanCommand, ProposeRequest,
+    LABEL_NEEDS_APPROVAL, LABEL_ROLLBACK, PlanCommand,
 };
 use orchestrator_core::scale::{ScaleFlags, ScalePlan};
 use orchestrator_core::state::MemoryStateStore;
@@ -197,7 +198,7 @@ async fn plan_propose_approve_apply_rollback() {
     ] {
         forge.set_permission(&repo(), user, permission);
     }
-    let proposal = review::propose(
+    let proposal = propose::propose(
         &forge,
         &GixVcs::new(),
         &plan,

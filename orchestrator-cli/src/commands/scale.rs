@@ -15,7 +15,8 @@ use orchestrator_core::cluster::{Cluster, InMemoryCluster};
 use orchestrator_core::engine::CancelToken;
 use orchestrator_core::forge::{Forge, RepoId};
 use orchestrator_core::scale::execute::{ExecuteReport, RolloutWait, ScaleExecutor};
-use orchestrator_core::scale::review::{self, GateOutcome, PlanCommand, ProposeRequest};
+use orchestrator_core::scale::propose::{self, ProposeRequest};
+use orchestrator_core::scale::review::{self, GateOutcome, PlanCommand};
 use orchestrator_core::scale::{ScaleFlags, ScalePlan};
 use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore, WorkspaceLock};
 use orchestrator_github::GitHubForge;
@@ -281,7 +282,7 @@ async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode>
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
     let forge = forge(global)?;
     let vcs = orchestrator_git::GixVcs::new();
-    let proposal = review::propose(
+    let proposal = propose::propose(
         forge.as_ref(),
         &vcs,
         &plan,

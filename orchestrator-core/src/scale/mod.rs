@@ -5,7 +5,7 @@
 //! 1. [`ScaleFlags::parse`] validates the seed's flags; [`ScalePlan::build`] reads the live
 //!    objects through a [`crate::cluster::Cluster`] and records their **before** state and a
 //!    content hash in the plan (`plan.yaml`, `SUMMARY.md`).
-//! 2. [`review::propose`] commits the plan to a branch and opens a draft PR labelled
+//! 2. [`propose::propose`] commits the plan to a branch and opens a draft PR labelled
 //!    `needs-approval` with a review checklist.
 //! 3. [`review::handle_comment`] handles `/approve-plan` and `/rollback-plan`: the commenter needs
 //!    write permission (or the allow-list), the PR author cannot approve their own plan (unless
@@ -18,6 +18,7 @@
 pub mod config;
 pub mod execute;
 mod plan;
+pub mod propose;
 mod request;
 pub mod review;
 

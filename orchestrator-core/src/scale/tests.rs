@@ -348,10 +348,10 @@ async fn a_plan_without_before_state_cannot_execute() {
 #[tokio::test]
 async fn pr_body_and_checklist_are_stable() {
     let plan = prod_plan(&prod_cluster()).await;
-    insta::assert_snapshot!("pr_body", review::pr_body(&plan));
-    insta::assert_snapshot!("checklist_comment", review::checklist_comment());
+    insta::assert_snapshot!("pr_body", propose::pr_body(&plan));
+    insta::assert_snapshot!("checklist_comment", propose::checklist_comment());
     assert_eq!(
-        review::plan_marker_of(&review::pr_body(&plan)),
+        review::plan_marker_of(&propose::pr_body(&plan)),
         Some((
             plan.hash().to_owned(),
             "ops/plans/infra-scale/prod/plan.yaml".to_owned()
