@@ -45,7 +45,8 @@ pub(crate) enum ScaleCommand {
     /// Preview or, with --execute --pr N, restore the plan's recorded before state exactly: needs
     /// the rollback-plan label and a valid /rollback-plan.
     Rollback(ExecuteArgs),
-    /// Print the three GitHub Actions workflows that run this flow (or write them with --dir).
+    /// Print the GitHub Actions workflow that runs this flow: /apply-plan, /rollback-plan and
+    /// /unlock-plan handled in one issue_comment job (or write it with --dir).
     CiWorkflows(CiWorkflowsArgs),
 }
 
@@ -167,6 +168,19 @@ pub(crate) struct CiWorkflowsArgs {
     /// Write the files into this directory (e.g. .github/workflows) instead of printing them.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// The orchestrator release the workflow installs.
+    #[arg(long, value_name = "VERSION", default_value = env!("CARGO_PKG_VERSION"))]
+    orchestrator_version: String,
+    /// The SHA-256 of that release's archive: the install step refuses any other bytes.
+    #[arg(long, value_name = "HEX")]
+    orchestrator_sha256: String,
+    /// Where the archive is downloaded from; `{version}` is replaced by the version.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://github.com/orchestrator-rs/orchestrator/releases/download/v{version}/orchestrator-x86_64-unknown-linux-gnu.tar.gz"
+    )]
+    asset_url: String,
 }
 
 pub(crate) async fn run(global: &Global, args: ScaleArgs) -> anyhow::Result<ExitCode> {
@@ -424,15 +438,11 @@ fn print_report(global: &Global, report: &ExecuteReport) -> anyhow::Result<()> {
 }
 
 fn ci_workflows(args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
-    let files = [
-        ("plan-commands.yml", PLAN_COMMANDS_YML),
-        ("infra-apply.yml", INFRA_APPLY_YML),
-        ("infra-rollback.yml", INFRA_ROLLBACK_YML),
-    ];
+    let files = workflow_files(args)?;
     match &args.dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            for (name, text) in files {
+            for (name, text) in &files {
                 let path = dir.join(name);
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
@@ -440,7 +450,7 @@ fn ci_workflows(args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
-            for (name, text) in files {
+            for (name, text) in &files {
                 println!("# .github/workflows/{name}\n{text}");
             }
         }
@@ -448,101 +458,48 @@ fn ci_workflows(args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-const PLAN_COMMANDS_YML: &str = r#"name: plan-commands
-# /approve-plan and /rollback-plan on a plan PR: permission-checked, bound to plan hash + head SHA.
-on:
-  issue_comment:
-    types: [created]
-permissions:
-  contents: read
-  issues: write
-  pull-requests: write
-jobs:
-  command:
-    if: github.event.issue.pull_request && contains(github.event.comment.body, '-plan')
-    runs-on: ubuntu-latest
-    steps:
-      - name: Handle the command
-        env:
-          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
-        run: orchestrator pr-command --event-file "$GITHUB_EVENT_PATH"
-"#;
+/// The workflow templates, kept as YAML files so they read (and lint) as what they are. Each
+/// `@NAME@` is filled in by [`workflow_files`].
+const PLAN_COMMANDS_YML: &str = include_str!("../../templates/workflows/plan-commands.yml");
 
-const INFRA_APPLY_YML: &str = r#"name: infra-apply
-# Applies a plan when its PR carries execute-plan; the command re-checks the approval, the head
-# SHA and drift against the recorded before state.
-on:
-  pull_request:
-    types: [labeled, synchronize]
-permissions:
-  contents: read
-  issues: read
-  pull-requests: read
-concurrency:
-  group: infra-apply-${{ github.event.pull_request.number }}
-  cancel-in-progress: false
-jobs:
-  apply:
-    if: contains(github.event.pull_request.labels.*.name, 'execute-plan')
-    runs-on: ubuntu-latest
-    environment: production
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          ref: ${{ github.event.pull_request.head.sha }}
-      - name: Kubeconfig
-        run: mkdir -p ~/.kube && echo "$KUBECONFIG_DATA" > ~/.kube/config
-        env:
-          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG }}
-      - name: Preview
-        run: |
-          for plan in ops/plans/infra-scale/*/plan.yaml; do
-            orchestrator scale apply --plan "$plan"
-          done
-      - name: Apply
-        env:
-          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
-        run: |
-          for plan in ops/plans/infra-scale/*/plan.yaml; do
-            orchestrator scale apply --plan "$plan" --execute --pr ${{ github.event.pull_request.number }}
-          done
-"#;
-
-const INFRA_ROLLBACK_YML: &str = r#"name: infra-rollback
-# Restores a plan's recorded before state when its PR carries rollback-plan.
-on:
-  pull_request:
-    types: [labeled]
-permissions:
-  contents: read
-  issues: read
-  pull-requests: read
-concurrency:
-  group: infra-apply-${{ github.event.pull_request.number }}
-  cancel-in-progress: false
-jobs:
-  rollback:
-    if: github.event.label.name == 'rollback-plan'
-    runs-on: ubuntu-latest
-    environment: production
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          ref: ${{ github.event.pull_request.head.sha }}
-      - name: Kubeconfig
-        run: mkdir -p ~/.kube && echo "$KUBECONFIG_DATA" > ~/.kube/config
-        env:
-          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG }}
-      - name: Preview
-        run: |
-          for plan in ops/plans/infra-scale/*/plan.yaml; do
-            orchestrator scale rollback --plan "$plan"
-          done
-      - name: Roll back
-        env:
-          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
-        run: |
-          for plan in ops/plans/infra-scale/*/plan.yaml; do
-            orchestrator scale rollback --plan "$plan" --execute --pr ${{ github.event.pull_request.number }}
-          done
-"#;
+/// The generated workflows, by file name: the templates with the pinned version, checksum and
+/// download URL filled in. Refuses a checksum that is not 64 hex digits, and a URL or version
+/// that would break out of the YAML string they are written into.
+fn workflow_files(args: &CiWorkflowsArgs) -> Result<Vec<(&'static str, String)>, Error> {
+    let sha = args.orchestrator_sha256.to_ascii_lowercase();
+    if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::invalid_input(format!(
+            "--orchestrator-sha256 {}: expected the 64 hex digits of the release archive's \
+             SHA-256 (sha256sum orchestrator-*.tar.gz)",
+            args.orchestrator_sha256
+        )));
+    }
+    let plain = |flag: &str, value: &str| {
+        if value.is_empty()
+            || value
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "\"'\\$`".contains(c))
+        {
+            Err(Error::invalid_input(format!(
+                "{flag} {value:?}: must be non-empty, without spaces, quotes, `$` or backslashes"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    plain("--orchestrator-version", &args.orchestrator_version)?;
+    plain("--asset-url", &args.asset_url)?;
+    if !args.asset_url.starts_with("https://") {
+        return Err(Error::invalid_input(format!(
+            "--asset-url {}: must be an https:// URL",
+            args.asset_url
+        )));
+    }
+    let fill = |template: &str| {
+        template
+            .replace("@ORCHESTRATOR_VERSION@", &args.orchestrator_version)
+            .replace("@ORCHESTRATOR_SHA256@", &sha)
+            .replace("@ORCHESTRATOR_ASSET_URL@", &args.asset_url)
+    };
+    Ok(vec![("plan-commands.yml", fill(PLAN_COMMANDS_YML))])
+}
