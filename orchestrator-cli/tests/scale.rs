@@ -183,12 +183,15 @@ fn ci_workflows_is_one_issue_comment_workflow_that_runs_pr_command() {
     ]));
     assert_eq!(out.lines().collect::<Vec<_>>(), ["wf/plan-commands.yml"]);
     let text = std::fs::read_to_string(dir.path().join("wf/plan-commands.yml")).expect("read");
-    assert!(text.contains(
-        "orchestrator pr-command --event-file \"$GITHUB_EVENT_PATH\" --cluster kube"
-    ));
+    assert!(
+        text.contains("orchestrator pr-command --event-file \"$GITHUB_EVENT_PATH\" --cluster kube")
+    );
     assert!(text.contains("issue_comment:"), "{text}");
     assert!(text.contains("ORCHESTRATOR_VERSION: \"1.2.3\""), "{text}");
-    assert!(text.contains(&format!("ORCHESTRATOR_SHA256: \"{SHA}\"")), "{text}");
+    assert!(
+        text.contains(&format!("ORCHESTRATOR_SHA256: \"{SHA}\"")),
+        "{text}"
+    );
     assert!(text.contains("sha256sum -c -"), "{text}");
     assert!(text.contains("environment: production"), "{text}");
     assert!(!text.contains("@ORCHESTRATOR"), "{text}");

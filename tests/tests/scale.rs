@@ -122,6 +122,7 @@ fn prod_flags() -> ScaleFlags {
         hpa: Some("min:4,max:12,cpu:65".into()),
         requests: s(&["web:cpu=500m,mem=1Gi", "api:cpu=400m,mem=1Gi"]),
         limits: s(&["web:cpu=1,mem=2Gi", "api:cpu=1,mem=2Gi"]),
+        container: None,
     }
 }
 

@@ -25,7 +25,7 @@ pub mod review;
 pub use plan::{
     API_VERSION, Action, ActionType, Assumptions, BeforeHpa, BeforeState, BeforeWorkload, DETECT,
     From, HpaValues, PlanContext, PlanMetadata, RISKY_REPLICAS, ResourceValues, ScalePlan,
-    ScaleTarget,
+    ScaleTarget, canonical_json,
 };
 pub use request::{
     HpaSpec, Quantities, ResourceSpec, ScaleFlags, ScaleRequest, WorkloadSpec, is_cpu, is_memory,
