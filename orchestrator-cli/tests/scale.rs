@@ -83,7 +83,7 @@ fn plan_prints_the_contract_lines_and_records_the_before_state() {
         out.starts_with(
             "preview: kubectl -n assistant scale deployment/web --replicas=6\n\
              preview: kubectl -n assistant scale deployment/api --replicas=4\n\
-             preview: kubectl -n assistant set resources deployment/web --requests cpu=500m,memory=1Gi --limits cpu=1,memory=2Gi\n"
+             preview: kubectl -n assistant set resources deployment/web -c web --requests cpu=500m,memory=1Gi --limits cpu=1,memory=2Gi\n"
         ),
         "{out}"
     );
@@ -164,6 +164,90 @@ fn planning_without_a_cluster_says_detect() {
     );
     let plan = std::fs::read_to_string(dir.path().join("p/plan.yaml")).expect("plan");
     assert!(plan.contains("from: ${detect}"), "{plan}");
+}
+
+/// A plan already in `--out` is not replaced without `--force`, and a `--cluster file:` path that
+/// does not exist is bad input naming it, not an empty cluster.
+#[test]
+fn plan_refuses_to_overwrite_and_to_read_a_missing_state_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("cluster.yaml"), STATE).expect("state");
+    let plan = |extra: &[&str]| {
+        orchestrator(dir.path())
+            .args([
+                "scale",
+                "plan",
+                "--out",
+                "p",
+                "--target=prod",
+                "--namespace=assistant",
+            ])
+            .args(["--workload=Deployment:web:6"])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let first = plan(&["--cluster", "file:cluster.yaml"]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let written = std::fs::read_to_string(dir.path().join("p/plan.yaml")).expect("plan");
+
+    let again = plan(&[
+        "--cluster",
+        "file:cluster.yaml",
+        "--workload=Deployment:api:9",
+    ]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--out p: p/plan.yaml exists; pass --force"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("p/plan.yaml")).expect("plan"),
+        written,
+        "the reviewed plan is untouched"
+    );
+    let forced = plan(&[
+        "--cluster",
+        "file:cluster.yaml",
+        "--force",
+        "--workload=Deployment:api:9",
+    ]);
+    assert_eq!(
+        forced.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+
+    let missing = orchestrator(dir.path())
+        .args([
+            "scale",
+            "plan",
+            "--out",
+            "q",
+            "--target=prod",
+            "--namespace=assistant",
+        ])
+        .args(["--workload=Deployment:web:6", "--cluster", "file:nope.yaml"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--cluster file:nope.yaml: nope.yaml does not exist"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("q").exists(), "nothing written");
+    assert!(
+        !dir.path().join("nope.yaml").exists(),
+        "no state file created"
+    );
 }
 
 const SHA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

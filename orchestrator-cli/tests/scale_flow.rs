@@ -94,6 +94,7 @@ async fn the_seeds_prod_example_end_to_end() {
         &clone,
         &["remote", "add", "origin", origin.to_str().expect("utf-8")],
     );
+    git(&clone, &["push", "-q", "origin", "main"]);
 
     let mock = MockGitHub::start(MockOptions::default())
         .await

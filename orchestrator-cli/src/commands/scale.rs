@@ -78,9 +78,16 @@ pub(crate) struct PlanArgs {
     /// can be previewed but not executed.
     #[arg(long, value_name = "SPEC")]
     cluster: Option<String>,
+    /// The container --req/--lim change in each workload (default: its first container; a
+    /// sidecar changes only when named).
+    #[arg(short = 'c', long = "container", value_name = "NAME")]
+    container: Option<String>,
     /// Where to write the artifacts (default: artifacts/infra-scale-TARGET-TIMESTAMP).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Overwrite a plan already in --out.
+    #[arg(long)]
+    force: bool,
     /// Accepted for the seed's scripts: planning never changes anything.
     #[arg(long, hide = true)]
     dry_run: bool,
@@ -100,7 +107,8 @@ pub(crate) struct ProposeArgs {
     /// The remote to push to.
     #[arg(long, default_value = "origin")]
     remote: String,
-    /// The PR's base branch (default: the clone's current branch).
+    /// The PR's base branch; the proposal branch starts from REMOTE/BASE, fetched first
+    /// (default: the clone's current branch).
     #[arg(long, value_name = "BRANCH")]
     base: Option<String>,
 }
@@ -199,6 +207,14 @@ pub(crate) async fn cluster(
     kube_context: Option<&str>,
 ) -> anyhow::Result<Arc<dyn Cluster>> {
     if let Some(path) = spec.strip_prefix("file:") {
+        // A typo must not read as an empty cluster (every workload "missing", or a plan that
+        // records nothing).
+        if !Path::new(path).is_file() {
+            return Err(Error::invalid_input(format!(
+                "--cluster {spec}: {path} does not exist (expected a cluster state file)"
+            ))
+            .into());
+        }
         return Ok(Arc::new(InMemoryCluster::open(Path::new(path))?));
     }
     if spec == "kube" {
@@ -231,8 +247,22 @@ async fn plan(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
         hpa: args.hpa,
         requests: args.requests,
         limits: args.limits,
+        container: args.container,
     };
     let request = flags.parse()?;
+    if let Some(out) = &args.out {
+        for existing in [out.join("plan.yaml"), out.join("SUMMARY.md")] {
+            if existing.exists() && !args.force {
+                return Err(Error::invalid_input(format!(
+                    "--out {}: {} exists; pass --force to overwrite it (a reviewed plan is not \
+                     replaced silently)",
+                    out.display(),
+                    existing.display()
+                ))
+                .into());
+            }
+        }
+    }
     let live = match &args.cluster {
         Some(spec) => Some(cluster(spec, args.kube_context.as_deref()).await?),
         None => None,
@@ -296,9 +326,12 @@ async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode>
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
     let forge = forge(global)?;
     let vcs = orchestrator_git::GixVcs::new();
+    // Journaled under the workspace lock like apply: a failed propose resumes.
+    let (store, _lock) = state_store(global, true)?;
     let proposal = propose::propose(
-        forge.as_ref(),
-        &vcs,
+        forge,
+        Arc::new(vcs),
+        store,
         &plan,
         &ProposeRequest {
             repo: args.repo.parse::<RepoId>()?,
