@@ -43,7 +43,8 @@ pub(crate) enum ScaleCommand {
     /// execute-plan label, a valid /approve-plan at the PR head, and no drift.
     Apply(ExecuteArgs),
     /// Preview or, with --execute --pr N, restore the plan's recorded before state exactly: needs
-    /// the rollback-plan label and a valid /rollback-plan.
+    /// the rollback-plan label and a valid /rollback-plan; refuses to overwrite changes made
+    /// after the apply unless --force.
     Rollback(ExecuteArgs),
     /// Print the GitHub Actions workflow that runs this flow: /apply-plan, /rollback-plan and
     /// /unlock-plan handled in one issue_comment job (or write it with --dir).
@@ -141,6 +142,10 @@ pub(crate) struct ExecuteArgs {
     /// the rollouts.
     #[arg(long)]
     no_wait: bool,
+    /// Rollback only: restore the before state even over changes made after the apply (without
+    /// it, such a rollback is refused naming each changed field).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     policy: PolicyArgs,
 }
@@ -387,6 +392,13 @@ async fn execute(
     let scale_config = crate::commands::pr_command::scale_config(global)?;
     let rollout_wait = args.rollout_wait(scale_config.rollout_wait)?;
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
+    if args.force && command == PlanCommand::ApprovePlan {
+        return Err(Error::invalid_input(
+            "--force belongs to `scale rollback` (overwrite changes made after the apply); \
+             apply refuses drift whatever the flags",
+        )
+        .into());
+    }
     if args.execute {
         let number = args.pr.expect("clap: --execute requires --pr");
         let repo: RepoId = args
@@ -430,7 +442,9 @@ async fn execute(
         .or_else(|| plan.context.kube_context.clone());
     let cluster = cluster(&args.cluster, context.as_deref()).await?;
     let (store, _lock) = state_store(global, args.execute)?;
-    let mut executor = ScaleExecutor::new(cluster, store).with_rollout_wait(rollout_wait);
+    let mut executor = ScaleExecutor::new(cluster, store)
+        .with_rollout_wait(rollout_wait)
+        .with_force(args.force);
     if args.execute {
         // Waiting for rollouts takes minutes: show it, and let Ctrl-C stop it with a journal.
         let cancel = CancelToken::new();
