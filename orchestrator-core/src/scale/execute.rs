@@ -10,6 +10,11 @@
 //! workload changed waits for its rollout ([`wait_for_rollout`], as `kubectl rollout status`
 //! does), up to [`RolloutWait::timeout`]. A re-run after a timeout finds the changes journaled and
 //! only checks the rollouts again.
+//!
+//! An executed apply also journals the state it left ([`RECORD_AFTER_STEP`]). Rollback restores
+//! `before` only over that state: a field someone changed since the apply is named and the
+//! rollback refused unless forced ([`ScaleExecutor::with_force`]), so a rollback never silently
+//! undoes a later fix.
 
 use std::sync::Arc;
 use std::time::Duration;
