@@ -83,7 +83,7 @@ fn plan_prints_the_contract_lines_and_records_the_before_state() {
         out.starts_with(
             "preview: kubectl -n assistant scale deployment/web --replicas=6\n\
              preview: kubectl -n assistant scale deployment/api --replicas=4\n\
-             preview: kubectl -n assistant set resources deployment/web --requests cpu=500m,memory=1Gi --limits cpu=1,memory=2Gi\n"
+             preview: kubectl -n assistant set resources deployment/web -c web --requests cpu=500m,memory=1Gi --limits cpu=1,memory=2Gi\n"
         ),
         "{out}"
     );
@@ -166,21 +166,181 @@ fn planning_without_a_cluster_says_detect() {
     assert!(plan.contains("from: ${detect}"), "{plan}");
 }
 
+/// A plan already in `--out` is not replaced without `--force`, and a `--cluster file:` path that
+/// does not exist is bad input naming it, not an empty cluster.
 #[test]
-fn ci_workflows_are_the_three_files() {
+fn plan_refuses_to_overwrite_and_to_read_a_missing_state_file() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = stdout(orchestrator(dir.path()).args(["scale", "ci-workflows", "--dir", "wf"]));
+    std::fs::write(dir.path().join("cluster.yaml"), STATE).expect("state");
+    let plan = |extra: &[&str]| {
+        orchestrator(dir.path())
+            .args([
+                "scale",
+                "plan",
+                "--out",
+                "p",
+                "--target=prod",
+                "--namespace=assistant",
+            ])
+            .args(["--workload=Deployment:web:6"])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let first = plan(&["--cluster", "file:cluster.yaml"]);
     assert_eq!(
-        out.lines().collect::<Vec<_>>(),
-        [
-            "wf/plan-commands.yml",
-            "wf/infra-apply.yml",
-            "wf/infra-rollback.yml"
-        ]
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
     );
-    let commands = std::fs::read_to_string(dir.path().join("wf/plan-commands.yml")).expect("read");
-    assert!(commands.contains("orchestrator pr-command --event-file \"$GITHUB_EVENT_PATH\""));
-    assert!(commands.contains("issue_comment"));
+    let written = std::fs::read_to_string(dir.path().join("p/plan.yaml")).expect("plan");
+
+    let again = plan(&[
+        "--cluster",
+        "file:cluster.yaml",
+        "--workload=Deployment:api:9",
+    ]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--out p: p/plan.yaml exists; pass --force"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("p/plan.yaml")).expect("plan"),
+        written,
+        "the reviewed plan is untouched"
+    );
+    let forced = plan(&[
+        "--cluster",
+        "file:cluster.yaml",
+        "--force",
+        "--workload=Deployment:api:9",
+    ]);
+    assert_eq!(
+        forced.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+
+    let missing = orchestrator(dir.path())
+        .args([
+            "scale",
+            "plan",
+            "--out",
+            "q",
+            "--target=prod",
+            "--namespace=assistant",
+        ])
+        .args(["--workload=Deployment:web:6", "--cluster", "file:nope.yaml"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--cluster file:nope.yaml: nope.yaml does not exist"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("q").exists(), "nothing written");
+    assert!(
+        !dir.path().join("nope.yaml").exists(),
+        "no state file created"
+    );
+}
+
+const SHA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+#[test]
+fn ci_workflows_is_one_issue_comment_workflow_that_runs_pr_command() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = stdout(orchestrator(dir.path()).args([
+        "scale",
+        "ci-workflows",
+        "--dir",
+        "wf",
+        "--orchestrator-version",
+        "1.2.3",
+        "--orchestrator-sha256",
+        SHA,
+    ]));
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["wf/plan-commands.yml"]);
+    let text = std::fs::read_to_string(dir.path().join("wf/plan-commands.yml")).expect("read");
+    assert!(
+        text.contains("orchestrator pr-command --event-file \"$GITHUB_EVENT_PATH\" --cluster kube")
+    );
+    assert!(text.contains("issue_comment:"), "{text}");
+    assert!(text.contains("ORCHESTRATOR_VERSION: \"1.2.3\""), "{text}");
+    assert!(
+        text.contains(&format!("ORCHESTRATOR_SHA256: \"{SHA}\"")),
+        "{text}"
+    );
+    assert!(text.contains("sha256sum -c -"), "{text}");
+    assert!(text.contains("environment: production"), "{text}");
+    assert!(!text.contains("@ORCHESTRATOR"), "{text}");
+}
+
+/// Every `uses:` is pinned to a full commit SHA, checkouts persist no credentials, and nothing
+/// checks out or runs the PR head (no `pull_request_target`, no head ref), in whatever
+/// `ci-workflows` prints. `.ci/lint-workflows` runs actionlint and zizmor over the same files.
+#[test]
+fn generated_workflows_pin_actions_and_never_touch_the_pr_head() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = stdout(orchestrator(dir.path()).args([
+        "scale",
+        "ci-workflows",
+        "--orchestrator-sha256",
+        SHA,
+    ]));
+    let mut uses = 0;
+    for line in out.lines() {
+        let line = line.trim().trim_start_matches("- ");
+        if let Some(action) = line.strip_prefix("uses:") {
+            uses += 1;
+            let action = action.trim();
+            let (_, rest) = action.split_once('@').expect("uses: names a ref");
+            let sha = rest.split_whitespace().next().unwrap_or_default();
+            assert!(
+                sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+                "not pinned to a commit SHA: {line}"
+            );
+            assert!(rest.contains("# v"), "no version comment: {line}");
+        }
+    }
+    assert!(uses > 0, "{out}");
+    assert_eq!(
+        out.matches("persist-credentials: false").count(),
+        out.matches("actions/checkout@").count(),
+        "{out}"
+    );
+    for bad in [
+        "pull_request_target",
+        "head.sha",
+        "head.ref",
+        "head_ref",
+        "refs/pull/",
+        "github.event.comment.body }}",
+        "secrets.GITHUB_TOKEN",
+    ] {
+        assert!(!out.contains(bad), "{bad} in {out}");
+    }
+    assert!(out.contains("permissions: {}"), "{out}");
+}
+
+#[test]
+fn ci_workflows_refuses_a_checksum_that_is_not_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = orchestrator(dir.path())
+        .args(["scale", "ci-workflows", "--orchestrator-sha256", "abc"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--orchestrator-sha256 abc: expected the 64 hex digits"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -200,6 +200,7 @@ async fn the_seeds_prod_example_end_to_end() {
         &clone,
         &["remote", "add", "origin", origin.to_str().expect("utf-8")],
     );
+    git(&clone, &["push", "-q", "origin", "main"]);
 
     let mock = MockGitHub::start(MockOptions::default())
         .await
@@ -363,7 +364,7 @@ async fn the_seeds_prod_example_end_to_end() {
         errors,
         [
             "error: timed out after 200ms waiting for Deployment/web (ns: assistant) to roll out; \
-          still missing: 2 of 6 replicas available"
+          still missing: 4 of 6 replicas not available"
         ],
         "{}",
         run.stderr

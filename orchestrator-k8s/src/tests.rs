@@ -611,7 +611,7 @@ async fn rollout_status_of_a_statefulset_honours_its_update_strategy() {
         vec![
             (
                 3,
-                RolloutProgress::Progressing("1 of 3 replicas updated".into())
+                RolloutProgress::Progressing("2 of 3 replicas not updated".into())
             ),
             (1, RolloutProgress::Complete),
             (0, RolloutProgress::Complete),

@@ -9,14 +9,18 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use orchestrator_core::Error;
 use orchestrator_core::cluster::{
     Cluster, ContainerResources, Hpa, InMemoryCluster, WorkloadKind, WorkloadRef, WorkloadState,
 };
-use orchestrator_core::forge::{Forge, InMemoryForge, Permission, RepoId, ReviewState};
+use orchestrator_core::forge::{
+    Fault, FaultRule, Forge, ForgeOp, InMemoryForge, Permission, RepoId, ReviewState,
+};
 use orchestrator_core::scale::execute::ScaleExecutor;
+use orchestrator_core::scale::propose::{self, ProposeRequest};
 use orchestrator_core::scale::review::{
     self, ApprovalPolicy, CommandOutcome, CommentEvent, DEFAULT_BOT, LABEL_EXECUTE,
-    LABEL_NEEDS_APPROVAL, LABEL_ROLLBACK, PlanCommand, ProposeRequest,
+    LABEL_NEEDS_APPROVAL, LABEL_ROLLBACK, PlanCommand,
 };
 use orchestrator_core::scale::{ScaleFlags, ScalePlan};
 use orchestrator_core::state::MemoryStateStore;
@@ -122,6 +126,7 @@ fn prod_flags() -> ScaleFlags {
         hpa: Some("min:4,max:12,cpu:65".into()),
         requests: s(&["web:cpu=500m,mem=1Gi", "api:cpu=400m,mem=1Gi"]),
         limits: s(&["web:cpu=1,mem=2Gi", "api:cpu=1,mem=2Gi"]),
+        container: None,
     }
 }
 
@@ -187,9 +192,11 @@ async fn plan_propose_approve_apply_rollback() {
     ] {
         forge.set_permission(&repo(), user, permission);
     }
-    let proposal = review::propose(
-        &forge,
-        &GixVcs::new(),
+    let forge = Arc::new(forge);
+    let proposal = propose::propose(
+        forge.clone(),
+        Arc::new(GixVcs::new()),
+        Arc::new(MemoryStateStore::default()),
         &plan,
         &ProposeRequest {
             repo: repo(),
@@ -207,6 +214,12 @@ async fn plan_propose_approve_apply_rollback() {
     assert!(
         pr.body
             .contains("| Scale | Deployment/web (ns: `assistant`) | replicas 3 → **6** |"),
+        "{}",
+        pr.body
+    );
+    assert!(
+        pr.body
+            .contains("| Deployment/web container `web` | requests.cpu | `250m` | **`500m`** |"),
         "{}",
         pr.body
     );
@@ -407,4 +420,172 @@ async fn plan_propose_approve_apply_rollback() {
         );
     }
     assert_eq!(after.hpas, vec![api_hpa()]);
+}
+
+fn propose_request(clone: &Path, base: Option<&str>) -> ProposeRequest {
+    ProposeRequest {
+        repo: repo(),
+        clone: clone.to_owned(),
+        remote: "origin".into(),
+        base: base.map(str::to_owned),
+    }
+}
+
+async fn prod_plan_with(flags: ScaleFlags) -> ScalePlan {
+    ScalePlan::build(
+        &flags.parse().expect("valid"),
+        Some(&prod_cluster()),
+        "2025-10-11T00:00:00Z",
+    )
+    .await
+    .expect("plan")
+}
+
+fn origin_branches(root: &Path) -> String {
+    git(
+        &root.join("origin.git"),
+        &["for-each-ref", "--format=%(refname)", "refs/heads"],
+    )
+}
+
+/// Issue 11: a rejected token used to push the branch and then exit 2 "nothing was changed".
+/// The token is now checked before anything changes: no branch, locally or on the remote.
+#[tokio::test]
+async fn propose_checks_the_token_before_pushing_anything() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clone = clone_with_origin(dir.path());
+    let forge = Arc::new(InMemoryForge::new());
+    // The first forge request fails as a rejected token does.
+    forge.inject(FaultRule {
+        op: None,
+        repo: None,
+        times: 1,
+        fault: Fault::Unauthenticated,
+    });
+    let plan = prod_plan_with(prod_flags()).await;
+    let err = propose::propose(
+        forge.clone(),
+        Arc::new(GixVcs::new()),
+        Arc::new(MemoryStateStore::default()),
+        &plan,
+        &propose_request(&clone, None),
+    )
+    .await
+    .expect_err("rejected token");
+    assert!(matches!(err, Error::Unauthenticated { .. }), "{err}");
+    assert_eq!(
+        origin_branches(dir.path()),
+        "refs/heads/main",
+        "nothing pushed"
+    );
+    assert_eq!(
+        git(&clone, &["branch", "--format=%(refname:short)"]),
+        "main",
+        "no local branch either"
+    );
+}
+
+/// Issue 11: a propose that failed after the push could never be retried (the branch existed).
+/// It is journaled: running it again resumes, skipping the commit and the push.
+#[tokio::test]
+async fn a_propose_that_failed_after_the_push_resumes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clone = clone_with_origin(dir.path());
+    let forge = Arc::new(InMemoryForge::new());
+    forge.inject(FaultRule {
+        op: Some(ForgeOp::CreatePullRequest),
+        repo: None,
+        times: 1,
+        fault: Fault::PermissionDenied,
+    });
+    let store: Arc<MemoryStateStore> = Arc::new(MemoryStateStore::default());
+    let plan = prod_plan_with(prod_flags()).await;
+    let run = |forge: Arc<InMemoryForge>, store: Arc<MemoryStateStore>| {
+        let (plan, request) = (plan.clone(), propose_request(&clone, None));
+        async move { propose::propose(forge, Arc::new(GixVcs::new()), store, &plan, &request).await }
+    };
+    let err = run(forge.clone(), store.clone())
+        .await
+        .expect_err("the PR could not be opened");
+    assert!(
+        err.to_string().contains("propose stopped at pull-request")
+            && err.to_string().contains("run the same command again"),
+        "{err}"
+    );
+    let branch = propose::proposal_branch(&plan);
+    assert!(origin_branches(dir.path()).contains(&branch), "pushed");
+
+    let proposal = run(forge.clone(), store.clone()).await.expect("resumed");
+    assert_eq!(proposal.branch, branch);
+    assert_eq!(proposal.pull_request.labels, [LABEL_NEEDS_APPROVAL]);
+    let comments = forge
+        .list_comments(&repo(), proposal.pull_request.number)
+        .await
+        .expect("comments");
+    assert_eq!(comments.len(), 1, "one checklist");
+    // A third call does not open a second PR for the same plan.
+    let err = run(forge.clone(), store)
+        .await
+        .expect_err("already proposed");
+    assert!(
+        matches!(err, Error::AlreadyExists { .. }) && err.to_string().contains("#1"),
+        "{err}"
+    );
+}
+
+/// Issue 11: a second propose based its branch on the first proposal's branch (the clone's HEAD).
+/// Every proposal starts from the remote's base branch.
+#[tokio::test]
+async fn a_second_proposal_starts_from_the_default_branch() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clone = clone_with_origin(dir.path());
+    let main = git(&clone, &["rev-parse", "main"]);
+    let forge = Arc::new(InMemoryForge::new());
+    let store = Arc::new(MemoryStateStore::default());
+    let first = propose::propose(
+        forge.clone(),
+        Arc::new(GixVcs::new()),
+        store.clone(),
+        &prod_plan_with(prod_flags()).await,
+        &propose_request(&clone, None),
+    )
+    .await
+    .expect("first");
+    // The clone is now on the first proposal's branch.
+    let mut flags = prod_flags();
+    flags.workloads = vec!["Deployment:web:8".into(), "Deployment:api:4".into()];
+    let second_plan = prod_plan_with(flags).await;
+    let err = propose::propose(
+        forge.clone(),
+        Arc::new(GixVcs::new()),
+        store.clone(),
+        &second_plan,
+        &propose_request(&clone, None),
+    )
+    .await
+    .expect_err("HEAD is a proposal branch");
+    assert!(err.to_string().contains("pass --base BRANCH"), "{err}");
+    let second = propose::propose(
+        forge,
+        Arc::new(GixVcs::new()),
+        store,
+        &second_plan,
+        &propose_request(&clone, Some("main")),
+    )
+    .await
+    .expect("second");
+    assert_ne!(first.commit, second.commit);
+    assert_eq!(
+        git(&clone, &["rev-parse", &format!("{}^", second.commit)]),
+        main,
+        "the second proposal's parent is main, not the first proposal"
+    );
+    assert_eq!(second.pull_request.base_ref, "main");
+    assert_eq!(
+        propose::target_keys_of(&second.pull_request.body),
+        [
+            "production/assistant/Deployment/api",
+            "production/assistant/Deployment/web"
+        ]
+    );
 }

@@ -16,7 +16,8 @@ use orchestrator_core::engine::CancelToken;
 use orchestrator_core::forge::{Forge, RepoId};
 use orchestrator_core::scale::approval::{self, GateAction, GateRequest};
 use orchestrator_core::scale::execute::{ExecuteReport, RolloutWait, ScaleExecutor};
-use orchestrator_core::scale::review::{self, ProposeRequest};
+use orchestrator_core::scale::propose::{self, ProposeRequest};
+use orchestrator_core::scale::review;
 use orchestrator_core::scale::{ScaleFlags, ScalePlan};
 use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore, WorkspaceLock};
 use orchestrator_github::GitHubForge;
@@ -44,9 +45,11 @@ pub(crate) enum ScaleCommand {
     /// no drift (the same gate as /apply-plan).
     Apply(ExecuteArgs),
     /// Preview or, with --execute --pr N, restore the plan's recorded before state exactly: needs
-    /// a second qualified person's /rollback-plan, or the emergency policy.
+    /// a second qualified person's /rollback-plan (or the emergency policy); refuses to overwrite
+    /// changes made after the apply unless --force.
     Rollback(ExecuteArgs),
-    /// Print the three GitHub Actions workflows that run this flow (or write them with --dir).
+    /// Print the GitHub Actions workflow that runs this flow: /apply-plan, /rollback-plan and
+    /// /unlock-plan handled in one issue_comment job (or write it with --dir).
     CiWorkflows(CiWorkflowsArgs),
 }
 
@@ -78,9 +81,16 @@ pub(crate) struct PlanArgs {
     /// can be previewed but not executed.
     #[arg(long, value_name = "SPEC")]
     cluster: Option<String>,
+    /// The container --req/--lim change in each workload (default: its first container; a
+    /// sidecar changes only when named).
+    #[arg(short = 'c', long = "container", value_name = "NAME")]
+    container: Option<String>,
     /// Where to write the artifacts (default: artifacts/infra-scale-TARGET-TIMESTAMP).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Overwrite a plan already in --out.
+    #[arg(long)]
+    force: bool,
     /// Accepted for the seed's scripts: planning never changes anything.
     #[arg(long, hide = true)]
     dry_run: bool,
@@ -100,7 +110,8 @@ pub(crate) struct ProposeArgs {
     /// The remote to push to.
     #[arg(long, default_value = "origin")]
     remote: String,
-    /// The PR's base branch (default: the clone's current branch).
+    /// The PR's base branch; the proposal branch starts from REMOTE/BASE, fetched first
+    /// (default: the clone's current branch).
     #[arg(long, value_name = "BRANCH")]
     base: Option<String>,
 }
@@ -134,6 +145,10 @@ pub(crate) struct ExecuteArgs {
     /// the rollouts.
     #[arg(long)]
     no_wait: bool,
+    /// Rollback only: restore the before state even over changes made after the apply (without
+    /// it, such a rollback is refused naming each changed field).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     policy: PolicyArgs,
 }
@@ -169,6 +184,19 @@ pub(crate) struct CiWorkflowsArgs {
     /// Write the files into this directory (e.g. .github/workflows) instead of printing them.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// The orchestrator release the workflow installs.
+    #[arg(long, value_name = "VERSION", default_value = env!("CARGO_PKG_VERSION"))]
+    orchestrator_version: String,
+    /// The SHA-256 of that release's archive: the install step refuses any other bytes.
+    #[arg(long, value_name = "HEX")]
+    orchestrator_sha256: String,
+    /// Where the archive is downloaded from; `{version}` is replaced by the version.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://github.com/orchestrator-rs/orchestrator/releases/download/v{version}/orchestrator-x86_64-unknown-linux-gnu.tar.gz"
+    )]
+    asset_url: String,
 }
 
 pub(crate) async fn run(global: &Global, args: ScaleArgs) -> anyhow::Result<ExitCode> {
@@ -187,6 +215,14 @@ pub(crate) async fn cluster(
     kube_context: Option<&str>,
 ) -> anyhow::Result<Arc<dyn Cluster>> {
     if let Some(path) = spec.strip_prefix("file:") {
+        // A typo must not read as an empty cluster (every workload "missing", or a plan that
+        // records nothing).
+        if !Path::new(path).is_file() {
+            return Err(Error::invalid_input(format!(
+                "--cluster {spec}: {path} does not exist (expected a cluster state file)"
+            ))
+            .into());
+        }
         return Ok(Arc::new(InMemoryCluster::open(Path::new(path))?));
     }
     if spec == "kube" {
@@ -219,8 +255,22 @@ async fn plan(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
         hpa: args.hpa,
         requests: args.requests,
         limits: args.limits,
+        container: args.container,
     };
     let request = flags.parse()?;
+    if let Some(out) = &args.out {
+        for existing in [out.join("plan.yaml"), out.join("SUMMARY.md")] {
+            if existing.exists() && !args.force {
+                return Err(Error::invalid_input(format!(
+                    "--out {}: {} exists; pass --force to overwrite it (a reviewed plan is not \
+                     replaced silently)",
+                    out.display(),
+                    existing.display()
+                ))
+                .into());
+            }
+        }
+    }
     let live = match &args.cluster {
         Some(spec) => Some(cluster(spec, args.kube_context.as_deref()).await?),
         None => None,
@@ -284,9 +334,12 @@ async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode>
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
     let forge = forge(global)?;
     let vcs = orchestrator_git::GixVcs::new();
-    let proposal = review::propose(
-        forge.as_ref(),
-        &vcs,
+    // Journaled under the workspace lock like apply: a failed propose resumes.
+    let (store, _lock) = state_store(global, true)?;
+    let proposal = propose::propose(
+        forge,
+        Arc::new(vcs),
+        store,
         &plan,
         &ProposeRequest {
             repo: args.repo.parse::<RepoId>()?,
@@ -343,6 +396,13 @@ async fn execute(
     // Bad flags exit 2 before anything is read.
     args.rollout_wait(local.rollout_wait)?;
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
+    if args.force && action == GateAction::Apply {
+        return Err(Error::invalid_input(
+            "--force belongs to `scale rollback` (overwrite changes made after the apply); \
+             apply refuses drift whatever the flags",
+        )
+        .into());
+    }
     // Verify first: a refusal changes nothing and connects to no cluster.
     let mut approved = None;
     let mut rollout = local.rollout_wait;
@@ -415,7 +475,9 @@ async fn execute(
         .or_else(|| plan.context.kube_context.clone());
     let cluster = cluster(&args.cluster, context.as_deref()).await?;
     let (store, _lock) = state_store(global, args.execute)?;
-    let mut executor = ScaleExecutor::new(cluster, store).with_rollout_wait(rollout_wait);
+    let mut executor = ScaleExecutor::new(cluster, store)
+        .with_rollout_wait(rollout_wait)
+        .with_force(args.force);
     if args.execute {
         // Waiting for rollouts takes minutes: show it, and let Ctrl-C stop it with a journal.
         let cancel = CancelToken::new();
@@ -468,15 +530,11 @@ fn print_report(global: &Global, report: &ExecuteReport) -> anyhow::Result<()> {
 }
 
 fn ci_workflows(args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
-    let files = [
-        ("plan-commands.yml", PLAN_COMMANDS_YML),
-        ("infra-apply.yml", INFRA_APPLY_YML),
-        ("infra-rollback.yml", INFRA_ROLLBACK_YML),
-    ];
+    let files = workflow_files(args)?;
     match &args.dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            for (name, text) in files {
+            for (name, text) in &files {
                 let path = dir.join(name);
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
@@ -484,7 +542,7 @@ fn ci_workflows(args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
-            for (name, text) in files {
+            for (name, text) in &files {
                 println!("# .github/workflows/{name}\n{text}");
             }
         }
@@ -492,101 +550,48 @@ fn ci_workflows(args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-const PLAN_COMMANDS_YML: &str = r#"name: plan-commands
-# /approve-plan and /rollback-plan on a plan PR: permission-checked, bound to plan hash + head SHA.
-on:
-  issue_comment:
-    types: [created]
-permissions:
-  contents: read
-  issues: write
-  pull-requests: write
-jobs:
-  command:
-    if: github.event.issue.pull_request && contains(github.event.comment.body, '-plan')
-    runs-on: ubuntu-latest
-    steps:
-      - name: Handle the command
-        env:
-          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
-        run: orchestrator pr-command --event-file "$GITHUB_EVENT_PATH"
-"#;
+/// The workflow templates, kept as YAML files so they read (and lint) as what they are. Each
+/// `@NAME@` is filled in by [`workflow_files`].
+const PLAN_COMMANDS_YML: &str = include_str!("../../templates/workflows/plan-commands.yml");
 
-const INFRA_APPLY_YML: &str = r#"name: infra-apply
-# Applies a plan when its PR carries execute-plan; the command re-checks the approval, the head
-# SHA and drift against the recorded before state.
-on:
-  pull_request:
-    types: [labeled, synchronize]
-permissions:
-  contents: read
-  issues: read
-  pull-requests: read
-concurrency:
-  group: infra-apply-${{ github.event.pull_request.number }}
-  cancel-in-progress: false
-jobs:
-  apply:
-    if: contains(github.event.pull_request.labels.*.name, 'execute-plan')
-    runs-on: ubuntu-latest
-    environment: production
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          ref: ${{ github.event.pull_request.head.sha }}
-      - name: Kubeconfig
-        run: mkdir -p ~/.kube && echo "$KUBECONFIG_DATA" > ~/.kube/config
-        env:
-          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG }}
-      - name: Preview
-        run: |
-          for plan in ops/plans/infra-scale/*/plan.yaml; do
-            orchestrator scale apply --plan "$plan"
-          done
-      - name: Apply
-        env:
-          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
-        run: |
-          for plan in ops/plans/infra-scale/*/plan.yaml; do
-            orchestrator scale apply --plan "$plan" --execute --pr ${{ github.event.pull_request.number }}
-          done
-"#;
-
-const INFRA_ROLLBACK_YML: &str = r#"name: infra-rollback
-# Restores a plan's recorded before state when its PR carries rollback-plan.
-on:
-  pull_request:
-    types: [labeled]
-permissions:
-  contents: read
-  issues: read
-  pull-requests: read
-concurrency:
-  group: infra-apply-${{ github.event.pull_request.number }}
-  cancel-in-progress: false
-jobs:
-  rollback:
-    if: github.event.label.name == 'rollback-plan'
-    runs-on: ubuntu-latest
-    environment: production
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          ref: ${{ github.event.pull_request.head.sha }}
-      - name: Kubeconfig
-        run: mkdir -p ~/.kube && echo "$KUBECONFIG_DATA" > ~/.kube/config
-        env:
-          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG }}
-      - name: Preview
-        run: |
-          for plan in ops/plans/infra-scale/*/plan.yaml; do
-            orchestrator scale rollback --plan "$plan"
-          done
-      - name: Roll back
-        env:
-          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
-        run: |
-          for plan in ops/plans/infra-scale/*/plan.yaml; do
-            orchestrator scale rollback --plan "$plan" --execute --pr ${{ github.event.pull_request.number }}
-          done
-"#;
+/// The generated workflows, by file name: the templates with the pinned version, checksum and
+/// download URL filled in. Refuses a checksum that is not 64 hex digits, and a URL or version
+/// that would break out of the YAML string they are written into.
+fn workflow_files(args: &CiWorkflowsArgs) -> Result<Vec<(&'static str, String)>, Error> {
+    let sha = args.orchestrator_sha256.to_ascii_lowercase();
+    if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::invalid_input(format!(
+            "--orchestrator-sha256 {}: expected the 64 hex digits of the release archive's \
+             SHA-256 (sha256sum orchestrator-*.tar.gz)",
+            args.orchestrator_sha256
+        )));
+    }
+    let plain = |flag: &str, value: &str| {
+        if value.is_empty()
+            || value
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "\"'\\$`".contains(c))
+        {
+            Err(Error::invalid_input(format!(
+                "{flag} {value:?}: must be non-empty, without spaces, quotes, `$` or backslashes"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    plain("--orchestrator-version", &args.orchestrator_version)?;
+    plain("--asset-url", &args.asset_url)?;
+    if !args.asset_url.starts_with("https://") {
+        return Err(Error::invalid_input(format!(
+            "--asset-url {}: must be an https:// URL",
+            args.asset_url
+        )));
+    }
+    let fill = |template: &str| {
+        template
+            .replace("@ORCHESTRATOR_VERSION@", &args.orchestrator_version)
+            .replace("@ORCHESTRATOR_SHA256@", &sha)
+            .replace("@ORCHESTRATOR_ASSET_URL@", &args.asset_url)
+    };
+    Ok(vec![("plan-commands.yml", fill(PLAN_COMMANDS_YML))])
+}

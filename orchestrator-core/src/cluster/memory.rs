@@ -608,7 +608,7 @@ mod tests {
             .expect("simulate");
         assert_eq!(
             progress(cluster.rollout_status(&web).await.expect("read")),
-            Progressing("1 of 2 replicas available".into())
+            Progressing("1 of 2 replicas not available".into())
         );
         cluster
             .simulate_rollout(&web, Some(SimulatedRollout::Fail { available: 1 }))
@@ -617,7 +617,7 @@ mod tests {
             progress(cluster.rollout_status(&web).await.expect("read")),
             Failed(
                 "progress deadline exceeded (ReplicaSet \"web\" has timed out progressing.): \
-                 1 of 2 replicas available"
+                 1 of 2 replicas not available"
                     .into()
             )
         );
@@ -651,7 +651,7 @@ mod tests {
         let web = WorkloadRef::new(WorkloadKind::Deployment, "a", "web");
         assert_eq!(
             progress(cluster.rollout_status(&web).await.expect("read")),
-            super::super::RolloutProgress::Progressing("2 of 3 replicas available".into())
+            super::super::RolloutProgress::Progressing("1 of 3 replicas not available".into())
         );
         // Writes keep the simulation in the file.
         cluster

@@ -10,7 +10,7 @@ mod quantity;
 mod types;
 
 pub use memory::{ClusterState, InMemoryCluster, SimulatedRollout};
-pub use quantity::canonical_quantity;
+pub use quantity::{canonical_quantity, quantity_milli};
 pub use types::{
     ContainerResources, DEFAULT_HPA_TARGET_CPU_PERCENT, Hpa, PROGRESS_DEADLINE_EXCEEDED,
     ResourceList, RolloutCondition, RolloutProgress, RolloutStatus, WorkloadKind, WorkloadRef,

@@ -70,6 +70,13 @@ pub fn canonical_quantity(q: &str) -> Option<String> {
     })
 }
 
+/// The value of `q` in milli-units, rounded up as the API server stores it (`1` is `1000`,
+/// `1Gi` is `1073741824000`): what comparing two quantities needs, e.g. a request against its
+/// limit. `None` if `q` is not a quantity.
+pub fn quantity_milli(q: &str) -> Option<i128> {
+    parse_milli(q).map(|(milli, _)| milli)
+}
+
 /// The value of `q` in milli-units, rounded up, and how it was written.
 fn parse_milli(q: &str) -> Option<(i128, Format)> {
     let q = q.strip_prefix('+').unwrap_or(q);

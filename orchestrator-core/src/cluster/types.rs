@@ -209,7 +209,7 @@ pub enum RolloutProgress {
     /// Rolled out: the controller has acted on the current spec, and every replica wanted runs the
     /// current template and is available, with no old ones left.
     Complete,
-    /// Still rolling out; says what is missing, e.g. `2 of 3 replicas available`.
+    /// Still rolling out; says what is missing, e.g. `1 of 3 replicas not available`.
     Progressing(String),
     /// The controller gave up (`Progressing` is `ProgressDeadlineExceeded`); says why and what is
     /// missing.
@@ -277,10 +277,12 @@ impl RolloutStatus {
     /// What keeps an observed rollout from being complete, if anything.
     fn missing(&self) -> Option<String> {
         let desired = self.desired_replicas;
+        // Each line names what is missing, as "still missing: ..." reads it.
         if self.updated_replicas < self.replicas_to_update {
             Some(format!(
-                "{} of {} replicas updated",
-                self.updated_replicas, self.replicas_to_update
+                "{} of {} replicas not updated",
+                self.replicas_to_update - self.updated_replicas,
+                self.replicas_to_update
             ))
         } else if self.replicas > desired {
             let extra = self.replicas - desired;
@@ -290,8 +292,8 @@ impl RolloutStatus {
             ))
         } else if self.available_replicas < desired {
             Some(format!(
-                "{} of {desired} replicas available",
-                self.available_replicas
+                "{} of {desired} replicas not available",
+                desired - self.available_replicas
             ))
         } else {
             None
@@ -359,7 +361,7 @@ mod tests {
         status.available_replicas = 2;
         assert_eq!(
             status.progress(),
-            RolloutProgress::Progressing("1 of 3 replicas updated".into())
+            RolloutProgress::Progressing("2 of 3 replicas not updated".into())
         );
         status.updated_replicas = 3;
         assert_eq!(
@@ -369,7 +371,7 @@ mod tests {
         status.replicas = 3;
         assert_eq!(
             status.progress(),
-            RolloutProgress::Progressing("2 of 3 replicas available".into())
+            RolloutProgress::Progressing("1 of 3 replicas not available".into())
         );
         status.available_replicas = 3;
         assert_eq!(status.progress(), RolloutProgress::Complete);
@@ -400,7 +402,7 @@ mod tests {
             status.progress(),
             RolloutProgress::Failed(
                 "progress deadline exceeded (ReplicaSet \"web-5d8f\" has timed out \
-                 progressing.): 2 of 3 replicas available"
+                 progressing.): 1 of 3 replicas not available"
                     .into()
             )
         );
@@ -408,7 +410,7 @@ mod tests {
         status.conditions = vec![progressing("ReplicaSetUpdated", "progressing")];
         assert_eq!(
             status.progress(),
-            RolloutProgress::Progressing("2 of 3 replicas available".into())
+            RolloutProgress::Progressing("1 of 3 replicas not available".into())
         );
     }
 
@@ -423,7 +425,7 @@ mod tests {
         status.available_replicas = 2;
         assert_eq!(
             status.progress(),
-            RolloutProgress::Progressing("2 of 3 replicas available".into())
+            RolloutProgress::Progressing("1 of 3 replicas not available".into())
         );
     }
 }

@@ -54,7 +54,7 @@ pub fn ci_snippet(
     runs-on: ubuntu-latest
     steps:
       - name: Notify the orchestrator
-        uses: actions/github-script@v7
+        uses: actions/github-script@60a0d83039c74a4aee543508d2ffcb1c3799cdea # v7.0.1
         with:
           github-token: ${{{{ secrets.ORCHESTRATOR_DISPATCH_TOKEN }}}}
           script: |

@@ -10,6 +10,11 @@
 //! workload changed waits for its rollout ([`wait_for_rollout`], as `kubectl rollout status`
 //! does), up to [`RolloutWait::timeout`]. A re-run after a timeout finds the changes journaled and
 //! only checks the rollouts again.
+//!
+//! An executed apply also journals the state it left ([`RECORD_AFTER_STEP`]). Rollback restores
+//! `before` only over that state: a field someone changed since the apply is named and the
+//! rollback refused unless forced ([`ScaleExecutor::with_force`]), so a rollback never silently
+//! undoes a later fix.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +39,10 @@ use crate::step::{Check, Step, StepContext, StepOutput};
 pub const APPLY_RUN_KIND: &str = "scale-apply";
 /// Run kind of journaled rollbacks (key: the plan hash).
 pub const ROLLBACK_RUN_KIND: &str = "scale-rollback";
+
+/// The journaled apply step whose output is the state the apply left (an [`BeforeState`]-shaped
+/// record of the same objects).
+pub const RECORD_AFTER_STEP: &str = "record-after";
 
 /// Default of [`RolloutWait::timeout`]: kubectl's habit for a rollout is minutes, not seconds.
 pub const DEFAULT_ROLLOUT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -97,6 +106,11 @@ pub struct ExecuteReport {
     /// The journaled run, when executed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<RunId>,
+    /// An executed apply: the planned objects as the apply left them (read back after the
+    /// changes, journaled as the step [`RECORD_AFTER_STEP`]). Rollback compares the live state
+    /// with it and refuses to overwrite what changed since (see [`ScaleExecutor::with_force`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<BeforeState>,
 }
 
 impl ExecuteReport {
@@ -254,6 +268,176 @@ impl Step for ClusterStep {
     }
 }
 
+/// Reads the planned objects once the changes are made: the state the apply left, journaled as
+/// this step's output so a later rollback can tell what changed since.
+#[derive(Debug)]
+struct RecordAfterStep {
+    objects: BeforeState,
+    cluster: Arc<dyn Cluster>,
+}
+
+#[async_trait]
+impl Step for RecordAfterStep {
+    fn id(&self) -> &str {
+        RECORD_AFTER_STEP
+    }
+
+    fn describe(&self) -> String {
+        "record the state the apply left (what rollback compares against)".into()
+    }
+
+    async fn check(&self, _: &StepContext) -> Result<Check> {
+        // Reading is cheap and the record is only useful if journaled: always take it.
+        Ok(Check::Pending("read the planned objects back".into()))
+    }
+
+    async fn apply(&self, _: &StepContext) -> Result<StepOutput> {
+        let after = read_state(&self.objects, self.cluster.as_ref()).await?;
+        Ok(StepOutput {
+            summary: "recorded the state the apply left".into(),
+            data: serde_json::to_value(&after).map_err(|e| {
+                Error::invalid_input(format!("the after state does not serialize: {e}"))
+            })?,
+        })
+    }
+}
+
+/// The live state of the objects `objects` names (same workloads and HPAs).
+pub async fn read_state(objects: &BeforeState, cluster: &dyn Cluster) -> Result<BeforeState> {
+    let mut workloads = Vec::new();
+    for w in &objects.workloads {
+        let state = live(cluster, &w.workload_ref()).await?;
+        workloads.push(BeforeWorkload {
+            kind: w.kind,
+            name: w.name.clone(),
+            namespace: w.namespace.clone(),
+            replicas: state.replicas,
+            revision: state.revision,
+            containers: state.containers,
+        });
+    }
+    let mut hpas = Vec::new();
+    for h in &objects.hpas {
+        hpas.push(super::plan::BeforeHpa {
+            name: h.name.clone(),
+            namespace: h.namespace.clone(),
+            hpa: cluster.hpa(&h.namespace, &h.name).await?,
+        });
+    }
+    Ok(BeforeState { workloads, hpas })
+}
+
+/// The state an apply of `plan` leaves, derived from the plan alone: `before` with the planned
+/// replicas, resources and HPAs. What rollback compares against when no apply of this plan was
+/// journaled here (another machine applied it).
+pub fn planned_after(plan: &ScalePlan, before: &BeforeState) -> BeforeState {
+    let mut after = before.clone();
+    for w in &mut after.workloads {
+        let r = w.workload_ref();
+        if let Some(to) = plan
+            .actions
+            .iter()
+            .find(|a| a.action == ActionType::ScaleWorkload && a.workload().as_ref() == Some(&r))
+            .and_then(|a| a.to)
+        {
+            w.replicas = to;
+        }
+        w.containers = target_containers(plan, &w.containers, &r);
+        // The revision a template change makes is the cluster's to choose: unknown here.
+        if w.containers != before_containers(before, &r) {
+            w.revision = None;
+        }
+    }
+    for h in &mut after.hpas {
+        if let Some(planned) = plan
+            .actions
+            .iter()
+            .filter(|a| a.action == ActionType::ApplyHpa && a.name == h.name)
+            .find_map(super::plan::Action::hpa_object)
+        {
+            h.hpa = Some(planned);
+        }
+    }
+    after
+}
+
+fn before_containers(before: &BeforeState, r: &WorkloadRef) -> Vec<ContainerResources> {
+    before
+        .workloads
+        .iter()
+        .find(|w| w.workload_ref() == *r)
+        .map(|w| w.containers.clone())
+        .unwrap_or_default()
+}
+
+/// The fields changed since the apply: each one whose live value is neither what the apply left
+/// (`after`) nor what rollback restores (`before`, e.g. a rollback half done). Replicas an HPA
+/// moved within its bounds (as the apply left it) are the autoscaler's, not a later change.
+pub fn changed_since_apply(
+    before: &BeforeState,
+    after: &BeforeState,
+    live: &BeforeState,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    for ((b, a), l) in before
+        .workloads
+        .iter()
+        .zip(&after.workloads)
+        .zip(&live.workloads)
+    {
+        let r = b.workload_ref();
+        let autoscaled = after.hpas.iter().filter_map(|h| h.hpa.as_ref()).any(|h| {
+            h.target_kind == r.kind
+                && h.target_name == r.name
+                && (h.min_replicas..=h.max_replicas).contains(&l.replicas)
+        });
+        if l.replicas != a.replicas && l.replicas != b.replicas && !autoscaled {
+            changed.push(format!(
+                "{r} replicas: the apply left {}, now {}",
+                a.replicas, l.replicas
+            ));
+        }
+        for lc in &l.containers {
+            let ac = a.containers.iter().find(|c| c.name == lc.name);
+            let bc = b.containers.iter().find(|c| c.name == lc.name);
+            let (Some(ac), Some(bc)) = (ac, bc) else {
+                changed.push(format!("{r} container {}: added since the apply", lc.name));
+                continue;
+            };
+            for (field, al, bl, ll) in [
+                ("requests", &ac.requests, &bc.requests, &lc.requests),
+                ("limits", &ac.limits, &bc.limits, &lc.limits),
+            ] {
+                let keys: std::collections::BTreeSet<&String> =
+                    al.keys().chain(ll.keys()).collect();
+                for key in keys {
+                    let (av, bv, lv) = (al.get(key), bl.get(key), ll.get(key));
+                    if lv != av && lv != bv {
+                        let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "none".into());
+                        changed.push(format!(
+                            "{r} container {} {field}.{key}: the apply left {}, now {}",
+                            lc.name,
+                            show(av),
+                            show(lv)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for ((b, a), l) in before.hpas.iter().zip(&after.hpas).zip(&live.hpas) {
+        if l.hpa != a.hpa && l.hpa != b.hpa {
+            changed.push(format!(
+                "HorizontalPodAutoscaler {}: the apply left {}, now {}",
+                l.name,
+                describe_hpa(a.hpa.as_ref()),
+                describe_hpa(l.hpa.as_ref())
+            ));
+        }
+    }
+    changed
+}
+
 /// Waits for one workload's rollout.
 #[derive(Debug)]
 struct RolloutStep {
@@ -336,7 +520,7 @@ pub async fn wait_for_rollout(
                     });
                 }
                 RolloutProgress::Progressing(now) => {
-                    ctx.progress(format!("waiting for {now}"));
+                    ctx.progress(format!("waiting: {now}"));
                     missing = now;
                 }
             },
@@ -384,7 +568,12 @@ fn target_containers(
         .iter()
         .filter(|a| a.action == ActionType::UpdateResources && a.workload().as_ref() == Some(w))
     {
-        for c in &mut containers {
+        // The named container only; an action without one comes from a plan written before
+        // containers were named, which meant (and was approved as) every container.
+        for c in containers
+            .iter_mut()
+            .filter(|c| action.container.as_ref().is_none_or(|n| *n == c.name))
+        {
             if let Some(r) = &action.requests {
                 r.overlay(&mut c.requests);
             }
@@ -469,7 +658,11 @@ fn rollback_ops(before: &BeforeState) -> Vec<Op> {
 }
 
 /// Refuses when the live state is neither the recorded before state nor already the planned
-/// state (a half-applied plan resumes), naming the first field that drifted.
+/// state (a half-applied plan resumes), naming every field that drifted, not only the first.
+///
+/// A workload's replicas are not drift while an HPA manages it and they lie within its bounds
+/// (the HPA as recorded, or as it is now): the autoscaler moves them all the time, and a plan for
+/// such a workload acts on the HPA.
 pub async fn check_drift(plan: &ScalePlan, cluster: &dyn Cluster) -> Result<()> {
     let before = plan.before.as_ref().ok_or_else(|| {
         Error::invalid_input(
@@ -477,88 +670,86 @@ pub async fn check_drift(plan: &ScalePlan, cluster: &dyn Cluster) -> Result<()> 
              previewed but not executed; run `orchestrator scale plan --cluster ...` again",
         )
     })?;
-    let drift = |what: String, recorded: String, live: String, planned: Option<String>| {
-        Error::Conflict {
-            message: format!(
-                "drift: {what}: the plan recorded {recorded}, the cluster has {live}{}; refusing to \
-                 apply a plan made for another state: plan again",
-                planned
-                    .map(|p| format!(" (planned {p})"))
-                    .unwrap_or_default()
-            ),
-        }
+    let mut drifted: Vec<String> = Vec::new();
+    let mut drift = |what: String, recorded: String, live: String, planned: Option<String>| {
+        drifted.push(format!(
+            "{what}: the plan recorded {recorded}, the cluster has {live}{}",
+            planned
+                .map(|p| format!(" (planned {p})"))
+                .unwrap_or_default()
+        ));
     };
     for b in &before.workloads {
         let r = b.workload_ref();
         let Some(state) = cluster.workload(&r).await? else {
-            return Err(drift(r.to_string(), "it".into(), "none".into(), None));
+            drift(r.to_string(), "it".into(), "none".into(), None);
+            continue;
         };
         let planned_replicas = plan
             .actions
             .iter()
             .find(|a| a.action == ActionType::ScaleWorkload && a.workload().as_ref() == Some(&r))
             .and_then(|a| a.to);
-        if state.replicas != b.replicas && Some(state.replicas) != planned_replicas {
-            return Err(drift(
+        if state.replicas != b.replicas
+            && Some(state.replicas) != planned_replicas
+            && !within_hpa_bounds(plan, before, cluster, &r, state.replicas).await?
+        {
+            drift(
                 format!("{r} replicas"),
                 b.replicas.to_string(),
                 state.replicas.to_string(),
                 planned_replicas.map(|p| p.to_string()),
-            ));
+            );
         }
         let target = target_containers(plan, &b.containers, &r);
         if state.containers != b.containers && state.containers != target {
-            for (i, recorded) in b.containers.iter().enumerate() {
-                let now = state.containers.get(i);
-                for (field, rec, cur) in [
-                    ("requests", &recorded.requests, now.map(|c| &c.requests)),
-                    ("limits", &recorded.limits, now.map(|c| &c.limits)),
-                ] {
-                    let keys: std::collections::BTreeSet<&String> = rec
-                        .keys()
-                        .chain(cur.into_iter().flat_map(|c| c.keys()))
-                        .collect();
-                    for key in keys {
-                        let (a, l) = (rec.get(key), cur.and_then(|c| c.get(key)));
-                        let planned = target.get(i).and_then(|t| {
-                            if field == "requests" {
-                                &t.requests
-                            } else {
-                                &t.limits
+            let names = |cs: &[ContainerResources]| cs.iter().map(|c| c.name.clone()).collect();
+            let (recorded_names, live_names): (Vec<String>, Vec<String>) =
+                (names(&b.containers), names(&state.containers));
+            if recorded_names != live_names {
+                drift(
+                    format!("{r} containers"),
+                    format!("{recorded_names:?}"),
+                    format!("{live_names:?}"),
+                    None,
+                );
+            } else {
+                for ((recorded, now), planned) in
+                    b.containers.iter().zip(&state.containers).zip(&target)
+                {
+                    for (field, rec, cur, plan_list) in [
+                        (
+                            "requests",
+                            &recorded.requests,
+                            &now.requests,
+                            &planned.requests,
+                        ),
+                        ("limits", &recorded.limits, &now.limits, &planned.limits),
+                    ] {
+                        let keys: std::collections::BTreeSet<&String> =
+                            rec.keys().chain(cur.keys()).collect();
+                        for key in keys {
+                            let (a, l, p) = (rec.get(key), cur.get(key), plan_list.get(key));
+                            if a != l && l != p {
+                                drift(
+                                    format!("{r} container {} {field}.{key}", recorded.name),
+                                    a.cloned().unwrap_or_else(|| "none".into()),
+                                    l.cloned().unwrap_or_else(|| "none".into()),
+                                    p.cloned(),
+                                );
                             }
-                            .get(key)
-                        });
-                        if a != l && l != planned {
-                            return Err(drift(
-                                format!("{r} container {} {field}.{key}", recorded.name),
-                                a.cloned().unwrap_or_else(|| "none".into()),
-                                l.cloned().unwrap_or_else(|| "none".into()),
-                                planned.cloned(),
-                            ));
                         }
                     }
                 }
             }
-            return Err(drift(
-                format!("{r} containers"),
-                format!(
-                    "{:?}",
-                    b.containers.iter().map(|c| &c.name).collect::<Vec<_>>()
-                ),
-                format!(
-                    "{:?}",
-                    state.containers.iter().map(|c| &c.name).collect::<Vec<_>>()
-                ),
-                None,
-            ));
         }
         if state.containers == b.containers && state.revision != b.revision {
-            return Err(drift(
+            drift(
                 format!("{r} revision"),
                 fmt_opt(b.revision),
                 fmt_opt(state.revision),
                 None,
-            ));
+            );
         }
     }
     for h in &before.hpas {
@@ -569,15 +760,60 @@ pub async fn check_drift(plan: &ScalePlan, cluster: &dyn Cluster) -> Result<()> 
             .filter(|a| a.action == ActionType::ApplyHpa && a.name == h.name)
             .find_map(super::plan::Action::hpa_object);
         if now != h.hpa && now != planned {
-            return Err(drift(
+            drift(
                 format!("HorizontalPodAutoscaler {} (ns: {})", h.name, h.namespace),
                 describe_hpa(h.hpa.as_ref()),
                 describe_hpa(now.as_ref()),
                 planned.as_ref().map(|p| describe_hpa(Some(p))),
-            ));
+            );
         }
     }
-    Ok(())
+    if drifted.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        message: format!(
+            "drift: {}; refusing to apply a plan made for another state: plan again",
+            drifted.join("; ")
+        ),
+    })
+}
+
+/// Whether `replicas` lies within the bounds of an HPA that manages `w`: as recorded at plan
+/// time, or as it is now.
+async fn within_hpa_bounds(
+    plan: &ScalePlan,
+    before: &BeforeState,
+    cluster: &dyn Cluster,
+    w: &WorkloadRef,
+    replicas: i32,
+) -> Result<bool> {
+    let manages =
+        |h: &Hpa| h.namespace == w.namespace && h.target_kind == w.kind && h.target_name == w.name;
+    // The planned HPA counts only once it is live (a half-applied plan resuming): before that,
+    // no autoscaler can have moved the replicas within its bounds.
+    let mut hpas: Vec<Hpa> = before.hpas.iter().filter_map(|h| h.hpa.clone()).collect();
+    let names: Vec<String> = before
+        .hpas
+        .iter()
+        .map(|h| h.name.clone())
+        .chain(
+            plan.actions
+                .iter()
+                .filter(|a| a.action == ActionType::ApplyHpa)
+                .map(|a| a.name.clone()),
+        )
+        .chain(std::iter::once(w.name.clone()))
+        .collect();
+    for name in names {
+        if let Some(live) = cluster.hpa(&w.namespace, &name).await? {
+            hpas.push(live);
+        }
+    }
+    Ok(hpas
+        .iter()
+        .filter(|h| manages(h))
+        .any(|h| (h.min_replicas..=h.max_replicas).contains(&replicas)))
 }
 
 fn fmt_opt(v: Option<i64>) -> String {
@@ -605,6 +841,8 @@ pub struct ScaleExecutor {
     observer: Arc<dyn Observer>,
     cancel: CancelToken,
     rollout: Option<RolloutWait>,
+    force: bool,
+    applied: Option<BeforeState>,
 }
 
 impl ScaleExecutor {
@@ -617,7 +855,50 @@ impl ScaleExecutor {
             observer: Arc::new(SilentObserver),
             cancel: CancelToken::new(),
             rollout: Some(RolloutWait::default()),
+            force: false,
+            applied: None,
         }
+    }
+
+    /// Lets an executed rollback overwrite changes made after the apply (`--force`); without it,
+    /// such a rollback is refused naming each changed field.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// The state the apply left, when the caller has it from elsewhere (the apply's report posted
+    /// on the PR). Without it, rollback takes the one journaled by the latest apply of the plan in
+    /// this executor's store, else derives it from the plan ([`planned_after`]).
+    pub fn with_applied_state(mut self, after: Option<BeforeState>) -> Self {
+        self.applied = after;
+        self
+    }
+
+    /// The state the latest journaled apply of `plan` left, if this store has one.
+    pub fn journaled_after(&self, plan: &ScalePlan) -> Result<Option<BeforeState>> {
+        for run in self
+            .store
+            .runs(Some(APPLY_RUN_KIND), Some(plan.hash()), 20)?
+        {
+            let recorded =
+                self.store
+                    .journal(run.id)?
+                    .into_iter()
+                    .rev()
+                    .find_map(|r| match r.entry {
+                        crate::state::JournalEntry::StepSucceeded { step, data, .. }
+                            if step == RECORD_AFTER_STEP =>
+                        {
+                            serde_json::from_value::<BeforeState>(data).ok()
+                        }
+                        _ => None,
+                    });
+            if recorded.is_some() {
+                return Ok(recorded);
+            }
+        }
+        Ok(None)
     }
 
     /// How to wait for the rollouts after executing; `None` reports success once the cluster
@@ -706,6 +987,26 @@ impl ScaleExecutor {
                  nothing exact to roll back to",
             )
         })?;
+        if execute && !self.force {
+            let after = match &self.applied {
+                Some(after) => after.clone(),
+                None => match self.journaled_after(plan)? {
+                    Some(after) => after,
+                    None => planned_after(plan, before),
+                },
+            };
+            let live = read_state(before, self.cluster.as_ref()).await?;
+            let changed = changed_since_apply(before, &after, &live);
+            if !changed.is_empty() {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "changed since the apply: {}; rollback would overwrite it: look at who \
+                         changed it, then pass --force to restore the before state anyway",
+                        changed.join("; ")
+                    ),
+                });
+            }
+        }
         let ops = rollback_ops(before);
         let mut report = self.run(plan, ops, execute, ROLLBACK_RUN_KIND).await?;
         if execute && report.ok {
@@ -740,6 +1041,7 @@ impl ScaleExecutor {
             rollouts: Vec::new(),
             error: None,
             run_id: None,
+            after: None,
         };
         if !execute {
             for op in &ops {
@@ -792,6 +1094,21 @@ impl ScaleExecutor {
                 after,
             });
         }
+        // An apply records the state it left, once every change is made.
+        let record_after = kind == APPLY_RUN_KIND && plan.before.is_some() && !ops.is_empty();
+        if record_after {
+            let after = steps
+                .last()
+                .map(|s| vec![s.step.id().to_owned()])
+                .unwrap_or_default();
+            steps.push(PlannedStep {
+                step: Arc::new(RecordAfterStep {
+                    objects: plan.before.clone().expect("checked above"),
+                    cluster: self.cluster.clone(),
+                }),
+                after,
+            });
+        }
         // The changes form one chain; the rollouts are waited for side by side after all of it.
         if let Some(wait) = self.rollout {
             let last_change: Vec<String> = steps
@@ -810,7 +1127,8 @@ impl ScaleExecutor {
                 });
             }
         }
-        let waits = steps.len() - ops.len();
+        let extra = usize::from(record_after);
+        let waits = steps.len() - ops.len() - extra;
         let engine_plan = Plan::new(steps)?;
         let run = match self.store.resumable(kind, plan.hash())? {
             Some(run) => {
@@ -837,7 +1155,19 @@ impl ScaleExecutor {
         .with_observer(self.observer.clone())
         .with_cancel(self.cancel.clone());
         let outcome = engine.run(&engine_plan, run).await?;
-        let (changes, rollouts) = outcome.steps.split_at(ops.len());
+        let (changes, rest) = outcome.steps.split_at(ops.len());
+        let (recorded, rollouts) = rest.split_at(extra);
+        if let Some(step) = recorded.first() {
+            if step.status.is_done() {
+                report.after = match serde_json::from_value(step.data.clone()) {
+                    Ok(after) => Some(after),
+                    // Journaled by an earlier attempt of this run: the journal holds it.
+                    Err(_) => self.journaled_after(plan)?,
+                };
+            } else if step.status == StepStatus::Failed {
+                report.fail(format!("{}: {}", step.id, step.summary));
+            }
+        }
         for (step, op) in changes.iter().zip(&ops) {
             let mut status = match step.status {
                 StepStatus::Succeeded => "applied",

@@ -5,7 +5,7 @@
 //! 1. [`ScaleFlags::parse`] validates the seed's flags; [`ScalePlan::build`] reads the live
 //!    objects through a [`crate::cluster::Cluster`] and records their **before** state and a
 //!    content hash in the plan (`plan.yaml`, `SUMMARY.md`).
-//! 2. [`review::propose`] commits the plan to a branch and opens a draft PR labelled
+//! 2. [`propose::propose`] commits the plan to a branch and opens a draft PR labelled
 //!    `needs-approval` with a review checklist.
 //! 3. A qualified approver approves with a pull-request review at the head commit; someone with
 //!    write access comments `/apply-plan` (or `/rollback-plan`, `/unlock-plan`).
@@ -22,13 +22,14 @@ pub mod config;
 pub mod execute;
 pub mod lock;
 mod plan;
+pub mod propose;
 mod request;
 pub mod review;
 
 pub use plan::{
     API_VERSION, Action, ActionType, Assumptions, BeforeHpa, BeforeState, BeforeWorkload, DETECT,
     From, HpaValues, PlanContext, PlanMetadata, RISKY_REPLICAS, ResourceValues, ScalePlan,
-    ScaleTarget,
+    ScaleTarget, canonical_json,
 };
 pub use request::{
     HpaSpec, Quantities, ResourceSpec, ScaleFlags, ScaleRequest, WorkloadSpec, is_cpu, is_memory,

@@ -197,6 +197,11 @@ pub struct Action {
     /// update_resources: limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<ResourceValues>,
+    /// update_resources: the one container changed (`-c`, else the workload's first). Absent only
+    /// in plans written before containers were named, which meant every container; such a plan
+    /// still applies as approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     /// apply_hpa: the autoscaler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hpa: Option<HpaValues>,
@@ -243,6 +248,9 @@ impl Action {
                     self.kind.to_ascii_lowercase(),
                     self.name
                 );
+                if let Some(c) = &self.container {
+                    line.push_str(&format!(" -c {c}"));
+                }
                 if let Some(r) = &self.requests {
                     line.push_str(&format!(" --requests {}", r.render_kubectl()));
                 }
@@ -293,8 +301,13 @@ impl Action {
                 if let Some(l) = &self.limits {
                     details.push(format!("lim `{}`", l.render()));
                 }
+                let container = self
+                    .container
+                    .as_ref()
+                    .map(|c| format!(" container `{c}`"))
+                    .unwrap_or_default();
                 format!(
-                    "| Resources | {}/{} (ns: `{ns}`) | {} |",
+                    "| Resources | {}/{}{container} (ns: `{ns}`) | {} |",
                     self.kind,
                     self.name,
                     details.join(" · ")
@@ -322,7 +335,8 @@ impl Action {
 pub struct BeforeState {
     /// Each planned workload as it was.
     pub workloads: Vec<BeforeWorkload>,
-    /// Each HPA the plan applies, as it was (`hpa: null`: it did not exist).
+    /// Each HPA the plan applies, as it was (`hpa: null`: it did not exist), and each HPA that
+    /// already managed a planned workload.
     pub hpas: Vec<BeforeHpa>,
 }
 
@@ -387,6 +401,27 @@ impl ScalePlan {
             Some(cluster) => Some(read_before(request, cluster).await?),
             None => None,
         };
+        if let (Some(c), Some(before)) = (&request.container, &before) {
+            for r in &request.resources {
+                let w = before
+                    .workloads
+                    .iter()
+                    .find(|w| w.name == r.name)
+                    .expect("read_before read every --workload");
+                if !w.containers.iter().any(|x| &x.name == c) {
+                    return Err(Error::invalid_input(format!(
+                        "-c {c}: {}/{} has no container {c} (it has {})",
+                        w.kind,
+                        w.name,
+                        w.containers
+                            .iter()
+                            .map(|x| x.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
         Ok(Self::from_parts(request, before, created_at))
     }
 
@@ -420,6 +455,7 @@ impl ScalePlan {
                 reason: Some("requested_scale".into()),
                 requests: None,
                 limits: None,
+                container: None,
                 hpa: None,
                 scale_target_ref: None,
             });
@@ -428,6 +464,34 @@ impl ScalePlan {
                     "{}/{}: {} replicas requested (above {RISKY_REPLICAS}): check capacity and budget",
                     w.kind, w.name, w.replicas
                 ));
+            }
+            let existing_hpa = before.as_ref().and_then(|b| {
+                b.hpas
+                    .iter()
+                    .find(|h| h.name == w.name)
+                    .and_then(|h| h.hpa.as_ref())
+            });
+            match (request.hpa, existing_hpa) {
+                (Some(hpa), _) => notes.push(format!(
+                    "{}/{}: its replicas are the autoscaler's once HPA {} applies (min {}, max {}, \
+                     cpu {}%): the plan acts on the HPA; {} replicas is only where it starts",
+                    w.kind, w.name, w.name, hpa.min, hpa.max, hpa.cpu, w.replicas
+                )),
+                (None, Some(h)) => notes.push(format!(
+                    "{}/{}: managed by HPA {} (min {}, max {}): the autoscaler moves its replicas \
+                     within those bounds{}; pass --hpa to change the bounds instead",
+                    w.kind,
+                    w.name,
+                    h.name,
+                    h.min_replicas,
+                    h.max_replicas,
+                    if (h.min_replicas..=h.max_replicas).contains(&w.replicas) {
+                        String::new()
+                    } else {
+                        format!(", so it will move {} replicas back inside them", w.replicas)
+                    }
+                )),
+                (None, None) => {}
             }
             if w.kind == WorkloadKind::Deployment {
                 hints.push(match live.and_then(|l| l.revision) {
@@ -445,7 +509,16 @@ impl ScalePlan {
                 .iter()
                 .find(|w| w.name == r.name)
                 .expect("the request validated that --req/--lim name a --workload");
-            actions.push(Action {
+            let live = before.as_ref().and_then(|b| {
+                b.workloads
+                    .iter()
+                    .find(|bw| bw.kind == w.kind && bw.name == w.name)
+            });
+            let container = request.container.clone().or_else(|| {
+                live.and_then(|l| l.containers.first())
+                    .map(|c| c.name.clone())
+            });
+            let action = Action {
                 action: ActionType::UpdateResources,
                 kind: w.kind.to_string(),
                 name: w.name.clone(),
@@ -455,9 +528,27 @@ impl ScalePlan {
                 reason: None,
                 requests: ResourceValues::from_quantities(&r.requests),
                 limits: ResourceValues::from_quantities(&r.limits),
+                container,
                 hpa: None,
                 scale_target_ref: None,
-            });
+            };
+            match (&action.container, live) {
+                (None, _) => notes.push(format!(
+                    "{}/{}: no -c and no cluster read: plan with --cluster to pick its first \
+                     container (the plan cannot execute without the before state anyway)",
+                    w.kind, w.name
+                )),
+                (Some(c), Some(live)) if live.containers.len() > 1 => notes.push(format!(
+                    "{}/{}: --req/--lim change container {c} only ({} other container(s) keep \
+                     their resources; -c NAME picks another)",
+                    w.kind,
+                    w.name,
+                    live.containers.len() - 1
+                )),
+                _ => {}
+            }
+            risks.extend(request_above_limit(&action, live));
+            actions.push(action);
         }
         if let Some(hpa) = request.hpa {
             for w in &request.workloads {
@@ -471,6 +562,7 @@ impl ScalePlan {
                     reason: None,
                     requests: None,
                     limits: None,
+                    container: None,
                     hpa: Some(HpaValues {
                         min: hpa.min,
                         max: hpa.max,
@@ -537,16 +629,27 @@ impl ScalePlan {
         plan
     }
 
-    /// `sha256:<hex>` over the plan's canonical YAML with `planHash` left out: formatting and
-    /// comments in the file do not change it; any change of meaning does.
+    /// `sha256:<hex>` over the plan's canonical JSON ([`canonical_json`]: sorted keys, no
+    /// whitespace) with `planHash` left out. It depends on the plan's fields and values only:
+    /// formatting, comments, key order and quoting in the YAML file do not change it, and neither
+    /// would a YAML emitter upgrade that writes the same plan differently; any change of meaning
+    /// does.
     pub fn compute_hash(&self) -> String {
         let mut unhashed = self.clone();
         unhashed.metadata.plan_hash = None;
-        let canonical =
+        let value =
+            serde_json::to_value(&unhashed).expect("a ScalePlan always serializes (plain data)");
+        sha256_hex(canonical_json(&value).as_bytes())
+    }
+
+    /// The hash plans written before the canonical form carried: over serde-saphyr's YAML bytes.
+    /// Only checked when loading an old plan (see [`ScalePlan::from_yaml`]).
+    pub(super) fn legacy_yaml_hash(&self) -> String {
+        let mut unhashed = self.clone();
+        unhashed.metadata.plan_hash = None;
+        let yaml =
             serde_saphyr::to_string(&unhashed).expect("a ScalePlan always serializes (plain data)");
-        let digest = Sha256::digest(canonical.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        sha256_hex(yaml.as_bytes())
     }
 
     /// The recorded hash (set by the planner).
@@ -583,6 +686,11 @@ impl ScalePlan {
         let computed = plan.compute_hash();
         match &plan.metadata.plan_hash {
             Some(recorded) if *recorded == computed => Ok(plan),
+            // A plan written before the canonical hash: its recorded hash is over the YAML
+            // emitter's bytes. It still loads, keeping that hash (approvals bound to it hold), as
+            // long as it matches; a plan whose YAML this emitter no longer reproduces byte for
+            // byte reads as edited and must be planned again.
+            Some(recorded) if *recorded == plan.legacy_yaml_hash() => Ok(plan),
             Some(recorded) => Err(Error::invalid_input(format!(
                 "{origin}: metadata.planHash is {recorded} but the content hashes to {computed}: \
                  the plan was edited after planning; run `orchestrator scale plan` again"
@@ -706,6 +814,72 @@ impl ScalePlan {
     }
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// `value` as canonical JSON: object keys sorted (by their UTF-8 bytes), no insignificant
+/// whitespace, strings and numbers as serde_json writes them. Two plans with the same fields and
+/// values give the same text whatever file they were read from.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            let body: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_json(v)))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        }
+        Value::Array(items) => {
+            let body: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", body.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The risks of one update_resources action: a request above its limit, which Kubernetes rejects
+/// (`must be less than or equal to ... limit`), judged on what the container will hold after the
+/// plan (its live values with the plan's written over them).
+fn request_above_limit(action: &Action, live: Option<&BeforeWorkload>) -> Vec<String> {
+    let base = live.and_then(|l| {
+        l.containers
+            .iter()
+            .find(|c| Some(&c.name) == action.container.as_ref())
+    });
+    let mut requests = base.map(|c| c.requests.clone()).unwrap_or_default();
+    let mut limits = base.map(|c| c.limits.clone()).unwrap_or_default();
+    if let Some(r) = &action.requests {
+        r.overlay(&mut requests);
+    }
+    if let Some(l) = &action.limits {
+        l.overlay(&mut limits);
+    }
+    let container = action.container.as_deref().unwrap_or("every container");
+    let mut risks = Vec::new();
+    for key in ["cpu", "memory"] {
+        let (Some(req), Some(lim)) = (requests.get(key), limits.get(key)) else {
+            continue;
+        };
+        let milli = crate::cluster::quantity_milli;
+        if let (Some(r), Some(l)) = (milli(req), milli(lim))
+            && r > l
+        {
+            risks.push(format!(
+                "{}/{} container {container}: {key} request {req} is above its limit {lim}; \
+                 Kubernetes rejects a request above its limit",
+                action.kind, action.name
+            ));
+        }
+    }
+    risks
+}
+
 fn render_list(list: &crate::cluster::ResourceList) -> String {
     if list.is_empty() {
         return "-".into();
@@ -738,12 +912,16 @@ async fn read_before(request: &ScaleRequest, cluster: &dyn Cluster) -> Result<Be
         workloads.push(BeforeWorkload::from_state(state));
     }
     let mut hpas = Vec::new();
-    if request.hpa.is_some() {
-        for w in &request.workloads {
+    for w in &request.workloads {
+        // Every HPA of a planned workload: the ones the plan replaces (rollback restores them,
+        // or deletes what did not exist), and the ones already managing a workload (drift then
+        // allows the replicas the autoscaler chooses within its bounds).
+        let hpa = cluster.hpa(&request.namespace, &w.name).await?;
+        if request.hpa.is_some() || hpa.is_some() {
             hpas.push(BeforeHpa {
                 name: w.name.clone(),
                 namespace: request.namespace.clone(),
-                hpa: cluster.hpa(&request.namespace, &w.name).await?,
+                hpa,
             });
         }
     }

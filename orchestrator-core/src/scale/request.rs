@@ -38,7 +38,7 @@ pub struct Quantities {
     pub mem: Option<String>,
 }
 
-/// Resources requested for one workload (all of its containers).
+/// Resources requested for one workload (for one container: [`ScaleRequest::container`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceSpec {
     /// The workload's name.
@@ -64,6 +64,9 @@ pub struct ScaleRequest {
     pub hpa: Option<HpaSpec>,
     /// `--req` / `--lim`, by workload, in the order first named.
     pub resources: Vec<ResourceSpec>,
+    /// `-c`: the container `--req`/`--lim` change in each workload; `None`: each workload's first
+    /// container (never all of them: a sidecar is resized only when named).
+    pub container: Option<String>,
 }
 
 /// The raw flag values, as given on the command line.
@@ -83,6 +86,8 @@ pub struct ScaleFlags {
     pub requests: Vec<String>,
     /// `--lim` values.
     pub limits: Vec<String>,
+    /// `-c` / `--container`.
+    pub container: Option<String>,
 }
 
 fn bad(flag: &str, value: &str, why: impl std::fmt::Display) -> Error {
@@ -170,6 +175,18 @@ impl ScaleFlags {
                 *target = quantities;
             }
         }
+        if let Some(container) = &self.container {
+            if !dns_label(container) {
+                return Err(bad("-c", container, "expected a container name"));
+            }
+            if resources.is_empty() {
+                return Err(bad(
+                    "-c",
+                    container,
+                    "names the container of --req/--lim, and neither is given",
+                ));
+            }
+        }
         Ok(ScaleRequest {
             target: self.target.clone(),
             namespace: self.namespace.clone(),
@@ -177,6 +194,7 @@ impl ScaleFlags {
             workloads,
             hpa,
             resources,
+            container: self.container.clone(),
         })
     }
 }
@@ -429,6 +447,25 @@ mod tests {
             let e = err(f);
             assert!(e.contains(needle), "{e:?} should contain {needle:?}");
         }
+    }
+
+    #[test]
+    fn a_container_needs_resources_to_apply_to() {
+        let mut f = flags(&["Deployment:web:6"], None, &[]);
+        f.container = Some("web".into());
+        assert_eq!(
+            err(f),
+            "-c web: names the container of --req/--lim, and neither is given"
+        );
+        let mut f = flags(&["Deployment:web:6"], None, &["web:cpu=1"]);
+        f.container = Some("Bad_Name".into());
+        assert!(err(f).starts_with("-c Bad_Name: "));
+        let mut f = flags(&["Deployment:web:6"], None, &["web:cpu=1"]);
+        f.container = Some("sidecar".into());
+        assert_eq!(
+            f.parse().expect("valid").container.as_deref(),
+            Some("sidecar")
+        );
     }
 
     #[test]

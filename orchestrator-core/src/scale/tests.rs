@@ -9,6 +9,7 @@ use crate::cluster::{
     Cluster, ContainerResources, Hpa, InMemoryCluster, SimulatedRollout, WorkloadKind, WorkloadRef,
     WorkloadState, WriteOptions,
 };
+use crate::error::Error;
 use crate::state::MemoryStateStore;
 
 pub(crate) const CREATED_AT: &str = "2025-10-11T00:00:00Z";
@@ -27,6 +28,7 @@ pub(crate) fn prod_flags() -> ScaleFlags {
         hpa: Some("min:4,max:12,cpu:65".into()),
         requests: strings(&["web:cpu=500m,mem=1Gi", "api:cpu=400m,mem=1Gi"]),
         limits: strings(&["web:cpu=1,mem=2Gi", "api:cpu=1,mem=2Gi"]),
+        container: None,
     }
 }
 
@@ -40,6 +42,7 @@ fn staging_flags() -> ScaleFlags {
         hpa: Some("min:2,max:6,cpu:70".into()),
         requests: strings(&["web:cpu=300m,mem=512Mi", "api:cpu=300m,mem=512Mi"]),
         limits: strings(&["web:cpu=700m,mem=1Gi", "api:cpu=700m,mem=1Gi"]),
+        container: None,
     }
 }
 
@@ -147,6 +150,7 @@ fn risks_and_notes() {
     assert_eq!(
         plan.notes,
         [
+            "Deployment/web: its replicas are the autoscaler's once HPA web applies (min 4, max 12, cpu 65%): the plan acts on the HPA; 14 replicas is only where it starts",
             "HPA web: max 12 is below the requested 14 replicas of Deployment/web; the autoscaler will cap it at 12"
         ]
     );
@@ -210,7 +214,10 @@ async fn apply_then_rollback_restores_the_exact_before_state() {
     let web_now = cluster.workload(&web()).await.expect("read").expect("web");
     assert_eq!(web_now.replicas, 6);
     assert_eq!(web_now.containers[0].requests["cpu"], "500m");
-    assert_eq!(web_now.containers[1].limits["memory"], "2Gi");
+    // Only the first container is resized: the log-shipper sidecar keeps its resources.
+    assert_eq!(web_now.containers[0].limits["memory"], "2Gi");
+    assert_eq!(web_now.containers[1].limits["memory"], "128Mi");
+    assert_eq!(web_now.containers[1].requests["cpu"], "50m");
     assert_eq!(web_now.revision, Some(3));
     assert_eq!(
         cluster
@@ -348,10 +355,10 @@ async fn a_plan_without_before_state_cannot_execute() {
 #[tokio::test]
 async fn pr_body_and_checklist_are_stable() {
     let plan = prod_plan(&prod_cluster()).await;
-    insta::assert_snapshot!("pr_body", review::pr_body(&plan));
-    insta::assert_snapshot!("checklist_comment", review::checklist_comment());
+    insta::assert_snapshot!("pr_body", propose::pr_body(&plan));
+    insta::assert_snapshot!("checklist_comment", propose::checklist_comment());
     assert_eq!(
-        review::plan_marker_of(&review::pr_body(&plan)),
+        review::plan_marker_of(&propose::pr_body(&plan)),
         Some((
             plan.hash().to_owned(),
             "ops/plans/infra-scale/prod/plan.yaml".to_owned()
@@ -453,7 +460,7 @@ async fn a_stalled_rollout_times_out_naming_the_workload_and_a_rerun_only_checks
         report.error.as_deref(),
         Some(
             "timed out after 90s waiting for Deployment/web (ns: assistant) to roll out; still \
-             missing: 2 of 6 replicas available"
+             missing: 4 of 6 replicas not available"
         )
     );
     // The changes were made and are reported as such; only the wait failed.
@@ -516,7 +523,7 @@ async fn a_failed_rollout_fails_at_once_without_waiting_for_the_timeout() {
         report.error.as_deref(),
         Some(
             "Deployment/web (ns: assistant) failed to roll out: progress deadline exceeded \
-             (ReplicaSet \"web\" has timed out progressing.): 2 of 6 replicas available"
+             (ReplicaSet \"web\" has timed out progressing.): 4 of 6 replicas not available"
         )
     );
     assert_eq!(
@@ -542,7 +549,7 @@ async fn rollback_waits_for_the_rollouts_too() {
         report.error.as_deref(),
         Some(
             "timed out after 300s waiting for Deployment/web (ns: assistant) to roll out; still \
-             missing: 1 of 3 replicas available"
+             missing: 2 of 3 replicas not available"
         )
     );
     // The before state itself was restored.
@@ -662,5 +669,360 @@ async fn transient_status_errors_are_retried_within_the_deadline() {
         err.to_string(),
         "timed out after 300s waiting for Deployment/web (ns: assistant) to roll out; still \
          missing: a status read (transient failure: 503 from the API server)"
+    );
+}
+
+#[tokio::test]
+async fn reformatting_the_yaml_keeps_the_hash() {
+    let plan = prod_plan(&prod_cluster()).await;
+    // The same plan as JSON (valid YAML), with its keys in another order and a comment added
+    // to the YAML form: both load, and hash to what was recorded.
+    let mut value = serde_json::to_value(&plan).expect("json");
+    let reordered: serde_json::Map<String, serde_json::Value> = value
+        .as_object_mut()
+        .expect("object")
+        .clone()
+        .into_iter()
+        .rev()
+        .collect();
+    let json = serde_json::to_string_pretty(&serde_json::Value::Object(reordered)).expect("json");
+    let loaded = ScalePlan::from_yaml(&json, "plan.json").expect("loads");
+    assert_eq!(loaded.hash(), plan.hash());
+    assert_eq!(loaded.compute_hash(), plan.hash());
+    let commented = format!(
+        "# reviewed by ops\n\n{}",
+        plan.to_yaml()
+            .replace("target: prod", "target: 'prod'   # quoted by hand")
+            .replace("namespace: assistant\n", "namespace: \"assistant\"\n")
+    );
+    assert_ne!(commented, plan.to_yaml());
+    let loaded = ScalePlan::from_yaml(&commented, "plan.yaml").expect("loads");
+    assert_eq!(loaded.compute_hash(), plan.hash());
+    // The hash is the canonical JSON's: pinned, so an accidental change of the form shows.
+    let mut unhashed = plan.clone();
+    unhashed.metadata.plan_hash = None;
+    let canonical = canonical_json(&serde_json::to_value(&unhashed).expect("json"));
+    assert!(
+        canonical.starts_with("{\"actions\":[{\"action\":\"scale_workload\""),
+        "{canonical}"
+    );
+    insta::assert_snapshot!("prod_plan_hash", plan.hash());
+}
+
+#[tokio::test]
+async fn a_plan_hashed_the_old_way_still_loads_with_its_hash() {
+    let mut plan = prod_plan(&prod_cluster()).await;
+    let legacy = plan.legacy_yaml_hash();
+    assert_ne!(legacy, plan.hash());
+    plan.metadata.plan_hash = Some(legacy.clone());
+    let loaded = ScalePlan::from_yaml(&plan.to_yaml(), "old/plan.yaml").expect("old plan loads");
+    assert_eq!(
+        loaded.hash(),
+        legacy,
+        "it keeps the hash approvals were bound to"
+    );
+    // Edited after planning, it matches neither hash.
+    let edited = plan.to_yaml().replacen("to: 6", "to: 60", 1);
+    let err = ScalePlan::from_yaml(&edited, "old/plan.yaml").expect_err("edited");
+    assert!(err.to_string().contains("edited after planning"), "{err}");
+}
+
+fn api() -> WorkloadRef {
+    WorkloadRef::new(WorkloadKind::Deployment, "assistant", "api")
+}
+
+#[tokio::test]
+async fn replicas_an_hpa_moved_within_its_bounds_are_not_drift() {
+    let cluster = Arc::new(prod_cluster());
+    let plan = prod_plan(&cluster).await;
+    // api's HPA (min 2, max 5) scaled it from 2 to 5 since planning.
+    cluster
+        .scale(&api(), 5, WriteOptions::default())
+        .await
+        .expect("the autoscaler scales api");
+    let report = executor(&cluster)
+        .apply_plan(&plan, true)
+        .await
+        .expect("no drift");
+    assert!(report.ok, "{report:#?}");
+
+    // Outside the HPA's bounds it is drift.
+    let cluster = Arc::new(prod_cluster());
+    cluster
+        .scale(&api(), 7, WriteOptions::default())
+        .await
+        .expect("someone scales api by hand");
+    let err = executor(&cluster)
+        .apply_plan(&plan, true)
+        .await
+        .expect_err("drift");
+    assert!(
+        err.to_string()
+            .contains("Deployment/api (ns: assistant) replicas: the plan recorded 2, the cluster has 7 (planned 4)"),
+        "{err}"
+    );
+    // web has no HPA yet: the one the plan applies does not excuse a hand-made change.
+    let cluster = Arc::new(prod_cluster());
+    cluster
+        .scale(&web(), 5, WriteOptions::default())
+        .await
+        .expect("by hand");
+    assert!(executor(&cluster).apply_plan(&plan, true).await.is_err());
+}
+
+#[tokio::test]
+async fn the_plan_says_it_acts_on_the_hpa() {
+    let plan = prod_plan(&prod_cluster()).await;
+    assert!(
+        plan.notes.iter().any(|n| n.starts_with(
+            "Deployment/api: its replicas are the autoscaler's once HPA api applies (min 4, max 12, cpu 65%)"
+        )),
+        "{:#?}",
+        plan.notes
+    );
+    // Without --hpa, a workload an HPA manages is named as such.
+    let mut flags = prod_flags();
+    flags.hpa = None;
+    let plan = ScalePlan::build(
+        &flags.parse().expect("valid"),
+        Some(&prod_cluster()),
+        CREATED_AT,
+    )
+    .await
+    .expect("plan");
+    assert!(
+        plan.notes.iter().any(|n| n.starts_with(
+            "Deployment/api: managed by HPA api (min 2, max 5): the autoscaler moves its replicas within those bounds; pass --hpa"
+        )),
+        "{:#?}",
+        plan.notes
+    );
+    assert_eq!(
+        plan.before.as_ref().expect("before").hpas.len(),
+        1,
+        "the existing HPA is recorded"
+    );
+}
+
+#[tokio::test]
+async fn every_drifted_field_is_reported_at_once() {
+    let cluster = Arc::new(prod_cluster());
+    let plan = prod_plan(&cluster).await;
+    cluster
+        .scale(&web(), 5, WriteOptions::default())
+        .await
+        .expect("by hand");
+    let mut changed = cluster
+        .workload(&web())
+        .await
+        .expect("read")
+        .expect("web")
+        .containers;
+    changed[0].requests.insert("cpu".into(), "300m".into());
+    changed[1].limits.insert("memory".into(), "256Mi".into());
+    cluster
+        .set_resources(&web(), &changed, WriteOptions::default())
+        .await
+        .expect("by hand");
+    let err = executor(&cluster)
+        .apply_plan(&plan, true)
+        .await
+        .expect_err("drift")
+        .to_string();
+    for field in [
+        "Deployment/web (ns: assistant) replicas: the plan recorded 3, the cluster has 5 (planned 6)",
+        "Deployment/web (ns: assistant) container web requests.cpu: the plan recorded 250m, the cluster has 300m (planned 500m)",
+        "Deployment/web (ns: assistant) container log-shipper limits.memory: the plan recorded 128Mi, the cluster has 256Mi (planned 128Mi)",
+    ] {
+        assert!(err.contains(field), "{field} missing from {err}");
+    }
+}
+
+#[tokio::test]
+async fn resources_go_to_one_container_named_or_the_first() {
+    let mut flags = prod_flags();
+    flags.container = Some("log-shipper".into());
+    flags.workloads = strings(&["Deployment:web:6"]);
+    flags.requests = strings(&["web:cpu=100m"]);
+    flags.limits = strings(&["web:cpu=200m"]);
+    let cluster = Arc::new(prod_cluster());
+    let plan = ScalePlan::build(
+        &flags.parse().expect("valid"),
+        Some(cluster.as_ref()),
+        CREATED_AT,
+    )
+    .await
+    .expect("plan");
+    assert!(
+        plan.preview_lines().contains(
+            &"preview: kubectl -n assistant set resources deployment/web -c log-shipper --requests cpu=100m --limits cpu=200m".to_owned()
+        ),
+        "{:#?}",
+        plan.preview_lines()
+    );
+    assert!(
+        executor(&cluster)
+            .apply_plan(&plan, true)
+            .await
+            .expect("apply")
+            .ok
+    );
+    let web_now = cluster.workload(&web()).await.expect("read").expect("web");
+    assert_eq!(
+        web_now.containers[0].requests["cpu"], "250m",
+        "web untouched"
+    );
+    assert_eq!(web_now.containers[1].requests["cpu"], "100m");
+
+    flags.container = Some("nginx".into());
+    let err = ScalePlan::build(
+        &flags.parse().expect("valid"),
+        Some(&prod_cluster()),
+        CREATED_AT,
+    )
+    .await
+    .expect_err("no such container");
+    assert_eq!(
+        err.to_string(),
+        "-c nginx: Deployment/web has no container nginx (it has web, log-shipper)"
+    );
+}
+
+#[tokio::test]
+async fn a_request_above_its_limit_is_a_risk() {
+    let mut flags = prod_flags();
+    flags.requests = strings(&["web:cpu=2,mem=1Gi", "api:cpu=400m,mem=1Gi"]);
+    let plan = ScalePlan::build(
+        &flags.parse().expect("valid"),
+        Some(&prod_cluster()),
+        CREATED_AT,
+    )
+    .await
+    .expect("plan");
+    assert_eq!(
+        plan.risks,
+        [
+            "Deployment/web container web: cpu request 2 is above its limit 1; Kubernetes rejects a request above its limit"
+        ]
+    );
+    // Judged against the live limit when the plan sets none.
+    flags.limits = strings(&["api:cpu=1,mem=2Gi"]);
+    flags.requests = strings(&["web:mem=2Gi"]);
+    let plan = ScalePlan::build(
+        &flags.parse().expect("valid"),
+        Some(&prod_cluster()),
+        CREATED_AT,
+    )
+    .await
+    .expect("plan");
+    assert_eq!(
+        plan.risks,
+        [
+            "Deployment/web container web: memory request 2Gi is above its limit 1Gi; Kubernetes rejects a request above its limit"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn rollback_refuses_to_overwrite_changes_made_after_the_apply() {
+    let cluster = Arc::new(prod_cluster());
+    let plan = prod_plan(&cluster).await;
+    let store = Arc::new(MemoryStateStore::default());
+    let executor = ScaleExecutor::new(cluster.clone(), store.clone()).with_rollout_wait(None);
+    let report = executor.apply_plan(&plan, true).await.expect("apply");
+    assert!(report.ok, "{report:#?}");
+    let after = report
+        .after
+        .clone()
+        .expect("the apply records what it left");
+    assert_eq!(after.workloads[0].replicas, 6);
+    assert_eq!(
+        executor.journaled_after(&plan).expect("journal"),
+        Some(after.clone())
+    );
+
+    // Later, someone raises web's memory limit and api's HPA max by hand.
+    let mut changed = cluster
+        .workload(&web())
+        .await
+        .expect("read")
+        .expect("web")
+        .containers;
+    changed[0].limits.insert("memory".into(), "3Gi".into());
+    cluster
+        .set_resources(&web(), &changed, WriteOptions::default())
+        .await
+        .expect("by hand");
+    let mut hpa = cluster
+        .hpa("assistant", "api")
+        .await
+        .expect("read")
+        .expect("api");
+    hpa.max_replicas = 20;
+    cluster.put_hpa(hpa);
+    let writes = cluster.writes().len();
+
+    let err = executor
+        .rollback_plan(&plan, true)
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Conflict { .. }), "{text}");
+    for field in [
+        "Deployment/web (ns: assistant) container web limits.memory: the apply left 2Gi, now 3Gi",
+        "HorizontalPodAutoscaler api: the apply left min 4 max 12 cpu 65%, now min 4 max 20 cpu 65%",
+        "--force",
+    ] {
+        assert!(text.contains(field), "{field} missing from {text}");
+    }
+    assert_eq!(cluster.writes().len(), writes, "nothing was written");
+    // With no journal here (applied elsewhere), the plan's own after state gives the same answer.
+    let elsewhere = ScaleExecutor::new(cluster.clone(), Arc::new(MemoryStateStore::default()))
+        .with_rollout_wait(None);
+    let err = elsewhere
+        .rollback_plan(&plan, true)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("limits.memory: the apply left 2Gi, now 3Gi"),
+        "{err}"
+    );
+    // A preview is not refused; --force restores the before state over the changes.
+    assert!(
+        executor
+            .rollback_plan(&plan, false)
+            .await
+            .expect("preview")
+            .ok
+    );
+    let forced = executor
+        .with_force(true)
+        .rollback_plan(&plan, true)
+        .await
+        .expect("forced");
+    assert!(forced.ok, "{forced:#?}");
+    assert_eq!(
+        cluster.hpa("assistant", "api").await.expect("read"),
+        Some(existing_api_hpa())
+    );
+}
+
+#[tokio::test]
+async fn replicas_the_hpa_moved_after_the_apply_do_not_block_rollback() {
+    let cluster = Arc::new(prod_cluster());
+    let plan = prod_plan(&cluster).await;
+    let executor = executor(&cluster).with_rollout_wait(None);
+    assert!(executor.apply_plan(&plan, true).await.expect("apply").ok);
+    cluster
+        .scale(&web(), 9, WriteOptions::default())
+        .await
+        .expect("the autoscaler scales web within 4..12");
+    assert!(
+        executor
+            .rollback_plan(&plan, true)
+            .await
+            .expect("rollback")
+            .ok
     );
 }

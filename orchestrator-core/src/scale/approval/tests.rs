@@ -8,7 +8,8 @@ use crate::cluster::InMemoryCluster;
 use crate::forge::{Comparison, InMemoryForge, NewPullRequest};
 use crate::scale::execute::ScaleExecutor;
 use crate::scale::lock::{find_lock, lock_marker};
-use crate::scale::review::{CommandOutcome, CommentEvent, handle_comment, pr_body};
+use crate::scale::propose::pr_body;
+use crate::scale::review::{CommandOutcome, CommentEvent, handle_comment};
 use crate::scale::tests::{prod_cluster, prod_plan};
 use crate::state::MemoryStateStore;
 
