@@ -180,7 +180,6 @@ async fn a_reader_cannot_apply_and_the_refusal_is_posted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the GitHub adapter's review, commit, file and compare routes (branch mock-identity)"]
 async fn the_seeds_prod_example_end_to_end() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();

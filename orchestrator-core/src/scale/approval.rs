@@ -233,7 +233,8 @@ pub struct GateRequest<'a> {
 }
 
 /// A plan the gate has verified for one action: only [`verify`] makes one, so an embedder cannot
-/// hand the executor an unreviewed plan.
+/// hand the executor an unreviewed plan. It records facts as of the verification: verify right
+/// before executing, and do not keep one for later (a push or a dismissal after it is not seen).
 #[derive(Debug, Clone, Serialize)]
 pub struct ApprovedPlan {
     plan: ScalePlan,
