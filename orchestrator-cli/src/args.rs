@@ -107,9 +107,10 @@ pub(crate) enum Command {
     /// Serve a mock GitHub API (releases, ETags, pagination, rate limits, faults) whose simulated
     /// CI publishes releases for tags pushed to local bare origins.
     MockForge(crate::commands::mock_forge::MockForgeArgs),
-    /// Kubernetes scaling plans: plan, propose as a PR, apply and roll back behind approvals.
+    /// Kubernetes scaling plans: plan, propose as a PR, apply and roll back behind reviews.
     Scale(crate::commands::scale::ScaleArgs),
-    /// Handle /approve-plan and /rollback-plan from a GitHub issue_comment event.
+    /// Act on /apply-plan, /rollback-plan, /unlock-plan (and answer /approve-plan) from a GitHub
+    /// issue_comment event, in this job.
     #[command(name = "pr-command")]
     PlanComment(crate::commands::pr_command::PrCommandArgs),
     /// Print shell completions.

@@ -202,6 +202,6 @@ fn pr_command_ignores_comments_without_a_command() {
     ]));
     assert_eq!(
         out.trim(),
-        "ignored: no /approve-plan or /rollback-plan line"
+        "ignored: no /apply-plan, /approve-plan, /rollback-plan or /unlock-plan line"
     );
 }

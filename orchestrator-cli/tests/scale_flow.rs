@@ -1,15 +1,17 @@
 //! The seed's prod example end to end through the binary, with no cluster and no network: a
-//! cluster state file, the mock GitHub server in this process, a real clone with a bare origin.
-//! plan → propose → read-only /approve-plan refused → maintainer accepted → a push makes it
-//! stale → approved again → apply (a stalled rollout times out; --no-wait; waited for) →
-//! /rollback-plan → rollback to the exact before state.
+//! cluster state file, the mock GitHub server in this process, a real clone with a bare origin,
+//! and GitHub's own `issue_comment` payloads (vendored from `@octokit/webhooks-examples`, see
+//! `fixtures/webhooks/README.md`).
+//! plan → propose → /apply-plan without a review refused → a maintainer's review → `scale apply
+//! --execute` (a stalled rollout times out; --no-wait; waited for) → /apply-plan in the same job →
+//! one person's /rollback-plan refused → a second person's rolls back to the exact before state.
 
 use std::path::Path;
 use std::process::Command as StdCommand;
 
 use assert_cmd::Command;
 use orchestrator_core::cluster::InMemoryCluster;
-use orchestrator_core::forge::{Permission, RepoId};
+use orchestrator_core::forge::{Forge, Permission, RepoId, ReviewState};
 use orchestrator_github::mock::{MockGitHub, MockOptions};
 
 mod common;
@@ -64,14 +66,117 @@ fn orchestrator(dir: &Path, url: &str, args: &[&str]) -> Run {
     }
 }
 
+const CREATED: &str = include_str!("fixtures/webhooks/issue_comment.created.json");
+const EDITED: &str = include_str!("fixtures/webhooks/issue_comment.edited.json");
+
+/// GitHub's `created` payload, turned into `user`'s comment `comment_id` on pull request `number`.
 fn event(dir: &Path, number: u64, comment_id: u64, user: &str, body: &str) {
-    let event = serde_json::json!({
-        "action": "created",
-        "repository": {"full_name": "ledger-mind/website"},
-        "issue": {"number": number, "pull_request": {"url": "x"}},
-        "comment": {"id": comment_id, "body": body, "user": {"login": user}}
+    let mut event: serde_json::Value = serde_json::from_str(CREATED).expect("fixture");
+    event["repository"]["full_name"] = "ledger-mind/website".into();
+    event["issue"]["number"] = number.into();
+    event["issue"]["pull_request"] = serde_json::json!({
+        "url": format!("https://api.github.com/repos/ledger-mind/website/pulls/{number}")
     });
+    event["comment"]["id"] = comment_id.into();
+    event["comment"]["body"] = body.into();
+    event["comment"]["user"]["login"] = user.into();
     std::fs::write(dir.join("event.json"), event.to_string()).expect("write event");
+}
+
+#[test]
+fn pr_command_reads_githubs_own_payloads_and_ignores_what_is_not_a_command() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // No forge is reachable: ignoring an event makes no request.
+    let url = "http://127.0.0.1:9";
+    for (name, text, want) in [
+        ("created.json", CREATED, "ignored: no /apply-plan"),
+        (
+            "edited.json",
+            EDITED,
+            "ignored: only new comments carry commands",
+        ),
+    ] {
+        std::fs::write(dir.path().join(name), text).expect("write");
+        let run = orchestrator(dir.path(), url, &["pr-command", "--event-file", name]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert!(run.stdout.starts_with(want), "{name}: {}", run.stdout);
+    }
+    // GitHub's example is a comment on a plain issue: a command there is not for us.
+    let mut issue: serde_json::Value = serde_json::from_str(CREATED).expect("fixture");
+    issue["comment"]["body"] = "/apply-plan".into();
+    std::fs::write(dir.path().join("issue.json"), issue.to_string()).expect("write");
+    let run = orchestrator(
+        dir.path(),
+        url,
+        &["pr-command", "--event-file", "issue.json"],
+    );
+    assert_eq!(
+        run.stdout.trim(),
+        "ignored: not a pull request",
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_cannot_apply_and_the_refusal_is_posted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::write(root.join("cluster.yaml"), STATE).expect("state");
+    let mock = MockGitHub::start(MockOptions::default())
+        .await
+        .expect("mock");
+    mock.create_repo("ledger-mind", "website");
+    let repo = RepoId::new("ledger-mind", "website");
+    let forge = mock.forge();
+    forge.set_user("github-actions[bot]");
+    forge.set_permission(&repo, "reader", Permission::Read);
+    let pr = forge
+        .create_pull_request(
+            &repo,
+            &orchestrator_core::forge::NewPullRequest {
+                title: "Infra scale plan: prod".into(),
+                body: "plan".into(),
+                head: "infra-scale/prod".into(),
+                base: "main".into(),
+                draft: true,
+            },
+        )
+        .await
+        .expect("pr");
+    let c = forge
+        .comment_as(&repo, pr.number, "reader", "/apply-plan")
+        .expect("comment");
+    event(root, pr.number, c.id, "reader", "/apply-plan");
+    std::fs::write(root.join("orchestrator.toml"), "[scale]\n").expect("config");
+    let run = orchestrator(
+        root,
+        mock.url(),
+        &[
+            "pr-command",
+            "--event-file",
+            "event.json",
+            "--cluster",
+            "file:cluster.yaml",
+            "--policy-from",
+            "checkout",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout.trim(),
+        "refused: /apply-plan: @reader has read permission; write or above is needed",
+        "{}",
+        run.stderr
+    );
+    let comments = forge.list_comments(&repo, pr.number).await.expect("list");
+    let reply = comments.last().expect("reply");
+    assert_eq!(reply.author, "github-actions[bot]");
+    assert!(reply.body.contains("Nothing was changed"), "{}", reply.body);
+    assert_eq!(
+        std::fs::read_to_string(root.join("cluster.yaml")).expect("state"),
+        STATE
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,6 +211,9 @@ async fn the_seeds_prod_example_end_to_end() {
         .set_permission(&repo, "reader", Permission::Read);
     mock.forge()
         .set_permission(&repo, "maint", Permission::Maintain);
+    mock.forge().set_permission(&repo, "dev", Permission::Write);
+    mock.forge()
+        .set_permission(&repo, "lead", Permission::Admin);
 
     // Plan with the before state, then propose.
     let run = orchestrator(
@@ -146,11 +254,39 @@ async fn the_seeds_prod_example_end_to_end() {
     assert_eq!(lines[1], "awaiting_approval");
 
     let forge = mock.forge();
-    // The PR's head is the proposed commit (the mock does not see pushes to the bare origin).
+    // The PR's head is the proposed commit, pushed by dev (the mock does not see pushes to the
+    // bare origin); the forge shows its files.
+    let head = rev_parse(&clone);
     forge
-        .push_to_pull_request(&repo, 1, &rev_parse(&clone))
+        .push_to_pull_request_as(&repo, 1, &head, "dev")
         .expect("head");
-    // --execute applies the plan as committed in a checkout of the approved head.
+    let plan_path = "ops/plans/infra-scale/prod/plan.yaml";
+    forge
+        .set_pull_files(
+            &repo,
+            1,
+            &[plan_path, "ops/plans/infra-scale/prod/SUMMARY.md"],
+        )
+        .expect("files");
+    let committed = std::fs::read(clone.join(plan_path)).expect("committed plan");
+    forge.set_file(&repo, &head, plan_path, &committed);
+    // The workflow's token is the bot's; a local `scale apply --execute` runs with maint's.
+    let command = |user: &str, body: &str| {
+        forge.set_user("github-actions[bot]");
+        let c = forge.comment_as(&repo, 1, user, body).expect("comment");
+        event(root, 1, c.id, user, body);
+        orchestrator(
+            root,
+            &url,
+            &[
+                "pr-command",
+                "--event-file",
+                "event.json",
+                "--cluster",
+                "file:cluster.yaml",
+            ],
+        )
+    };
     let apply = [
         "scale",
         "apply",
@@ -163,78 +299,20 @@ async fn the_seeds_prod_example_end_to_end() {
         "1",
     ];
 
-    // Before any approval the gate is closed: `skipped`, nothing changes.
-    let run = orchestrator(root, &url, &apply);
-    assert_eq!(
-        (run.code, run.stdout.trim()),
-        (Some(0), "skipped"),
-        "{}",
-        run.stderr
-    );
-
-    // A read-only user's /approve-plan is refused; a maintainer's is accepted.
-    let c = forge
-        .comment_as(&repo, 1, "reader", "/approve-plan")
-        .expect("comment");
-    event(root, 1, c.id, "reader", "/approve-plan");
-    let run = orchestrator(root, &url, &["pr-command", "--event-file", "event.json"]);
+    // No review yet: refused, on the PR and locally; nothing changes.
+    let run = command("maint", "/apply-plan");
     assert!(
         run.stdout
-            .starts_with("refused: /approve-plan: @reader has read permission"),
+            .starts_with("refused: /apply-plan: no qualified approval"),
         "{}{}",
         run.stdout,
         run.stderr
     );
-    let c = forge
-        .comment_as(&repo, 1, "maint", "/Approve-Plan")
-        .expect("comment");
-    event(root, 1, c.id, "maint", "/Approve-Plan");
-    // `[scale]` holds the policy: only @lead may approve, so the maintainer is refused; a broken
-    // config is an error, never silently replaced by the defaults.
-    let config = root.join("orchestrator.toml");
-    std::fs::write(&config, "[scale]\napprovers = [\"lead\"]\n").expect("config");
-    let run = orchestrator(root, &url, &["pr-command", "--event-file", "event.json"]);
-    assert!(
-        run.stdout.starts_with("refused: /approve-plan: @maint"),
-        "{}{}",
-        run.stdout,
-        run.stderr
-    );
-    std::fs::write(&config, "[scale]\napprovers = \"lead\"\n").expect("config");
-    let run = orchestrator(root, &url, &["pr-command", "--event-file", "event.json"]);
-    assert_eq!(run.code, Some(2), "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("orchestrator.toml:2"), "{}", run.stderr);
-    // A flag overrides the section for one invocation.
-    std::fs::write(&config, "[scale]\napprovers = [\"lead\"]\n").expect("config");
-    let run = orchestrator(
-        root,
-        &url,
-        &[
-            "pr-command",
-            "--event-file",
-            "event.json",
-            "--allow-user",
-            "maint",
-        ],
-    );
-    assert!(
-        run.stdout.starts_with("accepted: /approve-plan"),
-        "{}{}",
-        run.stdout,
-        run.stderr
-    );
-    std::fs::remove_file(&config).expect("no config from here on");
-
-    // A push after approval makes it stale.
-    std::fs::write(clone.join("README.md"), "site, changed after approval\n").expect("write");
-    git(&clone, &["commit", "-q", "-am", "a push after approval"]);
-    forge
-        .push_to_pull_request(&repo, 1, &rev_parse(&clone))
-        .expect("push");
+    forge.set_user("maint");
     let run = orchestrator(root, &url, &apply);
-    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains("the approval is stale"),
+        run.stderr.contains("no qualified approval"),
         "{}",
         run.stderr
     );
@@ -243,34 +321,21 @@ async fn the_seeds_prod_example_end_to_end() {
         STATE
     );
 
-    // Approved again at the new head: applied and verified.
-    let c = forge
-        .comment_as(&repo, 1, "maint", "/approve-plan")
-        .expect("comment");
-    event(root, 1, c.id, "maint", "/approve-plan");
-    orchestrator(root, &url, &["pr-command", "--event-file", "event.json"]);
-    // A plan file that is not the committed one does not ride on the approval.
-    let run = orchestrator(
-        root,
-        &url,
-        &[
-            "scale",
-            "apply",
-            "--plan",
-            "plan/plan.yaml",
-            "--cluster",
-            "file:cluster.yaml",
-            "--execute",
-            "--pr",
-            "1",
-        ],
-    );
-    assert_eq!(run.code, Some(1));
+    // dev pushed the plan: dev's review does not count; the maintainer's does.
+    forge
+        .review_as(&repo, 1, "dev", ReviewState::Approved, "")
+        .expect("review");
+    let run = command("maint", "/apply-plan");
     assert!(
-        run.stderr.contains("is not in a git checkout"),
+        run.stdout.contains("@dev wrote and pushed"),
         "{}",
-        run.stderr
+        run.stdout
     );
+    forge
+        .review_as(&repo, 1, "maint", ReviewState::Approved, "LGTM")
+        .expect("review");
+    forge.set_user("maint");
+
     // web's new pods never all become available: the apply makes its changes, waits for the
     // rollout, and fails with one error line naming web and what is missing.
     std::fs::write(
@@ -331,28 +396,38 @@ async fn the_seeds_prod_example_end_to_end() {
     assert_eq!(applied.workloads[0].replicas, 6);
     assert_eq!(applied.hpas.len(), 2);
 
-    // Roll back: restores the exact before state, keeping the HPA that existed before.
-    let c = forge
-        .comment_as(&repo, 1, "maint", "/rollback-plan")
-        .expect("comment");
-    event(root, 1, c.id, "maint", "/rollback-plan");
-    orchestrator(root, &url, &["pr-command", "--event-file", "event.json"]);
-    let run = orchestrator(
-        root,
-        &url,
-        &[
-            "scale",
-            "rollback",
-            "--plan",
-            "plan",
-            "--cluster",
-            "file:cluster.yaml",
-            "--execute",
-            "--pr",
-            "1",
-        ],
+    // /apply-plan in the same job: already applied, so every step is done; the result is posted.
+    let run = command("dev", "/apply-plan");
+    assert!(
+        run.stdout.starts_with("executed: /apply-plan"),
+        "{}{}",
+        run.stdout,
+        run.stderr
     );
-    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let comments = forge.list_comments(&repo, 1).await.expect("comments");
+    let result = &comments.last().expect("result").body;
+    assert!(result.contains("Approved by: @maint"), "{result}");
+    assert!(
+        result.contains("Deployment/web replicas: 3 → 6"),
+        "{result}"
+    );
+
+    // One person cannot roll back alone; a second person's /rollback-plan restores the before
+    // state exactly, keeping the HPA that existed before.
+    let run = command("maint", "/rollback-plan");
+    assert!(
+        run.stdout.contains("needs a second person"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let run = command("lead", "/rollback-plan");
+    assert!(
+        run.stdout.starts_with("executed: /rollback-plan"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
     let after = InMemoryCluster::open(&root.join("cluster.yaml"))
         .expect("state")
         .snapshot();

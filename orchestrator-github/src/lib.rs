@@ -62,12 +62,14 @@
 //! set, never the token.
 //!
 //! [`request_stats`]: orchestrator_core::forge::Forge::request_stats
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod forge;
 mod transport;
 mod wire;
 
 #[cfg(feature = "mock-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock-server")))]
 pub mod mock;
 
 pub use forge::{DEFAULT_API_URL, GitHubForge, GitHubForgeBuilder};

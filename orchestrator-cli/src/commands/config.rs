@@ -75,13 +75,34 @@ fn scale_summary(scale: &orchestrator_core::scale::config::ScaleConfig) -> Strin
         .to_lowercase()
     };
     let own = if policy.allow_self_approval {
-        ", authors included"
+        ", authors and pushers included"
     } else {
-        ", not their own plans"
+        ", not who opened or pushed to the plan"
+    };
+    let r = policy.requirements;
+    let requires: Vec<&str> = [
+        (true, "open"),
+        (r.approved, "approved"),
+        (r.mergeable, "mergeable"),
+        (r.undiverged, "undiverged"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    let emergency = if policy.emergency_rollback.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; may roll back alone: {}",
+            policy.emergency_rollback.join(", ")
+        )
     };
     let wait = match scale.rollout_wait {
         Some(w) => format!("rollouts waited for up to {}s", w.timeout.as_secs()),
         None => "rollouts not waited for".to_owned(),
     };
-    format!("approvers: {who}{own}; {wait}")
+    format!(
+        "approvers: {who}{own}; apply requires {}{emergency}; {wait}",
+        requires.join(", ")
+    )
 }

@@ -340,6 +340,8 @@ async fn execute(
     action: GateAction,
 ) -> anyhow::Result<ExitCode> {
     let local = crate::commands::pr_command::scale_config(global)?;
+    // Bad flags exit 2 before anything is read.
+    args.rollout_wait(local.rollout_wait)?;
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
     // Verify first: a refusal changes nothing and connects to no cluster.
     let mut approved = None;

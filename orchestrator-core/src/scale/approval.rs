@@ -479,7 +479,7 @@ pub async fn verify(forge: &dyn Forge, request: &GateRequest<'_>) -> Result<Appr
     // The requester, and the comment that carried the command.
     let permission = forge.permission(repo, request.requester).await?;
     if let Some(problem) = policy.standing_problem(request.requester, permission) {
-        return Err(denied(format!("/{}: {problem}", command.as_str())));
+        return Err(denied(problem));
     }
     if let Some(id) = request.command_comment {
         let comment = forge.comment(repo, id).await?;

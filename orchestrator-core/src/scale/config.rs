@@ -247,8 +247,34 @@ mod tests {
             c.scale.rollout_wait.map(|w| w.timeout),
             Some(Duration::from_secs(90))
         );
+        assert_eq!(p.requirements, ApplyRequirements::ALL, "the default");
+        assert!(p.emergency_rollback.is_empty());
+        let c = parse(
+            "[scale]\napply_requirements = [\"open\", \"approved\"]\n\
+             emergency_rollback = [\"oncall\"]\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.scale.policy.requirements,
+            ApplyRequirements {
+                approved: true,
+                ..ApplyRequirements::NONE
+            }
+        );
+        assert_eq!(c.scale.policy.emergency_rollback, ["oncall"]);
         let no_wait = parse("[scale]\nwait_for_rollout = false\n").expect("valid");
         assert_eq!(no_wait.scale.rollout_wait, None);
+    }
+
+    #[test]
+    fn the_scale_table_alone_is_read_from_a_base_branch_file() {
+        let text = "[[repos]]\nbroken = true\n\n[scale]\napprovers = [\"lead\"]\n";
+        let c = ScaleConfig::from_toml(text, "o/r@main:orchestrator.toml").expect("valid");
+        assert_eq!(c.policy.allowed_users, ["lead"]);
+        let e = ScaleConfig::from_toml("[scale]\nmin_permission = \"read\"\n", "o/r@main:x")
+            .expect_err("invalid")
+            .to_string();
+        assert!(e.contains("o/r@main:x") && e.contains(":2"), "{e}");
     }
 
     #[test]
@@ -285,6 +311,14 @@ mod tests {
             (
                 "[scale]\napprove = [\"x\"]\n",
                 ":2: `approve`: unknown field",
+            ),
+            (
+                "[scale]\napply_requirements = [\"approved\", \"green\"]\n",
+                ":2: `scale.apply_requirements`: \"green\" is not one of",
+            ),
+            (
+                "[scale]\nemergency_rollback = []\n",
+                "`scale.emergency_rollback`: an empty list names nobody",
             ),
         ] {
             let e = parse(text).expect_err(text).to_string();
