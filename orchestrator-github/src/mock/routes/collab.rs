@@ -222,20 +222,6 @@ pub(super) fn route(
                 Err(e) => error(&e),
             }
         }
-        (&Method::GET, ["issues", n, "comments"]) => {
-            let Some(n) = number(n) else {
-                return Answer::not_found();
-            };
-            let comments = match ready(forge.list_comments(repo, n)) {
-                Ok(c) => c,
-                Err(e) => return error(&e),
-            };
-            let items = comments.iter().map(|c| web.comment(n, c)).collect();
-            let (per_page, page) = paging(uri);
-            let url = format!("{}/issues/{n}/comments", web.api());
-            let (items, link) = page_of(items, per_page, page, &url);
-            with_link(Answer::cached(Value::Array(items)), link)
-        }
         (&Method::GET, ["collaborators", user, "permission"]) => {
             match ready(forge.permission(repo, user)) {
                 Ok(level) => {

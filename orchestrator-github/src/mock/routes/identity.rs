@@ -103,7 +103,8 @@ pub(in crate::mock) fn route(
 ) -> Option<Answer> {
     state.share_permissions(repo);
     let origin = state.ci.origin(repo);
-    if let Some(origin) = &origin {
+    // Only routes that show a pull request look for pushes: release polling stays cheap.
+    if let (Some(origin), Some(&("pulls" | "issues"))) = (&origin, rest.first()) {
         follow_pushes(state, repo, origin);
     }
     let forge = state.forge.clone();
