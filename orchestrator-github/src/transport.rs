@@ -623,6 +623,29 @@ mod tests {
             })
         ));
         assert!(rate_limit_error(StatusCode::FORBIDDEN, &HeaderMap::new(), "").is_none());
+        // A wait beyond GitHub's one-hour window is a broken or hostile server: an error that
+        // nobody sleeps on, never a `RateLimited` of years.
+        let absurd = headers(&[("retry-after", "999999999".into())]);
+        let Some(e @ Error::PermissionDenied { .. }) =
+            rate_limit_error(StatusCode::TOO_MANY_REQUESTS, &absurd, "")
+        else {
+            panic!("an absurd Retry-After is refused")
+        };
+        assert!(e.to_string().contains("31 years"), "{e}");
+        let far_reset = headers(&[
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", (now_epoch() + 2 * 3600).to_string()),
+        ]);
+        assert!(matches!(
+            rate_limit_error(StatusCode::FORBIDDEN, &far_reset, ""),
+            Some(Error::PermissionDenied { .. })
+        ));
+        let hour = headers(&[("retry-after", "3600".into())]);
+        assert!(matches!(
+            rate_limit_error(StatusCode::TOO_MANY_REQUESTS, &hour, ""),
+            Some(Error::RateLimited { .. })
+        ));
+
         let past = headers(&[
             ("x-ratelimit-remaining", "0".into()),
             ("x-ratelimit-reset", "1".into()),
