@@ -110,8 +110,7 @@ pub(crate) enum Command {
     /// repository_dispatch event), optionally as nightly prereleases; --resume finishes one.
     Cascade(crate::commands::publish::CascadeArgs),
     /// One row per repo: latest release and its age, the version the coordination manifest
-    /// expects, the latest release run, drift; exit 1 on drift, 3 when the forge cannot be read
-    /// (optionally kept in an issue).
+    /// expects, the latest release run, drift; exit 1 on drift (optionally kept in an issue).
     #[command(after_help = STATUS_EXIT_CODES)]
     Status(crate::commands::publish::StatusArgs),
     /// The dependency graph as Mermaid, DOT or text: groups as subgraphs, the longest chain
