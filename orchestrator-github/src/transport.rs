@@ -403,9 +403,9 @@ enum Failure {
 /// `16 MiB`, `512 KiB`, `100 bytes`: a limit as people write it.
 fn human_bytes(n: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
-    } else if n >= 1024 && n % 1024 == 0 {
+    } else if n >= 1024 && n.is_multiple_of(1024) {
         format!("{} KiB", n / 1024)
     } else {
         format!("{n} bytes")
