@@ -15,6 +15,17 @@ Environment:
   ORCHESTRATOR_FORGE_URL        overrides [forge] api_url
   ORCHESTRATOR_LOG              log filter (e.g. debug), as with -v";
 
+const STATUS_EXIT_CODES: &str = "\
+Exit codes:
+  0  every repo is where the coordination manifest expects
+  1  drift: some repo's release differs from what the manifest expects (the table says which)
+  2  bad input (config, flags, a malformed coordination manifest)
+  3  the forge could not be read (unreachable, 5xx, rate limited, a malformed answer): no verdict
+
+Environment:
+  GITHUB_TOKEN, else GH_TOKEN   forge token (read only from the environment, never printed)
+  ORCHESTRATOR_FORGE_URL        overrides [forge] api_url";
+
 /// Coordinate releases across many repositories: tag in dependency order, push, and wait until
 /// every release's assets exist and have settled.
 #[derive(Debug, Parser)]
@@ -33,6 +44,8 @@ pub(crate) struct Cli {
         long,
         global = true,
         env = "ORCHESTRATOR_FORGE_URL",
+        // `--help` would print the variable's value, and a URL may carry user:password@.
+        hide_env_values = true,
         value_name = "URL"
     )]
     pub(crate) forge_url: Option<String>,
@@ -98,6 +111,7 @@ pub(crate) enum Command {
     Cascade(crate::commands::publish::CascadeArgs),
     /// One row per repo: latest release and its age, the version the coordination manifest
     /// expects, the latest release run, drift; exit 1 on drift (optionally kept in an issue).
+    #[command(after_help = STATUS_EXIT_CODES)]
     Status(crate::commands::publish::StatusArgs),
     /// The dependency graph as Mermaid, DOT or text: groups as subgraphs, the longest chain
     /// highlighted.

@@ -61,7 +61,11 @@ fn main() -> ExitCode {
                 .downcast_ref::<orchestrator_core::Error>()
                 .map_or(1, orchestrator_core::Error::exit_code);
             if !is_broken_pipe(&e) {
-                eprintln!("error: {e:#}");
+                let message = format!("{e:#}");
+                eprintln!(
+                    "error: {}",
+                    orchestrator_core::forge::redact_userinfo(&message)
+                );
             }
             ExitCode::from(code)
         }
@@ -97,18 +101,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn init_tracing(verbose: u8) {
+    // octocrab's own tracing logs every 5xx as ERROR, even one our transport retries with
+    // success; the transport warns about retries itself, so octocrab is heard only at -vv.
     let default = match verbose {
-        0 => "warn",
-        1 => "info,orchestrator=debug",
+        0 => "warn,octocrab=off",
+        1 => "info,orchestrator=debug,octocrab=off",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORCHESTRATOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .without_time()
         .try_init();
+}
+
+/// Stderr for log lines, with the `user:password@` of any URL removed (`-v` logs name URLs).
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The formatter writes one event per call; a URL is never split across two calls.
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(orchestrator_core::forge::redact_userinfo(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

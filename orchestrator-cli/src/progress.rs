@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use orchestrator_core::engine::{Event, Observer, StepStatus};
+use orchestrator_core::forge::redact_userinfo;
 
 /// The observer that suits stderr: bars on a terminal, lines otherwise.
 pub(crate) fn for_stderr() -> std::sync::Arc<dyn Observer> {
@@ -74,7 +75,9 @@ impl Observer for BarProgress {
                 }
             }
             Event::Output { step, line } => {
-                let _ = self.bars.println(format!("{step} | {line}"));
+                let _ = self
+                    .bars
+                    .println(redact_userinfo(&format!("{step} | {line}")));
             }
             Event::StepFinished {
                 step,
@@ -91,7 +94,7 @@ impl Observer for BarProgress {
                 if let Some(bar) = active.remove(*step) {
                     bar.finish_and_clear();
                 }
-                let _ = self.bars.println(line);
+                let _ = self.bars.println(redact_userinfo(&line));
             }
             _ => {}
         }
@@ -116,7 +119,7 @@ impl LineProgress {
     fn line(&self, step: &str, text: &str) {
         let elapsed = self.started.elapsed().as_secs_f64();
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{elapsed:>7.1}s  {step:<28} {text}");
+        let _ = writeln!(err, "{elapsed:>7.1}s  {step:<28} {}", redact_userinfo(text));
     }
 }
 

@@ -230,6 +230,71 @@ pub(crate) async fn forge(config: &Config, vcs: &dyn Vcs) -> Result<Arc<dyn Forg
     Ok(Arc::new(forge))
 }
 
+/// The forge as messages name it: its API URL without any `user:password@`, or the simulation.
+pub(crate) fn forge_label(config: &Config) -> String {
+    if config.forge.simulate.is_some() {
+        return "the simulated forge ([forge.simulate])".to_owned();
+    }
+    let url = config
+        .forge
+        .api_url
+        .as_deref()
+        .unwrap_or(orchestrator_github::DEFAULT_API_URL);
+    orchestrator_core::forge::redact_userinfo(url).into_owned()
+}
+
+/// The longest the credentials check may take, whatever the run's own timeout: a forge that has
+/// not answered one read by then will not carry a release.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// One cheap read of `repo` before anything changes. Every command that pushes, tags or writes to
+/// the forge calls it first: unless the forge answered, the run stops here, with nothing changed.
+///
+/// Rejected credentials keep their own error (exit 2, naming `GITHUB_TOKEN`/`GH_TOKEN`). Any other
+/// failure (refused connection, 5xx after the retries, a malformed answer, an absurd rate limit, no
+/// answer within the bound) exits 1 naming the forge and the cause. A rate limit that asks for a
+/// short wait is waited out within the bound. The bound is the smaller of [`CHECK_TIMEOUT`] and the
+/// run's `[release] timeout`, and covers a request in flight (a dripping server cannot hold it).
+pub(crate) async fn check_forge(
+    forge: &dyn Forge,
+    config: &Config,
+    repo: &orchestrator_core::forge::RepoId,
+    tag: &str,
+) -> anyhow::Result<()> {
+    let bound = CHECK_TIMEOUT.min(config.release.timeout);
+    let deadline = tokio::time::Instant::now() + bound;
+    let label = forge_label(config);
+    let failed = |cause: Error| {
+        let context = format!(
+            "the forge at {label} did not answer the check made before any change ({repo}); \
+             nothing was changed"
+        );
+        anyhow::Error::new(cause).context(context)
+    };
+    loop {
+        let answer = tokio::time::timeout_at(deadline, forge.release_by_tag(repo, tag)).await;
+        match answer {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e @ Error::Unauthenticated { .. })) => return Err(e.into()),
+            Ok(Err(Error::RateLimited {
+                retry_after: Some(after),
+                message,
+            })) if tokio::time::Instant::now() + after < deadline => {
+                tracing::warn!("{label}: {message}; retrying in {}s", after.as_secs());
+                tokio::time::sleep(after).await;
+            }
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => {
+                return Err(failed(Error::Timeout {
+                    what: format!("an answer from {label}"),
+                    missing: Vec::new(),
+                    waited: bound,
+                }));
+            }
+        }
+    }
+}
+
 /// Each repo's `origin` when it is a local directory (a bare repo on disk), by repo name.
 pub(crate) async fn local_origins(config: &Config, vcs: &dyn Vcs) -> HashMap<String, PathBuf> {
     let mut origins = HashMap::new();

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use http::{Method, StatusCode, Uri};
+use orchestrator_core::forge::redact_userinfo;
 use orchestrator_core::forge::{
     Comment, Comparison, Forge, Issue, NewPullRequest, NewRelease, Permission, PullCommit,
     PullRequest, Release, ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, Review, ReviewState,
@@ -78,6 +79,8 @@ pub struct GitHubForgeBuilder {
     max_inline_rate_limit_wait: Duration,
     connect_timeout: Duration,
     read_timeout: Duration,
+    request_timeout: Duration,
+    max_response_bytes: usize,
 }
 
 impl Default for GitHubForgeBuilder {
@@ -91,7 +94,9 @@ impl Default for GitHubForgeBuilder {
             retry_base_delay: Duration::from_millis(200),
             max_inline_rate_limit_wait: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+            max_response_bytes: crate::transport::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -149,19 +154,38 @@ impl GitHubForgeBuilder {
         self
     }
 
-    /// Read timeout of one response (default 60s); a timeout is a transient error.
+    /// Read (idle) timeout: the longest silence while reading a response (default 30s); a
+    /// timeout is a transient error.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
+        self
+    }
+
+    /// The whole-exchange timeout of one attempt, from sending the request to the last byte of
+    /// the body (default 60s). Unlike the idle [`read_timeout`](Self::read_timeout), a server that
+    /// drips a byte now and then cannot stretch it. A timeout is a transient error (retried).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The largest response body read, in bytes (default 16 MiB). A larger `Content-Length`, or
+    /// a body that grows past it, is an error naming the limit; memory stays bounded.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
         self
     }
 
     /// Builds the forge. Never touches the network; fails only on an invalid URL (or when the
     /// system's TLS roots cannot be loaded). Callable outside a Tokio runtime: the HTTP client is
     /// then created on the first request.
-    pub fn build(self) -> Result<GitHubForge> {
+    pub fn build(mut self) -> Result<GitHubForge> {
+        // `user:password@` in a URL is never sent (the token travels in a header) and would show
+        // in every message that names a URL: it is dropped here, once, for every request.
+        self.api_url = without_userinfo(&self.api_url, "forge API URL");
         let api_uri = parse_base(&self.api_url, "forge API URL")?;
         let upload_url = match self.upload_url {
-            Some(url) => url,
+            Some(url) => without_userinfo(&url, "forge upload URL"),
             None => default_upload_url(&self.api_url, &api_uri),
         };
         parse_base(&upload_url, "forge upload URL")?;
@@ -178,6 +202,8 @@ impl GitHubForgeBuilder {
             token: self.token,
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
+            request_timeout: self.request_timeout,
+            max_response_bytes: self.max_response_bytes,
         };
         Ok(GitHubForge {
             inner: Arc::new(Inner {
@@ -192,14 +218,27 @@ impl GitHubForgeBuilder {
     }
 }
 
+/// `url` without its `user:password@`, with a warning when there was one (it was not used).
+fn without_userinfo(url: &str, what: &str) -> String {
+    let stripped = redact_userinfo(url).into_owned();
+    if stripped != url {
+        tracing::warn!(
+            "the {what} {stripped} carried a user:password part; it is not used (the token comes \
+             from GITHUB_TOKEN or GH_TOKEN) and was dropped"
+        );
+    }
+    stripped
+}
+
 fn parse_base(url: &str, what: &str) -> Result<Uri> {
+    let shown = redact_userinfo(url);
     let uri: Uri = url
         .parse()
-        .map_err(|e| Error::invalid_input(format!("invalid {what} {url:?}: {e}")))?;
+        .map_err(|e| Error::invalid_input(format!("invalid {what} {shown:?}: {e}")))?;
     match (uri.scheme_str(), uri.authority()) {
         (Some("http" | "https"), Some(_)) if uri.query().is_none() => Ok(uri),
         _ => Err(Error::invalid_input(format!(
-            "invalid {what} {url:?}: expected http(s)://host[:port][/path]"
+            "invalid {what} {shown:?}: expected http(s)://host[:port][/path]"
         ))),
     }
 }
@@ -309,7 +348,18 @@ impl GitHubForge {
         let mut url = Some(first_url);
         let mut items = Vec::new();
         let mut pages = 0;
+        // A `next` link back to a page already read is a loop: stop at once, not after MAX_PAGES.
+        let mut seen = std::collections::HashSet::new();
         while let Some(page_url) = url.take() {
+            if !seen.insert(page_url.clone()) {
+                return Err(Error::Transient {
+                    message: format!(
+                        "{what}: the forge's pagination loops (page {} links back to {}); giving up",
+                        pages,
+                        redact_userinfo(&page_url)
+                    ),
+                });
+            }
             pages += 1;
             if pages > MAX_PAGES {
                 return Err(Error::Transient {

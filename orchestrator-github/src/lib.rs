@@ -33,11 +33,16 @@
 //! | 404 | `NotFound`; but `release_by_tag` and `latest_release` answer `Ok(None)`, `permission` `Permission::None`, `remove_label` `Ok(())` (the label was not there) |
 //! | 401 | `Unauthenticated` |
 //! | 403 with `x-ratelimit-remaining: 0`, `Retry-After`, or "secondary rate limit"; any 429 | `RateLimited { retry_after }` from `Retry-After`, else `x-ratelimit-reset` |
+//! | a rate limit asking to wait more than 65 minutes (a `Retry-After` or reset years away) | `PermissionDenied` (not retriable; nobody should sleep on it) |
 //! | other 403 | `PermissionDenied` |
 //! | 422 `already_exists` creating a release; 422 uploading an asset; 422 "Reference already exists" creating a branch; 422 "A pull request already exists" | `AlreadyExists` |
 //! | other 422 on a dispatch, branch, pull request, label or comment (bad input, unknown workflow input) | `InvalidInput` with GitHub's message |
 //! | other 409 / 422 | `Conflict` |
 //! | 5xx, connection errors, timeouts | `Transient` (after the retries below) |
+//! | a body over the cap (16 MiB by default), malformed JSON, a pagination loop | `Transient`, naming what was wrong |
+//!
+//! Every exchange is bounded in time and size (connect, idle and whole-exchange timeouts; the
+//! body cap): see `GitHubForgeBuilder::request_timeout` and `max_response_bytes`.
 //!
 //! Retries happen inside the adapter, counted in [`request_stats`] and logged at `info`
 //! (visible with `-v`): 5xx answers and connection errors up to 3 times with jittered

@@ -3,6 +3,26 @@
 //!
 //! It sits on octocrab's raw request API (`Octocrab::execute`), not its typed getters: those treat
 //! `304 Not Modified` as an error and hide the response headers this module needs.
+//!
+//! # Every exchange is bounded
+//!
+//! A forge that misbehaves (a proxy that stalls, a server that drips one byte every two seconds,
+//! one that streams an endless body) must not hold a run or eat the machine's memory:
+//!
+//! - **connect timeout** (default 10s) and **read (idle) timeout** (default 30s) on the socket;
+//! - **a whole-exchange timeout** (default 60s) from sending the request to the last byte of the
+//!   body: an idle timeout alone never fires on a server that drips bytes;
+//! - **a body cap** (default [`DEFAULT_MAX_RESPONSE_BYTES`], 16 MiB): a `Content-Length` above it is
+//!   refused before reading, and a body that grows past it while streaming is dropped at the cap.
+//!   GitHub's largest answers we read (a page of 100 releases with their assets) are well under
+//!   1 MiB. An oversized body is a [`Error::Transient`] naming the limit, and is not retried here;
+//! - **rate limits that ask for an absurd wait** (a `Retry-After` or `x-ratelimit-reset` more than
+//!   [`MAX_RATE_LIMIT_WAIT`] away; GitHub's window is one hour) are a clear
+//!   [`Error::PermissionDenied`] instead of a sleep of years.
+//!
+//! Callers' deadlines (a release wait, the credentials check) bound the retries on top of this.
+//! Retries are logged as warnings that say the request is being retried, so a run that succeeds
+//! after a 502 shows why it was slow, and no `ERROR` line.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,14 +30,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
 use http::{HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt;
 use octocrab::service::middleware::retry::RetryConfig;
 use octocrab::{OctoBody, Octocrab};
 use orchestrator_core::Error;
-use orchestrator_core::forge::RequestStats;
+use orchestrator_core::forge::{RequestStats, redact_userinfo};
 use orchestrator_core::secret::SecretString;
 use tokio::sync::OnceCell;
 
 use crate::wire::GhError;
+
+/// The default cap on one response body (16 MiB); see the module docs.
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The longest rate-limit wait that is believed: GitHub's primary window is one hour, plus slack
+/// for clock skew. A longer `Retry-After` or reset is a broken or hostile server.
+pub(crate) const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(65 * 60);
 
 /// How the transport retries.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +108,10 @@ pub(crate) struct ClientConfig {
     pub(crate) token: Option<SecretString>,
     pub(crate) connect_timeout: Duration,
     pub(crate) read_timeout: Duration,
+    /// Bounds one exchange, request to last body byte (a dripping server defeats `read_timeout`).
+    pub(crate) request_timeout: Duration,
+    /// The largest response body read; see [`DEFAULT_MAX_RESPONSE_BYTES`].
+    pub(crate) max_response_bytes: usize,
 }
 
 impl ClientConfig {
@@ -179,19 +211,21 @@ impl Transport {
                         return Ok(reply);
                     }
                 }
-                Err(e) => (e, self.backoff(attempt)),
+                Err(Failure::Final(e)) => return Err(e),
+                Err(Failure::Retry(e)) => (e, self.backoff(attempt)),
             };
             if attempt >= self.policy.max_retries {
                 return Err(error);
             }
             attempt += 1;
             lock(&self.stats).retries += 1;
-            tracing::info!(
-                method = %req.method,
-                url = %req.url,
-                attempt,
-                "GitHub: {error}; retrying in {:.1}s",
-                pause.as_secs_f64()
+            // A warning, not an error: the run may well succeed; it says what is retried and why.
+            tracing::warn!(
+                "{} {}: {error}; retrying in {:.1}s (retry {attempt} of {})",
+                req.method,
+                redact_userinfo(&req.url),
+                pause.as_secs_f64(),
+                self.policy.max_retries
             );
             tokio::time::sleep(pause).await;
         }
@@ -199,7 +233,7 @@ impl Transport {
 
     /// One request: adds the conditional header, counts it, records the rate limit, reads the
     /// body, and answers a `304` from the cache.
-    async fn attempt(&self, req: &Request<'_>) -> Result<Reply, Error> {
+    async fn attempt(&self, req: &Request<'_>) -> Result<Reply, Failure> {
         let conditional = req.method == Method::GET;
         let cached = if conditional {
             lock(&self.cache).get(&req.url).cloned()
@@ -221,41 +255,28 @@ impl Transport {
             }
             None => OctoBody::empty(),
         };
-        let request = builder.body(body).map_err(|e| Error::InvalidInput {
-            message: format!("invalid request URL {}: {e}", req.url),
+        let request = builder.body(body).map_err(|e| {
+            Failure::Final(Error::InvalidInput {
+                message: format!("invalid request URL {}: {e}", redact_userinfo(&req.url)),
+            })
         })?;
 
-        let octocrab = self.client().await?;
+        let octocrab = self.client().await.map_err(Failure::Final)?;
         lock(&self.stats).requests += 1;
-        let response = octocrab
-            .execute(request)
-            .await
-            .map_err(|e| Error::Transient {
-                message: format!("{} {}: {}", req.method, req.url, error_chain(&e)),
-            })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        {
-            let mut stats = lock(&self.stats);
-            if status == StatusCode::NOT_MODIFIED {
-                stats.not_modified += 1;
-            } else {
-                stats.rate_limited += 1;
-            }
-        }
-        if let (Some(remaining), Some(reset)) = (
-            header_u64(&headers, "x-ratelimit-remaining"),
-            header_u64(&headers, "x-ratelimit-reset"),
-        ) {
-            *lock(&self.rate_limit) = Some((remaining, reset));
-        }
-        let body = octocrab
-            .body_to_string(response)
-            .await
-            .map_err(|e| Error::Transient {
-                message: format!("reading the response of {} {}: {e}", req.method, req.url),
-            })?;
-
+        let limit = self.config.request_timeout;
+        let (status, headers, body) =
+            tokio::time::timeout(limit, self.exchange(octocrab, request, req))
+                .await
+                .map_err(|_| {
+                    Failure::Retry(Error::Transient {
+                        message: format!(
+                            "{} {}: no complete answer within {}s (a stalled or dripping server)",
+                            req.method,
+                            redact_userinfo(&req.url),
+                            limit.as_secs_f64()
+                        ),
+                    })
+                })??;
         if status == StatusCode::NOT_MODIFIED {
             return match cached {
                 Some(cached) => Ok(Reply {
@@ -263,9 +284,12 @@ impl Transport {
                     headers,
                     body: cached.body,
                 }),
-                None => Err(Error::Transient {
-                    message: format!("304 Not Modified for {} without a cached body", req.url),
-                }),
+                None => Err(Failure::Retry(Error::Transient {
+                    message: format!(
+                        "304 Not Modified for {} without a cached body",
+                        redact_userinfo(&req.url)
+                    ),
+                })),
             };
         }
         if conditional
@@ -285,6 +309,79 @@ impl Transport {
         })
     }
 
+    /// Sends `request` and reads the whole answer: counts it, records the rate limit, and reads
+    /// the body up to the cap. The caller bounds the time this takes.
+    async fn exchange(
+        &self,
+        octocrab: &Octocrab,
+        request: http::Request<OctoBody>,
+        req: &Request<'_>,
+    ) -> Result<(StatusCode, HeaderMap, String), Failure> {
+        let shown = || format!("{} {}", req.method, redact_userinfo(&req.url));
+        let response = octocrab.execute(request).await.map_err(|e| {
+            Failure::Retry(Error::Transient {
+                message: format!("{}: {}", shown(), redact_userinfo(&error_chain(&e))),
+            })
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        {
+            let mut stats = lock(&self.stats);
+            if status == StatusCode::NOT_MODIFIED {
+                stats.not_modified += 1;
+            } else {
+                stats.rate_limited += 1;
+            }
+        }
+        if let (Some(remaining), Some(reset)) = (
+            header_u64(&headers, "x-ratelimit-remaining"),
+            header_u64(&headers, "x-ratelimit-reset"),
+        ) {
+            *lock(&self.rate_limit) = Some((remaining, reset));
+        }
+        let max = self.config.max_response_bytes;
+        let too_large = || {
+            // Not retried: the same request would bring the same flood.
+            Failure::Final(Error::Transient {
+                message: format!(
+                    "{}: the response body is larger than the {} limit; not read",
+                    shown(),
+                    human_bytes(max)
+                ),
+            })
+        };
+        if header_u64(&headers, http::header::CONTENT_LENGTH.as_str())
+            .is_some_and(|len| len > max as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = response.into_body();
+        let mut bytes: Vec<u8> = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                Failure::Retry(Error::Transient {
+                    message: format!(
+                        "reading the response of {}: {}",
+                        shown(),
+                        redact_userinfo(&error_chain(&e))
+                    ),
+                })
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len().saturating_add(data.len()) > max {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        let body = String::from_utf8(bytes).map_err(|e| {
+            Failure::Retry(Error::Transient {
+                message: format!("the response of {} is not UTF-8: {e}", shown()),
+            })
+        })?;
+        Ok((status, headers, body))
+    }
+
     /// Exponential backoff from the base delay with up to 50% jitter.
     fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
@@ -292,6 +389,26 @@ impl Transport {
             .base_delay
             .saturating_mul(1u32 << attempt.min(16));
         exp.mul_f64(1.0 + jitter() * 0.5)
+    }
+}
+
+/// Why one attempt failed, and whether another attempt may help.
+enum Failure {
+    /// A connection error, a timeout, a garbled answer: try again (within the retry budget).
+    Retry(Error),
+    /// Another attempt would fail the same way (a bad URL, an oversized body).
+    Final(Error),
+}
+
+/// `16 MiB`, `512 KiB`, `100 bytes`: a limit as people write it.
+fn human_bytes(n: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -365,10 +482,34 @@ pub(crate) fn rate_limit_error(
     } else {
         format!("GitHub answered {status}: {message}")
     };
+    if let Some(after) = retry_after.filter(|after| *after > MAX_RATE_LIMIT_WAIT) {
+        // Believing it would park the run for (possibly) years; no caller could do better.
+        return Some(Error::PermissionDenied {
+            message: format!(
+                "{message}, a rate limit asking to wait {} (more than the {} minutes a GitHub \
+                 rate-limit window lasts); not waiting",
+                human_wait(after),
+                MAX_RATE_LIMIT_WAIT.as_secs() / 60
+            ),
+        });
+    }
     Some(Error::RateLimited {
         retry_after,
         message,
     })
+}
+
+/// `3h 20m`, `41 days`, `5 years`: a wait as people say it.
+fn human_wait(d: Duration) -> String {
+    let secs = d.as_secs();
+    const DAY: u64 = 86_400;
+    if secs >= 365 * DAY {
+        format!("{} years", secs / (365 * DAY))
+    } else if secs >= 2 * DAY {
+        format!("{} days", secs / DAY)
+    } else {
+        format!("{}h {}m", secs / 3600, secs % 3600 / 60)
+    }
 }
 
 /// The error for a non-success `status`, by meaning.
@@ -482,6 +623,29 @@ mod tests {
             })
         ));
         assert!(rate_limit_error(StatusCode::FORBIDDEN, &HeaderMap::new(), "").is_none());
+        // A wait beyond GitHub's one-hour window is a broken or hostile server: an error that
+        // nobody sleeps on, never a `RateLimited` of years.
+        let absurd = headers(&[("retry-after", "999999999".into())]);
+        let Some(e @ Error::PermissionDenied { .. }) =
+            rate_limit_error(StatusCode::TOO_MANY_REQUESTS, &absurd, "")
+        else {
+            panic!("an absurd Retry-After is refused")
+        };
+        assert!(e.to_string().contains("31 years"), "{e}");
+        let far_reset = headers(&[
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", (now_epoch() + 2 * 3600).to_string()),
+        ]);
+        assert!(matches!(
+            rate_limit_error(StatusCode::FORBIDDEN, &far_reset, ""),
+            Some(Error::PermissionDenied { .. })
+        ));
+        let hour = headers(&[("retry-after", "3600".into())]);
+        assert!(matches!(
+            rate_limit_error(StatusCode::TOO_MANY_REQUESTS, &hour, ""),
+            Some(Error::RateLimited { .. })
+        ));
+
         let past = headers(&[
             ("x-ratelimit-remaining", "0".into()),
             ("x-ratelimit-reset", "1".into()),

@@ -224,8 +224,13 @@ async fn run_plan(
     }
     let forge = wiring::forge(&config, vcs.as_ref()).await?;
     if let Some(first) = plan.packages.first() {
-        crate::commands::release::check_credentials(forge.as_ref(), &first.github, &first.tag)
-            .await?;
+        crate::commands::release::check_credentials(
+            forge.as_ref(),
+            &config,
+            &first.github,
+            &first.tag,
+        )
+        .await?;
     }
     let cancel = CancelToken::new();
     crate::signals::cancel_on_stop_signals(cancel.clone());
@@ -657,7 +662,22 @@ pub(crate) async fn status(global: &Global, args: &StatusArgs) -> anyhow::Result
     let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
     let forge = wiring::forge(&config, vcs.as_ref()).await?;
     let now = orchestrator_core::state::now_ms();
-    let rows = publish::status_rows(&config, forge.clone(), &expected, now).await?;
+    let rows = match publish::status_rows(&config, forge.clone(), &expected, now).await {
+        Ok(rows) => rows,
+        Err(e) if e.is_bad_input() => return Err(e.into()),
+        Err(e) => {
+            // No verdict is not drift: its own exit code, so a scheduled check can tell them apart.
+            let message = format!(
+                "cannot read the release status from the forge at {}: {e}",
+                wiring::forge_label(&config)
+            );
+            eprintln!(
+                "error: {}",
+                orchestrator_core::forge::redact_userinfo(&message)
+            );
+            return Ok(ExitCode::from(STATUS_FORGE_UNREADABLE));
+        }
+    };
     let drifted = rows.iter().any(|r| r.drift.is_some());
     match global.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
@@ -689,6 +709,9 @@ pub(crate) async fn status(global: &Global, args: &StatusArgs) -> anyhow::Result
         ExitCode::SUCCESS
     })
 }
+
+/// `status`'s exit code when the forge could not be read (1 is drift); see its `--help`.
+const STATUS_FORGE_UNREADABLE: u8 = 3;
 
 /// The table `status` prints.
 fn render_status(rows: &[publish::StatusRow]) -> String {

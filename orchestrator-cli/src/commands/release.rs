@@ -82,7 +82,7 @@ pub(crate) async fn release_with(
         None => wiring::forge(&config, vcs.as_ref()).await?,
     };
     if let Some(repo) = plan.repos.first() {
-        check_credentials(forge.as_ref(), &repo.github, &plan.tag).await?;
+        check_credentials(forge.as_ref(), &config, &repo.github, &plan.tag).await?;
     }
     let cancel = CancelToken::new();
     crate::signals::cancel_on_stop_signals(cancel.clone());
@@ -109,20 +109,14 @@ pub(crate) async fn release_with(
     })
 }
 
-/// One cheap read before anything changes, so rejected credentials stop the run here (exit 2,
-/// naming GITHUB_TOKEN/GH_TOKEN) rather than after the tags are pushed. Other errors are left to
-/// the run, which retries what can be retried.
+/// One cheap read before anything changes: rejected credentials stop the run here (exit 2,
+/// naming GITHUB_TOKEN/GH_TOKEN), and so does a forge that cannot answer (exit 1, naming it), rather
+/// than after the tags are pushed. See [`wiring::check_forge`].
 pub(crate) async fn check_credentials(
     forge: &dyn Forge,
+    config: &orchestrator_core::config::Config,
     repo: &orchestrator_core::forge::RepoId,
     tag: &str,
-) -> Result<(), Error> {
-    match forge.release_by_tag(repo, tag).await {
-        Err(e @ Error::Unauthenticated { .. }) => Err(e),
-        Err(e) => {
-            tracing::debug!("forge check before the run: {e}");
-            Ok(())
-        }
-        Ok(_) => Ok(()),
-    }
+) -> anyhow::Result<()> {
+    wiring::check_forge(forge, config, repo, tag).await
 }

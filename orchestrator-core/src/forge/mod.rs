@@ -5,6 +5,7 @@
 
 mod memory;
 mod types;
+mod url;
 
 pub use memory::{
     CiBehaviour, CiRepo, CiSimulation, DEFAULT_BRANCH, DEFAULT_USER, Fault, FaultRule, ForgeOp,
@@ -15,6 +16,7 @@ pub use types::{
     PullRequest, Release, ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, Review, ReviewState,
     WorkflowDispatch, WorkflowRun, WorkflowRunQuery, WorkflowRunStatus,
 };
+pub use url::redact_userinfo;
 
 use async_trait::async_trait;
 

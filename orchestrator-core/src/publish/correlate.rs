@@ -104,10 +104,21 @@ pub async fn follow_run(
     let deadline = tokio::time::Instant::now() + timeout;
     let mut id = None;
     loop {
-        let run = match id {
-            Some(id) => Some(forge.workflow_run(repo, id).await?),
-            None => find_run(forge, repo, correlation).await?,
+        // The deadline bounds a request in flight too (with a short grace for the last poll).
+        let bound = deadline.max(tokio::time::Instant::now() + Duration::from_secs(5));
+        let look = async {
+            match id {
+                Some(id) => forge.workflow_run(repo, id).await.map(Some),
+                None => find_run(forge, repo, correlation).await,
+            }
         };
+        let run = tokio::time::timeout_at(bound, look)
+            .await
+            .map_err(|_| Error::Timeout {
+                what: format!("the {} run of {repo}", correlation.workflow),
+                missing: vec!["an answer from the forge".to_owned()],
+                waited: timeout,
+            })??;
         if let Some(run) = run {
             id = Some(run.id);
             if run.status == WorkflowRunStatus::Completed {

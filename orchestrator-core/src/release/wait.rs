@@ -118,6 +118,10 @@ pub struct WaitReport {
     pub waited_secs: f64,
 }
 
+/// The least time one poll gets, even at the deadline: the last poll happens at it and must be
+/// able to answer; a request in flight is still cut off this soon after the deadline.
+const LAST_POLL_GRACE: Duration = Duration::from_secs(5);
+
 /// Longest pause after repeated transient errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -142,7 +146,20 @@ pub async fn wait_for_assets(
     let mut last_missing = vec![format!("release {}", spec.tag)];
     loop {
         polls += 1;
-        let pause = match forge.release_by_tag(&spec.repo, &spec.tag).await {
+        // The deadline bounds a request in flight too: a forge that stalls or drips bytes cannot
+        // stretch the wait past it (the adapter's own timeouts may be much longer).
+        let left = deadline.saturating_duration_since(Instant::now());
+        let poll = tokio::time::timeout(
+            left.max(LAST_POLL_GRACE),
+            forge.release_by_tag(&spec.repo, &spec.tag),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            what: format!("release {} of {}", spec.tag, spec.repo),
+            missing: last_missing.clone(),
+            waited: started.elapsed(),
+        })?;
+        let pause = match poll {
             Ok(release) => {
                 errors_in_row = 0;
                 let assessment = assess(release.as_ref(), &spec.tag, &spec.patterns);
@@ -329,5 +346,73 @@ mod tests {
         assert!(backoff(base, 1, 0) >= Duration::from_secs(2));
         assert!(backoff(base, 2, 0) > backoff(base, 1, 0));
         assert!(backoff(base, 30, 7) <= MAX_BACKOFF);
+    }
+
+    /// A forge whose release lookups never answer: a stalled proxy, a server that drips bytes.
+    #[derive(Debug)]
+    struct StalledForge;
+
+    #[async_trait::async_trait]
+    impl Forge for StalledForge {
+        fn backend(&self) -> &'static str {
+            "stalled"
+        }
+        async fn release_by_tag(&self, _: &RepoId, _: &str) -> Result<Option<Release>> {
+            std::future::pending().await
+        }
+        async fn list_releases(&self, _: &RepoId) -> Result<Vec<Release>> {
+            std::future::pending().await
+        }
+        async fn create_release(
+            &self,
+            _: &RepoId,
+            _: &crate::forge::NewRelease,
+        ) -> Result<Release> {
+            std::future::pending().await
+        }
+        async fn upload_asset(
+            &self,
+            _: &RepoId,
+            _: u64,
+            _: &str,
+            _: &[u8],
+        ) -> Result<ReleaseAsset> {
+            std::future::pending().await
+        }
+    }
+
+    /// Issue 14 item 4: the wait's deadline bounds a request in flight, not only the sleeps
+    /// between polls. Before, a forge that never answered held the wait for as long as the
+    /// adapter's own timeouts and retries allowed (minutes), whatever `timeout` said.
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_bounds_a_request_that_never_answers() {
+        let spec = WaitSpec {
+            repo: RepoId::new("o", "r"),
+            tag: "v1.2.3".into(),
+            patterns: matchers(&["a.iso"]),
+            poll_interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            stable_polls: 1,
+        };
+        let ctx = StepContext::new(
+            "wait",
+            std::sync::Arc::new(crate::engine::SilentObserver),
+            crate::engine::CancelToken::new(),
+        );
+        let started = tokio::time::Instant::now();
+        // Paused time: the runtime jumps to each timer, so a hang shows as the outer bound.
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(3600),
+            wait_for_assets(&StalledForge, &spec, &ctx),
+        )
+        .await
+        .expect("the wait ends by itself");
+        let Err(Error::Timeout { what, missing, .. }) = outcome else {
+            panic!("a timeout, got {outcome:?}")
+        };
+        assert_eq!(what, "release v1.2.3 of o/r");
+        assert_eq!(missing, vec!["release v1.2.3".to_owned()]);
+        // The deadline, plus the short grace a last poll gets.
+        assert!(started.elapsed() <= spec.timeout + LAST_POLL_GRACE);
     }
 }
