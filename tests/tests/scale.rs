@@ -203,6 +203,7 @@ async fn plan_propose_approve_apply_rollback() {
             clone: clone.clone(),
             remote: "origin".into(),
             base: None,
+            policy: ApprovalPolicy::default(),
         },
     )
     .await
@@ -428,6 +429,7 @@ fn propose_request(clone: &Path, base: Option<&str>) -> ProposeRequest {
         clone: clone.to_owned(),
         remote: "origin".into(),
         base: base.map(str::to_owned),
+        policy: ApprovalPolicy::default(),
     }
 }
 
@@ -551,6 +553,10 @@ async fn a_second_proposal_starts_from_the_default_branch() {
     )
     .await
     .expect("first");
+    // The first plan's PR holds the target; closing it releases the lock.
+    forge
+        .close_pull_request(&repo(), first.pull_request.number, false)
+        .expect("close");
     // The clone is now on the first proposal's branch.
     let mut flags = prod_flags();
     flags.workloads = vec!["Deployment:web:8".into(), "Deployment:api:4".into()];
@@ -582,10 +588,80 @@ async fn a_second_proposal_starts_from_the_default_branch() {
     );
     assert_eq!(second.pull_request.base_ref, "main");
     assert_eq!(
-        propose::target_keys_of(&second.pull_request.body),
+        propose::target_keys(&second_plan),
         [
             "production/assistant/Deployment/api",
             "production/assistant/Deployment/web"
         ]
     );
+    assert!(
+        second
+            .pull_request
+            .body
+            .contains(&orchestrator_core::scale::lock::lock_marker(&second_plan)),
+        "the PR body holds the lock: {}",
+        second.pull_request.body
+    );
+}
+
+/// Issue 11: two open plans raced for one workload. A second proposal whose workloads overlap an
+/// open plan PR's is refused before anything is pushed, naming that PR, until an approver's
+/// `/unlock-plan` on it (a reader's does not count).
+#[tokio::test]
+async fn a_second_proposal_for_a_locked_target_is_refused_until_an_approver_unlocks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clone = clone_with_origin(dir.path());
+    let forge = Arc::new(InMemoryForge::new());
+    let store = Arc::new(MemoryStateStore::default());
+    let first = propose::propose(
+        forge.clone(),
+        Arc::new(GixVcs::new()),
+        store.clone(),
+        &prod_plan_with(prod_flags()).await,
+        &propose_request(&clone, Some("main")),
+    )
+    .await
+    .expect("first");
+    let mut flags = prod_flags();
+    flags.workloads = vec!["Deployment:web:8".into()];
+    flags.hpa = None;
+    flags.requests = vec!["web:cpu=600m,mem=1Gi".into()];
+    flags.limits = vec!["web:cpu=1,mem=2Gi".into()];
+    let second_plan = prod_plan_with(flags).await;
+    let request = propose_request(&clone, Some("main"));
+    let second = || {
+        propose::propose(
+            forge.clone(),
+            Arc::new(GixVcs::new()),
+            store.clone(),
+            &second_plan,
+            &request,
+        )
+    };
+    let branches_before = git(&clone, &["ls-remote", "--heads", "origin"]);
+    let err = second().await.expect_err("locked");
+    assert!(
+        matches!(err, Error::Conflict { .. })
+            && err.to_string().contains("#1")
+            && err.to_string().contains("Deployment/web"),
+        "{err}"
+    );
+    assert_eq!(
+        git(&clone, &["ls-remote", "--heads", "origin"]),
+        branches_before,
+        "nothing pushed"
+    );
+    // A reader's /unlock-plan releases nothing.
+    forge.set_permission(&repo(), "reader", Permission::Read);
+    forge
+        .comment_as(&repo(), first.pull_request.number, "reader", "/unlock-plan")
+        .expect("comment");
+    assert!(second().await.is_err(), "still locked");
+    // An approver's does.
+    forge.set_permission(&repo(), "maint", Permission::Maintain);
+    forge
+        .comment_as(&repo(), first.pull_request.number, "maint", "/unlock-plan")
+        .expect("comment");
+    let proposal = second().await.expect("unlocked");
+    assert_eq!(proposal.pull_request.number, 2);
 }

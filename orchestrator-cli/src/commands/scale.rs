@@ -190,11 +190,12 @@ pub(crate) struct CiWorkflowsArgs {
     /// The SHA-256 of that release's archive: the install step refuses any other bytes.
     #[arg(long, value_name = "HEX")]
     orchestrator_sha256: String,
-    /// Where the archive is downloaded from; `{version}` is replaced by the version.
+    /// Where the archive is downloaded from; `{version}` is replaced by the version. The default
+    /// is the static Linux build the release workflow attaches (`.github/workflows/release.yml`).
     #[arg(
         long,
         value_name = "URL",
-        default_value = "https://github.com/orchestrator-rs/orchestrator/releases/download/v{version}/orchestrator-x86_64-unknown-linux-gnu.tar.gz"
+        default_value = "https://github.com/orchestrator-rs/orchestrator/releases/download/v{version}/orchestrator-{version}-x86_64-unknown-linux-musl.tar.gz"
     )]
     asset_url: String,
 }
@@ -346,6 +347,7 @@ async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode>
             clone: args.clone,
             remote: args.remote,
             base: args.base,
+            policy: crate::commands::pr_command::scale_config(global)?.policy,
         },
     )
     .await?;

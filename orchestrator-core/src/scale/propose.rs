@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde::Serialize;
 
+use super::approval::ApprovalPolicy;
 use super::execute::planned_after;
-use super::plan::{ActionType, ScalePlan};
+use super::plan::ScalePlan;
 use super::review::{LABEL_NEEDS_APPROVAL, PLAN_MARKER};
 use crate::cluster::ResourceList;
 use crate::engine::{Engine, EngineOptions, Plan, PlannedStep, SilentObserver};
@@ -29,54 +30,16 @@ use crate::vcs::{Head, Vcs};
 /// Run kind of journaled proposals (key: the plan hash).
 pub const PROPOSE_RUN_KIND: &str = "scale-propose";
 
-/// The targets a plan locks, one per workload: `<kube context>/<namespace>/<Kind>/<name>`
-/// (`default` when the plan names no context). Two open plans whose keys overlap race for the
-/// same workload; the PR body's plan marker records them as `target=<key>,<key>`.
+/// The targets a plan locks, one per workload, for people: `<kube context>/<namespace>/<Kind>/<name>`
+/// (`-` when the plan names no context, i.e. the current one). Derived from
+/// [`TargetKey::of`](super::lock::TargetKey::of), the key the lock check compares; the PR body
+/// carries it as [`lock_marker`](super::lock::lock_marker).
 pub fn target_keys(plan: &ScalePlan) -> Vec<String> {
-    let context: String = plan
-        .context
-        .kube_context
-        .as_deref()
-        .unwrap_or("default")
-        .chars()
-        .map(|c| {
-            if c.is_whitespace() || c == ',' {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let mut keys: Vec<String> = plan
-        .actions
+    let key = super::lock::TargetKey::of(plan);
+    key.workloads
         .iter()
-        .filter_map(|a| match a.action {
-            ActionType::ApplyHpa => a
-                .scale_target_ref
-                .as_ref()
-                .map(|t| format!("{}/{}", t.kind, t.name)),
-            _ => Some(format!("{}/{}", a.kind, a.name)),
-        })
-        .map(|w| format!("{context}/{}/{w}", plan.context.namespace))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    keys
-}
-
-/// The target keys recorded in a PR body's plan marker (see [`target_keys`]); empty when the
-/// marker has none (a PR proposed before targets were recorded).
-pub fn target_keys_of(body: &str) -> Vec<String> {
-    let Some(start) = body.find(PLAN_MARKER).map(|i| i + PLAN_MARKER.len()) else {
-        return Vec::new();
-    };
-    let rest = &body[start..];
-    let fields = &rest[..rest.find("-->").unwrap_or(rest.len())];
-    fields
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("target="))
-        .map(|v| v.split(',').map(str::to_owned).collect())
-        .unwrap_or_default()
+        .map(|w| format!("{}/{}/{w}", key.context, key.namespace))
+        .collect()
 }
 
 /// The plan as a reviewer reads it: before → after per workload and field (what the cluster
@@ -188,8 +151,8 @@ fn changed_keys(before: &ResourceList, after: &ResourceList) -> Vec<(String, Str
         .collect()
 }
 
-/// The PR body: the summary, the plan as a reviewer reads it ([`plan_comment`]), and the plan
-/// marker (hash, path, and the targets it locks).
+/// The PR body: the summary, the plan as a reviewer reads it ([`plan_comment`]), the plan
+/// marker (hash and path) and the lock marker (the targets it holds while open).
 pub fn pr_body(plan: &ScalePlan) -> String {
     let dir = super::plan_dir_in_repo(&plan.metadata.target);
     format!(
@@ -201,7 +164,7 @@ pub fn pr_body(plan: &ScalePlan) -> String {
          pushed to it) to apply it; **/rollback-plan** to restore the recorded before state. \
          An approval is bound to this plan's hash and the PR's head commit: a push after \
          approval needs a new one.\n\n\
-         {PLAN_MARKER}hash={hash} path={dir}/plan.yaml target={targets} -->\n",
+         {PLAN_MARKER}hash={hash} path={dir}/plan.yaml -->\n{lock}\n",
         target = plan.metadata.target,
         ns = plan.context.namespace,
         ctx = plan.context.kube_context.as_deref().unwrap_or("default"),
@@ -209,7 +172,7 @@ pub fn pr_body(plan: &ScalePlan) -> String {
         hash = plan.hash(),
         table = plan.actions_table(),
         comment = plan_comment(plan),
-        targets = target_keys(plan).join(","),
+        lock = super::lock::lock_marker(plan),
     )
 }
 
@@ -241,6 +204,9 @@ pub struct ProposeRequest {
     /// The PR's base branch, which the proposal branch starts from (`<remote>/<base>`, fetched
     /// first). Default: the branch the clone's `<remote>/HEAD` names, else its current branch.
     pub base: Option<String>,
+    /// Who may release another plan's lock with `/unlock-plan` (the `[scale]` policy of a
+    /// trusted checkout).
+    pub policy: ApprovalPolicy,
 }
 
 /// What was proposed.
@@ -534,6 +500,8 @@ pub async fn propose(
 ) -> Result<Proposal> {
     check_credentials(forge.as_ref(), &request.repo).await?;
     let hash = plan.hash().to_owned();
+    // One open plan per target: a workload another open plan PR holds is refused before anything
+    // is committed or pushed (a resumed run of this plan holds its own lock, skipped below).
     let previous = store.runs(Some(PROPOSE_RUN_KIND), Some(&hash), 1)?;
     if let Some(done) = previous.iter().find(|r| r.status == RunStatus::Succeeded) {
         let pr = journaled_pr(store.as_ref(), done.id)?;
@@ -547,6 +515,17 @@ pub async fn propose(
         });
     }
     let resumed = store.resumable(PROPOSE_RUN_KIND, &hash)?;
+    let own_pr = match &resumed {
+        Some(run) => journaled_pr(store.as_ref(), run.id)?,
+        None => None,
+    };
+    if let Some(lock) =
+        super::lock::find_lock(forge.as_ref(), &request.repo, plan, own_pr, &request.policy).await?
+    {
+        return Err(Error::Conflict {
+            message: format!("this plan's target is locked: {}", lock.describe()),
+        });
+    }
     // A resumed run keeps its base (the clone is on the proposal branch by then).
     let journaled_base = resumed
         .as_ref()
