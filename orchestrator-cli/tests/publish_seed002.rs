@@ -100,7 +100,8 @@ async fn publish_seed_002(forge: Arc<dyn Forge>, actions: &InMemoryForge) {
             WorkflowSimulation {
                 run_name: Some("release ${{ inputs.version }} ${{ inputs.correlation_id }}".into()),
                 queued_for: Duration::from_millis(10),
-                runs_for: Duration::from_millis(150),
+                // Long enough that a wave's runs overlap even on a loaded machine (the assertion below).
+                runs_for: Duration::from_millis(400),
                 ..WorkflowSimulation::default()
             },
         );
