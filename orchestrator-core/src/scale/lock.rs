@@ -66,15 +66,7 @@ impl TargetKey {
     }
 
     fn parse(body: &str) -> Option<Self> {
-        let start = body.find(LOCK_MARKER)? + LOCK_MARKER.len();
-        let rest = &body[start..];
-        let fields = &rest[..rest.find("-->")?];
-        let get = |key: &str| {
-            fields
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-                .map(str::to_owned)
-        };
+        let get = super::review::marker_fields(body, LOCK_MARKER)?;
         Some(Self {
             context: get("context")?,
             namespace: get("namespace")?,

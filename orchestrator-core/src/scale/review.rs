@@ -170,16 +170,26 @@ pub enum CommandOutcome {
 
 /// The plan hash and path a proposed PR's body records.
 pub fn plan_marker_of(body: &str) -> Option<(String, String)> {
-    let start = body.find(PLAN_MARKER)? + PLAN_MARKER.len();
+    let field = marker_fields(body, PLAN_MARKER)?;
+    Some((field("hash")?, field("path")?))
+}
+
+/// The `key=value` fields of the first `<marker> … -->` HTML comment in `body`, as a lookup by
+/// key; `None` when the marker is absent or unterminated. (Markers are for humans and for
+/// coordination, never proof: the gate re-reads facts from the forge.)
+pub(super) fn marker_fields<'a>(
+    body: &'a str,
+    marker: &str,
+) -> Option<impl Fn(&str) -> Option<String> + 'a> {
+    let start = body.find(marker)? + marker.len();
     let rest = &body[start..];
     let fields = &rest[..rest.find("-->")?];
-    let get = |key: &str| {
+    Some(move |key: &str| {
         fields
             .split_whitespace()
             .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
             .map(str::to_owned)
-    };
-    Some((get("hash")?, get("path")?))
+    })
 }
 
 /// Before → after, one line per changed field, from the plan's recorded before state.
