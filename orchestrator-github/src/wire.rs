@@ -30,7 +30,7 @@ pub(crate) struct GhRelease {
     #[serde(default)]
     pub(crate) assets: Vec<GhAsset>,
     /// `null` for drafts.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "timestamps::published_at")]
     pub(crate) published_at: Option<String>,
 }
 
@@ -234,7 +234,7 @@ pub(crate) struct GhWorkflowRun {
     #[serde(default)]
     pub(crate) conclusion: Option<String>,
     /// RFC 3339, e.g. `2026-01-31T23:59:59Z`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "timestamps::created_at")]
     pub(crate) created_at: String,
     #[serde(default)]
     pub(crate) html_url: String,
@@ -452,9 +452,9 @@ pub(crate) struct GhComment {
     pub(crate) user: GhUser,
     #[serde(default)]
     pub(crate) body: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "timestamps::created_at")]
     pub(crate) created_at: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "timestamps::updated_at")]
     pub(crate) updated_at: String,
 }
 
@@ -536,7 +536,7 @@ pub(crate) struct GhReview {
     #[serde(default)]
     pub(crate) commit_id: Option<String>,
     /// Absent or `null` for a pending review.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "timestamps::submitted_at")]
     pub(crate) submitted_at: Option<String>,
 }
 
@@ -834,6 +834,48 @@ impl From<&NewRelease> for GhNewRelease {
             prerelease: r.prerelease,
         }
     }
+}
+
+/// Timestamps are checked as they are read: a malformed one is an error naming the field (the
+/// request's error says which answer), never a silent 1970. Absent or `null` stays allowed where
+/// GitHub omits the field; the text is kept, and converted where the core type needs ms.
+mod timestamps {
+    use serde::{Deserialize, Deserializer};
+
+    fn checked<'de, D: Deserializer<'de>>(
+        field: &str,
+        deserializer: D,
+    ) -> Result<Option<String>, D::Error> {
+        let text = Option::<String>::deserialize(deserializer)?;
+        match &text {
+            Some(t) if !t.is_empty() && super::parse_time_ms(t).is_none() => Err(
+                serde::de::Error::custom(format!("`{field}` is not an RFC 3339 timestamp: {t:?}")),
+            ),
+            _ => Ok(text),
+        }
+    }
+
+    macro_rules! field {
+        ($name:ident, Option) => {
+            pub(super) fn $name<'de, D: Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Option<String>, D::Error> {
+                checked(stringify!($name), deserializer)
+            }
+        };
+        ($name:ident) => {
+            pub(super) fn $name<'de, D: Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<String, D::Error> {
+                Ok(checked(stringify!($name), deserializer)?.unwrap_or_default())
+            }
+        };
+    }
+
+    field!(created_at);
+    field!(updated_at);
+    field!(published_at, Option);
+    field!(submitted_at, Option);
 }
 
 #[cfg(test)]
@@ -1143,6 +1185,21 @@ mod tests {
         );
         assert_eq!(parse_time_ms("yesterday"), None);
         assert_eq!(parse_time_ms("2020-13-22T19:33:08Z"), None, "month 13");
+        // A malformed time in an answer is an error naming the field, not 1970.
+        let err = serde_json::from_str::<GhComment>(
+            r#"{"id": 1, "created_at": "2020-13-22T19:33:08Z", "updated_at": "2020-01-22T19:33:08Z"}"#,
+        )
+        .expect_err("month 13");
+        assert!(err.to_string().contains("`created_at`"), "{err}");
+        let err = serde_json::from_str::<GhRelease>(
+            r#"{"id": 1, "tag_name": "v1", "published_at": "yesterday"}"#,
+        )
+        .expect_err("not a time");
+        assert!(err.to_string().contains("`published_at`"), "{err}");
+        let draft: GhRelease =
+            serde_json::from_str(r#"{"id": 1, "tag_name": "v1", "published_at": null}"#)
+                .expect("null is a draft's");
+        assert_eq!(draft.published_at, None);
         assert_eq!(parse_time_ms(""), None);
         assert_eq!(format_time(1_795_608_000_999), "2026-11-25T12:00:00Z");
         assert_eq!(
