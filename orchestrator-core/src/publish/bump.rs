@@ -43,6 +43,18 @@ impl BumpRequest {
     }
 }
 
+/// What a breaking change does to a `0.x` version (`[publish] breaking_on_0x`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakingOn0x {
+    /// Bump the minor (`0.4.2` → `0.5.0`): Cargo's and release-plz's rule, since `^0.4` already
+    /// excludes `0.5`.
+    #[default]
+    Minor,
+    /// Bump the major (`0.4.2` → `1.0.0`).
+    Major,
+}
+
 /// A concrete bump level, weakest first (so `max` picks the strongest).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,

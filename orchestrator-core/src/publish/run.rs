@@ -470,6 +470,7 @@ impl Publisher {
                         pkg: pkg.clone(),
                         manifest,
                         released: released.clone(),
+                        policy: self.config.publish.dependency_range,
                     }),
                     &mut after,
                 );

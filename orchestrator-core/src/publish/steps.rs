@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use super::config::{CoordinationCommit, TriggerKind, work_tree_of};
 use super::coordination::{CoordinatedVersion, read_coordination, write_coordination};
 use super::correlate::{RunCorrelation, find_run, follow_run};
-use super::manifest::{ManifestKind, read_manifest, rewrite_manifest};
+use super::manifest::{ManifestKind, in_file, read_manifest, rewrite_manifest};
+use super::range::DependencyRange;
 use super::notes::{release_notes, umbrella_notes};
 use crate::error::{Error, Result};
 use crate::forge::{
@@ -85,6 +86,8 @@ pub(crate) struct BumpStep {
     pub(crate) pkg: PackageCtx,
     pub(crate) manifest: PathBuf,
     pub(crate) released: BTreeMap<String, semver::Version>,
+    /// How dependents' requirements move (`[publish] dependency_range`).
+    pub(crate) policy: DependencyRange,
 }
 
 impl BumpStep {
@@ -138,7 +141,14 @@ impl Step for BumpStep {
             .map_err(|e| Error::io(format!("reading {}", self.manifest.display()), e))?;
         let version = semver::Version::parse(&self.pkg.version)
             .map_err(|e| Error::invalid_input(format!("{}: {e}", self.pkg.version)))?;
-        let edit = rewrite_manifest(self.kind()?, &text, Some(&version), &self.released)?;
+        let edit = rewrite_manifest(
+            self.kind()?,
+            &text,
+            Some(&version),
+            &self.released,
+            self.policy,
+        )
+        .map_err(|e| in_file(&self.manifest, e))?;
         let relative = self
             .manifest
             .strip_prefix(&self.pkg.path)
