@@ -233,3 +233,48 @@ fn publish_dry_run_shows_versions_and_waves() {
     let out = run(&dir, &["publish", "--bump", "sideways", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The dry run shows every requirement it will move (file, key, old -> new) and refuses, as the
+/// real run does (exit 2), a range it cannot rewrite, naming file, line and value.
+#[test]
+fn publish_dry_run_shows_rewrites_and_refuses_an_unrewritable_range() {
+    let dir = fixture();
+    let node = dir.path().join("reference-node/Cargo.toml");
+    // A bounded range that excludes 0.4.0, in a dev table: widened, with its upper bound moved.
+    let mut text = std::fs::read_to_string(&node).expect("read");
+    text.push_str("\n[dev-dependencies]\nconsensus-proof = \">=0.3.0, <0.4\"\n");
+    std::fs::write(&node, &text).expect("write");
+    let args = [
+        "publish",
+        "--bump",
+        "minor",
+        "--packages",
+        "consensus-proof",
+        "--with-dependents",
+        "--dry-run",
+    ];
+    let out = run(&dir, &args);
+    assert!(out.status.success(), "{out:?}");
+    let shown = stdout(&out);
+    assert!(shown.contains("reference-node/Cargo.toml (reference-node):"), "{shown}");
+    assert!(
+        shown.contains("  dev-dependencies.consensus-proof: >=0.3.0, <0.4 -> >=0.4.0, <0.5\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  dependencies.consensus-proof: 0.3 -> 0.4.0\n"),
+        "{shown}"
+    );
+    // Unchanged by the dry run.
+    assert_eq!(std::fs::read_to_string(&node).expect("read"), text);
+    let bad = text.replace(">=0.3.0, <0.4", ">=0.1, <0.2, <0.4");
+    std::fs::write(&node, &bad).expect("write");
+    let out = run(&dir, &args);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("reference-node/Cargo.toml: line 10: dev-dependencies.consensus-proof = \">=0.1, <0.2, <0.4\" cannot be rewritten"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&node).expect("read"), bad);
+}

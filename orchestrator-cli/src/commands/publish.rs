@@ -164,9 +164,25 @@ pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Resul
         publish::observe(&config, vcs.as_ref(), request.bump == BumpRequest::Auto).await?;
     let plan = publish::plan_publish(&config, &request, &observed)?;
     if args.dry_run {
+        // The same manifest check the real run makes first: a requirement it would refuse is
+        // refused here too (exit 2), and what it would rewrite is shown.
+        let rewrites = publish::manifest_rewrites(&config, &plan)
+            .map_err(|failures| Error::Preflight { failures })?;
         match global.output {
-            OutputFormat::Human => print!("{}", render_publish_plan(&plan)),
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+            OutputFormat::Human => {
+                print!("{}", render_publish_plan(&plan));
+                print!("{}", render_rewrites(&rewrites));
+            }
+            OutputFormat::Json => {
+                let mut value = serde_json::to_value(&plan)?;
+                if let Some(object) = value.as_object_mut() {
+                    object.insert(
+                        "manifest_rewrites".into(),
+                        serde_json::to_value(&rewrites)?,
+                    );
+                }
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -357,6 +373,19 @@ pub(crate) fn render_publish_report(report: &publish::PublishReport) -> String {
     }
     if let Some(file) = &report.coordination {
         let _ = writeln!(out, "coordination manifest: {file}");
+    }
+    out
+}
+
+/// The manifest rewrites `publish --dry-run` prints under the plan: per file, each key
+/// `old -> new`.
+pub(crate) fn render_rewrites(rewrites: &[publish::ManifestRewrite]) -> String {
+    let mut out = String::new();
+    for r in rewrites.iter().filter(|r| !r.changes.is_empty()) {
+        let _ = writeln!(out, "\n{} ({}):", r.file.display(), r.repo);
+        for c in &r.changes {
+            let _ = writeln!(out, "  {}: {} -> {}", c.key, c.from, c.to);
+        }
     }
     out
 }

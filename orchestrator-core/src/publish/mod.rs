@@ -40,7 +40,8 @@ pub use manifest::{
 pub use range::{DependencyRange, cargo_requirement, npm_requirement};
 pub use notes::{release_notes, umbrella_notes};
 pub use plan::{
-    ObservedRepo, PlannedPackage, PublishPlan, PublishRequest, SkippedPackage, plan_publish,
+    ManifestRewrite, ObservedRepo, PlannedPackage, PublishPlan, PublishRequest, SkippedPackage,
+    manifest_rewrites, plan_publish,
 };
 pub use run::{
     CASCADE_RUN_KIND, PackageOutcome, PackageReport, PublishOptions, PublishReport, Publisher,

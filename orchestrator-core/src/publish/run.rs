@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::cascade::{cascade_packages, nightly_tag};
 use super::config::{CoordinationCommit, TriggerKind, work_tree_of};
-use super::plan::{PublishPlan, PublishRequest, plan_publish};
+use super::plan::{PublishPlan, PublishRequest, manifest_rewrites, plan_publish};
 use super::steps::{
     BumpStep, CoordinationEntry, CoordinationStep, NotesStep, PackageCtx, PushStep, RunUrls,
     TagStep, TriggerSpec, TriggerStep, UmbrellaStep, WaitStep,
@@ -302,7 +302,7 @@ impl Publisher {
             None => {
                 // A new run starts from clean clones in step with their origins; a resumed one
                 // is past that (its own commits and tags are there) and its steps check instead.
-                self.preflight(plan).await?;
+                self.preflight(plan, options.nightly).await?;
                 let params = serde_json::json!({ "plan": plan, "nightly": options.nightly });
                 self.store.begin_run(&kind, &key, &params)?
             }
@@ -363,8 +363,9 @@ impl Publisher {
     /// Every package's clone, checked side by side as `release` checks its repos (a clean work
     /// tree on its release branch, HEAD equal to origin's, origin the configured repository, the
     /// new tag nowhere yet). Every problem of every package is reported at once, and nothing is
-    /// changed.
-    async fn preflight(&self, plan: &PublishPlan) -> Result<()> {
+    /// changed. Outside a nightly, every manifest is also rewritten in memory, so a requirement
+    /// that cannot be rewritten is refused here rather than after the first package is out.
+    async fn preflight(&self, plan: &PublishPlan, nightly: bool) -> Result<()> {
         let mut checks = tokio::task::JoinSet::new();
         for p in &plan.packages {
             let repo = self
@@ -395,6 +396,9 @@ impl Publisher {
             });
         }
         let mut failures = Vec::new();
+        if !nightly && let Err(unrewritable) = manifest_rewrites(&self.config, plan) {
+            failures.extend(unrewritable);
+        }
         while let Some(joined) = checks.join_next().await {
             let (name, reasons) =
                 joined.map_err(|e| Error::state(format!("preflight task failed: {e}")))?;
