@@ -557,11 +557,12 @@ impl Publisher {
                 path: repo.path.clone(),
                 version: p.next.clone(),
                 tag: p.tag.clone(),
-                requires: p
+                // Every declared dependency: released ones at their new version, the others at
+                // what the manifest already records (a cascade must not forget them).
+                requires: repo
                     .depends_on
                     .iter()
-                    .filter_map(|d| plan.package(d))
-                    .map(|d| format!("{}={}", d.name, d.next))
+                    .map(|d| (d.clone(), plan.package(d).map(|d| d.next.clone())))
                     .collect(),
             });
         }

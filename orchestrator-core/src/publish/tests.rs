@@ -568,3 +568,28 @@ fn a_tampered_recorded_plan_is_refused_naming_the_field_not_a_panic() {
     let e = bad.released_versions().expect_err("not semver").to_string();
     assert!(e.contains("next version \"v2\""), "{e}");
 }
+
+/// A run records its released dependencies at their new versions and keeps what the manifest
+/// already says about the others (after a cascade, `quill-render`'s requirement on an
+/// unreleased `quill-core` stayed, rather than going to `[]`).
+#[test]
+fn coordination_requirements_keep_unreleased_dependencies() {
+    use super::coordination::read_coordination;
+    use super::steps::merged_requires;
+    let existing = read_coordination(
+        "quill-core = { version = \"0.4.3\", git_tag = \"v0.4.3\", git_commit = \"a\", requires = [] }\n\
+         quill-text = { version = \"0.2.0\", git_tag = \"v0.2.0\", git_commit = \"b\", requires = [] }\n\
+         quill-render = { version = \"0.5.0\", git_tag = \"v0.5.0\", git_commit = \"c\", requires = [\"quill-core=0.4.2\"] }\n",
+    )
+    .expect("valid");
+    let requires = vec![
+        ("quill-core".to_owned(), None),
+        ("quill-text".to_owned(), None),
+        ("quill-style".to_owned(), Some("1.1.0".to_owned())),
+        ("never-recorded".to_owned(), None),
+    ];
+    assert_eq!(
+        merged_requires(&existing, "quill-render", &requires),
+        vec!["quill-core=0.4.2", "quill-text=0.2.0", "quill-style=1.1.0"]
+    );
+}
