@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::bump::{BumpLevel, BumpRequest, auto_bump, next_version};
+use super::bump::{BreakingOn0x, BumpLevel, BumpRequest, auto_bump, next_version};
 use super::config::TriggerKind;
 use crate::config::Config;
 use super::manifest::{ManifestChange, ManifestKind, in_file, rewrite_manifest};
@@ -358,8 +358,24 @@ pub fn plan_publish(
                 ),
             ),
             BumpRequest::Auto => {
-                let auto = auto_bump(observed.get(*r).map_or(&[][..], |o| &o.commits));
-                (auto.level, auto.reason)
+                let observed = observed.get(*r);
+                let auto = auto_bump(observed.map_or(&[][..], |o| &o.commits));
+                // On 0.x a breaking change bumps the minor (Cargo's rule: `^0.4` excludes
+                // 0.5), unless `[publish] breaking_on_0x = "major"`.
+                let on_0x = observed
+                    .and_then(|o| semver::Version::parse(&o.current).ok())
+                    .is_some_and(|v| v.major == 0);
+                if auto.level == Some(BumpLevel::Major)
+                    && on_0x
+                    && config.publish.breaking_on_0x == BreakingOn0x::Minor
+                {
+                    (
+                        Some(BumpLevel::Minor),
+                        format!("{} (0.x: breaking bumps the minor)", auto.reason),
+                    )
+                } else {
+                    (auto.level, auto.reason)
+                }
             }
         };
         level.insert(r, l);
