@@ -278,3 +278,21 @@ fn publish_dry_run_shows_rewrites_and_refuses_an_unrewritable_range() {
     );
     assert_eq!(std::fs::read_to_string(&node).expect("read"), bad);
 }
+
+/// `publish --resume` does not demand `--bump` (it continues the recorded plan); with nothing
+/// to resume it says so and how to start one. Without `--resume`, `--bump` stays required.
+#[test]
+fn publish_resume_needs_no_bump() {
+    let dir = fixture();
+    let out = run(&dir, &["publish", "--resume"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no unfinished publish to resume: give --bump to start one"),
+        "{err}"
+    );
+    assert!(!err.contains("--bump <BUMP>"), "{err}");
+    let out = run(&dir, &["publish", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bump"));
+}

@@ -29,8 +29,10 @@ use crate::{progress, render, wiring};
 #[derive(Debug, Args)]
 pub(crate) struct PublishArgs {
     /// How versions move: major, minor, patch, prerelease, or auto (from conventional commits).
-    #[arg(long, value_name = "BUMP")]
-    pub(crate) bump: String,
+    /// Not needed with --resume, which continues the recorded plan (used only when nothing is
+    /// left to resume).
+    #[arg(long, value_name = "BUMP", required_unless_present = "resume")]
+    pub(crate) bump: Option<String>,
 
     /// Prerelease identifier (rc, beta...): with prerelease, or to make major/minor/patch
     /// prereleases.
@@ -134,8 +136,8 @@ pub(crate) struct StatusArgs {
     pub(crate) update_issue: Option<String>,
 }
 
-fn publish_request(args: &PublishArgs) -> Result<PublishRequest, Error> {
-    let bump = BumpRequest::parse(&args.bump)?;
+fn publish_request(args: &PublishArgs, bump: &str) -> Result<PublishRequest, Error> {
+    let bump = BumpRequest::parse(bump)?;
     if bump == BumpRequest::Auto && args.preid.is_some() {
         return Err(Error::invalid_input(
             "--preid does not combine with --bump auto",
@@ -157,7 +159,14 @@ fn publish_request(args: &PublishArgs) -> Result<PublishRequest, Error> {
 }
 
 pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let request = publish_request(&args)?;
+    let Some(bump) = args.bump.as_deref() else {
+        // A bare `--resume` (clap requires --bump otherwise): the recorded plan, or an error
+        // saying there is none.
+        let config = wiring::load_config(global)?;
+        let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
+        return run_plan(global, config, vcs, None, publish::RUN_KIND, true, false).await;
+    };
+    let request = publish_request(&args, bump)?;
     let config = wiring::load_config(global)?;
     let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
     let observed =
@@ -190,7 +199,7 @@ pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Resul
         global,
         config,
         vcs,
-        plan,
+        Some(plan),
         publish::RUN_KIND,
         args.resume,
         false,
@@ -203,7 +212,7 @@ async fn run_plan(
     global: &Global,
     config: Config,
     vcs: Arc<dyn Vcs>,
-    plan: PublishPlan,
+    plan: Option<PublishPlan>,
     kind: &str,
     resume: bool,
     nightly: bool,
@@ -219,7 +228,11 @@ async fn run_plan(
                 );
                 recorded
             }
-            None => plan,
+            None => plan.ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "no unfinished {kind} to resume: give --bump to start one"
+                ))
+            })?,
         }
     } else {
         // Planned from manifests an unfinished run may already have bumped: say so, since
@@ -232,7 +245,7 @@ async fn run_plan(
                 publish::plan_key(&unfinished.plan)
             );
         }
-        plan
+        plan.ok_or_else(|| Error::invalid_input(format!("nothing planned for {kind}")))?
     };
     if plan.packages.is_empty() {
         println!("nothing to {kind}");
@@ -449,7 +462,7 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
                 global,
                 config,
                 vcs,
-                recorded.plan,
+                Some(recorded.plan),
                 publish::CASCADE_RUN_KIND,
                 true,
                 nightly,
@@ -508,7 +521,7 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
         global,
         config,
         vcs,
-        plan,
+        Some(plan),
         publish::CASCADE_RUN_KIND,
         args.resume,
         args.nightly,
