@@ -36,6 +36,7 @@ manifest = "Cargo.toml"
 fn fixture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("orchestrator.toml"), SEED_004).expect("write config");
+    let sandbox = orchestrator_git::sandbox::Sandbox::new(dir.path()).expect("sandbox");
     for (name, version, deps) in [
         ("consensus-proof", "0.3.0", ""),
         ("protocol-engine", "0.3.0", "consensus-proof = \"0.3.0\"\n"),
@@ -47,36 +48,18 @@ fn fixture() -> tempfile::TempDir {
         ("developer-sdk", "1.2.0", ""),
         ("governance-app", "1.2.0", "developer-sdk = \"1.2.0\"\n"),
     ] {
-        let repo = dir.path().join(name);
-        std::fs::create_dir_all(&repo).expect("mkdir");
-        std::fs::write(
-            repo.join("Cargo.toml"),
-            format!(
-                "[package]\nname = \"{name}\"\nversion = \"{version}\"\n\n[dependencies]\n{deps}"
-            ),
-        )
-        .expect("write manifest");
-        for args in [
-            &["init", "-q", "-b", "main"][..],
-            &["add", "."],
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@example.com",
-                "commit",
-                "-qm",
-                "feat: first",
-            ],
-        ] {
-            let ok = Command::new("git")
-                .args(args)
-                .current_dir(&repo)
-                .status()
-                .expect("git runs")
-                .success();
-            assert!(ok, "git {args:?}");
-        }
+        // A clone with a bare origin in step with it, as `publish` (and its dry run) checks.
+        sandbox
+            .create_repo(
+                name,
+                &[(
+                    "Cargo.toml",
+                    &format!(
+                        "[package]\nname = \"{name}\"\nversion = \"{version}\"\n\n[dependencies]\n{deps}"
+                    ),
+                )],
+            )
+            .expect("repo");
     }
     dir
 }
@@ -88,6 +71,17 @@ fn run(dir: &tempfile::TempDir, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("the binary runs")
+}
+
+/// Commits every change in `repo` and pushes it, so its clone is clean and in step again.
+fn commit_and_push(dir: &tempfile::TempDir, repo: &str) {
+    let path = dir.path().join(repo);
+    for args in [
+        &["commit", "-q", "-am", "chore: edit manifest"][..],
+        &["push", "-q", "origin", "main"],
+    ] {
+        orchestrator_git::sandbox::git(&path, args).expect("git");
+    }
 }
 
 fn stdout(out: &Output) -> String {
@@ -244,6 +238,7 @@ fn publish_dry_run_shows_rewrites_and_refuses_an_unrewritable_range() {
     let mut text = std::fs::read_to_string(&node).expect("read");
     text.push_str("\n[dev-dependencies]\nconsensus-proof = \">=0.3.0, <0.4\"\n");
     std::fs::write(&node, &text).expect("write");
+    commit_and_push(&dir, "reference-node");
     let args = [
         "publish",
         "--bump",
@@ -269,6 +264,7 @@ fn publish_dry_run_shows_rewrites_and_refuses_an_unrewritable_range() {
     assert_eq!(std::fs::read_to_string(&node).expect("read"), text);
     let bad = text.replace(">=0.3.0, <0.4", ">=0.1, <0.2, <0.4");
     std::fs::write(&node, &bad).expect("write");
+    commit_and_push(&dir, "reference-node");
     let out = run(&dir, &args);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -277,6 +273,12 @@ fn publish_dry_run_shows_rewrites_and_refuses_an_unrewritable_range() {
         "{err}"
     );
     assert_eq!(std::fs::read_to_string(&node).expect("read"), bad);
+    // The rest of the run's preflight too: a dirty clone fails the dry run as it fails the run.
+    std::fs::write(&node, &text).expect("write");
+    let out = run(&dir, &args);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("preflight failed") && err.contains("reference-node"), "{err}");
 }
 
 /// `publish --resume` does not demand `--bump` (it continues the recorded plan); with nothing

@@ -173,8 +173,9 @@ pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Resul
         publish::observe(&config, vcs.as_ref(), request.bump == BumpRequest::Auto).await?;
     let plan = publish::plan_publish(&config, &request, &observed)?;
     if args.dry_run {
-        // The same manifest check the real run makes first: a requirement it would refuse is
-        // refused here too (exit 2), and what it would rewrite is shown.
+        // The same preflight the real run makes first (clones, origins, tags, manifests): what
+        // it would refuse is refused here too (exit 2), and what it would rewrite is shown.
+        publish::preflight_publish(&config, vcs.clone(), &plan, false).await?;
         let rewrites = publish::manifest_rewrites(&config, &plan)
             .map_err(|failures| Error::Preflight { failures })?;
         match global.output {

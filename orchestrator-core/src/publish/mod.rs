@@ -45,7 +45,7 @@ pub use plan::{
 };
 pub use run::{
     CASCADE_RUN_KIND, PackageOutcome, PackageReport, PublishOptions, PublishReport, Publisher,
-    RecordedRun, plan_cascade, plan_key, resumable_plan, resumable_run,
+    RecordedRun, plan_cascade, plan_key, preflight_publish, resumable_plan, resumable_run,
 };
 pub use status::{
     STATUS_END, STATUS_START, StatusRow, format_age, issue_body_with_status, parse_issue_ref,
