@@ -251,7 +251,10 @@ fn publish_dry_run_shows_rewrites_and_refuses_an_unrewritable_range() {
     let out = run(&dir, &args);
     assert!(out.status.success(), "{out:?}");
     let shown = stdout(&out);
-    assert!(shown.contains("reference-node/Cargo.toml (reference-node):"), "{shown}");
+    assert!(
+        shown.contains("reference-node/Cargo.toml (reference-node):"),
+        "{shown}"
+    );
     assert!(
         shown.contains("  dev-dependencies.consensus-proof: >=0.3.0, <0.4 -> >=0.4.0, <0.5\n"),
         "{shown}"
@@ -278,7 +281,10 @@ fn publish_dry_run_shows_rewrites_and_refuses_an_unrewritable_range() {
     let out = run(&dir, &args);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("preflight failed") && err.contains("reference-node"), "{err}");
+    assert!(
+        err.contains("preflight failed") && err.contains("reference-node"),
+        "{err}"
+    );
 }
 
 /// `publish --resume` does not demand `--bump` (it continues the recorded plan); with nothing

@@ -757,7 +757,10 @@ fn cli_cascade_keeps_range_styles_and_unrelated_coordination_entries() {
         .expect("runs");
     assert!(out.status.success(), "{out:?}");
     let released = world.origin_git("top", &["show", "v1.0.1:package.json"]);
-    assert!(released.contains("\"@acme/left\": \"~1.0.1\""), "{released}");
+    assert!(
+        released.contains("\"@acme/left\": \"~1.0.1\""),
+        "{released}"
+    );
     assert!(
         released.contains("\"@acme/left\": \">=1.0.1 <2.0.0\""),
         "{released}"

@@ -186,10 +186,7 @@ pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Resul
             OutputFormat::Json => {
                 let mut value = serde_json::to_value(&plan)?;
                 if let Some(object) = value.as_object_mut() {
-                    object.insert(
-                        "manifest_rewrites".into(),
-                        serde_json::to_value(&rewrites)?,
-                    );
+                    object.insert("manifest_rewrites".into(), serde_json::to_value(&rewrites)?);
                 }
                 println!("{}", serde_json::to_string_pretty(&value)?);
             }

@@ -392,10 +392,19 @@ mod tests {
         // Only the footer counts: a body line elsewhere is prose.
         for (body, want) in [
             ("BREAKING CHANGE: drops v1", Some("drops v1")),
-            ("why\n\nReviewed-by: Z\nBREAKING-CHANGE: drops v1\n  and v2", Some("drops v1\nand v2")),
+            (
+                "why\n\nReviewed-by: Z\nBREAKING-CHANGE: drops v1\n  and v2",
+                Some("drops v1\nand v2"),
+            ),
             ("why\n\nBREAKING CHANGE: x\nRefs #12\n", Some("x")),
-            ("BREAKING CHANGE: quoted from the old log\n\nthe actual text", None),
-            ("prose mentions\nBREAKING CHANGE: in a paragraph\nthat is not a footer", None),
+            (
+                "BREAKING CHANGE: quoted from the old log\n\nthe actual text",
+                None,
+            ),
+            (
+                "prose mentions\nBREAKING CHANGE: in a paragraph\nthat is not a footer",
+                None,
+            ),
             ("why\n\nRefs #12", None),
             ("", None),
         ] {

@@ -558,7 +558,9 @@ consensus-proof = { version = "0.3.0", path = "crates/consensus-proof" }
         .expect_err("path without version");
         let msg = in_file(Path::new("a/Cargo.toml"), err).to_string();
         assert!(
-            msg.contains("a/Cargo.toml: line 6: build-dependencies.quill-core has a path but no version"),
+            msg.contains(
+                "a/Cargo.toml: line 6: build-dependencies.quill-core has a path but no version"
+            ),
             "{msg}"
         );
         // A version-less path dev-dependency is fine: Cargo strips it when publishing.
@@ -596,7 +598,9 @@ consensus-proof = { version = "0.3.0", path = "crates/consensus-proof" }
         .expect_err("three comparators")
         .to_string();
         assert!(
-            msg.contains("line 6: target.cfg(unix).dependencies.qc.version = \">=0.1, <0.2, <0.3\""),
+            msg.contains(
+                "line 6: target.cfg(unix).dependencies.qc.version = \">=0.1, <0.2, <0.3\""
+            ),
             "{msg}"
         );
     }

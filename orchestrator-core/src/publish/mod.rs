@@ -23,7 +23,9 @@ pub mod run;
 pub mod status;
 mod steps;
 
-pub use bump::{AutoBump, BreakingOn0x, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version};
+pub use bump::{
+    AutoBump, BreakingOn0x, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version,
+};
 pub use cascade::{
     BUILD_ALL, CascadeTrigger, cascade_packages, cascade_waves, is_nightly_tag, nightly_tag,
     parse_dispatch_event,
@@ -35,14 +37,15 @@ pub use coordination::{
 pub use correlate::{RunCorrelation, dispatch_correlated, find_run, follow_run};
 pub use graph_view::{GraphFormat, GraphOptions, longest_chain, render_graph};
 pub use manifest::{
-    ManifestChange, ManifestEdit, ManifestInfo, ManifestKind, in_file, read_manifest, rewrite_manifest,
+    ManifestChange, ManifestEdit, ManifestInfo, ManifestKind, in_file, read_manifest,
+    rewrite_manifest,
 };
-pub use range::{DependencyRange, cargo_requirement, npm_requirement};
 pub use notes::{release_notes, umbrella_notes};
 pub use plan::{
     ManifestRewrite, ObservedRepo, PlannedPackage, PublishPlan, PublishRequest, SkippedPackage,
     manifest_rewrites, plan_publish,
 };
+pub use range::{DependencyRange, cargo_requirement, npm_requirement};
 pub use run::{
     CASCADE_RUN_KIND, PackageOutcome, PackageReport, PublishOptions, PublishReport, Publisher,
     RecordedRun, plan_cascade, plan_key, preflight_publish, resumable_plan, resumable_run,

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bump::{BreakingOn0x, BumpLevel, BumpRequest, auto_bump, next_version};
 use super::config::TriggerKind;
-use crate::config::Config;
 use super::manifest::{ManifestChange, ManifestKind, in_file, rewrite_manifest};
+use crate::config::Config;
 use crate::error::{Error, PreflightFailure, Result};
 use crate::forge::RepoId;
 use crate::vcs::CommitInfo;
@@ -215,7 +215,10 @@ pub fn manifest_rewrites(
     let mut out = Vec::new();
     let mut failures = Vec::new();
     for p in &plan.packages {
-        let Some(file) = config.repo(&p.name).and_then(|r| r.publish.manifest.clone()) else {
+        let Some(file) = config
+            .repo(&p.name)
+            .and_then(|r| r.publish.manifest.clone())
+        else {
             continue;
         };
         let rewrite = || -> Result<Vec<ManifestChange>> {

@@ -140,7 +140,10 @@ pub fn cargo_requirement(
             let upper_op = if hi.op == Op::Less { "<" } else { "<=" };
             // The new version is the lower bound, written `>=` (a `>a` cannot name it).
             let lower = format!(">={new}");
-            Ok(format!("{lower}, {}", upper_bound(upper_op, &parts(hi), new)))
+            Ok(format!(
+                "{lower}, {}",
+                upper_bound(upper_op, &parts(hi), new)
+            ))
         }
         _ => Err(format!(
             "{trimmed:?} has comparators other than one lower and one upper bound"
@@ -353,7 +356,14 @@ mod tests {
                 "{old}"
             );
         }
-        for old in ["^1 || ^2", "1.0.0 - 1.5.0", "<1", "1.x >=1.2 <2", ">=1 <2 <3", "~>1"] {
+        for old in [
+            "^1 || ^2",
+            "1.0.0 - 1.5.0",
+            "<1",
+            "1.x >=1.2 <2",
+            ">=1 <2 <3",
+            "~>1",
+        ] {
             let got = npm_requirement(old, &v("2.0.0"), DependencyRange::KeepStyle);
             assert!(got.is_err(), "{old}: {got:?}");
         }

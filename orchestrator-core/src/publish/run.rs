@@ -570,10 +570,10 @@ struct Extras {
 /// changed (`publish --dry-run` runs it too, so it refuses what the run would). Outside a nightly, every manifest is also rewritten in memory, so a requirement
 /// that cannot be rewritten is refused here rather than after the first package is out.
 pub async fn preflight_publish(
-config: &Config,
-vcs: Arc<dyn Vcs>,
-plan: &PublishPlan,
-nightly: bool,
+    config: &Config,
+    vcs: Arc<dyn Vcs>,
+    plan: &PublishPlan,
+    nightly: bool,
 ) -> Result<()> {
     let mut checks = tokio::task::JoinSet::new();
     for p in &plan.packages {

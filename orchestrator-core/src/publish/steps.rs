@@ -15,8 +15,8 @@ use super::coordination::{
 };
 use super::correlate::{RunCorrelation, find_run, follow_run};
 use super::manifest::{ManifestKind, in_file, read_manifest, rewrite_manifest};
-use super::range::DependencyRange;
 use super::notes::{release_notes, umbrella_notes};
+use super::range::DependencyRange;
 use crate::error::{Error, Result};
 use crate::forge::{
     Forge, NewRelease, ReleaseUpdate, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunStatus,

@@ -630,7 +630,9 @@ fn breaking_on_0x_bumps_the_minor_unless_configured() {
         )
     );
     assert_eq!(next(&default, "1.4.2").0, "2.0.0");
-    let major = config(&format!("[publish]\nbreaking_on_0x = \"major\"\n{SEED_004}"));
+    let major = config(&format!(
+        "[publish]\nbreaking_on_0x = \"major\"\n{SEED_004}"
+    ));
     assert_eq!(next(&major, "0.4.2").0, "1.0.0");
     let err = crate::config::Config::parse(
         &format!("[publish]\nbreaking_on_0x = \"patch\"\n{SEED_004}"),
@@ -639,7 +641,9 @@ fn breaking_on_0x_bumps_the_minor_unless_configured() {
     .expect_err("invalid")
     .to_string();
     assert!(err.contains("publish.breaking_on_0x"), "{err}");
-    let exact = config(&format!("[publish]\ndependency_range = \"exact\"\n{SEED_004}"));
+    let exact = config(&format!(
+        "[publish]\ndependency_range = \"exact\"\n{SEED_004}"
+    ));
     assert_eq!(exact.publish.dependency_range, DependencyRange::Exact);
     assert_eq!(default.publish.dependency_range, DependencyRange::KeepStyle);
     let err = crate::config::Config::parse(
@@ -648,5 +652,8 @@ fn breaking_on_0x_bumps_the_minor_unless_configured() {
     )
     .expect_err("invalid")
     .to_string();
-    assert!(err.contains("publish.dependency_range") && err.contains("\"loose\""), "{err}");
+    assert!(
+        err.contains("publish.dependency_range") && err.contains("\"loose\""),
+        "{err}"
+    );
 }
