@@ -36,6 +36,7 @@ manifest = "Cargo.toml"
 fn fixture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("orchestrator.toml"), SEED_004).expect("write config");
+    let sandbox = orchestrator_git::sandbox::Sandbox::new(dir.path()).expect("sandbox");
     for (name, version, deps) in [
         ("consensus-proof", "0.3.0", ""),
         ("protocol-engine", "0.3.0", "consensus-proof = \"0.3.0\"\n"),
@@ -47,36 +48,18 @@ fn fixture() -> tempfile::TempDir {
         ("developer-sdk", "1.2.0", ""),
         ("governance-app", "1.2.0", "developer-sdk = \"1.2.0\"\n"),
     ] {
-        let repo = dir.path().join(name);
-        std::fs::create_dir_all(&repo).expect("mkdir");
-        std::fs::write(
-            repo.join("Cargo.toml"),
-            format!(
-                "[package]\nname = \"{name}\"\nversion = \"{version}\"\n\n[dependencies]\n{deps}"
-            ),
-        )
-        .expect("write manifest");
-        for args in [
-            &["init", "-q", "-b", "main"][..],
-            &["add", "."],
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@example.com",
-                "commit",
-                "-qm",
-                "feat: first",
-            ],
-        ] {
-            let ok = Command::new("git")
-                .args(args)
-                .current_dir(&repo)
-                .status()
-                .expect("git runs")
-                .success();
-            assert!(ok, "git {args:?}");
-        }
+        // A clone with a bare origin in step with it, as `publish` (and its dry run) checks.
+        sandbox
+            .create_repo(
+                name,
+                &[(
+                    "Cargo.toml",
+                    &format!(
+                        "[package]\nname = \"{name}\"\nversion = \"{version}\"\n\n[dependencies]\n{deps}"
+                    ),
+                )],
+            )
+            .expect("repo");
     }
     dir
 }
@@ -88,6 +71,17 @@ fn run(dir: &tempfile::TempDir, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("the binary runs")
+}
+
+/// Commits every change in `repo` and pushes it, so its clone is clean and in step again.
+fn commit_and_push(dir: &tempfile::TempDir, repo: &str) {
+    let path = dir.path().join(repo);
+    for args in [
+        &["commit", "-q", "-am", "chore: edit manifest"][..],
+        &["push", "-q", "origin", "main"],
+    ] {
+        orchestrator_git::sandbox::git(&path, args).expect("git");
+    }
 }
 
 fn stdout(out: &Output) -> String {
@@ -232,4 +226,81 @@ fn publish_dry_run_shows_versions_and_waves() {
     assert!(!text.contains("developer-sdk"));
     let out = run(&dir, &["publish", "--bump", "sideways", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The dry run shows every requirement it will move (file, key, old -> new) and refuses, as the
+/// real run does (exit 2), a range it cannot rewrite, naming file, line and value.
+#[test]
+fn publish_dry_run_shows_rewrites_and_refuses_an_unrewritable_range() {
+    let dir = fixture();
+    let node = dir.path().join("reference-node/Cargo.toml");
+    // A bounded range that excludes 0.4.0, in a dev table: widened, with its upper bound moved.
+    let mut text = std::fs::read_to_string(&node).expect("read");
+    text.push_str("\n[dev-dependencies]\nconsensus-proof = \">=0.3.0, <0.4\"\n");
+    std::fs::write(&node, &text).expect("write");
+    commit_and_push(&dir, "reference-node");
+    let args = [
+        "publish",
+        "--bump",
+        "minor",
+        "--packages",
+        "consensus-proof",
+        "--with-dependents",
+        "--dry-run",
+    ];
+    let out = run(&dir, &args);
+    assert!(out.status.success(), "{out:?}");
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("reference-node/Cargo.toml (reference-node):"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  dev-dependencies.consensus-proof: >=0.3.0, <0.4 -> >=0.4.0, <0.5\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  dependencies.consensus-proof: 0.3 -> 0.4.0\n"),
+        "{shown}"
+    );
+    // Unchanged by the dry run.
+    assert_eq!(std::fs::read_to_string(&node).expect("read"), text);
+    let bad = text.replace(">=0.3.0, <0.4", ">=0.1, <0.2, <0.4");
+    std::fs::write(&node, &bad).expect("write");
+    commit_and_push(&dir, "reference-node");
+    let out = run(&dir, &args);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("reference-node/Cargo.toml: line 10: dev-dependencies.consensus-proof = \">=0.1, <0.2, <0.4\" cannot be rewritten"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&node).expect("read"), bad);
+    // The rest of the run's preflight too: a dirty clone fails the dry run as it fails the run.
+    std::fs::write(&node, &text).expect("write");
+    let out = run(&dir, &args);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("preflight failed") && err.contains("reference-node"),
+        "{err}"
+    );
+}
+
+/// `publish --resume` does not demand `--bump` (it continues the recorded plan); with nothing
+/// to resume it says so and how to start one. Without `--resume`, `--bump` stays required.
+#[test]
+fn publish_resume_needs_no_bump() {
+    let dir = fixture();
+    let out = run(&dir, &["publish", "--resume"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no unfinished publish to resume: give --bump to start one"),
+        "{err}"
+    );
+    assert!(!err.contains("--bump <BUMP>"), "{err}");
+    let out = run(&dir, &["publish", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bump"));
 }

@@ -719,3 +719,57 @@ fn cli_cascade_runs_the_repo_and_its_downstream_only() {
     assert_eq!(report["kind"], "cascade");
     assert_eq!(world.origin_git("right", &["tag", "--list", "v1.0.1"]), "");
 }
+
+/// A cascade over the simulated forge: `top`'s requirements on `left` admit its new version in
+/// the author's style (`~` stays `~`, a bounded devDependency is widened), and `versions.toml`
+/// updates the released entries while keeping every other entry and the requirement on the
+/// unreleased `right`.
+#[test]
+fn cli_cascade_keeps_range_styles_and_unrelated_coordination_entries() {
+    let world = World::new(
+        "tag",
+        "\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n",
+    );
+    let top = world.dir.path().join("top/package.json");
+    let manifest = std::fs::read_to_string(&top)
+        .expect("read")
+        .replace("\"@acme/left\": \"^1.0.0\"", "\"@acme/left\": \"~1.0.0\"")
+        .replace(
+            "\n  }\n}\n",
+            "\n  },\n  \"devDependencies\": {\n    \"@acme/left\": \">=1.0.0 <1.0.1\"\n  }\n}\n",
+        );
+    std::fs::write(&top, &manifest).expect("write");
+    world.git("top", &["commit", "-q", "-am", "chore: tilde on left"]);
+    world.git("top", &["push", "-q", "origin", "main"]);
+    let solo = "solo = { version = \"1.0.0\", git_tag = \"v1.0.0\", git_commit = \"s0\", requires = [\"base=1.0.0\"] } # kept\n";
+    let coordination = format!(
+        "# ecosystem\nright = {{ version = \"1.0.0\", git_tag = \"v1.0.0\", git_commit = \"r0\", requires = [\"base=1.0.0\"] }}\ntop = {{ version = \"1.0.0\", git_tag = \"v1.0.0\", git_commit = \"t0\", requires = [\"left=1.0.0\", \"right=1.0.0\"] }}\n{solo}"
+    );
+    let file = world.dir.path().join("versions.toml");
+    std::fs::write(&file, &coordination).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(world.dir.path())
+        .env_remove("ORCHESTRATOR_FORGE_URL")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
+        .args(["cascade", "--from", "left"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let released = world.origin_git("top", &["show", "v1.0.1:package.json"]);
+    assert!(
+        released.contains("\"@acme/left\": \"~1.0.1\""),
+        "{released}"
+    );
+    assert!(
+        released.contains("\"@acme/left\": \">=1.0.1 <2.0.0\""),
+        "{released}"
+    );
+    let written = std::fs::read_to_string(&file).expect("read");
+    let back = publish::read_coordination(&written).expect("valid");
+    assert_eq!(back["top"].version, "1.0.1");
+    assert_eq!(back["top"].requires, vec!["left=1.0.1", "right=1.0.0"]);
+    assert_eq!(back["tail"].requires, vec!["top=1.0.1"]);
+    assert_eq!(back["right"].requires, vec!["base=1.0.0"]);
+    assert!(written.contains(solo), "{written}");
+}

@@ -29,8 +29,10 @@ use crate::{progress, render, wiring};
 #[derive(Debug, Args)]
 pub(crate) struct PublishArgs {
     /// How versions move: major, minor, patch, prerelease, or auto (from conventional commits).
-    #[arg(long, value_name = "BUMP")]
-    pub(crate) bump: String,
+    /// Not needed with --resume, which continues the recorded plan (used only when nothing is
+    /// left to resume).
+    #[arg(long, value_name = "BUMP", required_unless_present = "resume")]
+    pub(crate) bump: Option<String>,
 
     /// Prerelease identifier (rc, beta...): with prerelease, or to make major/minor/patch
     /// prereleases.
@@ -134,8 +136,8 @@ pub(crate) struct StatusArgs {
     pub(crate) update_issue: Option<String>,
 }
 
-fn publish_request(args: &PublishArgs) -> Result<PublishRequest, Error> {
-    let bump = BumpRequest::parse(&args.bump)?;
+fn publish_request(args: &PublishArgs, bump: &str) -> Result<PublishRequest, Error> {
+    let bump = BumpRequest::parse(bump)?;
     if bump == BumpRequest::Auto && args.preid.is_some() {
         return Err(Error::invalid_input(
             "--preid does not combine with --bump auto",
@@ -157,16 +159,37 @@ fn publish_request(args: &PublishArgs) -> Result<PublishRequest, Error> {
 }
 
 pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let request = publish_request(&args)?;
+    let Some(bump) = args.bump.as_deref() else {
+        // A bare `--resume` (clap requires --bump otherwise): the recorded plan, or an error
+        // saying there is none.
+        let config = wiring::load_config(global)?;
+        let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
+        return run_plan(global, config, vcs, None, publish::RUN_KIND, true, false).await;
+    };
+    let request = publish_request(&args, bump)?;
     let config = wiring::load_config(global)?;
     let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
     let observed =
         publish::observe(&config, vcs.as_ref(), request.bump == BumpRequest::Auto).await?;
     let plan = publish::plan_publish(&config, &request, &observed)?;
     if args.dry_run {
+        // The same preflight the real run makes first (clones, origins, tags, manifests): what
+        // it would refuse is refused here too (exit 2), and what it would rewrite is shown.
+        publish::preflight_publish(&config, vcs.clone(), &plan, false).await?;
+        let rewrites = publish::manifest_rewrites(&config, &plan)
+            .map_err(|failures| Error::Preflight { failures })?;
         match global.output {
-            OutputFormat::Human => print!("{}", render_publish_plan(&plan)),
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+            OutputFormat::Human => {
+                print!("{}", render_publish_plan(&plan));
+                print!("{}", render_rewrites(&rewrites));
+            }
+            OutputFormat::Json => {
+                let mut value = serde_json::to_value(&plan)?;
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("manifest_rewrites".into(), serde_json::to_value(&rewrites)?);
+                }
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -174,7 +197,7 @@ pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Resul
         global,
         config,
         vcs,
-        plan,
+        Some(plan),
         publish::RUN_KIND,
         args.resume,
         false,
@@ -187,7 +210,7 @@ async fn run_plan(
     global: &Global,
     config: Config,
     vcs: Arc<dyn Vcs>,
-    plan: PublishPlan,
+    plan: Option<PublishPlan>,
     kind: &str,
     resume: bool,
     nightly: bool,
@@ -203,7 +226,11 @@ async fn run_plan(
                 );
                 recorded
             }
-            None => plan,
+            None => plan.ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "no unfinished {kind} to resume: give --bump to start one"
+                ))
+            })?,
         }
     } else {
         // Planned from manifests an unfinished run may already have bumped: say so, since
@@ -216,7 +243,7 @@ async fn run_plan(
                 publish::plan_key(&unfinished.plan)
             );
         }
-        plan
+        plan.ok_or_else(|| Error::invalid_input(format!("nothing planned for {kind}")))?
     };
     if plan.packages.is_empty() {
         println!("nothing to {kind}");
@@ -361,6 +388,19 @@ pub(crate) fn render_publish_report(report: &publish::PublishReport) -> String {
     out
 }
 
+/// The manifest rewrites `publish --dry-run` prints under the plan: per file, each key
+/// `old -> new`.
+pub(crate) fn render_rewrites(rewrites: &[publish::ManifestRewrite]) -> String {
+    let mut out = String::new();
+    for r in rewrites.iter().filter(|r| !r.changes.is_empty()) {
+        let _ = writeln!(out, "\n{} ({}):", r.file.display(), r.repo);
+        for c in &r.changes {
+            let _ = writeln!(out, "  {}: {} -> {}", c.key, c.from, c.to);
+        }
+    }
+    out
+}
+
 /// The plan `publish --dry-run` prints.
 pub(crate) fn render_publish_plan(plan: &PublishPlan) -> String {
     let mut out = format!(
@@ -420,7 +460,7 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
                 global,
                 config,
                 vcs,
-                recorded.plan,
+                Some(recorded.plan),
                 publish::CASCADE_RUN_KIND,
                 true,
                 nightly,
@@ -479,7 +519,7 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
         global,
         config,
         vcs,
-        plan,
+        Some(plan),
         publish::CASCADE_RUN_KIND,
         args.resume,
         args.nightly,

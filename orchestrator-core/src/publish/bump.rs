@@ -43,6 +43,18 @@ impl BumpRequest {
     }
 }
 
+/// What a breaking change does to a `0.x` version (`[publish] breaking_on_0x`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakingOn0x {
+    /// Bump the minor (`0.4.2` → `0.5.0`): Cargo's and release-plz's rule, since `^0.4` already
+    /// excludes `0.5`.
+    #[default]
+    Minor,
+    /// Bump the major (`0.4.2` → `1.0.0`).
+    Major,
+}
+
 /// A concrete bump level, weakest first (so `max` picks the strongest).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
@@ -163,11 +175,7 @@ impl ConventionalCommit {
         if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphabetic()) {
             return None;
         }
-        let breaking_note = commit.body.lines().find_map(|l| {
-            l.strip_prefix("BREAKING CHANGE:")
-                .or_else(|| l.strip_prefix("BREAKING-CHANGE:"))
-                .map(|s| s.trim().to_owned())
-        });
+        let breaking_note = breaking_footer(&commit.body);
         Some(Self {
             id: commit.id.clone(),
             kind: kind.to_ascii_lowercase(),
@@ -190,6 +198,52 @@ impl ConventionalCommit {
             }
         }
     }
+}
+
+/// The key of a conventional-commit footer line (`Token: value` or `Token #value`, where a
+/// token is a word of letters, digits and `-`, or `BREAKING CHANGE`), if `line` starts one.
+fn footer_token(line: &str) -> Option<(&str, &str)> {
+    let (token, value) = line
+        .split_once(": ")
+        .or_else(|| line.split_once(" #"))
+        .or_else(|| line.strip_suffix(':').map(|t| (t, "")))?;
+    let is_token = token == "BREAKING CHANGE"
+        || (!token.is_empty() && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    is_token.then_some((token, value))
+}
+
+/// The text of a `BREAKING CHANGE:` / `BREAKING-CHANGE:` footer, if the body has one. Per the
+/// Conventional Commits spec footers are the last paragraph of the message (after the last
+/// blank line), and that paragraph must begin with a footer line: the words anywhere else in
+/// the body (a quoted changelog, prose) do not make a commit breaking. A footer's value runs on
+/// until the next footer line.
+pub fn breaking_footer(body: &str) -> Option<String> {
+    let body = body.replace("\r\n", "\n");
+    let last = body
+        .trim_end()
+        .rsplit("\n\n")
+        .find(|p| !p.trim().is_empty())?
+        .trim_start_matches('\n');
+    footer_token(last.lines().next()?)?;
+    let mut note: Option<Vec<&str>> = None;
+    for line in last.lines() {
+        match footer_token(line) {
+            Some((token, value)) => {
+                if note.is_some() {
+                    break;
+                }
+                if matches!(token, "BREAKING CHANGE" | "BREAKING-CHANGE") {
+                    note = Some(vec![value.trim()]);
+                }
+            }
+            None => {
+                if let Some(n) = note.as_mut() {
+                    n.push(line.trim());
+                }
+            }
+        }
+    }
+    note.map(|n| n.join("\n").trim().to_owned())
 }
 
 /// True for the commits `publish` itself makes (`chore(release): ...`), which never count.
@@ -335,6 +389,29 @@ mod tests {
         assert!(c.breaking);
         assert_eq!(c.breaking_note.as_deref(), Some("nulls now error"));
         assert!(ConventionalCommit::parse(&commit("c", "Merge branch 'x'", "")).is_none());
+        // Only the footer counts: a body line elsewhere is prose.
+        for (body, want) in [
+            ("BREAKING CHANGE: drops v1", Some("drops v1")),
+            (
+                "why\n\nReviewed-by: Z\nBREAKING-CHANGE: drops v1\n  and v2",
+                Some("drops v1\nand v2"),
+            ),
+            ("why\n\nBREAKING CHANGE: x\nRefs #12\n", Some("x")),
+            (
+                "BREAKING CHANGE: quoted from the old log\n\nthe actual text",
+                None,
+            ),
+            (
+                "prose mentions\nBREAKING CHANGE: in a paragraph\nthat is not a footer",
+                None,
+            ),
+            ("why\n\nRefs #12", None),
+            ("", None),
+        ] {
+            let c = ConventionalCommit::parse(&commit("e", "fix: x", body)).expect("conv");
+            assert_eq!(c.breaking_note.as_deref(), want, "{body:?}");
+            assert_eq!(c.breaking, want.is_some(), "{body:?}");
+        }
         assert!(ConventionalCommit::parse(&commit("d", "fix(: x", "")).is_none());
     }
 

@@ -13,6 +13,11 @@
 //! nightly_tag = "nightly-{date}-{sha}"    # cascade --nightly tags ({date} = YYYYMMDD UTC,
 //!                                         #   {sha} = 7-character commit)
 //! concurrency = 4                         # packages in flight (default: [release] concurrency)
+//! dependency_range = "keep-style"         # how dependents' requirements move to admit a new
+//!                                         #   version: "keep-style" (default; the author's
+//!                                         #   operator), "exact" (=x.y.z) or "caret" (^x.y.z)
+//! breaking_on_0x = "minor"                # a breaking change on 0.x bumps the "minor"
+//!                                         #   (default; Cargo's rule) or the "major" (to 1.0.0)
 //!
 //! [[repo]]
 //! name = "web-buddy-core"
@@ -36,6 +41,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use super::bump::BreakingOn0x;
+use super::range::DependencyRange;
 use crate::config::ErrFn;
 use crate::error::Result;
 use crate::forge::RepoId;
@@ -67,6 +74,10 @@ pub struct PublishConfig {
     pub nightly_tag: String,
     /// Packages in flight at once; `None`: `[release] concurrency`.
     pub concurrency: Option<usize>,
+    /// How dependents' requirements move so they admit a bumped package's new version.
+    pub dependency_range: DependencyRange,
+    /// What a breaking change does to a 0.x version.
+    pub breaking_on_0x: BreakingOn0x,
 }
 
 /// What `publish` does with the coordination manifest after writing it.
@@ -160,6 +171,8 @@ pub(crate) struct RawPublish {
     coordination_commit: Option<Spanned<String>>,
     nightly_tag: Option<Spanned<String>>,
     concurrency: Option<Spanned<i64>>,
+    dependency_range: Option<Spanned<String>>,
+    breaking_on_0x: Option<Spanned<String>>,
 }
 
 /// The per-repo publish keys as read (they live flat in `[[repo]]`).
@@ -255,6 +268,33 @@ pub(crate) fn parse_publish(
             }
         }
     };
+    let dependency_range = match raw.dependency_range {
+        None => DependencyRange::default(),
+        Some(d) => DependencyRange::parse(d.get_ref()).ok_or_else(|| {
+            err(
+                Some(d.span()),
+                Some("publish.dependency_range".into()),
+                format!(
+                    "{:?} is not one of \"keep-style\", \"exact\", \"caret\"",
+                    d.get_ref()
+                ),
+            )
+        })?,
+    };
+    let breaking_on_0x = match raw.breaking_on_0x {
+        None => BreakingOn0x::default(),
+        Some(b) => match b.get_ref().as_str() {
+            "minor" => BreakingOn0x::Minor,
+            "major" => BreakingOn0x::Major,
+            other => {
+                return Err(err(
+                    Some(b.span()),
+                    Some("publish.breaking_on_0x".into()),
+                    format!("{other:?} is not one of \"minor\", \"major\""),
+                ));
+            }
+        },
+    };
     Ok(PublishConfig {
         umbrella_tag,
         umbrella_repo,
@@ -263,6 +303,8 @@ pub(crate) fn parse_publish(
         coordination_commit,
         nightly_tag,
         concurrency,
+        dependency_range,
+        breaking_on_0x,
     })
 }
 

@@ -6,17 +6,24 @@
 //!   dependency entry (`[dependencies]`, `[dev-dependencies]`, `[build-dependencies]`,
 //!   `[target.*.…]`, `[workspace.dependencies]`; renamed entries by their `package` key) are
 //!   rewritten. Entries that inherit (`x.workspace = true`) or have no version (path/git only)
-//!   are left alone. The requirement keeps its operator (`^`, `~`, `=`, `>=` or none).
+//!   are left alone, except that a path/git entry without a `version` outside
+//!   `[dev-dependencies]` is an error (the published crate could not name the release; Cargo
+//!   strips version-less dev-dependencies itself).
 //! - `package.json` is edited in place: the string values of `version` and of the released
-//!   packages in `dependencies` and `peerDependencies` are replaced byte for byte, so key order,
-//!   indentation and line endings cannot change. Requirements become `^x.y.z` (the seed's rule);
-//!   `workspace:`, `file:`, `link:`, URLs and `*` are left alone.
+//!   packages in `dependencies`, `devDependencies`, `optionalDependencies` and
+//!   `peerDependencies` are replaced byte for byte, so key order, indentation and line endings
+//!   cannot change. `workspace:`, `file:`, `link:`, URLs, dist-tags and `*` are left alone.
+//!
+//! Every requirement is moved by [`super::range`] so that it admits the new version, in the
+//! style `[publish] dependency_range` asks for; one that cannot be rewritten faithfully fails
+//! the whole rewrite with its line, so nothing is written.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
+use super::range::{DependencyRange, cargo_requirement, npm_requirement};
 use crate::error::{Error, Result};
 
 /// Which manifest format a file is.
@@ -111,27 +118,45 @@ pub fn read_manifest(kind: ManifestKind, text: &str) -> Result<ManifestInfo> {
 }
 
 /// Sets the package's own version (when `version` is given) and the requirements on the
-/// packages in `released` (package name → its new version).
+/// packages in `released` (package name → its new version), moved as `policy` says. A
+/// requirement that cannot be rewritten is an [`Error::InvalidInput`] naming its line, table,
+/// key and value (the caller adds the file).
 pub fn rewrite_manifest(
     kind: ManifestKind,
     text: &str,
     version: Option<&semver::Version>,
     released: &BTreeMap<String, semver::Version>,
+    policy: DependencyRange,
 ) -> Result<ManifestEdit> {
     match kind {
-        ManifestKind::Cargo => rewrite_cargo(text, version, released),
-        ManifestKind::Npm => rewrite_npm(text, version, released),
+        ManifestKind::Cargo => rewrite_cargo(text, version, released, policy),
+        ManifestKind::Npm => rewrite_npm(text, version, released, policy),
     }
 }
 
-/// The Cargo requirement for `version` in the style of `old` (its operator kept).
-fn cargo_requirement(old: &str, version: &semver::Version) -> String {
-    let trimmed = old.trim();
-    let op_len = trimmed
-        .find(|c: char| c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
-    let op = trimmed[..op_len].trim();
-    format!("{op}{version}")
+/// The 1-based line of the first line holding `key` and then `value` (the line an error names);
+/// 0 when not found (a value spread over lines).
+fn line_of(text: &str, key: &str, value: &str) -> usize {
+    text.lines()
+        .position(|l| l.find(key).is_some_and(|at| l[at..].contains(value)))
+        .map_or(0, |i| i + 1)
+}
+
+/// `e` with the manifest's path in front of its message (`path:line N: ...`).
+pub fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        Error::InvalidInput { message } => {
+            Error::invalid_input(format!("{}: {message}", path.display()))
+        }
+        other => other,
+    }
+}
+
+fn unrewritable(text: &str, key: &str, label: &str, old: &str, why: &str) -> Error {
+    Error::invalid_input(format!(
+        "line {}: {label} = {old:?} cannot be rewritten: {why}",
+        line_of(text, key, old)
+    ))
 }
 
 /// The child `key` of a table-like item, never inserting (unlike `Item::get_mut`).
@@ -149,6 +174,7 @@ fn rewrite_cargo(
     text: &str,
     version: Option<&semver::Version>,
     released: &BTreeMap<String, semver::Version>,
+    policy: DependencyRange,
 ) -> Result<ManifestEdit> {
     let mut doc: toml_edit::DocumentMut = text
         .parse()
@@ -212,16 +238,29 @@ fn rewrite_cargo(
                     format!("{}.{key}.version", path.join(".")),
                 )
             };
-            let Some(slot) = slot else { continue };
+            let Some(slot) = slot else {
+                // Inherited from the workspace table (rewritten there), or a path/git entry
+                // with no version: the published crate could not name the release.
+                let inherits = entry.get("workspace").is_some();
+                let dev = path.last().is_some_and(|t| t == "dev-dependencies");
+                if !inherits && !dev {
+                    let source = ["path", "git"]
+                        .into_iter()
+                        .find(|k| entry.get(k).is_some())
+                        .unwrap_or("version");
+                    return Err(Error::invalid_input(format!(
+                        "line {}: {}.{key} has a {source} but no version: add `version = \"{new_version}\"`",
+                        line_of(text, &key, source),
+                        path.join("."),
+                    )));
+                }
+                continue;
+            };
             let Some(old) = slot.as_str().map(str::to_owned) else {
                 continue;
             };
-            // Compound (`>=0.3, <0.5`) and wildcard requirements are a deliberate choice:
-            // left as written.
-            if old.contains([',', '*']) {
-                continue;
-            }
-            let new = cargo_requirement(&old, new_version);
+            let new = cargo_requirement(&old, new_version, policy)
+                .map_err(|why| unrewritable(text, &key, &label, &old, &why))?;
             if new != old {
                 set_str(slot, &new);
                 changes.push(ManifestChange {
@@ -331,29 +370,37 @@ fn json_strings(text: &str) -> Result<Vec<JsonString>> {
     Ok(out)
 }
 
-fn npm_rewritable(spec: &str) -> bool {
-    let s = spec.trim();
-    !s.is_empty()
-        && s != "*"
-        && !s.contains(':')
-        && !s.contains('/')
-        && s.chars().any(|c| c.is_ascii_digit())
-}
+/// The npm dependency maps whose requirements are rewritten.
+const NPM_TABLES: [&str; 4] = [
+    "dependencies",
+    "devDependencies",
+    "optionalDependencies",
+    "peerDependencies",
+];
 
 fn rewrite_npm(
     text: &str,
     version: Option<&semver::Version>,
     released: &BTreeMap<String, semver::Version>,
+    policy: DependencyRange,
 ) -> Result<ManifestEdit> {
     let mut edits: Vec<(std::ops::Range<usize>, String, ManifestChange)> = Vec::new();
     for s in json_strings(text)? {
         let new = match s.path.as_slice() {
             [key] if key == "version" => version.map(ToString::to_string),
-            [section, package]
-                if (section == "dependencies" || section == "peerDependencies")
-                    && npm_rewritable(&s.value) =>
-            {
-                released.get(package).map(|v| format!("^{v}"))
+            [section, package] if NPM_TABLES.contains(&section.as_str()) => {
+                match released.get(package) {
+                    None => None,
+                    Some(v) => npm_requirement(&s.value, v, policy).map_err(|why| {
+                        unrewritable(
+                            text,
+                            &format!("\"{package}\""),
+                            &s.path.join("."),
+                            &s.value,
+                            &why,
+                        )
+                    })?,
+                }
             }
             _ => None,
         };
@@ -419,6 +466,7 @@ mod tests {
                 ("@web-buddy/nodejs-server", "1.1.0"),
                 ("typescript-eda", "2.0.0"),
             ]),
+            DependencyRange::KeepStyle,
         )
         .expect("valid");
         insta::assert_snapshot!(diff(PACKAGE_JSON, &edit.text));
@@ -431,6 +479,7 @@ mod tests {
             &edit.text,
             Some(&semver::Version::parse("1.1.0").expect("valid")),
             &released(&[("@web-buddy/core", "1.1.0")]),
+            DependencyRange::KeepStyle,
         )
         .expect("valid");
         assert!(again.changes.is_empty());
@@ -445,11 +494,12 @@ mod tests {
             text,
             Some(&semver::Version::parse("0.2.0").expect("valid")),
             &released(&[("b", "0.3.0")]),
+            DependencyRange::KeepStyle,
         )
         .expect("valid");
         assert_eq!(
             edit.text,
-            "{\r\n\t\"name\": \"a\",\r\n\t\"version\": \"0.2.0\",\r\n\t\"dependencies\": {\r\n\t\t\"b\": \"^0.3.0\"\r\n\t}\r\n}"
+            "{\r\n\t\"name\": \"a\",\r\n\t\"version\": \"0.2.0\",\r\n\t\"dependencies\": {\r\n\t\t\"b\": \"0.3.0\"\r\n\t}\r\n}"
         );
     }
 
@@ -484,13 +534,75 @@ consensus-proof = { version = "0.3.0", path = "crates/consensus-proof" }
             CARGO_TOML,
             Some(&semver::Version::parse("0.5.0").expect("valid")),
             &released(&[("consensus-proof", "0.4.0"), ("proof-macros", "0.4.0")]),
+            DependencyRange::KeepStyle,
         )
         .expect("valid");
         insta::assert_snapshot!(diff(CARGO_TOML, &edit.text));
-        assert_eq!(edit.changes.len(), 6, "{:#?}", edit.changes);
+        assert_eq!(edit.changes.len(), 7, "{:#?}", edit.changes);
         let info = read_manifest(ManifestKind::Cargo, &edit.text).expect("valid");
         assert_eq!(info.name.as_deref(), Some("protocol-engine"));
         assert_eq!(info.version.as_deref(), Some("0.5.0"));
+    }
+
+    #[test]
+    fn unrewritable_requirements_name_line_table_and_value_and_change_nothing() {
+        let v = semver::Version::parse("0.5.0").expect("valid");
+        let cargo = "[package]\nname = \"a\"\nversion = \"0.1.0\"\n\n[build-dependencies]\nquill-core = { path = \"../quill-core\" }\n";
+        let err = rewrite_manifest(
+            ManifestKind::Cargo,
+            cargo,
+            Some(&v),
+            &released(&[("quill-core", "0.5.0")]),
+            DependencyRange::KeepStyle,
+        )
+        .expect_err("path without version");
+        let msg = in_file(Path::new("a/Cargo.toml"), err).to_string();
+        assert!(
+            msg.contains(
+                "a/Cargo.toml: line 6: build-dependencies.quill-core has a path but no version"
+            ),
+            "{msg}"
+        );
+        // A version-less path dev-dependency is fine: Cargo strips it when publishing.
+        let dev = cargo.replace("[build-dependencies]", "[dev-dependencies]");
+        rewrite_manifest(
+            ManifestKind::Cargo,
+            &dev,
+            Some(&v),
+            &released(&[("quill-core", "0.5.0")]),
+            DependencyRange::KeepStyle,
+        )
+        .expect("dev path dependency");
+        let npm = "{\n  \"name\": \"a\",\n  \"version\": \"0.1.0\",\n  \"optionalDependencies\": {\n    \"b\": \"^0.3 || ^0.4\"\n  }\n}\n";
+        let err = rewrite_manifest(
+            ManifestKind::Npm,
+            npm,
+            Some(&v),
+            &released(&[("b", "0.5.0")]),
+            DependencyRange::KeepStyle,
+        )
+        .expect_err("union");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("line 5: optionalDependencies.b = \"^0.3 || ^0.4\" cannot be rewritten"),
+            "{msg}"
+        );
+        let cargo = "[package]\nname = \"a\"\nversion = \"0.1.0\"\n\n[target.'cfg(unix)'.dependencies]\nqc = { package = \"quill-core\", version = \">=0.1, <0.2, <0.3\" }\n";
+        let msg = rewrite_manifest(
+            ManifestKind::Cargo,
+            cargo,
+            Some(&v),
+            &released(&[("quill-core", "0.5.0")]),
+            DependencyRange::KeepStyle,
+        )
+        .expect_err("three comparators")
+        .to_string();
+        assert!(
+            msg.contains(
+                "line 6: target.cfg(unix).dependencies.qc.version = \">=0.1, <0.2, <0.3\""
+            ),
+            "{msg}"
+        );
     }
 
     #[test]

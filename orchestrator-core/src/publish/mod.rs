@@ -18,11 +18,14 @@ pub mod graph_view;
 pub mod manifest;
 pub mod notes;
 pub mod plan;
+pub mod range;
 pub mod run;
 pub mod status;
 mod steps;
 
-pub use bump::{AutoBump, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version};
+pub use bump::{
+    AutoBump, BreakingOn0x, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version,
+};
 pub use cascade::{
     BUILD_ALL, CascadeTrigger, cascade_packages, cascade_waves, is_nightly_tag, nightly_tag,
     parse_dispatch_event,
@@ -34,15 +37,18 @@ pub use coordination::{
 pub use correlate::{RunCorrelation, dispatch_correlated, find_run, follow_run};
 pub use graph_view::{GraphFormat, GraphOptions, longest_chain, render_graph};
 pub use manifest::{
-    ManifestChange, ManifestEdit, ManifestInfo, ManifestKind, read_manifest, rewrite_manifest,
+    ManifestChange, ManifestEdit, ManifestInfo, ManifestKind, in_file, read_manifest,
+    rewrite_manifest,
 };
 pub use notes::{release_notes, umbrella_notes};
 pub use plan::{
-    ObservedRepo, PlannedPackage, PublishPlan, PublishRequest, SkippedPackage, plan_publish,
+    ManifestRewrite, ObservedRepo, PlannedPackage, PublishPlan, PublishRequest, SkippedPackage,
+    manifest_rewrites, plan_publish,
 };
+pub use range::{DependencyRange, cargo_requirement, npm_requirement};
 pub use run::{
     CASCADE_RUN_KIND, PackageOutcome, PackageReport, PublishOptions, PublishReport, Publisher,
-    RecordedRun, plan_cascade, plan_key, resumable_plan, resumable_run,
+    RecordedRun, plan_cascade, plan_key, preflight_publish, resumable_plan, resumable_run,
 };
 pub use status::{
     STATUS_END, STATUS_START, StatusRow, format_age, issue_body_with_status, parse_issue_ref,

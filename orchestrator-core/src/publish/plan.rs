@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::bump::{BumpLevel, BumpRequest, auto_bump, next_version};
+use super::bump::{BreakingOn0x, BumpLevel, BumpRequest, auto_bump, next_version};
 use super::config::TriggerKind;
+use super::manifest::{ManifestChange, ManifestKind, in_file, rewrite_manifest};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, PreflightFailure, Result};
 use crate::forge::RepoId;
 use crate::vcs::CommitInfo;
 
@@ -185,6 +186,79 @@ impl PublishPlan {
     }
 }
 
+/// The manifest rewrites a plan's bump steps will make in one repo, for the plan and the dry
+/// run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManifestRewrite {
+    /// The repo name.
+    pub repo: String,
+    /// The manifest (absolute).
+    pub file: std::path::PathBuf,
+    /// Each change: the package's own version, and every requirement on a released package
+    /// (table and key, old -> new).
+    pub changes: Vec<ManifestChange>,
+}
+
+/// Rewrites every planned package's manifest in memory (nothing is written), as its bump step
+/// will: the changes per repo, or every requirement that cannot be rewritten (each naming file,
+/// line, table and value) as preflight failures, so a run refuses before it changes anything.
+pub fn manifest_rewrites(
+    config: &Config,
+    plan: &PublishPlan,
+) -> std::result::Result<Vec<ManifestRewrite>, Vec<PreflightFailure>> {
+    let released = plan.released_versions().map_err(|e| {
+        vec![PreflightFailure {
+            repo: String::new(),
+            reason: e.to_string(),
+        }]
+    })?;
+    let mut out = Vec::new();
+    let mut failures = Vec::new();
+    for p in &plan.packages {
+        let Some(file) = config
+            .repo(&p.name)
+            .and_then(|r| r.publish.manifest.clone())
+        else {
+            continue;
+        };
+        let rewrite = || -> Result<Vec<ManifestChange>> {
+            let kind = ManifestKind::detect(&file)?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+            let version = semver::Version::parse(&p.next)
+                .map_err(|e| Error::invalid_input(format!("{}: {e}", p.next)))?;
+            let edit = rewrite_manifest(
+                kind,
+                &text,
+                Some(&version),
+                &released,
+                config.publish.dependency_range,
+            )
+            .map_err(|e| in_file(&file, e))?;
+            Ok(edit.changes)
+        };
+        match rewrite() {
+            Ok(changes) => out.push(ManifestRewrite {
+                repo: p.name.clone(),
+                file: file.clone(),
+                changes,
+            }),
+            Err(e) => failures.push(PreflightFailure {
+                repo: p.name.clone(),
+                reason: match e {
+                    Error::InvalidInput { message } => message,
+                    other => other.to_string(),
+                },
+            }),
+        }
+    }
+    if failures.is_empty() {
+        Ok(out)
+    } else {
+        Err(failures)
+    }
+}
+
 /// The package names of a repo: configured, else the manifest's, else the repo name.
 pub fn package_names(config: &Config, repo: &str, observed: Option<&ObservedRepo>) -> Vec<String> {
     let Some(r) = config.repo(repo) else {
@@ -287,8 +361,24 @@ pub fn plan_publish(
                 ),
             ),
             BumpRequest::Auto => {
-                let auto = auto_bump(observed.get(*r).map_or(&[][..], |o| &o.commits));
-                (auto.level, auto.reason)
+                let observed = observed.get(*r);
+                let auto = auto_bump(observed.map_or(&[][..], |o| &o.commits));
+                // On 0.x a breaking change bumps the minor (Cargo's rule: `^0.4` excludes
+                // 0.5), unless `[publish] breaking_on_0x = "major"`.
+                let on_0x = observed
+                    .and_then(|o| semver::Version::parse(&o.current).ok())
+                    .is_some_and(|v| v.major == 0);
+                if auto.level == Some(BumpLevel::Major)
+                    && on_0x
+                    && config.publish.breaking_on_0x == BreakingOn0x::Minor
+                {
+                    (
+                        Some(BumpLevel::Minor),
+                        format!("{} (0.x: breaking bumps the minor)", auto.reason),
+                    )
+                } else {
+                    (auto.level, auto.reason)
+                }
             }
         };
         level.insert(r, l);

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::cascade::{cascade_packages, nightly_tag};
 use super::config::{CoordinationCommit, TriggerKind, work_tree_of};
-use super::plan::{PublishPlan, PublishRequest, plan_publish};
+use super::plan::{PublishPlan, PublishRequest, manifest_rewrites, plan_publish};
 use super::steps::{
     BumpStep, CoordinationEntry, CoordinationStep, NotesStep, PackageCtx, PushStep, RunUrls,
     TagStep, TriggerSpec, TriggerStep, UmbrellaStep, WaitStep,
@@ -302,7 +302,7 @@ impl Publisher {
             None => {
                 // A new run starts from clean clones in step with their origins; a resumed one
                 // is past that (its own commits and tags are there) and its steps check instead.
-                self.preflight(plan).await?;
+                self.preflight(plan, options.nightly).await?;
                 let params = serde_json::json!({ "plan": plan, "nightly": options.nightly });
                 self.store.begin_run(&kind, &key, &params)?
             }
@@ -360,55 +360,8 @@ impl Publisher {
         })
     }
 
-    /// Every package's clone, checked side by side as `release` checks its repos (a clean work
-    /// tree on its release branch, HEAD equal to origin's, origin the configured repository, the
-    /// new tag nowhere yet). Every problem of every package is reported at once, and nothing is
-    /// changed.
-    async fn preflight(&self, plan: &PublishPlan) -> Result<()> {
-        let mut checks = tokio::task::JoinSet::new();
-        for p in &plan.packages {
-            let repo = self
-                .config
-                .repo(&p.name)
-                .ok_or_else(|| Error::invalid_input(format!("unknown repo {}", p.name)))?
-                .clone();
-            let (vcs, tag) = (self.vcs.clone(), p.tag.clone());
-            checks.spawn(async move {
-                let mut reasons = preflight_repo(vcs.as_ref(), &repo, &tag, false)
-                    .await
-                    .err()
-                    .unwrap_or_default();
-                // Said first: on the wrong branch, the other reasons follow from it.
-                if let Ok(Head::Branch { name, .. }) = vcs.head(&repo.path).await
-                    && name != repo.publish.branch()
-                {
-                    reasons.insert(
-                        0,
-                        format!(
-                            "HEAD is on {name}, but its releases are committed to {} \
-                             (check it out, or set `branch` in its [[repo]])",
-                            repo.publish.branch()
-                        ),
-                    );
-                }
-                (repo.name, reasons)
-            });
-        }
-        let mut failures = Vec::new();
-        while let Some(joined) = checks.join_next().await {
-            let (name, reasons) =
-                joined.map_err(|e| Error::state(format!("preflight task failed: {e}")))?;
-            failures.extend(reasons.into_iter().map(|reason| PreflightFailure {
-                repo: name.clone(),
-                reason,
-            }));
-        }
-        if failures.is_empty() {
-            return Ok(());
-        }
-        let order: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
-        failures.sort_by_key(|f| order.iter().position(|n| *n == f.repo));
-        Err(Error::Preflight { failures })
+    async fn preflight(&self, plan: &PublishPlan, nightly: bool) -> Result<()> {
+        preflight_publish(&self.config, self.vcs.clone(), plan, nightly).await
     }
 
     fn steps(
@@ -470,6 +423,7 @@ impl Publisher {
                         pkg: pkg.clone(),
                         manifest,
                         released: released.clone(),
+                        policy: self.config.publish.dependency_range,
                     }),
                     &mut after,
                 );
@@ -552,11 +506,12 @@ impl Publisher {
                 path: repo.path.clone(),
                 version: p.next.clone(),
                 tag: p.tag.clone(),
-                requires: p
+                // Every declared dependency: released ones at their new version, the others at
+                // what the manifest already records (a cascade must not forget them).
+                requires: repo
                     .depends_on
                     .iter()
-                    .filter_map(|d| plan.package(d))
-                    .map(|d| format!("{}={}", d.name, d.next))
+                    .map(|d| (d.clone(), plan.package(d).map(|d| d.next.clone())))
                     .collect(),
             });
         }
@@ -607,4 +562,63 @@ impl Publisher {
 struct Extras {
     umbrella: Option<String>,
     coordination: Option<String>,
+}
+
+/// Every package's clone, checked side by side as `release` checks its repos (a clean work
+/// tree on its release branch, HEAD equal to origin's, origin the configured repository, the
+/// new tag nowhere yet). Every problem of every package is reported at once, and nothing is
+/// changed (`publish --dry-run` runs it too, so it refuses what the run would). Outside a nightly, every manifest is also rewritten in memory, so a requirement
+/// that cannot be rewritten is refused here rather than after the first package is out.
+pub async fn preflight_publish(
+    config: &Config,
+    vcs: Arc<dyn Vcs>,
+    plan: &PublishPlan,
+    nightly: bool,
+) -> Result<()> {
+    let mut checks = tokio::task::JoinSet::new();
+    for p in &plan.packages {
+        let repo = config
+            .repo(&p.name)
+            .ok_or_else(|| Error::invalid_input(format!("unknown repo {}", p.name)))?
+            .clone();
+        let (vcs, tag) = (vcs.clone(), p.tag.clone());
+        checks.spawn(async move {
+            let mut reasons = preflight_repo(vcs.as_ref(), &repo, &tag, false)
+                .await
+                .err()
+                .unwrap_or_default();
+            // Said first: on the wrong branch, the other reasons follow from it.
+            if let Ok(Head::Branch { name, .. }) = vcs.head(&repo.path).await
+                && name != repo.publish.branch()
+            {
+                reasons.insert(
+                    0,
+                    format!(
+                        "HEAD is on {name}, but its releases are committed to {} \
+                         (check it out, or set `branch` in its [[repo]])",
+                        repo.publish.branch()
+                    ),
+                );
+            }
+            (repo.name, reasons)
+        });
+    }
+    let mut failures = Vec::new();
+    if !nightly && let Err(unrewritable) = manifest_rewrites(config, plan) {
+        failures.extend(unrewritable);
+    }
+    while let Some(joined) = checks.join_next().await {
+        let (name, reasons) =
+            joined.map_err(|e| Error::state(format!("preflight task failed: {e}")))?;
+        failures.extend(reasons.into_iter().map(|reason| PreflightFailure {
+            repo: name.clone(),
+            reason,
+        }));
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let order: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
+    failures.sort_by_key(|f| order.iter().position(|n| *n == f.repo));
+    Err(Error::Preflight { failures })
 }

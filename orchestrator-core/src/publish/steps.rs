@@ -10,10 +10,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::config::{CoordinationCommit, TriggerKind, work_tree_of};
-use super::coordination::{CoordinatedVersion, read_coordination, write_coordination};
+use super::coordination::{
+    CoordinatedVersion, CoordinationManifest, read_coordination, write_coordination,
+};
 use super::correlate::{RunCorrelation, find_run, follow_run};
-use super::manifest::{ManifestKind, read_manifest, rewrite_manifest};
+use super::manifest::{ManifestKind, in_file, read_manifest, rewrite_manifest};
 use super::notes::{release_notes, umbrella_notes};
+use super::range::DependencyRange;
 use crate::error::{Error, Result};
 use crate::forge::{
     Forge, NewRelease, ReleaseUpdate, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunStatus,
@@ -85,6 +88,8 @@ pub(crate) struct BumpStep {
     pub(crate) pkg: PackageCtx,
     pub(crate) manifest: PathBuf,
     pub(crate) released: BTreeMap<String, semver::Version>,
+    /// How dependents' requirements move (`[publish] dependency_range`).
+    pub(crate) policy: DependencyRange,
 }
 
 impl BumpStep {
@@ -138,7 +143,14 @@ impl Step for BumpStep {
             .map_err(|e| Error::io(format!("reading {}", self.manifest.display()), e))?;
         let version = semver::Version::parse(&self.pkg.version)
             .map_err(|e| Error::invalid_input(format!("{}: {e}", self.pkg.version)))?;
-        let edit = rewrite_manifest(self.kind()?, &text, Some(&version), &self.released)?;
+        let edit = rewrite_manifest(
+            self.kind()?,
+            &text,
+            Some(&version),
+            &self.released,
+            self.policy,
+        )
+        .map_err(|e| in_file(&self.manifest, e))?;
         let relative = self
             .manifest
             .strip_prefix(&self.pkg.path)
@@ -757,7 +769,34 @@ pub(crate) struct CoordinationEntry {
     pub(crate) path: PathBuf,
     pub(crate) version: String,
     pub(crate) tag: String,
-    pub(crate) requires: Vec<String>,
+    /// Each dependency with its version when released in this run; `None`: keep the
+    /// requirement the manifest already records.
+    pub(crate) requires: Vec<(String, Option<String>)>,
+}
+
+/// `name`'s requirements: a dependency released in this run at its new version; one that was
+/// not at the requirement `existing` records for `name`, else at the version `existing` records
+/// for the dependency itself, else (never recorded) left out.
+pub(crate) fn merged_requires(
+    existing: &CoordinationManifest,
+    name: &str,
+    requires: &[(String, Option<String>)],
+) -> Vec<String> {
+    requires
+        .iter()
+        .filter_map(|(dep, released)| match released {
+            Some(version) => Some(format!("{dep}={version}")),
+            None => existing
+                .get(name)
+                .and_then(|e| {
+                    e.requires
+                        .iter()
+                        .find(|r| r.split_once('=').is_some_and(|(n, _)| n == dep))
+                        .cloned()
+                })
+                .or_else(|| existing.get(dep).map(|d| format!("{dep}={}", d.version))),
+        })
+        .collect()
 }
 
 /// Records the released set in the coordination manifest and, as `[publish]
@@ -774,6 +813,8 @@ pub(crate) struct CoordinationStep {
 
 impl CoordinationStep {
     async fn wanted(&self) -> Result<BTreeMap<String, CoordinatedVersion>> {
+        // An unreadable file is reported by `write_coordination`; here it records nothing.
+        let existing = read_coordination(&self.existing()).unwrap_or_default();
         let mut out = BTreeMap::new();
         for e in &self.entries {
             let commit = self
@@ -787,7 +828,7 @@ impl CoordinationStep {
                     version: e.version.clone(),
                     git_tag: e.tag.clone(),
                     git_commit: commit,
-                    requires: e.requires.clone(),
+                    requires: merged_requires(&existing, &e.name, &e.requires),
                     binaries: Vec::new(),
                 },
             );

@@ -568,3 +568,92 @@ fn a_tampered_recorded_plan_is_refused_naming_the_field_not_a_panic() {
     let e = bad.released_versions().expect_err("not semver").to_string();
     assert!(e.contains("next version \"v2\""), "{e}");
 }
+
+/// A run records its released dependencies at their new versions and keeps what the manifest
+/// already says about the others (after a cascade, `quill-render`'s requirement on an
+/// unreleased `quill-core` stayed, rather than going to `[]`).
+#[test]
+fn coordination_requirements_keep_unreleased_dependencies() {
+    use super::coordination::read_coordination;
+    use super::steps::merged_requires;
+    let existing = read_coordination(
+        "quill-core = { version = \"0.4.3\", git_tag = \"v0.4.3\", git_commit = \"a\", requires = [] }\n\
+         quill-text = { version = \"0.2.0\", git_tag = \"v0.2.0\", git_commit = \"b\", requires = [] }\n\
+         quill-render = { version = \"0.5.0\", git_tag = \"v0.5.0\", git_commit = \"c\", requires = [\"quill-core=0.4.2\"] }\n",
+    )
+    .expect("valid");
+    let requires = vec![
+        ("quill-core".to_owned(), None),
+        ("quill-text".to_owned(), None),
+        ("quill-style".to_owned(), Some("1.1.0".to_owned())),
+        ("never-recorded".to_owned(), None),
+    ];
+    assert_eq!(
+        merged_requires(&existing, "quill-render", &requires),
+        vec!["quill-core=0.4.2", "quill-text=0.2.0", "quill-style=1.1.0"]
+    );
+}
+
+/// A breaking change on 0.x bumps the minor by default (Cargo's and release-plz's rule) and the
+/// major with `breaking_on_0x = "major"`; on 1.x it is always the major.
+#[test]
+fn breaking_on_0x_bumps_the_minor_unless_configured() {
+    let observed = |current: &str| -> BTreeMap<String, ObservedRepo> {
+        ["consensus-proof", "developer-sdk"]
+            .iter()
+            .map(|n| {
+                (
+                    (*n).to_owned(),
+                    ObservedRepo {
+                        current: current.into(),
+                        commits: vec![commit("feat!: drop v1 proofs")],
+                        ..ObservedRepo::default()
+                    },
+                )
+            })
+            .collect()
+    };
+    let next = |c: &crate::config::Config, current: &str| {
+        let mut request = PublishRequest::new(BumpRequest::Auto);
+        request.packages = vec!["consensus-proof".into()];
+        let plan = plan_publish(c, &request, &observed(current)).expect("plans");
+        let p = plan.package("consensus-proof").expect("planned");
+        (p.next.clone(), p.reason.clone())
+    };
+    let default = config(SEED_004);
+    assert_eq!(
+        next(&default, "0.4.2"),
+        (
+            "0.5.0".to_owned(),
+            "1 breaking change(s), e.g. abcdef0 drop v1 proofs (0.x: breaking bumps the minor)"
+                .to_owned()
+        )
+    );
+    assert_eq!(next(&default, "1.4.2").0, "2.0.0");
+    let major = config(&format!(
+        "[publish]\nbreaking_on_0x = \"major\"\n{SEED_004}"
+    ));
+    assert_eq!(next(&major, "0.4.2").0, "1.0.0");
+    let err = crate::config::Config::parse(
+        &format!("[publish]\nbreaking_on_0x = \"patch\"\n{SEED_004}"),
+        Path::new("/eco/orchestrator.toml"),
+    )
+    .expect_err("invalid")
+    .to_string();
+    assert!(err.contains("publish.breaking_on_0x"), "{err}");
+    let exact = config(&format!(
+        "[publish]\ndependency_range = \"exact\"\n{SEED_004}"
+    ));
+    assert_eq!(exact.publish.dependency_range, DependencyRange::Exact);
+    assert_eq!(default.publish.dependency_range, DependencyRange::KeepStyle);
+    let err = crate::config::Config::parse(
+        &format!("[publish]\ndependency_range = \"loose\"\n{SEED_004}"),
+        Path::new("/eco/orchestrator.toml"),
+    )
+    .expect_err("invalid")
+    .to_string();
+    assert!(
+        err.contains("publish.dependency_range") && err.contains("\"loose\""),
+        "{err}"
+    );
+}
