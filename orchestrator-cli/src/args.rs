@@ -13,6 +13,7 @@ Exit codes:
 Environment:
   GITHUB_TOKEN, else GH_TOKEN   forge token (read only from the environment, never printed)
   ORCHESTRATOR_FORGE_URL        overrides [forge] api_url
+  ORCHESTRATOR_STATE_DIR        the state directory, as --state-dir
   ORCHESTRATOR_LOG              log filter (e.g. debug), as with -v";
 
 const STATUS_EXIT_CODES: &str = "\
@@ -49,6 +50,19 @@ pub(crate) struct Cli {
         value_name = "URL"
     )]
     pub(crate) forge_url: Option<String>,
+
+    /// Where the journal, workspace lock, task records and state.db live (default:
+    /// .orchestrator beside the config, or in this directory for commands without one). Keep it
+    /// between CI jobs to resume or list runs from another runner; relative to this directory.
+    #[arg(
+        long,
+        global = true,
+        env = "ORCHESTRATOR_STATE_DIR",
+        // The help text must not depend on the runner's environment.
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
+    pub(crate) state_dir: Option<PathBuf>,
 
     /// More logging (-v: progress details and retries; -vv: everything).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -214,8 +228,8 @@ pub(crate) struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RunsArgs {
-    /// How many runs to show.
-    #[arg(long, default_value_t = 20)]
+    /// How many runs to show (before or after `list`).
+    #[arg(long, default_value_t = 20, global = true)]
     pub(crate) limit: usize,
 
     #[command(subcommand)]

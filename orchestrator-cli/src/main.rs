@@ -74,6 +74,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global();
+    if let Some(dir) = &cli.state_dir {
+        wiring::set_state_dir(dir)?;
+    }
     match cli.command {
         Command::Release(args) => commands::release::run(&global, args).await,
         Command::Run(args) => commands::pipeline::run(&global, args).await,

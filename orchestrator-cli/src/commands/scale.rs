@@ -369,7 +369,8 @@ async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode>
 }
 
 /// The journal of an executing apply or rollback, under the workspace lock: the state dir beside
-/// `orchestrator.toml` when there is one (like every other command), else `./.orchestrator`.
+/// `orchestrator.toml` when there is one (like every other command), else `./.orchestrator`;
+/// `--state-dir` overrides both.
 /// A preview journals nothing and locks nothing.
 pub(crate) fn state_store(
     global: &Global,
@@ -379,10 +380,8 @@ pub(crate) fn state_store(
         return Ok((Arc::new(MemoryStateStore::default()), None));
     }
     // A config that exists must be valid; without one, the current directory serves.
-    let dir = match wiring::load_optional_config(global)? {
-        Some(config) => wiring::state_dir(&config),
-        None => PathBuf::from(".orchestrator"),
-    };
+    let config = wiring::load_optional_config(global)?;
+    let dir = wiring::state_dir_or_cwd(config.as_ref());
     let lock = wiring::lock_workspace(&dir, "scale apply/rollback")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store = Arc::new(SqliteStateStore::open(&dir.join("state.db"))?);
