@@ -588,7 +588,8 @@ pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCod
     if let Some(run) = args.run {
         options.outcomes = run_outcomes(&config, run)?;
     }
-    print!("{}", publish::render_graph(&config, format, &options)?);
+    let text = publish::render_graph(&config, format, &options)?;
+    render::text_document(global, serde_json::json!({ "format": args.format }), "graph", &text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -637,10 +638,8 @@ fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, St
 pub(crate) fn ci_snippet(global: &Global, args: &CiSnippetArgs) -> anyhow::Result<ExitCode> {
     let config = wiring::load_config(global)?;
     let target: RepoId = args.orchestrator_repo.parse()?;
-    print!(
-        "{}",
-        publish::ci_snippet(&config, &args.repo, &target, &args.needs)?
-    );
+    let text = publish::ci_snippet(&config, &args.repo, &target, &args.needs)?;
+    render::text_document(global, serde_json::json!({ "repo": args.repo }), "snippet", &text)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -206,7 +206,7 @@ pub(crate) async fn run(global: &Global, args: ScaleArgs) -> anyhow::Result<Exit
         ScaleCommand::Propose(args) => propose(global, args).await,
         ScaleCommand::Apply(args) => execute(global, args, GateAction::Apply).await,
         ScaleCommand::Rollback(args) => execute(global, args, GateAction::Rollback).await,
-        ScaleCommand::CiWorkflows(args) => ci_workflows(&args),
+        ScaleCommand::CiWorkflows(args) => ci_workflows(global, &args),
     }
 }
 
@@ -530,21 +530,45 @@ fn print_report(global: &Global, report: &ExecuteReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ci_workflows(args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
+/// Writes or prints the generated workflows. With `--output json`, one document lists each file:
+/// its name, the path written (with `--dir`) and its text.
+fn ci_workflows(global: &Global, args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
     let files = workflow_files(args)?;
-    match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            for (name, text) in &files {
-                let path = dir.join(name);
-                std::fs::write(&path, text)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!("{}", path.display());
-            }
+    let mut written = Vec::with_capacity(files.len());
+    if let Some(dir) = &args.dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, text) in &files {
+            let path = dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            written.push(Some(path));
         }
-        None => {
-            for (name, text) in &files {
-                println!("# .github/workflows/{name}\n{text}");
+    } else {
+        written.resize(files.len(), None);
+    }
+    match global.output {
+        OutputFormat::Json => {
+            let items: Vec<serde_json::Value> = files
+                .iter()
+                .zip(&written)
+                .map(|((name, text), path)| {
+                    serde_json::json!({
+                        "name": name,
+                        "path": path.as_ref().map(|p| p.display().to_string()),
+                        "text": text,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "workflows": items }))?
+            );
+        }
+        OutputFormat::Human => {
+            for ((name, text), path) in files.iter().zip(&written) {
+                match path {
+                    Some(path) => println!("{}", path.display()),
+                    None => println!("# .github/workflows/{name}\n{text}"),
+                }
             }
         }
     }
