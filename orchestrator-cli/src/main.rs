@@ -19,6 +19,7 @@ macro_rules! eprintln {
 
 mod args;
 mod commands;
+mod gha;
 mod output;
 mod progress;
 mod render;

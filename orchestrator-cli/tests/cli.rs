@@ -14,6 +14,9 @@ fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
     cmd.env("GITHUB_TOKEN", TOKEN)
         .env_remove("ORCHESTRATOR_FORGE_URL")
+        .env_remove("ORCHESTRATOR_CONFIG")
+        .env_remove("ORCHESTRATOR_OUTPUT")
+        .env_remove("ORCHESTRATOR_STATE_DIR")
         .env_remove("ORCHESTRATOR_LOG");
     cmd
 }
@@ -346,7 +349,11 @@ fn output_json_is_one_document_from_graph_ci_snippet_and_ci_workflows() {
     let human = run(&mut fx.cmd(&["graph"]));
     let doc = one_json_document(&run(&mut fx.cmd(&["--output", "json", "graph"])));
     assert_eq!(doc["format"], "mermaid");
-    assert_eq!(doc["graph"], text(&human.stdout), "the same graph, inside the document");
+    assert_eq!(
+        doc["graph"],
+        text(&human.stdout),
+        "the same graph, inside the document"
+    );
 
     let args = ["ci-snippet", "a", "--orchestrator-repo", "acme/ops"];
     let human = run(&mut fx.cmd(&args));
@@ -453,7 +460,10 @@ fn no_escape_codes_unless_asked_and_quiet_leaves_only_errors() {
     let dir = unreachable_forge();
     let piped = status_stderr(dir.path(), &[]);
     assert!(piped.contains("WARN"), "{piped}");
-    assert!(!piped.contains('\u{1b}'), "escape codes into a pipe: {piped:?}");
+    assert!(
+        !piped.contains('\u{1b}'),
+        "escape codes into a pipe: {piped:?}"
+    );
     let forced = status_stderr(dir.path(), &["--color", "always"]);
     assert!(forced.contains("\u{1b}[33m"), "{forced:?}");
     let never = status_stderr(dir.path(), &["--color", "never"]);

@@ -312,6 +312,14 @@ async fn plan(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
             println!("succeeded");
         }
     }
+    crate::gha::write(
+        &[
+            ("status", "succeeded".to_owned()),
+            ("plan_hash", plan.hash().to_owned()),
+            ("plan_yaml", plan_yaml.display().to_string()),
+        ],
+        Some(&plan.summary_md()),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -365,6 +373,14 @@ async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode>
             println!("awaiting_approval");
         }
     }
+    crate::gha::write(
+        &[
+            ("status", "awaiting_approval".to_owned()),
+            ("plan_hash", plan.hash().to_owned()),
+            ("outputs_uri", proposal.pull_request.html_url.clone()),
+        ],
+        None,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -505,6 +521,38 @@ async fn execute(
             .await?;
     }
     print_report(global, &report)?;
+    let status = match (report.ok, report.executed) {
+        (true, true) => "succeeded",
+        (true, false) => "previewed",
+        (false, _) => "failed",
+    };
+    let summary = format!(
+        "## scale {}: {status}\n\nplan `{}`\n\n{}",
+        match action {
+            GateAction::Apply => "apply",
+            GateAction::Rollback => "rollback",
+        },
+        report.plan_hash,
+        crate::gha::table(
+            &["action"],
+            &report
+                .previews
+                .iter()
+                .map(|p| vec![p.clone()])
+                .collect::<Vec<_>>()
+        )
+    );
+    crate::gha::write(
+        &[
+            ("status", status.to_owned()),
+            ("plan_hash", report.plan_hash.clone()),
+            (
+                "run_id",
+                report.run_id.map(|id| id.to_string()).unwrap_or_default(),
+            ),
+        ],
+        Some(&summary),
+    );
     if report.ok {
         return Ok(ExitCode::SUCCESS);
     }
