@@ -487,3 +487,31 @@ fn orchestrator_config_names_the_config_file() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains('b'), "{}", text(&out.stdout));
 }
+
+#[test]
+fn release_writes_its_key_results_to_github_output_and_step_summary() {
+    let fx = Fixture::new("20ms");
+    let outputs = fx.path().join("github_output");
+    let summary = fx.path().join("step_summary");
+    let out = run(fx
+        .cmd(&["release", "--version", "1.0.0"])
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&outputs).expect("GITHUB_OUTPUT");
+    for line in [
+        "status=succeeded",
+        "run_id=1",
+        "tag=v1.0.0",
+        "released=a,c,b",
+        "failed=",
+    ] {
+        assert!(written.lines().any(|l| l == line), "{line} in {written}");
+    }
+    let summary = std::fs::read_to_string(&summary).expect("GITHUB_STEP_SUMMARY");
+    assert!(
+        summary.contains("## release v1.0.0: succeeded (run 1)"),
+        "{summary}"
+    );
+    assert!(summary.contains("| b | released |"), "{summary}");
+}
