@@ -13,6 +13,10 @@ Exit codes:
 Environment:
   GITHUB_TOKEN, else GH_TOKEN   forge token (read only from the environment, never printed)
   ORCHESTRATOR_FORGE_URL        overrides [forge] api_url
+  ORCHESTRATOR_STATE_DIR        the state directory, as --state-dir
+  ORCHESTRATOR_CONFIG           the config file, as --config
+  ORCHESTRATOR_OUTPUT           human or json, as --output
+  NO_COLOR                      no colour on stderr (unless --color always)
   ORCHESTRATOR_LOG              log filter (e.g. debug), as with -v";
 
 const STATUS_EXIT_CODES: &str = "\
@@ -32,12 +36,26 @@ Environment:
 #[command(name = "orchestrator", version, after_help = EXIT_CODES, term_width = 100)]
 pub(crate) struct Cli {
     /// The config file (default: orchestrator.toml in this directory or the nearest parent).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, env = "ORCHESTRATOR_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
     /// How to print results: human tables, or one JSON document on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    #[arg(
+        long,
+        global = true,
+        env = "ORCHESTRATOR_OUTPUT",
+        value_enum,
+        default_value_t = OutputFormat::Human
+    )]
     pub(crate) output: OutputFormat,
+
+    /// Colour on stderr: auto (only on a terminal, and not when NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub(crate) color: ColorChoice,
+
+    /// Errors only on stderr: no progress, notes or warnings (results still go to stdout).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
 
     /// The forge API URL (GitHub Enterprise, a mock server); overrides [forge] api_url.
     #[arg(
@@ -49,6 +67,19 @@ pub(crate) struct Cli {
         value_name = "URL"
     )]
     pub(crate) forge_url: Option<String>,
+
+    /// Where the journal, workspace lock, task records and state.db live (default:
+    /// .orchestrator beside the config, or in this directory for commands without one). Keep it
+    /// between CI jobs to resume or list runs from another runner; relative to this directory.
+    #[arg(
+        long,
+        global = true,
+        env = "ORCHESTRATOR_STATE_DIR",
+        // The help text must not depend on the runner's environment.
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
+    pub(crate) state_dir: Option<PathBuf>,
 
     /// More logging (-v: progress details and retries; -vv: everything).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -72,6 +103,33 @@ impl Cli {
             config: self.config.clone(),
             output: self.output,
             forge_url: self.forge_url.clone(),
+        }
+    }
+}
+
+/// When stderr is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set to a non-empty value.
+    Auto,
+    /// Always, even into a pipe or file.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour stderr. `auto` follows <https://no-color.org>: a non-empty NO_COLOR
+    /// turns colour off; an explicit `--color always` still wins, as that convention allows.
+    pub(crate) fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
         }
     }
 }
@@ -214,8 +272,8 @@ pub(crate) struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RunsArgs {
-    /// How many runs to show.
-    #[arg(long, default_value_t = 20)]
+    /// How many runs to show (before or after `list`).
+    #[arg(long, default_value_t = 20, global = true)]
     pub(crate) limit: usize,
 
     #[command(subcommand)]

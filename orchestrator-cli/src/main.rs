@@ -19,6 +19,7 @@ macro_rules! eprintln {
 
 mod args;
 mod commands;
+mod gha;
 mod output;
 mod progress;
 mod render;
@@ -35,7 +36,8 @@ fn main() -> ExitCode {
     // One TLS provider for every HTTPS client in the process (octocrab, later kube).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    output::set_quiet(cli.quiet);
+    init_tracing(cli.verbose, cli.quiet, cli.color.enabled());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,6 +76,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global();
+    if let Some(dir) = &cli.state_dir {
+        wiring::set_state_dir(dir)?;
+    }
     match cli.command {
         Command::Release(args) => commands::release::run(&global, args).await,
         Command::Run(args) => commands::pipeline::run(&global, args).await,
@@ -100,10 +105,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, quiet: bool, color: bool) {
     // octocrab's own tracing logs every 5xx as ERROR, even one our transport retries with
     // success; the transport warns about retries itself, so octocrab is heard only at -vv.
     let default = match verbose {
+        0 if quiet => "error,octocrab=off",
         0 => "warn,octocrab=off",
         1 => "info,orchestrator=debug,octocrab=off",
         _ => "debug",
@@ -114,6 +120,8 @@ fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(|| RedactingStderr)
         .without_time()
+        // Escape codes in a CI log or a file are noise (`^[[33m`): only where they render.
+        .with_ansi(color)
         .try_init();
 }
 

@@ -40,8 +40,26 @@ pub(crate) fn stdout(args: fmt::Arguments<'_>, newline: bool) {
     }
 }
 
-/// Writes to stderr; a closed stderr leaves nowhere to complain, so failures are ignored.
+/// Set by `-q/--quiet`: stderr carries errors only.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `-q/--quiet`: from now on, stderr lines other than errors are dropped.
+pub(crate) fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::SeqCst);
+}
+
+/// Whether `-q/--quiet` is in force (progress observers stay silent then).
+pub(crate) fn quiet() -> bool {
+    QUIET.load(Ordering::SeqCst)
+}
+
+/// Writes to stderr; a closed stderr leaves nowhere to complain, so failures are ignored. Under
+/// `--quiet` only error lines are written: every error this crate prints starts with `error`,
+/// so the message itself says what it is, wherever it was printed from.
 pub(crate) fn stderr(args: fmt::Arguments<'_>, newline: bool) {
+    if quiet() && !args.to_string().starts_with("error") {
+        return;
+    }
     let mut err = std::io::stderr().lock();
     let _ = err.write_fmt(args).and_then(|()| {
         if newline {

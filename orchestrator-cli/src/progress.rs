@@ -10,10 +10,12 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use orchestrator_core::engine::{Event, Observer, StepStatus};
 use orchestrator_core::forge::redact_userinfo;
 
-/// The observer that suits stderr: bars on a terminal, lines otherwise.
+/// The observer that suits stderr: bars on a terminal, lines otherwise, nothing under `--quiet`.
 pub(crate) fn for_stderr() -> std::sync::Arc<dyn Observer> {
     use std::io::IsTerminal;
-    if std::io::stderr().is_terminal() {
+    if crate::output::quiet() {
+        std::sync::Arc::new(orchestrator_core::engine::SilentObserver)
+    } else if std::io::stderr().is_terminal() {
         std::sync::Arc::new(BarProgress::new())
     } else {
         std::sync::Arc::new(LineProgress::new())

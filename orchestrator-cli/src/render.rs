@@ -4,6 +4,25 @@ use std::fmt::Write;
 
 use orchestrator_core::release::{ReleasePlan, ReleaseReport, RepoAction};
 
+/// Prints a generated text (a graph, a CI job, workflow files) as it is for people, or, with
+/// `--output json`, as one JSON object: `fields` plus the text under `key`, so a script reads one
+/// document whatever the command.
+pub(crate) fn text_document(
+    global: &crate::args::Global,
+    mut fields: serde_json::Value,
+    key: &str,
+    text: &str,
+) -> anyhow::Result<()> {
+    match global.output {
+        crate::args::OutputFormat::Human => print!("{text}"),
+        crate::args::OutputFormat::Json => {
+            fields[key] = serde_json::Value::String(text.to_owned());
+            println!("{}", serde_json::to_string_pretty(&fields)?);
+        }
+    }
+    Ok(())
+}
+
 /// The first 7 characters of a commit id.
 fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)

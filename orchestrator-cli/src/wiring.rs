@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use orchestrator_core::Error;
@@ -15,9 +15,44 @@ use orchestrator_github::GitHubForge;
 
 use crate::args::Global;
 
-/// The state directory beside the config file.
+/// `--state-dir` / `ORCHESTRATOR_STATE_DIR`, made absolute once at start-up. A process has one
+/// state directory; holding it here rather than in every call's arguments keeps each command's
+/// `state_dir(&config)` call the single place that decides it.
+static STATE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Sets the state directory chosen on the command line or in the environment; a relative path
+/// resolves against the current directory, so a command that later changes directory (or a
+/// `--config` elsewhere) still finds the same one.
+pub(crate) fn set_state_dir(dir: &Path) -> Result<(), Error> {
+    let dir = if dir.is_absolute() {
+        dir.to_owned()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Error::io("reading the current directory", e))?
+            .join(dir)
+    };
+    // Set once, from main, before any command runs; a second call would be a bug, and the first
+    // value stays.
+    let _ = STATE_DIR.set(dir);
+    Ok(())
+}
+
+/// The state directory: `--state-dir` when given, else `.orchestrator` beside the config file.
 pub(crate) fn state_dir(config: &Config) -> PathBuf {
-    config.root.join(".orchestrator")
+    STATE_DIR
+        .get()
+        .cloned()
+        .unwrap_or_else(|| config.root.join(".orchestrator"))
+}
+
+/// The state directory for commands that may run without a config: `--state-dir` when given,
+/// else beside the config when there is one, else `./.orchestrator`.
+pub(crate) fn state_dir_or_cwd(config: Option<&Config>) -> PathBuf {
+    match (STATE_DIR.get(), config) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(config)) => state_dir(config),
+        (None, None) => PathBuf::from(".orchestrator"),
+    }
 }
 
 /// Loads `--config` or the discovered `orchestrator.toml`.
@@ -75,7 +110,7 @@ pub(crate) fn load_optional_config(global: &Global) -> Result<Option<Config>, Er
     load_config(global).map(Some)
 }
 
-/// The state store: SQLite in `.orchestrator/`. A dry run never creates it: it reads an existing
+/// The state store: SQLite in the state directory ([`state_dir`]). A dry run never creates it: it reads an existing
 /// one read-only (to show what a resume would skip) or uses an empty in-memory store.
 pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<dyn StateStore>> {
     let dir = state_dir(config);

@@ -14,6 +14,9 @@ fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
     cmd.env("GITHUB_TOKEN", TOKEN)
         .env_remove("ORCHESTRATOR_FORGE_URL")
+        .env_remove("ORCHESTRATOR_CONFIG")
+        .env_remove("ORCHESTRATOR_OUTPUT")
+        .env_remove("ORCHESTRATOR_STATE_DIR")
         .env_remove("ORCHESTRATOR_LOG");
     cmd
 }
@@ -331,4 +334,184 @@ fn config_check_lists_repos_pipelines_and_task_lists() {
         !dir.path().join(".orchestrator").exists(),
         "a check touches nothing"
     );
+}
+
+/// Parses stdout as exactly one JSON document (serde_json refuses trailing text).
+fn one_json_document(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", text(&out.stdout)))
+}
+
+#[test]
+fn output_json_is_one_document_from_graph_ci_snippet_and_ci_workflows() {
+    let fx = Fixture::new("20ms");
+    let human = run(&mut fx.cmd(&["graph"]));
+    let doc = one_json_document(&run(&mut fx.cmd(&["--output", "json", "graph"])));
+    assert_eq!(doc["format"], "mermaid");
+    assert_eq!(
+        doc["graph"],
+        text(&human.stdout),
+        "the same graph, inside the document"
+    );
+
+    let args = ["ci-snippet", "a", "--orchestrator-repo", "acme/ops"];
+    let human = run(&mut fx.cmd(&args));
+    let doc = one_json_document(&run(fx.cmd(&args).env("ORCHESTRATOR_OUTPUT", "json")));
+    assert_eq!(doc["repo"], "a");
+    assert_eq!(doc["snippet"], text(&human.stdout));
+
+    let sha = "0".repeat(64);
+    let doc = one_json_document(&run(&mut fx.cmd(&[
+        "--output",
+        "json",
+        "scale",
+        "ci-workflows",
+        "--orchestrator-sha256",
+        &sha,
+    ])));
+    assert_eq!(doc["workflows"][0]["name"], "plan-commands.yml", "{doc}");
+    assert!(doc["workflows"][0]["path"].is_null());
+    assert!(
+        doc["workflows"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("pr-command")),
+        "{doc}"
+    );
+    let doc = one_json_document(&run(&mut fx.cmd(&[
+        "--output",
+        "json",
+        "scale",
+        "ci-workflows",
+        "--orchestrator-sha256",
+        &sha,
+        "--dir",
+        "wf",
+    ])));
+    assert_eq!(doc["workflows"][0]["path"], "wf/plan-commands.yml");
+    assert!(fx.path().join("wf/plan-commands.yml").is_file());
+}
+
+#[test]
+fn mock_forge_first_line_is_json_with_output_json_and_it_finds_the_config() {
+    let fx = Fixture::new("20ms");
+    let empty = tempfile::tempdir().expect("tempdir");
+    for (cwd, has_config) in [(fx.path(), true), (empty.path(), false)] {
+        let mut child = bin()
+            .current_dir(cwd)
+            .args(["--output", "json", "mock-forge", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mock-forge starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().expect("stdout"))
+            .read_line(&mut first)
+            .expect("the first line");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let out = child.wait_with_output().expect("it stops");
+        let doc: serde_json::Value = serde_json::from_str(&first).expect("a JSON first line");
+        assert!(
+            doc["listening_on"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
+            "{doc}"
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            stderr.contains("no orchestrator.toml here"),
+            !has_config,
+            "{stderr}"
+        );
+        if has_config {
+            assert!(stderr.contains("from the config's clones"), "{stderr}");
+        }
+    }
+}
+
+/// A config on a forge that refuses connections: `status` warns (no token, retries), then fails.
+fn unreachable_forge() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    git(dir.path(), &["init", "-q", "a"]).expect("git init");
+    std::fs::write(
+        dir.path().join("orchestrator.toml"),
+        "[forge]\nowner = \"acme\"\n[[repo]]\nname = \"a\"\n",
+    )
+    .expect("config");
+    dir
+}
+
+fn status_stderr(dir: &Path, flags: &[&str]) -> String {
+    let out = run(bin()
+        .current_dir(dir)
+        .args(flags)
+        .args(["--forge-url", "http://127.0.0.1:1", "status"])
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GH_TOKEN")
+        .env_remove("NO_COLOR"));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    text(&out.stderr)
+}
+
+#[test]
+fn no_escape_codes_unless_asked_and_quiet_leaves_only_errors() {
+    let dir = unreachable_forge();
+    let piped = status_stderr(dir.path(), &[]);
+    assert!(piped.contains("WARN"), "{piped}");
+    assert!(
+        !piped.contains('\u{1b}'),
+        "escape codes into a pipe: {piped:?}"
+    );
+    let forced = status_stderr(dir.path(), &["--color", "always"]);
+    assert!(forced.contains("\u{1b}[33m"), "{forced:?}");
+    let never = status_stderr(dir.path(), &["--color", "never"]);
+    assert!(!never.contains('\u{1b}'), "{never:?}");
+
+    let quiet = status_stderr(dir.path(), &["-q"]);
+    assert!(!quiet.is_empty());
+    for line in quiet.lines() {
+        assert!(line.starts_with("error: "), "not an error under -q: {line}");
+    }
+}
+
+#[test]
+fn orchestrator_config_names_the_config_file() {
+    let fx = Fixture::new("20ms");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = run(bin()
+        .current_dir(elsewhere.path())
+        .args(["config", "check"])
+        .env("ORCHESTRATOR_CONFIG", fx.path().join("orchestrator.toml")));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains('b'), "{}", text(&out.stdout));
+}
+
+#[test]
+fn release_writes_its_key_results_to_github_output_and_step_summary() {
+    let fx = Fixture::new("20ms");
+    let outputs = fx.path().join("github_output");
+    let summary = fx.path().join("step_summary");
+    let out = run(fx
+        .cmd(&["release", "--version", "1.0.0"])
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&outputs).expect("GITHUB_OUTPUT");
+    for line in [
+        "status=succeeded",
+        "run_id=1",
+        "tag=v1.0.0",
+        "released=a,c,b",
+        "failed=",
+    ] {
+        assert!(written.lines().any(|l| l == line), "{line} in {written}");
+    }
+    let summary = std::fs::read_to_string(&summary).expect("GITHUB_STEP_SUMMARY");
+    assert!(
+        summary.contains("## release v1.0.0: succeeded (run 1)"),
+        "{summary}"
+    );
+    assert!(summary.contains("| b | released |"), "{summary}");
 }

@@ -581,3 +581,78 @@ env = { DX_TOKEN = "dx-canary-token-0123456789" }
     );
     assert!(!all.contains("dx-canary-token"), "{all}");
 }
+
+/// `$GITHUB_OUTPUT` read as the Actions runner reads it: `name=value`, or `name<<DELIM` up to a
+/// line that is exactly DELIM.
+fn parse_github_output(text: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+            pairs.push((name.to_owned(), value.join("\n")));
+        } else if let Some((name, value)) = line.split_once('=') {
+            pairs.push((name.to_owned(), value.to_owned()));
+        } else {
+            panic!("not an output line: {line:?} in\n{text}");
+        }
+    }
+    pairs
+}
+
+#[test]
+fn tasks_run_writes_github_output_and_step_summary_and_an_unwritable_one_only_warns() {
+    let fx = Fixture::new();
+    let outputs = fx.path().join("github_output");
+    let summary = fx.path().join("step_summary");
+    let out = run(fx
+        .cmd(&["tasks", "run", "nightly"])
+        .env("ENABLE_INFRA_SCALE", "1")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&outputs).expect("GITHUB_OUTPUT written");
+    let pairs = parse_github_output(&written);
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} in {written}"))
+    };
+    assert_eq!(get("status"), "failed");
+    assert_eq!(get("run_id"), "1");
+    assert_eq!(get("failed"), "code.review");
+    assert_eq!(
+        get("outputs_uri"),
+        "https://github.com/your-org/your-repo/pull/123"
+    );
+    assert_eq!(
+        get("outputs_uris"),
+        "infra.scale=https://github.com/your-org/your-repo/pull/123\n\
+         dx.integrate=https://github.com/your-org/your-repo/pull/7",
+        "multi-line, in the delimiter form: {written}"
+    );
+    let summary = std::fs::read_to_string(&summary).expect("summary written");
+    assert!(
+        summary.contains("## tasks nightly: failed (run 1)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| code.review | failed | - |"),
+        "{summary}"
+    );
+
+    // The run succeeds; the outputs cannot be written (a directory): a warning, still exit 0.
+    std::fs::write(fx.path().join("fixed"), "").expect("fixed");
+    let out = run(fx
+        .cmd(&["tasks", "run", "nightly", "--resume"])
+        .env("ENABLE_INFRA_SCALE", "1")
+        .env("GITHUB_OUTPUT", fx.path()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("warning: could not write $GITHUB_OUTPUT"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,8 +1,10 @@
 //! `orchestrator mock-forge`: the mock GitHub server as a process, for users' integration tests
 //! and rehearsals against `--forge-url`.
 //!
-//! The first line on stdout is `listening on http://HOST:PORT` (flushed at once, so a parent
-//! process can read the URL); everything else goes to stderr. It serves until SIGTERM or Ctrl-C,
+//! The first line on stdout is `listening on http://HOST:PORT`, or with `--output json` the
+//! object `{"listening_on": URL}` (flushed at once, so a parent process can read the URL);
+//! everything else goes to stderr. Like every command it reads `--config` or the discovered
+//! `orchestrator.toml`, and says on start when there is none. It serves until SIGTERM or Ctrl-C,
 //! then stops gracefully and exits 0.
 
 use std::io::Write;
@@ -20,7 +22,7 @@ use orchestrator_core::secret::SecretString;
 use orchestrator_git::GixVcs;
 use orchestrator_github::mock::{MockGitHub, MockOptions};
 
-use crate::args::Global;
+use crate::args::{Global, OutputFormat};
 use crate::wiring;
 
 /// `orchestrator mock-forge` flags. The config comes from the global `--config FILE`.
@@ -92,7 +94,15 @@ fn fault_rate(s: &str) -> Result<f64, String> {
 
 pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<ExitCode> {
     let signals = crate::signals::StopSignals::register();
-    let config = global.config.as_deref().map(Config::load).transpose()?;
+    // Found as every other command finds it: without it, pushed tags become releases with no
+    // assets (the simulated CI does not know what each repo builds), so say so on start.
+    let config = wiring::load_optional_config(global)?;
+    if config.is_none() {
+        eprintln!(
+            "mock-forge: no orchestrator.toml here or above (and no --config): the simulated CI \
+             publishes releases without assets"
+        );
+    }
     let options = options(&args, config).await?;
     // Logins only: the tokens stay in the file.
     let logins: Vec<String> = options
@@ -115,7 +125,15 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on {}", mock.url())?;
+        // The first stdout line is all a script needs: with --output json, one JSON object.
+        match global.output {
+            OutputFormat::Human => writeln!(stdout, "listening on {}", mock.url())?,
+            OutputFormat::Json => writeln!(
+                stdout,
+                "{}",
+                serde_json::json!({ "listening_on": mock.url().to_string() })
+            )?,
+        }
         stdout.flush()?;
     }
     eprintln!(

@@ -203,6 +203,26 @@ pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<
             CommandOutcome::Unlocked { by } => println!("unlocked: by {by}"),
         },
     }
+    let (status, plan_hash) = match &outcome {
+        CommandOutcome::Ignored { .. } => ("ignored", None),
+        CommandOutcome::Answered { .. } => ("answered", None),
+        CommandOutcome::Refused { .. } => ("refused", None),
+        CommandOutcome::Executed {
+            ok: true,
+            plan_hash,
+            ..
+        } => ("succeeded", Some(plan_hash)),
+        CommandOutcome::Executed { plan_hash, .. } => ("failed", Some(plan_hash)),
+        CommandOutcome::Unlocked { .. } => ("unlocked", None),
+    };
+    crate::gha::write(
+        &[
+            ("status", status.to_owned()),
+            ("plan_hash", plan_hash.cloned().unwrap_or_default()),
+            ("json", serde_json::to_string(&outcome)?),
+        ],
+        None,
+    );
     // A refusal is an answer, not a failure of the job; a failed apply is.
     Ok(match outcome {
         CommandOutcome::Executed { ok: false, .. } => ExitCode::from(1),

@@ -283,69 +283,12 @@ async fn run_plan(
         OutputFormat::Human => print!("{}", render_publish_report(&report)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
-    write_actions_outputs(&config, &report)?;
+    crate::gha::publish_report(&config, &report);
     Ok(if report.status == RunStatus::Succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
-}
-
-/// In a GitHub Actions job: the graph coloured by outcome and the result table go to
-/// `$GITHUB_STEP_SUMMARY`, the key results to `$GITHUB_OUTPUT` (both appended, as Actions expects).
-fn write_actions_outputs(config: &Config, report: &publish::PublishReport) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let append = |path: std::ffi::OsString, text: &str| -> anyhow::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        file.write_all(text.as_bytes())?;
-        Ok(())
-    };
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        let options = GraphOptions {
-            from: None,
-            outcomes: report
-                .packages
-                .iter()
-                .map(|p| (p.name.clone(), p.outcome.as_str().to_owned()))
-                .collect(),
-        };
-        let graph = publish::render_graph(config, GraphFormat::Mermaid, &options)?;
-        let mut text = format!(
-            "## {} {}: {}\n\n```mermaid\n{}\n```\n\n| package | version | tag | outcome | run |\n|---|---|---|---|---|\n",
-            report.kind,
-            report.key,
-            report.status,
-            graph.trim_end()
-        );
-        for p in &report.packages {
-            let _ = writeln!(
-                text,
-                "| {} | {} | {} | {} | {} |",
-                p.name,
-                p.version,
-                p.tag,
-                p.outcome.as_str(),
-                p.run_url.as_deref().unwrap_or("-")
-            );
-        }
-        append(path, &text)?;
-    }
-    if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
-        let list = |outcome| report.with_outcome(outcome).join(",");
-        let text = format!(
-            "status={}\nreleased={}\nfailed={}\nheld_back={}\numbrella={}\n",
-            report.status,
-            list(publish::PackageOutcome::Released),
-            list(publish::PackageOutcome::Failed),
-            list(publish::PackageOutcome::HeldBack),
-            report.umbrella.as_deref().unwrap_or("")
-        );
-        append(path, &text)?;
-    }
-    Ok(())
 }
 
 /// The result table of `publish` and `cascade`.
@@ -628,7 +571,13 @@ pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCod
     if let Some(run) = args.run {
         options.outcomes = run_outcomes(&config, run)?;
     }
-    print!("{}", publish::render_graph(&config, format, &options)?);
+    let text = publish::render_graph(&config, format, &options)?;
+    render::text_document(
+        global,
+        serde_json::json!({ "format": args.format }),
+        "graph",
+        &text,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -677,10 +626,13 @@ fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, St
 pub(crate) fn ci_snippet(global: &Global, args: &CiSnippetArgs) -> anyhow::Result<ExitCode> {
     let config = wiring::load_config(global)?;
     let target: RepoId = args.orchestrator_repo.parse()?;
-    print!(
-        "{}",
-        publish::ci_snippet(&config, &args.repo, &target, &args.needs)?
-    );
+    let text = publish::ci_snippet(&config, &args.repo, &target, &args.needs)?;
+    render::text_document(
+        global,
+        serde_json::json!({ "repo": args.repo }),
+        "snippet",
+        &text,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -735,14 +687,18 @@ pub(crate) async fn status(global: &Global, args: &StatusArgs) -> anyhow::Result
             None => eprintln!("{repo}#{number} already shows this status"),
         }
     }
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        use std::io::Write as _;
-        let mut summary = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        write!(summary, "## Ecosystem status\n\n{markdown}\n")?;
-    }
+    let drifted_repos: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.drift.is_some())
+        .map(|r| r.repo.as_str())
+        .collect();
+    crate::gha::write(
+        &[
+            ("status", if drifted { "drift" } else { "ok" }.to_owned()),
+            ("drifted", drifted_repos.join(",")),
+        ],
+        Some(&format!("## Ecosystem status\n\n{markdown}\n")),
+    );
     Ok(if drifted {
         ExitCode::from(1)
     } else {

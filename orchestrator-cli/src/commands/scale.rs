@@ -206,7 +206,7 @@ pub(crate) async fn run(global: &Global, args: ScaleArgs) -> anyhow::Result<Exit
         ScaleCommand::Propose(args) => propose(global, args).await,
         ScaleCommand::Apply(args) => execute(global, args, GateAction::Apply).await,
         ScaleCommand::Rollback(args) => execute(global, args, GateAction::Rollback).await,
-        ScaleCommand::CiWorkflows(args) => ci_workflows(&args),
+        ScaleCommand::CiWorkflows(args) => ci_workflows(global, &args),
     }
 }
 
@@ -312,6 +312,14 @@ async fn plan(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
             println!("succeeded");
         }
     }
+    crate::gha::write(
+        &[
+            ("status", "succeeded".to_owned()),
+            ("plan_hash", plan.hash().to_owned()),
+            ("plan_yaml", plan_yaml.display().to_string()),
+        ],
+        Some(&plan.summary_md()),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -365,11 +373,20 @@ async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode>
             println!("awaiting_approval");
         }
     }
+    crate::gha::write(
+        &[
+            ("status", "awaiting_approval".to_owned()),
+            ("plan_hash", plan.hash().to_owned()),
+            ("outputs_uri", proposal.pull_request.html_url.clone()),
+        ],
+        None,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// The journal of an executing apply or rollback, under the workspace lock: the state dir beside
-/// `orchestrator.toml` when there is one (like every other command), else `./.orchestrator`.
+/// `orchestrator.toml` when there is one (like every other command), else `./.orchestrator`;
+/// `--state-dir` overrides both.
 /// A preview journals nothing and locks nothing.
 pub(crate) fn state_store(
     global: &Global,
@@ -379,10 +396,8 @@ pub(crate) fn state_store(
         return Ok((Arc::new(MemoryStateStore::default()), None));
     }
     // A config that exists must be valid; without one, the current directory serves.
-    let dir = match wiring::load_optional_config(global)? {
-        Some(config) => wiring::state_dir(&config),
-        None => PathBuf::from(".orchestrator"),
-    };
+    let config = wiring::load_optional_config(global)?;
+    let dir = wiring::state_dir_or_cwd(config.as_ref());
     let lock = wiring::lock_workspace(&dir, "scale apply/rollback")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store = Arc::new(SqliteStateStore::open(&dir.join("state.db"))?);
@@ -506,6 +521,38 @@ async fn execute(
             .await?;
     }
     print_report(global, &report)?;
+    let status = match (report.ok, report.executed) {
+        (true, true) => "succeeded",
+        (true, false) => "previewed",
+        (false, _) => "failed",
+    };
+    let summary = format!(
+        "## scale {}: {status}\n\nplan `{}`\n\n{}",
+        match action {
+            GateAction::Apply => "apply",
+            GateAction::Rollback => "rollback",
+        },
+        report.plan_hash,
+        crate::gha::table(
+            &["action"],
+            &report
+                .previews
+                .iter()
+                .map(|p| vec![p.clone()])
+                .collect::<Vec<_>>()
+        )
+    );
+    crate::gha::write(
+        &[
+            ("status", status.to_owned()),
+            ("plan_hash", report.plan_hash.clone()),
+            (
+                "run_id",
+                report.run_id.map(|id| id.to_string()).unwrap_or_default(),
+            ),
+        ],
+        Some(&summary),
+    );
     if report.ok {
         return Ok(ExitCode::SUCCESS);
     }
@@ -531,21 +578,45 @@ fn print_report(global: &Global, report: &ExecuteReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ci_workflows(args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
+/// Writes or prints the generated workflows. With `--output json`, one document lists each file:
+/// its name, the path written (with `--dir`) and its text.
+fn ci_workflows(global: &Global, args: &CiWorkflowsArgs) -> anyhow::Result<ExitCode> {
     let files = workflow_files(args)?;
-    match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            for (name, text) in &files {
-                let path = dir.join(name);
-                std::fs::write(&path, text)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!("{}", path.display());
-            }
+    let mut written = Vec::with_capacity(files.len());
+    if let Some(dir) = &args.dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, text) in &files {
+            let path = dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            written.push(Some(path));
         }
-        None => {
-            for (name, text) in &files {
-                println!("# .github/workflows/{name}\n{text}");
+    } else {
+        written.resize(files.len(), None);
+    }
+    match global.output {
+        OutputFormat::Json => {
+            let items: Vec<serde_json::Value> = files
+                .iter()
+                .zip(&written)
+                .map(|((name, text), path)| {
+                    serde_json::json!({
+                        "name": name,
+                        "path": path.as_ref().map(|p| p.display().to_string()),
+                        "text": text,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "workflows": items }))?
+            );
+        }
+        OutputFormat::Human => {
+            for ((name, text), path) in files.iter().zip(&written) {
+                match path {
+                    Some(path) => println!("{}", path.display()),
+                    None => println!("# .github/workflows/{name}\n{text}"),
+                }
             }
         }
     }
