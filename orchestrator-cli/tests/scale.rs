@@ -365,3 +365,63 @@ fn pr_command_ignores_comments_without_a_command() {
         "ignored: no /apply-plan, /approve-plan, /rollback-plan or /unlock-plan line"
     );
 }
+
+#[test]
+fn plan_and_apply_preview_write_github_output_and_step_summary() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("cluster.yaml"), STATE).expect("write");
+    let outputs = dir.path().join("github_output");
+    let summary = dir.path().join("step_summary");
+    let out = stdout(
+        orchestrator(dir.path())
+            .args([
+                "scale",
+                "plan",
+                "--cluster",
+                "file:cluster.yaml",
+                "--out",
+                "plan",
+            ])
+            .args(PROD)
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("GITHUB_STEP_SUMMARY", &summary),
+    );
+    let hash = out
+        .lines()
+        .find_map(|l| l.strip_prefix("plan_hash="))
+        .expect("plan_hash line")
+        .to_owned();
+    let written = std::fs::read_to_string(&outputs).expect("GITHUB_OUTPUT");
+    assert!(written.contains("status=succeeded\n"), "{written}");
+    assert!(
+        written.contains(&format!("plan_hash={hash}\n")),
+        "{written}"
+    );
+    let text = std::fs::read_to_string(&summary).expect("summary");
+    assert!(text.starts_with("# Infra Scale Plan — prod"), "{text}");
+
+    stdout(
+        orchestrator(dir.path())
+            .args([
+                "scale",
+                "apply",
+                "--plan",
+                "plan",
+                "--cluster",
+                "file:cluster.yaml",
+            ])
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("GITHUB_STEP_SUMMARY", &summary),
+    );
+    let written = std::fs::read_to_string(&outputs).expect("GITHUB_OUTPUT");
+    assert!(
+        written.ends_with(&format!("status=previewed\nplan_hash={hash}\nrun_id=\n")),
+        "{written}"
+    );
+    let text = std::fs::read_to_string(&summary).expect("summary");
+    assert!(text.contains("## scale apply: previewed"), "{text}");
+    assert!(
+        text.contains("| kubectl -n assistant scale deployment/web --replicas=6 |"),
+        "{text}"
+    );
+}
