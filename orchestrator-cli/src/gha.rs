@@ -57,15 +57,7 @@ pub(crate) fn publish_report(
     let rows: Vec<Vec<String>> = report
         .packages
         .iter()
-        .map(|p| {
-            vec![
-                p.name.clone(),
-                p.version.clone(),
-                p.tag.clone(),
-                p.outcome.as_str().to_owned(),
-                p.run_url.clone().unwrap_or_else(|| "-".into()),
-            ]
-        })
+        .map(crate::commands::publish::package_row)
         .collect();
     let summary = format!(
         "## {} {}: {}\n\n{graph}{}",

@@ -291,20 +291,27 @@ async fn run_plan(
     })
 }
 
+/// One package's row of a result table: name, version, tag, outcome, run (`-` when none). The
+/// terminal table adds the error; the step summary does not.
+pub(crate) fn package_row(p: &publish::PackageReport) -> Vec<String> {
+    vec![
+        p.name.clone(),
+        p.version.clone(),
+        p.tag.clone(),
+        p.outcome.as_str().to_owned(),
+        p.run_url.clone().unwrap_or_else(|| "-".into()),
+    ]
+}
+
 /// The result table of `publish` and `cascade`.
 pub(crate) fn render_publish_report(report: &publish::PublishReport) -> String {
     let rows: Vec<Vec<String>> = report
         .packages
         .iter()
         .map(|p| {
-            vec![
-                p.name.clone(),
-                p.version.clone(),
-                p.tag.clone(),
-                p.outcome.as_str().to_owned(),
-                p.run_url.clone().unwrap_or_else(|| "-".into()),
-                p.error.clone().unwrap_or_default(),
-            ]
+            let mut row = package_row(p);
+            row.push(p.error.clone().unwrap_or_default());
+            row
         })
         .collect();
     let mut out = render::table(

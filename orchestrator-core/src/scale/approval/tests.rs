@@ -411,27 +411,7 @@ async fn a_bot_authored_plan_cannot_be_approved_by_the_human_who_pushed_it() {
 
 #[test]
 fn authors_and_committers_of_any_commit_are_involved() {
-    let pr = PullRequest {
-        number: 1,
-        title: String::new(),
-        body: String::new(),
-        head_ref: "b".into(),
-        head_sha: "h".into(),
-        base_ref: "main".into(),
-        author: "Alice".into(),
-        labels: Vec::new(),
-        draft: false,
-        state: "open".into(),
-        html_url: String::new(),
-        merged: false,
-        mergeable: Some(true),
-        base_sha: String::new(),
-    };
-    let commits = [PullCommit {
-        sha: "c1".into(),
-        author: Some("bob".into()),
-        committer: Some("carol".into()),
-    }];
+    let (pr, commits) = pr_by_with_bob_and_carol("Alice");
     let who = Authorship {
         pull_request: &pr,
         commits: &commits,
@@ -859,6 +839,24 @@ async fn a_closed_plan_pull_request_releases_its_lock() {
 
 #[test]
 fn involvement_names_authoring_and_pushing_apart() {
+    let (pr, commits) = pr_by_with_bob_and_carol("bot");
+    let who = Authorship {
+        pull_request: &pr,
+        commits: &commits,
+    };
+    assert_eq!(
+        who.involvement("bob").as_deref(),
+        Some("@bob wrote commit c1")
+    );
+    assert_eq!(
+        who.involvement("carol").as_deref(),
+        Some("@carol committed (pushed) commit c1")
+    );
+}
+
+/// An open pull request opened by `author` with one commit authored by bob and committed by
+/// carol (for the two-person rule's pure tests).
+fn pr_by_with_bob_and_carol(author: &str) -> (PullRequest, [PullCommit; 1]) {
     let pr = PullRequest {
         number: 1,
         title: String::new(),
@@ -866,7 +864,7 @@ fn involvement_names_authoring_and_pushing_apart() {
         head_ref: "b".into(),
         head_sha: "h".into(),
         base_ref: "main".into(),
-        author: "bot".into(),
+        author: author.into(),
         labels: Vec::new(),
         draft: false,
         state: "open".into(),
@@ -880,16 +878,5 @@ fn involvement_names_authoring_and_pushing_apart() {
         author: Some("bob".into()),
         committer: Some("carol".into()),
     }];
-    let who = Authorship {
-        pull_request: &pr,
-        commits: &commits,
-    };
-    assert_eq!(
-        who.involvement("bob").as_deref(),
-        Some("@bob wrote commit c1")
-    );
-    assert_eq!(
-        who.involvement("carol").as_deref(),
-        Some("@carol committed (pushed) commit c1")
-    );
+    (pr, commits)
 }
