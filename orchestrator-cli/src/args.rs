@@ -4,36 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  done
-  1  the run failed, timed out or was interrupted (the journal says where; --resume continues)
-  2  bad input (config, version, flags) or failed preflight: nothing was changed
-
-Environment:
-  GITHUB_TOKEN, else GH_TOKEN   forge token (read only from the environment, never printed)
-  ORCHESTRATOR_FORGE_URL        overrides [forge] api_url
-  ORCHESTRATOR_STATE_DIR        the state directory, as --state-dir
-  ORCHESTRATOR_CONFIG           the config file, as --config
-  ORCHESTRATOR_OUTPUT           human or json, as --output
-  NO_COLOR                      no colour on stderr (unless --color always)
-  ORCHESTRATOR_LOG              log filter (e.g. debug), as with -v";
-
-const STATUS_EXIT_CODES: &str = "\
-Exit codes:
-  0  every repo is where the coordination manifest expects
-  1  drift: some repo's release differs from what the manifest expects (the table says which)
-  2  bad input (config, flags, a malformed coordination manifest)
-  3  the forge could not be read (unreachable, 5xx, rate limited, a malformed answer): no verdict
-
-Environment:
-  GITHUB_TOKEN, else GH_TOKEN   forge token (read only from the environment, never printed)
-  ORCHESTRATOR_FORGE_URL        overrides [forge] api_url";
-
 /// Coordinate releases across many repositories: tag in dependency order, push, and wait until
 /// every release's assets exist and have settled.
 #[derive(Debug, Parser)]
-#[command(name = "orchestrator", version, after_help = EXIT_CODES, term_width = 100)]
+#[command(name = "orchestrator", version, term_width = 100)]
 pub(crate) struct Cli {
     /// The config file (default: orchestrator.toml in this directory or the nearest parent).
     #[arg(long, global = true, env = "ORCHESTRATOR_CONFIG", value_name = "FILE")]
@@ -147,10 +121,9 @@ pub(crate) enum OutputFormat {
 pub(crate) enum Command {
     /// Tag every repo at HEAD in dependency order, push the tags, and wait for their release
     /// assets.
-    #[command(visible_alias = "release-iso", after_help = EXIT_CODES)]
+    #[command(visible_alias = "release-iso")]
     Release(ReleaseArgs),
     /// Run a pipeline: its apply flow (or --delete flow) step by step, over layered env files.
-    #[command(after_help = RUN_HELP)]
     Run(RunArgs),
     /// Run a scheduled task list: gated tasks, one record per task in the state store.
     Tasks(TasksArgs),
@@ -169,7 +142,6 @@ pub(crate) enum Command {
     Cascade(crate::commands::publish::CascadeArgs),
     /// One row per repo: latest release and its age, the version the coordination manifest
     /// expects, the latest release run, drift; exit 1 on drift (optionally kept in an issue).
-    #[command(after_help = STATUS_EXIT_CODES)]
     Status(crate::commands::publish::StatusArgs),
     /// The dependency graph as Mermaid, DOT or text: groups as subgraphs, the longest chain
     /// highlighted.
@@ -189,6 +161,12 @@ pub(crate) enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write orchestrator.1, orchestrator-release.1, ... here instead of printing the top page.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -214,22 +192,6 @@ pub(crate) struct ReleaseArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: Option<u16>,
 }
-
-const RUN_HELP: &str = "\
-Environment, lowest precedence first:
-  1. the process environment
-  2. the pipeline's env_files, in order (a layer with skip_if = \"PROFILE_EXCLUSIVE\" is skipped
-     when that variable is true); each file overrides what is below it, as `source` does in sh;
-     write ${VAR:-default} in a file to let the environment win
-  3. --profile FILE
-Steps see all of it. ONLY is the fallback for --only. Values from secret layers and variables
-named like *TOKEN*, *SECRET*, *PASSWORD*, *KEY* are printed as [redacted].
-
-Exit codes:
-  0  done
-  1  a step failed or was interrupted (--resume continues from it)
-  2  bad input (unknown pipeline or --only item, malformed env file, missing script, a step that
-     does not support the mode): nothing was run";
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -297,28 +259,9 @@ pub(crate) struct TasksArgs {
     pub(crate) command: TasksCommand,
 }
 
-const TASKS_HELP: &str = "\
-Each task's gate (enabled = \"ENABLE_INFRA_SCALE=1\") is read from the process environment;
-SKIP_TASKS (comma or space separated) and --skip skip tasks by name. Skipped tasks are recorded as
-skipped. A task's record takes outputs_uri= from its output (else the first pull-request URL) and
-its final status word (succeeded, awaiting_approval, failed...).
-
---resume continues the newest unfinished run of the list (failed, interrupted or killed) under
-its run id: tasks it finished keep their records and do not run again; the others run, with
-today's gates and skips, and their new records supersede the old ones (runs show <id> lists
-every attempt). With nothing unfinished it says so and starts a new run. A list whose task names
-or order changed since that run began is refused.
-
-Exit codes:
-  0  every task succeeded, awaits approval or was skipped
-  1  a task failed or was interrupted (the others still ran); --resume continues
-  2  bad input (unknown list or task, missing program, a changed list on --resume): nothing
-     was run";
-
 #[derive(Debug, Subcommand)]
 pub(crate) enum TasksCommand {
     /// Run every task of a list in order and store a record per task.
-    #[command(after_help = TASKS_HELP)]
     Run(TasksRunArgs),
 }
 

@@ -20,6 +20,7 @@ macro_rules! eprintln {
 mod args;
 mod commands;
 mod gha;
+mod help;
 mod output;
 mod progress;
 mod render;
@@ -28,14 +29,18 @@ mod wiring;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
     // One TLS provider for every HTTPS client in the process (octocrab, later kube).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    // The clap definition plus each command's examples and exit codes (help.rs).
+    let cli = match Cli::from_arg_matches(&help::decorate(Cli::command()).get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     output::set_quiet(cli.quiet);
     init_tracing(cli.verbose, cli.quiet, cli.color.enabled());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -95,13 +100,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scale(args) => commands::scale::run(&global, args).await,
         Command::PlanComment(args) => commands::pr_command::run(&global, args).await,
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut command = help::decorate(Cli::command());
             // Into memory first: clap_complete panics when its writer fails (a closed pipe).
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command, "orchestrator", &mut script);
             print!("{}", String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Man { dir } => commands::man::run(help::decorate(Cli::command()), dir.as_deref()),
     }
 }
 

@@ -598,7 +598,7 @@ fn every_bad_input_exits_2_with_one_clear_line_and_changes_nothing() {
         (
             "unknown bump",
             &["publish", "--bump", "sideways", "--dry-run"],
-            "invalid bump \"sideways\"",
+            "invalid value 'sideways' for '--bump <BUMP>'",
         ),
     ];
     for (label, args, expected) in more {

@@ -2,6 +2,7 @@
 
 pub(crate) mod config;
 pub(crate) mod demo;
+pub(crate) mod man;
 pub(crate) mod mock_forge;
 pub(crate) mod pipeline;
 pub(crate) mod pr_command;

@@ -31,7 +31,13 @@ pub(crate) struct PublishArgs {
     /// How versions move: major, minor, patch, prerelease, or auto (from conventional commits).
     /// Not needed with --resume, which continues the recorded plan (used only when nothing is
     /// left to resume).
-    #[arg(long, value_name = "BUMP", required_unless_present = "resume")]
+    #[arg(
+        long,
+        value_name = "BUMP",
+        required_unless_present = "resume",
+        // Listed so --help and shell completions offer them.
+        value_parser = ["major", "minor", "patch", "prerelease", "auto"]
+    )]
     pub(crate) bump: Option<String>,
 
     /// Prerelease identifier (rc, beta...): with prerelease, or to make major/minor/patch
