@@ -107,7 +107,9 @@ fn readme_lines(readme: &str) -> Vec<ReadmeLine> {
         }
         let start = i;
         // An Actions expression is one word here: the repository the workflow runs in.
-        let mut text = lines[i].replace("${{ github.repository }}", "Truthdb/truthdb");
+        let mut text = lines[i]
+            .replace("${{ github.repository }}", "Truthdb/truthdb")
+            .replace("${{ github.event_path }}", "$GITHUB_EVENT_PATH");
         while text.trim_end().ends_with('\\') && i + 1 < lines.len() {
             i += 1;
             text = format!(
@@ -347,6 +349,38 @@ fn every_readme_command_line_runs_as_documented() {
         mock.stop("no token");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The workflows the README shows are the files in `examples/workflows/` that CI lints
+/// (actionlint, zizmor): each README block that opens with a file's first line is that file.
+#[test]
+fn readme_workflows_are_the_linted_example_files() {
+    let readme = readme();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/workflows");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/workflows") {
+        let path = entry.expect("entry").path();
+        let file = std::fs::read_to_string(&path).expect("workflow");
+        let first = file.lines().next().expect("a first line");
+        // The README may indent a block inside a list item.
+        let block = readme
+            .lines()
+            .find(|l| l.trim_start() == first)
+            .map(|l| {
+                let indent = l.len() - l.trim_start().len();
+                let unindented: Vec<&str> = readme
+                    .lines()
+                    .skip_while(|x| *x != l)
+                    .take_while(|x| !x.trim_start().starts_with("```"))
+                    .map(|x| x.get(indent..).unwrap_or(""))
+                    .collect();
+                unindented.join("\n") + "\n"
+            })
+            .unwrap_or_else(|| panic!("the README does not show {}", path.display()));
+        assert_eq!(block, file, "README's copy of {} differs", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked} example workflows");
 }
 
 #[test]
