@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod notes;
 pub mod plan;
 pub mod range;
+pub mod registry;
 pub mod run;
 pub mod status;
 mod steps;
@@ -46,6 +47,7 @@ pub use plan::{
     manifest_rewrites, plan_publish,
 };
 pub use range::{DependencyRange, cargo_requirement, npm_requirement};
+pub use registry::{Registry, ResolvedRegistry};
 pub use run::{
     CASCADE_RUN_KIND, PackageOutcome, PackageReport, PublishOptions, PublishReport, Publisher,
     RecordedRun, plan_cascade, plan_key, preflight_publish, resumable_plan, resumable_run,
