@@ -15,8 +15,8 @@ use super::config::{CoordinationCommit, TriggerKind, work_tree_of};
 use super::plan::{PublishPlan, PublishRequest, manifest_rewrites, plan_publish};
 use super::registry::{AwaitedVersion, ResolvedRegistry, npm_registry_url};
 use super::steps::{
-    AvailableStep, BumpStep, CoordinationEntry, CoordinationStep, NotesStep, PackageCtx, PushStep, RunUrls,
-    TagStep, TriggerSpec, TriggerStep, UmbrellaStep, WaitStep,
+    AvailableStep, BumpStep, CoordinationEntry, CoordinationStep, NotesStep, PackageCtx, PushStep,
+    RunUrls, TagStep, TriggerSpec, TriggerStep, UmbrellaStep, WaitStep,
 };
 use super::{BumpRequest, ObservedRepo, RUN_KIND};
 use crate::config::Config;

@@ -270,7 +270,11 @@ impl Step for AvailableStep {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
-                + if self.awaited.len() == 1 { " is" } else { " are" }
+                + if self.awaited.len() == 1 {
+                    " is"
+                } else {
+                    " are"
+                }
         )
     }
 
