@@ -657,3 +657,57 @@ fn breaking_on_0x_bumps_the_minor_unless_configured() {
         "{err}"
     );
 }
+
+/// `[[repo]] registry` and `[publish] npm_registry`: valid values parse, a bad name, a registry
+/// of the other ecosystem and a non-URL are refused naming the key and the value.
+#[test]
+fn registry_keys_parse_and_refuse_bad_values() {
+    let repo = |registry: &str, manifest: &str| {
+        format!(
+            "[forge]\nowner = \"acme\"\n\n[[repo]]\nname = \"a\"\nmanifest = \"{manifest}\"\nregistry = \"{registry}\"\n"
+        )
+    };
+    let c = config(&repo("crates-io", "Cargo.toml"));
+    assert_eq!(
+        c.repos[0].publish.registry,
+        Some(super::registry::Registry::CratesIo)
+    );
+    let c = config(&format!(
+        "[publish]\nnpm_registry = \"http://127.0.0.1:4873/\"\n{}",
+        repo("npm", "package.json")
+    ));
+    assert_eq!(
+        c.publish.npm_registry.as_deref(),
+        Some("http://127.0.0.1:4873/")
+    );
+    assert_eq!(
+        config(&repo("my-corp", "Cargo.toml")).repos[0]
+            .publish
+            .registry,
+        Some(super::registry::Registry::Cargo("my-corp".into()))
+    );
+    let refused = |text: &str, want: &[&str]| {
+        let e = crate::config::Config::parse(text, Path::new("/eco/orchestrator.toml"))
+            .expect_err(text)
+            .to_string();
+        for w in want {
+            assert!(e.contains(w), "{text:?}\n got: {e}\nwant: {w}");
+        }
+    };
+    refused(
+        &repo("my corp", "Cargo.toml"),
+        &["repo[0].registry", "\"my corp\""],
+    );
+    refused(
+        &repo("npm", "Cargo.toml"),
+        &["repo[0].registry", "\"npm\"", "Cargo.toml"],
+    );
+    refused(
+        &repo("crates-io", "package.json"),
+        &["repo[0].registry", "package.json"],
+    );
+    refused(
+        "[publish]\nnpm_registry = \"127.0.0.1:4873\"\n",
+        &["publish.npm_registry", "127.0.0.1:4873"],
+    );
+}
