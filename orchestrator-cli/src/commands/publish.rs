@@ -399,6 +399,17 @@ pub(crate) fn render_publish_plan(plan: &PublishPlan) -> String {
 pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Result<ExitCode> {
     let config = wiring::load_config(global)?;
     let trigger = cascade_trigger(&config, &args)?;
+    if let (Some(t), Some(path)) = (&trigger, &args.event_file) {
+        // Before any state is read or written: an event about another commit changes nothing.
+        publish::check_trigger_sha(&config, &GixVcs::new(), t)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidInput { message } => {
+                    Error::invalid_input(format!("{}: {message}", path.display()))
+                }
+                other => other,
+            })?;
+    }
     if args.resume {
         let store = wiring::open_store(&config, true)?;
         if let Some(recorded) = publish::resumable_run(store.as_ref(), publish::CASCADE_RUN_KIND)? {

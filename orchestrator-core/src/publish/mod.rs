@@ -28,8 +28,8 @@ pub use bump::{
     AutoBump, BreakingOn0x, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version,
 };
 pub use cascade::{
-    BUILD_ALL, CascadeTrigger, cascade_packages, cascade_waves, is_nightly_tag, nightly_tag,
-    parse_dispatch_event,
+    BUILD_ALL, CascadeTrigger, cascade_packages, cascade_waves, check_trigger_sha, is_nightly_tag,
+    nightly_tag, parse_dispatch_event,
 };
 pub use ci_snippet::ci_snippet;
 pub use coordination::{
