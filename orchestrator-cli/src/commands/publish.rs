@@ -599,8 +599,8 @@ pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// Each repo's outcome in a run, from its journal: a repo whose steps all completed is
-/// `released`; one with a failed step `failed`; one that never started `held_back`.
+/// Each repo's outcome in a run, as its journal finally leaves it (see
+/// [`publish::journal_outcomes`]: after a resume, the retried steps' results count).
 fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, String>> {
     let store = wiring::open_store(config, true)?;
     let run: orchestrator_core::state::RunId = run;
@@ -610,35 +610,7 @@ fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, St
         }
         .into());
     }
-    let mut outcomes = BTreeMap::new();
-    for record in store.journal(run)? {
-        let Some(step) = record.entry.step() else {
-            continue;
-        };
-        let Some((_, repo)) = step.split_once(':') else {
-            continue;
-        };
-        if !config.graph.contains(repo) {
-            continue;
-        }
-        let outcome = match &record.entry {
-            orchestrator_core::state::JournalEntry::StepFailed { .. } => "failed",
-            e if e.completes_step() => "released",
-            _ => continue,
-        };
-        let slot = outcomes
-            .entry(repo.to_owned())
-            .or_insert(outcome.to_owned());
-        if outcome == "failed" {
-            *slot = "failed".into();
-        }
-    }
-    for name in config.graph.names() {
-        outcomes
-            .entry(name.clone())
-            .or_insert_with(|| "held_back".to_owned());
-    }
-    Ok(outcomes)
+    Ok(publish::journal_outcomes(config, &store.journal(run)?))
 }
 
 pub(crate) fn ci_snippet(global: &Global, args: &CiSnippetArgs) -> anyhow::Result<ExitCode> {

@@ -36,7 +36,7 @@ pub use coordination::{
     CoordinatedVersion, CoordinationManifest, read_coordination, write_coordination,
 };
 pub use correlate::{RunCorrelation, dispatch_correlated, find_run, follow_run};
-pub use graph_view::{GraphFormat, GraphOptions, longest_chain, render_graph};
+pub use graph_view::{GraphFormat, GraphOptions, journal_outcomes, longest_chain, render_graph};
 pub use manifest::{
     ManifestChange, ManifestEdit, ManifestInfo, ManifestKind, in_file, read_manifest,
     rewrite_manifest,

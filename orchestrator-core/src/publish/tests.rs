@@ -711,3 +711,51 @@ fn registry_keys_parse_and_refuse_bad_values() {
         &["publish.npm_registry", "127.0.0.1:4873"],
     );
 }
+
+/// `graph --run ID` after a resume: a step that failed and then succeeded in the resumed run is
+/// done, so its repo is `released`, not `failed`; a step failing last still fails its repo.
+#[test]
+fn journal_outcomes_follow_each_steps_last_entry() {
+    use crate::state::{JournalEntry, JournalRecord};
+    let c = config(SEED_004);
+    let mut seq = 0;
+    let mut record = |entry: JournalEntry| {
+        seq += 1;
+        JournalRecord {
+            seq,
+            at_ms: 0,
+            entry,
+        }
+    };
+    let started = |s: &str| JournalEntry::StepStarted { step: s.into() };
+    let ok = |s: &str| JournalEntry::StepSucceeded {
+        step: s.into(),
+        summary: String::new(),
+        data: serde_json::Value::Null,
+    };
+    let failed = |s: &str| JournalEntry::StepFailed {
+        step: s.into(),
+        error: "boom".into(),
+    };
+    let mut journal = vec![
+        record(started("wait:consensus-proof")),
+        record(failed("wait:consensus-proof")),
+        record(started("bump:governance-app")),
+        record(ok("bump:governance-app")),
+        record(started("tag:governance-app")),
+        record(failed("bump:protocol-engine")),
+    ];
+    // The resume: consensus-proof's wait and notes now succeed; protocol-engine fails again.
+    for step in ["wait:consensus-proof", "notes:consensus-proof"] {
+        journal.push(record(started(step)));
+        journal.push(record(ok(step)));
+    }
+    journal.push(record(ok("bump:protocol-engine")));
+    journal.push(record(failed("tag:protocol-engine")));
+    let outcomes = super::journal_outcomes(&c, &journal);
+    assert_eq!(outcomes["consensus-proof"], "released", "{outcomes:?}");
+    assert_eq!(outcomes["protocol-engine"], "failed", "{outcomes:?}");
+    assert_eq!(outcomes["governance-app"], "interrupted", "{outcomes:?}");
+    assert_eq!(outcomes["developer-sdk"], "held_back", "{outcomes:?}");
+    assert_eq!(outcomes["reference-node"], "held_back", "{outcomes:?}");
+}
