@@ -87,6 +87,27 @@ pub struct PlannedPackage {
     pub workflow: String,
 }
 
+/// The version that names the umbrella release: `[publish] umbrella_version_from`'s new version
+/// when that repo is released in this run; otherwise (a partial publish without it, or no such
+/// key) the greatest new version this run releases. Always a version of this run: never the
+/// last package in dependency order, which in a partial publish may be an unrelated leaf whose
+/// version says nothing about the set.
+fn umbrella_version(config: &Config, packages: &[PlannedPackage]) -> Option<String> {
+    if let Some(p) = config
+        .publish
+        .umbrella_version_from
+        .as_deref()
+        .and_then(|from| packages.iter().find(|p| p.name == from))
+    {
+        return Some(p.next.clone());
+    }
+    packages
+        .iter()
+        .filter_map(|p| semver::Version::parse(&p.next).ok().map(|v| (v, &p.next)))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, next)| next.clone())
+}
+
 /// A selected package that is not released, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedPackage {
@@ -495,13 +516,7 @@ pub fn plan_publish(
     } else {
         config.graph.waves(Some(&released_set))
     };
-    let umbrella_version = config
-        .publish
-        .umbrella_version_from
-        .as_deref()
-        .and_then(|from| packages.iter().find(|p| p.name == from))
-        .or(packages.last())
-        .map(|p| p.next.clone());
+    let umbrella_version = umbrella_version(config, &packages);
     let concurrency = request
         .concurrency
         .or(config.publish.concurrency)

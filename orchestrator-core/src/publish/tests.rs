@@ -759,3 +759,48 @@ fn journal_outcomes_follow_each_steps_last_entry() {
     assert_eq!(outcomes["developer-sdk"], "held_back", "{outcomes:?}");
     assert_eq!(outcomes["reference-node"], "held_back", "{outcomes:?}");
 }
+
+/// A partial publish (here: `umbrella_version_from` unchanged, so not released) names the
+/// umbrella after the greatest version it releases, not after whichever package comes last in
+/// dependency order; with the named repo in the run, after that repo's version.
+#[test]
+fn umbrella_is_named_after_the_runs_own_version() {
+    let observed: BTreeMap<String, ObservedRepo> = [
+        ("consensus-proof", "2.4.0"),
+        ("protocol-engine", "0.9.0"),
+        ("reference-node", "1.0.0"),
+        ("developer-sdk", "0.3.0"),
+        ("governance-app", "0.1.0"),
+    ]
+    .iter()
+    .map(|(n, v)| {
+        (
+            (*n).to_owned(),
+            ObservedRepo {
+                current: (*v).into(),
+                ..ObservedRepo::default()
+            },
+        )
+    })
+    .collect();
+    let c = config(&format!(
+        "[publish]\numbrella_version_from = \"reference-node\"\n{SEED_004}"
+    ));
+    let mut partial = PublishRequest::new(BumpRequest::Patch);
+    partial.packages = vec!["developer-sdk".into(), "consensus-proof".into()];
+    partial.with_dependents = false;
+    let plan = plan_publish(&c, &partial, &observed).expect("plans");
+    let names: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
+    assert!(
+        names.contains(&"developer-sdk") && !names.contains(&"reference-node"),
+        "{names:?}"
+    );
+    assert_eq!(
+        plan.umbrella_tag.as_deref(),
+        Some("ecosystem-v2.4.1"),
+        "{names:?}"
+    );
+    let whole =
+        plan_publish(&c, &PublishRequest::new(BumpRequest::Patch), &observed).expect("plans");
+    assert_eq!(whole.umbrella_tag.as_deref(), Some("ecosystem-v1.0.1"));
+}
