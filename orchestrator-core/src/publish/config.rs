@@ -4,9 +4,9 @@
 //! [publish]
 //! umbrella_tag = "ecosystem-v{version}"   # the umbrella release's tag (default)
 //! umbrella_repo = "rydnr/chatgpt-buddy"   # where it is created (default: none, not created)
-//! umbrella_version_from = "chatgpt-buddy" # whose new version names it when it is released in
-//!                                         #   the run (otherwise, and by default: the greatest
-//!                                         #   new version the run releases)
+//! umbrella_version_from = "chatgpt-buddy" # whose new version names it (default: the last repo
+//!                                         #   in dependency order); a partial publish without
+//!                                         #   it is named after its greatest new version
 //! coordination = "versions.toml"          # the coordination manifest (relative to this file)
 //! coordination_commit = "push"            # "off" (default: write the file only), "commit" it
 //!                                         #   (only it) in the git work tree holding it, or

@@ -87,15 +87,22 @@ pub struct PlannedPackage {
     pub workflow: String,
 }
 
-/// The version that names the umbrella release: `[publish] umbrella_version_from`'s new version
-/// when that repo is released in this run; otherwise (a partial publish without it, or no such
-/// key) the greatest new version this run releases. Always a version of this run: never the
-/// last package in dependency order, which in a partial publish may be an unrelated leaf whose
-/// version says nothing about the set.
+/// The version that names the umbrella release: the new version of the repo that stands for the
+/// ecosystem (`[publish] umbrella_version_from`, by default the last publishing repo in the
+/// whole graph's dependency order) when this run releases it. A partial publish that leaves it
+/// out has no such version; it is named after the greatest new version it releases, a version
+/// of its own, never the version of whichever package happens to come last in the subset.
 fn umbrella_version(config: &Config, packages: &[PlannedPackage]) -> Option<String> {
-    if let Some(p) = config
-        .publish
-        .umbrella_version_from
+    let representative = config.publish.umbrella_version_from.clone().or_else(|| {
+        config
+            .graph
+            .topological_order()
+            .into_iter()
+            .rev()
+            .find(|n| config.repo(n).is_some_and(|r| r.publish.manifest.is_some()))
+            .map(|n| n.to_string())
+    });
+    if let Some(p) = representative
         .as_deref()
         .and_then(|from| packages.iter().find(|p| p.name == from))
     {
