@@ -434,7 +434,7 @@ impl RegistryCi {
                     for tag in tags(origin).difference(&seen.clone()) {
                         let to = root.join(format!("{name}-{tag}"));
                         git(
-                            &root.parent().expect("parent").to_owned(),
+                            root.parent().expect("parent"),
                             &[
                                 "clone",
                                 "-q",
