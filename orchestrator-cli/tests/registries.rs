@@ -503,6 +503,24 @@ fn publish_leaves_every_release_commit_buildable_against_loopback_registries() {
     let Some(world) = World::new("90s") else {
         return;
     };
+    // The dry run names what each dependent will wait for, where.
+    let dry = world
+        .registries
+        .command(env!("CARGO_BIN_EXE_orchestrator"), world.dir.path())
+        .args(["publish", "--bump", "minor", "--dry-run"])
+        .output()
+        .expect("runs");
+    let dry = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.contains(&format!(
+            "  qt-cli: qt-render@0.5.0 on {0}, qt-core@0.5.0 on {0}",
+            world.registries.cargo_index
+        )) && dry.contains(&format!(
+            "  app: @acme/ui@1.1.0 on {0}, @acme/tokens@1.1.0 on {0}",
+            world.registries.npm_url
+        )),
+        "{dry}"
+    );
     let (report, out) = world.publish(&[]);
     assert!(
         out.status.success(),

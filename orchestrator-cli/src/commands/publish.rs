@@ -178,15 +178,23 @@ pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Resul
         publish::preflight_publish(&config, vcs.clone(), &plan, false).await?;
         let rewrites = publish::manifest_rewrites(&config, &plan)
             .map_err(|failures| Error::Preflight { failures })?;
+        let waits = registry_waits(&config, &plan)?;
         match global.output {
             OutputFormat::Human => {
                 print!("{}", render_publish_plan(&plan));
                 print!("{}", render_rewrites(&rewrites));
+                if !waits.is_empty() {
+                    println!("\nbefore each bump, wait until installable:");
+                    for (repo, versions) in &waits {
+                        println!("  {repo}: {}", versions.join(", "));
+                    }
+                }
             }
             OutputFormat::Json => {
                 let mut value = serde_json::to_value(&plan)?;
                 if let Some(object) = value.as_object_mut() {
                     object.insert("manifest_rewrites".into(), serde_json::to_value(&rewrites)?);
+                    object.insert("registry_waits".into(), serde_json::to_value(&waits)?);
                 }
                 println!("{}", serde_json::to_string_pretty(&value)?);
             }
@@ -336,6 +344,25 @@ pub(crate) fn render_publish_report(report: &publish::PublishReport) -> String {
         let _ = writeln!(out, "coordination manifest: {file}");
     }
     out
+}
+
+/// Per package whose released dependencies declare a `registry`: the versions its `available`
+/// step will wait for (`pkg@version on URL`), in plan order.
+fn registry_waits(
+    config: &Config,
+    plan: &PublishPlan,
+) -> Result<Vec<(String, Vec<String>)>, Error> {
+    let mut out = Vec::new();
+    for p in &plan.packages {
+        let awaited = publish::run::awaited_versions(config, plan, &p.name)?;
+        if !awaited.is_empty() {
+            out.push((
+                p.name.clone(),
+                awaited.iter().map(ToString::to_string).collect(),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The manifest rewrites `publish --dry-run` prints under the plan: per file, each key
