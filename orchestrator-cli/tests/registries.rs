@@ -658,4 +658,43 @@ fn a_version_the_registry_never_serves_fails_only_its_dependents() {
     );
     // Nothing of qt-cli's release happened.
     assert!(!tags(&world.origin("qt-cli")).contains("v0.5.0"));
+    assert_eq!(
+        git(&world.dir.path().join("qt-cli"), &["status", "--porcelain"]).expect("status"),
+        "",
+        "qt-cli's clone is untouched"
+    );
+
+    // Once the registry serves it, `--resume` finishes the run: only qt-cli's steps remain.
+    world
+        .registries
+        .publish(Kind::Cargo, &world.checkout("qt-render", "v0.5.0"));
+    let ci = RegistryCi::start(&world, &[]);
+    let resumed = world
+        .registries
+        .command(env!("CARGO_BIN_EXE_orchestrator"), world.dir.path())
+        .args(["--output", "json", "publish", "--resume"])
+        .output()
+        .expect("runs");
+    ci.stop();
+    assert!(resumed.status.success(), "{resumed:?}");
+    let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).expect("json");
+    assert_eq!(
+        self::outcomes(&report)["qt-cli"].0,
+        "released",
+        "{report:#}"
+    );
+    let clone = world.checkout("qt-cli", "v0.5.0");
+    world.registries.run(
+        "cargo",
+        &["metadata", "--locked", "--format-version", "1"],
+        &clone,
+    );
+    for out in [&out, &resumed] {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(NPM_TOKEN), "the registry token was printed");
+    }
 }
