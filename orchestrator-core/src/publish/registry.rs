@@ -324,6 +324,31 @@ pub fn lockfile_of(kind: ManifestKind, manifest: &Path, clone: &Path) -> Option<
     }
 }
 
+/// The released packages a `Cargo.lock` locks from a registry (path and git dependencies are
+/// re-read from their source on every resolve and take no `--precise`), in the given order.
+pub fn registry_locked<'a>(
+    lockfile: &str,
+    released: &'a [(String, String)],
+) -> Vec<&'a (String, String)> {
+    let from_registry: std::collections::BTreeSet<String> = lockfile
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|doc| doc.get("package").and_then(|p| p.as_array()).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| {
+            p.get("source")
+                .and_then(|s| s.as_str())
+                .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
+        })
+        .filter_map(|p| p.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+        .collect();
+    released
+        .iter()
+        .filter(|(name, _)| from_registry.contains(name))
+        .collect()
+}
+
 /// Brings the lockfile of `manifest` (already rewritten on disk) in line with it, with the
 /// ecosystem's own tool, then verifies it the way a `--locked` build or `npm ci` will:
 /// Cargo: `cargo update -p NAME --precise V` for each released dependency it locks, then
@@ -343,10 +368,7 @@ pub async fn update_lockfile(
         ManifestKind::Cargo => {
             let locked = std::fs::read_to_string(lockfile)
                 .map_err(|e| Error::io(format!("reading {}", lockfile.display()), e))?;
-            for (package, version) in released {
-                if !locked.contains(&format!("name = \"{package}\"")) {
-                    continue;
-                }
+            for (package, version) in registry_locked(&locked, released) {
                 ctx.progress(format!("locking {package} {version}"));
                 run_tool(
                     &tool(
@@ -469,6 +491,47 @@ mod tests {
                 .contains("CARGO_REGISTRIES_NOWHERE_DEFINED_XYZ_INDEX"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn only_registry_packages_are_locked_precisely() {
+        let lock = r#"
+version = 4
+
+[[package]]
+name = "from-registry"
+version = "0.4.2"
+source = "registry+file:///tmp/index"
+
+[[package]]
+name = "from-sparse"
+version = "1.0.0"
+source = "sparse+http://127.0.0.1:1/index/"
+
+[[package]]
+name = "by-path"
+version = "0.4.0"
+
+[[package]]
+name = "by-git"
+version = "0.1.0"
+source = "git+https://example.invalid/by-git#0123"
+"#;
+        let released: Vec<(String, String)> = [
+            "by-path",
+            "from-sparse",
+            "by-git",
+            "not-locked",
+            "from-registry",
+        ]
+        .iter()
+        .map(|n| ((*n).to_owned(), "9.9.9".to_owned()))
+        .collect();
+        let names: Vec<&str> = registry_locked(lock, &released)
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["from-sparse", "from-registry"]);
     }
 
     #[test]
