@@ -274,6 +274,65 @@ impl std::fmt::Display for AwaitedVersion {
     }
 }
 
+/// The awaited versions not installable yet, each with the registry tool's last word.
+pub async fn missing_versions(
+    awaited: &[AwaitedVersion],
+    dir: &Path,
+    ctx: &StepContext,
+) -> Result<Vec<(String, String)>> {
+    let mut missing = Vec::new();
+    for a in awaited {
+        if let Err(detail) = a
+            .registry
+            .installable(&a.package, &a.version, dir, ctx)
+            .await?
+        {
+            missing.push((a.to_string(), detail));
+        }
+    }
+    Ok(missing)
+}
+
+/// Polls until every awaited version is installable (its registry's client run in `dir`), every
+/// `poll_interval`, with progress, until `timeout`: then [`Error::Timeout`] naming each missing
+/// `package@version on URL` and why (for `dependent`). Returns how long it waited.
+pub async fn wait_installable(
+    dependent: &str,
+    awaited: &[AwaitedVersion],
+    dir: &Path,
+    poll_interval: Duration,
+    timeout: Duration,
+    ctx: &StepContext,
+) -> Result<Duration> {
+    let started = std::time::Instant::now();
+    loop {
+        let missing = missing_versions(awaited, dir, ctx).await?;
+        if missing.is_empty() {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() >= timeout {
+            return Err(Error::Timeout {
+                what: format!("{dependent}'s dependencies to be installable"),
+                missing: missing
+                    .into_iter()
+                    .map(|(what, detail)| format!("{what} ({detail})"))
+                    .collect(),
+                waited: started.elapsed(),
+            });
+        }
+        ctx.progress(format!(
+            "waiting for {}",
+            missing
+                .iter()
+                .map(|(what, _)| what.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        ctx.sleep(poll_interval.min(timeout.saturating_sub(started.elapsed())))
+            .await?;
+    }
+}
+
 /// `program args…` in `dir` with this process's environment, token-like variables masked in
 /// its output.
 pub(crate) fn tool(program: &str, args: &[&str], dir: &Path) -> CommandSpec {
@@ -439,6 +498,54 @@ pub async fn update_lockfile(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A version its registry never serves: the wait ends at the deadline with an error naming
+    /// the package, the version and the registry URL (cargo reads the index; here a git index
+    /// that holds nothing, defined in the clone's `.cargo/config.toml`).
+    #[tokio::test]
+    async fn a_never_served_version_times_out_naming_registry_and_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = dir.path().join("empty-index");
+        std::fs::create_dir_all(&index).expect("index dir");
+        let url = format!("file://{}", index.display());
+        std::fs::create_dir_all(dir.path().join(".cargo")).expect("dirs");
+        std::fs::write(
+            dir.path().join(".cargo/config.toml"),
+            format!("[registries.empty-loop]\nindex = \"{url}\"\n"),
+        )
+        .expect("write");
+        let registry =
+            ResolvedRegistry::resolve(&Registry::Cargo("empty-loop".into()), dir.path(), None)
+                .expect("resolves");
+        assert_eq!(registry.url, url);
+        let awaited = [AwaitedVersion {
+            repo: "up".into(),
+            package: "up-crate".into(),
+            version: "0.5.0".into(),
+            registry,
+        }];
+        let ctx = StepContext::new(
+            "available:down",
+            Arc::new(crate::engine::SilentObserver),
+            crate::engine::CancelToken::new(),
+        );
+        let err = wait_installable(
+            "down",
+            &awaited,
+            dir.path(),
+            Duration::from_millis(20),
+            Duration::from_millis(100),
+            &ctx,
+        )
+        .await
+        .expect_err("never served");
+        let text = err.to_string();
+        assert!(matches!(err, Error::Timeout { .. }), "{text}");
+        assert!(
+            text.contains(&format!("up-crate@0.5.0 on {url}")) && text.contains("down"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn parses_registry_names() {

@@ -17,7 +17,9 @@ use super::correlate::{RunCorrelation, find_run, follow_run};
 use super::manifest::{ManifestKind, in_file, read_manifest, rewrite_manifest};
 use super::notes::{release_notes, umbrella_notes};
 use super::range::DependencyRange;
-use super::registry::{AwaitedVersion, lockfile_of, update_lockfile};
+use super::registry::{
+    AwaitedVersion, lockfile_of, missing_versions, update_lockfile, wait_installable,
+};
 use crate::error::{Error, Result};
 use crate::forge::{
     Forge, NewRelease, ReleaseUpdate, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunStatus,
@@ -239,23 +241,6 @@ pub(crate) struct AvailableStep {
     pub(crate) timeout: std::time::Duration,
 }
 
-impl AvailableStep {
-    /// The awaited versions not installable yet, each with the registry tool's last word.
-    async fn missing(&self, ctx: &StepContext) -> Result<Vec<(String, String)>> {
-        let mut missing = Vec::new();
-        for a in &self.awaited {
-            if let Err(detail) = a
-                .registry
-                .installable(&a.package, &a.version, &self.pkg.path, ctx)
-                .await?
-            {
-                missing.push((a.to_string(), detail));
-            }
-        }
-        Ok(missing)
-    }
-}
-
 #[async_trait]
 impl Step for AvailableStep {
     fn id(&self) -> &str {
@@ -279,7 +264,10 @@ impl Step for AvailableStep {
     }
 
     async fn check(&self, ctx: &StepContext) -> Result<Check> {
-        if self.missing(ctx).await?.is_empty() {
+        if missing_versions(&self.awaited, &self.pkg.path, ctx)
+            .await?
+            .is_empty()
+        {
             Ok(Check::Done(format!(
                 "{} installable",
                 self.awaited
@@ -294,46 +282,29 @@ impl Step for AvailableStep {
     }
 
     async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
-        let started = std::time::Instant::now();
-        loop {
-            let missing = self.missing(ctx).await?;
-            if missing.is_empty() {
-                return Ok(StepOutput {
-                    summary: format!(
-                        "{} installable after {:.1}s",
-                        self.awaited
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        started.elapsed().as_secs_f64()
-                    ),
-                    data: serde_json::json!({
-                        "installable": self.awaited.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    }),
-                });
-            }
-            if started.elapsed() >= self.timeout {
-                return Err(Error::Timeout {
-                    what: format!("{} to be installable", self.pkg.name),
-                    missing: missing
-                        .into_iter()
-                        .map(|(what, detail)| format!("{what} ({detail})"))
-                        .collect(),
-                    waited: started.elapsed(),
-                });
-            }
-            ctx.progress(format!(
-                "waiting for {}",
-                missing
+        let waited = wait_installable(
+            &self.pkg.name,
+            &self.awaited,
+            &self.pkg.path,
+            self.poll_interval,
+            self.timeout,
+            ctx,
+        )
+        .await?;
+        Ok(StepOutput {
+            summary: format!(
+                "{} installable after {:.1}s",
+                self.awaited
                     .iter()
-                    .map(|(what, _)| what.as_str())
+                    .map(ToString::to_string)
                     .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            let left = self.timeout.saturating_sub(started.elapsed());
-            ctx.sleep(self.poll_interval.min(left)).await?;
-        }
+                    .join(", "),
+                waited.as_secs_f64()
+            ),
+            data: serde_json::json!({
+                "installable": self.awaited.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }),
+        })
     }
 }
 
