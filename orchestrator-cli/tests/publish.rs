@@ -98,9 +98,15 @@ fn cascade_from_consensus_proof_builds_exactly_its_downstream() {
         "cascade from consensus-proof: 3 repo(s) in 3 wave(s)\nwave 1: consensus-proof\nwave 2: protocol-engine\nwave 3: reference-node\n"
     );
     let event = dir.path().join("event.json");
+    let head =
+        orchestrator_git::sandbox::git(&dir.path().join("consensus-proof"), &["rev-parse", "HEAD"])
+            .expect("HEAD");
     std::fs::write(
         &event,
-        r#"{"action":"build_consensus","client_payload":{"repo":"consensus-proof","ref":"refs/heads/main","sha":"0123456789abcdef0123456789abcdef01234567"}}"#,
+        format!(
+            r#"{{"action":"build_consensus","client_payload":{{"repo":"consensus-proof","ref":"refs/heads/main","sha":"{}"}}}}"#,
+            &head[..10]
+        ),
     )
     .expect("write event");
     let out = run(
@@ -152,6 +158,31 @@ fn bad_event_payload_or_unknown_repo_exits_2_and_does_nothing() {
     }
     let out = run(&dir, &["cascade", "--from", "ghost"]);
     assert_eq!(out.status.code(), Some(2));
+    // An event about a commit the clone is not at: refused naming the sha and the repo.
+    std::fs::write(
+        &event,
+        r#"{"action":"build_consensus","client_payload":{"repo":"consensus-proof","sha":"0123456789abcdef0123456789abcdef01234567"}}"#,
+    )
+    .expect("write event");
+    for extra in [&[][..], &["--dry-run"], &["--nightly"]] {
+        let mut args = vec!["cascade", "--event-file", event.to_str().expect("utf-8")];
+        args.extend(extra);
+        let out = run(&dir, &args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("event.json")
+                && err.contains("client_payload.sha 0123456789abcdef")
+                && err.contains("not HEAD of consensus-proof"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        orchestrator_git::sandbox::git(&dir.path().join("consensus-proof"), &["tag", "--list"])
+            .expect("tags"),
+        "",
+        "no tag was made"
+    );
     assert!(
         !dir.path().join(".orchestrator").exists(),
         "nothing was created"

@@ -543,6 +543,7 @@ impl Config {
                     correlation_input: r.correlation_input,
                     branch: r.branch,
                     event_type: r.event_type,
+                    registry: r.registry,
                 },
                 i,
                 &path,
@@ -788,6 +789,7 @@ struct RawRepo {
     correlation_input: Option<Spanned<String>>,
     branch: Option<Spanned<String>>,
     event_type: Option<Spanned<String>>,
+    registry: Option<Spanned<String>>,
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub(crate) fn commit_files(
 
 /// `-c user.name=… -c user.email=…` with the fallback identity when neither the environment nor
 /// the config names a committer (gix answers that question as git would); else nothing.
-fn identity_overrides(path: &Path) -> Result<Vec<String>> {
+pub(crate) fn identity_overrides(path: &Path) -> Result<Vec<String>> {
     let repo = open(path)?;
     let configured = match repo.committer() {
         Some(Ok(_)) => true,

@@ -184,15 +184,23 @@ pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Resul
         publish::preflight_publish(&config, vcs.clone(), &plan, false).await?;
         let rewrites = publish::manifest_rewrites(&config, &plan)
             .map_err(|failures| Error::Preflight { failures })?;
+        let waits = registry_waits(&config, &plan)?;
         match global.output {
             OutputFormat::Human => {
                 print!("{}", render_publish_plan(&plan));
                 print!("{}", render_rewrites(&rewrites));
+                if !waits.is_empty() {
+                    println!("\nbefore each bump, wait until installable:");
+                    for (repo, versions) in &waits {
+                        println!("  {repo}: {}", versions.join(", "));
+                    }
+                }
             }
             OutputFormat::Json => {
                 let mut value = serde_json::to_value(&plan)?;
                 if let Some(object) = value.as_object_mut() {
                     object.insert("manifest_rewrites".into(), serde_json::to_value(&rewrites)?);
+                    object.insert("registry_waits".into(), serde_json::to_value(&waits)?);
                 }
                 println!("{}", serde_json::to_string_pretty(&value)?);
             }
@@ -344,6 +352,25 @@ pub(crate) fn render_publish_report(report: &publish::PublishReport) -> String {
     out
 }
 
+/// Per package whose released dependencies declare a `registry`: the versions its `available`
+/// step will wait for (`pkg@version on URL`), in plan order.
+fn registry_waits(
+    config: &Config,
+    plan: &PublishPlan,
+) -> Result<Vec<(String, Vec<String>)>, Error> {
+    let mut out = Vec::new();
+    for p in &plan.packages {
+        let awaited = publish::run::awaited_versions(config, plan, &p.name)?;
+        if !awaited.is_empty() {
+            out.push((
+                p.name.clone(),
+                awaited.iter().map(ToString::to_string).collect(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// The manifest rewrites `publish --dry-run` prints under the plan: per file, each key
 /// `old -> new`.
 pub(crate) fn render_rewrites(rewrites: &[publish::ManifestRewrite]) -> String {
@@ -405,6 +432,17 @@ pub(crate) fn render_publish_plan(plan: &PublishPlan) -> String {
 pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Result<ExitCode> {
     let config = wiring::load_config(global)?;
     let trigger = cascade_trigger(&config, &args)?;
+    if let (Some(t), Some(path)) = (&trigger, &args.event_file) {
+        // Before any state is read or written: an event about another commit changes nothing.
+        publish::check_trigger_sha(&config, &GixVcs::new(), t)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidInput { message } => {
+                    Error::invalid_input(format!("{}: {message}", path.display()))
+                }
+                other => other,
+            })?;
+    }
     if args.resume {
         let store = wiring::open_store(&config, true)?;
         if let Some(recorded) = publish::resumable_run(store.as_ref(), publish::CASCADE_RUN_KIND)? {
@@ -594,8 +632,8 @@ pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// Each repo's outcome in a run, from its journal: a repo whose steps all completed is
-/// `released`; one with a failed step `failed`; one that never started `held_back`.
+/// Each repo's outcome in a run, as its journal finally leaves it (see
+/// [`publish::journal_outcomes`]: after a resume, the retried steps' results count).
 fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, String>> {
     let store = wiring::open_store(config, true)?;
     let run: orchestrator_core::state::RunId = run;
@@ -605,35 +643,7 @@ fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, St
         }
         .into());
     }
-    let mut outcomes = BTreeMap::new();
-    for record in store.journal(run)? {
-        let Some(step) = record.entry.step() else {
-            continue;
-        };
-        let Some((_, repo)) = step.split_once(':') else {
-            continue;
-        };
-        if !config.graph.contains(repo) {
-            continue;
-        }
-        let outcome = match &record.entry {
-            orchestrator_core::state::JournalEntry::StepFailed { .. } => "failed",
-            e if e.completes_step() => "released",
-            _ => continue,
-        };
-        let slot = outcomes
-            .entry(repo.to_owned())
-            .or_insert(outcome.to_owned());
-        if outcome == "failed" {
-            *slot = "failed".into();
-        }
-    }
-    for name in config.graph.names() {
-        outcomes
-            .entry(name.clone())
-            .or_insert_with(|| "held_back".to_owned());
-    }
-    Ok(outcomes)
+    Ok(publish::journal_outcomes(config, &store.journal(run)?))
 }
 
 pub(crate) fn ci_snippet(global: &Global, args: &CiSnippetArgs) -> anyhow::Result<ExitCode> {

@@ -98,6 +98,42 @@ pub fn cascade_packages(config: &Config, from: Option<&str>) -> Result<Vec<Strin
         .collect())
 }
 
+/// Checks an event's `client_payload.sha` against the clone of the repo it names: the cascade
+/// builds and tags the clone's HEAD, so an event about another commit (a clone not pulled yet, a
+/// stale or forged payload) would release something the event never asked for. `sha` may be
+/// abbreviated (7 or more hex digits). Nothing to check without a repo or a sha. Read-only.
+pub async fn check_trigger_sha(
+    config: &Config,
+    vcs: &dyn crate::vcs::Vcs,
+    trigger: &CascadeTrigger,
+) -> Result<()> {
+    let (Some(name), Some(sha)) = (&trigger.repo, &trigger.sha) else {
+        return Ok(());
+    };
+    let repo = config
+        .repo(name)
+        .ok_or_else(|| Error::invalid_input(format!("unknown repo {name}")))?;
+    let head = vcs.head(&repo.path).await?;
+    let Some(commit) = head.commit() else {
+        return Err(Error::invalid_input(format!(
+            "client_payload.sha {sha}: {name} ({}) has no commits",
+            repo.path.display()
+        )));
+    };
+    if commit
+        .to_ascii_lowercase()
+        .starts_with(&sha.to_ascii_lowercase())
+    {
+        return Ok(());
+    }
+    Err(Error::invalid_input(format!(
+        "client_payload.sha {sha} is not HEAD of {name} ({}, HEAD {}): check out the pushed \
+         commit in the clone before cascading",
+        repo.path.display(),
+        commit.get(..12).unwrap_or(commit)
+    )))
+}
+
 /// Fills a nightly tag format: `{date}` → `YYYYMMDD` (UTC), `{sha}` → the first 7 characters.
 pub fn nightly_tag(format: &str, unix_ms: i64, sha: &str) -> String {
     let (y, m, d) = crate::time::utc_date(unix_ms);

@@ -4,8 +4,9 @@
 //! [publish]
 //! umbrella_tag = "ecosystem-v{version}"   # the umbrella release's tag (default)
 //! umbrella_repo = "rydnr/chatgpt-buddy"   # where it is created (default: none, not created)
-//! umbrella_version_from = "chatgpt-buddy" # whose version names it (default: the last package in
-//!                                         #   dependency order)
+//! umbrella_version_from = "chatgpt-buddy" # whose new version names it (default: the last repo
+//!                                         #   in dependency order); a partial publish without
+//!                                         #   it is named after its greatest new version
 //! coordination = "versions.toml"          # the coordination manifest (relative to this file)
 //! coordination_commit = "push"            # "off" (default: write the file only), "commit" it
 //!                                         #   (only it) in the git work tree holding it, or
@@ -18,6 +19,8 @@
 //!                                         #   operator), "exact" (=x.y.z) or "caret" (^x.y.z)
 //! breaking_on_0x = "minor"                # a breaking change on 0.x bumps the "minor"
 //!                                         #   (default; Cargo's rule) or the "major" (to 1.0.0)
+//! npm_registry = "http://127.0.0.1:4873/" # the registry `registry = "npm"` means (default:
+//!                                         #   $npm_config_registry, else registry.npmjs.org)
 //!
 //! [[repo]]
 //! name = "web-buddy-core"
@@ -33,6 +36,12 @@
 //! branch = "main"                         # the branch release commits go to (default main)
 //! event_type = "build_web_buddy_core"     # repository_dispatch type it sends (default
 //!                                         #   build_<name>)
+//! registry = "npm"                        # where its CI publishes it: "crates-io", "npm" or a
+//!                                         #   Cargo alternative registry's name (its index from
+//!                                         #   CARGO_REGISTRIES_<NAME>_INDEX or a
+//!                                         #   .cargo/config.toml). Dependents wait until the
+//!                                         #   new version is installable there, then update
+//!                                         #   their lockfile (default: none, no wait)
 //! ```
 
 use std::collections::BTreeMap;
@@ -43,6 +52,7 @@ use toml::Spanned;
 
 use super::bump::BreakingOn0x;
 use super::range::DependencyRange;
+use super::registry::Registry;
 use crate::config::ErrFn;
 use crate::error::Result;
 use crate::forge::RepoId;
@@ -78,6 +88,8 @@ pub struct PublishConfig {
     pub dependency_range: DependencyRange,
     /// What a breaking change does to a 0.x version.
     pub breaking_on_0x: BreakingOn0x,
+    /// The registry URL `registry = "npm"` means; `None`: npm's own configuration.
+    pub npm_registry: Option<String>,
 }
 
 /// What `publish` does with the coordination manifest after writing it.
@@ -125,6 +137,8 @@ pub struct RepoPublishConfig {
     pub branch: Option<String>,
     /// The `repository_dispatch` event type it sends.
     pub event_type: Option<String>,
+    /// Where its CI publishes its packages; `None`: nowhere we wait for.
+    pub registry: Option<Registry>,
 }
 
 impl RepoPublishConfig {
@@ -173,6 +187,7 @@ pub(crate) struct RawPublish {
     concurrency: Option<Spanned<i64>>,
     dependency_range: Option<Spanned<String>>,
     breaking_on_0x: Option<Spanned<String>>,
+    npm_registry: Option<Spanned<String>>,
 }
 
 /// The per-repo publish keys as read (they live flat in `[[repo]]`).
@@ -187,6 +202,7 @@ pub(crate) struct RawRepoPublish {
     pub(crate) correlation_input: Option<Spanned<String>>,
     pub(crate) branch: Option<Spanned<String>>,
     pub(crate) event_type: Option<Spanned<String>>,
+    pub(crate) registry: Option<Spanned<String>>,
 }
 
 pub(crate) fn parse_publish(
@@ -295,7 +311,22 @@ pub(crate) fn parse_publish(
             }
         },
     };
+    let npm_registry = match raw.npm_registry {
+        None => None,
+        Some(u) => {
+            let url = u.get_ref().trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(err(
+                    Some(u.span()),
+                    Some("publish.npm_registry".into()),
+                    format!("{url:?} is not an http:// or https:// URL"),
+                ));
+            }
+            Some(url.to_owned())
+        }
+    };
     Ok(PublishConfig {
+        npm_registry,
         umbrella_tag,
         umbrella_repo,
         umbrella_version_from: raw.umbrella_version_from.map(Spanned::into_inner),
@@ -371,7 +402,36 @@ pub(crate) fn parse_repo_publish(
             "longer than 100 characters".into(),
         ));
     }
+    let registry = match raw.registry {
+        None => None,
+        Some(r) => Some(Registry::parse(r.get_ref()).ok_or_else(|| {
+            err(
+                Some(r.span()),
+                key("registry"),
+                format!(
+                    "{:?} is not \"crates-io\", \"npm\" or a registry name (letters, digits, \
+                     '-', '_')",
+                    r.get_ref()
+                ),
+            )
+        })?),
+    };
+    if let (Some(reg), Some(m)) = (&registry, &manifest) {
+        let kind = crate::publish::manifest::ManifestKind::detect(m)?;
+        if reg.ecosystem() != kind {
+            return Err(err(
+                None,
+                key("registry"),
+                format!(
+                    "registry {:?} does not serve the packages of {}",
+                    reg.name(),
+                    m.display()
+                ),
+            ));
+        }
+    }
     Ok(RepoPublishConfig {
+        registry,
         manifest,
         packages: raw
             .packages

@@ -223,6 +223,54 @@ pub fn render_graph(
     Ok(out)
 }
 
+/// Each repo's outcome in a publish or cascade run, as the run finally left it: a step's *last*
+/// journal entry counts, so a step that failed and then succeeded when the run was resumed is
+/// done. A repo with a step whose last entry is a failure is `failed`; one stopped mid-way is
+/// `interrupted`; one whose `notes` step (its last) completed is `released`; one that never
+/// started is `held_back`. Repos the journal does not mention are `held_back` too.
+pub fn journal_outcomes(
+    config: &Config,
+    journal: &[crate::state::JournalRecord],
+) -> BTreeMap<String, String> {
+    use crate::state::JournalEntry;
+    let mut last: BTreeMap<&str, (u64, &JournalEntry)> = BTreeMap::new();
+    for record in journal {
+        if let Some(step) = record.entry.step() {
+            let slot = last.entry(step).or_insert((record.seq, &record.entry));
+            if record.seq >= slot.0 {
+                *slot = (record.seq, &record.entry);
+            }
+        }
+    }
+    let mut outcomes = BTreeMap::new();
+    for name in config.graph.names() {
+        let steps: Vec<(&str, &JournalEntry)> = super::run::PACKAGE_STEPS
+            .iter()
+            .filter_map(|kind| {
+                let id = format!("{kind}:{name}");
+                last.get(id.as_str()).map(|(_, e)| (*kind, *e))
+            })
+            .collect();
+        let outcome = if steps
+            .iter()
+            .any(|(_, e)| matches!(e, JournalEntry::StepFailed { .. }))
+        {
+            "failed"
+        } else if steps
+            .iter()
+            .any(|(kind, e)| *kind == "notes" && e.completes_step())
+        {
+            "released"
+        } else if steps.is_empty() {
+            "held_back"
+        } else {
+            "interrupted"
+        };
+        outcomes.insert(name.clone(), outcome.to_owned());
+    }
+    outcomes
+}
+
 fn fill(outcome: &str) -> &'static str {
     match outcome {
         "released" | "succeeded" | "built" => "#cfc",

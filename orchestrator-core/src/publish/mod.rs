@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod notes;
 pub mod plan;
 pub mod range;
+pub mod registry;
 pub mod run;
 pub mod status;
 mod steps;
@@ -27,15 +28,15 @@ pub use bump::{
     AutoBump, BreakingOn0x, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version,
 };
 pub use cascade::{
-    BUILD_ALL, CascadeTrigger, cascade_packages, cascade_waves, is_nightly_tag, nightly_tag,
-    parse_dispatch_event,
+    BUILD_ALL, CascadeTrigger, cascade_packages, cascade_waves, check_trigger_sha, is_nightly_tag,
+    nightly_tag, parse_dispatch_event,
 };
 pub use ci_snippet::ci_snippet;
 pub use coordination::{
     CoordinatedVersion, CoordinationManifest, read_coordination, write_coordination,
 };
 pub use correlate::{RunCorrelation, dispatch_correlated, find_run, follow_run};
-pub use graph_view::{GraphFormat, GraphOptions, longest_chain, render_graph};
+pub use graph_view::{GraphFormat, GraphOptions, journal_outcomes, longest_chain, render_graph};
 pub use manifest::{
     ManifestChange, ManifestEdit, ManifestInfo, ManifestKind, in_file, read_manifest,
     rewrite_manifest,
@@ -46,6 +47,7 @@ pub use plan::{
     manifest_rewrites, plan_publish,
 };
 pub use range::{DependencyRange, cargo_requirement, npm_requirement};
+pub use registry::{Registry, ResolvedRegistry};
 pub use run::{
     CASCADE_RUN_KIND, PackageOutcome, PackageReport, PublishOptions, PublishReport, Publisher,
     RecordedRun, plan_cascade, plan_key, preflight_publish, resumable_plan, resumable_run,

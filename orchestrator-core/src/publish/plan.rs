@@ -87,6 +87,34 @@ pub struct PlannedPackage {
     pub workflow: String,
 }
 
+/// The version that names the umbrella release: the new version of the repo that stands for the
+/// ecosystem (`[publish] umbrella_version_from`, by default the last publishing repo in the
+/// whole graph's dependency order) when this run releases it. A partial publish that leaves it
+/// out has no such version; it is named after the greatest new version it releases, a version
+/// of its own, never the version of whichever package happens to come last in the subset.
+fn umbrella_version(config: &Config, packages: &[PlannedPackage]) -> Option<String> {
+    let representative = config.publish.umbrella_version_from.clone().or_else(|| {
+        config
+            .graph
+            .topological_order()
+            .into_iter()
+            .rev()
+            .find(|n| config.repo(n).is_some_and(|r| r.publish.manifest.is_some()))
+            .map(|n| n.to_string())
+    });
+    if let Some(p) = representative
+        .as_deref()
+        .and_then(|from| packages.iter().find(|p| p.name == from))
+    {
+        return Some(p.next.clone());
+    }
+    packages
+        .iter()
+        .filter_map(|p| semver::Version::parse(&p.next).ok().map(|v| (v, &p.next)))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, next)| next.clone())
+}
+
 /// A selected package that is not released, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedPackage {
@@ -495,13 +523,7 @@ pub fn plan_publish(
     } else {
         config.graph.waves(Some(&released_set))
     };
-    let umbrella_version = config
-        .publish
-        .umbrella_version_from
-        .as_deref()
-        .and_then(|from| packages.iter().find(|p| p.name == from))
-        .or(packages.last())
-        .map(|p| p.next.clone());
+    let umbrella_version = umbrella_version(config, &packages);
     let concurrency = request
         .concurrency
         .or(config.publish.concurrency)

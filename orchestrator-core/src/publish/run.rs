@@ -13,9 +13,10 @@ use serde::Serialize;
 use super::cascade::{cascade_packages, nightly_tag};
 use super::config::{CoordinationCommit, TriggerKind, work_tree_of};
 use super::plan::{PublishPlan, PublishRequest, manifest_rewrites, plan_publish};
+use super::registry::{AwaitedVersion, ResolvedRegistry, npm_registry_url};
 use super::steps::{
-    BumpStep, CoordinationEntry, CoordinationStep, NotesStep, PackageCtx, PushStep, RunUrls,
-    TagStep, TriggerSpec, TriggerStep, UmbrellaStep, WaitStep,
+    AvailableStep, BumpStep, CoordinationEntry, CoordinationStep, NotesStep, PackageCtx, PushStep,
+    RunUrls, TagStep, TriggerSpec, TriggerStep, UmbrellaStep, WaitStep,
 };
 use super::{BumpRequest, ObservedRepo, RUN_KIND};
 use crate::config::Config;
@@ -34,7 +35,17 @@ use crate::version::ReleaseVersion;
 pub const CASCADE_RUN_KIND: &str = "cascade";
 
 /// The step kinds of one package, in order.
-pub const PACKAGE_STEPS: [&str; 6] = ["bump", "tag", "push", "trigger", "wait", "notes"];
+/// `available` exists only for a package some of whose released dependencies declare a
+/// `registry`.
+pub const PACKAGE_STEPS: [&str; 7] = [
+    "available",
+    "bump",
+    "tag",
+    "push",
+    "trigger",
+    "wait",
+    "notes",
+];
 
 /// How a plan is run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -417,6 +428,27 @@ impl Publisher {
                 *after = vec![this];
             };
             if !options.nightly {
+                let awaited = awaited_versions(&self.config, plan, &p.name)?;
+                // Locked at their new versions in dependency order: every released package,
+                // since a dependency's own dependencies sit in the same lockfile.
+                let lock = plan
+                    .packages
+                    .iter()
+                    .filter(|d| d.name != p.name)
+                    .flat_map(|d| d.packages.iter().map(|n| (n.clone(), d.next.clone())))
+                    .collect();
+                if !awaited.is_empty() {
+                    push(
+                        Arc::new(AvailableStep {
+                            id: id("available"),
+                            pkg: pkg.clone(),
+                            awaited,
+                            poll_interval: release.poll_interval,
+                            timeout: release.timeout,
+                        }),
+                        &mut after,
+                    );
+                }
                 push(
                     Arc::new(BumpStep {
                         id: id("bump"),
@@ -424,6 +456,8 @@ impl Publisher {
                         manifest,
                         released: released.clone(),
                         policy: self.config.publish.dependency_range,
+                        lock,
+                        npm_registry: npm_registry_url(self.config.publish.npm_registry.as_deref()),
                     }),
                     &mut after,
                 );
@@ -564,6 +598,38 @@ struct Extras {
     coordination: Option<String>,
 }
 
+/// The versions package `name` waits for before its bump: each package of each released
+/// dependency whose repo declares a `registry`, resolved for `name`'s clone (its tools install
+/// them).
+pub fn awaited_versions(
+    config: &Config,
+    plan: &PublishPlan,
+    name: &str,
+) -> Result<Vec<AwaitedVersion>> {
+    let (Some(p), Some(repo)) = (plan.package(name), config.repo(name)) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for dep in &p.depends_on {
+        let (Some(d), Some(dep_repo)) = (plan.package(dep), config.repo(dep)) else {
+            continue;
+        };
+        let Some(registry) = &dep_repo.publish.registry else {
+            continue;
+        };
+        let resolved =
+            ResolvedRegistry::resolve(registry, &repo.path, config.publish.npm_registry.as_deref())
+                .map_err(|e| Error::invalid_input(format!("{dep} (needed by {name}): {e}")))?;
+        out.extend(d.packages.iter().map(|package| AwaitedVersion {
+            repo: dep.clone(),
+            package: package.clone(),
+            version: d.next.clone(),
+            registry: resolved.clone(),
+        }));
+    }
+    Ok(out)
+}
+
 /// Every package's clone, checked side by side as `release` checks its repos (a clean work
 /// tree on its release branch, HEAD equal to origin's, origin the configured repository, the
 /// new tag nowhere yet). Every problem of every package is reported at once, and nothing is
@@ -606,6 +672,16 @@ pub async fn preflight_publish(
     let mut failures = Vec::new();
     if !nightly && let Err(unrewritable) = manifest_rewrites(config, plan) {
         failures.extend(unrewritable);
+    }
+    if !nightly {
+        for p in &plan.packages {
+            if let Err(e) = awaited_versions(config, plan, &p.name) {
+                failures.push(PreflightFailure {
+                    repo: p.name.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        }
     }
     while let Some(joined) = checks.join_next().await {
         let (name, reasons) =

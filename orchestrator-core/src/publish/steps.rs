@@ -17,6 +17,9 @@ use super::correlate::{RunCorrelation, find_run, follow_run};
 use super::manifest::{ManifestKind, in_file, read_manifest, rewrite_manifest};
 use super::notes::{release_notes, umbrella_notes};
 use super::range::DependencyRange;
+use super::registry::{
+    AwaitedVersion, lockfile_of, missing_versions, update_lockfile, wait_installable,
+};
 use crate::error::{Error, Result};
 use crate::forge::{
     Forge, NewRelease, ReleaseUpdate, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunStatus,
@@ -90,6 +93,10 @@ pub(crate) struct BumpStep {
     pub(crate) released: BTreeMap<String, semver::Version>,
     /// How dependents' requirements move (`[publish] dependency_range`).
     pub(crate) policy: DependencyRange,
+    /// Released packages to lock at their new version, in dependency order (package, version).
+    pub(crate) lock: Vec<(String, String)>,
+    /// The npm registry URL a lockfile update resolves against.
+    pub(crate) npm_registry: String,
 }
 
 impl BumpStep {
@@ -151,18 +158,51 @@ impl Step for BumpStep {
             self.policy,
         )
         .map_err(|e| in_file(&self.manifest, e))?;
-        let relative = self
-            .manifest
-            .strip_prefix(&self.pkg.path)
-            .map_err(|_| {
-                Error::invalid_input(format!(
-                    "manifest {} is outside the clone {}",
-                    self.manifest.display(),
-                    self.pkg.path.display()
-                ))
-            })?
-            .to_string_lossy()
-            .into_owned();
+        let relative = |file: &Path| -> Result<String> {
+            Ok(file
+                .strip_prefix(&self.pkg.path)
+                .map_err(|_| {
+                    Error::invalid_input(format!(
+                        "{} is outside the clone {}",
+                        file.display(),
+                        self.pkg.path.display()
+                    ))
+                })?
+                .to_string_lossy()
+                .into_owned())
+        };
+        let mut files = vec![(relative(&self.manifest)?, edit.text.clone().into_bytes())];
+        // The lockfile follows in the same commit, so the release commit builds `--locked`.
+        let kind = self.kind()?;
+        if let Some(lockfile) = lockfile_of(kind, &self.manifest, &self.pkg.path) {
+            let locked = std::fs::read(&lockfile)
+                .map_err(|e| Error::io(format!("reading {}", lockfile.display()), e))?;
+            let updated = async {
+                std::fs::write(&self.manifest, &edit.text)
+                    .map_err(|e| Error::io(format!("writing {}", self.manifest.display()), e))?;
+                update_lockfile(
+                    kind,
+                    &self.manifest,
+                    &lockfile,
+                    &self.lock,
+                    &self.npm_registry,
+                    ctx,
+                )
+                .await?;
+                std::fs::read(&lockfile)
+                    .map_err(|e| Error::io(format!("reading {}", lockfile.display()), e))
+            }
+            .await;
+            match updated {
+                Ok(bytes) => files.push((relative(&lockfile)?, bytes)),
+                Err(e) => {
+                    // Nothing of a failed bump stays in the work tree: a resume starts clean.
+                    let _ = std::fs::write(&self.manifest, &text);
+                    let _ = std::fs::write(&lockfile, &locked);
+                    return Err(e);
+                }
+            }
+        }
         let mut message = self.pkg.release_message();
         if !edit.changes.is_empty() {
             message.push_str("\n\n");
@@ -173,11 +213,7 @@ impl Step for BumpStep {
         let committed = self
             .pkg
             .vcs
-            .commit_files(
-                &self.pkg.path,
-                &[(relative, edit.text.into_bytes())],
-                &message,
-            )
+            .commit_files(&self.pkg.path, &files, &message)
             .await;
         match committed {
             Ok(commit) => Ok(StepOutput {
@@ -189,6 +225,86 @@ impl Step for BumpStep {
                 _ => Err(e),
             },
         }
+    }
+}
+
+/// Waits until every upstream version the package is about to require is installable from its
+/// registry, with the deadline and poll interval of asset waits (`[release] timeout`,
+/// `poll_interval`). A version that never appears fails this package (and so its own dependents)
+/// with the registry URL and the version, and nothing else.
+#[derive(Debug)]
+pub(crate) struct AvailableStep {
+    pub(crate) id: String,
+    pub(crate) pkg: PackageCtx,
+    pub(crate) awaited: Vec<AwaitedVersion>,
+    pub(crate) poll_interval: std::time::Duration,
+    pub(crate) timeout: std::time::Duration,
+}
+
+#[async_trait]
+impl Step for AvailableStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "wait until {} installable",
+            self.awaited
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+                + if self.awaited.len() == 1 {
+                    " is"
+                } else {
+                    " are"
+                }
+        )
+    }
+
+    async fn check(&self, ctx: &StepContext) -> Result<Check> {
+        if missing_versions(&self.awaited, &self.pkg.path, ctx)
+            .await?
+            .is_empty()
+        {
+            Ok(Check::Done(format!(
+                "{} installable",
+                self.awaited
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        } else {
+            Ok(Check::Pending(self.describe()))
+        }
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        let waited = wait_installable(
+            &self.pkg.name,
+            &self.awaited,
+            &self.pkg.path,
+            self.poll_interval,
+            self.timeout,
+            ctx,
+        )
+        .await?;
+        Ok(StepOutput {
+            summary: format!(
+                "{} installable after {:.1}s",
+                self.awaited
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                waited.as_secs_f64()
+            ),
+            data: serde_json::json!({
+                "installable": self.awaited.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }),
+        })
     }
 }
 

@@ -657,3 +657,150 @@ fn breaking_on_0x_bumps_the_minor_unless_configured() {
         "{err}"
     );
 }
+
+/// `[[repo]] registry` and `[publish] npm_registry`: valid values parse, a bad name, a registry
+/// of the other ecosystem and a non-URL are refused naming the key and the value.
+#[test]
+fn registry_keys_parse_and_refuse_bad_values() {
+    let repo = |registry: &str, manifest: &str| {
+        format!(
+            "[forge]\nowner = \"acme\"\n\n[[repo]]\nname = \"a\"\nmanifest = \"{manifest}\"\nregistry = \"{registry}\"\n"
+        )
+    };
+    let c = config(&repo("crates-io", "Cargo.toml"));
+    assert_eq!(
+        c.repos[0].publish.registry,
+        Some(super::registry::Registry::CratesIo)
+    );
+    let c = config(&format!(
+        "[publish]\nnpm_registry = \"http://127.0.0.1:4873/\"\n{}",
+        repo("npm", "package.json")
+    ));
+    assert_eq!(
+        c.publish.npm_registry.as_deref(),
+        Some("http://127.0.0.1:4873/")
+    );
+    assert_eq!(
+        config(&repo("my-corp", "Cargo.toml")).repos[0]
+            .publish
+            .registry,
+        Some(super::registry::Registry::Cargo("my-corp".into()))
+    );
+    let refused = |text: &str, want: &[&str]| {
+        let e = crate::config::Config::parse(text, Path::new("/eco/orchestrator.toml"))
+            .expect_err(text)
+            .to_string();
+        for w in want {
+            assert!(e.contains(w), "{text:?}\n got: {e}\nwant: {w}");
+        }
+    };
+    refused(
+        &repo("my corp", "Cargo.toml"),
+        &["repo[0].registry", "\"my corp\""],
+    );
+    refused(
+        &repo("npm", "Cargo.toml"),
+        &["repo[0].registry", "\"npm\"", "Cargo.toml"],
+    );
+    refused(
+        &repo("crates-io", "package.json"),
+        &["repo[0].registry", "package.json"],
+    );
+    refused(
+        "[publish]\nnpm_registry = \"127.0.0.1:4873\"\n",
+        &["publish.npm_registry", "127.0.0.1:4873"],
+    );
+}
+
+/// `graph --run ID` after a resume: a step that failed and then succeeded in the resumed run is
+/// done, so its repo is `released`, not `failed`; a step failing last still fails its repo.
+#[test]
+fn journal_outcomes_follow_each_steps_last_entry() {
+    use crate::state::{JournalEntry, JournalRecord};
+    let c = config(SEED_004);
+    let mut seq = 0;
+    let mut record = |entry: JournalEntry| {
+        seq += 1;
+        JournalRecord {
+            seq,
+            at_ms: 0,
+            entry,
+        }
+    };
+    let started = |s: &str| JournalEntry::StepStarted { step: s.into() };
+    let ok = |s: &str| JournalEntry::StepSucceeded {
+        step: s.into(),
+        summary: String::new(),
+        data: serde_json::Value::Null,
+    };
+    let failed = |s: &str| JournalEntry::StepFailed {
+        step: s.into(),
+        error: "boom".into(),
+    };
+    let mut journal = vec![
+        record(started("wait:consensus-proof")),
+        record(failed("wait:consensus-proof")),
+        record(started("bump:governance-app")),
+        record(ok("bump:governance-app")),
+        record(started("tag:governance-app")),
+        record(failed("bump:protocol-engine")),
+    ];
+    // The resume: consensus-proof's wait and notes now succeed; protocol-engine fails again.
+    for step in ["wait:consensus-proof", "notes:consensus-proof"] {
+        journal.push(record(started(step)));
+        journal.push(record(ok(step)));
+    }
+    journal.push(record(ok("bump:protocol-engine")));
+    journal.push(record(failed("tag:protocol-engine")));
+    let outcomes = super::journal_outcomes(&c, &journal);
+    assert_eq!(outcomes["consensus-proof"], "released", "{outcomes:?}");
+    assert_eq!(outcomes["protocol-engine"], "failed", "{outcomes:?}");
+    assert_eq!(outcomes["governance-app"], "interrupted", "{outcomes:?}");
+    assert_eq!(outcomes["developer-sdk"], "held_back", "{outcomes:?}");
+    assert_eq!(outcomes["reference-node"], "held_back", "{outcomes:?}");
+}
+
+/// A partial publish (here: `umbrella_version_from` unchanged, so not released) names the
+/// umbrella after the greatest version it releases, not after whichever package comes last in
+/// dependency order; with the named repo in the run, after that repo's version.
+#[test]
+fn umbrella_is_named_after_the_runs_own_version() {
+    let observed: BTreeMap<String, ObservedRepo> = [
+        ("consensus-proof", "2.4.0"),
+        ("protocol-engine", "0.9.0"),
+        ("reference-node", "1.0.0"),
+        ("developer-sdk", "0.3.0"),
+        ("governance-app", "0.1.0"),
+    ]
+    .iter()
+    .map(|(n, v)| {
+        (
+            (*n).to_owned(),
+            ObservedRepo {
+                current: (*v).into(),
+                ..ObservedRepo::default()
+            },
+        )
+    })
+    .collect();
+    let c = config(&format!(
+        "[publish]\numbrella_version_from = \"reference-node\"\n{SEED_004}"
+    ));
+    let mut partial = PublishRequest::new(BumpRequest::Patch);
+    partial.packages = vec!["developer-sdk".into(), "consensus-proof".into()];
+    partial.with_dependents = false;
+    let plan = plan_publish(&c, &partial, &observed).expect("plans");
+    let names: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
+    assert!(
+        names.contains(&"developer-sdk") && !names.contains(&"reference-node"),
+        "{names:?}"
+    );
+    assert_eq!(
+        plan.umbrella_tag.as_deref(),
+        Some("ecosystem-v2.4.1"),
+        "{names:?}"
+    );
+    let whole =
+        plan_publish(&c, &PublishRequest::new(BumpRequest::Patch), &observed).expect("plans");
+    assert_eq!(whole.umbrella_tag.as_deref(), Some("ecosystem-v1.0.1"));
+}
