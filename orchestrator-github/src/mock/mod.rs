@@ -87,21 +87,28 @@
 //! [`CiSimulation::release_after`]: orchestrator_core::forge::CiSimulation::release_after
 
 mod ci;
+mod events;
 mod faults;
+mod objects;
 mod options;
 mod origin;
 mod routes;
 mod stats;
+mod table;
 mod users;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orchestrator_core::forge::{InMemoryForge, Permission, Release, ReleaseUpdate, RepoId};
+use orchestrator_core::forge::{
+    InMemoryForge, Permission, Release, ReleaseAsset, ReleaseUpdate, RepoId,
+};
 use tokio::sync::oneshot;
 
-pub use options::MockOptions;
+pub use events::MockEvent;
+pub use options::{CiFailure, MockOptions};
+pub use table::{MockRoute, ROUTES};
 pub use stats::{FaultStats, MockStats, RouteStats};
 pub use users::{MockUser, load_users, parse_users};
 
@@ -189,6 +196,30 @@ struct State {
     actor: Actor,
     /// Repositories whose forge already holds the users' permissions.
     permissions_shared: BTreeSet<String>,
+    /// Workflow files known to exist, by repository (besides the config's and the origin's).
+    workflows: BTreeMap<String, BTreeSet<String>>,
+    /// When each release was created and by whom, by release id.
+    release_meta: BTreeMap<u64, (i64, String)>,
+    /// Uploaded assets' bytes, by asset id (CI-made assets are generated from their name).
+    asset_bytes: BTreeMap<u64, Vec<u8>>,
+    /// Assets uploaded through the API to CI-made releases, by release id.
+    ci_assets: BTreeMap<u64, Vec<ReleaseAsset>>,
+    /// Labels of plain issues (pull requests keep theirs in the forge), by (repo, number).
+    issue_labels: BTreeMap<(String, u64), Vec<String>>,
+    /// Which simulated CI runs fail, and how.
+    failures: Vec<CiFailure>,
+    /// Tags whose failed `push` run has been recorded, by repository.
+    failed_pushes: BTreeSet<(String, String)>,
+    /// Numbers `x-github-request-id` is made from.
+    request_seq: u64,
+    /// What happened, for a webhook sender (see [`MockEvent`]).
+    events: events::EventLog,
+    /// The config the mock was started with (its repos' release workflows exist).
+    config: Option<orchestrator_core::config::Config>,
+    /// The request being served: its `X-GitHub-Api-Version` (GitHub's default when absent).
+    api_version: String,
+    /// The request being served: its `Accept` header.
+    accept: String,
 }
 
 impl State {
@@ -287,6 +318,11 @@ impl State {
     }
 
     fn ci_release(&mut self, repo: &RepoId, tag: &str) -> Option<Release> {
+        // A failed CI run publishes nothing.
+        let name = repo.to_string();
+        if self.failures.iter().any(|f| f.matches(&name, Some(tag))) {
+            return None;
+        }
         let mut next = self.next_id;
         let release = self.ci.release(repo, tag, || {
             next += 1;
@@ -296,6 +332,9 @@ impl State {
         let mut release = release?;
         if let Some(update) = self.ci_updates.get(&release.id) {
             release.apply_update(update);
+        }
+        if let Some(extra) = self.ci_assets.get(&release.id) {
+            release.assets.extend(extra.iter().cloned());
         }
         Some(release)
     }
@@ -368,6 +407,18 @@ impl MockGitHub {
             users: options.users.clone(),
             actor: Actor::Token,
             permissions_shared: BTreeSet::new(),
+            workflows: BTreeMap::new(),
+            release_meta: BTreeMap::new(),
+            asset_bytes: BTreeMap::new(),
+            ci_assets: BTreeMap::new(),
+            issue_labels: BTreeMap::new(),
+            failures: options.failures.clone(),
+            failed_pushes: BTreeSet::new(),
+            request_seq: 0,
+            events: events::EventLog::default(),
+            config: options.config.clone(),
+            api_version: routes::DEFAULT_API_VERSION.to_owned(),
+            accept: String::new(),
         }));
         let app = routes::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -476,5 +527,30 @@ impl MockGitHub {
     /// Request counts, as `GET /_mock/stats` serves them.
     pub fn stats(&self) -> MockStats {
         lock(&self.state).stats.clone()
+    }
+
+    /// Declares that `owner/name` has the workflow file `workflow` (e.g. `release.yml`), so
+    /// dispatching it is accepted. Workflows also exist when the config names them as a repo's
+    /// release workflow, when the repo's origin has `.github/workflows/<file>`, or when runs of
+    /// them exist; dispatching any other workflow answers `404`, as on GitHub.
+    pub fn add_workflow(&self, owner: &str, name: &str, workflow: &str) {
+        let mut state = lock(&self.state);
+        let file = orchestrator_core::forge::workflow_file(workflow).to_owned();
+        state
+            .workflows
+            .entry(RepoId::new(owner, name).to_string())
+            .or_default()
+            .insert(file);
+    }
+
+    /// Makes the simulated CI fail as `failure` says (see [`CiFailure`]), from now on.
+    pub fn fail_ci(&self, failure: CiFailure) {
+        lock(&self.state).failures.push(failure);
+    }
+
+    /// Everything that happened that GitHub would send a webhook for, oldest first (see
+    /// [`MockEvent`]).
+    pub fn events(&self) -> Vec<MockEvent> {
+        lock(&self.state).events.all()
     }
 }

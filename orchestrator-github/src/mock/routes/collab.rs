@@ -46,23 +46,23 @@ pub(super) fn route(
             if dispatch.git_ref.is_empty() {
                 return invalid("ref is required");
             }
-            let dispatch = WorkflowDispatch {
-                workflow: (*workflow).to_owned(),
-                git_ref: dispatch.git_ref,
-                inputs: dispatch.inputs,
-            };
-            no_content(ready(forge.dispatch_workflow(repo, &dispatch)))
+            dispatch_workflow(state, &web, workflow, dispatch)
         }
-        (&Method::GET, ["actions", "runs"]) => list_runs(&forge, &web, uri, None),
+        (&Method::GET, ["actions", "runs"]) => list_runs(state, &web, uri, None),
         (&Method::GET, ["actions", "workflows", workflow, "runs"]) => {
-            list_runs(&forge, &web, uri, Some(workflow))
+            list_runs(state, &web, uri, Some(workflow))
         }
         (&Method::GET, ["actions", "runs", id]) => {
             let Some(id) = number(id) else {
                 return Answer::not_found();
             };
             match ready(forge.workflow_run(repo, id)) {
-                Ok(run) => Answer::cached(web.run(&run)),
+                Ok(run) => Answer::cached(super::github::complete_run(
+                    state,
+                    &web,
+                    &run,
+                    web.run(&run),
+                )),
                 Err(e) => error(&e),
             }
         }
@@ -239,8 +239,97 @@ pub(super) fn route(
     }
 }
 
+/// `POST .../actions/workflows/{workflow}/dispatches`: `404` for a workflow the repository
+/// does not have, `422` for a ref it does not have; then a run starts (failing when a
+/// [`CiFailure`](crate::mock::CiFailure) matches). `204`, or `200` with the run's id and URLs when
+/// the body asks for `return_run_details` or the API version returns them by default.
+fn dispatch_workflow(
+    state: &mut State,
+    web: &Web<'_>,
+    workflow: &str,
+    dispatch: GhWorkflowDispatch,
+) -> Answer {
+    let repo = web.repo;
+    let Some(file) = super::github::find_workflow(state, repo, workflow) else {
+        return Answer::not_found();
+    };
+    if let Some(origin) = state.ci.origin(repo) {
+        let git_ref = dispatch.git_ref.as_str();
+        let short = git_ref
+            .strip_prefix("refs/heads/")
+            .or_else(|| git_ref.strip_prefix("refs/tags/"))
+            .unwrap_or(git_ref);
+        let exists = [format!("refs/heads/{short}"), format!("refs/tags/{short}")]
+            .iter()
+            .any(|r| super::super::origin::resolve(&origin, r).is_some());
+        if !exists {
+            return invalid(&format!("No ref found for: {git_ref}"));
+        }
+    }
+    let name = repo.to_string();
+    let failure = state
+        .failures
+        .iter()
+        .find(|f| {
+            f.matches(&name, Some(&dispatch.git_ref))
+                || dispatch.inputs.values().any(|v| f.matches(&name, Some(v)))
+                || f.matches(&name, None) && f.tag.is_none()
+        })
+        .cloned();
+    if let Some(failure) = failure {
+        // The longest input value singles this run out; without inputs, the workflow's runs.
+        match dispatch.inputs.values().max_by_key(|v| v.len()) {
+            Some(needle) if !needle.is_empty() => {
+                state
+                    .forge
+                    .script_runs_with_input(repo, needle, &failure.conclusion)
+            }
+            _ => state.forge.script_workflow(repo, &file, &failure.conclusion),
+        }
+    }
+    let details = dispatch
+        .return_run_details
+        .unwrap_or(state.api_version.as_str() >= "2026-03-10");
+    let request = WorkflowDispatch {
+        workflow: file.clone(),
+        git_ref: dispatch.git_ref,
+        inputs: dispatch.inputs,
+    };
+    if let Err(e) = ready(state.forge.dispatch_workflow(repo, &request)) {
+        return error(&e);
+    }
+    // The run just started: the newest of the workflow's (the state lock is held meanwhile).
+    let query = WorkflowRunQuery {
+        workflow: Some(file),
+        event: Some("workflow_dispatch".into()),
+        ..WorkflowRunQuery::default()
+    };
+    let run = ready(state.forge.list_workflow_runs(repo, &query))
+        .ok()
+        .and_then(|runs| runs.into_iter().max_by_key(|r| r.id));
+    if let Some(run) = &run {
+        state.events.emit(crate::mock::MockEvent::WorkflowRun {
+            repo: name,
+            run_id: run.id,
+            action: "requested".into(),
+        });
+    }
+    match run {
+        Some(run) if details => Answer::json(
+            StatusCode::OK,
+            json!({
+                "workflow_run_id": run.id,
+                "run_url": format!("{}/actions/runs/{}", web.api(), run.id),
+                "html_url": format!("{}/{}/actions/runs/{}", web.base_url, repo, run.id),
+            }),
+        ),
+        _ => no_content(Ok(())),
+    }
+}
+
 /// `GET .../actions/runs` or `.../actions/workflows/{workflow}/runs`, with GitHub's filters.
-fn list_runs(forge: &InMemoryForge, web: &Web<'_>, uri: &Uri, workflow: Option<&str>) -> Answer {
+fn list_runs(state: &State, web: &Web<'_>, uri: &Uri, workflow: Option<&str>) -> Answer {
+    let forge = &state.forge;
     let raw = uri.query().unwrap_or_default();
     let param = |key: &str| query_param(raw, key).filter(|v| !v.is_empty());
     let created_after_ms = match param("created") {
@@ -271,7 +360,10 @@ fn list_runs(forge: &InMemoryForge, web: &Web<'_>, uri: &Uri, workflow: Option<&
         Err(e) => return error(&e),
     };
     let total = runs.len();
-    let items = runs.iter().map(|r| web.run(r)).collect();
+    let items = runs
+        .iter()
+        .map(|r| super::github::complete_run(state, web, r, web.run(r)))
+        .collect();
     let (per_page, page) = paging(uri);
     let path = match workflow {
         Some(w) => format!("{}/actions/workflows/{}/runs", web.api(), encode(w)),
