@@ -206,6 +206,8 @@ struct State {
     ci_assets: BTreeMap<u64, Vec<ReleaseAsset>>,
     /// Labels of plain issues (pull requests keep theirs in the forge), by (repo, number).
     issue_labels: BTreeMap<(String, u64), Vec<String>>,
+    /// Title and state edits of plain issues, by (repo, number).
+    issue_edits: BTreeMap<(String, u64), (Option<String>, Option<String>)>,
     /// Which simulated CI runs fail, and how.
     failures: Vec<CiFailure>,
     /// Tags whose failed `push` run has been recorded, by repository.
@@ -412,6 +414,7 @@ impl MockGitHub {
             asset_bytes: BTreeMap::new(),
             ci_assets: BTreeMap::new(),
             issue_labels: BTreeMap::new(),
+            issue_edits: BTreeMap::new(),
             failures: options.failures.clone(),
             failed_pushes: BTreeSet::new(),
             request_seq: 0,

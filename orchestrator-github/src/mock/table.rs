@@ -31,6 +31,12 @@ pub const ROUTES: &[MockRoute] = &[
     api("GET", "/repos/{owner}/{repo}"),
     api("GET", "/repos/{owner}/{repo}/branches/{branch}"),
     api("GET", "/repos/{owner}/{repo}/git/ref/{ref}"),
+    // The spelling of the `url` GitHub writes into a ref; served as `git/ref/{ref}` is.
+    MockRoute {
+        method: "GET",
+        path: "/repos/{owner}/{repo}/git/refs/{ref}",
+        api: false,
+    },
     api("POST", "/repos/{owner}/{repo}/git/refs"),
     api("GET", "/repos/{owner}/{repo}/releases"),
     api("POST", "/repos/{owner}/{repo}/releases"),
@@ -52,7 +58,9 @@ pub const ROUTES: &[MockRoute] = &[
     api("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}"),
     api("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs"),
     api("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}"),
+    api("GET", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
     api("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    api("GET", "/repos/{owner}/{repo}/labels/{name}"),
     api("POST", "/repos/{owner}/{repo}/dispatches"),
     api("GET", "/repos/{owner}/{repo}/pulls"),
     api("POST", "/repos/{owner}/{repo}/pulls"),

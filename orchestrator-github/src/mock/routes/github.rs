@@ -31,11 +31,6 @@ pub(in crate::mock) fn user(state: &State, login: &str) -> Answer {
     Answer::cached(user_full(&state.base_url, &state.users, login, false))
 }
 
-/// `GET /user` for a known user: the private form.
-pub(in crate::mock) fn private_user(state: &State, login: &str) -> Value {
-    user_full(&state.base_url, &state.users, login, true)
-}
-
 /// `GET /rate_limit`: the window's numbers; free, as on GitHub.
 pub(in crate::mock) fn rate_limit(state: &mut State) -> Answer {
     let headers = state.limit.headers();
@@ -548,6 +543,25 @@ impl State {
             known.extend(runs.into_iter().map(|r| r.workflow));
         }
         known
+    }
+
+    /// Issue `number` (or a pull request read as its issue), with the edits the mock keeps for
+    /// plain issues (title, state).
+    pub(in crate::mock) fn issue_of(
+        &self,
+        repo: &RepoId,
+        number: u64,
+    ) -> orchestrator_core::Result<orchestrator_core::forge::Issue> {
+        let mut issue = ready(self.forge.issue(repo, number))?;
+        if let Some((title, state)) = self.issue_edits.get(&(repo.to_string(), number)) {
+            if let Some(title) = title {
+                issue.title.clone_from(title);
+            }
+            if let Some(state) = state {
+                issue.state.clone_from(state);
+            }
+        }
+        Ok(issue)
     }
 
     /// The labels of issue or pull request `number`, `None` when there is none.
