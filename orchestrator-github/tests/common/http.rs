@@ -6,18 +6,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// An answer as received.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// The status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Headers, names lower-cased, in order.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The body's bytes.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
     /// The first value of header `name` (lower case).
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -26,7 +26,7 @@ impl Reply {
 }
 
 /// Sends `method path` with an optional JSON body and extra headers to `base` (`http://host:port`).
-pub async fn request(
+pub(crate) async fn request(
     base: &str,
     method: &str,
     path: &str,

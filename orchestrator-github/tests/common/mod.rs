@@ -3,5 +3,5 @@
 // Each test binary uses a different part of these helpers.
 #![allow(dead_code)]
 
-pub mod http;
-pub mod origin;
+pub(crate) mod http;
+pub(crate) mod origin;

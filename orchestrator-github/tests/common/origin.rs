@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A bare repository and a scratch clone to commit through.
-pub struct BareOrigin {
+pub(crate) struct BareOrigin {
     bare: PathBuf,
     work: tempfile::TempDir,
 }
@@ -30,7 +30,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 impl BareOrigin {
     /// An empty bare repository at `path` whose `HEAD` is `main`.
-    pub fn create(path: &Path) -> Self {
+    pub(crate) fn create(path: &Path) -> Self {
         std::fs::create_dir_all(path).expect("origin dir");
         git(path, &["init", "--bare", "-q", "-b", "main"]);
         let work = tempfile::tempdir().expect("work dir");
@@ -46,13 +46,13 @@ impl BareOrigin {
     }
 
     /// The bare repository.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.bare
     }
 
     /// Commits `content` at `file` on `branch` (created from `main`'s tip when new) and pushes
     /// it; the new commit.
-    pub fn commit_file(&self, branch: &str, file: &str, content: &str, message: &str) -> String {
+    pub(crate) fn commit_file(&self, branch: &str, file: &str, content: &str, message: &str) -> String {
         let work = self.work.path();
         let has_commits = git(work, &["rev-list", "--all", "--count"]) != "0";
         if has_commits {
@@ -81,7 +81,7 @@ impl BareOrigin {
     }
 
     /// Pushes tag `name` at `sha`.
-    pub fn tag(&self, name: &str, sha: &str) {
+    pub(crate) fn tag(&self, name: &str, sha: &str) {
         let work = self.work.path();
         git(work, &["tag", name, sha]);
         git(work, &["push", "-q", "origin", name]);

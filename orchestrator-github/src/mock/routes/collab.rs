@@ -95,6 +95,15 @@ pub(super) fn route(
             if new.sha.len() != 40 || !new.sha.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return invalid("Object does not exist");
             }
+            // With an origin the branch is made there too, so git and the API agree.
+            if let Some(origin) = state.ci.origin(repo) {
+                if super::super::origin::branch_head(&origin, branch).is_some() {
+                    return invalid("Reference already exists");
+                }
+                if !super::super::origin::create_branch(&origin, branch, &new.sha) {
+                    return invalid("Object does not exist");
+                }
+            }
             match ready(forge.create_branch(repo, branch, &new.sha)) {
                 Ok(()) => Answer::json(
                     StatusCode::CREATED,
@@ -699,12 +708,14 @@ impl Web<'_> {
             );
         }
         let url = format!("{}/issues/comments/{}", self.api(), c.id);
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("user".into(), user_json(self.base_url, &[], &c.author));
+        }
         fill(
             value,
             json!({
                 "node_id": format!("IC_mock{}", c.id),
                 "issue_url": format!("{}/issues/{number}", self.api()),
-                "user": user_json(self.base_url, &[], &c.author),
                 "author_association": if c.author.eq_ignore_ascii_case(&self.repo.owner) { "OWNER" } else { "CONTRIBUTOR" },
                 "performed_via_github_app": null,
                 "reactions": objects::reactions(&url),

@@ -777,6 +777,28 @@ impl Ctx<'_> {
         with_link(Answer::cached(Value::Array(items)), link)
     }
 
+    /// Commit `sha` as GitHub embeds it (`commit`): from the origin when there is one.
+    fn commit_json(&self, sha: &str) -> Value {
+        if let Some(commit) = self.origin.and_then(|o| origin::commit(o, sha)) {
+            return self.git_commit_json(&commit);
+        }
+        let api = self.web.api();
+        let nobody = json!({"name": "unknown", "email": "unknown@example.invalid", "date": objects::REPO_CREATED});
+        json!({
+            "sha": sha,
+            "node_id": format!("C_mock{sha}"),
+            "url": format!("{api}/commits/{sha}"),
+            "html_url": format!("{}/{}/commit/{sha}", self.web.base_url, self.web.repo),
+            "comments_url": format!("{api}/commits/{sha}/comments"),
+            "commit": {"message": "", "author": nobody, "committer": nobody, "comment_count": 0,
+                       "url": format!("{api}/git/commits/{sha}"),
+                       "tree": {"sha": sha, "url": format!("{api}/git/trees/{sha}")}},
+            "author": null,
+            "committer": null,
+            "parents": [],
+        })
+    }
+
     fn git_commit_json(&self, c: &origin::GitCommit) -> Value {
         let api = self.web.api();
         let account = |email: &str| {
@@ -963,8 +985,8 @@ impl Ctx<'_> {
             "permalink_url": format!("{web}/compare/{basehead}"),
             "diff_url": format!("{web}/compare/{basehead}.diff"),
             "patch_url": format!("{web}/compare/{basehead}.patch"),
-            "base_commit": {"sha": base_sha, "url": format!("{api}/commits/{base_sha}")},
-            "merge_base_commit": {"sha": merge_base, "url": format!("{api}/commits/{merge_base}")},
+            "base_commit": self.commit_json(&base_sha),
+            "merge_base_commit": self.commit_json(&merge_base),
             "status": status,
             "ahead_by": ahead,
             "behind_by": behind,
