@@ -1128,10 +1128,11 @@ mod tests {
         let dispatch = GhWorkflowDispatch {
             git_ref: "main".into(),
             inputs: [("correlation_id".to_owned(), "c-1".to_owned())].into(),
+            return_run_details: Some(true),
         };
         assert_eq!(
             serde_json::to_string(&dispatch).expect("serialises"),
-            r#"{"ref":"main","inputs":{"correlation_id":"c-1"}}"#
+            r#"{"ref":"main","inputs":{"correlation_id":"c-1"},"return_run_details":true}"#
         );
         let dispatch = GhRepositoryDispatch {
             event_type: "build_node".into(),

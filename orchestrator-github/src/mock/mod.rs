@@ -222,6 +222,8 @@ struct State {
     api_version: String,
     /// The request being served: its `Accept` header.
     accept: String,
+    /// See [`MockOptions::run_listing_lag`].
+    run_listing_lag: Duration,
 }
 
 impl State {
@@ -422,6 +424,7 @@ impl MockGitHub {
             config: options.config.clone(),
             api_version: routes::DEFAULT_API_VERSION.to_owned(),
             accept: String::new(),
+            run_listing_lag: options.run_listing_lag,
         }));
         let app = routes::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();

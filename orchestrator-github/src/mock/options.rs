@@ -67,6 +67,9 @@ pub struct MockOptions {
     pub users: Vec<super::MockUser>,
     /// Simulated CI runs that fail (see [`CiFailure`]); default none.
     pub failures: Vec<CiFailure>,
+    /// How long a new workflow run stays out of run listings (GitHub's list lags behind a
+    /// dispatch; `GET .../runs/{id}` shows it at once). Default 0.
+    pub run_listing_lag: Duration,
 }
 
 /// Which simulated CI runs fail, and how: `orchestrator mock-forge --fail REPO[:TAG][=CONCLUSION]`.
@@ -151,6 +154,7 @@ impl Default for MockOptions {
             token: None,
             users: Vec::new(),
             failures: Vec::new(),
+            run_listing_lag: Duration::ZERO,
         }
     }
 }
@@ -235,6 +239,12 @@ impl MockOptions {
     /// Adds a [`CiFailure`] to [`MockOptions::failures`].
     pub fn fail(mut self, failure: CiFailure) -> Self {
         self.failures.push(failure);
+        self
+    }
+
+    /// Sets [`MockOptions::run_listing_lag`].
+    pub fn run_listing_lag(mut self, lag: Duration) -> Self {
+        self.run_listing_lag = lag;
         self
     }
 

@@ -381,10 +381,16 @@ fn list_runs(state: &State, web: &Web<'_>, uri: &Uri, workflow: Option<&str>) ->
         head_sha: param("head_sha"),
         created_after_ms,
     };
-    let runs = match ready(forge.list_workflow_runs(web.repo, &query)) {
+    let mut runs = match ready(forge.list_workflow_runs(web.repo, &query)) {
         Ok(runs) => runs,
         Err(e) => return error(&e),
     };
+    // GitHub's run list lags behind a dispatch (when the mock is told to).
+    let lag_ms = i64::try_from(state.run_listing_lag.as_millis()).unwrap_or(i64::MAX);
+    if lag_ms > 0 {
+        let now = orchestrator_core::state::now_ms();
+        runs.retain(|r| now.saturating_sub(r.created_at_ms) >= lag_ms);
+    }
     let total = runs.len();
     let items = runs
         .iter()
