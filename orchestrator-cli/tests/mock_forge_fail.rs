@@ -26,7 +26,11 @@ fn fixture() -> tempfile::TempDir {
         sandbox
             .create_repo(name, &[("package.json", manifest.as_str())])
             .expect("repo");
-        git(&dir.path().join(name), &["tag", "-a", "v1.0.0", "-m", "v1.0.0"]).expect("tag");
+        git(
+            &dir.path().join(name),
+            &["tag", "-a", "v1.0.0", "-m", "v1.0.0"],
+        )
+        .expect("tag");
         config.push_str(&format!(
             "[[repo]]\nname = \"{name}\"\nmanifest = \"package.json\"\ntrigger = \"tag\"\n"
         ));
@@ -107,5 +111,8 @@ fn a_bad_fail_option_is_one_clear_line() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--fail"), "{stderr}");
-    assert!(stderr.contains("\"exploded\" is not one of failure, cancelled, timed_out"), "{stderr}");
+    assert!(
+        stderr.contains("\"exploded\" is not one of failure, cancelled, timed_out"),
+        "{stderr}"
+    );
 }

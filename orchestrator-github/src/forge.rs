@@ -683,13 +683,20 @@ impl Forge for GitHubForge {
         // Runs GitHub said our dispatches started: by id, when the listing does not show them
         // yet (GitHub's run list lags behind a dispatch), so correlation finds them at once.
         if let Some(workflow) = &query.workflow
-            && query.event.as_deref().is_none_or(|e| e == "workflow_dispatch")
+            && query
+                .event
+                .as_deref()
+                .is_none_or(|e| e == "workflow_dispatch")
         {
             let key = (
                 repo.to_string(),
                 orchestrator_core::forge::workflow_file(workflow).to_owned(),
             );
-            let ids = self.lock_dispatched().get(&key).cloned().unwrap_or_default();
+            let ids = self
+                .lock_dispatched()
+                .get(&key)
+                .cloned()
+                .unwrap_or_default();
             for id in ids {
                 if runs.iter().any(|r| r.id == id) {
                     continue;

@@ -297,11 +297,10 @@ async fn a_dispatch_github_rejects_is_invalid_input() {
 #[tokio::test]
 async fn a_dispatched_run_is_found_by_the_id_github_returns_before_the_run_list_shows_it() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = MockGitHub::start(
-        MockOptions::default().run_listing_lag(Duration::from_secs(3600)),
-    )
-    .await
-    .expect("mock server starts");
+    let server =
+        MockGitHub::start(MockOptions::default().run_listing_lag(Duration::from_secs(3600)))
+            .await
+            .expect("mock server starts");
     server.create_repo("acme", "app");
     server.add_workflow("acme", "app", "release.yml");
     let repo = RepoId::new("acme", "app");
@@ -331,10 +330,11 @@ async fn a_dispatched_run_is_found_by_the_id_github_returns_before_the_run_list_
         .expect("list");
     assert!(listed.is_empty(), "{listed:?}");
     // The dispatch asked for the run's details and got them.
-    let asked = server
-        .requests()
-        .iter()
-        .any(|r| r.path.ends_with("/actions/workflows/release.yml/dispatches") && r.status == 200);
+    let asked = server.requests().iter().any(|r| {
+        r.path
+            .ends_with("/actions/workflows/release.yml/dispatches")
+            && r.status == 200
+    });
     assert!(asked, "{:?}", server.requests());
     server.shutdown().await;
 }
@@ -391,16 +391,27 @@ async fn a_ci_failure_on_demand_fails_the_dispatched_run_and_its_job() {
             .find(|r| r.display_title.contains(needle))
             .and_then(|r| r.conclusion.clone())
     };
-    assert_eq!(conclusion("c-fail").as_deref(), Some("timed_out"), "{runs:?}");
+    assert_eq!(
+        conclusion("c-fail").as_deref(),
+        Some("timed_out"),
+        "{runs:?}"
+    );
     assert_eq!(conclusion("c-pass").as_deref(), Some("success"), "{runs:?}");
     let failed = runs
         .iter()
         .find(|r| r.display_title.contains("c-fail"))
         .expect("failed run");
-    let body = reqwest_free_get(server.url(), &format!("/repos/acme/app/actions/runs/{}/jobs", failed.id)).await;
+    let body = reqwest_free_get(
+        server.url(),
+        &format!("/repos/acme/app/actions/runs/{}/jobs", failed.id),
+    )
+    .await;
     let jobs: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(jobs["jobs"][0]["conclusion"], "timed_out", "{jobs}");
-    assert_eq!(jobs["jobs"][0]["steps"][1]["conclusion"], "timed_out", "{jobs}");
+    assert_eq!(
+        jobs["jobs"][0]["steps"][1]["conclusion"], "timed_out",
+        "{jobs}"
+    );
     server.shutdown().await;
 }
 
@@ -413,5 +424,7 @@ async fn reqwest_free_get(base: &str, path: &str) -> String {
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut raw = String::new();
     stream.read_to_string(&mut raw).await.expect("read");
-    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    raw.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }

@@ -44,14 +44,21 @@ impl Description {
             // GitHub documents some errors only on some operations; any error body is a
             // `basic-error` at least.
             if reply.status >= 400 {
-                return self.errors_of(op, reply, &json!({"$ref": "#/components/schemas/basic-error"}));
+                return self.errors_of(
+                    op,
+                    reply,
+                    &json!({"$ref": "#/components/schemas/basic-error"}),
+                );
             }
             return vec![format!("{op}: status {status} is not documented")];
         };
         if let Some(schema) = response.get("schema").filter(|s| !s.is_null()) {
             problems.extend(self.errors_of(op, reply, schema));
         } else if !reply.body.is_empty() {
-            problems.push(format!("{op} → {status}: documented without a body, got {} bytes", reply.body.len()));
+            problems.push(format!(
+                "{op} → {status}: documented without a body, got {} bytes",
+                reply.body.len()
+            ));
         }
         for (name, header) in response["headers"].as_object().into_iter().flatten() {
             // `Link` comes only when there is another page.
@@ -65,7 +72,13 @@ impl Description {
                 let value = value
                     .parse::<i64>()
                     .map_or_else(|_| json!(value), |n| json!(n));
-                problems.extend(self.schema_errors(op, &status, schema, &value, &format!("header {name}")));
+                problems.extend(self.schema_errors(
+                    op,
+                    &status,
+                    schema,
+                    &value,
+                    &format!("header {name}"),
+                ));
             }
         }
         problems
@@ -80,7 +93,14 @@ impl Description {
         self.schema_errors(op, &status, schema, &body, "body")
     }
 
-    fn schema_errors(&self, op: &str, status: &str, schema: &Value, value: &Value, what: &str) -> Vec<String> {
+    fn schema_errors(
+        &self,
+        op: &str,
+        status: &str,
+        schema: &Value,
+        value: &Value,
+        what: &str,
+    ) -> Vec<String> {
         // The components travel with the schema, so `#/components/schemas/...` resolves.
         let root = json!({
             "$schema": "http://json-schema.org/draft-07/schema#",
@@ -136,16 +156,24 @@ impl Walk<'_> {
             ));
         }
         self.problems.extend(self.spec.check(op, &reply));
-        for header in ["x-github-request-id", "x-github-api-version-selected", "x-github-media-type", "x-ratelimit-remaining"] {
+        for header in [
+            "x-github-request-id",
+            "x-github-api-version-selected",
+            "x-github-media-type",
+            "x-ratelimit-remaining",
+        ] {
             if reply.header(header).is_none() {
-                self.problems.push(format!("{op}: header {header} is missing"));
+                self.problems
+                    .push(format!("{op}: header {header} is missing"));
             }
         }
         if reply.status >= 400
             && let Ok(body) = serde_json::from_slice::<Value>(&reply.body)
             && body["status"] != json!(reply.status.to_string())
         {
-            self.problems.push(format!("{op}: error body without GitHub's \"status\": {body}"));
+            self.problems.push(format!(
+                "{op}: error body without GitHub's \"status\": {body}"
+            ));
         }
         self.exchanges.push(Exchange {
             op: op.to_owned(),
@@ -164,15 +192,36 @@ fn json_of(reply: &Reply) -> Value {
 /// in an answer, and every `browser_download_url`, must answer `200`. Web pages (`html_url`) are
 /// GitHub's website, not its API: not served.
 const NOT_SERVED: &[&str] = &[
-    "tarball_url", "zipball_url", "logs_url", "check_suite_url", "artifacts_url", "cancel_url",
-    "rerun_url", "annotations_url", "statuses_url", "review_comments_url", "commits_url",
-    "events_url", "comments_url", "contents_url", "blob_url", "raw_url", "download_url", "git_url",
+    "tarball_url",
+    "zipball_url",
+    "logs_url",
+    "check_suite_url",
+    "artifacts_url",
+    "cancel_url",
+    "rerun_url",
+    "annotations_url",
+    "statuses_url",
+    "review_comments_url",
+    "commits_url",
+    "events_url",
+    "comments_url",
+    "contents_url",
+    "blob_url",
+    "raw_url",
+    "download_url",
+    "git_url",
     "protection_url",
 ];
 
 /// Paths of API objects the mock does not model: git data (commits, trees, blobs), commit
 /// statuses, reactions.
-const NOT_SERVED_PATHS: &[&str] = &["/git/commits/", "/git/trees/", "/git/blobs/", "/statuses/", "/reactions"];
+const NOT_SERVED_PATHS: &[&str] = &[
+    "/git/commits/",
+    "/git/trees/",
+    "/git/blobs/",
+    "/statuses/",
+    "/reactions",
+];
 
 /// The URLs in `value` the mock must serve (see [`NOT_SERVED`]), outside users and repositories
 /// (only their own `url` counts there: their other fields are GitHub's collection templates).
@@ -221,11 +270,19 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         .map(|l| l.split('#').next().unwrap_or_default().trim().to_owned())
         .filter(|l| !l.is_empty())
         .collect();
-    assert_eq!(table, listed, "the mock's route table and tests/openapi/operations.txt differ");
+    assert_eq!(
+        table, listed,
+        "the mock's route table and tests/openapi/operations.txt differ"
+    );
 
     let origins = tempfile::tempdir().expect("tempdir");
     let origin = BareOrigin::create(&origins.path().join("app.git"));
-    origin.commit_file("main", ".github/workflows/release.yml", "on: workflow_dispatch\n", "add release workflow");
+    origin.commit_file(
+        "main",
+        ".github/workflows/release.yml",
+        "on: workflow_dispatch\n",
+        "add release workflow",
+    );
     let main_sha = origin.commit_file("main", "README.md", "hello\n", "readme");
     let feature_sha = origin.commit_file("feature", "src/lib.rs", "pub fn f() {}\n", "a feature");
     origin.tag("v1.0.0", &main_sha);
@@ -242,15 +299,52 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
 
     // First calls of a typical client.
     walk.call("GET /user", "/user", None, 200).await;
-    walk.call("GET /users/{username}", "/users/octocat", None, 200).await;
+    walk.call("GET /users/{username}", "/users/octocat", None, 200)
+        .await;
     walk.call("GET /rate_limit", "/rate_limit", None, 200).await;
     walk.call("GET /repos/{owner}/{repo}", r, None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}", "/repos/acme/missing", None, 404).await;
-    walk.call("GET /repos/{owner}/{repo}/branches/{branch}", &format!("{r}/branches/main"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/branches/{branch}", &format!("{r}/branches/nope"), None, 404).await;
-    walk.call("GET /repos/{owner}/{repo}/git/ref/{ref}", &format!("{r}/git/ref/tags/v1.0.0"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/git/ref/{ref}", &format!("{r}/git/ref/heads/main"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/git/ref/{ref}", &format!("{r}/git/ref/tags/v9"), None, 404).await;
+    walk.call(
+        "GET /repos/{owner}/{repo}",
+        "/repos/acme/missing",
+        None,
+        404,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/branches/{branch}",
+        &format!("{r}/branches/main"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/branches/{branch}",
+        &format!("{r}/branches/nope"),
+        None,
+        404,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/git/ref/{ref}",
+        &format!("{r}/git/ref/tags/v1.0.0"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/git/ref/{ref}",
+        &format!("{r}/git/ref/heads/main"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/git/ref/{ref}",
+        &format!("{r}/git/ref/tags/v9"),
+        None,
+        404,
+    )
+    .await;
     walk.call(
         "POST /repos/{owner}/{repo}/git/refs",
         &format!("{r}/git/refs"),
@@ -285,11 +379,41 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         )
         .await;
     let asset_id = json_of(&uploaded)["id"].as_u64().expect("asset id");
-    walk.call("GET /repos/{owner}/{repo}/releases", &format!("{r}/releases"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/releases/latest", &format!("{r}/releases/latest"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/releases/tags/{tag}", &format!("{r}/releases/tags/v1.0.0"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/releases/tags/{tag}", &format!("{r}/releases/tags/v0"), None, 404).await;
-    walk.call("GET /repos/{owner}/{repo}/releases/{release_id}", &format!("{r}/releases/{release_id}"), None, 200).await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/releases",
+        &format!("{r}/releases"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/releases/latest",
+        &format!("{r}/releases/latest"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/releases/tags/{tag}",
+        &format!("{r}/releases/tags/v1.0.0"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/releases/tags/{tag}",
+        &format!("{r}/releases/tags/v0"),
+        None,
+        404,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/releases/{release_id}",
+        &format!("{r}/releases/{release_id}"),
+        None,
+        200,
+    )
+    .await;
     walk.call(
         "PATCH /repos/{owner}/{repo}/releases/{release_id}",
         &format!("{r}/releases/{release_id}"),
@@ -297,8 +421,20 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         200,
     )
     .await;
-    walk.call("GET /repos/{owner}/{repo}/releases/{release_id}/assets", &format!("{r}/releases/{release_id}/assets"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/releases/assets/{asset_id}", &format!("{r}/releases/assets/{asset_id}"), None, 200).await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/releases/{release_id}/assets",
+        &format!("{r}/releases/{release_id}/assets"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/releases/assets/{asset_id}",
+        &format!("{r}/releases/assets/{asset_id}"),
+        None,
+        200,
+    )
+    .await;
     let bytes = request(
         mock.url(),
         "GET",
@@ -308,41 +444,129 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
     )
     .await;
     assert_eq!(bytes.status, 200);
-    assert_eq!(bytes.header("content-type").as_deref(), Some("application/octet-stream"));
+    assert_eq!(
+        bytes.header("content-type").as_deref(),
+        Some("application/octet-stream")
+    );
     assert_eq!(bytes.body, b"\"the bytes\"", "the uploaded bytes come back");
 
     // Actions.
-    walk.call("GET /repos/{owner}/{repo}/actions/workflows", &format!("{r}/actions/workflows"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}", &format!("{r}/actions/workflows/release.yml"), None, 200).await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/actions/workflows",
+        &format!("{r}/actions/workflows"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}",
+        &format!("{r}/actions/workflows/release.yml"),
+        None,
+        200,
+    )
+    .await;
     let dispatches = "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches";
-    walk.call(dispatches, &format!("{r}/actions/workflows/release.yml/dispatches"), Some(json!({"ref": "main"})), 204).await;
+    walk.call(
+        dispatches,
+        &format!("{r}/actions/workflows/release.yml/dispatches"),
+        Some(json!({"ref": "main"})),
+        204,
+    )
+    .await;
     let detailed = walk
         .call(
             dispatches,
             &format!("{r}/actions/workflows/release.yml/dispatches"),
-            Some(json!({"ref": "main", "inputs": {"version": "1.0.0"}, "return_run_details": true})),
+            Some(
+                json!({"ref": "main", "inputs": {"version": "1.0.0"}, "return_run_details": true}),
+            ),
             200,
         )
         .await;
-    let run_id = json_of(&detailed)["workflow_run_id"].as_u64().expect("run id");
-    walk.call(dispatches, &format!("{r}/actions/workflows/nope.yml/dispatches"), Some(json!({"ref": "main"})), 404).await;
-    walk.call(dispatches, &format!("{r}/actions/workflows/release.yml/dispatches"), Some(json!({"ref": "no-such-branch"})), 422).await;
-    walk.call("GET /repos/{owner}/{repo}/actions/runs", &format!("{r}/actions/runs"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", &format!("{r}/actions/workflows/release.yml/runs"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/actions/runs/{run_id}", &format!("{r}/actions/runs/{run_id}"), None, 200).await;
-    let jobs = walk.call("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", &format!("{r}/actions/runs/{run_id}/jobs"), None, 200).await;
+    let run_id = json_of(&detailed)["workflow_run_id"]
+        .as_u64()
+        .expect("run id");
+    walk.call(
+        dispatches,
+        &format!("{r}/actions/workflows/nope.yml/dispatches"),
+        Some(json!({"ref": "main"})),
+        404,
+    )
+    .await;
+    walk.call(
+        dispatches,
+        &format!("{r}/actions/workflows/release.yml/dispatches"),
+        Some(json!({"ref": "no-such-branch"})),
+        422,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/actions/runs",
+        &format!("{r}/actions/runs"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
+        &format!("{r}/actions/workflows/release.yml/runs"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/actions/runs/{run_id}",
+        &format!("{r}/actions/runs/{run_id}"),
+        None,
+        200,
+    )
+    .await;
+    let jobs = walk
+        .call(
+            "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+            &format!("{r}/actions/runs/{run_id}/jobs"),
+            None,
+            200,
+        )
+        .await;
     let job_id = json_of(&jobs)["jobs"][0]["id"].as_u64().expect("job id");
-    walk.call("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", &format!("{r}/actions/jobs/{job_id}"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", &format!("{r}/check-runs/{job_id}"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", &format!("{r}/commits/main/check-runs"), None, 200).await;
-    walk.call("POST /repos/{owner}/{repo}/dispatches", &format!("{r}/dispatches"), Some(json!({"event_type": "release"})), 204).await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/actions/jobs/{job_id}",
+        &format!("{r}/actions/jobs/{job_id}"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/check-runs/{check_run_id}",
+        &format!("{r}/check-runs/{job_id}"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+        &format!("{r}/commits/main/check-runs"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "POST /repos/{owner}/{repo}/dispatches",
+        &format!("{r}/dispatches"),
+        Some(json!({"event_type": "release"})),
+        204,
+    )
+    .await;
 
     // Pull requests.
     let opened = walk
         .call(
             "POST /repos/{owner}/{repo}/pulls",
             &format!("{r}/pulls"),
-            Some(json!({"title": "A feature", "head": "feature", "base": "main", "body": "please"})),
+            Some(
+                json!({"title": "A feature", "head": "feature", "base": "main", "body": "please"}),
+            ),
             201,
         )
         .await;
@@ -354,11 +578,39 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         422,
     )
     .await;
-    let listed = walk.call("GET /repos/{owner}/{repo}/pulls", &format!("{r}/pulls?head=acme:feature"), None, 200).await;
-    assert_eq!(json_of(&listed).as_array().map(Vec::len), Some(1), "head= filters");
-    let none = walk.call("GET /repos/{owner}/{repo}/pulls", &format!("{r}/pulls?head=acme:side"), None, 200).await;
-    assert_eq!(json_of(&none).as_array().map(Vec::len), Some(0), "head= filters");
-    walk.call("GET /repos/{owner}/{repo}/pulls/{pull_number}", &format!("{r}/pulls/{pull}"), None, 200).await;
+    let listed = walk
+        .call(
+            "GET /repos/{owner}/{repo}/pulls",
+            &format!("{r}/pulls?head=acme:feature"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(
+        json_of(&listed).as_array().map(Vec::len),
+        Some(1),
+        "head= filters"
+    );
+    let none = walk
+        .call(
+            "GET /repos/{owner}/{repo}/pulls",
+            &format!("{r}/pulls?head=acme:side"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(
+        json_of(&none).as_array().map(Vec::len),
+        Some(0),
+        "head= filters"
+    );
+    walk.call(
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+        &format!("{r}/pulls/{pull}"),
+        None,
+        200,
+    )
+    .await;
     walk.call(
         "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
         &format!("{r}/pulls/{pull}"),
@@ -373,9 +625,27 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         200,
     )
     .await;
-    walk.call("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", &format!("{r}/pulls/{pull}/reviews"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", &format!("{r}/pulls/{pull}/commits"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", &format!("{r}/pulls/{pull}/files"), None, 200).await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        &format!("{r}/pulls/{pull}/reviews"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/commits",
+        &format!("{r}/pulls/{pull}/commits"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/files",
+        &format!("{r}/pulls/{pull}/files"),
+        None,
+        200,
+    )
+    .await;
 
     // Issues, labels, comments (on a plain issue and on the pull request).
     let issue = walk
@@ -388,7 +658,13 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         .await;
     let issue = json_of(&issue)["number"].as_u64().expect("issue number");
     for n in [issue, pull] {
-        walk.call("GET /repos/{owner}/{repo}/issues/{issue_number}", &format!("{r}/issues/{n}"), None, 200).await;
+        walk.call(
+            "GET /repos/{owner}/{repo}/issues/{issue_number}",
+            &format!("{r}/issues/{n}"),
+            None,
+            200,
+        )
+        .await;
         walk.call(
             "POST /repos/{owner}/{repo}/issues/{issue_number}/labels",
             &format!("{r}/issues/{n}/labels"),
@@ -396,8 +672,19 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
             200,
         )
         .await;
-        let labels = walk.call("GET /repos/{owner}/{repo}/issues/{issue_number}/labels", &format!("{r}/issues/{n}/labels"), None, 200).await;
-        assert_eq!(json_of(&labels).as_array().map(Vec::len), Some(2), "#{n} labels");
+        let labels = walk
+            .call(
+                "GET /repos/{owner}/{repo}/issues/{issue_number}/labels",
+                &format!("{r}/issues/{n}/labels"),
+                None,
+                200,
+            )
+            .await;
+        assert_eq!(
+            json_of(&labels).as_array().map(Vec::len),
+            Some(2),
+            "#{n} labels"
+        );
         walk.call(
             "DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}",
             &format!("{r}/issues/{n}/labels/bug"),
@@ -421,8 +708,20 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
             )
             .await;
         let comment = json_of(&comment)["id"].as_u64().expect("comment id");
-        walk.call("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", &format!("{r}/issues/{n}/comments"), None, 200).await;
-        walk.call("GET /repos/{owner}/{repo}/issues/comments/{comment_id}", &format!("{r}/issues/comments/{comment}"), None, 200).await;
+        walk.call(
+            "GET /repos/{owner}/{repo}/issues/{issue_number}/comments",
+            &format!("{r}/issues/{n}/comments"),
+            None,
+            200,
+        )
+        .await;
+        walk.call(
+            "GET /repos/{owner}/{repo}/issues/comments/{comment_id}",
+            &format!("{r}/issues/comments/{comment}"),
+            None,
+            200,
+        )
+        .await;
         walk.call(
             "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
             &format!("{r}/issues/comments/{comment}"),
@@ -439,9 +738,23 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
             200,
         )
         .await;
-    assert_eq!(json_of(&edited)["title"], "A worse bug", "PATCH applies the title");
-    assert_eq!(json_of(&edited)["state"], "closed", "PATCH applies the state");
-    walk.call("GET /repos/{owner}/{repo}/labels/{name}", &format!("{r}/labels/needs%20review"), None, 200).await;
+    assert_eq!(
+        json_of(&edited)["title"],
+        "A worse bug",
+        "PATCH applies the title"
+    );
+    assert_eq!(
+        json_of(&edited)["state"],
+        "closed",
+        "PATCH applies the state"
+    );
+    walk.call(
+        "GET /repos/{owner}/{repo}/labels/{name}",
+        &format!("{r}/labels/needs%20review"),
+        None,
+        200,
+    )
+    .await;
     walk.call(
         "GET /repos/{owner}/{repo}/collaborators/{username}/permission",
         &format!("{r}/collaborators/octocat/permission"),
@@ -449,8 +762,20 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         200,
     )
     .await;
-    walk.call("GET /repos/{owner}/{repo}/contents/{path}", &format!("{r}/contents/README.md?ref=main"), None, 200).await;
-    walk.call("GET /repos/{owner}/{repo}/compare/{basehead}", &format!("{r}/compare/main...feature"), None, 200).await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/contents/{path}",
+        &format!("{r}/contents/README.md?ref=main"),
+        None,
+        200,
+    )
+    .await;
+    walk.call(
+        "GET /repos/{owner}/{repo}/compare/{basehead}",
+        &format!("{r}/compare/main...feature"),
+        None,
+        200,
+    )
+    .await;
     walk.call(
         "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
         &format!("{r}/pulls/{pull}/merge"),
@@ -470,7 +795,9 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
     // The walk stayed inside the table.
     let walked = mock.stats();
     if let Some(outside) = walked.by_route.keys().find(|r| r.contains("(unknown)")) {
-        walk.problems.push(format!("the walk reached a route outside the table: {outside}"));
+        walk.problems.push(format!(
+            "the walk reached a route outside the table: {outside}"
+        ));
     }
 
     // Every URL the mock wrote resolves (the legacy `git/refs/...` spelling included).
@@ -486,7 +813,11 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
             unresolved.push(format!("{url}: {}", reply.status));
         }
     }
-    walk.problems.extend(unresolved.into_iter().map(|u| format!("URL in an answer does not resolve: {u}")));
+    walk.problems.extend(
+        unresolved
+            .into_iter()
+            .map(|u| format!("URL in an answer does not resolve: {u}")),
+    );
     assert!(urls.len() >= 20, "too few URLs checked: {urls:?}");
 
     // Every route of the table answered at least one validated success.
@@ -503,20 +834,29 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         .filter(|r| !succeeded.contains(r.as_str()))
         .collect();
     if !untested.is_empty() {
-        walk.problems.push(format!("routes the walk did not exercise with a success: {untested:?}"));
+        walk.problems.push(format!(
+            "routes the walk did not exercise with a success: {untested:?}"
+        ));
     }
-    let validated: BTreeMap<&str, usize> = walk.exchanges.iter().fold(BTreeMap::new(), |mut m, e| {
-        *m.entry(e.op.as_str()).or_default() += 1;
-        m
-    });
+    let validated: BTreeMap<&str, usize> =
+        walk.exchanges.iter().fold(BTreeMap::new(), |mut m, e| {
+            *m.entry(e.op.as_str()).or_default() += 1;
+            m
+        });
     eprintln!(
         "mock_openapi: {} operations served and validated against {} ({} answers, {} URLs resolved)",
         validated.len(),
-        Description::load().doc["source"].as_str().unwrap_or_default(),
+        Description::load().doc["source"]
+            .as_str()
+            .unwrap_or_default(),
         walk.exchanges.len(),
         urls.len()
     );
-    assert!(walk.problems.is_empty(), "answers GitHub's description rejects:\n{}", walk.problems.join("\n"));
+    assert!(
+        walk.problems.is_empty(),
+        "answers GitHub's description rejects:\n{}",
+        walk.problems.join("\n")
+    );
     mock.shutdown().await;
 }
 
@@ -532,7 +872,8 @@ fn a_missing_required_field_is_named_with_its_operation() {
     assert!(
         problems
             .iter()
-            .any(|p| p.contains("GET /repos/{owner}/{repo}/labels/{name}") && p.contains("\"color\" is a required property")),
+            .any(|p| p.contains("GET /repos/{owner}/{repo}/labels/{name}")
+                && p.contains("\"color\" is a required property")),
         "{problems:?}"
     );
     let created = Reply {
@@ -541,5 +882,10 @@ fn a_missing_required_field_is_named_with_its_operation() {
         body: b"{}".to_vec(),
     };
     let problems = spec.check("POST /repos/{owner}/{repo}/issues", &created);
-    assert!(problems.iter().any(|p| p.contains("header location is missing")), "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("header location is missing")),
+        "{problems:?}"
+    );
 }

@@ -17,9 +17,13 @@ use orchestrator_github::mock::{MockGitHub, MockOptions};
 fn octokit_dir() -> Option<PathBuf> {
     let tools = std::env::var_os("ORCHESTRATOR_TOOLS_DIR")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orchestrator-ci")))?;
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orchestrator-ci"))
+        })?;
     let dir = tools.join("npm-octokit");
-    let installed = dir.join("node_modules/@octokit/rest/package.json").is_file()
+    let installed = dir
+        .join("node_modules/@octokit/rest/package.json")
+        .is_file()
         && std::process::Command::new("node")
             .arg("--version")
             .stdout(Stdio::null())
@@ -39,7 +43,12 @@ async fn the_official_octokit_client_drives_a_release_and_pull_request_flow() {
     };
     let origins = tempfile::tempdir().expect("tempdir");
     let origin = BareOrigin::create(&origins.path().join("app.git"));
-    origin.commit_file("main", ".github/workflows/release.yml", "on: workflow_dispatch\n", "workflow");
+    origin.commit_file(
+        "main",
+        ".github/workflows/release.yml",
+        "on: workflow_dispatch\n",
+        "workflow",
+    );
     let main = origin.commit_file("main", "README.md", "hello\n", "readme");
     origin.commit_file("feature", "src/lib.rs", "pub fn f() {}\n", "a feature");
     origin.tag("v1.0.0", &main);
@@ -63,7 +72,10 @@ async fn the_official_octokit_client_drives_a_release_and_pull_request_flow() {
         .expect("node ran");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the octokit flow failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "the octokit flow failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("octokit flow: 15 steps passed"), "{stdout}");
     eprintln!("{}", stdout.lines().last().unwrap_or_default());
     mock.shutdown().await;

@@ -168,7 +168,10 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
         eprintln!(
             "mock-forge: CI of {}{} concludes {}",
             f.repo,
-            f.tag.as_deref().map(|t| format!(" at {t}")).unwrap_or_default(),
+            f.tag
+                .as_deref()
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default(),
             f.conclusion
         );
     }

@@ -32,37 +32,30 @@
 //! - [`MockGitHub::inject`]: the next requests answer a scripted [`MockFault`].
 //!
 //! # Endpoints
-//! | method | path | notes |
-//! |---|---|---|
-//! | GET | `/repos/{o}/{r}/releases?per_page=&page=` | newest first, `Link` with `next`/`last`, `ETag` |
-//! | GET | `/repos/{o}/{r}/releases/tags/{tag}` | `ETag`; `If-None-Match` → `304`; drafts hidden, as on GitHub |
-//! | GET | `/repos/{o}/{r}/releases/{id}` | `ETag` |
-//! | GET | `/repos/{o}/{r}/releases/{id}/assets?per_page=&page=` | `Link` pagination, `ETag` |
-//! | POST | `/repos/{o}/{r}/releases` | `201`; `422 already_exists` for a taken tag |
-//! | POST | `/repos/{o}/{r}/releases/{id}/assets?name=` | `201`, state `uploaded`; `422` for a taken name |
-//! | GET | `/repos/{o}/{r}/releases/latest` | newest published non-prerelease, `ETag` |
-//! | PATCH | `/repos/{o}/{r}/releases/{id}` | name, body, draft, prerelease |
-//! | POST | `/repos/{o}/{r}/actions/workflows/{workflow}/dispatches` | `204`; starts a simulated run |
-//! | GET | `/repos/{o}/{r}/actions/runs`, `.../actions/workflows/{workflow}/runs` | `event`, `head_sha`, `created=>=T` filters; `{total_count, workflow_runs}`, `Link` pagination |
-//! | GET | `/repos/{o}/{r}/actions/runs/{id}` | status moves with time |
-//! | POST | `/repos/{o}/{r}/dispatches` | `204`; starts workflows listening for the event type |
-//! | POST | `/repos/{o}/{r}/git/refs` | `201`; `422 Reference already exists` |
-//! | POST | `/repos/{o}/{r}/pulls` | `201`; `422` when an open one has the same head and base |
-//! | GET | `/repos/{o}/{r}/pulls/{n}` | |
-//! | POST | `/repos/{o}/{r}/issues/{n}/labels` | the issue's labels |
-//! | DELETE | `/repos/{o}/{r}/issues/{n}/labels/{name}` | `404 Label does not exist` when absent |
-//! | POST, GET | `/repos/{o}/{r}/issues/{n}/comments` | `201`; list oldest first, `Link` pagination |
-//! | GET | `/repos/{o}/{r}/collaborators/{user}/permission` | `permission` (legacy) and `role_name` |
-//! | GET, PATCH | `/repos/{o}/{r}/issues/comments/{id}` | edit: the author or write access; moves `updated_at` |
-//! | GET | `/repos/{o}/{r}/pulls?state=` | newest first, `Link` pagination |
-//! | PATCH | `/repos/{o}/{r}/pulls/{n}` | `state` (close, reopen), `title`, `body`: the author or write access |
-//! | PUT | `/repos/{o}/{r}/pulls/{n}/merge` | a merge commit on the base in the origin; `405` when not open |
-//! | GET, POST | `/repos/{o}/{r}/pulls/{n}/reviews` | at the head; the author's approval is `422` |
-//! | GET | `/repos/{o}/{r}/pulls/{n}/commits`, `.../files` | from the origin (e-mails mapped to logins) |
-//! | GET | `/repos/{o}/{r}/contents/{path}?ref=` | base64, from the origin's tree at the ref |
-//! | GET | `/repos/{o}/{r}/compare/{base}...{head}` | ahead/behind and merge base, from the origin |
-//! | GET | `/user` | the token's user |
-//! | GET | `/_mock/stats` | [`MockStats`] as JSON (not counted, never faulted) |
+//! [`ROUTES`] lists every route served; anything else answers `404`. Every answer is GitHub's full
+//! object and is checked against GitHub's published OpenAPI description by
+//! `tests/mock_openapi.rs` (status, body schema, documented headers); the official
+//! `@octokit/rest` client drives a flow against the mock in `tests/octokit_flow.rs`. Besides the
+//! rate-limit headers, every answer carries `x-github-request-id`,
+//! `x-github-api-version-selected` (`X-GitHub-Api-Version`: `2022-11-28` or `2026-03-10`, others
+//! `400`) and `x-github-media-type`; a `201` carries `Location`; error bodies carry GitHub's
+//! `status` field. Notable behaviours:
+//! - releases: newest first with `Link` pagination and `ETag`/`304`; drafts hidden by tag; assets
+//!   upload to API-made and CI-made releases, and `GET .../releases/assets/{id}` with
+//!   `Accept: application/octet-stream` (or the `browser_download_url`) answers the bytes.
+//! - `POST .../actions/workflows/{workflow}/dispatches`: `404` for a workflow the repo does not
+//!   have (see [`MockGitHub::add_workflow`]), `422` for a ref its origin does not have; `204`,
+//!   or `200` with `workflow_run_id`, `run_url` and `html_url` when the body sets
+//!   `return_run_details` (the default from API version `2026-03-10`).
+//! - `POST .../pulls` from a branch the origin does not have: `422`; `GET .../pulls?head=&base=`
+//!   filter; labels, comments and `PATCH` (title, body, state) work on plain issues too.
+//! - `GET /_mock/stats`: [`MockStats`] as JSON (not counted, never faulted).
+//!
+//! # Simulated CI failures and events
+//! [`MockOptions::failures`] ([`CiFailure`], `mock-forge --fail`) makes matching tag pushes end in
+//! a failed `push` run (and no release) and matching dispatches conclude as told; each run's one
+//! `build` job is in `.../runs/{id}/jobs`. What GitHub would send webhooks for is recorded in one
+//! place ([`MockEvent`], [`MockGitHub::events`]) for a webhook sender to hook into.
 //!
 //! # Workflows, pull requests, comments, permissions
 //! These routes are served by an [`InMemoryForge`] ([`MockGitHub::forge`]): the same simulation
@@ -108,8 +101,8 @@ use tokio::sync::oneshot;
 
 pub use events::MockEvent;
 pub use options::{CiFailure, MockOptions};
-pub use table::{MockRoute, ROUTES};
 pub use stats::{FaultStats, MockStats, RouteStats};
+pub use table::{MockRoute, ROUTES};
 pub use users::{MockUser, load_users, parse_users};
 
 use ci::Ci;

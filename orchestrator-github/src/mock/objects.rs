@@ -76,7 +76,10 @@ pub(crate) fn repo_minimal(base_url: &str, users: &[MockUser], repo: &RepoId) ->
         ("languages_url", "/languages"),
         ("merges_url", "/merges"),
         ("milestones_url", "/milestones{/number}"),
-        ("notifications_url", "/notifications{?since,all,participating}"),
+        (
+            "notifications_url",
+            "/notifications{?since,all,participating}",
+        ),
         ("pulls_url", "/pulls{/number}"),
         ("releases_url", "/releases{/id}"),
         ("stargazers_url", "/stargazers"),
@@ -214,7 +217,10 @@ mod tests {
         let repo = RepoId::new("o", "r");
         let value = repo_full("http://127.0.0.1:1", &[], &repo, "main");
         assert_eq!(value["url"], "http://127.0.0.1:1/repos/o/r");
-        assert_eq!(value["pulls_url"], "http://127.0.0.1:1/repos/o/r/pulls{/number}");
+        assert_eq!(
+            value["pulls_url"],
+            "http://127.0.0.1:1/repos/o/r/pulls{/number}"
+        );
         assert_eq!(value["ssh_url"], "git@127.0.0.1:1:o/r.git");
         assert_eq!(value["default_branch"], "main");
         assert_eq!(value["owner"]["login"], "o");

@@ -111,7 +111,8 @@ impl std::str::FromStr for CiFailure {
             None => (target, None),
         };
         match repo.split_once('/') {
-            Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {}
+            Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
+            }
             _ => return Err(format!("{repo:?} is not OWNER/NAME")),
         }
         Ok(Self {
@@ -126,7 +127,10 @@ impl CiFailure {
     /// Whether this failure is about `repo` and (when it names a tag) `tag`.
     pub(crate) fn matches(&self, repo: &str, tag: Option<&str>) -> bool {
         self.repo.eq_ignore_ascii_case(repo)
-            && self.tag.as_deref().is_none_or(|t| tag.is_some_and(|x| tag_matches(t, x)))
+            && self
+                .tag
+                .as_deref()
+                .is_none_or(|t| tag.is_some_and(|x| tag_matches(t, x)))
     }
 }
 

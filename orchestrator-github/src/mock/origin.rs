@@ -85,7 +85,11 @@ pub(crate) fn create_branch(origin: &Path, name: &str, sha: &str) -> bool {
         return false;
     }
     // The empty old value: only when the branch does not exist yet.
-    git(origin, &["update-ref", &format!("refs/heads/{name}"), sha, ""]).is_some()
+    git(
+        origin,
+        &["update-ref", &format!("refs/heads/{name}"), sha, ""],
+    )
+    .is_some()
 }
 
 /// The default branch (what `HEAD` points at), `main` when unreadable.

@@ -17,16 +17,16 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use orchestrator_core::forge::{AssetState, Release, ReleaseAsset, ReleaseUpdate, RepoId};
 use serde_json::{Value, json};
 
-use super::faults::Chaos;
-use super::stats::Outcome;
 use super::events::MockEvent;
+use super::faults::Chaos;
 use super::objects::{self, fill};
 use super::origin;
+use super::stats::Outcome;
 use super::users::user_json;
 use super::{Actor, MockFault, MockRequest, REQUEST_LOG, Shared, State, lock};
+use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate, format_time};
 use collab::ready;
 use orchestrator_core::forge::Forge as _;
-use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate, format_time};
 
 mod collab;
 mod github;
@@ -541,7 +541,8 @@ fn release_json(state: &State, repo: &RepoId, r: &Release) -> Value {
     let (created_ms, author) = state.release_meta.get(&r.id).cloned().unwrap_or_else(|| {
         // CI made it: created when it first appeared, by Actions.
         (
-            r.published_at_ms.unwrap_or_else(orchestrator_core::state::now_ms),
+            r.published_at_ms
+                .unwrap_or_else(orchestrator_core::state::now_ms),
             objects::ACTIONS_BOT.to_owned(),
         )
     });
@@ -602,16 +603,14 @@ fn asset_json(state: &State, repo: &RepoId, release: &Release, a: &ReleaseAsset)
             release.tag, a.name
         ),
     };
-    let (created_ms, author) = state
-        .release_meta
-        .get(&a.id)
-        .cloned()
-        .unwrap_or_else(|| {
-            (
-                release.published_at_ms.unwrap_or_else(orchestrator_core::state::now_ms),
-                objects::ACTIONS_BOT.to_owned(),
-            )
-        });
+    let (created_ms, author) = state.release_meta.get(&a.id).cloned().unwrap_or_else(|| {
+        (
+            release
+                .published_at_ms
+                .unwrap_or_else(orchestrator_core::state::now_ms),
+            objects::ACTIONS_BOT.to_owned(),
+        )
+    });
     let time = format_time(created_ms / 1000 * 1000);
     fill(
         json!(gh),
@@ -752,7 +751,9 @@ fn finish(state: &mut State, mut answer: Answer, if_none_match: Option<&str>) ->
             .and_then(|b| b.get("url"))
             .and_then(Value::as_str)
     {
-        answer.headers.push((http::header::LOCATION.as_str(), url.to_owned()));
+        answer
+            .headers
+            .push((http::header::LOCATION.as_str(), url.to_owned()));
     }
     let body = answer.body.map(|b| b.to_string());
     let etag = match (&body, answer.etag && answer.status == StatusCode::OK) {
@@ -830,7 +831,11 @@ fn media_type(accept: &str) -> String {
             }
         })
         .unwrap_or_else(|| "json".to_owned());
-    let format = if format.is_empty() { "json".to_owned() } else { format };
+    let format = if format.is_empty() {
+        "json".to_owned()
+    } else {
+        format
+    };
     format!("github.v3; format={format}")
 }
 

@@ -48,12 +48,18 @@ pub const ROUTES: &[MockRoute] = &[
     api("GET", "/repos/{owner}/{repo}/releases/{release_id}/assets"),
     api("POST", "/repos/{owner}/{repo}/releases/{release_id}/assets"),
     api("GET", "/repos/{owner}/{repo}/actions/workflows"),
-    api("GET", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}"),
+    api(
+        "GET",
+        "/repos/{owner}/{repo}/actions/workflows/{workflow_id}",
+    ),
     api(
         "POST",
         "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
     ),
-    api("GET", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"),
+    api(
+        "GET",
+        "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
+    ),
     api("GET", "/repos/{owner}/{repo}/actions/runs"),
     api("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}"),
     api("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs"),
@@ -73,7 +79,10 @@ pub const ROUTES: &[MockRoute] = &[
     api("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
     api("POST", "/repos/{owner}/{repo}/issues"),
     api("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
-    api("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+    api(
+        "PATCH",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+    ),
     api("GET", "/repos/{owner}/{repo}/issues/{issue_number}"),
     api("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"),
     api("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
@@ -82,8 +91,14 @@ pub const ROUTES: &[MockRoute] = &[
         "DELETE",
         "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}",
     ),
-    api("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
-    api("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    api(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+    ),
+    api(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+    ),
     api(
         "GET",
         "/repos/{owner}/{repo}/collaborators/{username}/permission",

@@ -52,14 +52,25 @@ impl BareOrigin {
 
     /// Commits `content` at `file` on `branch` (created from `main`'s tip when new) and pushes
     /// it; the new commit.
-    pub(crate) fn commit_file(&self, branch: &str, file: &str, content: &str, message: &str) -> String {
+    pub(crate) fn commit_file(
+        &self,
+        branch: &str,
+        file: &str,
+        content: &str,
+        message: &str,
+    ) -> String {
         let work = self.work.path();
         let has_commits = git(work, &["rev-list", "--all", "--count"]) != "0";
         if has_commits {
             let exists = Command::new("git")
                 .arg("-C")
                 .arg(work)
-                .args(["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")])
+                .args([
+                    "rev-parse",
+                    "--verify",
+                    "-q",
+                    &format!("refs/heads/{branch}"),
+                ])
                 .output()
                 .map(|o| o.status.success())
                 .unwrap_or(false);

@@ -9,8 +9,8 @@ use http::header::LINK;
 use http::{Method, StatusCode, Uri};
 use orchestrator_core::Error;
 use orchestrator_core::forge::{
-    Comment, Forge, Issue, PullRequest, RepoId, WorkflowDispatch, WorkflowRun,
-    WorkflowRunQuery, WorkflowRunStatus,
+    Comment, Forge, Issue, PullRequest, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunQuery,
+    WorkflowRunStatus,
 };
 use serde_json::{Value, json};
 
@@ -19,9 +19,9 @@ use super::super::objects::{self, fill};
 use super::super::users::user_json;
 use super::{Answer, State, page_of, problems_parsing, query_param};
 use crate::wire::{
-    GhBranchRef, GhComment, GhCommentBody, GhIssue, GhLabel, GhLabels, GhNewIssue,
-    GhNewRef, GhPermission, GhPullRequest, GhRepositoryDispatch, GhUser,
-    GhWorkflowDispatch, GhWorkflowRun, format_time, parse_time_ms,
+    GhBranchRef, GhComment, GhCommentBody, GhIssue, GhLabel, GhLabels, GhNewIssue, GhNewRef,
+    GhPermission, GhPullRequest, GhRepositoryDispatch, GhUser, GhWorkflowDispatch, GhWorkflowRun,
+    format_time, parse_time_ms,
 };
 
 /// Routes `rest` (the path after `/repos/{o}/{r}/`) of a known repository.
@@ -175,10 +175,7 @@ pub(super) fn route(
                     return error(&e);
                 }
             } else {
-                let kept = state
-                    .issue_labels
-                    .entry((repo.to_string(), n))
-                    .or_default();
+                let kept = state.issue_labels.entry((repo.to_string(), n)).or_default();
                 for label in &labels {
                     if !kept.contains(label) {
                         kept.push(label.clone());
@@ -310,7 +307,9 @@ fn dispatch_workflow(
                     .forge
                     .script_runs_with_input(repo, needle, &failure.conclusion)
             }
-            _ => state.forge.script_workflow(repo, &file, &failure.conclusion),
+            _ => state
+                .forge
+                .script_workflow(repo, &file, &failure.conclusion),
         }
     }
     let details = dispatch

@@ -129,10 +129,13 @@ pub(in crate::mock) fn route(
             let Ok(id) = id.parse::<u64>() else {
                 return Some(Answer::not_found());
             };
-            let found = state
-                .releases(repo)
-                .into_iter()
-                .find_map(|r| r.assets.iter().find(|a| a.id == id).cloned().map(|a| (r, a)));
+            let found = state.releases(repo).into_iter().find_map(|r| {
+                r.assets
+                    .iter()
+                    .find(|a| a.id == id)
+                    .cloned()
+                    .map(|a| (r, a))
+            });
             match found {
                 Some((_, asset)) if state.accept.contains("application/octet-stream") => {
                     Answer::bytes(asset_bytes(state, &asset), "application/octet-stream")
@@ -317,8 +320,20 @@ fn branch_json(state: &State, web: &Web<'_>, branch: &str, sha: &str) -> Value {
         .origin(web.repo)
         .and_then(|o| origin::commit(&o, sha));
     let (message, author, date) = commit.as_ref().map_or_else(
-        || (String::new(), ("mock".to_owned(), "mock@example.invalid".to_owned()), objects::REPO_CREATED.to_owned()),
-        |c| (c.message.clone(), (c.author_name.clone(), c.author_email.clone()), c.author_date.clone()),
+        || {
+            (
+                String::new(),
+                ("mock".to_owned(), "mock@example.invalid".to_owned()),
+                objects::REPO_CREATED.to_owned(),
+            )
+        },
+        |c| {
+            (
+                c.message.clone(),
+                (c.author_name.clone(), c.author_email.clone()),
+                c.author_date.clone(),
+            )
+        },
     );
     let git_user = json!({"name": author.0, "email": author.1, "date": date});
     json!({
@@ -472,7 +487,12 @@ fn check_run_json(state: &State, web: &Web<'_>, run: &WorkflowRun) -> Value {
 }
 
 /// The fields of a workflow run (`workflow-run`) beyond what [`Web::run`] writes.
-pub(in crate::mock) fn complete_run(state: &State, web: &Web<'_>, run: &WorkflowRun, value: Value) -> Value {
+pub(in crate::mock) fn complete_run(
+    state: &State,
+    web: &Web<'_>,
+    run: &WorkflowRun,
+    value: Value,
+) -> Value {
     let api = web.api();
     let run_api = format!("{api}/actions/runs/{}", run.id);
     let workflow_id = stable_id(&format!("{}/{}", web.repo, run.workflow));
@@ -536,10 +556,18 @@ impl State {
             if let Some(sha) = origin::branch_head(&origin, &branch)
                 && let PathAt::Dir(entries) = origin::read_path(&origin, &sha, ".github/workflows")
             {
-                known.extend(entries.into_iter().filter(|(_, kind, _)| *kind == "file").map(|(n, _, _)| n));
+                known.extend(
+                    entries
+                        .into_iter()
+                        .filter(|(_, kind, _)| *kind == "file")
+                        .map(|(n, _, _)| n),
+                );
             }
         }
-        if let Ok(runs) = ready(self.forge.list_workflow_runs(repo, &WorkflowRunQuery::default())) {
+        if let Ok(runs) = ready(
+            self.forge
+                .list_workflow_runs(repo, &WorkflowRunQuery::default()),
+        ) {
             known.extend(runs.into_iter().map(|r| r.workflow));
         }
         known

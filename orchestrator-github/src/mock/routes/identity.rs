@@ -20,8 +20,8 @@ use orchestrator_core::forge::{
 };
 use serde_json::{Value, json};
 
-use super::super::origin::{self, PathAt};
 use super::super::objects::{self, fill, user_full};
+use super::super::origin::{self, PathAt};
 use super::super::users::{login_for_email, user_json};
 use super::super::{Actor, State};
 use super::collab::{Web, error, invalid, paging, ready, with_link};
@@ -285,7 +285,14 @@ impl Ctx<'_> {
         );
         if let Some(obj) = value.as_object_mut() {
             obj.insert("user".into(), user.clone());
-            obj.insert("merged_at".into(), if pr.merged { json!(objects::REPO_CREATED) } else { Value::Null });
+            obj.insert(
+                "merged_at".into(),
+                if pr.merged {
+                    json!(objects::REPO_CREATED)
+                } else {
+                    Value::Null
+                },
+            );
             obj.insert("locked".into(), json!(false));
             for side in ["head", "base"] {
                 if let Some(end) = obj.get_mut(side).and_then(Value::as_object_mut) {
