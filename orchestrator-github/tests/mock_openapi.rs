@@ -235,11 +235,12 @@ fn served_urls(value: &Value, base: &str, out: &mut BTreeSet<String>) {
                     let api = url.starts_with(&format!("{base}/repos/"))
                         || url.starts_with(&format!("{base}/users/"));
                     let path = url.strip_prefix(base).unwrap_or(url);
-                    let modeled = !NOT_SERVED.contains(&key.as_str())
-                        && !NOT_SERVED_PATHS.iter().any(|p| path.contains(p))
-                        // Commits and their comments, and review comments, are not modeled.
-                        && !(path.contains("/commits/") && !path.contains("/check-runs"))
-                        && !(path.contains("/pulls/") && path.ends_with("/comments"));
+                    // Commits and their comments, and review comments, are not modeled.
+                    let unmodeled = NOT_SERVED.contains(&key.as_str())
+                        || NOT_SERVED_PATHS.iter().any(|p| path.contains(p))
+                        || (path.contains("/commits/") && !path.contains("/check-runs"))
+                        || (path.contains("/pulls/") && path.ends_with("/comments"));
+                    let modeled = !unmodeled;
                     let wanted = is_url
                         && !url.contains('{')
                         && ((api && modeled && (!account_or_repo || key == "url"))
