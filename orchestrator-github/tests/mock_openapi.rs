@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::http::{Reply, request};
 use common::origin::BareOrigin;
-use orchestrator_github::mock::{MockGitHub, MockOptions, ROUTES};
+use orchestrator_github::mock::{MockEvent, MockGitHub, MockOptions, ROUTES};
 use serde_json::{Value, json};
 
 const SUBSET: &str = include_str!("openapi/github-subset.json");
@@ -793,6 +793,42 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
     .await;
     let _ = feature_sha;
 
+    // What GitHub would send webhooks for was recorded, in one place.
+    let events = mock.events();
+    let saw = |wanted: &dyn Fn(&MockEvent) -> bool| events.iter().any(wanted);
+    assert!(
+        saw(&|e| matches!(e, MockEvent::ReleaseCreated { tag, .. } if tag == "v1.0.0")),
+        "{events:?}"
+    );
+    assert!(
+        saw(&|e| matches!(e, MockEvent::AssetUploaded { name, .. } if name == "app.tar.gz")),
+        "{events:?}"
+    );
+    assert!(
+        saw(&|e| matches!(e, MockEvent::WorkflowRun { action, .. } if action == "requested")),
+        "{events:?}"
+    );
+    assert!(
+        saw(&|e| matches!(e, MockEvent::PullRequest { action, .. } if action == "opened")),
+        "{events:?}"
+    );
+    assert!(
+        saw(&|e| matches!(e, MockEvent::PullRequest { action, .. } if action == "closed")),
+        "{events:?}"
+    );
+    assert!(
+        saw(&|e| matches!(e, MockEvent::Issue { action, .. } if action == "closed")),
+        "{events:?}"
+    );
+    assert!(
+        saw(&|e| matches!(e, MockEvent::IssueComment { action, .. } if action == "edited")),
+        "{events:?}"
+    );
+    assert!(
+        saw(&|e| matches!(e, MockEvent::Label { action, .. } if action == "unlabeled")),
+        "{events:?}"
+    );
+
     // The walk stayed inside the table.
     let walked = mock.stats();
     if let Some(outside) = walked.by_route.keys().find(|r| r.contains("(unknown)")) {
@@ -889,4 +925,64 @@ fn a_missing_required_field_is_named_with_its_operation() {
             .any(|p| p.contains("header location is missing")),
         "{problems:?}"
     );
+}
+
+/// GitHub lets anyone with write access upload to a release CI made; so does the mock, and the
+/// asset is then listed with CI's own.
+#[tokio::test]
+async fn an_asset_uploads_to_a_release_the_simulated_ci_made() {
+    let mock = MockGitHub::start(
+        MockOptions::default()
+            .ci_delay(std::time::Duration::ZERO)
+            .asset_interval(std::time::Duration::ZERO),
+    )
+    .await
+    .expect("mock starts");
+    mock.notify_tag_pushed("acme", "app", "v2.0.0");
+    let release = request(
+        mock.url(),
+        "GET",
+        "/repos/acme/app/releases/tags/v2.0.0",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(release.status, 200, "CI published it");
+    let id = json_of(&release)["id"].as_u64().expect("id");
+    let uploaded = request(
+        mock.url(),
+        "POST",
+        &format!("/repos/acme/app/releases/{id}/assets?name=extra.txt"),
+        Some(&json!("extra")),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        uploaded.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&uploaded.body)
+    );
+    assert!(uploaded.header("location").is_some(), "a 201 says where");
+    let problems = Description::load().check(
+        "POST /repos/{owner}/{repo}/releases/{release_id}/assets",
+        &uploaded,
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    let assets = request(
+        mock.url(),
+        "GET",
+        &format!("/repos/acme/app/releases/{id}/assets"),
+        None,
+        &[],
+    )
+    .await;
+    let names: Vec<String> = json_of(&assets)
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["name"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["extra.txt"]);
+    mock.shutdown().await;
 }

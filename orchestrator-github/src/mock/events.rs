@@ -2,19 +2,20 @@
 //! serves calls [`EventLog::emit`], so a webhook sender hooks in here and nowhere else.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 
 /// Something that happened on the mock that GitHub announces with a webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MockEvent {
-    /// A release was created through the API (`release` / `created`), or CI made one.
+    /// A release was created through the API (`release` / `created`).
     ReleaseCreated {
         /// `owner/name`.
         repo: String,
         /// The release's tag.
         tag: String,
     },
-    /// A release became published (`release` / `published`).
+    /// A release made through the API became published (`release` / `published`).
     ReleasePublished {
         /// `owner/name`.
         repo: String,
@@ -30,8 +31,9 @@ pub enum MockEvent {
         /// The asset's file name.
         name: String,
     },
-    /// A workflow run was started by a dispatch, or a simulated CI run failed
-    /// (`workflow_run` / `requested`, `completed`).
+    /// A workflow run was started by a dispatch (`workflow_run` / `requested`), or a tag push's
+    /// run failed as a [`CiFailure`](super::CiFailure) said (`completed`). CI-made releases and
+    /// time-driven run completions are derived from the clock when read and not announced yet.
     WorkflowRun {
         /// `owner/name`.
         repo: String,
@@ -83,23 +85,32 @@ pub enum MockEvent {
 /// How many events are kept (the most recent ones).
 const KEPT: usize = 10_000;
 
-/// The recorded events, oldest first.
+/// The recorded events, oldest first. Recording takes `&self` so handlers that only read the
+/// state can announce what they did.
 #[derive(Debug, Default)]
 pub(crate) struct EventLog {
-    events: VecDeque<MockEvent>,
+    events: Mutex<VecDeque<MockEvent>>,
 }
 
 impl EventLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<MockEvent>> {
+        // Plain data: a panic elsewhere cannot leave it inconsistent.
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Records `event`: the one point a webhook sender hooks into.
-    pub(crate) fn emit(&mut self, event: MockEvent) {
+    pub(crate) fn emit(&self, event: MockEvent) {
         tracing::debug!(?event, "mock: event");
-        if self.events.len() >= KEPT {
-            self.events.pop_front();
+        let mut events = self.lock();
+        if events.len() >= KEPT {
+            events.pop_front();
         }
-        self.events.push_back(event);
+        events.push_back(event);
     }
 
     pub(crate) fn all(&self) -> Vec<MockEvent> {
-        self.events.iter().cloned().collect()
+        self.lock().iter().cloned().collect()
     }
 }

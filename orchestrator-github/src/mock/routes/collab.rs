@@ -273,7 +273,7 @@ fn dispatch_workflow(
     dispatch: GhWorkflowDispatch,
 ) -> Answer {
     let repo = web.repo;
-    let Some(file) = super::github::find_workflow(state, repo, workflow) else {
+    let Some(file) = super::github::dispatchable_workflow(state, repo, workflow) else {
         return Answer::not_found();
     };
     if let Some(origin) = state.ci.origin(repo) {

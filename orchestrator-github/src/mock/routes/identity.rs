@@ -20,6 +20,7 @@ use orchestrator_core::forge::{
 };
 use serde_json::{Value, json};
 
+use super::super::events::MockEvent;
 use super::super::objects::{self, fill, user_full};
 use super::super::origin::{self, PathAt};
 use super::super::users::{login_for_email, user_json};
@@ -261,6 +262,15 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn user(&self, login: &str) -> Value {
         user_json(self.web.base_url, &self.state.users, login)
+    }
+
+    /// Records a pull-request event (see [`MockEvent`]).
+    fn announce_pull(&self, number: u64, action: &str) {
+        self.state.events.emit(MockEvent::PullRequest {
+            repo: self.web.repo.to_string(),
+            number,
+            action: action.into(),
+        });
     }
 
     /// The acting login, for hooks that take one; `None` for the forge's token user.
@@ -542,7 +552,10 @@ impl Ctx<'_> {
             None => ready(self.forge.create_pull_request(self.web.repo, &new)),
         };
         match opened {
-            Ok(pr) => Answer::json(StatusCode::CREATED, self.pull(&pr)),
+            Ok(pr) => {
+                self.announce_pull(pr.number, "opened");
+                Answer::json(StatusCode::CREATED, self.pull(&pr))
+            }
             Err(Error::AlreadyExists { .. }) => Answer::json(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({
@@ -601,7 +614,15 @@ impl Ctx<'_> {
             return error(&e);
         }
         match ready(self.forge.pull_request(self.web.repo, number)) {
-            Ok(pr) => Answer::json(StatusCode::OK, self.pull(&pr)),
+            Ok(after) => {
+                let action = match (pr.state.as_str(), after.state.as_str()) {
+                    ("open", "closed") => "closed",
+                    ("closed", "open") => "reopened",
+                    _ => "edited",
+                };
+                self.announce_pull(number, action);
+                Answer::json(StatusCode::OK, self.pull(&after))
+            }
             Err(e) => error(&e),
         }
     }
@@ -687,6 +708,7 @@ impl Ctx<'_> {
         if let Err(e) = self.forge.close_pull_request(self.web.repo, number, true) {
             return error(&e);
         }
+        self.announce_pull(number, "closed");
         Answer::json(
             StatusCode::OK,
             json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
@@ -708,7 +730,14 @@ impl Ctx<'_> {
             .forge
             .comment_as(self.web.repo, number, login, &comment.body)
         {
-            Ok(c) => Answer::json(StatusCode::CREATED, self.comment(Some(number), &c)),
+            Ok(c) => {
+                self.state.events.emit(MockEvent::IssueComment {
+                    repo: self.web.repo.to_string(),
+                    number,
+                    action: "created".into(),
+                });
+                Answer::json(StatusCode::CREATED, self.comment(Some(number), &c))
+            }
             Err(e) => error(&e),
         }
     }
@@ -728,10 +757,15 @@ impl Ctx<'_> {
             None => ready(self.forge.update_comment(self.web.repo, id, &edit.body)),
         };
         match edited {
-            Ok(c) => Answer::json(
-                StatusCode::OK,
-                self.comment(self.forge.comment_issue(self.web.repo, id), &c),
-            ),
+            Ok(c) => {
+                let number = self.forge.comment_issue(self.web.repo, id);
+                self.state.events.emit(MockEvent::IssueComment {
+                    repo: self.web.repo.to_string(),
+                    number: number.unwrap_or_default(),
+                    action: "edited".into(),
+                });
+                Answer::json(StatusCode::OK, self.comment(number, &c))
+            }
             Err(Error::PermissionDenied { .. }) => Answer::error(
                 StatusCode::FORBIDDEN,
                 "Must have push access to edit another user's comment",
