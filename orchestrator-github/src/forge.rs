@@ -20,7 +20,7 @@ use crate::wire::{
     GhAsset, GhComment, GhCommentBody, GhComparison, GhContent, GhError, GhIssue, GhLabels,
     GhNewIssue, GhNewPullRequest, GhNewRef, GhNewRelease, GhNewReview, GhPermission, GhPullCommit,
     GhPullFile, GhPullRequest, GhRelease, GhReleaseUpdate, GhRepositoryDispatch, GhReview, GhUser,
-    GhWorkflowDispatch, GhWorkflowRun, GhWorkflowRuns, format_time,
+    GhWorkflowDispatch, GhWorkflowDispatchRun, GhWorkflowRun, GhWorkflowRuns, format_time,
 };
 
 /// GitHub's public API.
@@ -54,7 +54,13 @@ struct Inner {
     transport: Transport,
     /// Tags watched through their repo's newest-release page (see `release_by_tag`).
     watched: std::sync::Mutex<WatchedTags>,
+    /// Run ids GitHub returned for our dispatches, by (repo, workflow file): listings include
+    /// them even before GitHub's run list shows them (see `list_workflow_runs`).
+    dispatched: std::sync::Mutex<std::collections::HashMap<(String, String), Vec<u64>>>,
 }
+
+/// How many dispatched run ids are remembered per workflow (the newest).
+const DISPATCHED_KEPT: usize = 64;
 
 impl fmt::Debug for GitHubForge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -213,6 +219,7 @@ impl GitHubForgeBuilder {
                 page_size: self.page_size,
                 transport: Transport::new(config, policy)?,
                 watched: std::sync::Mutex::default(),
+                dispatched: std::sync::Mutex::default(),
             }),
         })
     }
@@ -291,6 +298,16 @@ impl GitHubForge {
         // Plain data: a panic elsewhere cannot leave it inconsistent.
         self.inner
             .watched
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_dispatched(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), Vec<u64>>> {
+        // Plain data: a panic elsewhere cannot leave it inconsistent.
+        self.inner
+            .dispatched
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -581,13 +598,40 @@ impl Forge for GitHubForge {
             self.repo_url(repo),
             encode(&dispatch.workflow)
         );
-        let body = GhWorkflowDispatch {
+        // Ask for the run's id: GitHub answers `200` with it where it supports the field.
+        let mut body = GhWorkflowDispatch {
             git_ref: dispatch.git_ref.clone(),
             inputs: dispatch.inputs.clone(),
+            return_run_details: Some(true),
         };
-        let reply = self.send_json(Method::POST, url, &body, &what).await?;
+        let mut reply = self
+            .send_json(Method::POST, url.clone(), &body, &what)
+            .await?;
+        if reply.status == StatusCode::UNPROCESSABLE_ENTITY
+            && reply.body.contains("return_run_details")
+        {
+            // A GitHub (Enterprise Server) without the field: dispatch without it; the caller
+            // correlates the run.
+            body.return_run_details = None;
+            reply = self.send_json(Method::POST, url, &body, &what).await?;
+        }
         match reply.status {
-            StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
+            StatusCode::OK => {
+                if let Ok(run) = serde_json::from_str::<GhWorkflowDispatchRun>(&reply.body) {
+                    let key = (
+                        repo.to_string(),
+                        orchestrator_core::forge::workflow_file(&dispatch.workflow).to_owned(),
+                    );
+                    let mut dispatched = self.lock_dispatched();
+                    let ids = dispatched.entry(key).or_default();
+                    ids.push(run.workflow_run_id);
+                    if ids.len() > DISPATCHED_KEPT {
+                        ids.remove(0);
+                    }
+                }
+                Ok(())
+            }
+            StatusCode::NO_CONTENT => Ok(()),
             StatusCode::NOT_FOUND => Err(Error::NotFound {
                 what: format!("workflow {} of {repo}", dispatch.workflow),
             }),
@@ -636,6 +680,35 @@ impl Forge for GitHubForge {
                     .collect())
             })
             .await?;
+        // Runs GitHub said our dispatches started: by id, when the listing does not show them
+        // yet (GitHub's run list lags behind a dispatch), so correlation finds them at once.
+        if let Some(workflow) = &query.workflow
+            && query
+                .event
+                .as_deref()
+                .is_none_or(|e| e == "workflow_dispatch")
+        {
+            let key = (
+                repo.to_string(),
+                orchestrator_core::forge::workflow_file(workflow).to_owned(),
+            );
+            let ids = self
+                .lock_dispatched()
+                .get(&key)
+                .cloned()
+                .unwrap_or_default();
+            for id in ids {
+                if runs.iter().any(|r| r.id == id) {
+                    continue;
+                }
+                match self.workflow_run(repo, id).await {
+                    Ok(run) => runs.push(run),
+                    // Deleted since, or not visible to this token: the listing decides.
+                    Err(Error::NotFound { .. } | Error::PermissionDenied { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         // GitHub filters already; these guard against a server that ignores a parameter. Times
         // are compared at GitHub's precision (whole seconds).
         let after_second = query.created_after_ms.map(|ms| ms - ms.rem_euclid(1000));

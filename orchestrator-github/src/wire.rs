@@ -199,6 +199,15 @@ pub(crate) struct GhWorkflowDispatch {
     pub(crate) git_ref: String,
     #[serde(default)]
     pub(crate) inputs: std::collections::BTreeMap<String, String>,
+    /// Asks GitHub to answer `200` with the run's id and URLs instead of `204`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) return_run_details: Option<bool>,
+}
+
+/// GitHub's answer to a dispatch with `return_run_details` (`workflow-dispatch-response`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct GhWorkflowDispatchRun {
+    pub(crate) workflow_run_id: u64,
 }
 
 /// The body of `POST /repos/{o}/{r}/dispatches`.
@@ -1119,10 +1128,11 @@ mod tests {
         let dispatch = GhWorkflowDispatch {
             git_ref: "main".into(),
             inputs: [("correlation_id".to_owned(), "c-1".to_owned())].into(),
+            return_run_details: Some(true),
         };
         assert_eq!(
             serde_json::to_string(&dispatch).expect("serialises"),
-            r#"{"ref":"main","inputs":{"correlation_id":"c-1"}}"#
+            r#"{"ref":"main","inputs":{"correlation_id":"c-1"},"return_run_details":true}"#
         );
         let dispatch = GhRepositoryDispatch {
             event_type: "build_node".into(),

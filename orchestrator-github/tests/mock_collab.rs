@@ -19,6 +19,9 @@ async fn start(page_size: u32) -> (MockGitHub, GitHubForge, RepoId) {
         .await
         .expect("mock server starts");
     server.create_repo("acme", "app");
+    for workflow in ["release.yml", "other.yml", "build.yml"] {
+        server.add_workflow("acme", "app", workflow);
+    }
     let forge = GitHubForge::builder()
         .api_url(server.url())
         .page_size(page_size)
@@ -286,4 +289,142 @@ async fn a_dispatch_github_rejects_is_invalid_input() {
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     assert!(err.to_string().contains("ref is required"), "{err}");
     server.shutdown().await;
+}
+
+/// GitHub's run list lags behind a dispatch; with the run id GitHub returns for the dispatch
+/// (`return_run_details`), the adapter finds the run at once anyway. Without the id, correlation
+/// alone sees nothing until the list catches up.
+#[tokio::test]
+async fn a_dispatched_run_is_found_by_the_id_github_returns_before_the_run_list_shows_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server =
+        MockGitHub::start(MockOptions::default().run_listing_lag(Duration::from_secs(3600)))
+            .await
+            .expect("mock server starts");
+    server.create_repo("acme", "app");
+    server.add_workflow("acme", "app", "release.yml");
+    let repo = RepoId::new("acme", "app");
+    let forge = GitHubForge::builder()
+        .api_url(server.url())
+        .build()
+        .expect("forge builds");
+    let correlation = orchestrator_core::publish::dispatch_correlated(
+        &forge,
+        &repo,
+        dispatch("release.yml", "ignored"),
+        Some(("correlation_id", "publish-42-app")),
+        None,
+        now_ms(),
+    )
+    .await
+    .expect("dispatch");
+    let run = orchestrator_core::publish::find_run(&forge, &repo, &correlation)
+        .await
+        .expect("find")
+        .expect("the dispatched run, by its id");
+    assert!(run.display_title.contains("publish-42-app"), "{run:?}");
+    // The listing alone does not show it yet: the id is what found it.
+    let listed = forge
+        .list_workflow_runs(&repo, &WorkflowRunQuery::default())
+        .await
+        .expect("list");
+    assert!(listed.is_empty(), "{listed:?}");
+    // The dispatch asked for the run's details and got them.
+    let asked = server.requests().iter().any(|r| {
+        r.path
+            .ends_with("/actions/workflows/release.yml/dispatches")
+            && r.status == 200
+    });
+    assert!(asked, "{:?}", server.requests());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn dispatching_a_workflow_the_repository_does_not_have_is_not_found() {
+    let (server, forge, repo) = start(100).await;
+    let err = forge
+        .dispatch_workflow(&repo, &dispatch("missing.yml", "c-1"))
+        .await
+        .expect_err("no such workflow");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    server.shutdown().await;
+}
+
+/// `--fail REPO[:TAG][=CONCLUSION]`: a matching dispatch's run concludes as told, and its job
+/// shows the failure in `.../runs/{id}/jobs`.
+#[tokio::test]
+async fn a_ci_failure_on_demand_fails_the_dispatched_run_and_its_job() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let failure = "acme/app:v2.0.0=timed_out".parse().expect("valid --fail");
+    let server = MockGitHub::start(MockOptions::default().fail(failure))
+        .await
+        .expect("mock server starts");
+    server.create_repo("acme", "app");
+    server.add_workflow("acme", "app", "release.yml");
+    server.forge().configure_workflow(
+        &RepoId::new("acme", "app"),
+        "release.yml",
+        WorkflowSimulation {
+            queued_for: Duration::ZERO,
+            runs_for: Duration::ZERO,
+            ..WorkflowSimulation::default()
+        },
+    );
+    let repo = RepoId::new("acme", "app");
+    let forge = GitHubForge::builder()
+        .api_url(server.url())
+        .build()
+        .expect("forge builds");
+    let mut failing = dispatch("release.yml", "c-fail");
+    failing.inputs.insert("version".into(), "2.0.0".into());
+    let mut passing = dispatch("release.yml", "c-pass");
+    passing.inputs.insert("version".into(), "2.0.1".into());
+    for d in [&failing, &passing] {
+        forge.dispatch_workflow(&repo, d).await.expect("dispatch");
+    }
+    let runs = forge
+        .list_workflow_runs(&repo, &WorkflowRunQuery::default())
+        .await
+        .expect("list");
+    let conclusion = |needle: &str| {
+        runs.iter()
+            .find(|r| r.display_title.contains(needle))
+            .and_then(|r| r.conclusion.clone())
+    };
+    assert_eq!(
+        conclusion("c-fail").as_deref(),
+        Some("timed_out"),
+        "{runs:?}"
+    );
+    assert_eq!(conclusion("c-pass").as_deref(), Some("success"), "{runs:?}");
+    let failed = runs
+        .iter()
+        .find(|r| r.display_title.contains("c-fail"))
+        .expect("failed run");
+    let body = reqwest_free_get(
+        server.url(),
+        &format!("/repos/acme/app/actions/runs/{}/jobs", failed.id),
+    )
+    .await;
+    let jobs: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(jobs["jobs"][0]["conclusion"], "timed_out", "{jobs}");
+    assert_eq!(
+        jobs["jobs"][0]["steps"][1]["conclusion"], "timed_out",
+        "{jobs}"
+    );
+    server.shutdown().await;
+}
+
+/// A plain GET over a loopback socket, the body as text.
+async fn reqwest_free_get(base: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.expect("read");
+    raw.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }

@@ -31,6 +31,8 @@ async fn fixture_with(
         .await
         .expect("mock server starts");
     server.create_repo("acme", "app");
+    // The conformance suite dispatches it; GitHub answers 404 for a workflow a repo lacks.
+    server.add_workflow("acme", "app", "release.yml");
     server.require_token(TOKEN);
     let builder = GitHubForge::builder()
         .api_url(server.url())

@@ -20,7 +20,7 @@ use orchestrator_core::config::Config;
 use orchestrator_core::forge::CiSimulation;
 use orchestrator_core::secret::SecretString;
 use orchestrator_git::GixVcs;
-use orchestrator_github::mock::{MockGitHub, MockOptions};
+use orchestrator_github::mock::{CiFailure, MockGitHub, MockOptions};
 
 use crate::args::{Global, OutputFormat};
 use crate::wiring;
@@ -81,6 +81,19 @@ pub(crate) struct MockForgeArgs {
     /// answers 401, and no token may only read.
     #[arg(long, value_name = "FILE")]
     pub(crate) users: Option<PathBuf>,
+
+    /// Make the simulated CI fail, to rehearse a failing release: REPO is owner/name, TAG limits
+    /// it to one tag, CONCLUSION is failure (default), cancelled or timed_out. A matching tag
+    /// push gets a completed `push` run of the release workflow with that conclusion (its failed
+    /// job in .../actions/runs/{id}/jobs) and never a release; a matching workflow dispatch
+    /// (its ref or an input is the tag or its version) starts a run that concludes so.
+    /// Repeatable.
+    #[arg(long = "fail", value_name = "REPO[:TAG][=CONCLUSION]", value_parser = ci_failure)]
+    pub(crate) fail: Vec<CiFailure>,
+}
+
+fn ci_failure(s: &str) -> Result<CiFailure, String> {
+    s.parse()
 }
 
 fn fault_rate(s: &str) -> Result<f64, String> {
@@ -151,6 +164,17 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
     if !logins.is_empty() {
         eprintln!("mock-forge: users {}", logins.join(", "));
     }
+    for f in &args.fail {
+        eprintln!(
+            "mock-forge: CI of {}{} concludes {}",
+            f.repo,
+            f.tag
+                .as_deref()
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default(),
+            f.conclusion
+        );
+    }
     eprintln!(
         "mock-forge: stats at {}/_mock/stats; stop with Ctrl-C",
         mock.url()
@@ -194,6 +218,9 @@ async fn options(args: &MockForgeArgs, config: Option<Config>) -> anyhow::Result
             Error::invalid_input("--require-token needs GITHUB_TOKEN or GH_TOKEN to be set")
         })?;
         options = options.token(token.expose());
+    }
+    for failure in &args.fail {
+        options = options.fail(failure.clone());
     }
     if let Some(file) = &args.users {
         let users = orchestrator_github::mock::load_users(file)?;

@@ -32,37 +32,30 @@
 //! - [`MockGitHub::inject`]: the next requests answer a scripted [`MockFault`].
 //!
 //! # Endpoints
-//! | method | path | notes |
-//! |---|---|---|
-//! | GET | `/repos/{o}/{r}/releases?per_page=&page=` | newest first, `Link` with `next`/`last`, `ETag` |
-//! | GET | `/repos/{o}/{r}/releases/tags/{tag}` | `ETag`; `If-None-Match` → `304`; drafts hidden, as on GitHub |
-//! | GET | `/repos/{o}/{r}/releases/{id}` | `ETag` |
-//! | GET | `/repos/{o}/{r}/releases/{id}/assets?per_page=&page=` | `Link` pagination, `ETag` |
-//! | POST | `/repos/{o}/{r}/releases` | `201`; `422 already_exists` for a taken tag |
-//! | POST | `/repos/{o}/{r}/releases/{id}/assets?name=` | `201`, state `uploaded`; `422` for a taken name |
-//! | GET | `/repos/{o}/{r}/releases/latest` | newest published non-prerelease, `ETag` |
-//! | PATCH | `/repos/{o}/{r}/releases/{id}` | name, body, draft, prerelease |
-//! | POST | `/repos/{o}/{r}/actions/workflows/{workflow}/dispatches` | `204`; starts a simulated run |
-//! | GET | `/repos/{o}/{r}/actions/runs`, `.../actions/workflows/{workflow}/runs` | `event`, `head_sha`, `created=>=T` filters; `{total_count, workflow_runs}`, `Link` pagination |
-//! | GET | `/repos/{o}/{r}/actions/runs/{id}` | status moves with time |
-//! | POST | `/repos/{o}/{r}/dispatches` | `204`; starts workflows listening for the event type |
-//! | POST | `/repos/{o}/{r}/git/refs` | `201`; `422 Reference already exists` |
-//! | POST | `/repos/{o}/{r}/pulls` | `201`; `422` when an open one has the same head and base |
-//! | GET | `/repos/{o}/{r}/pulls/{n}` | |
-//! | POST | `/repos/{o}/{r}/issues/{n}/labels` | the issue's labels |
-//! | DELETE | `/repos/{o}/{r}/issues/{n}/labels/{name}` | `404 Label does not exist` when absent |
-//! | POST, GET | `/repos/{o}/{r}/issues/{n}/comments` | `201`; list oldest first, `Link` pagination |
-//! | GET | `/repos/{o}/{r}/collaborators/{user}/permission` | `permission` (legacy) and `role_name` |
-//! | GET, PATCH | `/repos/{o}/{r}/issues/comments/{id}` | edit: the author or write access; moves `updated_at` |
-//! | GET | `/repos/{o}/{r}/pulls?state=` | newest first, `Link` pagination |
-//! | PATCH | `/repos/{o}/{r}/pulls/{n}` | `state` (close, reopen), `title`, `body`: the author or write access |
-//! | PUT | `/repos/{o}/{r}/pulls/{n}/merge` | a merge commit on the base in the origin; `405` when not open |
-//! | GET, POST | `/repos/{o}/{r}/pulls/{n}/reviews` | at the head; the author's approval is `422` |
-//! | GET | `/repos/{o}/{r}/pulls/{n}/commits`, `.../files` | from the origin (e-mails mapped to logins) |
-//! | GET | `/repos/{o}/{r}/contents/{path}?ref=` | base64, from the origin's tree at the ref |
-//! | GET | `/repos/{o}/{r}/compare/{base}...{head}` | ahead/behind and merge base, from the origin |
-//! | GET | `/user` | the token's user |
-//! | GET | `/_mock/stats` | [`MockStats`] as JSON (not counted, never faulted) |
+//! [`ROUTES`] lists every route served; anything else answers `404`. Every answer is GitHub's full
+//! object and is checked against GitHub's published OpenAPI description by
+//! `tests/mock_openapi.rs` (status, body schema, documented headers); the official
+//! `@octokit/rest` client drives a flow against the mock in `tests/octokit_flow.rs`. Besides the
+//! rate-limit headers, every answer carries `x-github-request-id`,
+//! `x-github-api-version-selected` (`X-GitHub-Api-Version`: `2022-11-28` or `2026-03-10`, others
+//! `400`) and `x-github-media-type`; a `201` carries `Location`; error bodies carry GitHub's
+//! `status` field. Notable behaviours:
+//! - releases: newest first with `Link` pagination and `ETag`/`304`; drafts hidden by tag; assets
+//!   upload to API-made and CI-made releases, and `GET .../releases/assets/{id}` with
+//!   `Accept: application/octet-stream` (or the `browser_download_url`) answers the bytes.
+//! - `POST .../actions/workflows/{workflow}/dispatches`: `404` for a workflow the repo does not
+//!   have (see [`MockGitHub::add_workflow`]), `422` for a ref its origin does not have; `204`,
+//!   or `200` with `workflow_run_id`, `run_url` and `html_url` when the body sets
+//!   `return_run_details` (the default from API version `2026-03-10`).
+//! - `POST .../pulls` from a branch the origin does not have: `422`; `GET .../pulls?head=&base=`
+//!   filter; labels, comments and `PATCH` (title, body, state) work on plain issues too.
+//! - `GET /_mock/stats`: [`MockStats`] as JSON (not counted, never faulted).
+//!
+//! # Simulated CI failures and events
+//! [`MockOptions::failures`] ([`CiFailure`], `mock-forge --fail`) makes matching tag pushes end in
+//! a failed `push` run (and no release) and matching dispatches conclude as told; each run's one
+//! `build` job is in `.../runs/{id}/jobs`. What GitHub would send webhooks for is recorded in one
+//! place ([`MockEvent`], [`MockGitHub::events`]) for a webhook sender to hook into.
 //!
 //! # Workflows, pull requests, comments, permissions
 //! These routes are served by an [`InMemoryForge`] ([`MockGitHub::forge`]): the same simulation
@@ -87,22 +80,29 @@
 //! [`CiSimulation::release_after`]: orchestrator_core::forge::CiSimulation::release_after
 
 mod ci;
+mod events;
 mod faults;
+mod objects;
 mod options;
 mod origin;
 mod routes;
 mod stats;
+mod table;
 mod users;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orchestrator_core::forge::{InMemoryForge, Permission, Release, ReleaseUpdate, RepoId};
+use orchestrator_core::forge::{
+    InMemoryForge, Permission, Release, ReleaseAsset, ReleaseUpdate, RepoId,
+};
 use tokio::sync::oneshot;
 
-pub use options::MockOptions;
+pub use events::MockEvent;
+pub use options::{CiFailure, MockOptions};
 pub use stats::{FaultStats, MockStats, RouteStats};
+pub use table::{MockRoute, ROUTES};
 pub use users::{MockUser, load_users, parse_users};
 
 use ci::Ci;
@@ -189,6 +189,34 @@ struct State {
     actor: Actor,
     /// Repositories whose forge already holds the users' permissions.
     permissions_shared: BTreeSet<String>,
+    /// Workflow files known to exist, by repository (besides the config's and the origin's).
+    workflows: BTreeMap<String, BTreeSet<String>>,
+    /// When each release was created and by whom, by release id.
+    release_meta: BTreeMap<u64, (i64, String)>,
+    /// Uploaded assets' bytes, by asset id (CI-made assets are generated from their name).
+    asset_bytes: BTreeMap<u64, Vec<u8>>,
+    /// Assets uploaded through the API to CI-made releases, by release id.
+    ci_assets: BTreeMap<u64, Vec<ReleaseAsset>>,
+    /// Labels of plain issues (pull requests keep theirs in the forge), by (repo, number).
+    issue_labels: BTreeMap<(String, u64), Vec<String>>,
+    /// Title and state edits of plain issues, by (repo, number).
+    issue_edits: BTreeMap<(String, u64), (Option<String>, Option<String>)>,
+    /// Which simulated CI runs fail, and how.
+    failures: Vec<CiFailure>,
+    /// Tags whose failed `push` run has been recorded, by repository.
+    failed_pushes: BTreeSet<(String, String)>,
+    /// Numbers `x-github-request-id` is made from.
+    request_seq: u64,
+    /// What happened, for a webhook sender (see [`MockEvent`]).
+    events: events::EventLog,
+    /// The config the mock was started with (its repos' release workflows exist).
+    config: Option<orchestrator_core::config::Config>,
+    /// The request being served: its `X-GitHub-Api-Version` (GitHub's default when absent).
+    api_version: String,
+    /// The request being served: its `Accept` header.
+    accept: String,
+    /// See [`MockOptions::run_listing_lag`].
+    run_listing_lag: Duration,
 }
 
 impl State {
@@ -287,6 +315,11 @@ impl State {
     }
 
     fn ci_release(&mut self, repo: &RepoId, tag: &str) -> Option<Release> {
+        // A failed CI run publishes nothing.
+        let name = repo.to_string();
+        if self.failures.iter().any(|f| f.matches(&name, Some(tag))) {
+            return None;
+        }
         let mut next = self.next_id;
         let release = self.ci.release(repo, tag, || {
             next += 1;
@@ -296,6 +329,9 @@ impl State {
         let mut release = release?;
         if let Some(update) = self.ci_updates.get(&release.id) {
             release.apply_update(update);
+        }
+        if let Some(extra) = self.ci_assets.get(&release.id) {
+            release.assets.extend(extra.iter().cloned());
         }
         Some(release)
     }
@@ -368,6 +404,20 @@ impl MockGitHub {
             users: options.users.clone(),
             actor: Actor::Token,
             permissions_shared: BTreeSet::new(),
+            workflows: BTreeMap::new(),
+            release_meta: BTreeMap::new(),
+            asset_bytes: BTreeMap::new(),
+            ci_assets: BTreeMap::new(),
+            issue_labels: BTreeMap::new(),
+            issue_edits: BTreeMap::new(),
+            failures: options.failures.clone(),
+            failed_pushes: BTreeSet::new(),
+            request_seq: 0,
+            events: events::EventLog::default(),
+            config: options.config.clone(),
+            api_version: routes::DEFAULT_API_VERSION.to_owned(),
+            accept: String::new(),
+            run_listing_lag: options.run_listing_lag,
         }));
         let app = routes::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -476,5 +526,31 @@ impl MockGitHub {
     /// Request counts, as `GET /_mock/stats` serves them.
     pub fn stats(&self) -> MockStats {
         lock(&self.state).stats.clone()
+    }
+
+    /// Declares that `owner/name` has the workflow file `workflow` (e.g. `release.yml`), so
+    /// dispatching it is accepted. Workflows also exist when the config names them as a repo's
+    /// release workflow, when the repo's origin has `.github/workflows/<file>`, or when runs of
+    /// them exist; dispatching any other workflow answers `404`, as on GitHub (a repository with
+    /// no known workflow at all accepts any: the mock cannot see `InMemoryForge` configuration).
+    pub fn add_workflow(&self, owner: &str, name: &str, workflow: &str) {
+        let mut state = lock(&self.state);
+        let file = orchestrator_core::forge::workflow_file(workflow).to_owned();
+        state
+            .workflows
+            .entry(RepoId::new(owner, name).to_string())
+            .or_default()
+            .insert(file);
+    }
+
+    /// Makes the simulated CI fail as `failure` says (see [`CiFailure`]), from now on.
+    pub fn fail_ci(&self, failure: CiFailure) {
+        lock(&self.state).failures.push(failure);
+    }
+
+    /// Everything that happened that GitHub would send a webhook for, oldest first (see
+    /// [`MockEvent`]).
+    pub fn events(&self) -> Vec<MockEvent> {
+        lock(&self.state).events.all()
     }
 }

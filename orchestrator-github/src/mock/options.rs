@@ -65,6 +65,79 @@ pub struct MockOptions {
     /// as its token's user (comments, reviews, pull requests are theirs; mutations need their
     /// permission), an unknown token answers `401`, and no token reads only.
     pub users: Vec<super::MockUser>,
+    /// Simulated CI runs that fail (see [`CiFailure`]); default none.
+    pub failures: Vec<CiFailure>,
+    /// How long a new workflow run stays out of run listings (GitHub's list lags behind a
+    /// dispatch; `GET .../runs/{id}` shows it at once). Default 0.
+    pub run_listing_lag: Duration,
+}
+
+/// Which simulated CI runs fail, and how: `orchestrator mock-forge --fail REPO[:TAG][=CONCLUSION]`.
+///
+/// A matching tag push gets a completed `push` run of the repo's release workflow with this
+/// conclusion (and a failed `build` job in `.../runs/{id}/jobs`) and never a release; a matching
+/// workflow dispatch starts a run that concludes this way.
+///
+/// ```
+/// use orchestrator_github::mock::CiFailure;
+/// let f: CiFailure = "acme/web:v1.2.0=timed_out".parse().expect("valid");
+/// assert_eq!((f.repo.as_str(), f.tag.as_deref(), f.conclusion.as_str()), ("acme/web", Some("v1.2.0"), "timed_out"));
+/// assert!("acme/web=maybe".parse::<CiFailure>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiFailure {
+    /// `owner/name`.
+    pub repo: String,
+    /// Only this tag (a dispatch matches when its ref or an input is the tag or its version);
+    /// `None`: every run of the repo.
+    pub tag: Option<String>,
+    /// `failure`, `cancelled` or `timed_out`.
+    pub conclusion: String,
+}
+
+impl std::str::FromStr for CiFailure {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (target, conclusion) = s.split_once('=').unwrap_or((s, "failure"));
+        if !["failure", "cancelled", "timed_out"].contains(&conclusion) {
+            return Err(format!(
+                "conclusion {conclusion:?} is not one of failure, cancelled, timed_out"
+            ));
+        }
+        let (repo, tag) = match target.split_once(':') {
+            Some((repo, tag)) if !tag.is_empty() => (repo, Some(tag.to_owned())),
+            Some(_) => return Err(format!("{target:?}: the tag after ':' is empty")),
+            None => (target, None),
+        };
+        match repo.split_once('/') {
+            Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
+            }
+            _ => return Err(format!("{repo:?} is not OWNER/NAME")),
+        }
+        Ok(Self {
+            repo: repo.to_owned(),
+            tag,
+            conclusion: conclusion.to_owned(),
+        })
+    }
+}
+
+impl CiFailure {
+    /// Whether this failure is about `repo` and (when it names a tag) `tag`.
+    pub(crate) fn matches(&self, repo: &str, tag: Option<&str>) -> bool {
+        self.repo.eq_ignore_ascii_case(repo)
+            && self
+                .tag
+                .as_deref()
+                .is_none_or(|t| tag.is_some_and(|x| tag_matches(t, x)))
+    }
+}
+
+/// Whether `value` is `tag` or the version in it (`v1.2.0` and `1.2.0`).
+fn tag_matches(tag: &str, value: &str) -> bool {
+    let version = tag.trim_start_matches(|c: char| !c.is_ascii_digit());
+    value == tag || (!version.is_empty() && value == version)
 }
 
 impl Default for MockOptions {
@@ -84,6 +157,8 @@ impl Default for MockOptions {
             seed: 0,
             token: None,
             users: Vec::new(),
+            failures: Vec::new(),
+            run_listing_lag: Duration::ZERO,
         }
     }
 }
@@ -162,6 +237,18 @@ impl MockOptions {
     /// Sets [`MockOptions::token`].
     pub fn token(mut self, token: &str) -> Self {
         self.token = Some(SecretString::new(token));
+        self
+    }
+
+    /// Adds a [`CiFailure`] to [`MockOptions::failures`].
+    pub fn fail(mut self, failure: CiFailure) -> Self {
+        self.failures.push(failure);
+        self
+    }
+
+    /// Sets [`MockOptions::run_listing_lag`].
+    pub fn run_listing_lag(mut self, lag: Duration) -> Self {
+        self.run_listing_lag = lag;
         self
     }
 

@@ -79,6 +79,19 @@ pub(crate) fn branch_head(origin: &Path, name: &str) -> Option<String> {
     resolve(origin, &format!("refs/heads/{name}"))
 }
 
+/// Creates branch `name` at commit `sha`; `false` when the commit does not exist (or git fails).
+pub(crate) fn create_branch(origin: &Path, name: &str, sha: &str) -> bool {
+    if name.starts_with('-') || resolve(origin, sha).is_none() {
+        return false;
+    }
+    // The empty old value: only when the branch does not exist yet.
+    git(
+        origin,
+        &["update-ref", &format!("refs/heads/{name}"), sha, ""],
+    )
+    .is_some()
+}
+
 /// The default branch (what `HEAD` points at), `main` when unreadable.
 pub(crate) fn default_branch(origin: &Path) -> String {
     git_text(origin, &["symbolic-ref", "--short", "HEAD"]).unwrap_or_else(|| "main".to_owned())

@@ -17,13 +17,27 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use orchestrator_core::forge::{AssetState, Release, ReleaseAsset, ReleaseUpdate, RepoId};
 use serde_json::{Value, json};
 
+use super::events::MockEvent;
 use super::faults::Chaos;
+use super::objects::{self, fill};
+use super::origin;
 use super::stats::Outcome;
+use super::users::user_json;
 use super::{Actor, MockFault, MockRequest, REQUEST_LOG, Shared, State, lock};
 use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate, format_time};
+use collab::ready;
+use orchestrator_core::forge::Forge as _;
 
 mod collab;
+mod github;
 mod identity;
+
+/// The REST API version GitHub answers when a request names none.
+pub(super) const DEFAULT_API_VERSION: &str = "2022-11-28";
+
+/// The REST API versions the mock answers (`X-GitHub-Api-Version`); others answer `400`, as on
+/// GitHub. From `2026-03-10` on, a workflow dispatch returns the run's details by default.
+pub(super) const API_VERSIONS: &[&str] = &["2022-11-28", "2026-03-10"];
 
 pub(super) fn router(state: Shared) -> Router {
     Router::new().fallback(handle).with_state(state)
@@ -33,6 +47,8 @@ pub(super) fn router(state: Shared) -> Router {
 struct Answer {
     status: StatusCode,
     body: Option<Value>,
+    /// A body that is not JSON (an asset's bytes) and its content type; wins over `body`.
+    raw: Option<(Vec<u8>, String)>,
     headers: Vec<(&'static str, String)>,
     /// Add an `ETag` and answer `304` when it matches `If-None-Match`.
     etag: bool,
@@ -45,6 +61,7 @@ impl Answer {
         Self {
             status,
             body: Some(body),
+            raw: None,
             headers: Vec::new(),
             etag: false,
             billable: true,
@@ -58,11 +75,21 @@ impl Answer {
         }
     }
 
+    /// GitHub's error body (`finish` adds its `status` field).
     fn error(status: StatusCode, message: &str) -> Self {
         Self::json(
             status,
             json!({"message": message, "documentation_url": "https://docs.github.com/rest"}),
         )
+    }
+
+    /// Bytes with their content type (an asset download).
+    fn bytes(bytes: Vec<u8>, content_type: &str) -> Self {
+        Self {
+            raw: Some((bytes, content_type.to_owned())),
+            body: None,
+            ..Self::json(StatusCode::OK, Value::Null)
+        }
     }
 
     fn not_found() -> Self {
@@ -130,6 +157,11 @@ fn answer(
     };
     let if_none_match = header(IF_NONE_MATCH);
     let authorization = header(AUTHORIZATION);
+    let api_version = header(http::HeaderName::from_static("x-github-api-version"));
+    state.api_version = api_version
+        .clone()
+        .unwrap_or_else(|| DEFAULT_API_VERSION.to_owned());
+    state.accept = header(http::header::ACCEPT).unwrap_or_default();
     let path = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
@@ -150,6 +182,12 @@ fn answer(
             && !authorized(state.token.as_deref(), authorization.as_deref()))
     {
         Fate::Answer(Answer::error(StatusCode::UNAUTHORIZED, "Bad credentials").fault())
+    } else if let Some(v) = api_version.filter(|v| !API_VERSIONS.contains(&v.as_str())) {
+        state.api_version = DEFAULT_API_VERSION.to_owned();
+        Fate::Answer(Answer::error(
+            StatusCode::BAD_REQUEST,
+            &format!("API version '{v}' is not supported."),
+        ))
     } else if state.limit.exhausted() {
         state.stats.faults.rate_limit_rejections += 1;
         Fate::Answer(
@@ -211,58 +249,14 @@ fn control(state: &State, method: &Method, rest: &[&str]) -> Response {
 
 /// The route template and the `owner/name` of a request, for the stats.
 fn route_name(method: &Method, segments: &[&str]) -> (String, Option<String>) {
-    let template = match segments {
-        ["repos", _, _] => "/repos/{owner}/{repo}",
-        ["repos", _, _, "releases"] => "/repos/{owner}/{repo}/releases",
-        ["repos", _, _, "releases", "tags", _] => "/repos/{owner}/{repo}/releases/tags/{tag}",
-        ["repos", _, _, "releases", "latest"] => "/repos/{owner}/{repo}/releases/latest",
-        ["repos", _, _, "releases", _] => "/repos/{owner}/{repo}/releases/{release_id}",
-        ["repos", _, _, "releases", _, "assets"] => {
-            "/repos/{owner}/{repo}/releases/{release_id}/assets"
-        }
-        ["repos", _, _, "actions", "workflows", _, "dispatches"] => {
-            "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
-        }
-        ["repos", _, _, "actions", "workflows", _, "runs"] => {
-            "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"
-        }
-        ["repos", _, _, "actions", "runs"] => "/repos/{owner}/{repo}/actions/runs",
-        ["repos", _, _, "actions", "runs", _] => "/repos/{owner}/{repo}/actions/runs/{run_id}",
-        ["repos", _, _, "dispatches"] => "/repos/{owner}/{repo}/dispatches",
-        ["repos", _, _, "git", "refs"] => "/repos/{owner}/{repo}/git/refs",
-        ["repos", _, _, "pulls"] => "/repos/{owner}/{repo}/pulls",
-        ["repos", _, _, "pulls", _] => "/repos/{owner}/{repo}/pulls/{pull_number}",
-        ["repos", _, _, "pulls", _, "merge"] => "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
-        ["repos", _, _, "pulls", _, "reviews"] => {
-            "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"
-        }
-        ["repos", _, _, "pulls", _, "commits"] => {
-            "/repos/{owner}/{repo}/pulls/{pull_number}/commits"
-        }
-        ["repos", _, _, "pulls", _, "files"] => "/repos/{owner}/{repo}/pulls/{pull_number}/files",
-        ["repos", _, _, "issues", "comments", _] => {
-            "/repos/{owner}/{repo}/issues/comments/{comment_id}"
-        }
-        ["repos", _, _, "contents", ..] => "/repos/{owner}/{repo}/contents/{path}",
-        ["repos", _, _, "compare", _] => "/repos/{owner}/{repo}/compare/{basehead}",
-        ["user"] => "/user",
-        ["repos", _, _, "issues", _, "labels"] => {
-            "/repos/{owner}/{repo}/issues/{issue_number}/labels"
-        }
-        ["repos", _, _, "issues", _, "labels", _] => {
-            "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"
-        }
-        ["repos", _, _, "issues", _, "comments"] => {
-            "/repos/{owner}/{repo}/issues/{issue_number}/comments"
-        }
-        ["repos", _, _, "collaborators", _, "permission"] => {
-            "/repos/{owner}/{repo}/collaborators/{username}/permission"
-        }
-        ["repos", _, _, ..] => "/repos/{owner}/{repo}/(unknown)",
-        _ => "(unknown)",
+    let template = match super::table::find(method.as_str(), segments) {
+        Some(route) => route.path,
+        None if matches!(segments, ["repos", _, _, ..]) => "/repos/{owner}/{repo}/(unknown)",
+        None => "(unknown)",
     };
     let repo = match segments {
         ["repos", owner, name, ..] => Some(format!("{owner}/{name}")),
+        [owner, name, "releases", "download", ..] => Some(format!("{owner}/{name}")),
         _ => None,
     };
     (format!("{method} {template}"), repo)
@@ -334,8 +328,22 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
             .max(1);
         (per_page, page)
     };
-    if let (&Method::GET, ["user"]) = (method, segments) {
-        return identity::current_user(state);
+    // Only what the route table lists is served: a handler is unreachable otherwise.
+    if super::table::find(method.as_str(), segments).is_none() {
+        return Answer::not_found();
+    }
+    match (method, segments) {
+        (&Method::GET, ["user"]) => return identity::current_user(state),
+        (&Method::GET, ["users", login]) => return github::user(state, login),
+        (&Method::GET, ["rate_limit"]) => return github::rate_limit(state),
+        (&Method::GET, [owner, name, "releases", "download", tag, file]) => {
+            let repo = RepoId::new(*owner, *name);
+            if !state.knows(&repo) {
+                return Answer::not_found();
+            }
+            return github::download(state, &repo, tag, file);
+        }
+        _ => {}
     }
     let ["repos", owner, name, rest @ ..] = segments else {
         return Answer::not_found();
@@ -344,10 +352,14 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
     if !state.knows(&repo) {
         return Answer::not_found();
     }
+    state.observe_ci_failures(&repo);
     if let Some(refused) = identity::gate(state, method, rest) {
         return refused;
     }
     if let Some(answer) = identity::route(state, &repo, method, uri, rest, body) {
+        return answer;
+    }
+    if let Some(answer) = github::route(state, &repo, method, uri, rest) {
         return answer;
     }
     let base = format!("{}/repos/{repo}", state.base_url);
@@ -357,14 +369,14 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
             let all: Vec<Value> = state
                 .releases(&repo)
                 .iter()
-                .map(|r| release_json(&state.base_url, &repo, r))
+                .map(|r| release_json(state, &repo, r))
                 .collect();
             paginate(all, per_page, page, &format!("{base}/releases"))
         }
         (&Method::GET, ["releases", "tags", tag]) => {
             // As on GitHub: drafts are not visible by tag.
             match state.release(&repo, tag).filter(|r| !r.draft) {
-                Some(r) => Answer::cached(release_json(&state.base_url, &repo, &r)),
+                Some(r) => Answer::cached(release_json(state, &repo, &r)),
                 None => Answer::not_found(),
             }
         }
@@ -374,13 +386,13 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
                 .into_iter()
                 .find(|r| !r.draft && !r.prerelease);
             match latest {
-                Some(r) => Answer::cached(release_json(&state.base_url, &repo, &r)),
+                Some(r) => Answer::cached(release_json(state, &repo, &r)),
                 None => Answer::not_found(),
             }
         }
         (&Method::PATCH, ["releases", id]) => update_release(state, &repo, id, body),
         (&Method::GET, ["releases", id]) => match by_id(state, &repo, id) {
-            Some(r) => Answer::cached(release_json(&state.base_url, &repo, &r)),
+            Some(r) => Answer::cached(release_json(state, &repo, &r)),
             None => Answer::not_found(),
         },
         (&Method::GET, ["releases", id, "assets"]) => {
@@ -391,7 +403,7 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
             let assets = release
                 .assets
                 .iter()
-                .map(|a| asset_json(&state.base_url, &repo, &release.tag, a))
+                .map(|a| asset_json(state, &repo, &release, a))
                 .collect();
             paginate(
                 assets,
@@ -405,13 +417,7 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
             let Some(asset_name) = query("name").filter(|n| !n.is_empty()) else {
                 return Answer::error(StatusCode::UNPROCESSABLE_ENTITY, "name is required");
             };
-            upload(
-                state,
-                &repo,
-                id.parse().unwrap_or(0),
-                &asset_name,
-                body.len(),
-            )
+            upload(state, &repo, id.parse().unwrap_or(0), &asset_name, body)
         }
         _ => collab::route(state, &repo, method, uri, rest, body),
     }
@@ -426,29 +432,41 @@ fn update_release(state: &mut State, repo: &RepoId, id: &str, body: &[u8]) -> An
     let Ok(id) = id.parse::<u64>() else {
         return Answer::not_found();
     };
-    let base_url = state.base_url.clone();
+    let Some(before) = by_id(state, repo, &id.to_string()) else {
+        return Answer::not_found();
+    };
     let made = state
         .repos
         .get_mut(&repo.to_string())
         .and_then(|rs| rs.iter_mut().find(|r| r.id == id));
     if let Some(release) = made {
         release.apply_update(&update);
-        return Answer::json(StatusCode::OK, release_json(&base_url, repo, release));
+        if release.draft {
+            release.published_at_ms = None;
+        } else if release.published_at_ms.is_none() {
+            release.published_at_ms = Some(orchestrator_core::state::now_ms() / 1000 * 1000);
+        }
+    } else {
+        let edits = state.ci_updates.entry(id).or_default();
+        if update.name.is_some() {
+            edits.name.clone_from(&update.name);
+        }
+        if update.body.is_some() {
+            edits.body.clone_from(&update.body);
+        }
+        edits.draft = update.draft.or(edits.draft);
+        edits.prerelease = update.prerelease.or(edits.prerelease);
     }
-    if by_id(state, repo, &id.to_string()).is_none() {
-        return Answer::not_found();
-    }
-    let edits = state.ci_updates.entry(id).or_default();
-    if update.name.is_some() {
-        edits.name.clone_from(&update.name);
-    }
-    if update.body.is_some() {
-        edits.body.clone_from(&update.body);
-    }
-    edits.draft = update.draft.or(edits.draft);
-    edits.prerelease = update.prerelease.or(edits.prerelease);
     match by_id(state, repo, &id.to_string()) {
-        Some(release) => Answer::json(StatusCode::OK, release_json(&base_url, repo, &release)),
+        Some(release) => {
+            if before.draft && !release.draft {
+                state.events.emit(MockEvent::ReleasePublished {
+                    repo: repo.to_string(),
+                    tag: release.tag.clone(),
+                });
+            }
+            Answer::json(StatusCode::OK, release_json(state, repo, &release))
+        }
         None => Answer::not_found(),
     }
 }
@@ -503,8 +521,10 @@ fn page_of(
     (page_items, (!links.is_empty()).then(|| links.join(", ")))
 }
 
-/// A release in GitHub's shape: the fields the adapter reads ([`GhRelease`]) plus GitHub's URLs.
-fn release_json(base_url: &str, repo: &RepoId, r: &Release) -> Value {
+/// A release in GitHub's shape (`release`): the fields the adapter reads ([`GhRelease`]),
+/// GitHub's URLs, its author and dates.
+fn release_json(state: &State, repo: &RepoId, r: &Release) -> Value {
+    let base_url = &state.base_url;
     let web = format!("{base_url}/{repo}/releases");
     let api = format!("{base_url}/repos/{repo}/releases/{}", r.id);
     let gh = GhRelease {
@@ -518,21 +538,39 @@ fn release_json(base_url: &str, repo: &RepoId, r: &Release) -> Value {
         assets: Vec::new(),
         published_at: r.published_at_ms.map(format_time),
     };
-    let mut value = json!(gh);
+    let (created_ms, author) = state.release_meta.get(&r.id).cloned().unwrap_or_else(|| {
+        // CI made it: created when it first appeared, by Actions.
+        (
+            r.published_at_ms
+                .unwrap_or_else(orchestrator_core::state::now_ms),
+            objects::ACTIONS_BOT.to_owned(),
+        )
+    });
+    let value = json!(gh);
+    let value = fill(
+        value,
+        json!({
+            "url": api,
+            "assets_url": format!("{api}/assets"),
+            "upload_url": format!("{api}/assets{{?name,label}}"),
+            "tarball_url": format!("{base_url}/repos/{repo}/tarball/{}", r.tag),
+            "zipball_url": format!("{base_url}/repos/{repo}/zipball/{}", r.tag),
+            "node_id": format!("RE_mock{}", r.id),
+            "target_commitish": ci_default_branch(state, repo),
+            "created_at": format_time(created_ms / 1000 * 1000),
+            "author": user_json(base_url, &state.users, &author),
+        }),
+    );
+    let mut value = value;
     if let Some(obj) = value.as_object_mut() {
-        obj.insert("url".into(), json!(api));
-        obj.insert("assets_url".into(), json!(format!("{api}/assets")));
-        obj.insert(
-            "upload_url".into(),
-            json!(format!("{api}/assets{{?name,label}}")),
-        );
-        obj.insert("node_id".into(), json!(format!("RE_mock{}", r.id)));
+        // `published_at` is required, `null` for a draft.
+        obj.entry("published_at").or_insert(Value::Null);
         obj.insert(
             "assets".into(),
             Value::Array(
                 r.assets
                     .iter()
-                    .map(|a| asset_json(base_url, repo, &r.tag, a))
+                    .map(|a| asset_json(state, repo, r, a))
                     .collect(),
             ),
         );
@@ -540,8 +578,17 @@ fn release_json(base_url: &str, repo: &RepoId, r: &Release) -> Value {
     value
 }
 
-/// An asset in GitHub's shape; an unfinished upload is `open`.
-fn asset_json(base_url: &str, repo: &RepoId, tag: &str, a: &ReleaseAsset) -> Value {
+/// The default branch of `repo` (`main` when it has no origin).
+fn ci_default_branch(state: &State, repo: &RepoId) -> String {
+    state
+        .ci
+        .origin(repo)
+        .map_or_else(|| "main".to_owned(), |o| origin::default_branch(&o))
+}
+
+/// An asset in GitHub's shape (`release-asset`); an unfinished upload is `open`.
+fn asset_json(state: &State, repo: &RepoId, release: &Release, a: &ReleaseAsset) -> Value {
+    let base_url = &state.base_url;
     let gh = GhAsset {
         id: a.id,
         name: a.name.clone(),
@@ -551,38 +598,64 @@ fn asset_json(base_url: &str, repo: &RepoId, tag: &str, a: &ReleaseAsset) -> Val
             _ => "open",
         }
         .into(),
-        browser_download_url: format!("{base_url}/{repo}/releases/download/{tag}/{}", a.name),
+        browser_download_url: format!(
+            "{base_url}/{repo}/releases/download/{}/{}",
+            release.tag, a.name
+        ),
     };
-    let mut value = json!(gh);
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert(
-            "url".into(),
-            json!(format!("{base_url}/repos/{repo}/releases/assets/{}", a.id)),
-        );
-        obj.insert("label".into(), Value::Null);
-        obj.insert("content_type".into(), json!("application/octet-stream"));
-        obj.insert("download_count".into(), json!(0));
+    let (created_ms, author) = state.release_meta.get(&a.id).cloned().unwrap_or_else(|| {
+        (
+            release
+                .published_at_ms
+                .unwrap_or_else(orchestrator_core::state::now_ms),
+            objects::ACTIONS_BOT.to_owned(),
+        )
+    });
+    let time = format_time(created_ms / 1000 * 1000);
+    fill(
+        json!(gh),
+        json!({
+            "url": format!("{base_url}/repos/{repo}/releases/assets/{}", a.id),
+            "node_id": format!("RA_mock{}", a.id),
+            "label": null,
+            "content_type": "application/octet-stream",
+            "download_count": 0,
+            "digest": null,
+            "created_at": time,
+            "updated_at": time,
+            "uploader": user_json(base_url, &state.users, &author),
+        }),
+    )
+}
+
+/// The login mutations are made as: the acting user, else the forge's token user.
+fn acting_login(state: &State) -> String {
+    match &state.actor {
+        Actor::User(login) => login.clone(),
+        _ => ready(state.forge.current_user()).unwrap_or_else(|_| "orchestrator-bot".to_owned()),
     }
-    value
 }
 
 fn create_release(state: &mut State, repo: &RepoId, body: &[u8]) -> Answer {
     let new: GhNewRelease = match serde_json::from_slice(body) {
         Ok(new) => new,
-        Err(e) => {
-            return Answer::error(
-                StatusCode::BAD_REQUEST,
-                &format!("Problems parsing JSON: {e}"),
-            );
-        }
+        Err(e) => return problems_parsing(&e),
     };
     if new.tag_name.is_empty() {
-        return Answer::error(StatusCode::UNPROCESSABLE_ENTITY, "tag_name is required");
+        return Answer::json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({
+                "message": "Validation Failed",
+                "errors": [{"resource": "Release", "code": "missing_field", "field": "tag_name"}],
+                "documentation_url": "https://docs.github.com/rest/releases/releases#create-a-release"
+            }),
+        );
     }
     if state.release(repo, &new.tag_name).is_some() {
         return Answer::already_exists("Release", "tag_name");
     }
     let id = state.fresh_id();
+    let now = orchestrator_core::state::now_ms() / 1000 * 1000;
     let release = Release {
         id,
         tag: new.tag_name,
@@ -593,49 +666,95 @@ fn create_release(state: &mut State, repo: &RepoId, body: &[u8]) -> Answer {
         html_url: String::new(),
         assets: Vec::new(),
         // GitHub dates in whole seconds.
-        published_at_ms: (!new.draft).then(|| orchestrator_core::state::now_ms() / 1000 * 1000),
+        published_at_ms: (!new.draft).then_some(now),
     };
     tracing::debug!(target = ?new.target_commitish, "mock: created release {} of {repo}", release.tag);
+    let author = acting_login(state);
+    state.release_meta.insert(id, (now, author));
     state
         .repos
         .entry(repo.to_string())
         .or_default()
         .push(release.clone());
-    Answer::json(
-        StatusCode::CREATED,
-        release_json(&state.base_url, repo, &release),
-    )
+    let repo_name = repo.to_string();
+    state.events.emit(MockEvent::ReleaseCreated {
+        repo: repo_name.clone(),
+        tag: release.tag.clone(),
+    });
+    if !release.draft {
+        state.events.emit(MockEvent::ReleasePublished {
+            repo: repo_name,
+            tag: release.tag.clone(),
+        });
+    }
+    Answer::json(StatusCode::CREATED, release_json(state, repo, &release))
 }
 
-fn upload(state: &mut State, repo: &RepoId, release_id: u64, name: &str, size: usize) -> Answer {
-    let id = state.fresh_id();
-    let base_url = state.base_url.clone();
-    let Some(release) = state
-        .repos
-        .get_mut(&repo.to_string())
-        .and_then(|rs| rs.iter_mut().find(|r| r.id == release_id))
-    else {
+/// `POST .../releases/{id}/assets?name=`: to a release made through the API or by CI.
+fn upload(state: &mut State, repo: &RepoId, release_id: u64, name: &str, bytes: &[u8]) -> Answer {
+    let Some(release) = by_id(state, repo, &release_id.to_string()) else {
         return Answer::not_found();
     };
     if release.assets.iter().any(|a| a.name == name) {
         return Answer::already_exists("ReleaseAsset", "name");
     }
+    let id = state.fresh_id();
     let asset = ReleaseAsset {
         id,
         name: name.to_owned(),
-        size: size as u64,
+        size: bytes.len() as u64,
         state: AssetState::Uploaded,
         download_url: String::new(),
     };
-    release.assets.push(asset.clone());
+    let now = orchestrator_core::state::now_ms();
+    let author = acting_login(state);
+    state.release_meta.insert(id, (now, author));
+    state.asset_bytes.insert(id, bytes.to_vec());
+    let made = state
+        .repos
+        .get_mut(&repo.to_string())
+        .and_then(|rs| rs.iter_mut().find(|r| r.id == release_id));
+    match made {
+        Some(made) => made.assets.push(asset.clone()),
+        None => state
+            .ci_assets
+            .entry(release_id)
+            .or_default()
+            .push(asset.clone()),
+    }
+    state.events.emit(MockEvent::AssetUploaded {
+        repo: repo.to_string(),
+        tag: release.tag.clone(),
+        name: name.to_owned(),
+    });
     Answer::json(
         StatusCode::CREATED,
-        asset_json(&base_url, repo, &release.tag, &asset),
+        asset_json(state, repo, &release, &asset),
     )
 }
 
-/// Adds the rate-limit headers and the ETag (answering `304` on a match); bills the rate limit.
-fn finish(state: &mut State, answer: Answer, if_none_match: Option<&str>) -> Response {
+/// Adds the headers every GitHub answer carries (rate limit, request id, API version, media
+/// type), the ETag (answering `304` on a match), `Location` for a created resource, and the
+/// `status` field of error bodies; bills the rate limit.
+fn finish(state: &mut State, mut answer: Answer, if_none_match: Option<&str>) -> Response {
+    if answer.status.as_u16() >= 400
+        && let Some(obj) = answer.body.as_mut().and_then(Value::as_object_mut)
+        && obj.contains_key("message")
+    {
+        obj.entry("status")
+            .or_insert_with(|| json!(answer.status.as_u16().to_string()));
+    }
+    if answer.status == StatusCode::CREATED
+        && let Some(url) = answer
+            .body
+            .as_ref()
+            .and_then(|b| b.get("url"))
+            .and_then(Value::as_str)
+    {
+        answer
+            .headers
+            .push((http::header::LOCATION.as_str(), url.to_owned()));
+    }
     let body = answer.body.map(|b| b.to_string());
     let etag = match (&body, answer.etag && answer.status == StatusCode::OK) {
         (Some(body), true) => {
@@ -654,7 +773,15 @@ fn finish(state: &mut State, answer: Answer, if_none_match: Option<&str>) -> Res
     } else {
         answer.status
     };
-    let mut response = Response::builder().status(status);
+    state.request_seq += 1;
+    let mut response = Response::builder()
+        .status(status)
+        .header(
+            "x-github-request-id",
+            format!("MOCK:{:08X}", state.request_seq),
+        )
+        .header("x-github-api-version-selected", state.api_version.as_str())
+        .header("x-github-media-type", media_type(&state.accept));
     for (name, value) in state.limit.headers() {
         response = response.header(name, value);
     }
@@ -669,8 +796,12 @@ fn finish(state: &mut State, answer: Answer, if_none_match: Option<&str>) -> Res
             }
         }
     }
-    let body = match body {
-        Some(body) if !not_modified => {
+    let body = match (answer.raw, body) {
+        (Some((bytes, content_type)), _) => {
+            response = response.header(CONTENT_TYPE, content_type);
+            Body::from(bytes)
+        }
+        (None, Some(body)) if !not_modified => {
             response = response.header(CONTENT_TYPE, "application/json; charset=utf-8");
             Body::from(body)
         }
@@ -681,6 +812,31 @@ fn finish(state: &mut State, answer: Answer, if_none_match: Option<&str>) -> Res
         *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         fallback
     })
+}
+
+/// `x-github-media-type` as GitHub reports it: `github.v3` with the format the `Accept` header
+/// asked for (`application/vnd.github.raw+json` → `format=raw`), `json` otherwise.
+fn media_type(accept: &str) -> String {
+    let format = accept
+        .split(',')
+        .map(str::trim)
+        .find_map(|a| a.strip_prefix("application/vnd.github"))
+        .map(|rest| {
+            let rest = rest.split(';').next().unwrap_or_default();
+            let rest = rest.trim_start_matches(".v3").trim_start_matches('.');
+            let rest = rest.trim_start_matches("v3");
+            match rest.split_once('+') {
+                Some((f, _)) if !f.is_empty() => f.trim_start_matches('.').to_owned(),
+                _ => "json".to_owned(),
+            }
+        })
+        .unwrap_or_else(|| "json".to_owned());
+    let format = if format.is_empty() {
+        "json".to_owned()
+    } else {
+        format
+    };
+    format!("github.v3; format={format}")
 }
 
 /// A response whose body fails at once: the server drops the connection mid-response, so the

@@ -20,6 +20,8 @@ use orchestrator_core::forge::{
 };
 use serde_json::{Value, json};
 
+use super::super::events::MockEvent;
+use super::super::objects::{self, fill, user_full};
 use super::super::origin::{self, PathAt};
 use super::super::users::{login_for_email, user_json};
 use super::super::{Actor, State};
@@ -32,10 +34,10 @@ use crate::wire::{
 /// `GET /user`: the token's user.
 pub(in crate::mock) fn current_user(state: &State) -> Answer {
     match &state.actor {
-        Actor::User(login) => Answer::cached(user_json(&state.base_url, &state.users, login)),
+        Actor::User(login) => Answer::cached(user_full(&state.base_url, &state.users, login, true)),
         Actor::Anonymous => requires_authentication(),
         Actor::Token => match ready(state.forge.current_user()) {
-            Ok(login) => Answer::cached(user_json(&state.base_url, &state.users, &login)),
+            Ok(login) => Answer::cached(user_full(&state.base_url, &state.users, &login, true)),
             Err(e) => error(&e),
         },
     }
@@ -123,11 +125,28 @@ pub(in crate::mock) fn route(
     Some(match (method, rest) {
         (&Method::GET, ["pulls"]) => {
             let state_filter = query("state").unwrap_or_else(|| "open".to_owned());
+            // `head=user:branch` (or a bare branch) and `base=branch` filter, as on GitHub.
+            let head = query("head").filter(|h| !h.is_empty());
+            let base = query("base").filter(|b| !b.is_empty());
             match ready(forge.list_pull_requests(repo, &state_filter)) {
                 Ok(pulls) => {
-                    let items = pulls.iter().map(|p| ctx.pull(p)).collect();
+                    let items = pulls
+                        .iter()
+                        .filter(|p| {
+                            head.as_deref().is_none_or(|h| {
+                                let branch = h.split_once(':').map_or(h, |(_, b)| b);
+                                p.head_ref == branch
+                            }) && base.as_deref().is_none_or(|b| p.base_ref == b)
+                        })
+                        .map(|p| ctx.pull(p))
+                        .collect();
                     let (per_page, page) = paging(uri);
-                    let url = format!("{}/pulls?state={state_filter}", ctx.web.api());
+                    let mut url = format!("{}/pulls?state={state_filter}", ctx.web.api());
+                    for (key, value) in [("head", &head), ("base", &base)] {
+                        if let Some(value) = value {
+                            url.push_str(&format!("&{key}={}", objects::encode_segment(value)));
+                        }
+                    }
                     let (items, link) = page_of(items, per_page, page, &url);
                     with_link(Answer::cached(Value::Array(items)), link)
                 }
@@ -245,6 +264,15 @@ impl Ctx<'_> {
         user_json(self.web.base_url, &self.state.users, login)
     }
 
+    /// Records a pull-request event (see [`MockEvent`]).
+    fn announce_pull(&self, number: u64, action: &str) {
+        self.state.events.emit(MockEvent::PullRequest {
+            repo: self.web.repo.to_string(),
+            number,
+            action: action.into(),
+        });
+    }
+
     /// The acting login, for hooks that take one; `None` for the forge's token user.
     fn login(&self) -> Option<&str> {
         match &self.state.actor {
@@ -253,14 +281,28 @@ impl Ctx<'_> {
         }
     }
 
-    /// A pull request in GitHub's shape, with full user objects.
+    /// A pull request in GitHub's shape (`pull-request`), with full user and repository
+    /// objects.
     fn pull(&self, pr: &PullRequest) -> Value {
         let mut value = self.web.pull(pr);
         let user = self.user(&pr.author);
-        let repo_json = self.repo_json();
+        let default_branch = super::github::default_branch(self.state, self.web.repo);
+        let repo_json = objects::repo_full(
+            self.web.base_url,
+            &self.state.users,
+            self.web.repo,
+            &default_branch,
+        );
         if let Some(obj) = value.as_object_mut() {
             obj.insert("user".into(), user.clone());
-            obj.insert("merged_at".into(), Value::Null);
+            obj.insert(
+                "merged_at".into(),
+                if pr.merged {
+                    json!(objects::REPO_CREATED)
+                } else {
+                    Value::Null
+                },
+            );
             obj.insert("locked".into(), json!(false));
             for side in ["head", "base"] {
                 if let Some(end) = obj.get_mut(side).and_then(Value::as_object_mut) {
@@ -277,22 +319,69 @@ impl Ctx<'_> {
                     end.insert("repo".into(), repo_json.clone());
                 }
             }
+            obj.insert(
+                "labels".into(),
+                Value::Array(
+                    pr.labels
+                        .iter()
+                        .map(|l| objects::label(self.web.base_url, self.web.repo, l))
+                        .collect(),
+                ),
+            );
         }
-        value
-    }
-
-    /// The repository as GitHub embeds it in a pull request's `head` and `base` (minimal form).
-    fn repo_json(&self) -> Value {
-        let repo = self.web.repo;
-        json!({
-            "id": super::super::users::user_id(&repo.to_string()),
-            "name": repo.name,
-            "full_name": repo.to_string(),
-            "owner": self.user(&repo.owner),
-            "private": false,
-            "html_url": format!("{}/{repo}", self.web.base_url),
-            "url": self.web.api(),
-        })
+        let api = self.web.api();
+        let n = pr.number;
+        let url = format!("{api}/pulls/{n}");
+        let html = format!("{}/{}/pull/{n}", self.web.base_url, self.web.repo);
+        let issue = format!("{api}/issues/{n}");
+        let comments = ready(self.forge.list_comments(self.web.repo, n)).map_or(0, |c| c.len());
+        let closed = pr.state != "open";
+        fill(
+            value,
+            json!({
+                "id": objects::stable_id(&format!("{}#pull#{n}", self.web.repo)),
+                "diff_url": format!("{html}.diff"),
+                "patch_url": format!("{html}.patch"),
+                "issue_url": issue,
+                "commits_url": format!("{url}/commits"),
+                "review_comments_url": format!("{url}/comments"),
+                "review_comment_url": format!("{api}/pulls/comments{{/number}}"),
+                "comments_url": format!("{issue}/comments"),
+                "statuses_url": format!("{api}/statuses/{}", pr.head_sha),
+                "_links": {
+                    "self": {"href": url},
+                    "html": {"href": html},
+                    "issue": {"href": issue},
+                    "comments": {"href": format!("{issue}/comments")},
+                    "review_comments": {"href": format!("{url}/comments")},
+                    "review_comment": {"href": format!("{api}/pulls/comments{{/number}}")},
+                    "commits": {"href": format!("{url}/commits")},
+                    "statuses": {"href": format!("{api}/statuses/{}", pr.head_sha)},
+                },
+                "assignee": null,
+                "assignees": [],
+                "requested_reviewers": [],
+                "requested_teams": [],
+                "milestone": null,
+                "active_lock_reason": null,
+                "created_at": objects::REPO_CREATED,
+                "updated_at": objects::REPO_CREATED,
+                "closed_at": if closed { json!(objects::REPO_CREATED) } else { Value::Null },
+                "merge_commit_sha": null,
+                "author_association": self.association(&pr.author),
+                "auto_merge": null,
+                "merged_by": null,
+                "mergeable_state": match pr.mergeable { Some(true) => "clean", Some(false) => "dirty", None => "unknown" },
+                "rebaseable": pr.mergeable,
+                "maintainer_can_modify": false,
+                "comments": comments,
+                "review_comments": 0,
+                "commits": 1,
+                "additions": 0,
+                "deletions": 0,
+                "changed_files": 0,
+            }),
+        )
     }
 
     fn comment(&self, number: Option<u64>, c: &Comment) -> Value {
@@ -463,7 +552,10 @@ impl Ctx<'_> {
             None => ready(self.forge.create_pull_request(self.web.repo, &new)),
         };
         match opened {
-            Ok(pr) => Answer::json(StatusCode::CREATED, self.pull(&pr)),
+            Ok(pr) => {
+                self.announce_pull(pr.number, "opened");
+                Answer::json(StatusCode::CREATED, self.pull(&pr))
+            }
             Err(Error::AlreadyExists { .. }) => Answer::json(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({
@@ -522,7 +614,15 @@ impl Ctx<'_> {
             return error(&e);
         }
         match ready(self.forge.pull_request(self.web.repo, number)) {
-            Ok(pr) => Answer::json(StatusCode::OK, self.pull(&pr)),
+            Ok(after) => {
+                let action = match (pr.state.as_str(), after.state.as_str()) {
+                    ("open", "closed") => "closed",
+                    ("closed", "open") => "reopened",
+                    _ => "edited",
+                };
+                self.announce_pull(number, action);
+                Answer::json(StatusCode::OK, self.pull(&after))
+            }
             Err(e) => error(&e),
         }
     }
@@ -608,6 +708,7 @@ impl Ctx<'_> {
         if let Err(e) = self.forge.close_pull_request(self.web.repo, number, true) {
             return error(&e);
         }
+        self.announce_pull(number, "closed");
         Answer::json(
             StatusCode::OK,
             json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
@@ -629,7 +730,14 @@ impl Ctx<'_> {
             .forge
             .comment_as(self.web.repo, number, login, &comment.body)
         {
-            Ok(c) => Answer::json(StatusCode::CREATED, self.comment(Some(number), &c)),
+            Ok(c) => {
+                self.state.events.emit(MockEvent::IssueComment {
+                    repo: self.web.repo.to_string(),
+                    number,
+                    action: "created".into(),
+                });
+                Answer::json(StatusCode::CREATED, self.comment(Some(number), &c))
+            }
             Err(e) => error(&e),
         }
     }
@@ -649,10 +757,15 @@ impl Ctx<'_> {
             None => ready(self.forge.update_comment(self.web.repo, id, &edit.body)),
         };
         match edited {
-            Ok(c) => Answer::json(
-                StatusCode::OK,
-                self.comment(self.forge.comment_issue(self.web.repo, id), &c),
-            ),
+            Ok(c) => {
+                let number = self.forge.comment_issue(self.web.repo, id);
+                self.state.events.emit(MockEvent::IssueComment {
+                    repo: self.web.repo.to_string(),
+                    number: number.unwrap_or_default(),
+                    action: "edited".into(),
+                });
+                Answer::json(StatusCode::OK, self.comment(number, &c))
+            }
             Err(Error::PermissionDenied { .. }) => Answer::error(
                 StatusCode::FORBIDDEN,
                 "Must have push access to edit another user's comment",
@@ -703,6 +816,28 @@ impl Ctx<'_> {
         let url = format!("{}/pulls/{number}/commits", self.web.api());
         let (items, link) = page_of(items, per_page, page, &url);
         with_link(Answer::cached(Value::Array(items)), link)
+    }
+
+    /// Commit `sha` as GitHub embeds it (`commit`): from the origin when there is one.
+    fn commit_json(&self, sha: &str) -> Value {
+        if let Some(commit) = self.origin.and_then(|o| origin::commit(o, sha)) {
+            return self.git_commit_json(&commit);
+        }
+        let api = self.web.api();
+        let nobody = json!({"name": "unknown", "email": "unknown@example.invalid", "date": objects::REPO_CREATED});
+        json!({
+            "sha": sha,
+            "node_id": format!("C_mock{sha}"),
+            "url": format!("{api}/commits/{sha}"),
+            "html_url": format!("{}/{}/commit/{sha}", self.web.base_url, self.web.repo),
+            "comments_url": format!("{api}/commits/{sha}/comments"),
+            "commit": {"message": "", "author": nobody, "committer": nobody, "comment_count": 0,
+                       "url": format!("{api}/git/commits/{sha}"),
+                       "tree": {"sha": sha, "url": format!("{api}/git/trees/{sha}")}},
+            "author": null,
+            "committer": null,
+            "parents": [],
+        })
     }
 
     fn git_commit_json(&self, c: &origin::GitCommit) -> Value {
@@ -891,8 +1026,8 @@ impl Ctx<'_> {
             "permalink_url": format!("{web}/compare/{basehead}"),
             "diff_url": format!("{web}/compare/{basehead}.diff"),
             "patch_url": format!("{web}/compare/{basehead}.patch"),
-            "base_commit": {"sha": base_sha, "url": format!("{api}/commits/{base_sha}")},
-            "merge_base_commit": {"sha": merge_base, "url": format!("{api}/commits/{merge_base}")},
+            "base_commit": self.commit_json(&base_sha),
+            "merge_base_commit": self.commit_json(&merge_base),
             "status": status,
             "ahead_by": ahead,
             "behind_by": behind,
