@@ -33,12 +33,12 @@ pub(crate) struct ResumePoint {
 /// The newest run of `list` when it did not succeed (failed, interrupted, or killed and still
 /// marked running), with the tasks it finished. Refuses when the list's task names or their
 /// order changed since that run began: a resume finishes the job that was started.
-pub(crate) fn resume_point(
+pub(crate) async fn resume_point(
     store: &dyn StateStore,
     list: &str,
     current: &[String],
 ) -> Result<Option<ResumePoint>> {
-    let Some(run) = store.resumable(RUN_KIND, list)? else {
+    let Some(run) = store.resumable(RUN_KIND, list).await? else {
         return Ok(None);
     };
     let recorded: Vec<String> = run
@@ -54,13 +54,13 @@ pub(crate) fn resume_point(
         )));
     }
     let journaled: BTreeSet<String> = store
-        .journal(run.id)?
+        .journal(run.id).await?
         .into_iter()
         .filter(|r| r.entry.completes_step())
         .filter_map(|r| r.entry.step().map(str::to_owned))
         .collect();
     let latest: BTreeMap<String, String> =
-        current_records(store.task_records(Some(run.id), usize::MAX)?)
+        current_records(store.task_records(Some(run.id), usize::MAX).await?)
             .into_iter()
             .map(|r| (r.task, r.status))
             .collect();
