@@ -213,6 +213,11 @@ impl Engine {
     /// Returns `Err` only when the journal cannot be written or read; step failures are in the
     /// report.
     pub async fn run(&self, plan: &Plan, run: RunId) -> Result<RunReport> {
+        // Two runners never drive one run: a live runner's claim refuses this one (naming it);
+        // a dead runner's claim is taken over.
+        self.store
+            .claim_run(run, &crate::state::Holder::current(format!("run {run}")))
+            .await?;
         let done_before: BTreeSet<String> = self
             .store
             .journal(run).await?

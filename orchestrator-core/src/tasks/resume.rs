@@ -253,14 +253,14 @@ mod tests {
         assert_eq!(json["superseded"], true);
     }
 
-    #[test]
-    fn resume_point_is_the_newest_unfinished_run_and_what_it_finished() {
+    #[tokio::test]
+    async fn resume_point_is_the_newest_unfinished_run_and_what_it_finished() {
         let store = MemoryStateStore::default();
         let list = names(&["a", "b", "c", "d"]);
-        assert_eq!(resume_point(&store, "nightly", &list).expect("query"), None);
+        assert_eq!(resume_point(&store, "nightly", &list).await.expect("query"), None);
         let params = serde_json::json!({ "list": "nightly", "tasks": list });
         let run = store
-            .begin_run(RUN_KIND, "nightly", &params)
+            .begin_run(RUN_KIND, "nightly", &params).await
             .expect("begin");
         // a: journaled done. b: failed. c: recorded as done, killed before the journal said so.
         // d: never started.
@@ -278,16 +278,16 @@ mod tests {
             },
             JournalEntry::StepStarted { step: "c".into() },
         ] {
-            store.append(run, &entry).expect("append");
+            store.append(run, &entry).await.expect("append");
         }
         for r in [
             record(run, "a", "awaiting_approval"),
             record(run, "b", "failed"),
             record(run, "c", "succeeded"),
         ] {
-            store.record_task(&r).expect("record");
+            store.record_task(&r).await.expect("record");
         }
-        let point = resume_point(&store, "nightly", &list)
+        let point = resume_point(&store, "nightly", &list).await
             .expect("query")
             .expect("an unfinished run");
         assert_eq!(point.run, run);
@@ -299,9 +299,9 @@ mod tests {
             ]
         );
         // Another list's runs are not this one's.
-        assert_eq!(resume_point(&store, "weekly", &list).expect("query"), None);
+        assert_eq!(resume_point(&store, "weekly", &list).await.expect("query"), None);
 
-        let err = resume_point(&store, "nightly", &names(&["a", "b", "d"]))
+        let err = resume_point(&store, "nightly", &names(&["a", "b", "d"])).await
             .expect_err("a changed list is refused");
         assert!(err.is_bad_input(), "{err}");
         assert_eq!(
@@ -313,7 +313,7 @@ mod tests {
         );
 
         // Once the newest run succeeded there is nothing to resume.
-        store.set_status(run, RunStatus::Succeeded).expect("status");
-        assert_eq!(resume_point(&store, "nightly", &list).expect("query"), None);
+        store.set_status(run, RunStatus::Succeeded).await.expect("status");
+        assert_eq!(resume_point(&store, "nightly", &list).await.expect("query"), None);
     }
 }
