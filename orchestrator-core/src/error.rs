@@ -132,7 +132,9 @@ pub enum Error {
     },
     /// A shared lock or a run's claim is held by another live runner (a PostgreSQL advisory lock,
     /// or a claim whose process is alive).
-    #[error("{what} is held by {holder}; wait for that runner to end: the hold ends the moment its process or database session does, even if it is killed")]
+    #[error(
+        "{what} is held by {holder}; wait for that runner to end: the hold ends the moment its process or database session does, even if it is killed"
+    )]
     Busy {
         /// What is held, e.g. `the workspace lock on postgres://ci@db/orchestrator` or `run 7`.
         what: String,

@@ -216,9 +216,9 @@ async fn run_plan(
     nightly: bool,
 ) -> anyhow::Result<ExitCode> {
     let _lock = wiring::lock_workspace(&wiring::state_dir(&config), kind)?;
-    let store = wiring::open_store(&config, false)?;
+    let store = wiring::open_store(&config, false).await?;
     let plan = if resume {
-        match publish::resumable_plan(store.as_ref(), kind)? {
+        match publish::resumable_plan(store.as_ref(), kind).await? {
             Some(recorded) => {
                 eprintln!(
                     "resuming the unfinished {kind} of {}",
@@ -235,7 +235,7 @@ async fn run_plan(
     } else {
         // Planned from manifests an unfinished run may already have bumped: say so, since
         // finishing that run (not starting over) is what usually is wanted.
-        if let Some(unfinished) = publish::resumable_run(store.as_ref(), kind)? {
+        if let Some(unfinished) = publish::resumable_run(store.as_ref(), kind).await? {
             eprintln!(
                 "note: {kind} run {} ({}) did not finish; this starts a new one (versions planned \
                  from the manifests as they are now); `{kind} --resume` finishes that one instead",
@@ -400,8 +400,10 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
     let config = wiring::load_config(global)?;
     let trigger = cascade_trigger(&config, &args)?;
     if args.resume {
-        let store = wiring::open_store(&config, true)?;
-        if let Some(recorded) = publish::resumable_run(store.as_ref(), publish::CASCADE_RUN_KIND)? {
+        let store = wiring::open_store(&config, true).await?;
+        if let Some(recorded) =
+            publish::resumable_run(store.as_ref(), publish::CASCADE_RUN_KIND).await?
+        {
             drop(store);
             check_resumable_cascade(&config, &recorded, trigger.as_ref(), args.nightly)?;
             let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
@@ -568,7 +570,7 @@ fn check_resumable_cascade(
     Ok(())
 }
 
-pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCode> {
     let format = GraphFormat::parse(&args.format)?;
     let config = wiring::load_config(global)?;
     let mut options = GraphOptions {
@@ -576,7 +578,7 @@ pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCod
         outcomes: BTreeMap::new(),
     };
     if let Some(run) = args.run {
-        options.outcomes = run_outcomes(&config, run)?;
+        options.outcomes = run_outcomes(&config, run).await?;
     }
     let text = publish::render_graph(&config, format, &options)?;
     render::text_document(
@@ -590,17 +592,17 @@ pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCod
 
 /// Each repo's outcome in a run, from its journal: a repo whose steps all completed is
 /// `released`; one with a failed step `failed`; one that never started `held_back`.
-fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, String>> {
-    let store = wiring::open_store(config, true)?;
+async fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, String>> {
+    let store = wiring::open_store(config, true).await?;
     let run: orchestrator_core::state::RunId = run;
-    if store.run(run)?.is_none() {
+    if store.run(run).await?.is_none() {
         return Err(Error::NotFound {
             what: format!("run {run}"),
         }
         .into());
     }
     let mut outcomes = BTreeMap::new();
-    for record in store.journal(run)? {
+    for record in store.journal(run).await? {
         let Some(step) = record.entry.step() else {
             continue;
         };

@@ -116,10 +116,7 @@ pub async fn journal_and_history(runners: &dyn Runners) {
             .expect("query")
             .is_none()
     );
-    let runs = store
-        .runs(Some("c-release"), None, 10)
-        .await
-        .expect("runs");
+    let runs = store.runs(Some("c-release"), None, 10).await.expect("runs");
     assert_eq!(
         runs.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![second, first]
@@ -134,7 +131,9 @@ pub async fn journal_and_history(runners: &dyn Runners) {
     );
     assert!(store.run(i64::from(i32::MAX)).await.expect("run").is_none());
     assert!(matches!(
-        store.set_status(i64::from(i32::MAX), RunStatus::Failed).await,
+        store
+            .set_status(i64::from(i32::MAX), RunStatus::Failed)
+            .await,
         Err(Error::NotFound { .. })
     ));
 }
@@ -202,13 +201,24 @@ pub async fn a_dead_runners_run_reads_interrupted(runners: &dyn Runners) {
         .await
         .expect("begin");
     assert_eq!(
-        observer.run(run).await.expect("run").expect("exists").status,
+        observer
+            .run(run)
+            .await
+            .expect("run")
+            .expect("exists")
+            .status,
         RunStatus::Running,
         "a live runner's run is running"
     );
     drop(doomed);
     eventually("the dead runner's run reads interrupted", || async {
-        observer.run(run).await.expect("run").expect("exists").status == RunStatus::Interrupted
+        observer
+            .run(run)
+            .await
+            .expect("run")
+            .expect("exists")
+            .status
+            == RunStatus::Interrupted
     })
     .await;
     let listed = observer
@@ -346,7 +356,12 @@ pub async fn abandoning_ends_an_unfinished_run_for_good(runners: &dyn Runners) {
     })
     .await;
     assert_eq!(
-        observer.run(run).await.expect("run").expect("exists").status,
+        observer
+            .run(run)
+            .await
+            .expect("run")
+            .expect("exists")
+            .status,
         RunStatus::Abandoned
     );
     let journal = observer.journal(run).await.expect("journal");

@@ -220,7 +220,8 @@ impl Engine {
             .await?;
         let done_before: BTreeSet<String> = self
             .store
-            .journal(run).await?
+            .journal(run)
+            .await?
             .into_iter()
             .filter(|r| r.entry.completes_step())
             .filter_map(|r| r.entry.step().map(str::to_owned))
@@ -326,7 +327,8 @@ impl Engine {
             RunStatus::Cancelled
         };
         self.store
-            .append(run, &JournalEntry::RunFinished { status }).await?;
+            .append(run, &JournalEntry::RunFinished { status })
+            .await?;
         self.store.set_status(run, status).await?;
         Ok(RunReport {
             run_id: run,
@@ -434,7 +436,8 @@ impl StepTask {
         }
         if let Err(e) = self
             .store
-            .append(self.run, &JournalEntry::StepStarted { step: step.clone() }).await
+            .append(self.run, &JournalEntry::StepStarted { step: step.clone() })
+            .await
         {
             return (
                 StepStatus::Failed,

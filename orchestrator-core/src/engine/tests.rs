@@ -109,7 +109,8 @@ async fn diamond_respects_order_and_overlaps_independent_steps() {
     let h = Harness::new();
     let store = Arc::new(MemoryStateStore::default());
     let run = store
-        .begin_run("test", "k", &serde_json::Value::Null).await
+        .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     let report = Engine::new(store.clone(), EngineOptions::default())
         .run(&h.plan(DIAMOND), run)
@@ -132,7 +133,8 @@ async fn concurrency_one_serialises() {
     let h = Harness::new();
     let store = Arc::new(MemoryStateStore::default());
     let run = store
-        .begin_run("test", "k", &serde_json::Value::Null).await
+        .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     let options = EngineOptions {
         concurrency: 1,
@@ -151,7 +153,8 @@ async fn failure_blocks_only_dependents() {
     let h = Harness::new();
     let store = Arc::new(MemoryStateStore::default());
     let run = store
-        .begin_run("test", "k", &serde_json::Value::Null).await
+        .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     let plan = h.plan(&[
         ("a", &[], true),
@@ -181,7 +184,8 @@ async fn resume_skips_journaled_steps_and_checks_the_rest() {
     let h = Harness::new();
     let store = Arc::new(MemoryStateStore::default());
     let run = store
-        .begin_run("test", "k", &serde_json::Value::Null).await
+        .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     // An earlier attempt journaled `base`, and applied `left` without journaling it (a crash).
     store
@@ -192,7 +196,8 @@ async fn resume_skips_journaled_steps_and_checks_the_rest() {
                 summary: String::new(),
                 data: serde_json::Value::Null,
             },
-        ).await
+        )
+        .await
         .expect("append");
     h.applied.lock().expect("lock").push("left".into());
     let report = Engine::new(store, EngineOptions::default())
@@ -228,7 +233,8 @@ async fn cancel_interrupts_running_steps_and_journals_it() {
     let h = Harness::new();
     let store = Arc::new(MemoryStateStore::default());
     let run = store
-        .begin_run("test", "k", &serde_json::Value::Null).await
+        .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     let engine = Engine::new(store.clone(), EngineOptions::default());
     let cancel = engine.cancel_token().clone();
@@ -243,7 +249,12 @@ async fn cancel_interrupts_running_steps_and_journals_it() {
         StepStatus::Interrupted
     );
     assert!(!report.step("top").expect("top").status.is_done());
-    let last = store.journal(run).await.expect("journal").pop().expect("entries");
+    let last = store
+        .journal(run)
+        .await
+        .expect("journal")
+        .pop()
+        .expect("entries");
     assert_eq!(
         last.entry,
         JournalEntry::RunFinished {

@@ -424,7 +424,8 @@ async fn resumable(
         )));
     }
     let done = store
-        .journal(run.id).await?
+        .journal(run.id)
+        .await?
         .into_iter()
         .filter(|r| r.entry.completes_step())
         .filter_map(|r| r.entry.step().map(str::to_owned))
@@ -651,7 +652,9 @@ impl PipelineRunner {
                     "steps": plan.selected().map(|s| &s.decision.name).collect::<Vec<_>>(),
                     "flow": plan.steps.iter().map(|s| &s.decision.name).collect::<Vec<_>>(),
                 });
-                self.store.begin_run(RUN_KIND, &plan.pipeline, &params).await?
+                self.store
+                    .begin_run(RUN_KIND, &plan.pipeline, &params)
+                    .await?
             }
         };
         let engine = Engine::new(

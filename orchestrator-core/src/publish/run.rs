@@ -155,7 +155,8 @@ pub struct RecordedRun {
 /// already rewrote, nor a resumed nightly from a new day's date.
 pub async fn resumable_run(store: &dyn StateStore, kind: &str) -> Result<Option<RecordedRun>> {
     let Some(run) = store
-        .runs(Some(kind), None, 1).await?
+        .runs(Some(kind), None, 1)
+        .await?
         .into_iter()
         .find(|r| r.status != RunStatus::Succeeded)
     else {

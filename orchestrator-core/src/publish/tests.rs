@@ -554,9 +554,11 @@ async fn a_tampered_recorded_plan_is_refused_naming_the_field_not_a_panic() {
                 RUN_KIND,
                 "k",
                 &serde_json::json!({ "plan": serde_json::to_value(&bad).expect("json") }),
-            ).await
+            )
+            .await
             .expect("run");
-        let e = resumable_plan(&store, RUN_KIND).await
+        let e = resumable_plan(&store, RUN_KIND)
+            .await
             .expect_err(expected)
             .to_string();
         assert!(

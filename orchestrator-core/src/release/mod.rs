@@ -278,10 +278,14 @@ pub async fn plan_release(
         })
         .collect();
     let (resume_run, journaled_done) = if request.resume {
-        match store.resumable(RUN_KIND, &request.version.to_string()).await? {
+        match store
+            .resumable(RUN_KIND, &request.version.to_string())
+            .await?
+        {
             Some(run) => {
                 let done = store
-                    .journal(run.id).await?
+                    .journal(run.id)
+                    .await?
                     .into_iter()
                     .filter(|r| r.entry.completes_step())
                     .filter_map(|r| r.entry.step().map(str::to_owned))
@@ -371,7 +375,9 @@ impl Releaser {
                     "only": request.only,
                     "repos": plan.repos.iter().map(|r| &r.name).collect::<Vec<_>>(),
                 });
-                self.store.begin_run(RUN_KIND, &plan.version, &params).await?
+                self.store
+                    .begin_run(RUN_KIND, &plan.version, &params)
+                    .await?
             }
         };
         let engine = Engine::new(

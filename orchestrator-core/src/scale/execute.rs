@@ -879,21 +879,23 @@ impl ScaleExecutor {
     pub async fn journaled_after(&self, plan: &ScalePlan) -> Result<Option<BeforeState>> {
         for run in self
             .store
-            .runs(Some(APPLY_RUN_KIND), Some(plan.hash()), 20).await?
+            .runs(Some(APPLY_RUN_KIND), Some(plan.hash()), 20)
+            .await?
         {
-            let recorded =
-                self.store
-                    .journal(run.id).await?
-                    .into_iter()
-                    .rev()
-                    .find_map(|r| match r.entry {
-                        crate::state::JournalEntry::StepSucceeded { step, data, .. }
-                            if step == RECORD_AFTER_STEP =>
-                        {
-                            serde_json::from_value::<BeforeState>(data).ok()
-                        }
-                        _ => None,
-                    });
+            let recorded = self
+                .store
+                .journal(run.id)
+                .await?
+                .into_iter()
+                .rev()
+                .find_map(|r| match r.entry {
+                    crate::state::JournalEntry::StepSucceeded { step, data, .. }
+                        if step == RECORD_AFTER_STEP =>
+                    {
+                        serde_json::from_value::<BeforeState>(data).ok()
+                    }
+                    _ => None,
+                });
             if recorded.is_some() {
                 return Ok(recorded);
             }

@@ -581,16 +581,20 @@ pub async fn propose(
             store.set_status(run.id, RunStatus::Running).await?;
             run.id
         }
-        None => store.begin_run(
-            PROPOSE_RUN_KIND,
-            &hash,
-            &serde_json::json!({
-                "repo": request.repo.to_string(),
-                "branch": branch,
-                "base": base,
-                "plan_hash": hash,
-            }),
-        ).await?,
+        None => {
+            store
+                .begin_run(
+                    PROPOSE_RUN_KIND,
+                    &hash,
+                    &serde_json::json!({
+                        "repo": request.repo.to_string(),
+                        "branch": branch,
+                        "base": base,
+                        "plan_hash": hash,
+                    }),
+                )
+                .await?
+        }
     };
     let mut steps: Vec<PlannedStep> = Vec::new();
     for op in ProposeOp::ALL {
@@ -646,10 +650,16 @@ pub async fn propose(
 
 /// The PR number a propose run journaled, if it got that far.
 async fn journaled_pr(store: &dyn StateStore, run: crate::state::RunId) -> Result<Option<u64>> {
-    Ok(store.journal(run).await?.into_iter().find_map(|r| match r.entry {
-        JournalEntry::StepSucceeded { step, data, .. } if step == ProposeOp::PullRequest.id() => {
-            data.get("number").and_then(serde_json::Value::as_u64)
-        }
-        _ => None,
-    }))
+    Ok(store
+        .journal(run)
+        .await?
+        .into_iter()
+        .find_map(|r| match r.entry {
+            JournalEntry::StepSucceeded { step, data, .. }
+                if step == ProposeOp::PullRequest.id() =>
+            {
+                data.get("number").and_then(serde_json::Value::as_u64)
+            }
+            _ => None,
+        }))
 }

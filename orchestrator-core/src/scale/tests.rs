@@ -368,10 +368,15 @@ async fn pr_body_and_checklist_are_stable() {
 
 /// The journal entries of a run's rollout steps, from entry `from` on, sorted (the waits run side
 /// by side, so their entries interleave in any order).
-async fn rollout_journal(store: &MemoryStateStore, run: crate::state::RunId, from: usize) -> Vec<String> {
+async fn rollout_journal(
+    store: &MemoryStateStore,
+    run: crate::state::RunId,
+    from: usize,
+) -> Vec<String> {
     use crate::state::{JournalEntry, StateStore};
     store
-        .journal(run).await
+        .journal(run)
+        .await
         .expect("journal")
         .into_iter()
         .filter_map(|r| match r.entry {

@@ -97,7 +97,9 @@ impl StateStore for FaultyStateStore {
         match &self.fault {
             Fault::CrashAtAppend(k) if n >= *k => {
                 self.crashed.store(true, Ordering::SeqCst);
-                return Err(Error::state(format!("simulated crash at journal write {n}")));
+                return Err(Error::state(format!(
+                    "simulated crash at journal write {n}"
+                )));
             }
             Fault::HookAtAppend(k, hook) if n == *k => hook(),
             _ => {}

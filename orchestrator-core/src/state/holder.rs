@@ -50,7 +50,10 @@ pub(crate) fn host_name() -> String {
 pub(crate) fn process_alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
-        let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+        let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
             return false;
         };
         match rustix::process::test_kill_process(pid) {

@@ -20,7 +20,10 @@ const SQLITE: &[(&str, &str)] = &[
         "V1__baseline",
         include_str!("migrations/sqlite/V1__baseline.sql"),
     ),
-    ("V2__claims", include_str!("migrations/sqlite/V2__claims.sql")),
+    (
+        "V2__claims",
+        include_str!("migrations/sqlite/V2__claims.sql"),
+    ),
 ];
 
 const POSTGRES: &[(&str, &str)] = &[
@@ -90,7 +93,10 @@ pub(crate) fn sqlite(conn: &mut Connection, where_: &str) -> Result<()> {
 pub(crate) async fn postgres(client: &mut tokio_postgres::Client, where_: &str) -> Result<()> {
     let fail = |e: tokio_postgres::Error| Error::state(format!("{where_}: {e}"));
     client
-        .execute("SELECT pg_advisory_lock($1, 0)", &[&super::postgres::NS_MIGRATE])
+        .execute(
+            "SELECT pg_advisory_lock($1, 0)",
+            &[&super::postgres::NS_MIGRATE],
+        )
         .await
         .map_err(fail)?;
     let result = async {
@@ -117,7 +123,10 @@ pub(crate) async fn postgres(client: &mut tokio_postgres::Client, where_: &str) 
     }
     .await;
     let unlock = client
-        .execute("SELECT pg_advisory_unlock($1, 0)", &[&super::postgres::NS_MIGRATE])
+        .execute(
+            "SELECT pg_advisory_unlock($1, 0)",
+            &[&super::postgres::NS_MIGRATE],
+        )
         .await
         .map_err(fail);
     result.and(unlock.map(|_| ()))
@@ -244,6 +253,9 @@ mod tests {
         let err = sqlite(&mut conn, "state.db").expect_err("too new");
         let message = err.to_string();
         assert!(message.contains("schema version 99"), "{message}");
-        assert!(message.contains(&format!("({SCHEMA_VERSION})")), "{message}");
+        assert!(
+            message.contains(&format!("({SCHEMA_VERSION})")),
+            "{message}"
+        );
     }
 }

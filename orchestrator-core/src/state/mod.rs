@@ -15,6 +15,7 @@
 //! [`RunStatus::Interrupted`]. Every backend runs the same contract,
 //! [`crate::conformance::state`]; [`FaultyStateStore`] injects failures into any of them.
 
+pub mod config;
 mod fault;
 mod holder;
 mod lock;
@@ -317,7 +318,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
 /// Opens the state store a workspace asks for: PostgreSQL when `url` is a `postgres://` URL,
 /// else SQLite at `sqlite_path` (created if needed).
-pub async fn open(url: Option<&StateUrl>, sqlite_path: &std::path::Path) -> Result<std::sync::Arc<dyn StateStore>> {
+pub async fn open(
+    url: Option<&StateUrl>,
+    sqlite_path: &std::path::Path,
+) -> Result<std::sync::Arc<dyn StateStore>> {
     Ok(match url {
         Some(url) => std::sync::Arc::new(PgStateStore::connect(url).await?),
         None => std::sync::Arc::new(SqliteStateStore::open(sqlite_path)?),

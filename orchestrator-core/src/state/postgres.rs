@@ -50,7 +50,10 @@ impl StateUrl {
         let config = tokio_postgres::Config::from_str(url).map_err(|e| {
             Error::invalid_input(format!("{origin}: not a valid PostgreSQL URL: {e}"))
         })?;
-        if matches!(config.get_ssl_mode(), tokio_postgres::config::SslMode::Require) {
+        if matches!(
+            config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        ) {
             return Err(Error::invalid_input(format!(
                 "{origin}: sslmode=require is not supported (this build has no TLS); use sslmode=disable on a trusted network or a local socket"
             )));
@@ -68,7 +71,10 @@ impl StateUrl {
 /// `postgres://user@host:port/db`, never the password.
 fn shown(config: &tokio_postgres::Config) -> String {
     use tokio_postgres::config::Host;
-    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let user = config
+        .get_user()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(h)) => h.clone(),
         #[cfg(unix)]
@@ -100,6 +106,8 @@ impl std::fmt::Display for StateUrl {
 pub struct PgStateStore {
     client: Client,
     url: StateUrl,
+    /// Locks held for as long as this store lives ([`PgStateStore::hold`]).
+    held: std::sync::Mutex<Vec<LockGuard>>,
     /// Drives the connection; aborting it ends the session (and every claim it holds).
     connection: tokio::task::JoinHandle<()>,
 }
@@ -167,8 +175,51 @@ impl PgStateStore {
         Ok(Self {
             client,
             url: url.clone(),
+            held: std::sync::Mutex::new(Vec::new()),
             connection,
         })
+    }
+
+    /// Connects for reading only (dry runs, `runs`): changes nothing, not even the schema.
+    /// `None` when the database holds no state yet.
+    pub async fn connect_read_only(url: &StateUrl) -> Result<Option<Self>> {
+        let (client, connection) = session(url).await?;
+        let version: Option<i32> = client
+            .query_one(
+                "SELECT CASE WHEN to_regclass('refinery_schema_history') IS NULL THEN NULL
+                        ELSE (SELECT MAX(version) FROM refinery_schema_history) END",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::state(format!("{url}: {e}")))?
+            .get(0);
+        match version {
+            None => {
+                connection.abort();
+                Ok(None)
+            }
+            Some(v) if v != super::SCHEMA_VERSION => {
+                connection.abort();
+                Err(Error::state(format!(
+                    "{url}: schema version {v}, this orchestrator reads {}; run a command that writes (it migrates) or upgrade",
+                    super::SCHEMA_VERSION
+                )))
+            }
+            Some(_) => Ok(Some(Self {
+                client,
+                url: url.clone(),
+                held: std::sync::Mutex::new(Vec::new()),
+                connection,
+            })),
+        }
+    }
+
+    /// Keeps `guard` (e.g. this runner's workspace lock) held until this store is dropped.
+    pub fn hold(&self, guard: LockGuard) {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(guard);
     }
 
     /// The database, without its password.
@@ -207,7 +258,10 @@ impl PgStateStore {
     async fn recorded_claim(&self, run: RunId) -> Result<Option<Holder>> {
         Ok(self
             .client
-            .query_opt("SELECT host, pid, what FROM claims WHERE run_id = $1", &[&run])
+            .query_opt(
+                "SELECT host, pid, what FROM claims WHERE run_id = $1",
+                &[&run],
+            )
             .await
             .map_err(self.fail())?
             .map(|row| Holder {
@@ -447,7 +501,10 @@ impl StateStore for PgStateStore {
             connection.abort();
             let current = self
                 .client
-                .query_opt("SELECT host, pid, what FROM workspace_lock WHERE id = 1", &[])
+                .query_opt(
+                    "SELECT host, pid, what FROM workspace_lock WHERE id = 1",
+                    &[],
+                )
                 .await
                 .map_err(fail)?
                 .map_or_else(
@@ -495,7 +552,10 @@ mod tests {
             "ORCHESTRATOR_STATE_URL",
         )
         .expect("valid");
-        assert_eq!(url.to_string(), "postgres://ci@db.internal:5433/orchestrator");
+        assert_eq!(
+            url.to_string(),
+            "postgres://ci@db.internal:5433/orchestrator"
+        );
         assert!(!format!("{url:?}").contains("hunter2"));
         let err = StateUrl::parse("postgres://ci:hunter2@db:notaport/x", "[state] url")
             .expect_err("bad port");

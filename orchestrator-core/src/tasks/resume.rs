@@ -54,7 +54,8 @@ pub(crate) async fn resume_point(
         )));
     }
     let journaled: BTreeSet<String> = store
-        .journal(run.id).await?
+        .journal(run.id)
+        .await?
         .into_iter()
         .filter(|r| r.entry.completes_step())
         .filter_map(|r| r.entry.step().map(str::to_owned))
@@ -257,10 +258,14 @@ mod tests {
     async fn resume_point_is_the_newest_unfinished_run_and_what_it_finished() {
         let store = MemoryStateStore::default();
         let list = names(&["a", "b", "c", "d"]);
-        assert_eq!(resume_point(&store, "nightly", &list).await.expect("query"), None);
+        assert_eq!(
+            resume_point(&store, "nightly", &list).await.expect("query"),
+            None
+        );
         let params = serde_json::json!({ "list": "nightly", "tasks": list });
         let run = store
-            .begin_run(RUN_KIND, "nightly", &params).await
+            .begin_run(RUN_KIND, "nightly", &params)
+            .await
             .expect("begin");
         // a: journaled done. b: failed. c: recorded as done, killed before the journal said so.
         // d: never started.
@@ -287,7 +292,8 @@ mod tests {
         ] {
             store.record_task(&r).await.expect("record");
         }
-        let point = resume_point(&store, "nightly", &list).await
+        let point = resume_point(&store, "nightly", &list)
+            .await
             .expect("query")
             .expect("an unfinished run");
         assert_eq!(point.run, run);
@@ -299,9 +305,13 @@ mod tests {
             ]
         );
         // Another list's runs are not this one's.
-        assert_eq!(resume_point(&store, "weekly", &list).await.expect("query"), None);
+        assert_eq!(
+            resume_point(&store, "weekly", &list).await.expect("query"),
+            None
+        );
 
-        let err = resume_point(&store, "nightly", &names(&["a", "b", "d"])).await
+        let err = resume_point(&store, "nightly", &names(&["a", "b", "d"]))
+            .await
             .expect_err("a changed list is refused");
         assert!(err.is_bad_input(), "{err}");
         assert_eq!(
@@ -313,7 +323,13 @@ mod tests {
         );
 
         // Once the newest run succeeded there is nothing to resume.
-        store.set_status(run, RunStatus::Succeeded).await.expect("status");
-        assert_eq!(resume_point(&store, "nightly", &list).await.expect("query"), None);
+        store
+            .set_status(run, RunStatus::Succeeded)
+            .await
+            .expect("status");
+        assert_eq!(
+            resume_point(&store, "nightly", &list).await.expect("query"),
+            None
+        );
     }
 }

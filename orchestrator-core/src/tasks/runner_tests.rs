@@ -139,7 +139,8 @@ async fn resume_runs_only_the_failed_task_and_keeps_the_other_records() {
     // The run's whole story: b's failed record is kept, superseded by its second attempt.
     let attempts = task_attempts(
         store
-            .task_records(Some(first.run_id), 100).await
+            .task_records(Some(first.run_id), 100)
+            .await
             .expect("records"),
     );
     let story: Vec<(&str, &str, u32, bool)> = attempts
@@ -233,7 +234,8 @@ async fn a_changed_list_is_not_resumed() {
         .expect("run");
     let changed = Fixture::with_config(&CONFIG.replace("name = \"c\"", "name = \"c2\""));
     let err = changed
-        .plan(store.as_ref(), true, &[]).await
+        .plan(store.as_ref(), true, &[])
+        .await
         .expect_err("refused");
     assert!(err.is_bad_input());
     assert!(
@@ -246,7 +248,8 @@ async fn a_changed_list_is_not_resumed() {
     // Without --resume the changed list runs as a new run.
     assert_eq!(
         changed
-            .plan(store.as_ref(), false, &[]).await
+            .plan(store.as_ref(), false, &[])
+            .await
             .expect("plan")
             .resume_run,
         None
@@ -259,7 +262,12 @@ async fn a_crash_at_every_journal_write_then_resume_runs_each_task_once() {
     std::fs::write(reference.path().join("fixed"), "").expect("b passes");
     let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
     let whole = TaskRunner::new(store.clone())
-        .execute(&reference.plan(store.as_ref(), false, &[]).await.expect("plan"))
+        .execute(
+            &reference
+                .plan(store.as_ref(), false, &[])
+                .await
+                .expect("plan"),
+        )
         .await
         .expect("run");
     assert_eq!(whole.status, RunStatus::Succeeded);
@@ -292,7 +300,11 @@ async fn a_crash_at_every_journal_write_then_resume_runs_each_task_once() {
         // journal never said it finished: every task ran exactly once.
         assert_eq!(fx.ran(), ["a", "b", "c"], "write {k}");
         assert_eq!(
-            inner.task_records(Some(1), 100).await.expect("records").len(),
+            inner
+                .task_records(Some(1), 100)
+                .await
+                .expect("records")
+                .len(),
             4,
             "write {k}: one record per task"
         );
@@ -387,7 +399,9 @@ env = { DX_TOKEN = "dx-canary-0123456789" }
         ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
         ("SSH_PRIVATE_KEY".to_owned(), key.to_owned()),
     ]);
-    let plan = plan_tasks(&fx.config, &request, process, store.as_ref()).await.expect("plan");
+    let plan = plan_tasks(&fx.config, &request, process, store.as_ref())
+        .await
+        .expect("plan");
     let report = TaskRunner::new(store.clone())
         .with_observer(observer.clone())
         .execute(&plan)
