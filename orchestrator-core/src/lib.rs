@@ -83,6 +83,8 @@ pub mod seeds;
 pub mod state;
 pub mod step;
 pub mod tasks;
+#[cfg(all(unix, any(test, feature = "test-support")))]
+pub mod testing;
 pub mod time;
 pub mod vcs;
 pub mod version;

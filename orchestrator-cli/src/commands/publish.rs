@@ -31,7 +31,7 @@ pub(crate) struct PublishArgs {
     /// How versions move: major, minor, patch, prerelease, or auto (from conventional commits).
     /// Not needed with --resume, which continues the recorded plan (used only when nothing is
     /// left to resume).
-    #[arg(long, value_name = "BUMP", required_unless_present = "resume")]
+    #[arg(long, value_name = "BUMP", required_unless_present_any = ["resume", "abandon"])]
     pub(crate) bump: Option<String>,
 
     /// Prerelease identifier (rc, beta...): with prerelease, or to make major/minor/patch
@@ -54,6 +54,10 @@ pub(crate) struct PublishArgs {
     /// Continue the last unfinished publish: nothing published or dispatched twice.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Give up unfinished run RUN for good (recorded in its journal; `runs` shows it
+    /// `abandoned`), so a new one can start; alone, only that.
+    #[arg(long, value_name = "RUN", conflicts_with = "resume")]
+    pub(crate) abandon: Option<i64>,
 
     /// Packages in flight at once (default: [publish] concurrency, else [release] concurrency).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -67,7 +71,7 @@ pub(crate) struct CascadeArgs {
     #[arg(
         long,
         value_name = "REPO",
-        required_unless_present_any = ["event_file", "resume", "all"],
+        required_unless_present_any = ["event_file", "resume", "all", "abandon"],
         conflicts_with_all = ["event_file", "all"]
     )]
     pub(crate) from: Option<String>,
@@ -93,6 +97,10 @@ pub(crate) struct CascadeArgs {
     /// nightly's from an earlier day): nothing tagged or dispatched twice.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Give up unfinished run RUN for good (recorded in its journal; `runs` shows it
+    /// `abandoned`), so a new one can start; alone, only that.
+    #[arg(long, value_name = "RUN", conflicts_with = "resume")]
+    pub(crate) abandon: Option<i64>,
 }
 
 /// `orchestrator graph`.
@@ -159,6 +167,12 @@ fn publish_request(args: &PublishArgs, bump: &str) -> Result<PublishRequest, Err
 }
 
 pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Result<ExitCode> {
+    if let Some(run) = args.abandon {
+        crate::commands::runs::abandon(global, publish::RUN_KIND, run).await?;
+        if args.bump.is_none() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let Some(bump) = args.bump.as_deref() else {
         // A bare `--resume` (clap requires --bump otherwise): the recorded plan, or an error
         // saying there is none.
@@ -233,15 +247,17 @@ async fn run_plan(
             })?,
         }
     } else {
-        // Planned from manifests an unfinished run may already have bumped: say so, since
-        // finishing that run (not starting over) is what usually is wanted.
+        // Planned from manifests an unfinished run may already have bumped, beside a run that
+        // would stay unfinished (and `running` forever): refused until it is finished or given up.
         if let Some(unfinished) = publish::resumable_run(store.as_ref(), kind).await? {
-            eprintln!(
-                "note: {kind} run {} ({}) did not finish; this starts a new one (versions planned \
-                 from the manifests as they are now); `{kind} --resume` finishes that one instead",
+            return Err(crate::commands::runs::unfinished_refusal(
+                store.as_ref(),
+                kind,
                 unfinished.run,
-                publish::plan_key(&unfinished.plan)
-            );
+                &publish::plan_key(&unfinished.plan),
+            )
+            .await
+            .into());
         }
         plan.ok_or_else(|| Error::invalid_input(format!("nothing planned for {kind}")))?
     };
@@ -397,6 +413,12 @@ pub(crate) fn render_publish_plan(plan: &PublishPlan) -> String {
 }
 
 pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(run) = args.abandon {
+        crate::commands::runs::abandon(global, publish::CASCADE_RUN_KIND, run).await?;
+        if args.from.is_none() && args.event_file.is_none() && !args.all {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let config = wiring::load_config(global)?;
     let trigger = cascade_trigger(&config, &args)?;
     if args.resume {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use orchestrator_core::Error;
 use std::sync::Arc;
 
-use orchestrator_core::state::{PgStateStore, SqliteStateStore, StateStore};
+use orchestrator_core::state::{Holder, PgStateStore, SqliteStateStore, StateStore};
 
 use crate::args::{Global, OutputFormat, RunsArgs, RunsCommand};
 use crate::{render, wiring};
@@ -161,4 +161,49 @@ async fn show(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `publish --abandon RUN` / `cascade --abandon RUN`: gives up an unfinished run of `kind` for
+/// good, under the workspace lock, recording it in the run's journal.
+pub(crate) async fn abandon(global: &Global, kind: &str, run: i64) -> anyhow::Result<()> {
+    let config = wiring::load_config(global)?;
+    let _lock = wiring::lock_workspace(&wiring::state_dir(&config), &format!("{kind} --abandon"))?;
+    let store = wiring::open_store(&config, false).await?;
+    let summary = store
+        .run(run)
+        .await?
+        .ok_or_else(|| Error::invalid_input(format!("--abandon {run}: no run {run}")))?;
+    if summary.kind != kind {
+        return Err(Error::invalid_input(format!(
+            "--abandon {run}: run {run} is a {}, not a {kind}",
+            summary.kind
+        ))
+        .into());
+    }
+    let summary = store
+        .abandon(run, &Holder::current(format!("{kind} --abandon {run}")))
+        .await?;
+    eprintln!(
+        "abandoned {kind} run {run} ({}); its journal records it and --resume will not continue it",
+        summary.key
+    );
+    Ok(())
+}
+
+/// The refusal to start a run of `kind` beside unfinished run `run`: one line naming it, its
+/// state, and both ways out (exit 2, nothing changed).
+pub(crate) async fn unfinished_refusal(
+    store: &dyn StateStore,
+    kind: &str,
+    run: i64,
+    what: &str,
+) -> Error {
+    let status = match store.run(run).await {
+        Ok(Some(summary)) => summary.status.to_string(),
+        _ => "unfinished".into(),
+    };
+    Error::invalid_input(format!(
+        "{kind} run {run} ({what}) is {status} and did not finish: `{kind} --resume` finishes it, \
+         `{kind} --abandon {run}` gives it up (recorded in its journal) so a new {kind} can start"
+    ))
 }

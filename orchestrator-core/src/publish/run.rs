@@ -154,12 +154,9 @@ pub struct RecordedRun {
 /// was made with: a resumed publish must not re-plan from manifests its own `bump` steps
 /// already rewrote, nor a resumed nightly from a new day's date.
 pub async fn resumable_run(store: &dyn StateStore, kind: &str) -> Result<Option<RecordedRun>> {
-    let Some(run) = store
-        .runs(Some(kind), None, 1)
-        .await?
-        .into_iter()
-        .find(|r| r.status != RunStatus::Succeeded)
-    else {
+    // Unfinished whatever its key (a nightly's key is its date: its resume may come after
+    // midnight); an abandoned run is final.
+    let Some(run) = store.unfinished(kind).await? else {
         return Ok(None);
     };
     let plan = run

@@ -15,6 +15,8 @@
 //! [`RunStatus::Interrupted`]. Every backend runs the same contract,
 //! [`crate::conformance::state`]; [`FaultyStateStore`] injects failures into any of them.
 
+#[cfg(all(test, unix))]
+mod backend_tests;
 pub mod config;
 mod fault;
 mod holder;
@@ -339,58 +341,7 @@ pub fn now_ms() -> i64 {
 mod tests {
     use std::sync::Arc;
 
-    use async_trait::async_trait;
-
     use super::*;
-    use crate::conformance::state::{Runners, run_all};
-
-    /// Runners on one in-memory state: each a peer session of the first.
-    struct MemoryRunners(MemoryStateStore);
-
-    #[async_trait]
-    impl Runners for MemoryRunners {
-        async fn runner(&self) -> Arc<dyn StateStore> {
-            Arc::new(self.0.peer())
-        }
-    }
-
-    /// Runners on one SQLite file: each its own connection (and claim session).
-    struct SqliteRunners(tempfile::TempDir);
-
-    #[async_trait]
-    impl Runners for SqliteRunners {
-        async fn runner(&self) -> Arc<dyn StateStore> {
-            Arc::new(SqliteStateStore::open(&self.0.path().join("state.db")).expect("open"))
-        }
-    }
-
-    #[tokio::test]
-    async fn memory_store_keeps_the_contract() {
-        run_all(&MemoryRunners(MemoryStateStore::default())).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite_store_keeps_the_contract_and_survives_reopen() {
-        let runners = SqliteRunners(tempfile::tempdir().expect("tempdir"));
-        run_all(&runners).await;
-        let reopened = runners.runner().await;
-        assert_eq!(
-            reopened
-                .runs(Some("c-release"), None, 10)
-                .await
-                .expect("runs")
-                .len(),
-            2
-        );
-        assert_eq!(
-            reopened
-                .task_records(None, 10)
-                .await
-                .expect("records")
-                .len(),
-            3
-        );
-    }
 
     #[tokio::test]
     async fn a_faulty_store_dies_at_the_chosen_append_and_keeps_reads() {

@@ -214,6 +214,12 @@ impl PgStateStore {
         }
     }
 
+    /// The session's client, for tests that tamper with the database.
+    #[cfg(test)]
+    pub(crate) fn client_for_tests(&self) -> &Client {
+        &self.client
+    }
+
     /// Keeps `guard` (e.g. this runner's workspace lock) held until this store is dropped.
     pub fn hold(&self, guard: LockGuard) {
         self.held
