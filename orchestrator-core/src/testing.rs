@@ -75,9 +75,12 @@ impl PgCluster {
                 return Err(format!("chown postgres {}: {status}", dir.path().display()));
             }
         }
+        // The tools dir may sit under /root, which `postgres` cannot enter: run the binaries
+        // from where the link points (Debian's /usr/lib/postgresql/N/bin).
+        let bin = std::fs::canonicalize(bin).unwrap_or_else(|_| bin.to_owned());
         let mut cluster = Self {
             dir,
-            bin: bin.to_owned(),
+            bin,
             port: 0,
             pid: None,
             as_postgres,
