@@ -99,15 +99,24 @@ fn one_runner_at_a_time_and_a_killed_runners_run_is_taken_over() {
     let second = workspace(fixture, "runner-b");
 
     // Runner A starts the nightly and is inside its step.
+    let log = fixture.join("a.log");
     let child = orchestrator(&first, fixture, &url, "a")
         .args(["run", "nightly"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("spawn a");
     let a_pid = child.id();
     let mut reaper = Reaper(Some(child));
     wait_until("runner a is in its step", || {
+        if let Some(child) = &mut reaper.0
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            panic!(
+                "runner a ended ({status}) before its step: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
         fixture.join("started-a").exists()
     });
 

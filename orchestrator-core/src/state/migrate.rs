@@ -91,7 +91,9 @@ pub(crate) fn sqlite(conn: &mut Connection, where_: &str) -> Result<()> {
 /// Brings a PostgreSQL database to [`SCHEMA_VERSION`], one runner at a time (a session advisory
 /// lock serialises runners that start together); `where_` names it in errors (no password).
 pub(crate) async fn postgres(client: &mut tokio_postgres::Client, where_: &str) -> Result<()> {
-    let fail = |e: tokio_postgres::Error| Error::state(format!("{where_}: {e}"));
+    let fail = |e: tokio_postgres::Error| {
+        Error::state(format!("{where_}: {}", super::postgres::pg_error(&e)))
+    };
     client
         .execute(
             "SELECT pg_advisory_lock($1, 0)",

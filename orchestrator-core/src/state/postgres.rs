@@ -132,13 +132,22 @@ async fn session(url: &StateUrl) -> Result<(Client, tokio::task::JoinHandle<()>)
         .config
         .connect(NoTls)
         .await
-        .map_err(|e| Error::state(format!("{url}: {e}")))?;
+        .map_err(|e| Error::state(format!("{url}: {}", pg_error(&e))))?;
     let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!("state database connection ended: {e}");
         }
     });
     Ok((client, task))
+}
+
+/// The server's own message when there is one (`db error` alone says nothing). Never holds the
+/// password: the server does not echo it.
+pub(crate) fn pg_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
 }
 
 /// The reported status: `running` whose claim no session holds is `interrupted`.
@@ -184,15 +193,24 @@ impl PgStateStore {
     /// `None` when the database holds no state yet.
     pub async fn connect_read_only(url: &StateUrl) -> Result<Option<Self>> {
         let (client, connection) = session(url).await?;
-        let version: Option<i32> = client
+        let fail = |e: tokio_postgres::Error| Error::state(format!("{url}: {}", pg_error(&e)));
+        let exists: bool = client
             .query_one(
-                "SELECT CASE WHEN to_regclass('refinery_schema_history') IS NULL THEN NULL
-                        ELSE (SELECT MAX(version) FROM refinery_schema_history) END",
+                "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
                 &[],
             )
             .await
-            .map_err(|e| Error::state(format!("{url}: {e}")))?
+            .map_err(fail)?
             .get(0);
+        let version: Option<i32> = if exists {
+            client
+                .query_one("SELECT MAX(version) FROM refinery_schema_history", &[])
+                .await
+                .map_err(fail)?
+                .get(0)
+        } else {
+            None
+        };
         match version {
             None => {
                 connection.abort();
@@ -234,7 +252,7 @@ impl PgStateStore {
     }
 
     fn fail(&self) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
-        move |e| Error::state(format!("{}: {e}", self.url))
+        move |e| Error::state(format!("{}: {}", self.url, pg_error(&e)))
     }
 
     /// Takes the claim lock on this session; true when held (also when already ours).
@@ -497,7 +515,8 @@ impl StateStore for PgStateStore {
 
     async fn lock_workspace(&self, holder: &Holder) -> Result<LockGuard> {
         let (client, connection) = session(&self.url).await?;
-        let fail = |e: tokio_postgres::Error| Error::state(format!("{}: {e}", self.url));
+        let fail =
+            |e: tokio_postgres::Error| Error::state(format!("{}: {}", self.url, pg_error(&e)));
         let taken: bool = client
             .query_one("SELECT pg_try_advisory_lock($1, 0)", &[&NS_LOCK])
             .await
@@ -563,6 +582,12 @@ mod tests {
             "postgres://ci@db.internal:5433/orchestrator"
         );
         assert!(!format!("{url:?}").contains("hunter2"));
+        let plain = StateUrl::parse(
+            "postgres://postgres@127.0.0.1:5/shared?sslmode=disable",
+            "x",
+        )
+        .expect("valid");
+        assert_eq!(plain.to_string(), "postgres://postgres@127.0.0.1:5/shared");
         let err = StateUrl::parse("postgres://ci:hunter2@db:notaport/x", "[state] url")
             .expect_err("bad port");
         assert!(!err.to_string().contains("hunter2"), "{err}");
