@@ -135,7 +135,7 @@ pub(crate) async fn open_store(
             .lock_workspace(&Holder::current(command_name()))
             .await?;
         store.hold(guard);
-        return Ok(with_fault_injection(Arc::new(store))?);
+        return with_fault_injection(Arc::new(store));
     }
     if dry_run {
         // Read-only: works in a read-only state directory and never creates a file.

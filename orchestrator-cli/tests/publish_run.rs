@@ -726,3 +726,89 @@ fn cli_cascade_keeps_range_styles_and_unrelated_coordination_entries() {
     assert_eq!(back["right"].requires, vec!["base=1.0.0"]);
     assert!(written.contains(solo), "{written}");
 }
+
+/// Runs the real binary in the world's directory.
+fn cli(world: &World, args: &[&str], kill_at: Option<usize>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    cmd.current_dir(world.dir.path())
+        .env_remove("ORCHESTRATOR_FORGE_URL")
+        .env_remove("ORCHESTRATOR_STATE_URL")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
+        .args(args);
+    match kill_at {
+        Some(k) => cmd.env("ORCHESTRATOR_FAULT_KILL_AT_JOURNAL_WRITE", k.to_string()),
+        None => cmd.env_remove("ORCHESTRATOR_FAULT_KILL_AT_JOURNAL_WRITE"),
+    };
+    cmd.output().expect("runs")
+}
+
+fn newest_run(world: &World) -> serde_json::Value {
+    let out = cli(world, &["--output", "json", "runs"], None);
+    assert!(out.status.success(), "{out:?}");
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    runs[0].clone()
+}
+
+/// No orphaned runs (#13): a killed cascade shows `interrupted` (never `running`), a new cascade
+/// is refused (exit 2) naming it and both ways out, `--resume` finishes it, and `--abandon RUN`
+/// gives one up for good (recorded in its journal) so the next cascade can start.
+#[test]
+fn cli_a_killed_cascade_is_interrupted_blocks_a_new_one_and_is_resumed_or_abandoned() {
+    let world = World::new(
+        "tag",
+        "\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n",
+    );
+    let killed = cli(&world, &["cascade", "--from", "left"], Some(3));
+    assert!(!killed.status.success(), "killed: {killed:?}");
+    let run = newest_run(&world);
+    assert_eq!(run["kind"], "cascade");
+    assert_eq!(run["status"], "interrupted", "{run:#}");
+    let id = run["id"].as_i64().expect("id");
+
+    let refused = cli(&world, &["cascade", "--from", "right"], None);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let message = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(message.contains(&format!("cascade run {id}")), "{message}");
+    assert!(message.contains("interrupted"), "{message}");
+    assert!(message.contains("cascade --resume"), "{message}");
+    assert!(
+        message.contains(&format!("cascade --abandon {id}")),
+        "{message}"
+    );
+    assert_eq!(newest_run(&world)["id"], id, "nothing started");
+
+    let resumed = cli(&world, &["cascade", "--resume"], None);
+    assert!(resumed.status.success(), "{resumed:?}");
+    let run = newest_run(&world);
+    assert_eq!(
+        (run["id"].as_i64(), run["status"].as_str()),
+        (Some(id), Some("succeeded"))
+    );
+
+    // Killed again; this time given up, and the next cascade starts.
+    let killed = cli(&world, &["cascade", "--from", "right"], Some(3));
+    assert!(!killed.status.success(), "killed: {killed:?}");
+    let second = newest_run(&world)["id"].as_i64().expect("id");
+    assert_ne!(second, id);
+    let abandoned = cli(&world, &["cascade", "--abandon", &second.to_string()], None);
+    assert!(abandoned.status.success(), "{abandoned:?}");
+    let shown = cli(
+        &world,
+        &["--output", "json", "runs", "show", &second.to_string()],
+        None,
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(shown["run"]["status"], "abandoned", "{shown:#}");
+    let last = shown["journal"].as_array().and_then(|j| j.last()).cloned();
+    assert_eq!(
+        last.map(|l| l["entry"].clone()),
+        Some(serde_json::json!({"event": "run_finished", "status": "abandoned"})),
+        "{shown:#}"
+    );
+    let again = cli(&world, &["cascade", "--abandon", &second.to_string()], None);
+    assert_eq!(again.status.code(), Some(2), "already abandoned: {again:?}");
+    let next = cli(&world, &["cascade", "--from", "right"], None);
+    assert!(next.status.success(), "{next:?}");
+    assert_eq!(newest_run(&world)["status"], "succeeded");
+}
