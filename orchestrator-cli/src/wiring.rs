@@ -131,10 +131,12 @@ pub(crate) async fn open_store(
             });
         }
         let store = PgStateStore::connect(&url).await?;
-        let guard = store
-            .lock_workspace(&Holder::current(command_name()))
-            .await?;
-        store.hold(guard);
+        if !inherits_shared_lock(&store).await? {
+            let guard = store
+                .lock_workspace(&Holder::current(command_name()))
+                .await?;
+            store.hold(guard);
+        }
         return with_fault_injection(Arc::new(store));
     }
     if dry_run {
@@ -148,6 +150,30 @@ pub(crate) async fn open_store(
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store: Arc<dyn StateStore> = Arc::new(SqliteStateStore::open(&db)?);
     with_fault_injection(store)
+}
+
+/// A pipeline's capability step (`orchestrator = ["release", ...]`) runs under the lock of its
+/// parent `orchestrator run`, which names it in `ORCHESTRATOR_INHERITED_LOCK`: on PostgreSQL the
+/// child accepts it only when the database records the parent process (this host, the parent's
+/// pid) as the holder of the lock, as the file lock does.
+async fn inherits_shared_lock(store: &PgStateStore) -> anyhow::Result<bool> {
+    if std::env::var_os(orchestrator_core::pipeline::INHERITED_LOCK_VAR).is_none() {
+        return Ok(false);
+    }
+    #[cfg(unix)]
+    {
+        let parent = std::os::unix::process::parent_id();
+        let me = Holder::current("");
+        Ok(store
+            .workspace_lock_holder()
+            .await?
+            .is_some_and(|h| h.pid == parent && h.host == me.host))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = store;
+        Ok(false)
+    }
 }
 
 /// The subcommand this process runs (`publish`, `release`...), to name it as a lock holder:

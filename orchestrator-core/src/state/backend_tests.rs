@@ -232,3 +232,29 @@ async fn crash_harness_on_postgres() {
     };
     crash_at_every_write(&PgRunners(pg_url(&pg, "crash"))).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_workspace_lock_names_its_live_holder_only_while_held() {
+    let Some(pg) = PgCluster::start_or_skip(false) else {
+        return;
+    };
+    let url = pg_url(&pg, "holder");
+    let first = PgStateStore::connect(&url).await.expect("connect");
+    let second = PgStateStore::connect(&url).await.expect("connect");
+    assert_eq!(second.workspace_lock_holder().await.expect("query"), None);
+    let holder = Holder::current("run nightly");
+    let guard = first.lock_workspace(&holder).await.expect("free");
+    assert_eq!(
+        second.workspace_lock_holder().await.expect("query"),
+        Some(holder)
+    );
+    drop(guard);
+    crate::conformance::state::eventually("a released lock names nobody", || async {
+        second
+            .workspace_lock_holder()
+            .await
+            .expect("query")
+            .is_none()
+    })
+    .await;
+}

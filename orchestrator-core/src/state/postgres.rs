@@ -238,6 +238,28 @@ impl PgStateStore {
         &self.client
     }
 
+    /// Who holds the workspace lock now, if anyone (the recorded holder of a lock some session
+    /// holds).
+    pub async fn workspace_lock_holder(&self) -> Result<Option<Holder>> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT w.host, w.pid, w.what FROM workspace_lock w WHERE w.id = 1 AND EXISTS (
+                    SELECT 1 FROM pg_locks l
+                    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                      AND l.classid::bigint = $1::bigint AND l.objid = 0)",
+                &[&i64::from(NS_LOCK)],
+            )
+            .await
+            .map_err(self.fail())?;
+        Ok(row.map(|row| Holder {
+            host: row.get(0),
+            pid: u32::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+            what: row.get(2),
+        }))
+    }
+
     /// Keeps `guard` (e.g. this runner's workspace lock) held until this store is dropped.
     pub fn hold(&self, guard: LockGuard) {
         self.held
