@@ -1,12 +1,13 @@
 //! Benchmarks that print figures (a table, or JSON with `--json`), comparing in the same run.
 //!
 //! ```text
-//! cargo run --release -p orchestrator-bench -- [all|cost|makespan|planning|preflight|startup] [--json] [--quick]
+//! cargo run --release -p orchestrator-bench -- [all|cost|journal|makespan|planning|preflight|startup] [--json] [--quick]
 //! ```
 //! `--quick` shrinks every workload (CI uses it to keep the benchmarks compiling and running);
 //! the figures in BENCHMARKS.md come from the full run.
 
 mod forge_cost;
+mod journal;
 mod makespan;
 mod planning;
 mod preflight;
@@ -80,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         if ![
             "all",
             "cost",
+            "journal",
             "makespan",
             "planning",
             "preflight",
@@ -88,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
         .contains(name)
         {
             anyhow::bail!(
-                "unknown benchmark {name:?} (all, cost, makespan, planning, preflight, startup)"
+                "unknown benchmark {name:?} (all, cost, journal, makespan, planning, preflight, startup)"
             );
         }
     }
@@ -104,6 +106,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("cost") {
         figures.extend(forge_cost::run(options).await?);
+    }
+    if wants("journal") {
+        figures.extend(journal::run(options).await?);
     }
     if wants("makespan") {
         figures.extend(makespan::run(options).await?);

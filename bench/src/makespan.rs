@@ -127,7 +127,7 @@ async fn release(
     );
     // Detection lag: a wait step ends `lag` after CI settled, which is `ci` after the wait began
     // (the simulated CI starts its clock when it first sees the tag, at the wait's first poll).
-    let journal = store.journal(report.run_id)?;
+    let journal = store.journal(report.run_id).await?;
     let mut lags = Vec::new();
     for record in &journal {
         if let JournalEntry::StepSucceeded { step, .. } = &record.entry

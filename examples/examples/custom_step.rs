@@ -120,7 +120,9 @@ async fn main() -> anyhow::Result<()> {
     let engine = Engine::new(store.clone(), EngineOptions::default());
 
     // 1. A new run applies every step.
-    let run = store.begin_run("site", "demo", &serde_json::json!({}))?;
+    let run = store
+        .begin_run("site", "demo", &serde_json::json!({}))
+        .await?;
     print_report("1. first run", &engine.run(&plan, run).await?);
 
     // 2. The same run again (as `--resume` would): the journal says everything is done.
@@ -128,7 +130,9 @@ async fn main() -> anyhow::Result<()> {
 
     // 3. A new run, no journal to trust: each step's check looks at the files themselves.
     std::fs::write(site.join("app.js"), "console.log('edited by hand');\n")?;
-    let fresh = store.begin_run("site", "demo", &serde_json::json!({}))?;
+    let fresh = store
+        .begin_run("site", "demo", &serde_json::json!({}))
+        .await?;
     print_report(
         "3. new run after app.js was edited",
         &engine.run(&plan, fresh).await?,

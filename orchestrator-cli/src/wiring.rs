@@ -9,7 +9,9 @@ use orchestrator_core::Error;
 use orchestrator_core::config::Config;
 use orchestrator_core::forge::{CiSimulation, Forge, InMemoryForge};
 use orchestrator_core::secret::SecretString;
-use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore};
+use orchestrator_core::state::{
+    Holder, MemoryStateStore, PgStateStore, SqliteStateStore, StateStore,
+};
 use orchestrator_core::vcs::Vcs;
 use orchestrator_github::GitHubForge;
 
@@ -110,11 +112,33 @@ pub(crate) fn load_optional_config(global: &Global) -> Result<Option<Config>, Er
     load_config(global).map(Some)
 }
 
-/// The state store: SQLite in the state directory ([`state_dir`]). A dry run never creates it: it reads an existing
-/// one read-only (to show what a resume would skip) or uses an empty in-memory store.
-pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<dyn StateStore>> {
+/// The state store: SQLite in the state directory ([`state_dir`]), or the PostgreSQL database of
+/// `ORCHESTRATOR_STATE_URL` / `[state] url`. A dry run never creates or changes it: it reads an
+/// existing one read-only (to show what a resume would skip) or uses an empty in-memory store. On
+/// PostgreSQL a writing store also holds the shared workspace lock (an advisory lock of its
+/// session) until it is dropped: one runner at a time on the database, whatever its machine.
+pub(crate) async fn open_store(
+    config: &Config,
+    dry_run: bool,
+) -> anyhow::Result<Arc<dyn StateStore>> {
     let dir = state_dir(config);
     let db = dir.join("state.db");
+    if let Some(url) = config.state.effective_url()? {
+        if dry_run {
+            return Ok(match PgStateStore::connect_read_only(&url).await? {
+                Some(store) => Arc::new(store),
+                None => Arc::new(MemoryStateStore::default()),
+            });
+        }
+        let store = PgStateStore::connect(&url).await?;
+        if !inherits_shared_lock(&store).await? {
+            let guard = store
+                .lock_workspace(&Holder::current(command_name()))
+                .await?;
+            store.hold(guard);
+        }
+        return with_fault_injection(Arc::new(store));
+    }
     if dry_run {
         // Read-only: works in a read-only state directory and never creates a file.
         return Ok(if db.exists() {
@@ -125,6 +149,44 @@ pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<d
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store: Arc<dyn StateStore> = Arc::new(SqliteStateStore::open(&db)?);
+    with_fault_injection(store)
+}
+
+/// A pipeline's capability step (`orchestrator = ["release", ...]`) runs under the lock of its
+/// parent `orchestrator run`, which names it in `ORCHESTRATOR_INHERITED_LOCK`: on PostgreSQL the
+/// child accepts it only when the database records the parent process (this host, the parent's
+/// pid) as the holder of the lock, as the file lock does.
+async fn inherits_shared_lock(store: &PgStateStore) -> anyhow::Result<bool> {
+    if std::env::var_os(orchestrator_core::pipeline::INHERITED_LOCK_VAR).is_none() {
+        return Ok(false);
+    }
+    #[cfg(unix)]
+    {
+        let parent = std::os::unix::process::parent_id();
+        let me = Holder::current("");
+        Ok(store
+            .workspace_lock_holder()
+            .await?
+            .is_some_and(|h| h.pid == parent && h.host == me.host))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = store;
+        Ok(false)
+    }
+}
+
+/// The subcommand this process runs (`publish`, `release`...), to name it as a lock holder:
+/// only the word, never the flags (a URL flag may carry credentials).
+fn command_name() -> String {
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "orchestrator".into())
+}
+
+/// `store`, wrapped by the reliability harness's fault injection when it is asked for.
+fn with_fault_injection(store: Arc<dyn StateStore>) -> anyhow::Result<Arc<dyn StateStore>> {
     Ok(match std::env::var(KILL_AT_JOURNAL_WRITE) {
         Ok(k) => {
             let k = k
@@ -136,7 +198,7 @@ pub(crate) fn open_store(config: &Config, dry_run: bool) -> anyhow::Result<Arc<d
                 Ok("TERM") => crash::Signal::Term,
                 Ok(other) => anyhow::bail!("{FAULT_SIGNAL}={other:?}: expected KILL or TERM"),
             };
-            Arc::new(crash::KillAtJournalWrite::new(store, k, signal))
+            Arc::new(crash::kill_at_journal_write(store, k, signal))
         }
         Err(_) => store,
     })
@@ -153,12 +215,8 @@ pub(crate) const FAULT_SIGNAL: &str = "ORCHESTRATOR_FAULT_SIGNAL";
 
 mod crash {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use orchestrator_core::Result;
-    use orchestrator_core::state::{
-        JournalEntry, JournalRecord, RunId, RunStatus, RunSummary, StateStore, TaskRecord,
-    };
+    use orchestrator_core::state::{Fault, FaultyStateStore, StateStore};
 
     /// The signal sent at the chosen write.
     #[derive(Debug, Clone, Copy)]
@@ -169,79 +227,36 @@ mod crash {
         Term,
     }
 
-    /// Passes everything through, but signals the process at its k-th append.
-    #[derive(Debug)]
-    pub(super) struct KillAtJournalWrite {
+    /// Passes everything through, but signals the process at its k-th append (core's one
+    /// fault-injecting wrapper, with the signal as its hook).
+    pub(super) fn kill_at_journal_write(
         inner: Arc<dyn StateStore>,
         kill_at: usize,
         signal: Signal,
-        appends: AtomicUsize,
-    }
-
-    impl KillAtJournalWrite {
-        pub(super) fn new(inner: Arc<dyn StateStore>, kill_at: usize, signal: Signal) -> Self {
-            Self {
-                inner,
-                kill_at,
-                signal,
-                appends: AtomicUsize::new(0),
-            }
-        }
-    }
-
-    impl StateStore for KillAtJournalWrite {
-        fn begin_run(&self, kind: &str, key: &str, params: &serde_json::Value) -> Result<RunId> {
-            self.inner.begin_run(kind, key, params)
-        }
-        fn append(&self, run: RunId, entry: &JournalEntry) -> Result<()> {
-            if self.appends.fetch_add(1, Ordering::SeqCst) + 1 == self.kill_at {
-                let pid = std::process::id().to_string();
-                match self.signal {
-                    Signal::Kill => {
-                        let _ = std::process::Command::new("kill")
-                            .args(["-KILL", &pid])
-                            .status();
-                        std::process::abort();
-                    }
-                    Signal::Term => {
-                        let _ = std::process::Command::new("kill")
-                            .args(["-TERM", &pid])
-                            .status();
-                        // Delivery is asynchronous: wait (bounded) until the handler has run, so
-                        // the point at which the run learns of it is the chosen write.
-                        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                        while !crate::signals::stop_requested() && std::time::Instant::now() < until
-                        {
-                            std::thread::sleep(std::time::Duration::from_millis(1));
-                        }
+    ) -> FaultyStateStore {
+        let hook = move || {
+            let pid = std::process::id().to_string();
+            match signal {
+                Signal::Kill => {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-KILL", &pid])
+                        .status();
+                    std::process::abort();
+                }
+                Signal::Term => {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-TERM", &pid])
+                        .status();
+                    // Delivery is asynchronous: wait (bounded) until the handler has run, so
+                    // the point at which the run learns of it is the chosen write.
+                    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                    while !crate::signals::stop_requested() && std::time::Instant::now() < until {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
                     }
                 }
             }
-            self.inner.append(run, entry)
-        }
-        fn journal(&self, run: RunId) -> Result<Vec<JournalRecord>> {
-            self.inner.journal(run)
-        }
-        fn set_status(&self, run: RunId, status: RunStatus) -> Result<()> {
-            self.inner.set_status(run, status)
-        }
-        fn runs(
-            &self,
-            kind: Option<&str>,
-            key: Option<&str>,
-            limit: usize,
-        ) -> Result<Vec<RunSummary>> {
-            self.inner.runs(kind, key, limit)
-        }
-        fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
-            self.inner.run(run)
-        }
-        fn record_task(&self, record: &TaskRecord) -> Result<()> {
-            self.inner.record_task(record)
-        }
-        fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>> {
-            self.inner.task_records(run, limit)
-        }
+        };
+        FaultyStateStore::new(inner, Fault::HookAtAppend(kill_at, Arc::new(hook)))
     }
 }
 

@@ -733,7 +733,8 @@ fn a_rejected_token_stops_publish_before_anything_changes() {
     );
 }
 
-/// A publish started while another is unfinished says so, and how to finish that one instead.
+/// A publish started while another is unfinished is refused (exit 2) naming it, with both ways
+/// out: finish it, or give it up.
 #[test]
 fn a_new_publish_over_an_unfinished_one_says_so() {
     let dir = publish_fixture();
@@ -745,9 +746,12 @@ fn a_new_publish_over_an_unfinished_one_says_so() {
     );
     let out = publish(dir.path(), &[], None);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("note: publish run 1 (")
-            && stderr.contains("`publish --resume` finishes that one instead"),
+        stderr.contains("publish run 1 (")
+            && stderr.contains("is interrupted")
+            && stderr.contains("`publish --resume` finishes it")
+            && stderr.contains("`publish --abandon 1` gives it up"),
         "{stderr}"
     );
 }

@@ -6,11 +6,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use orchestrator_core::config::Config;
-use orchestrator_core::error::{Error, Result};
 use orchestrator_core::forge::{
     AssetState, CiBehaviour, CiSimulation, Forge, ForgeOp, InMemoryForge, RepoId, WorkflowRun,
     WorkflowRunStatus, WorkflowSimulation,
@@ -19,8 +17,7 @@ use orchestrator_core::publish::{
     self, BumpRequest, PackageOutcome, PublishOptions, PublishPlan, PublishRequest, Publisher,
 };
 use orchestrator_core::state::{
-    JournalEntry, JournalRecord, MemoryStateStore, RunId, RunStatus, RunSummary, StateStore,
-    TaskRecord,
+    FaultyStateStore, JournalEntry, JournalRecord, MemoryStateStore, RunStatus, StateStore,
 };
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::{Sandbox, git};
@@ -188,7 +185,7 @@ async fn publishes_in_dependency_order_with_independent_packages_overlapping() {
     );
     assert_eq!(report.umbrella.as_deref(), Some("ecosystem-v1.1.0"));
 
-    let journal = store.journal(report.run_id).expect("journal");
+    let journal = store.journal(report.run_id).await.expect("journal");
     for (name, deps) in DAG {
         for dep in *deps {
             assert!(
@@ -467,7 +464,7 @@ async fn preflight_reports_every_problem_at_once_and_changes_nothing() {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
     assert!(
-        store.runs(None, None, 10).expect("runs").is_empty(),
+        store.runs(None, None, 10).await.expect("runs").is_empty(),
         "no run began"
     );
     for name in ["base", "left", "top"] {
@@ -507,7 +504,7 @@ async fn committing_a_coordination_manifest_outside_a_work_tree_is_refused_up_fr
         "{err}"
     );
     assert!(
-        store.runs(None, None, 10).expect("runs").is_empty(),
+        store.runs(None, None, 10).await.expect("runs").is_empty(),
         "no run began"
     );
     assert_eq!(
@@ -515,47 +512,6 @@ async fn committing_a_coordination_manifest_outside_a_work_tree_is_refused_up_fr
         "",
         "nothing pushed"
     );
-}
-
-/// A store that "crashes" at its k-th journal append (that append and all later ones fail).
-#[derive(Debug)]
-struct CrashingStore {
-    inner: Arc<MemoryStateStore>,
-    crash_at: usize,
-    appends: AtomicUsize,
-}
-
-impl StateStore for CrashingStore {
-    fn begin_run(&self, kind: &str, key: &str, params: &serde_json::Value) -> Result<RunId> {
-        self.inner.begin_run(kind, key, params)
-    }
-    fn append(&self, run: RunId, entry: &JournalEntry) -> Result<()> {
-        let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;
-        if n >= self.crash_at {
-            return Err(Error::state(format!(
-                "simulated crash at journal write {n}"
-            )));
-        }
-        self.inner.append(run, entry)
-    }
-    fn journal(&self, run: RunId) -> Result<Vec<JournalRecord>> {
-        self.inner.journal(run)
-    }
-    fn set_status(&self, run: RunId, status: RunStatus) -> Result<()> {
-        self.inner.set_status(run, status)
-    }
-    fn runs(&self, kind: Option<&str>, key: Option<&str>, limit: usize) -> Result<Vec<RunSummary>> {
-        self.inner.runs(kind, key, limit)
-    }
-    fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
-        self.inner.run(run)
-    }
-    fn record_task(&self, record: &TaskRecord) -> Result<()> {
-        self.inner.record_task(record)
-    }
-    fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>> {
-        self.inner.task_records(run, limit)
-    }
 }
 
 /// Crash at several points during the waves, then resume from the recorded plan: every package
@@ -566,11 +522,7 @@ async fn crash_then_resume_publishes_nothing_twice() {
         let world = World::new("workflow", "");
         let forge = world.forge();
         let inner = Arc::new(MemoryStateStore::default());
-        let crashing = Arc::new(CrashingStore {
-            inner: inner.clone(),
-            crash_at,
-            appends: AtomicUsize::new(0),
-        });
+        let crashing = Arc::new(FaultyStateStore::crash_at_append(inner.clone(), crash_at));
         let plan = world.plan().await;
         let crashed = world.publisher(&forge, crashing).execute(&plan).await;
         assert!(crashed.is_err(), "crash at {crash_at}: {crashed:?}");
@@ -579,6 +531,7 @@ async fn crash_then_resume_publishes_nothing_twice() {
 
         // The resumed process re-plans nothing: it continues the recorded plan.
         let recorded = publish::resumable_plan(inner.as_ref(), publish::RUN_KIND)
+            .await
             .expect("store")
             .expect("an unfinished publish");
         assert_eq!(recorded, plan);
@@ -599,7 +552,7 @@ async fn crash_then_resume_publishes_nothing_twice() {
             "crash at {crash_at}: {report:#?}"
         );
         assert_eq!(
-            inner.runs(None, None, 10).expect("runs").len(),
+            inner.runs(None, None, 10).await.expect("runs").len(),
             1,
             "same run resumed"
         );
@@ -772,4 +725,93 @@ fn cli_cascade_keeps_range_styles_and_unrelated_coordination_entries() {
     assert_eq!(back["tail"].requires, vec!["top=1.0.1"]);
     assert_eq!(back["right"].requires, vec!["base=1.0.0"]);
     assert!(written.contains(solo), "{written}");
+}
+
+/// Runs the real binary in the world's directory.
+fn cli(world: &World, args: &[&str], kill_at: Option<usize>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    cmd.current_dir(world.dir.path())
+        .env_remove("ORCHESTRATOR_FORGE_URL")
+        .env_remove("ORCHESTRATOR_STATE_URL")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
+        .args(args);
+    match kill_at {
+        Some(k) => cmd.env("ORCHESTRATOR_FAULT_KILL_AT_JOURNAL_WRITE", k.to_string()),
+        None => cmd.env_remove("ORCHESTRATOR_FAULT_KILL_AT_JOURNAL_WRITE"),
+    };
+    cmd.output().expect("runs")
+}
+
+fn newest_run(world: &World) -> serde_json::Value {
+    let out = cli(world, &["--output", "json", "runs"], None);
+    assert!(out.status.success(), "{out:?}");
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    runs[0].clone()
+}
+
+/// No orphaned runs (#13): a killed cascade shows `interrupted` (never `running`), a new cascade
+/// is refused (exit 2) naming it and both ways out, `--resume` finishes it, and `--abandon RUN`
+/// gives one up for good (recorded in its journal) so the next cascade can start.
+#[test]
+fn cli_a_killed_cascade_is_interrupted_blocks_a_new_one_and_is_resumed_or_abandoned() {
+    let world = World::new(
+        "tag",
+        "\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n",
+    );
+    let killed = cli(&world, &["cascade", "--from", "left"], Some(3));
+    assert!(!killed.status.success(), "killed: {killed:?}");
+    let run = newest_run(&world);
+    assert_eq!(run["kind"], "cascade");
+    assert_eq!(run["status"], "interrupted", "{run:#}");
+    let id = run["id"].as_i64().expect("id");
+
+    let refused = cli(&world, &["cascade", "--from", "right"], None);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let message = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(message.contains(&format!("cascade run {id}")), "{message}");
+    assert!(message.contains("interrupted"), "{message}");
+    assert!(message.contains("cascade --resume"), "{message}");
+    assert!(
+        message.contains(&format!("cascade --abandon {id}")),
+        "{message}"
+    );
+    assert_eq!(newest_run(&world)["id"], id, "nothing started");
+
+    let resumed = cli(&world, &["cascade", "--resume"], None);
+    assert!(resumed.status.success(), "{resumed:?}");
+    let run = newest_run(&world);
+    assert_eq!(
+        (run["id"].as_i64(), run["status"].as_str()),
+        (Some(id), Some("succeeded"))
+    );
+
+    // Killed again; this time given up, and the next cascade starts.
+    let killed = cli(&world, &["cascade", "--from", "right"], Some(3));
+    assert!(!killed.status.success(), "killed: {killed:?}");
+    let second = newest_run(&world)["id"].as_i64().expect("id");
+    assert_ne!(second, id);
+    let abandoned = cli(&world, &["cascade", "--abandon", &second.to_string()], None);
+    assert!(abandoned.status.success(), "{abandoned:?}");
+    let shown = cli(
+        &world,
+        &["--output", "json", "runs", "show", &second.to_string()],
+        None,
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(shown["run"]["status"], "abandoned", "{shown:#}");
+    let last = shown["journal"].as_array().and_then(|j| j.last()).cloned();
+    assert_eq!(
+        last.map(|l| l["entry"].clone()),
+        Some(serde_json::json!({"event": "run_finished", "status": "abandoned"})),
+        "{shown:#}"
+    );
+    let again = cli(&world, &["cascade", "--abandon", &second.to_string()], None);
+    assert_eq!(again.status.code(), Some(2), "already abandoned: {again:?}");
+    // No longer refused for the abandoned run: the next cascade gets to its own preflight, which
+    // finds what the abandoned run left in the clone (its bump commit, never pushed).
+    let next = cli(&world, &["cascade", "--from", "right"], None);
+    let message = String::from_utf8_lossy(&next.stderr).into_owned();
+    assert!(!message.contains("did not finish"), "{message}");
+    assert!(message.contains("preflight"), "{message}");
 }

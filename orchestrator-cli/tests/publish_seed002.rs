@@ -123,7 +123,7 @@ async fn publish_seed_002(forge: Arc<dyn Forge>, actions: &InMemoryForge) {
     assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
     assert_eq!(report.with_outcome(PackageOutcome::Released).len(), 16);
 
-    let journal = store.journal(report.run_id).expect("journal");
+    let journal = store.journal(report.run_id).await.expect("journal");
     for (name, deps) in SEED_002 {
         assert_eq!(
             actions.count(ForgeOp::DispatchWorkflow, &RepoId::new("eco", *name)),

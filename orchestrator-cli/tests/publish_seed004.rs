@@ -163,7 +163,7 @@ impl Ecosystem {
             ..PublishOptions::default()
         };
         let report = publisher.execute_with(&plan, &options).await.expect("runs");
-        let journal = store.journal(report.run_id).expect("journal");
+        let journal = store.journal(report.run_id).await.expect("journal");
         (report, journal)
     }
 }

@@ -426,8 +426,8 @@ fn a_run_killed_mid_list_resumes_and_converges() {
     let out = run(&mut fx.cmd(&["--output", "json", "runs", "list"]));
     assert_eq!(
         json(&out)[0]["status"],
-        "running",
-        "a killed run stays running"
+        "interrupted",
+        "a killed run shows interrupted, never running"
     );
 
     let out = run(fx

@@ -45,6 +45,8 @@ pub struct Config {
     pub publish: PublishConfig,
     /// `[scale]`.
     pub scale: crate::scale::config::ScaleConfig,
+    /// `[state]`: where the run history lives (SQLite by default, or a shared PostgreSQL).
+    pub state: crate::state::config::StateConfig,
 }
 
 /// `[forge]`.
@@ -606,6 +608,7 @@ impl Config {
         let tasks = crate::tasks::config::parse_task_lists(raw.tasks, &root, &err)?;
         let publish = crate::publish::config::parse_publish(raw.publish, &root, &err)?;
         let scale = crate::scale::config::parse_scale(raw.scale, &err)?;
+        let state = crate::state::config::parse_state(raw.state, &err)?;
         if let Some(from) = &publish.umbrella_version_from
             && !repos.iter().any(|r| &r.name == from)
         {
@@ -626,6 +629,7 @@ impl Config {
             tasks,
             publish,
             scale,
+            state,
         })
     }
 
@@ -745,6 +749,7 @@ struct RawConfig {
     tasks: BTreeMap<String, Vec<Spanned<crate::tasks::config::RawTask>>>,
     publish: Option<crate::publish::config::RawPublish>,
     scale: Option<crate::scale::config::RawScale>,
+    state: Option<crate::state::config::RawState>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -130,6 +130,17 @@ pub enum Error {
         /// Who holds it, as recorded in the file.
         holder: String,
     },
+    /// A shared lock or a run's claim is held by another live runner (a PostgreSQL advisory lock,
+    /// or a claim whose process is alive).
+    #[error(
+        "{what} is held by {holder}; wait for that runner to end: the hold ends the moment its process or database session does, even if it is killed"
+    )]
+    Busy {
+        /// What is held, e.g. `the workspace lock on postgres://ci@db/orchestrator` or `run 7`.
+        what: String,
+        /// Who holds it (host, pid, run), as recorded when it was taken.
+        holder: String,
+    },
     /// The run was stopped (Ctrl-C); the journal says where, `--resume` continues.
     #[error("cancelled")]
     Cancelled,
@@ -212,6 +223,7 @@ impl Error {
                 | Error::Config { .. }
                 | Error::Preflight { .. }
                 | Error::Locked { .. }
+                | Error::Busy { .. }
         )
     }
 

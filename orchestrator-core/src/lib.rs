@@ -52,7 +52,7 @@
 //!     PlannedStep { step: Arc::new(Greet("proto")), after: vec![] },
 //!     PlannedStep { step: Arc::new(Greet("server")), after: vec!["proto".into()] },
 //! ])?;
-//! let run = store.begin_run("greet", "demo", &serde_json::Value::Null)?;
+//! let run = store.begin_run("greet", "demo", &serde_json::Value::Null).await?;
 //! let engine = Engine::new(store.clone(), EngineOptions::default());
 //! let report = engine.run(&plan, run).await?;
 //! assert!(report.steps.iter().all(|s| s.status == StepStatus::Succeeded));
@@ -83,6 +83,8 @@ pub mod seeds;
 pub mod state;
 pub mod step;
 pub mod tasks;
+#[cfg(all(unix, any(test, feature = "test-support")))]
+pub mod testing;
 pub mod time;
 pub mod vcs;
 pub mod version;

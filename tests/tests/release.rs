@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{CountingVcs, CrashingStore, DIAMOND, World, request};
+use common::{CountingVcs, DIAMOND, World, request};
 use orchestrator_core::Error;
 use orchestrator_core::engine::{CancelToken, Event, Observer};
 use orchestrator_core::forge::{CiBehaviour, Fault, FaultRule, ForgeOp};
@@ -59,7 +59,7 @@ async fn diamond_release_respects_order_and_overlaps_independent_repos() {
         assert_eq!(repo.assets.len(), 2);
     }
     // Order and overlap, from the journal's timestamps.
-    let journal = store.journal(report.run_id).expect("journal");
+    let journal = store.journal(report.run_id).await.expect("journal");
     let at = |want: &str, started: bool| {
         journal
             .iter()
@@ -203,14 +203,17 @@ async fn crash_at_every_journal_write_then_resume_converges_without_duplicates()
             let forge = world.forge(&[]);
             let vcs = Arc::new(CountingVcs::default());
             let memory = store();
-            let crashing = Arc::new(CrashingStore::new(memory.clone(), crash_at));
+            let crashing = Arc::new(orchestrator_core::state::FaultyStateStore::crash_at_append(
+                memory.clone(),
+                crash_at,
+            ));
             let first = world
                 .releaser(&forge, vcs.clone(), crashing)
                 .run(&request("0.3.0"))
                 .await;
             // Steps whose outcome the crash left unknown (started, never finished): only these
             // may be attempted again, and git makes the repeat a no-op.
-            let journal = memory.journal(1).unwrap_or_default();
+            let journal = memory.journal(1).await.unwrap_or_default();
             let unknown = |prefix: &str| {
                 journal
                     .iter()
@@ -305,7 +308,7 @@ async fn ctrl_c_during_a_wait_is_journaled_and_resume_finishes() {
     assert_eq!(report.status, RunStatus::Cancelled);
     assert_eq!(report.repos[0].outcome, RepoOutcome::Interrupted);
     assert_eq!(report.repos[1].outcome, RepoOutcome::Blocked);
-    let journal = memory.journal(report.run_id).expect("journal");
+    let journal = memory.journal(report.run_id).await.expect("journal");
     assert!(journal.iter().any(|r| r.entry
         == JournalEntry::StepInterrupted {
             step: "wait:a".into()

@@ -39,8 +39,8 @@ pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCo
     });
     // Plan once without creating any state: a bad pipeline name, env file or --only is refused
     // before the state directory or the lock exists.
-    let read_only = wiring::open_store(&config, true)?;
-    let plan = plan_pipeline(&config, &request, process_env(), read_only.as_ref())?;
+    let read_only = wiring::open_store(&config, true).await?;
+    let plan = plan_pipeline(&config, &request, process_env(), read_only.as_ref()).await?;
     if args.dry_run {
         match global.output {
             OutputFormat::Human => print!("{}", render::pipeline_plan(&plan)),
@@ -53,9 +53,9 @@ pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCo
         &wiring::state_dir(&config),
         &format!("run {}", request.pipeline),
     )?;
-    let store = wiring::open_store(&config, false)?;
+    let store = wiring::open_store(&config, false).await?;
     // Again under the lock: the journal may have moved since the first look.
-    let plan = plan_pipeline(&config, &request, process_env(), store.as_ref())?;
+    let plan = plan_pipeline(&config, &request, process_env(), store.as_ref()).await?;
     let cancel = CancelToken::new();
     crate::signals::cancel_on_stop_signals(cancel.clone());
     let human = global.output == OutputFormat::Human;

@@ -34,7 +34,7 @@ pub(crate) struct PublishArgs {
     #[arg(
         long,
         value_name = "BUMP",
-        required_unless_present = "resume",
+        required_unless_present_any = ["resume", "abandon"],
         // Listed so --help and shell completions offer them.
         value_parser = ["major", "minor", "patch", "prerelease", "auto"]
     )]
@@ -60,6 +60,10 @@ pub(crate) struct PublishArgs {
     /// Continue the last unfinished publish: nothing published or dispatched twice.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Give up unfinished run RUN for good (recorded in its journal; `runs` shows it
+    /// `abandoned`), so a new one can start; alone, only that.
+    #[arg(long, value_name = "RUN", conflicts_with = "resume")]
+    pub(crate) abandon: Option<i64>,
 
     /// Packages in flight at once (default: [publish] concurrency, else [release] concurrency).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -73,7 +77,7 @@ pub(crate) struct CascadeArgs {
     #[arg(
         long,
         value_name = "REPO",
-        required_unless_present_any = ["event_file", "resume", "all"],
+        required_unless_present_any = ["event_file", "resume", "all", "abandon"],
         conflicts_with_all = ["event_file", "all"]
     )]
     pub(crate) from: Option<String>,
@@ -99,6 +103,10 @@ pub(crate) struct CascadeArgs {
     /// nightly's from an earlier day): nothing tagged or dispatched twice.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Give up unfinished run RUN for good (recorded in its journal; `runs` shows it
+    /// `abandoned`), so a new one can start; alone, only that.
+    #[arg(long, value_name = "RUN", conflicts_with = "resume")]
+    pub(crate) abandon: Option<i64>,
 }
 
 /// `orchestrator graph`.
@@ -165,6 +173,12 @@ fn publish_request(args: &PublishArgs, bump: &str) -> Result<PublishRequest, Err
 }
 
 pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Result<ExitCode> {
+    if let Some(run) = args.abandon {
+        crate::commands::runs::abandon(global, publish::RUN_KIND, run).await?;
+        if args.bump.is_none() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let Some(bump) = args.bump.as_deref() else {
         // A bare `--resume` (clap requires --bump otherwise): the recorded plan, or an error
         // saying there is none.
@@ -230,9 +244,9 @@ async fn run_plan(
     nightly: bool,
 ) -> anyhow::Result<ExitCode> {
     let _lock = wiring::lock_workspace(&wiring::state_dir(&config), kind)?;
-    let store = wiring::open_store(&config, false)?;
+    let store = wiring::open_store(&config, false).await?;
     let plan = if resume {
-        match publish::resumable_plan(store.as_ref(), kind)? {
+        match publish::resumable_plan(store.as_ref(), kind).await? {
             Some(recorded) => {
                 eprintln!(
                     "resuming the unfinished {kind} of {}",
@@ -247,15 +261,17 @@ async fn run_plan(
             })?,
         }
     } else {
-        // Planned from manifests an unfinished run may already have bumped: say so, since
-        // finishing that run (not starting over) is what usually is wanted.
-        if let Some(unfinished) = publish::resumable_run(store.as_ref(), kind)? {
-            eprintln!(
-                "note: {kind} run {} ({}) did not finish; this starts a new one (versions planned \
-                 from the manifests as they are now); `{kind} --resume` finishes that one instead",
+        // Planned from manifests an unfinished run may already have bumped, beside a run that
+        // would stay unfinished (and `running` forever): refused until it is finished or given up.
+        if let Some(unfinished) = publish::resumable_run(store.as_ref(), kind).await? {
+            return Err(crate::commands::runs::unfinished_refusal(
+                store.as_ref(),
+                kind,
                 unfinished.run,
-                publish::plan_key(&unfinished.plan)
-            );
+                &publish::plan_key(&unfinished.plan),
+            )
+            .await
+            .into());
         }
         plan.ok_or_else(|| Error::invalid_input(format!("nothing planned for {kind}")))?
     };
@@ -430,6 +446,12 @@ pub(crate) fn render_publish_plan(plan: &PublishPlan) -> String {
 }
 
 pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(run) = args.abandon {
+        crate::commands::runs::abandon(global, publish::CASCADE_RUN_KIND, run).await?;
+        if args.from.is_none() && args.event_file.is_none() && !args.all {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let config = wiring::load_config(global)?;
     let trigger = cascade_trigger(&config, &args)?;
     if let (Some(t), Some(path)) = (&trigger, &args.event_file) {
@@ -444,8 +466,10 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
             })?;
     }
     if args.resume {
-        let store = wiring::open_store(&config, true)?;
-        if let Some(recorded) = publish::resumable_run(store.as_ref(), publish::CASCADE_RUN_KIND)? {
+        let store = wiring::open_store(&config, true).await?;
+        if let Some(recorded) =
+            publish::resumable_run(store.as_ref(), publish::CASCADE_RUN_KIND).await?
+        {
             drop(store);
             check_resumable_cascade(&config, &recorded, trigger.as_ref(), args.nightly)?;
             let vcs: Arc<dyn Vcs> = Arc::new(GixVcs::new());
@@ -612,7 +636,7 @@ fn check_resumable_cascade(
     Ok(())
 }
 
-pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCode> {
     let format = GraphFormat::parse(&args.format)?;
     let config = wiring::load_config(global)?;
     let mut options = GraphOptions {
@@ -620,7 +644,7 @@ pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCod
         outcomes: BTreeMap::new(),
     };
     if let Some(run) = args.run {
-        options.outcomes = run_outcomes(&config, run)?;
+        options.outcomes = run_outcomes(&config, run).await?;
     }
     let text = publish::render_graph(&config, format, &options)?;
     render::text_document(
@@ -634,16 +658,19 @@ pub(crate) fn graph(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCod
 
 /// Each repo's outcome in a run, as its journal finally leaves it (see
 /// [`publish::journal_outcomes`]: after a resume, the retried steps' results count).
-fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, String>> {
-    let store = wiring::open_store(config, true)?;
+async fn run_outcomes(config: &Config, run: i64) -> anyhow::Result<BTreeMap<String, String>> {
+    let store = wiring::open_store(config, true).await?;
     let run: orchestrator_core::state::RunId = run;
-    if store.run(run)?.is_none() {
+    if store.run(run).await?.is_none() {
         return Err(Error::NotFound {
             what: format!("run {run}"),
         }
         .into());
     }
-    Ok(publish::journal_outcomes(config, &store.journal(run)?))
+    Ok(publish::journal_outcomes(
+        config,
+        &store.journal(run).await?,
+    ))
 }
 
 pub(crate) fn ci_snippet(global: &Global, args: &CiSnippetArgs) -> anyhow::Result<ExitCode> {

@@ -60,7 +60,7 @@ pub(crate) async fn release_with(
     // Plan (preflight included) without creating any state: a failed preflight, which says
     // "nothing was changed", leaves no state directory, lock or database behind. A dry run
     // neither locks nor creates anything, and needs no forge.
-    let read_only = wiring::open_store(&config, true)?;
+    let read_only = wiring::open_store(&config, true).await?;
     let plan = plan_release(&config, vcs.clone(), read_only.as_ref(), request).await?;
     if dry_run {
         match global.output {
@@ -74,7 +74,7 @@ pub(crate) async fn release_with(
         &wiring::state_dir(&config),
         &format!("release {}", request.version),
     )?;
-    let store = wiring::open_store(&config, false)?;
+    let store = wiring::open_store(&config, false).await?;
     // Again under the lock: the journal (what a resume skips) may have moved since the first look.
     let plan = plan_release(&config, vcs.clone(), store.as_ref(), request).await?;
     let forge = match forge {

@@ -25,8 +25,8 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
     };
     // Plan once without creating any state: a bad list, --skip or a changed list on --resume is
     // refused before the state directory or the lock exists.
-    let read_only = wiring::open_store(&config, true)?;
-    let plan = plan_tasks(&config, &request, process_env(), read_only.as_ref())?;
+    let read_only = wiring::open_store(&config, true).await?;
+    let plan = plan_tasks(&config, &request, process_env(), read_only.as_ref()).await?;
     if args.dry_run {
         match global.output {
             OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
@@ -58,7 +58,10 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
             }
         }
         if request.resume && plan.resume_run.is_none() {
-            eprintln!("{}", nothing_to_resume(read_only.as_ref(), &plan.list)?);
+            eprintln!(
+                "{}",
+                nothing_to_resume(read_only.as_ref(), &plan.list).await?
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -67,15 +70,15 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
         &wiring::state_dir(&config),
         &format!("tasks run {}", plan.list),
     )?;
-    let store = wiring::open_store(&config, false)?;
+    let store = wiring::open_store(&config, false).await?;
     // Again under the lock: the journal may have moved since the first look.
     let plan = if request.resume {
-        plan_tasks(&config, &request, process_env(), store.as_ref())?
+        plan_tasks(&config, &request, process_env(), store.as_ref()).await?
     } else {
         plan
     };
     if request.resume {
-        eprintln!("{}", resume_line(store.as_ref(), &plan)?);
+        eprintln!("{}", resume_line(store.as_ref(), &plan).await?);
     }
     let cancel = CancelToken::new();
     crate::signals::cancel_on_stop_signals(cancel.clone());
@@ -172,7 +175,7 @@ fn actions_outputs(report: &orchestrator_core::tasks::TasksReport) {
 }
 
 /// What `--resume` is about to do, in one line for stderr.
-fn resume_line(store: &dyn StateStore, plan: &TasksPlan) -> anyhow::Result<String> {
+async fn resume_line(store: &dyn StateStore, plan: &TasksPlan) -> anyhow::Result<String> {
     Ok(match plan.resume_run {
         Some(run) => {
             let done = plan.done().count();
@@ -182,14 +185,14 @@ fn resume_line(store: &dyn StateStore, plan: &TasksPlan) -> anyhow::Result<Strin
                 plan.tasks.len() - done
             )
         }
-        None => nothing_to_resume(store, &plan.list)?,
+        None => nothing_to_resume(store, &plan.list).await?,
     })
 }
 
 /// Why `--resume` starts a new run: like `release`/`publish --resume`, nothing unfinished is
 /// not an error, but the scheduler's log should say that nothing was continued.
-fn nothing_to_resume(store: &dyn StateStore, list: &str) -> anyhow::Result<String> {
-    let why = match store.runs(Some(RUN_KIND), Some(list), 1)?.first() {
+async fn nothing_to_resume(store: &dyn StateStore, list: &str) -> anyhow::Result<String> {
+    let why = match store.runs(Some(RUN_KIND), Some(list), 1).await?.first() {
         Some(newest) => format!(
             "the newest run of tasks {list} (run {}) succeeded",
             newest.id

@@ -6,4 +6,5 @@
 
 pub mod cluster;
 pub mod forge;
+pub mod state;
 pub mod vcs;

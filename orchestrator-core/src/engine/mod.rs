@@ -213,9 +213,15 @@ impl Engine {
     /// Returns `Err` only when the journal cannot be written or read; step failures are in the
     /// report.
     pub async fn run(&self, plan: &Plan, run: RunId) -> Result<RunReport> {
+        // Two runners never drive one run: a live runner's claim refuses this one (naming it);
+        // a dead runner's claim is taken over.
+        self.store
+            .claim_run(run, &crate::state::Holder::current(format!("run {run}")))
+            .await?;
         let done_before: BTreeSet<String> = self
             .store
-            .journal(run)?
+            .journal(run)
+            .await?
             .into_iter()
             .filter(|r| r.entry.completes_step())
             .filter_map(|r| r.entry.step().map(str::to_owned))
@@ -321,8 +327,9 @@ impl Engine {
             RunStatus::Cancelled
         };
         self.store
-            .append(run, &JournalEntry::RunFinished { status })?;
-        self.store.set_status(run, status)?;
+            .append(run, &JournalEntry::RunFinished { status })
+            .await?;
+        self.store.set_status(run, status).await?;
         Ok(RunReport {
             run_id: run,
             status,
@@ -420,16 +427,17 @@ impl StepTask {
                         step,
                         detail: detail.clone(),
                     };
-                    let journal_error = self.store.append(self.run, &entry).err();
+                    let journal_error = self.store.append(self.run, &entry).await.err();
                     return (StepStatus::AlreadyDone, detail, null, journal_error);
                 }
                 Ok(Check::Pending(_)) => {}
-                Err(e) => return self.failed(step, e),
+                Err(e) => return self.failed(step, e).await,
             }
         }
         if let Err(e) = self
             .store
             .append(self.run, &JournalEntry::StepStarted { step: step.clone() })
+            .await
         {
             return (
                 StepStatus::Failed,
@@ -441,7 +449,7 @@ impl StepTask {
         // A stop (SIGTERM, Ctrl-C) that arrived while the start was journaled: the effect has not
         // begun, so do not begin it; the journal says the step was interrupted and a resume runs it.
         if self.cancel.is_cancelled() {
-            return self.failed(step, Error::Cancelled);
+            return self.failed(step, Error::Cancelled).await;
         }
         let description = self.step.describe();
         self.observer.event(&Event::StepStarted {
@@ -459,7 +467,7 @@ impl StepTask {
                     summary: output.summary.clone(),
                     data: output.data.clone(),
                 };
-                let journal_error = self.store.append(self.run, &entry).err();
+                let journal_error = self.store.append(self.run, &entry).await.err();
                 (
                     StepStatus::Succeeded,
                     output.summary,
@@ -467,11 +475,11 @@ impl StepTask {
                     journal_error,
                 )
             }
-            Err(e) => self.failed(step, e),
+            Err(e) => self.failed(step, e).await,
         }
     }
 
-    fn failed(
+    async fn failed(
         &self,
         step: String,
         error: Error,
@@ -481,6 +489,7 @@ impl StepTask {
             let journal_error = self
                 .store
                 .append(self.run, &JournalEntry::StepInterrupted { step })
+                .await
                 .err();
             return (
                 StepStatus::Interrupted,
@@ -494,7 +503,7 @@ impl StepTask {
             step,
             error: message.clone(),
         };
-        let journal_error = self.store.append(self.run, &entry).err();
+        let journal_error = self.store.append(self.run, &entry).await.err();
         (StepStatus::Failed, message, null, journal_error)
     }
 

@@ -110,6 +110,7 @@ async fn diamond_respects_order_and_overlaps_independent_steps() {
     let store = Arc::new(MemoryStateStore::default());
     let run = store
         .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     let report = Engine::new(store.clone(), EngineOptions::default())
         .run(&h.plan(DIAMOND), run)
@@ -123,7 +124,7 @@ async fn diamond_respects_order_and_overlaps_independent_steps() {
         h.time("left", "start") < h.time("right", "end")
             && h.time("right", "start") < h.time("left", "end")
     );
-    let journal = store.journal(run).expect("journal");
+    let journal = store.journal(run).await.expect("journal");
     assert_eq!(journal.len(), 9, "4 x (started, succeeded) + finished");
 }
 
@@ -133,6 +134,7 @@ async fn concurrency_one_serialises() {
     let store = Arc::new(MemoryStateStore::default());
     let run = store
         .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     let options = EngineOptions {
         concurrency: 1,
@@ -152,6 +154,7 @@ async fn failure_blocks_only_dependents() {
     let store = Arc::new(MemoryStateStore::default());
     let run = store
         .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     let plan = h.plan(&[
         ("a", &[], true),
@@ -182,6 +185,7 @@ async fn resume_skips_journaled_steps_and_checks_the_rest() {
     let store = Arc::new(MemoryStateStore::default());
     let run = store
         .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     // An earlier attempt journaled `base`, and applied `left` without journaling it (a crash).
     store
@@ -193,6 +197,7 @@ async fn resume_skips_journaled_steps_and_checks_the_rest() {
                 data: serde_json::Value::Null,
             },
         )
+        .await
         .expect("append");
     h.applied.lock().expect("lock").push("left".into());
     let report = Engine::new(store, EngineOptions::default())
@@ -229,6 +234,7 @@ async fn cancel_interrupts_running_steps_and_journals_it() {
     let store = Arc::new(MemoryStateStore::default());
     let run = store
         .begin_run("test", "k", &serde_json::Value::Null)
+        .await
         .expect("begin");
     let engine = Engine::new(store.clone(), EngineOptions::default());
     let cancel = engine.cancel_token().clone();
@@ -243,7 +249,12 @@ async fn cancel_interrupts_running_steps_and_journals_it() {
         StepStatus::Interrupted
     );
     assert!(!report.step("top").expect("top").status.is_done());
-    let last = store.journal(run).expect("journal").pop().expect("entries");
+    let last = store
+        .journal(run)
+        .await
+        .expect("journal")
+        .pop()
+        .expect("entries");
     assert_eq!(
         last.entry,
         JournalEntry::RunFinished {

@@ -154,7 +154,7 @@ pub fn process_env() -> BTreeMap<String, String> {
 
 /// Validates a request, loads the env layers over `process`, decides every step and checks each
 /// selected program exists and is executable. Changes nothing: this is `--dry-run`.
-pub fn plan_pipeline(
+pub async fn plan_pipeline(
     config: &Config,
     request: &PipelineRequest,
     process: BTreeMap<String, String>,
@@ -364,7 +364,7 @@ pub fn plan_pipeline(
         .collect();
     let (resume_run, journaled_done) = if request.resume {
         let flow: Vec<String> = steps.iter().map(|s| s.decision.name.clone()).collect();
-        resumable(store, &pipeline.name, request.mode, &flow)?
+        resumable(store, &pipeline.name, request.mode, &flow).await?
     } else {
         (None, Vec::new())
     };
@@ -384,13 +384,13 @@ pub fn plan_pipeline(
 /// the other flow, and a flow whose steps changed (added, removed, reordered) since the run began:
 /// a resume finishes the job that was started. Editing a step's command or env is fine; that is
 /// how a failing step gets fixed.
-fn resumable(
+async fn resumable(
     store: &dyn StateStore,
     pipeline: &str,
     mode: Mode,
     flow: &[String],
 ) -> Result<(Option<RunId>, Vec<String>)> {
-    let Some(run) = store.resumable(RUN_KIND, pipeline)? else {
+    let Some(run) = store.resumable(RUN_KIND, pipeline).await? else {
         return Ok((None, Vec::new()));
     };
     let run_mode = run
@@ -424,7 +424,8 @@ fn resumable(
         )));
     }
     let done = store
-        .journal(run.id)?
+        .journal(run.id)
+        .await?
         .into_iter()
         .filter(|r| r.entry.completes_step())
         .filter_map(|r| r.entry.step().map(str::to_owned))
@@ -640,7 +641,7 @@ impl PipelineRunner {
         let engine_plan = Plan::new(planned)?;
         let run = match plan.resume_run {
             Some(run) => {
-                self.store.set_status(run, RunStatus::Running)?;
+                self.store.set_status(run, RunStatus::Running).await?;
                 run
             }
             None => {
@@ -651,7 +652,9 @@ impl PipelineRunner {
                     "steps": plan.selected().map(|s| &s.decision.name).collect::<Vec<_>>(),
                     "flow": plan.steps.iter().map(|s| &s.decision.name).collect::<Vec<_>>(),
                 });
-                self.store.begin_run(RUN_KIND, &plan.pipeline, &params)?
+                self.store
+                    .begin_run(RUN_KIND, &plan.pipeline, &params)
+                    .await?
             }
         };
         let engine = Engine::new(

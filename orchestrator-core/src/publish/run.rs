@@ -164,12 +164,10 @@ pub struct RecordedRun {
 /// The newest run of `kind` (`publish` or `cascade`) when it did not succeed, with the plan it
 /// was made with: a resumed publish must not re-plan from manifests its own `bump` steps
 /// already rewrote, nor a resumed nightly from a new day's date.
-pub fn resumable_run(store: &dyn StateStore, kind: &str) -> Result<Option<RecordedRun>> {
-    let Some(run) = store
-        .runs(Some(kind), None, 1)?
-        .into_iter()
-        .find(|r| r.status != RunStatus::Succeeded)
-    else {
+pub async fn resumable_run(store: &dyn StateStore, kind: &str) -> Result<Option<RecordedRun>> {
+    // Unfinished whatever its key (a nightly's key is its date: its resume may come after
+    // midnight); an abandoned run is final.
+    let Some(run) = store.unfinished(kind).await? else {
         return Ok(None);
     };
     let plan = run
@@ -193,8 +191,8 @@ pub fn resumable_run(store: &dyn StateStore, kind: &str) -> Result<Option<Record
 }
 
 /// The plan of [`resumable_run`].
-pub fn resumable_plan(store: &dyn StateStore, kind: &str) -> Result<Option<PublishPlan>> {
-    Ok(resumable_run(store, kind)?.map(|r| r.plan))
+pub async fn resumable_plan(store: &dyn StateStore, kind: &str) -> Result<Option<PublishPlan>> {
+    Ok(resumable_run(store, kind).await?.map(|r| r.plan))
 }
 
 /// The plan of `cascade --from <from>`: `from` and everything downstream of it that publishes
@@ -301,13 +299,13 @@ impl Publisher {
         let kind = options.kind.clone().unwrap_or_else(|| RUN_KIND.to_owned());
         let key = plan_key(plan);
         let resumed = if options.resume {
-            self.store.resumable(&kind, &key)?
+            self.store.resumable(&kind, &key).await?
         } else {
             None
         };
         let run = match resumed {
             Some(run) => {
-                self.store.set_status(run.id, RunStatus::Running)?;
+                self.store.set_status(run.id, RunStatus::Running).await?;
                 run.id
             }
             None => {
@@ -315,7 +313,7 @@ impl Publisher {
                 // is past that (its own commits and tags are there) and its steps check instead.
                 self.preflight(plan, options.nightly).await?;
                 let params = serde_json::json!({ "plan": plan, "nightly": options.nightly });
-                self.store.begin_run(&kind, &key, &params)?
+                self.store.begin_run(&kind, &key, &params).await?
             }
         };
         let urls: RunUrls = Arc::new(Mutex::new(BTreeMap::new()));

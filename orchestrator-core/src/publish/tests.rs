@@ -502,8 +502,8 @@ fn publish_config_errors_name_file_line_and_key() {
 
 /// A recorded plan edited in the state database (`sqlite3`) must be refused with an error that
 /// names the package and field, never panic `publish --resume`.
-#[test]
-fn a_tampered_recorded_plan_is_refused_naming_the_field_not_a_panic() {
+#[tokio::test]
+async fn a_tampered_recorded_plan_is_refused_naming_the_field_not_a_panic() {
     use crate::state::{MemoryStateStore, StateStore};
     let c = config(&seed_002_toml());
     let plan = plan_publish(
@@ -555,8 +555,10 @@ fn a_tampered_recorded_plan_is_refused_naming_the_field_not_a_panic() {
                 "k",
                 &serde_json::json!({ "plan": serde_json::to_value(&bad).expect("json") }),
             )
+            .await
             .expect("run");
         let e = resumable_plan(&store, RUN_KIND)
+            .await
             .expect_err(expected)
             .to_string();
         assert!(

@@ -278,10 +278,14 @@ pub async fn plan_release(
         })
         .collect();
     let (resume_run, journaled_done) = if request.resume {
-        match store.resumable(RUN_KIND, &request.version.to_string())? {
+        match store
+            .resumable(RUN_KIND, &request.version.to_string())
+            .await?
+        {
             Some(run) => {
                 let done = store
-                    .journal(run.id)?
+                    .journal(run.id)
+                    .await?
                     .into_iter()
                     .filter(|r| r.entry.completes_step())
                     .filter_map(|r| r.entry.step().map(str::to_owned))
@@ -361,7 +365,7 @@ impl Releaser {
         let engine_plan = self.steps(plan, request)?;
         let run = match plan.resume_run {
             Some(run) => {
-                self.store.set_status(run, RunStatus::Running)?;
+                self.store.set_status(run, RunStatus::Running).await?;
                 run
             }
             None => {
@@ -371,7 +375,9 @@ impl Releaser {
                     "only": request.only,
                     "repos": plan.repos.iter().map(|r| &r.name).collect::<Vec<_>>(),
                 });
-                self.store.begin_run(RUN_KIND, &plan.version, &params)?
+                self.store
+                    .begin_run(RUN_KIND, &plan.version, &params)
+                    .await?
             }
         };
         let engine = Engine::new(

@@ -876,24 +876,26 @@ impl ScaleExecutor {
     }
 
     /// The state the latest journaled apply of `plan` left, if this store has one.
-    pub fn journaled_after(&self, plan: &ScalePlan) -> Result<Option<BeforeState>> {
+    pub async fn journaled_after(&self, plan: &ScalePlan) -> Result<Option<BeforeState>> {
         for run in self
             .store
-            .runs(Some(APPLY_RUN_KIND), Some(plan.hash()), 20)?
+            .runs(Some(APPLY_RUN_KIND), Some(plan.hash()), 20)
+            .await?
         {
-            let recorded =
-                self.store
-                    .journal(run.id)?
-                    .into_iter()
-                    .rev()
-                    .find_map(|r| match r.entry {
-                        crate::state::JournalEntry::StepSucceeded { step, data, .. }
-                            if step == RECORD_AFTER_STEP =>
-                        {
-                            serde_json::from_value::<BeforeState>(data).ok()
-                        }
-                        _ => None,
-                    });
+            let recorded = self
+                .store
+                .journal(run.id)
+                .await?
+                .into_iter()
+                .rev()
+                .find_map(|r| match r.entry {
+                    crate::state::JournalEntry::StepSucceeded { step, data, .. }
+                        if step == RECORD_AFTER_STEP =>
+                    {
+                        serde_json::from_value::<BeforeState>(data).ok()
+                    }
+                    _ => None,
+                });
             if recorded.is_some() {
                 return Ok(recorded);
             }
@@ -990,7 +992,7 @@ impl ScaleExecutor {
         if execute && !self.force {
             let after = match &self.applied {
                 Some(after) => after.clone(),
-                None => match self.journaled_after(plan)? {
+                None => match self.journaled_after(plan).await? {
                     Some(after) => after,
                     None => planned_after(plan, before),
                 },
@@ -1130,9 +1132,9 @@ impl ScaleExecutor {
         let extra = usize::from(record_after);
         let waits = steps.len() - ops.len() - extra;
         let engine_plan = Plan::new(steps)?;
-        let run = match self.store.resumable(kind, plan.hash())? {
+        let run = match self.store.resumable(kind, plan.hash()).await? {
             Some(run) => {
-                self.store.set_status(run.id, RunStatus::Running)?;
+                self.store.set_status(run.id, RunStatus::Running).await?;
                 run.id
             }
             None => {
@@ -1141,7 +1143,7 @@ impl ScaleExecutor {
                     "namespace": plan.context.namespace,
                     "plan_hash": plan.hash(),
                 });
-                self.store.begin_run(kind, plan.hash(), &params)?
+                self.store.begin_run(kind, plan.hash(), &params).await?
             }
         };
         report.run_id = Some(run);
@@ -1162,7 +1164,7 @@ impl ScaleExecutor {
                 report.after = match serde_json::from_value(step.data.clone()) {
                     Ok(after) => Some(after),
                     // Journaled by an earlier attempt of this run: the journal holds it.
-                    Err(_) => self.journaled_after(plan)?,
+                    Err(_) => self.journaled_after(plan).await?,
                 };
             } else if step.status == StepStatus::Failed {
                 report.fail(format!("{}: {}", step.id, step.summary));

@@ -502,9 +502,9 @@ pub async fn propose(
     let hash = plan.hash().to_owned();
     // One open plan per target: a workload another open plan PR holds is refused before anything
     // is committed or pushed (a resumed run of this plan holds its own lock, skipped below).
-    let previous = store.runs(Some(PROPOSE_RUN_KIND), Some(&hash), 1)?;
+    let previous = store.runs(Some(PROPOSE_RUN_KIND), Some(&hash), 1).await?;
     if let Some(done) = previous.iter().find(|r| r.status == RunStatus::Succeeded) {
-        let pr = journaled_pr(store.as_ref(), done.id)?;
+        let pr = journaled_pr(store.as_ref(), done.id).await?;
         return Err(Error::AlreadyExists {
             what: format!(
                 "a proposal of plan {hash} ({}run {})",
@@ -514,9 +514,9 @@ pub async fn propose(
             ),
         });
     }
-    let resumed = store.resumable(PROPOSE_RUN_KIND, &hash)?;
+    let resumed = store.resumable(PROPOSE_RUN_KIND, &hash).await?;
     let own_pr = match &resumed {
-        Some(run) => journaled_pr(store.as_ref(), run.id)?,
+        Some(run) => journaled_pr(store.as_ref(), run.id).await?,
         None => None,
     };
     if let Some(lock) =
@@ -575,22 +575,26 @@ pub async fn propose(
     });
     let run = match resumed {
         Some(run) => {
-            if let Some(number) = journaled_pr(store.as_ref(), run.id)? {
+            if let Some(number) = journaled_pr(store.as_ref(), run.id).await? {
                 ctx.shared.set_pr(number);
             }
-            store.set_status(run.id, RunStatus::Running)?;
+            store.set_status(run.id, RunStatus::Running).await?;
             run.id
         }
-        None => store.begin_run(
-            PROPOSE_RUN_KIND,
-            &hash,
-            &serde_json::json!({
-                "repo": request.repo.to_string(),
-                "branch": branch,
-                "base": base,
-                "plan_hash": hash,
-            }),
-        )?,
+        None => {
+            store
+                .begin_run(
+                    PROPOSE_RUN_KIND,
+                    &hash,
+                    &serde_json::json!({
+                        "repo": request.repo.to_string(),
+                        "branch": branch,
+                        "base": base,
+                        "plan_hash": hash,
+                    }),
+                )
+                .await?
+        }
     };
     let mut steps: Vec<PlannedStep> = Vec::new();
     for op in ProposeOp::ALL {
@@ -645,11 +649,17 @@ pub async fn propose(
 }
 
 /// The PR number a propose run journaled, if it got that far.
-fn journaled_pr(store: &dyn StateStore, run: crate::state::RunId) -> Result<Option<u64>> {
-    Ok(store.journal(run)?.into_iter().find_map(|r| match r.entry {
-        JournalEntry::StepSucceeded { step, data, .. } if step == ProposeOp::PullRequest.id() => {
-            data.get("number").and_then(serde_json::Value::as_u64)
-        }
-        _ => None,
-    }))
+async fn journaled_pr(store: &dyn StateStore, run: crate::state::RunId) -> Result<Option<u64>> {
+    Ok(store
+        .journal(run)
+        .await?
+        .into_iter()
+        .find_map(|r| match r.entry {
+            JournalEntry::StepSucceeded { step, data, .. }
+                if step == ProposeOp::PullRequest.id() =>
+            {
+                data.get("number").and_then(serde_json::Value::as_u64)
+            }
+            _ => None,
+        }))
 }

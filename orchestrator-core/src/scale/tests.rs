@@ -368,10 +368,15 @@ async fn pr_body_and_checklist_are_stable() {
 
 /// The journal entries of a run's rollout steps, from entry `from` on, sorted (the waits run side
 /// by side, so their entries interleave in any order).
-fn rollout_journal(store: &MemoryStateStore, run: crate::state::RunId, from: usize) -> Vec<String> {
+async fn rollout_journal(
+    store: &MemoryStateStore,
+    run: crate::state::RunId,
+    from: usize,
+) -> Vec<String> {
     use crate::state::{JournalEntry, StateStore};
     store
         .journal(run)
+        .await
         .expect("journal")
         .into_iter()
         .filter_map(|r| match r.entry {
@@ -430,7 +435,7 @@ async fn apply_waits_for_each_changed_workload_to_roll_out_as_its_own_step() {
     assert!(started.elapsed() >= execute::DEFAULT_ROLLOUT_POLL);
     let run = report.run_id.expect("journaled");
     assert_eq!(
-        rollout_journal(&store, run, 0),
+        rollout_journal(&store, run, 0).await,
         vec![
             "already done rollout:Deployment/api",
             "started rollout:Deployment/web",
@@ -475,7 +480,7 @@ async fn a_stalled_rollout_times_out_naming_the_workload_and_a_rerun_only_checks
     let writes = cluster.writes();
     let run = report.run_id.expect("journaled");
     assert_eq!(
-        rollout_journal(&store, run, 0),
+        rollout_journal(&store, run, 0).await,
         vec![
             "already done rollout:Deployment/api",
             "failed rollout:Deployment/web",
@@ -501,7 +506,7 @@ async fn a_stalled_rollout_times_out_naming_the_workload_and_a_rerun_only_checks
     );
     // The re-run journals only web's check: api's wait succeeded before.
     assert_eq!(
-        rollout_journal(&store, run, 3),
+        rollout_journal(&store, run, 3).await,
         vec!["already done rollout:Deployment/web"]
     );
 }
@@ -937,7 +942,7 @@ async fn rollback_refuses_to_overwrite_changes_made_after_the_apply() {
         .expect("the apply records what it left");
     assert_eq!(after.workloads[0].replicas, 6);
     assert_eq!(
-        executor.journaled_after(&plan).expect("journal"),
+        executor.journaled_after(&plan).await.expect("journal"),
         Some(after.clone())
     );
 

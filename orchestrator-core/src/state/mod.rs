@@ -3,17 +3,38 @@
 //! The journal is what makes `--resume` safe: the engine appends an entry before and after every
 //! side effect, so after a crash the next run knows what finished, and asks each unfinished step's
 //! read-only `check` whether its effect happened anyway. [`SqliteStateStore`] is the default
-//! (`.orchestrator/state.db`, WAL); [`MemoryStateStore`] serves tests and embedding; a server
-//! database can implement the same trait when several orchestrators share state.
+//! (`.orchestrator/state.db`, WAL); [`PgStateStore`] lets many runners (CI jobs, CronJobs) share
+//! one PostgreSQL database; [`MemoryStateStore`] serves tests and embedding.
+//!
+//! The trait is async because a server database cannot answer without waiting on the network, and
+//! SQLite's fsyncs must not stall the async worker threads (the SQLite store runs them on the
+//! blocking pool). Besides the journal, a store coordinates runners: [`StateStore::lock_workspace`]
+//! lets one runner at a time act on the workspace, and [`StateStore::claim_run`] makes sure two
+//! runners never drive the same run; a claim ends with its holder (its process on SQLite, its
+//! database session on PostgreSQL), and a `running` run whose holder is gone reads as
+//! [`RunStatus::Interrupted`]. Every backend runs the same contract,
+//! [`crate::conformance::state`]; [`FaultyStateStore`] injects failures into any of them.
 
+#[cfg(all(test, unix))]
+mod backend_tests;
+pub mod config;
+mod fault;
+mod holder;
 mod lock;
 mod memory;
+mod migrate;
+mod postgres;
 mod sqlite;
 
+pub use fault::{Fault, FaultyStateStore};
+pub use holder::{Holder, LockGuard};
 pub use lock::WorkspaceLock;
 pub use memory::MemoryStateStore;
+pub use migrate::SCHEMA_VERSION;
+pub use postgres::{PgStateStore, StateUrl};
 pub use sqlite::SqliteStateStore;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -33,6 +54,11 @@ pub enum RunStatus {
     Failed,
     /// Stopped by the user; `--resume` continues.
     Cancelled,
+    /// Stored as running, but its holder (process or database session) is gone: it was killed.
+    /// Never stored; the store reports it. `--resume` continues, `--abandon` gives it up.
+    Interrupted,
+    /// Given up by `--abandon`: never resumed, never blocks a new run.
+    Abandoned,
 }
 
 impl RunStatus {
@@ -43,6 +69,8 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Abandoned => "abandoned",
         }
     }
 
@@ -53,8 +81,18 @@ impl RunStatus {
             "succeeded" => RunStatus::Succeeded,
             "failed" => RunStatus::Failed,
             "cancelled" => RunStatus::Cancelled,
+            "interrupted" => RunStatus::Interrupted,
+            "abandoned" => RunStatus::Abandoned,
             _ => return None,
         })
+    }
+}
+
+impl RunStatus {
+    /// True for a run that ended for good: succeeded or abandoned. Anything else is unfinished
+    /// (`--resume` continues it).
+    pub fn is_final(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Abandoned)
     }
 }
 
@@ -183,39 +221,113 @@ pub struct TaskRecord {
     pub log_excerpt: String,
 }
 
-/// Durable run history and journals.
+/// Durable run history and journals, and the coordination of runners sharing them.
+///
+/// `runs` and `run` report a run stored as `running` whose holder is gone as
+/// [`RunStatus::Interrupted`], never as `running`.
+#[async_trait]
 pub trait StateStore: Send + Sync + std::fmt::Debug {
-    /// Records a new run and returns its id.
-    fn begin_run(&self, kind: &str, key: &str, params: &serde_json::Value) -> Result<RunId>;
+    /// Records a new run, claimed by this store's runner, and returns its id.
+    async fn begin_run(&self, kind: &str, key: &str, params: &serde_json::Value) -> Result<RunId>;
 
     /// Appends to a run's journal; durable when it returns.
-    fn append(&self, run: RunId, entry: &JournalEntry) -> Result<()>;
+    async fn append(&self, run: RunId, entry: &JournalEntry) -> Result<()>;
 
     /// A run's journal in order.
-    fn journal(&self, run: RunId) -> Result<Vec<JournalRecord>>;
+    async fn journal(&self, run: RunId) -> Result<Vec<JournalRecord>>;
 
-    /// Sets a run's status (and its end time unless `Running`).
-    fn set_status(&self, run: RunId, status: RunStatus) -> Result<()>;
+    /// Sets a run's status (and its end time unless `Running`). A final or stopped status ends
+    /// this runner's claim on the run.
+    async fn set_status(&self, run: RunId, status: RunStatus) -> Result<()>;
 
     /// Runs, newest first, optionally of one kind and key.
-    fn runs(&self, kind: Option<&str>, key: Option<&str>, limit: usize) -> Result<Vec<RunSummary>>;
+    async fn runs(
+        &self,
+        kind: Option<&str>,
+        key: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunSummary>>;
 
     /// One run by id.
-    fn run(&self, run: RunId) -> Result<Option<RunSummary>>;
+    async fn run(&self, run: RunId) -> Result<Option<RunSummary>>;
 
     /// Stores a task record; durable when it returns.
-    fn record_task(&self, record: &TaskRecord) -> Result<()>;
+    async fn record_task(&self, record: &TaskRecord) -> Result<()>;
 
     /// Task records of one run in the order stored, or of every run (newest run first).
-    fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>>;
+    async fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>>;
 
-    /// The newest run of `kind` and `key` that did not succeed: what `--resume` continues.
-    fn resumable(&self, kind: &str, key: &str) -> Result<Option<RunSummary>> {
+    /// Claims `run` for `holder`, this store's runner, so no other runner drives it: a claim of
+    /// a live runner is refused with [`crate::Error::Busy`] naming it; a claim whose runner is
+    /// gone (killed process, closed session) is taken over. Claiming a run this runner holds
+    /// again succeeds. The claim ends with the runner or when the run's status leaves `running`.
+    async fn claim_run(&self, run: RunId, holder: &Holder) -> Result<()>;
+
+    /// The live runner holding `run`'s claim, if any.
+    async fn claim_holder(&self, run: RunId) -> Result<Option<Holder>>;
+
+    /// Takes the workspace lock for `holder`, or fails at once with [`crate::Error::Locked`] /
+    /// [`crate::Error::Busy`] naming the live holder. Released when the guard drops, and when the
+    /// holder dies (its process, or its database session).
+    async fn lock_workspace(&self, holder: &Holder) -> Result<LockGuard>;
+
+    /// The newest run of `kind` and `key` that is unfinished: what `--resume` continues.
+    async fn resumable(&self, kind: &str, key: &str) -> Result<Option<RunSummary>> {
         Ok(self
-            .runs(Some(kind), Some(key), 1)?
+            .runs(Some(kind), Some(key), 1)
+            .await?
             .into_iter()
-            .find(|r| r.status != RunStatus::Succeeded))
+            .find(|r| !r.status.is_final()))
     }
+
+    /// The newest run of `kind` (any key) that is unfinished, if the newest run of that kind is
+    /// not final: what a new run of that kind must not start beside.
+    async fn unfinished(&self, kind: &str) -> Result<Option<RunSummary>> {
+        Ok(self
+            .runs(Some(kind), None, 1)
+            .await?
+            .into_iter()
+            .find(|r| !r.status.is_final()))
+    }
+
+    /// Gives up an unfinished run: records `RunFinished { abandoned }` in its journal and marks
+    /// it [`RunStatus::Abandoned`], so it is never resumed and no longer blocks a new run.
+    /// Refused for a run a live runner holds, and for a run that already ended for good.
+    async fn abandon(&self, run: RunId, holder: &Holder) -> Result<RunSummary> {
+        let summary = self.run(run).await?.ok_or_else(|| crate::Error::NotFound {
+            what: format!("run {run}"),
+        })?;
+        if summary.status.is_final() {
+            return Err(crate::Error::invalid_input(format!(
+                "--abandon {run}: run {run} ({} {}) is {}, nothing to abandon",
+                summary.kind, summary.key, summary.status
+            )));
+        }
+        self.claim_run(run, holder).await?;
+        self.append(
+            run,
+            &JournalEntry::RunFinished {
+                status: RunStatus::Abandoned,
+            },
+        )
+        .await?;
+        self.set_status(run, RunStatus::Abandoned).await?;
+        self.run(run).await?.ok_or_else(|| crate::Error::NotFound {
+            what: format!("run {run}"),
+        })
+    }
+}
+
+/// Opens the state store a workspace asks for: PostgreSQL when `url` is a `postgres://` URL,
+/// else SQLite at `sqlite_path` (created if needed).
+pub async fn open(
+    url: Option<&StateUrl>,
+    sqlite_path: &std::path::Path,
+) -> Result<std::sync::Arc<dyn StateStore>> {
+    Ok(match url {
+        Some(url) => std::sync::Arc::new(PgStateStore::connect(url).await?),
+        None => std::sync::Arc::new(SqliteStateStore::open(sqlite_path)?),
+    })
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -227,116 +339,27 @@ pub fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
-    /// The store contract, run against both stores.
-    fn exercise(store: &dyn StateStore) {
-        let params = serde_json::json!({"version": "1.2.3"});
-        let first = store.begin_run("release", "1.2.3", &params).expect("begin");
-        store
-            .append(
-                first,
-                &JournalEntry::StepStarted {
-                    step: "tag:a".into(),
-                },
-            )
-            .expect("append");
-        store
-            .append(
-                first,
-                &JournalEntry::StepSucceeded {
-                    step: "tag:a".into(),
-                    summary: "tagged".into(),
-                    data: serde_json::Value::Null,
-                },
-            )
-            .expect("append");
-        store.set_status(first, RunStatus::Failed).expect("status");
-        let journal = store.journal(first).expect("journal");
-        assert_eq!(journal.len(), 2);
-        assert_eq!(journal[0].seq, 1);
-        assert!(journal[1].entry.completes_step());
-        let resumable = store
-            .resumable("release", "1.2.3")
-            .expect("query")
-            .expect("a failed run");
-        assert_eq!(resumable.id, first);
-        assert_eq!(resumable.params, params);
-        assert!(resumable.finished_at_ms.is_some());
-        let second = store.begin_run("release", "1.2.3", &params).expect("begin");
-        store
-            .set_status(second, RunStatus::Succeeded)
-            .expect("status");
+    #[tokio::test]
+    async fn a_faulty_store_dies_at_the_chosen_append_and_keeps_reads() {
+        let inner: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+        let store = FaultyStateStore::crash_at_append(inner.clone(), 2);
+        let run = store
+            .begin_run("release", "1", &serde_json::Value::Null)
+            .await
+            .expect("begin");
+        let entry = JournalEntry::StepStarted { step: "a".into() };
+        store.append(run, &entry).await.expect("first append");
+        assert!(store.append(run, &entry).await.is_err(), "dies at the 2nd");
+        assert!(store.crashed());
         assert!(
-            store
-                .resumable("release", "1.2.3")
-                .expect("query")
-                .is_none()
+            store.set_status(run, RunStatus::Failed).await.is_err(),
+            "a dead process writes nothing more"
         );
-        assert!(
-            store
-                .resumable("release", "9.9.9")
-                .expect("query")
-                .is_none()
-        );
-        let record = TaskRecord {
-            task: "infra.scale".into(),
-            run_id: second,
-            status: "awaiting_approval".into(),
-            started_at: "2026-01-01T00:00:00.000Z".into(),
-            finished_at: "2026-01-01T00:00:01.500Z".into(),
-            duration_ms: 1500,
-            outputs_uri: Some("https://github.com/o/r/pull/1".into()),
-            approval_state: Some("pending".into()),
-            log_excerpt: "awaiting_approval".into(),
-        };
-        store.record_task(&record).expect("record");
-        let skipped = TaskRecord {
-            task: "seo.validate".into(),
-            status: "skipped".into(),
-            outputs_uri: None,
-            approval_state: None,
-            ..record.clone()
-        };
-        store.record_task(&skipped).expect("record");
-        assert_eq!(
-            store.task_records(Some(second), 10).expect("records"),
-            vec![record.clone(), skipped]
-        );
-        assert!(
-            store
-                .task_records(Some(first), 10)
-                .expect("records")
-                .is_empty()
-        );
-        assert_eq!(store.task_records(None, 1).expect("records"), vec![record]);
-        assert_eq!(store.run(first).expect("run").expect("exists").id, first);
-        assert!(store.run(999).expect("run").is_none());
-        let runs = store.runs(None, None, 10).expect("runs");
-        assert_eq!(
-            runs.iter().map(|r| r.id).collect::<Vec<_>>(),
-            vec![second, first]
-        );
-    }
-
-    #[test]
-    fn memory_store_keeps_the_contract() {
-        exercise(&MemoryStateStore::default());
-    }
-
-    #[test]
-    fn sqlite_store_keeps_the_contract_and_survives_reopen() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("state.db");
-        exercise(&SqliteStateStore::open(&path).expect("open"));
-        let reopened = SqliteStateStore::open(&path).expect("reopen");
-        assert_eq!(
-            reopened
-                .runs(Some("release"), None, 10)
-                .expect("runs")
-                .len(),
-            2
-        );
-        assert_eq!(reopened.task_records(None, 10).expect("records").len(), 2);
+        assert_eq!(store.journal(run).await.expect("reads").len(), 1);
+        assert_eq!(inner.journal(run).await.expect("reads").len(), 1);
     }
 }

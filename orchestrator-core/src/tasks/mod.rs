@@ -97,7 +97,7 @@ impl TasksPlan {
 /// finished tasks are marked [`PlannedTask::done`], and a list whose task names or order changed
 /// since that run began is refused (bad input). Plan under the workspace lock when the plan is
 /// to be executed, so the journal cannot move in between.
-pub fn plan_tasks(
+pub async fn plan_tasks(
     config: &Config,
     request: &TasksRequest,
     process: BTreeMap<String, String>,
@@ -138,7 +138,7 @@ pub fn plan_tasks(
     }
     let resume = if request.resume {
         let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
-        resume_point(store, &request.list, &names)?
+        resume_point(store, &request.list, &names).await?
     } else {
         None
     };
@@ -311,7 +311,7 @@ impl Step for TaskStep {
         let started = now_ms();
         if !self.task.runs {
             let record = self.record("skipped", started, self.task.reason.clone());
-            self.store.record_task(&record)?;
+            self.store.record_task(&record).await?;
             return Ok(StepOutput {
                 summary: format!("skipped: {}", self.task.reason),
                 data: serde_json::to_value(&record).unwrap_or_default(),
@@ -322,7 +322,7 @@ impl Step for TaskStep {
             Ok(o) => o,
             Err(Error::Cancelled) => {
                 let record = self.record("cancelled", started, "interrupted".into());
-                self.store.record_task(&record)?;
+                self.store.record_task(&record).await?;
                 return Err(Error::Cancelled);
             }
             Err(e) => return Err(e),
@@ -335,7 +335,7 @@ impl Step for TaskStep {
         let mut record = self.record(&status, started, scan.excerpt());
         record.outputs_uri = scan.outputs_uri();
         record.approval_state = (status == "awaiting_approval").then(|| "pending".to_owned());
-        self.store.record_task(&record)?;
+        self.store.record_task(&record).await?;
         if !outcome.success() {
             return Err(Error::CommandFailed {
                 command: self.task.command.clone(),
@@ -418,7 +418,7 @@ impl TaskRunner {
         let started = Instant::now();
         let run = match plan.resume_run {
             Some(run) => {
-                self.store.set_status(run, RunStatus::Running)?;
+                self.store.set_status(run, RunStatus::Running).await?;
                 run
             }
             None => {
@@ -427,7 +427,7 @@ impl TaskRunner {
                     "list": plan.list,
                     "tasks": plan.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
                 });
-                self.store.begin_run(RUN_KIND, &plan.list, &params)?
+                self.store.begin_run(RUN_KIND, &plan.list, &params).await?
             }
         };
         let steps = plan
@@ -452,7 +452,7 @@ impl TaskRunner {
         .with_observer(self.observer.clone())
         .with_cancel(self.cancel.clone());
         let report = engine.run(&Plan::new(steps)?, run).await?;
-        let mut records = current_records(self.store.task_records(Some(run), usize::MAX)?);
+        let mut records = current_records(self.store.task_records(Some(run), usize::MAX).await?);
         records.sort_by_key(|r| plan.tasks.iter().position(|t| t.name == r.task));
         Ok(TasksReport {
             run_id: run,

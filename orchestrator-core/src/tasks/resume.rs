@@ -33,12 +33,12 @@ pub(crate) struct ResumePoint {
 /// The newest run of `list` when it did not succeed (failed, interrupted, or killed and still
 /// marked running), with the tasks it finished. Refuses when the list's task names or their
 /// order changed since that run began: a resume finishes the job that was started.
-pub(crate) fn resume_point(
+pub(crate) async fn resume_point(
     store: &dyn StateStore,
     list: &str,
     current: &[String],
 ) -> Result<Option<ResumePoint>> {
-    let Some(run) = store.resumable(RUN_KIND, list)? else {
+    let Some(run) = store.resumable(RUN_KIND, list).await? else {
         return Ok(None);
     };
     let recorded: Vec<String> = run
@@ -54,13 +54,14 @@ pub(crate) fn resume_point(
         )));
     }
     let journaled: BTreeSet<String> = store
-        .journal(run.id)?
+        .journal(run.id)
+        .await?
         .into_iter()
         .filter(|r| r.entry.completes_step())
         .filter_map(|r| r.entry.step().map(str::to_owned))
         .collect();
     let latest: BTreeMap<String, String> =
-        current_records(store.task_records(Some(run.id), usize::MAX)?)
+        current_records(store.task_records(Some(run.id), usize::MAX).await?)
             .into_iter()
             .map(|r| (r.task, r.status))
             .collect();
@@ -253,14 +254,18 @@ mod tests {
         assert_eq!(json["superseded"], true);
     }
 
-    #[test]
-    fn resume_point_is_the_newest_unfinished_run_and_what_it_finished() {
+    #[tokio::test]
+    async fn resume_point_is_the_newest_unfinished_run_and_what_it_finished() {
         let store = MemoryStateStore::default();
         let list = names(&["a", "b", "c", "d"]);
-        assert_eq!(resume_point(&store, "nightly", &list).expect("query"), None);
+        assert_eq!(
+            resume_point(&store, "nightly", &list).await.expect("query"),
+            None
+        );
         let params = serde_json::json!({ "list": "nightly", "tasks": list });
         let run = store
             .begin_run(RUN_KIND, "nightly", &params)
+            .await
             .expect("begin");
         // a: journaled done. b: failed. c: recorded as done, killed before the journal said so.
         // d: never started.
@@ -278,16 +283,17 @@ mod tests {
             },
             JournalEntry::StepStarted { step: "c".into() },
         ] {
-            store.append(run, &entry).expect("append");
+            store.append(run, &entry).await.expect("append");
         }
         for r in [
             record(run, "a", "awaiting_approval"),
             record(run, "b", "failed"),
             record(run, "c", "succeeded"),
         ] {
-            store.record_task(&r).expect("record");
+            store.record_task(&r).await.expect("record");
         }
         let point = resume_point(&store, "nightly", &list)
+            .await
             .expect("query")
             .expect("an unfinished run");
         assert_eq!(point.run, run);
@@ -299,9 +305,13 @@ mod tests {
             ]
         );
         // Another list's runs are not this one's.
-        assert_eq!(resume_point(&store, "weekly", &list).expect("query"), None);
+        assert_eq!(
+            resume_point(&store, "weekly", &list).await.expect("query"),
+            None
+        );
 
         let err = resume_point(&store, "nightly", &names(&["a", "b", "d"]))
+            .await
             .expect_err("a changed list is refused");
         assert!(err.is_bad_input(), "{err}");
         assert_eq!(
@@ -313,7 +323,13 @@ mod tests {
         );
 
         // Once the newest run succeeded there is nothing to resume.
-        store.set_status(run, RunStatus::Succeeded).expect("status");
-        assert_eq!(resume_point(&store, "nightly", &list).expect("query"), None);
+        store
+            .set_status(run, RunStatus::Succeeded)
+            .await
+            .expect("status");
+        assert_eq!(
+            resume_point(&store, "nightly", &list).await.expect("query"),
+            None
+        );
     }
 }

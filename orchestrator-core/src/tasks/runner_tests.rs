@@ -2,10 +2,9 @@
 //! log each run to a file, so "not run again" is observed, not assumed.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::state::{JournalEntry, JournalRecord, MemoryStateStore, RunSummary};
+use crate::state::{FaultyStateStore, MemoryStateStore};
 
 /// `a` succeeds; `b` fails until the file `fixed` exists; `c` proposes and awaits approval; `d`
 /// is gated on `ENABLE_D=1`. Each appends its name to `ran.log` when it runs.
@@ -50,7 +49,7 @@ impl Fixture {
         self.dir.path()
     }
 
-    fn plan(&self, store: &dyn StateStore, resume: bool, skip: &[&str]) -> Result<TasksPlan> {
+    async fn plan(&self, store: &dyn StateStore, resume: bool, skip: &[&str]) -> Result<TasksPlan> {
         let request = TasksRequest {
             list: "nightly".into(),
             skip: skip.iter().map(|s| (*s).to_owned()).collect(),
@@ -63,6 +62,7 @@ impl Fixture {
             BTreeMap::from([("PATH".to_owned(), path)]),
             store,
         )
+        .await
     }
 
     /// The tasks that ran, in order, across every attempt.
@@ -89,7 +89,7 @@ async fn resume_runs_only_the_failed_task_and_keeps_the_other_records() {
     let runner = TaskRunner::new(store.clone());
 
     let first = runner
-        .execute(&fx.plan(store.as_ref(), false, &[]).expect("plan"))
+        .execute(&fx.plan(store.as_ref(), false, &[]).await.expect("plan"))
         .await
         .expect("run");
     assert_eq!(first.status, RunStatus::Failed);
@@ -98,7 +98,7 @@ async fn resume_runs_only_the_failed_task_and_keeps_the_other_records() {
     let kept_a = first.records[0].clone();
 
     std::fs::write(fx.path().join("fixed"), "").expect("fix b");
-    let plan = fx.plan(store.as_ref(), true, &[]).expect("plan");
+    let plan = fx.plan(store.as_ref(), true, &[]).await.expect("plan");
     assert_eq!(plan.resume_run, Some(first.run_id));
     let done: Vec<(&str, Option<&str>)> = plan
         .tasks
@@ -140,6 +140,7 @@ async fn resume_runs_only_the_failed_task_and_keeps_the_other_records() {
     let attempts = task_attempts(
         store
             .task_records(Some(first.run_id), 100)
+            .await
             .expect("records"),
     );
     let story: Vec<(&str, &str, u32, bool)> = attempts
@@ -163,12 +164,12 @@ async fn resume_runs_only_the_failed_task_and_keeps_the_other_records() {
             ("b", "succeeded", 2, false),
         ]
     );
-    let run = store.run(first.run_id).expect("run").expect("exists");
+    let run = store.run(first.run_id).await.expect("run").expect("exists");
     assert_eq!(run.status, RunStatus::Succeeded);
-    assert_eq!(store.runs(None, None, 10).expect("runs").len(), 1);
+    assert_eq!(store.runs(None, None, 10).await.expect("runs").len(), 1);
 
     // Nothing unfinished now: --resume plans a new run, as release and publish do.
-    let plan = fx.plan(store.as_ref(), true, &[]).expect("plan");
+    let plan = fx.plan(store.as_ref(), true, &[]).await.expect("plan");
     assert_eq!(plan.resume_run, None);
     assert!(plan.done().next().is_none());
     let fresh = runner.execute(&plan).await.expect("run");
@@ -183,12 +184,12 @@ async fn resume_applies_todays_gates_and_skips_to_the_tasks_it_runs() {
     let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
     let runner = TaskRunner::new(store.clone());
     let first = runner
-        .execute(&fx.plan(store.as_ref(), false, &[]).expect("plan"))
+        .execute(&fx.plan(store.as_ref(), false, &[]).await.expect("plan"))
         .await
         .expect("run");
     assert_eq!(first.status, RunStatus::Failed);
     // b still fails; skipping it on the resume finishes the run with b recorded as skipped.
-    let plan = fx.plan(store.as_ref(), true, &["b"]).expect("plan");
+    let plan = fx.plan(store.as_ref(), true, &["b"]).await.expect("plan");
     assert!(!plan.tasks[1].runs);
     let resumed = runner.execute(&plan).await.expect("resume");
     assert_eq!(resumed.status, RunStatus::Succeeded);
@@ -207,12 +208,12 @@ async fn a_cancelled_run_resumes_with_the_tasks_it_did_not_start() {
     cancel.cancel();
     let stopped = TaskRunner::new(store.clone())
         .with_cancel(cancel)
-        .execute(&fx.plan(store.as_ref(), false, &[]).expect("plan"))
+        .execute(&fx.plan(store.as_ref(), false, &[]).await.expect("plan"))
         .await
         .expect("run");
     assert_eq!(stopped.status, RunStatus::Cancelled);
     assert!(stopped.records.is_empty() && fx.ran().is_empty());
-    let plan = fx.plan(store.as_ref(), true, &[]).expect("plan");
+    let plan = fx.plan(store.as_ref(), true, &[]).await.expect("plan");
     assert_eq!(plan.resume_run, Some(stopped.run_id));
     let resumed = TaskRunner::new(store.clone())
         .execute(&plan)
@@ -228,12 +229,13 @@ async fn a_changed_list_is_not_resumed() {
     let fx = Fixture::new();
     let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
     let first = TaskRunner::new(store.clone())
-        .execute(&fx.plan(store.as_ref(), false, &[]).expect("plan"))
+        .execute(&fx.plan(store.as_ref(), false, &[]).await.expect("plan"))
         .await
         .expect("run");
     let changed = Fixture::with_config(&CONFIG.replace("name = \"c\"", "name = \"c2\""));
     let err = changed
         .plan(store.as_ref(), true, &[])
+        .await
         .expect_err("refused");
     assert!(err.is_bad_input());
     assert!(
@@ -247,49 +249,11 @@ async fn a_changed_list_is_not_resumed() {
     assert_eq!(
         changed
             .plan(store.as_ref(), false, &[])
+            .await
             .expect("plan")
             .resume_run,
         None
     );
-}
-
-/// Fails every journal append from the k-th on, as a process killed there would: the engine
-/// stops at once, leaving the run unfinished.
-#[derive(Debug)]
-struct CrashAt {
-    inner: Arc<dyn StateStore>,
-    at: usize,
-    appends: AtomicUsize,
-}
-
-impl StateStore for CrashAt {
-    fn begin_run(&self, kind: &str, key: &str, params: &serde_json::Value) -> Result<RunId> {
-        self.inner.begin_run(kind, key, params)
-    }
-    fn append(&self, run: RunId, entry: &JournalEntry) -> Result<()> {
-        if self.appends.fetch_add(1, Ordering::SeqCst) + 1 >= self.at {
-            return Err(Error::state("simulated crash"));
-        }
-        self.inner.append(run, entry)
-    }
-    fn journal(&self, run: RunId) -> Result<Vec<JournalRecord>> {
-        self.inner.journal(run)
-    }
-    fn set_status(&self, run: RunId, status: RunStatus) -> Result<()> {
-        self.inner.set_status(run, status)
-    }
-    fn runs(&self, kind: Option<&str>, key: Option<&str>, limit: usize) -> Result<Vec<RunSummary>> {
-        self.inner.runs(kind, key, limit)
-    }
-    fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
-        self.inner.run(run)
-    }
-    fn record_task(&self, record: &TaskRecord) -> Result<()> {
-        self.inner.record_task(record)
-    }
-    fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>> {
-        self.inner.task_records(run, limit)
-    }
 }
 
 #[tokio::test]
@@ -298,26 +262,29 @@ async fn a_crash_at_every_journal_write_then_resume_runs_each_task_once() {
     std::fs::write(reference.path().join("fixed"), "").expect("b passes");
     let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
     let whole = TaskRunner::new(store.clone())
-        .execute(&reference.plan(store.as_ref(), false, &[]).expect("plan"))
+        .execute(
+            &reference
+                .plan(store.as_ref(), false, &[])
+                .await
+                .expect("plan"),
+        )
         .await
         .expect("run");
     assert_eq!(whole.status, RunStatus::Succeeded);
     // 4 tasks x (started, finished) + run finished.
-    let writes = store.journal(whole.run_id).expect("journal").len();
+    let writes = store.journal(whole.run_id).await.expect("journal").len();
     assert_eq!(writes, 9);
     for k in 1..=writes {
         let fx = Fixture::new();
         std::fs::write(fx.path().join("fixed"), "").expect("b passes");
         let inner: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
-        let crashing: Arc<dyn StateStore> = Arc::new(CrashAt {
-            inner: inner.clone(),
-            at: k,
-            appends: AtomicUsize::new(0),
-        });
-        let plan = fx.plan(inner.as_ref(), false, &[]).expect("plan");
+        // The process "dies" before its k-th journal write.
+        let crashing: Arc<dyn StateStore> =
+            Arc::new(FaultyStateStore::crash_at_append(inner.clone(), k));
+        let plan = fx.plan(inner.as_ref(), false, &[]).await.expect("plan");
         let crashed = TaskRunner::new(crashing).execute(&plan).await;
         assert!(crashed.is_err(), "write {k}: the run stopped");
-        let plan = fx.plan(inner.as_ref(), true, &[]).expect("plan");
+        let plan = fx.plan(inner.as_ref(), true, &[]).await.expect("plan");
         assert_eq!(plan.resume_run, Some(1), "write {k}");
         let resumed = TaskRunner::new(inner.clone())
             .execute(&plan)
@@ -333,7 +300,11 @@ async fn a_crash_at_every_journal_write_then_resume_runs_each_task_once() {
         // journal never said it finished: every task ran exactly once.
         assert_eq!(fx.ran(), ["a", "b", "c"], "write {k}");
         assert_eq!(
-            inner.task_records(Some(1), 100).expect("records").len(),
+            inner
+                .task_records(Some(1), 100)
+                .await
+                .expect("records")
+                .len(),
             4,
             "write {k}: one record per task"
         );
@@ -372,7 +343,7 @@ async fn issue_14_a_task_printing_12000_lines_then_awaiting_approval_is_recorded
     let fx = Fixture::with_config(&chatty_config(12_000));
     let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
     let report = TaskRunner::new(store.clone())
-        .execute(&fx.plan(store.as_ref(), false, &[]).expect("plan"))
+        .execute(&fx.plan(store.as_ref(), false, &[]).await.expect("plan"))
         .await
         .expect("run");
     let record = &report.records[0];
@@ -395,7 +366,7 @@ async fn issue_14_a_slow_reader_still_sees_the_status_word_after_2000_lines() {
     let observer = Arc::new(SlowObserver::default());
     let report = TaskRunner::new(store.clone())
         .with_observer(observer.clone())
-        .execute(&fx.plan(store.as_ref(), false, &[]).expect("plan"))
+        .execute(&fx.plan(store.as_ref(), false, &[]).await.expect("plan"))
         .await
         .expect("run");
     let record = &report.records[0];
@@ -428,7 +399,9 @@ env = { DX_TOKEN = "dx-canary-0123456789" }
         ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
         ("SSH_PRIVATE_KEY".to_owned(), key.to_owned()),
     ]);
-    let plan = plan_tasks(&fx.config, &request, process, store.as_ref()).expect("plan");
+    let plan = plan_tasks(&fx.config, &request, process, store.as_ref())
+        .await
+        .expect("plan");
     let report = TaskRunner::new(store.clone())
         .with_observer(observer.clone())
         .execute(&plan)
@@ -437,7 +410,7 @@ env = { DX_TOKEN = "dx-canary-0123456789" }
     let record = &report.records[0];
     assert_eq!(record.status, "failed");
     let journal =
-        serde_json::to_string(&store.journal(report.run_id).expect("journal")).expect("json");
+        serde_json::to_string(&store.journal(report.run_id).await.expect("journal")).expect("json");
     let shown = observer.lines.lock().expect("lock").join("\n");
     let everything = format!(
         "{}\n{:?}\n{journal}\n{shown}",

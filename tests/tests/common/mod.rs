@@ -4,19 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use orchestrator_core::config::Config;
-use orchestrator_core::error::{Error, Result};
+use orchestrator_core::error::Result;
 use orchestrator_core::forge::{CiBehaviour, CiSimulation, InMemoryForge, RepoId};
 use orchestrator_core::release::{ReleaseRequest, Releaser};
-use orchestrator_core::state::{
-    JournalEntry, JournalRecord, MemoryStateStore, RunId, RunStatus, RunSummary, StateStore,
-    TaskRecord,
-};
+use orchestrator_core::state::StateStore;
 use orchestrator_core::vcs::{Head, RemoteRefs, Vcs};
 use orchestrator_core::version::ReleaseVersion;
 use orchestrator_git::GixVcs;
@@ -224,63 +220,5 @@ impl Vcs for CountingVcs {
             .expect("lock")
             .push((path.to_owned(), tag.to_owned()));
         self.inner.push_tag(path, remote, tag).await
-    }
-}
-
-/// A store that "crashes" at its k-th journal append: that append and every later write fail,
-/// as if the process died just before writing it.
-#[derive(Debug)]
-pub struct CrashingStore {
-    pub inner: Arc<MemoryStateStore>,
-    crash_at: usize,
-    appends: AtomicUsize,
-}
-
-impl CrashingStore {
-    pub fn new(inner: Arc<MemoryStateStore>, crash_at: usize) -> Self {
-        Self {
-            inner,
-            crash_at,
-            appends: AtomicUsize::new(0),
-        }
-    }
-    fn crashed(&self) -> bool {
-        self.appends.load(Ordering::SeqCst) >= self.crash_at
-    }
-}
-
-impl StateStore for CrashingStore {
-    fn begin_run(&self, kind: &str, key: &str, params: &serde_json::Value) -> Result<RunId> {
-        self.inner.begin_run(kind, key, params)
-    }
-    fn append(&self, run: RunId, entry: &JournalEntry) -> Result<()> {
-        let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;
-        if n >= self.crash_at {
-            return Err(Error::state(format!(
-                "simulated crash at journal write {n}"
-            )));
-        }
-        self.inner.append(run, entry)
-    }
-    fn journal(&self, run: RunId) -> Result<Vec<JournalRecord>> {
-        self.inner.journal(run)
-    }
-    fn set_status(&self, run: RunId, status: RunStatus) -> Result<()> {
-        if self.crashed() {
-            return Err(Error::state("simulated crash"));
-        }
-        self.inner.set_status(run, status)
-    }
-    fn runs(&self, kind: Option<&str>, key: Option<&str>, limit: usize) -> Result<Vec<RunSummary>> {
-        self.inner.runs(kind, key, limit)
-    }
-    fn run(&self, run: RunId) -> Result<Option<RunSummary>> {
-        self.inner.run(run)
-    }
-    fn record_task(&self, record: &TaskRecord) -> Result<()> {
-        self.inner.record_task(record)
-    }
-    fn task_records(&self, run: Option<RunId>, limit: usize) -> Result<Vec<TaskRecord>> {
-        self.inner.task_records(run, limit)
     }
 }
