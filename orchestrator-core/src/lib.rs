@@ -86,5 +86,6 @@ pub mod tasks;
 pub mod time;
 pub mod vcs;
 pub mod version;
+pub mod workspace;
 
 pub use error::{Error, PreflightFailure, Result};

@@ -7,18 +7,22 @@
 //! steps (their whole process group), journals them as interrupted and returns, and the command
 //! exits 1 with a `--resume` hint. A second signal exits at once (130 for SIGINT, 143 for
 //! SIGTERM), for whoever really wants out.
+//!
+//! The token belongs to the [`super::Workspace`]; a binary installs this process-wide handler
+//! once ([`super::Workspace::cancel_on_stop_signals`]), a service that has its own shutdown
+//! cancels the workspace's token itself.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use orchestrator_core::engine::CancelToken;
+use crate::engine::CancelToken;
 
 /// Set once the first stop signal was handled (read by the fault-injection harness, which must
 /// know the signal it sent has been acted on before it lets the run continue).
 static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 /// Whether a stop signal has cancelled the run.
-pub(crate) fn stop_requested() -> bool {
+pub fn stop_requested() -> bool {
     STOP_REQUESTED.load(Ordering::SeqCst)
 }
 
@@ -48,7 +52,8 @@ impl Stop {
 
 /// Both stop signals, registered at once so a signal arriving right after the call is caught
 /// (then a clean stop, not the default, fatal action).
-pub(crate) struct StopSignals {
+#[derive(Debug)]
+pub struct StopSignals {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -56,7 +61,8 @@ pub(crate) struct StopSignals {
 }
 
 impl StopSignals {
-    pub(crate) fn register() -> Self {
+    /// Registers both handlers now.
+    pub fn register() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -70,7 +76,7 @@ impl StopSignals {
     }
 
     /// Resolves on the first stop signal (a server that has nothing to journal: `mock-forge`).
-    pub(crate) async fn stopped(mut self) {
+    pub async fn stopped(mut self) {
         self.next().await;
     }
 
@@ -100,7 +106,7 @@ impl StopSignals {
 
 /// First SIGINT or SIGTERM: cancel `cancel` (running steps are stopped and journaled, the
 /// command returns). Second: exit at once. Call from inside the runtime, before the run starts.
-pub(crate) fn cancel_on_stop_signals(cancel: CancelToken) {
+pub fn cancel_on_stop_signals(cancel: CancelToken) {
     let mut signals = StopSignals::register();
     tokio::spawn(async move {
         let first = signals.next().await;
