@@ -44,6 +44,35 @@ use crate::step::{Check, Step, StepContext, StepOutput};
 /// The run kind under which pipeline runs are journaled (the key is the pipeline's name).
 pub const RUN_KIND: &str = "run";
 
+/// What a pipeline run records (see [`crate::workspace::params`]); `--resume` checks the mode
+/// and the flow against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PipelineParams {
+    /// The pipeline.
+    pub pipeline: String,
+    /// `apply` or `delete`.
+    #[serde(default = "apply_mode")]
+    pub mode: String,
+    /// The step selection.
+    #[serde(default)]
+    pub only: Option<OnlySelection>,
+    /// The selected steps, by name.
+    #[serde(default)]
+    pub steps: Vec<String>,
+    /// Every step of the flow, in order (absent in runs recorded before it was kept).
+    #[serde(default)]
+    pub flow: Option<Vec<String>>,
+}
+
+fn apply_mode() -> String {
+    "apply".to_owned()
+}
+
+impl crate::workspace::params::RunParams for PipelineParams {
+    const KIND: &'static str = RUN_KIND;
+    const VERSION: u32 = 1;
+}
+
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PipelineRequest {
@@ -393,11 +422,8 @@ fn resumable(
     let Some(run) = store.resumable(RUN_KIND, pipeline)? else {
         return Ok((None, Vec::new()));
     };
-    let run_mode = run
-        .params
-        .get("mode")
-        .and_then(|m| m.as_str())
-        .unwrap_or("apply");
+    let recorded: PipelineParams = crate::workspace::params::decode(&run)?;
+    let run_mode = recorded.mode.as_str();
     if run_mode != mode_name(mode) {
         return Err(Error::invalid_input(format!(
             "the last unfinished run of {pipeline:?} (run {}) was a {run_mode} run; resume it {} --delete",
@@ -410,11 +436,11 @@ fn resumable(
         )));
     }
     // Runs recorded before the flow was kept in the params cannot be compared.
-    let recorded: Option<Vec<String>> = run
-        .params
-        .get("flow")
-        .and_then(|f| serde_json::from_value(f.clone()).ok());
-    if let Some(change) = recorded.and_then(|r| crate::tasks::list_change(&r, flow)) {
+    if let Some(change) = recorded
+        .flow
+        .as_deref()
+        .and_then(|r| crate::tasks::list_change(r, flow))
+    {
         return Err(Error::invalid_input(format!(
             "--resume: the {} flow of pipeline.{pipeline} changed since run {} began ({change}); \
              restore it to finish run {}, or run without --resume to start a new run",
@@ -644,13 +670,13 @@ impl PipelineRunner {
                 run
             }
             None => {
-                let params = serde_json::json!({
-                    "pipeline": plan.pipeline,
-                    "mode": mode_name(plan.mode),
-                    "only": plan.only,
-                    "steps": plan.selected().map(|s| &s.decision.name).collect::<Vec<_>>(),
-                    "flow": plan.steps.iter().map(|s| &s.decision.name).collect::<Vec<_>>(),
-                });
+                let params = crate::workspace::params::encode(&PipelineParams {
+                    pipeline: plan.pipeline.clone(),
+                    mode: mode_name(plan.mode).to_owned(),
+                    only: plan.only.clone(),
+                    steps: plan.selected().map(|s| s.decision.name.clone()).collect(),
+                    flow: Some(plan.steps.iter().map(|s| s.decision.name.clone()).collect()),
+                })?;
                 self.store.begin_run(RUN_KIND, &plan.pipeline, &params)?
             }
         };

@@ -40,6 +40,22 @@ pub const APPLY_RUN_KIND: &str = "scale-apply";
 /// Run kind of journaled rollbacks (key: the plan hash).
 pub const ROLLBACK_RUN_KIND: &str = "scale-rollback";
 
+/// What an apply ([`APPLY_RUN_KIND`]) or rollback ([`ROLLBACK_RUN_KIND`]) run records (see [`crate::workspace::params`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ExecuteParams {
+    /// The plan's target.
+    pub target: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its content hash (also the run's key).
+    pub plan_hash: String,
+}
+
+impl crate::workspace::params::RunParams for ExecuteParams {
+    const KIND: &'static str = APPLY_RUN_KIND;
+    const VERSION: u32 = 1;
+}
+
 /// The journaled apply step whose output is the state the apply left (an [`BeforeState`]-shaped
 /// record of the same objects).
 pub const RECORD_AFTER_STEP: &str = "record-after";
@@ -1136,11 +1152,11 @@ impl ScaleExecutor {
                 run.id
             }
             None => {
-                let params = serde_json::json!({
-                    "target": plan.metadata.target,
-                    "namespace": plan.context.namespace,
-                    "plan_hash": plan.hash(),
-                });
+                let params = crate::workspace::params::encode(&ExecuteParams {
+                    target: plan.metadata.target.clone(),
+                    namespace: plan.context.namespace.clone(),
+                    plan_hash: plan.hash().to_owned(),
+                })?;
                 self.store.begin_run(kind, plan.hash(), &params)?
             }
         };

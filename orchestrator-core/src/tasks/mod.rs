@@ -39,6 +39,22 @@ use resume::resume_point;
 /// The run kind under which task-list runs are journaled (the key is the list's name).
 pub const RUN_KIND: &str = "tasks";
 
+/// What a task-list run records (see [`crate::workspace::params`]): the task names in order,
+/// which a later `--resume` checks the list against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TasksParams {
+    /// The list.
+    #[serde(default)]
+    pub list: String,
+    /// Its tasks, in order.
+    pub tasks: Vec<String>,
+}
+
+impl crate::workspace::params::RunParams for TasksParams {
+    const KIND: &'static str = RUN_KIND;
+    const VERSION: u32 = 1;
+}
+
 /// Grace between SIGTERM and SIGKILL for tasks.
 const TASK_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -423,10 +439,10 @@ impl TaskRunner {
             }
             None => {
                 // The task names, in order: what a later `--resume` checks the list against.
-                let params = serde_json::json!({
-                    "list": plan.list,
-                    "tasks": plan.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
-                });
+                let params = crate::workspace::params::encode(&TasksParams {
+                    list: plan.list.clone(),
+                    tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
+                })?;
                 self.store.begin_run(RUN_KIND, &plan.list, &params)?
             }
         };
