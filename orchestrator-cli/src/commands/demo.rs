@@ -154,12 +154,15 @@ pub(crate) async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<ExitC
         .api_url(mock.url())
         .retry_base_delay(Duration::from_millis(50))
         .build()?;
-    let result = super::release::release_with(
+    // The demo's forge is the mock's, whatever the environment says.
+    let workspace = crate::wiring::workspace_builder(config, human)?
+        .forge(Arc::new(forge))
+        .build();
+    let result = super::release::release(
         global,
-        config,
-        &ReleaseRequest::new(version),
+        workspace,
+        ReleaseRequest::new(version),
         false,
-        Some(Arc::new(forge)),
     )
     .await;
     mock.shutdown().await;

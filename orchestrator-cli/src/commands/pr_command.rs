@@ -6,14 +6,17 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use orchestrator_core::forge::{Forge, RepoId};
+use orchestrator_core::cluster::Cluster;
+use orchestrator_core::forge::RepoId;
 use orchestrator_core::scale::approval::{self, ApprovalPolicy};
 use orchestrator_core::scale::config::{ScaleConfig, parse_min_permission};
-use orchestrator_core::scale::execute::ScaleExecutor;
 use orchestrator_core::scale::review::{self, CommandOutcome, CommentEvent, PlanCommand};
+use orchestrator_core::workspace::Workspace;
+use orchestrator_core::workspace::workflows::{ClusterConnector, CommentCommandWorkflow};
 
 use crate::args::{Global, OutputFormat};
 use crate::wiring;
@@ -78,36 +81,30 @@ impl PolicyArgs {
     }
 
     /// The `[scale]` section from the chosen trusted source, with the flags on top: the base
-    /// branch of pull request `number` (through the forge), or the local config.
+    /// branch of pull request `number` (through the workspace's forge), or the local config.
     pub(crate) async fn resolve(
         &self,
-        global: &Global,
-        forge: &dyn Forge,
+        workspace: &Workspace,
         repo: &RepoId,
         number: u64,
     ) -> anyhow::Result<(ScaleConfig, ApprovalPolicy)> {
+        let local = workspace.config().scale.clone();
         let config = match self.policy_from {
-            PolicyFrom::Checkout => scale_config(global)?,
+            PolicyFrom::Checkout => local,
             PolicyFrom::Base => {
+                let forge = workspace.forge().await?;
                 let pr = forge.pull_request(repo, number).await?;
-                let policy = approval::policy_at_base(forge, repo, &pr.base_ref).await?;
+                let policy = approval::policy_at_base(forge.as_ref(), repo, &pr.base_ref).await?;
+                // The wait is not policy: the invoker's config may set it.
                 ScaleConfig {
                     policy,
-                    // The wait is not policy: the invoker's config may set it.
-                    rollout_wait: scale_config(global)?.rollout_wait,
+                    rollout_wait: local.rollout_wait,
                 }
             }
         };
         let policy = self.policy(&config.policy)?;
         Ok((config, policy))
     }
-}
-
-/// The `[scale]` section of the local config, when there is one (defaults otherwise).
-pub(crate) fn scale_config(global: &Global) -> anyhow::Result<ScaleConfig> {
-    Ok(wiring::load_optional_config(global)?
-        .map(|c| c.scale)
-        .unwrap_or_default())
 }
 
 /// `orchestrator pr-command`.
@@ -148,28 +145,27 @@ pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<
             reason: reason.to_owned(),
         }
     } else {
-        let forge = crate::commands::scale::forge(global)?;
+        let workspace = wiring::optional_workspace(global)?;
         let (config, policy) = args
             .policy
-            .resolve(global, forge.as_ref(), &event.repo, event.number)
+            .resolve(&workspace, &event.repo, event.number)
             .await?;
-        let mut executor = None;
-        let mut _lock = None;
-        if acts && !policy.is_bot(&event.commenter) {
-            let context = match &args.kube_context {
-                Some(context) => Some(context.clone()),
-                // Peek at the plan for its context; the gate reads and verifies it again.
-                None if args.cluster == "kube" => plan_context(forge.as_ref(), &event).await,
-                None => None,
-            };
-            let cluster =
-                crate::commands::scale::cluster(&args.cluster, context.as_deref()).await?;
-            let (store, lock) = crate::commands::scale::state_store(global, true)?;
-            _lock = lock;
-            executor =
-                Some(ScaleExecutor::new(cluster, store).with_rollout_wait(config.rollout_wait));
-        }
-        review::handle_comment(forge.as_ref(), &event, &policy, executor.as_ref()).await?
+        let cluster = (acts && !policy.is_bot(&event.commenter)).then(|| {
+            Arc::new(PlanCluster {
+                spec: args.cluster.clone(),
+                kube_context: args.kube_context.clone(),
+                workspace: workspace.clone(),
+                event: event.clone(),
+            }) as Arc<dyn ClusterConnector>
+        });
+        let workflow = CommentCommandWorkflow {
+            event,
+            policy,
+            cluster,
+            rollout: config.rollout_wait,
+        };
+        workspace.cancel_on_stop_signals();
+        workspace.run(&workflow).await?.report
     };
     match global.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
@@ -230,15 +226,38 @@ pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<
     })
 }
 
-/// The kube context the pull request's plan names, when it can be read (the gate reads and
-/// verifies the plan again before anything changes).
-async fn plan_context(forge: &dyn Forge, event: &CommentEvent) -> Option<String> {
+/// `--cluster`, connected when a command is about to change it; with `kube` and no
+/// `--kube-context`, the context the pull request's plan names (the gate reads and verifies the
+/// plan again before anything changes).
+#[derive(Debug)]
+struct PlanCluster {
+    spec: String,
+    kube_context: Option<String>,
+    workspace: Workspace,
+    event: CommentEvent,
+}
+
+#[async_trait::async_trait]
+impl ClusterConnector for PlanCluster {
+    async fn connect(&self) -> Result<Arc<dyn Cluster>, orchestrator_core::Error> {
+        let context = match &self.kube_context {
+            Some(context) => Some(context.clone()),
+            None if self.spec == "kube" => plan_context(&self.workspace, &self.event).await,
+            None => None,
+        };
+        crate::commands::scale::cluster(&self.spec, context.as_deref()).await
+    }
+}
+
+/// The kube context the pull request's plan names, when it can be read.
+async fn plan_context(workspace: &Workspace, event: &CommentEvent) -> Option<String> {
+    let forge = workspace.forge().await.ok()?;
     let pr = forge.pull_request(&event.repo, event.number).await.ok()?;
     let files = forge
         .list_pull_files(&event.repo, event.number)
         .await
         .ok()?;
-    let (_, plan) = approval::plan_of_pull_request(forge, &event.repo, &pr, &files)
+    let (_, plan) = approval::plan_of_pull_request(forge.as_ref(), &event.repo, &pr, &files)
         .await
         .ok()?;
     plan.context.kube_context

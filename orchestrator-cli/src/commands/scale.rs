@@ -12,19 +12,19 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use orchestrator_core::Error;
 use orchestrator_core::cluster::{Cluster, InMemoryCluster};
-use orchestrator_core::engine::CancelToken;
-use orchestrator_core::forge::{Forge, RepoId};
-use orchestrator_core::scale::approval::{self, GateAction, GateRequest};
+use orchestrator_core::forge::RepoId;
+use orchestrator_core::scale::approval::GateAction;
 use orchestrator_core::scale::execute::{ExecuteReport, RolloutWait, ScaleExecutor};
-use orchestrator_core::scale::propose::{self, ProposeRequest};
-use orchestrator_core::scale::review;
+use orchestrator_core::scale::propose::ProposeRequest;
 use orchestrator_core::scale::{ScaleFlags, ScalePlan};
-use orchestrator_core::state::{MemoryStateStore, SqliteStateStore, StateStore, WorkspaceLock};
-use orchestrator_github::GitHubForge;
+use orchestrator_core::state::MemoryStateStore;
+use orchestrator_core::workspace::workflows::{
+    ClusterConnector, ProposeWorkflow, ScaleExecuteWorkflow,
+};
 
 use crate::args::{Global, OutputFormat};
 use crate::commands::pr_command::PolicyArgs;
-use crate::{progress, wiring};
+use crate::wiring;
 
 /// `orchestrator scale`.
 #[derive(Debug, Args)]
@@ -214,28 +214,39 @@ pub(crate) async fn run(global: &Global, args: ScaleArgs) -> anyhow::Result<Exit
 pub(crate) async fn cluster(
     spec: &str,
     kube_context: Option<&str>,
-) -> anyhow::Result<Arc<dyn Cluster>> {
+) -> Result<Arc<dyn Cluster>, Error> {
     if let Some(path) = spec.strip_prefix("file:") {
         // A typo must not read as an empty cluster (every workload "missing", or a plan that
         // records nothing).
         if !Path::new(path).is_file() {
             return Err(Error::invalid_input(format!(
                 "--cluster {spec}: {path} does not exist (expected a cluster state file)"
-            ))
-            .into());
+            )));
         }
         return Ok(Arc::new(InMemoryCluster::open(Path::new(path))?));
     }
     if spec == "kube" {
-        let cluster = orchestrator_k8s::KubeCluster::from_kubeconfig(kube_context)
-            .await
-            .context("connecting to the cluster from the kubeconfig")?;
-        return Ok(Arc::new(cluster));
+        return Ok(Arc::new(
+            orchestrator_k8s::KubeCluster::from_kubeconfig(kube_context).await?,
+        ));
     }
     Err(Error::invalid_input(format!(
         "--cluster {spec}: expected `kube` or `file:STATE.yaml`"
-    ))
-    .into())
+    )))
+}
+
+/// `--cluster SPEC`, connected when a workflow is about to change it.
+#[derive(Debug)]
+pub(crate) struct ClusterSpec {
+    pub(crate) spec: String,
+    pub(crate) kube_context: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl ClusterConnector for ClusterSpec {
+    async fn connect(&self) -> Result<Arc<dyn Cluster>, Error> {
+        cluster(&self.spec, self.kube_context.as_deref()).await
+    }
 }
 
 fn now_rfc3339() -> String {
@@ -331,77 +342,43 @@ fn plan_file(path: &Path) -> PathBuf {
     }
 }
 
-/// The forge: GitHub at `--forge-url` / `ORCHESTRATOR_FORGE_URL`, else api.github.com; token from
-/// GITHUB_TOKEN or GH_TOKEN.
-pub(crate) fn forge(global: &Global) -> anyhow::Result<Arc<dyn Forge>> {
-    Ok(Arc::new(GitHubForge::from_env(
-        global.forge_url.as_deref(),
-    )?))
-}
-
 async fn propose(global: &Global, args: ProposeArgs) -> anyhow::Result<ExitCode> {
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
-    let forge = forge(global)?;
-    let vcs = orchestrator_git::GixVcs::new();
+    let workspace = wiring::optional_workspace(global)?;
+    let request = ProposeRequest {
+        repo: args.repo.parse::<RepoId>()?,
+        clone: args.clone,
+        remote: args.remote,
+        base: args.base,
+        policy: workspace.config().scale.policy.clone(),
+    };
     // Journaled under the workspace lock like apply: a failed propose resumes.
-    let (store, _lock) = state_store(global, true)?;
-    let proposal = propose::propose(
-        forge,
-        Arc::new(vcs),
-        store,
-        &plan,
-        &ProposeRequest {
-            repo: args.repo.parse::<RepoId>()?,
-            clone: args.clone,
-            remote: args.remote,
-            base: args.base,
-            policy: crate::commands::pr_command::scale_config(global)?.policy,
-        },
-    )
-    .await?;
+    let proposal = workspace
+        .run(&ProposeWorkflow {
+            plan: plan.clone(),
+            request,
+        })
+        .await?
+        .report;
+    let url = proposal.pull_request.html_url.clone();
     match global.output {
         OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "outputs_uri": proposal.pull_request.html_url,
-                "status": "awaiting_approval",
-                "proposal": proposal,
+                "outputs_uri": url, "status": "awaiting_approval", "proposal": proposal,
             }))?
         ),
-        OutputFormat::Human => {
-            println!("outputs_uri={}", proposal.pull_request.html_url);
-            println!("awaiting_approval");
-        }
+        OutputFormat::Human => println!("outputs_uri={url}\nawaiting_approval"),
     }
     crate::gha::write(
         &[
             ("status", "awaiting_approval".to_owned()),
             ("plan_hash", plan.hash().to_owned()),
-            ("outputs_uri", proposal.pull_request.html_url.clone()),
+            ("outputs_uri", url),
         ],
         None,
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The journal of an executing apply or rollback, under the workspace lock: the state dir beside
-/// `orchestrator.toml` when there is one (like every other command), else `./.orchestrator`;
-/// `--state-dir` overrides both.
-/// A preview journals nothing and locks nothing.
-pub(crate) fn state_store(
-    global: &Global,
-    execute: bool,
-) -> anyhow::Result<(Arc<dyn StateStore>, Option<WorkspaceLock>)> {
-    if !execute {
-        return Ok((Arc::new(MemoryStateStore::default()), None));
-    }
-    // A config that exists must be valid; without one, the current directory serves.
-    let config = wiring::load_optional_config(global)?;
-    let dir = wiring::state_dir_or_cwd(config.as_ref());
-    let lock = wiring::lock_workspace(&dir, "scale apply/rollback")?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let store = Arc::new(SqliteStateStore::open(&dir.join("state.db"))?);
-    Ok((store, Some(lock)))
 }
 
 async fn execute(
@@ -409,22 +386,15 @@ async fn execute(
     args: ExecuteArgs,
     action: GateAction,
 ) -> anyhow::Result<ExitCode> {
-    let local = crate::commands::pr_command::scale_config(global)?;
+    let workspace = wiring::optional_workspace(global)?;
     // Bad flags exit 2 before anything is read.
-    args.rollout_wait(local.rollout_wait)?;
+    args.rollout_wait(workspace.config().scale.rollout_wait)?;
     let plan = ScalePlan::load(&plan_file(&args.plan))?;
-    if args.force && action == GateAction::Apply {
-        return Err(Error::invalid_input(
-            "--force belongs to `scale rollback` (overwrite changes made after the apply); \
-             apply refuses drift whatever the flags",
-        )
-        .into());
-    }
-    // Verify first: a refusal changes nothing and connects to no cluster.
-    let mut approved = None;
-    let mut rollout = local.rollout_wait;
-    let mut forge_and_repo = None;
-    if args.execute {
+    let kube_context = args
+        .kube_context
+        .clone()
+        .or_else(|| plan.context.kube_context.clone());
+    let report = if args.execute {
         let number = args.pr.expect("clap: --execute requires --pr");
         let repo: RepoId = args
             .repo
@@ -435,97 +405,60 @@ async fn execute(
                 )
             })?
             .parse()?;
-        let forge = forge(global)?;
-        let (config, policy) = args
-            .policy
-            .resolve(global, forge.as_ref(), &repo, number)
-            .await?;
-        rollout = config.rollout_wait;
-        let requester = forge.current_user().await?;
-        let verified = approval::verify(
-            forge.as_ref(),
-            &GateRequest {
-                repo: &repo,
-                number,
-                action,
-                requester: &requester,
-                command_comment: None,
-                policy: &policy,
-            },
-        )
-        .await?;
-        if verified.plan().hash() != plan.hash() {
-            return Err(Error::PermissionDenied {
-                message: format!(
-                    "{} is plan {}, but pull request #{number} adds {} ({}): --execute applies \
-                     only the plan the pull request adds",
-                    plan_file(&args.plan).display(),
-                    plan.hash(),
-                    verified.plan_path(),
-                    verified.plan().hash()
-                ),
-            }
+        let (config, policy) = args.policy.resolve(&workspace, &repo, number).await?;
+        let workflow = ScaleExecuteWorkflow {
+            plan,
+            plan_file: plan_file(&args.plan),
+            repo,
+            number,
+            action,
+            policy,
+            cluster: Arc::new(ClusterSpec {
+                spec: args.cluster.clone(),
+                kube_context,
+            }),
+            rollout: args.rollout_wait(config.rollout_wait)?,
+            force: args.force,
+        };
+        // Waiting for rollouts takes minutes: let Ctrl-C stop it with a journal.
+        workspace.cancel_on_stop_signals();
+        workspace.run(&workflow).await?.report.report
+    } else {
+        if args.force && action == GateAction::Apply {
+            return Err(Error::invalid_input(
+                "--force belongs to `scale rollback` (overwrite changes made after the apply); \
+                 apply refuses drift whatever the flags",
+            )
             .into());
         }
-        eprintln!(
-            "approved by {} for plan {} at {}",
-            if verified.approvers().is_empty() {
-                "policy (no approver needed)".to_owned()
-            } else {
-                verified
-                    .approvers()
-                    .iter()
-                    .map(|a| format!("@{a}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            verified.plan().hash(),
-            verified.head_sha()
-        );
-        approved = Some(verified);
-        forge_and_repo = Some((forge, repo));
-    }
-    let rollout_wait = args.rollout_wait(rollout)?;
-    let context = args
-        .kube_context
-        .clone()
-        .or_else(|| plan.context.kube_context.clone());
-    let cluster = cluster(&args.cluster, context.as_deref()).await?;
-    let (store, _lock) = state_store(global, args.execute)?;
-    let mut executor = ScaleExecutor::new(cluster, store)
-        .with_rollout_wait(rollout_wait)
-        .with_force(args.force);
-    if args.execute {
-        // Waiting for rollouts takes minutes: show it, and let Ctrl-C stop it with a journal.
-        let cancel = CancelToken::new();
-        crate::signals::cancel_on_stop_signals(cancel.clone());
-        executor = executor.with_cancel(cancel);
-        if global.output == OutputFormat::Human {
-            executor = executor.with_observer(progress::for_stderr());
+        // A preview: a server-side dry run that journals and locks nothing.
+        let cluster = cluster(&args.cluster, kube_context.as_deref()).await?;
+        let executor = ScaleExecutor::new(cluster, Arc::new(MemoryStateStore::default()));
+        match action {
+            GateAction::Apply => executor.preview(&plan).await?,
+            GateAction::Rollback => executor.preview_rollback(&plan).await?,
         }
-    }
-    let report = match (&approved, action) {
-        (Some(approved), GateAction::Apply) => executor.apply(approved).await?,
-        (Some(approved), GateAction::Rollback) => executor.rollback(approved).await?,
-        (None, GateAction::Apply) => executor.preview(&plan).await?,
-        (None, GateAction::Rollback) => executor.preview_rollback(&plan).await?,
     };
-    if let (Some(approved), Some((forge, repo))) = (&approved, &forge_and_repo) {
-        // The record on the pull request, as for a comment command.
-        forge
-            .create_comment(
-                repo,
-                approved.number(),
-                &review::result_comment(approved, &report),
-            )
-            .await?;
-    }
     print_report(global, &report)?;
+    actions_outputs(action, &report);
+    if report.ok {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "error: {}",
+        report.error.as_deref().unwrap_or("the run did not succeed")
+    );
+    Ok(ExitCode::from(1))
+}
+
+/// The status, plan hash and run id for a GitHub Actions job; the actions as the summary.
+fn actions_outputs(action: GateAction, report: &ExecuteReport) {
     let status = match (report.ok, report.executed) {
         (true, true) => "succeeded",
         (true, false) => "previewed",
         (false, _) => "failed",
     };
+    let rows: Vec<Vec<String>> = report.previews.iter().map(|p| vec![p.clone()]).collect();
     let summary = format!(
         "## scale {}: {status}\n\nplan `{}`\n\n{}",
         match action {
@@ -533,14 +466,7 @@ async fn execute(
             GateAction::Rollback => "rollback",
         },
         report.plan_hash,
-        crate::gha::table(
-            &["action"],
-            &report
-                .previews
-                .iter()
-                .map(|p| vec![p.clone()])
-                .collect::<Vec<_>>()
-        )
+        crate::gha::table(&["action"], &rows)
     );
     crate::gha::write(
         &[
@@ -553,14 +479,6 @@ async fn execute(
         ],
         Some(&summary),
     );
-    if report.ok {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!(
-        "error: {}",
-        report.error.as_deref().unwrap_or("the run did not succeed")
-    );
-    Ok(ExitCode::from(1))
 }
 
 fn print_report(global: &Global, report: &ExecuteReport) -> anyhow::Result<()> {

@@ -84,7 +84,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 /// no answer within the bound) is [`Error::Transient`] naming the forge, the repo and the cause.
 /// A rate limit that asks for a short wait is waited out within the bound: the smaller of 30 s
 /// and `[release] timeout`, covering a request in flight (a dripping server cannot hold it).
-pub(super) async fn check(
+pub async fn check_forge(
     forge: &dyn Forge,
     config: &Config,
     repo: &RepoId,

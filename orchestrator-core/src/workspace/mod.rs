@@ -22,7 +22,7 @@ pub mod signals;
 mod workflow;
 pub mod workflows;
 
-pub use forge::{DEFAULT_API_URL, ForgeConnector, forge_label, local_origins};
+pub use forge::{DEFAULT_API_URL, ForgeConnector, check_forge, forge_label, local_origins};
 pub use workflow::{Finished, Outcome, RunContext, Workflow};
 
 use std::path::{Path, PathBuf};
@@ -257,10 +257,10 @@ impl Workspace {
             .cloned()
     }
 
-    /// One cheap read of the forge before anything changes; see [`forge::check`].
+    /// One cheap read of the forge before anything changes; see [`check_forge`].
     pub async fn check_forge(&self, repo: &crate::forge::RepoId, tag: &str) -> Result<()> {
         let forge = self.forge().await?;
-        forge::check(forge.as_ref(), &self.config, repo, tag).await
+        check_forge(forge.as_ref(), &self.config, repo, tag).await
     }
 
     /// Plans `workflow` against the journal as it stands, changing nothing: the dry run. No
@@ -324,7 +324,7 @@ pub fn lock_workspace(state_dir: &Path, holder: &str, notices: &Notices) -> Resu
             "its state database is gone, so nothing of it can be resumed"
         };
         notices(&format!(
-            "took over the workspace lock from a run that ended without releasing it ({previous}); {journal}"
+            "note: took over the workspace lock from a run that ended without releasing it ({previous}); {journal}"
         ));
     }
     Ok(lock)

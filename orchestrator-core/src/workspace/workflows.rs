@@ -197,6 +197,25 @@ impl Workflow for TasksWorkflow {
     }
 }
 
+/// Connects to the cluster a scale workflow changes, when it is about to (a refused command
+/// connects to none).
+#[async_trait]
+pub trait ClusterConnector: Send + Sync + std::fmt::Debug {
+    /// The cluster.
+    async fn connect(&self) -> Result<Arc<dyn Cluster>>;
+}
+
+/// A cluster already at hand (an in-memory one, a client the embedder built).
+#[derive(Debug, Clone)]
+pub struct ConnectedCluster(pub Arc<dyn Cluster>);
+
+#[async_trait]
+impl ClusterConnector for ConnectedCluster {
+    async fn connect(&self) -> Result<Arc<dyn Cluster>> {
+        Ok(self.0.clone())
+    }
+}
+
 /// `orchestrator scale propose`: commit a plan to a branch and open its pull request, journaled
 /// so a failed proposal resumes.
 #[derive(Debug, Clone)]
@@ -259,8 +278,8 @@ pub struct ScaleExecuteWorkflow {
     pub action: GateAction,
     /// Who may approve, from a trusted source.
     pub policy: ApprovalPolicy,
-    /// The cluster to change.
-    pub cluster: Arc<dyn Cluster>,
+    /// The cluster to change, connected only once the gate has approved.
+    pub cluster: Arc<dyn ClusterConnector>,
     /// How long to wait for rollouts (`None`: do not wait).
     pub rollout: Option<RolloutWait>,
     /// Rollback only: overwrite changes made after the apply.
@@ -347,7 +366,7 @@ impl Workflow for ScaleExecuteWorkflow {
             approved.plan().hash(),
             approved.head_sha()
         ));
-        let executor = ScaleExecutor::new(self.cluster.clone(), context.store.clone())
+        let executor = ScaleExecutor::new(self.cluster.connect().await?, context.store.clone())
             .with_rollout_wait(self.rollout)
             .with_force(self.force)
             .with_observer(ws.observer().clone())
@@ -407,7 +426,7 @@ pub struct CommentCommandWorkflow {
     pub policy: ApprovalPolicy,
     /// The cluster `/apply-plan` and `/rollback-plan` change (`None` when the command does not
     /// act on one).
-    pub cluster: Option<Arc<dyn Cluster>>,
+    pub cluster: Option<Arc<dyn ClusterConnector>>,
     /// How long to wait for rollouts.
     pub rollout: Option<RolloutWait>,
 }
@@ -435,12 +454,15 @@ impl Workflow for CommentCommandWorkflow {
             comment_id: self.event.comment_id,
         };
         let run = store.begin_run(COMMAND_RUN_KIND, &key, &params::encode(&recorded)?)?;
-        let executor = self.cluster.as_ref().map(|cluster| {
-            ScaleExecutor::new(cluster.clone(), store.clone())
-                .with_rollout_wait(self.rollout)
-                .with_observer(ws.observer().clone())
-                .with_cancel(ws.cancel_token().clone())
-        });
+        let executor = match &self.cluster {
+            Some(cluster) => Some(
+                ScaleExecutor::new(cluster.connect().await?, store.clone())
+                    .with_rollout_wait(self.rollout)
+                    .with_observer(ws.observer().clone())
+                    .with_cancel(ws.cancel_token().clone()),
+            ),
+            None => None,
+        };
         let forge = ws.forge().await?;
         let answered =
             review::handle_comment(forge.as_ref(), &self.event, &self.policy, executor.as_ref())
