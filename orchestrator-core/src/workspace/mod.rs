@@ -13,6 +13,18 @@
 //!   without state, lock, plan again against the journal (the resume policy: what an earlier
 //!   attempt finished is skipped), check the forge, execute, report.
 //!
+//! Approval is a type: a scale change goes through [`workflows::ScaleExecuteWorkflow`], whose
+//! plan step is the gate, and `ScaleExecutor::apply` takes only an
+//! [`crate::scale::approval::ApprovedPlan`], which nothing but the gate builds. A plan that has
+//! not been through it does not compile as an argument:
+//! ```compile_fail
+//! use orchestrator_core::scale::ScalePlan;
+//! use orchestrator_core::scale::execute::ScaleExecutor;
+//! async fn unreviewed(executor: &ScaleExecutor, plan: &ScalePlan) {
+//!     executor.apply(plan).await; // expected `&ApprovedPlan`, found `&ScalePlan`
+//! }
+//! ```
+//!
 //! The state store is reached from here only (the `open_*` functions), so a change of its
 //! backend or of its locking is one edit.
 
@@ -117,6 +129,13 @@ impl WorkspaceBuilder {
     /// Sends run progress to `observer` (default: silent).
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.inner.observer = observer;
+        self
+    }
+
+    /// Stops runs when `cancel` is cancelled (a service's own shutdown token; default: a fresh
+    /// one, which [`Workspace::cancel_on_stop_signals`] wires to Ctrl-C and SIGTERM).
+    pub fn cancel_token(mut self, cancel: CancelToken) -> Self {
+        self.inner.cancel = cancel;
         self
     }
 
