@@ -172,10 +172,10 @@ async fn scale_apply(root: &std::path::Path) -> anyhow::Result<()> {
     let plan = ScalePlan::build(&flags.parse()?, Some(cluster.as_ref()), "2026-01-01T00:00:00Z")
         .await?;
 
-    // The forge: a bot opened the plan's pull request; `maint` may approve it.
+    // The forge: a bot opened the plan's pull request; `maint` may approve it, `deployer` asks.
     let forge = Arc::new(InMemoryForge::new());
     let repo = RepoId::new("acme", "ops");
-    let path = "plans/prod/plan.yaml";
+    let path = "ops/plans/infra-scale/prod/plan.yaml";
     forge.set_branch_head(&repo, "main", "base000");
     forge.set_branch_head(&repo, "infra-scale/prod", "head111");
     forge.set_user("github-actions[bot]");
@@ -184,7 +184,12 @@ async fn scale_apply(root: &std::path::Path) -> anyhow::Result<()> {
             &repo,
             &NewPullRequest {
                 title: "Infra scale plan: prod".into(),
-                body: "plan".into(),
+                // What `scale propose` writes: the plan's summary and its lock marker.
+                body: format!(
+                    "{}\n{}\n",
+                    orchestrator_core::scale::propose::pr_body(&plan),
+                    orchestrator_core::scale::lock::lock_marker(&plan)
+                ),
                 head: "infra-scale/prod".into(),
                 base: "main".into(),
                 draft: true,
@@ -193,8 +198,10 @@ async fn scale_apply(root: &std::path::Path) -> anyhow::Result<()> {
         .await?;
     forge.set_pull_files(&repo, pr.number, &[path])?;
     forge.set_file(&repo, "head111", path, plan.to_yaml().as_bytes());
-    forge.set_permission(&repo, "github-actions[bot]", Permission::Write);
+    forge.set_permission(&repo, "deployer", Permission::Write);
     forge.set_permission(&repo, "maint", Permission::Maintain);
+    // The embedder's own token: a person (or app) who may ask, not the bot that proposed.
+    forge.set_user("deployer");
 
     let config = Config::parse("", &root.join("ops").join("orchestrator.toml"))?;
     let ws = Workspace::builder(config)
