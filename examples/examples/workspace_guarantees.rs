@@ -78,7 +78,10 @@ async fn main() -> anyhow::Result<()> {
     // 1. A release through the workspace: locked, credentials checked, journaled.
     let ws = workspace(&config);
     let finished = ws.run(&release("1.0.0")?).await?;
-    anyhow::ensure!(finished.outcome == Outcome::Succeeded, "release 1.0.0 failed");
+    anyhow::ensure!(
+        finished.outcome == Outcome::Succeeded,
+        "release 1.0.0 failed"
+    );
     println!(
         "1. release 1.0.0: {} (run {}, journaled in {})",
         finished.outcome.as_str(),
@@ -109,7 +112,11 @@ async fn main() -> anyhow::Result<()> {
     let run = store
         .run(stopped.report.run_id)?
         .ok_or_else(|| anyhow::anyhow!("the stopped run is not journaled"))?;
-    anyhow::ensure!(run.status == RunStatus::Cancelled, "journaled as {:?}", run.status);
+    anyhow::ensure!(
+        run.status == RunStatus::Cancelled,
+        "journaled as {:?}",
+        run.status
+    );
     let mut resume = ReleaseRequest::new(ReleaseVersion::parse("1.1.0")?);
     resume.resume = true;
     let resumed = workspace(&config)
@@ -169,8 +176,12 @@ async fn scale_apply(root: &std::path::Path) -> anyhow::Result<()> {
         limits: Vec::new(),
         container: None,
     };
-    let plan = ScalePlan::build(&flags.parse()?, Some(cluster.as_ref()), "2026-01-01T00:00:00Z")
-        .await?;
+    let plan = ScalePlan::build(
+        &flags.parse()?,
+        Some(cluster.as_ref()),
+        "2026-01-01T00:00:00Z",
+    )
+    .await?;
 
     // The forge: a bot opened the plan's pull request; `maint` may approve it, `deployer` asks.
     let forge = Arc::new(InMemoryForge::new());
@@ -229,7 +240,10 @@ async fn scale_apply(root: &std::path::Path) -> anyhow::Result<()> {
 
     forge.review_as(&repo, pr.number, "maint", ReviewState::Approved, "LGTM")?;
     let applied = ws.run(&apply).await?;
-    anyhow::ensure!(applied.outcome == Outcome::Succeeded, "the approved apply failed");
+    anyhow::ensure!(
+        applied.outcome == Outcome::Succeeded,
+        "the approved apply failed"
+    );
     anyhow::ensure!(
         replicas(cluster.as_ref(), &web).await? == Some(4),
         "not applied"

@@ -131,7 +131,10 @@ struct GitHubConnector;
 impl ForgeConnector for GitHubConnector {
     fn connect(&self, api_url: &str, token: Option<SecretString>) -> Result<Arc<dyn Forge>, Error> {
         Ok(Arc::new(
-            GitHubForge::builder().api_url(api_url).token(token).build()?,
+            GitHubForge::builder()
+                .api_url(api_url)
+                .token(token)
+                .build()?,
         ))
     }
 }
@@ -255,7 +258,8 @@ mod crash {
                         // Delivery is asynchronous: wait (bounded) until the handler has run, so
                         // the point at which the run learns of it is the chosen write.
                         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                        while !orchestrator_core::workspace::signals::stop_requested() && std::time::Instant::now() < until
+                        while !orchestrator_core::workspace::signals::stop_requested()
+                            && std::time::Instant::now() < until
                         {
                             std::thread::sleep(std::time::Duration::from_millis(1));
                         }

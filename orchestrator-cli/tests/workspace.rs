@@ -166,7 +166,10 @@ fn scale_apply_execute_reaches_the_forge_that_forge_api_url_names() {
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("127.0.0.1:9"), "names the configured forge: {stderr}");
+    assert!(
+        stderr.contains("127.0.0.1:9"),
+        "names the configured forge: {stderr}"
+    );
     assert!(!stderr.contains("api.github.com"), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(root.join("cluster.yaml")).expect("state"),

@@ -158,13 +158,8 @@ pub(crate) async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<ExitC
     let workspace = crate::wiring::workspace_builder(config, human)?
         .forge(Arc::new(forge))
         .build();
-    let result = super::release::release(
-        global,
-        workspace,
-        ReleaseRequest::new(version),
-        false,
-    )
-    .await;
+    let result =
+        super::release::release(global, workspace, ReleaseRequest::new(version), false).await;
     mock.shutdown().await;
     let code = result?;
     match &args.dir {

@@ -30,7 +30,13 @@ pub(crate) async fn run(global: &Global, args: ReleaseArgs) -> anyhow::Result<Ex
     let request = request(&args)?;
     let config = wiring::load_config(global)?;
     let human = global.output == OutputFormat::Human;
-    release(global, wiring::workspace(config, human)?, request, args.dry_run).await
+    release(
+        global,
+        wiring::workspace(config, human)?,
+        request,
+        args.dry_run,
+    )
+    .await
 }
 
 /// Plans, then (unless a dry run) releases through `workspace`, printing the plan or the result.

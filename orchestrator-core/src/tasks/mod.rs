@@ -485,6 +485,33 @@ impl TaskRunner {
 #[cfg(test)]
 mod runner_tests;
 
+/// What `--resume` is about to do, in one line: the run it continues and what is left, or why
+/// a new run starts (nothing unfinished is not an error, but a scheduler's log should say that
+/// nothing was continued).
+pub fn resume_line(store: &dyn StateStore, plan: &TasksPlan) -> Result<String> {
+    Ok(match plan.resume_run {
+        Some(run) => {
+            let done = plan.done().count();
+            format!(
+                "tasks {}: resuming run {run}: {done} task(s) done, {} to go",
+                plan.list,
+                plan.tasks.len() - done
+            )
+        }
+        None => {
+            let list = &plan.list;
+            let why = match store.runs(Some(RUN_KIND), Some(list), 1)?.first() {
+                Some(newest) => format!(
+                    "the newest run of tasks {list} (run {}) succeeded",
+                    newest.id
+                ),
+                None => format!("tasks {list} has no earlier run"),
+            };
+            format!("nothing to resume: {why}; starting a new run")
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,31 +551,4 @@ mod tests {
         assert_eq!(format_utc_ms(1_737_806_400_000), "2025-01-25T12:00:00.000Z");
         assert_eq!(format_utc_ms(951_782_400_123), "2000-02-29T00:00:00.123Z");
     }
-}
-
-/// What `--resume` is about to do, in one line: the run it continues and what is left, or why
-/// a new run starts (nothing unfinished is not an error, but a scheduler's log should say that
-/// nothing was continued).
-pub fn resume_line(store: &dyn StateStore, plan: &TasksPlan) -> Result<String> {
-    Ok(match plan.resume_run {
-        Some(run) => {
-            let done = plan.done().count();
-            format!(
-                "tasks {}: resuming run {run}: {done} task(s) done, {} to go",
-                plan.list,
-                plan.tasks.len() - done
-            )
-        }
-        None => {
-            let list = &plan.list;
-            let why = match store.runs(Some(RUN_KIND), Some(list), 1)?.first() {
-                Some(newest) => format!(
-                    "the newest run of tasks {list} (run {}) succeeded",
-                    newest.id
-                ),
-                None => format!("tasks {list} has no earlier run"),
-            };
-            format!("nothing to resume: {why}; starting a new run")
-        }
-    })
 }

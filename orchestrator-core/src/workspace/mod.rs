@@ -191,8 +191,7 @@ impl Workspace {
     pub fn vcs(&self) -> Result<&Arc<dyn Vcs>> {
         self.vcs.as_ref().ok_or_else(|| Error::NotSupported {
             backend: "workspace".into(),
-            what: "reading clones without a version control backend (WorkspaceBuilder::vcs)"
-                .into(),
+            what: "reading clones without a version control backend (WorkspaceBuilder::vcs)".into(),
         })
     }
 
@@ -266,11 +265,7 @@ impl Workspace {
         }
         self.built_forge
             .get_or_try_init(|| {
-                forge::build(
-                    &self.config,
-                    self.vcs.as_deref(),
-                    self.connector.as_deref(),
-                )
+                forge::build(&self.config, self.vcs.as_deref(), self.connector.as_deref())
             })
             .await
             .cloned()

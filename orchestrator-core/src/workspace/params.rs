@@ -35,7 +35,9 @@ pub fn encode<P: RunParams>(params: &P) -> Result<serde_json::Value> {
 /// stands.
 pub fn decode<P: RunParams>(run: &RunSummary) -> Result<P> {
     let (version, inner) = match (
-        run.params.get("version").and_then(serde_json::Value::as_u64),
+        run.params
+            .get("version")
+            .and_then(serde_json::Value::as_u64),
         run.params.get("params"),
     ) {
         (Some(version), Some(inner)) => (version, inner.clone()),
@@ -104,7 +106,9 @@ mod tests {
     #[test]
     fn an_unknown_version_is_a_clear_error() {
         let json = serde_json::json!({ "version": 9, "params": { "list": "x" } });
-        let message = decode::<Sample>(&run(json)).expect_err("refused").to_string();
+        let message = decode::<Sample>(&run(json))
+            .expect_err("refused")
+            .to_string();
         assert!(
             message.contains("run 7 (sample)") && message.contains("format version 9"),
             "{message}"

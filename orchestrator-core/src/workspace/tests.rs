@@ -113,7 +113,10 @@ async fn a_cancelled_workspace_journals_the_run_as_interrupted() {
     ws.cancel_token().cancel();
     let finished = ws.run(&nightly(false)).await.expect("run");
     assert_eq!(finished.outcome, Outcome::Interrupted);
-    assert!(!dir.path().join("ran.log").exists(), "a task ran after Ctrl-C");
+    assert!(
+        !dir.path().join("ran.log").exists(),
+        "a task ran after Ctrl-C"
+    );
     let store = ws.read_only_store().expect("store");
     let runs = store.runs(Some("tasks"), None, 5).expect("runs");
     assert_eq!(runs[0].status, RunStatus::Cancelled, "journaled as stopped");

@@ -449,7 +449,13 @@ impl Workflow for CommentCommandWorkflow {
         let ws = context.workspace;
         let store = &context.store;
         let recorded = CommandParams {
-            command: self.event.body.lines().next().unwrap_or_default().to_owned(),
+            command: self
+                .event
+                .body
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
             commenter: self.event.commenter.clone(),
             comment_id: self.event.comment_id,
         };
