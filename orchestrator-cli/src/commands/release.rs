@@ -62,52 +62,8 @@ pub(crate) async fn release(
         OutputFormat::Human => print!("{}", render::report(&report)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
-    actions_outputs(&report);
+    crate::summaries::release(&report);
     Ok(ExitCode::from(finished.outcome.exit_code()))
-}
-
-/// `release`'s key results for a GitHub Actions job: `status`, `run_id`, `tag`, and the repos
-/// `released` and `failed` (comma-separated); the per-repo table as the step summary.
-fn actions_outputs(report: &orchestrator_core::release::ReleaseReport) {
-    use orchestrator_core::release::RepoOutcome;
-    let names = |outcome: RepoOutcome| {
-        report
-            .repos
-            .iter()
-            .filter(|r| r.outcome == outcome)
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let rows: Vec<Vec<String>> = report
-        .repos
-        .iter()
-        .map(|r| {
-            vec![
-                r.name.clone(),
-                r.outcome.to_string(),
-                r.release_url.clone().unwrap_or_else(|| "-".into()),
-                r.error.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let summary = format!(
-        "## release {}: {} (run {})\n\n{}",
-        report.tag,
-        report.status.as_str(),
-        report.run_id,
-        crate::gha::table(&["repo", "outcome", "release", "error"], &rows)
-    );
-    crate::gha::write(
-        &[
-            ("status", report.status.as_str().to_owned()),
-            ("run_id", report.run_id.to_string()),
-            ("tag", report.tag.clone()),
-            ("released", names(RepoOutcome::Released)),
-            ("failed", names(RepoOutcome::Failed)),
-        ],
-        Some(&summary),
-    );
 }
 
 /// One cheap read before anything changes (publish and cascade); see

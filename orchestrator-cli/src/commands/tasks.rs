@@ -55,7 +55,7 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
             }
         }
     }
-    actions_outputs(&report);
+    crate::summaries::tasks(&report);
     if report.status == RunStatus::Succeeded {
         return Ok(ExitCode::SUCCESS);
     }
@@ -64,62 +64,6 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
         report.list
     );
     Ok(ExitCode::from(1))
-}
-
-/// `tasks run`'s key results for a GitHub Actions job: `status`, `run_id`, the `failed` tasks
-/// (comma-separated) and `outputs_uri` (the first task's that has one; every task's, one
-/// `task=uri` a line, in `outputs_uris`); the record table as the step summary.
-fn actions_outputs(report: &orchestrator_core::tasks::TasksReport) {
-    let failed: Vec<&str> = report
-        .records
-        .iter()
-        .filter(|r| r.status == "failed")
-        .map(|r| r.task.as_str())
-        .collect();
-    let uris: Vec<(&str, &str)> = report
-        .records
-        .iter()
-        .filter_map(|r| r.outputs_uri.as_deref().map(|u| (r.task.as_str(), u)))
-        .collect();
-    let rows: Vec<Vec<String>> = report
-        .records
-        .iter()
-        .map(|r| {
-            vec![
-                r.task.clone(),
-                r.status.clone(),
-                r.outputs_uri.clone().unwrap_or_else(|| "-".into()),
-            ]
-        })
-        .collect();
-    let summary = format!(
-        "## tasks {}: {} (run {})\n\n{}",
-        report.list,
-        report.status.as_str(),
-        report.run_id,
-        crate::gha::table(&["task", "status", "outputs"], &rows)
-    );
-    crate::gha::write(
-        &[
-            ("status", report.status.as_str().to_owned()),
-            ("run_id", report.run_id.to_string()),
-            ("failed", failed.join(",")),
-            (
-                "outputs_uri",
-                uris.first()
-                    .map(|(_, u)| (*u).to_owned())
-                    .unwrap_or_default(),
-            ),
-            (
-                "outputs_uris",
-                uris.iter()
-                    .map(|(t, u)| format!("{t}={u}"))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
-        ],
-        Some(&summary),
-    );
 }
 
 /// The dry run's plan: every task, whether it runs and why.
