@@ -4,6 +4,7 @@
 
 use orchestrator_core::scale::approval::GateAction;
 use orchestrator_core::scale::execute::ExecuteReport;
+use orchestrator_core::scale::review::CommandOutcome;
 
 use crate::gha;
 
@@ -137,3 +138,28 @@ pub(crate) fn scale(action: GateAction, report: &ExecuteReport) {
     );
 }
 
+/// `pr-command`'s `status` (ignored, answered, refused, succeeded, failed, unlocked), the plan
+/// hash when a plan was acted on, and the whole outcome as `json`.
+pub(crate) fn pr_command(outcome: &CommandOutcome) -> serde_json::Result<()> {
+    let (status, plan_hash) = match outcome {
+        CommandOutcome::Ignored { .. } => ("ignored", None),
+        CommandOutcome::Answered { .. } => ("answered", None),
+        CommandOutcome::Refused { .. } => ("refused", None),
+        CommandOutcome::Executed {
+            ok: true,
+            plan_hash,
+            ..
+        } => ("succeeded", Some(plan_hash)),
+        CommandOutcome::Executed { plan_hash, .. } => ("failed", Some(plan_hash)),
+        CommandOutcome::Unlocked { .. } => ("unlocked", None),
+    };
+    gha::write(
+        &[
+            ("status", status.to_owned()),
+            ("plan_hash", plan_hash.cloned().unwrap_or_default()),
+            ("json", serde_json::to_string(outcome)?),
+        ],
+        None,
+    );
+    Ok(())
+}

@@ -396,6 +396,38 @@ impl Workflow for ScaleExecuteWorkflow {
     }
 }
 
+/// Where the `[scale]` approval policy is read from. Never the pull request's own files: a
+/// change under review must not be able to loosen the rules that review it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicySource {
+    /// `orchestrator.toml` on the pull request's base branch, read through the forge.
+    BaseBranch,
+    /// The workspace's own config: only for a trusted checkout of the default branch.
+    Checkout,
+}
+
+/// The `[scale]` section that governs pull request `number`: from `source`, with the rollout
+/// wait always the workspace's (the wait is not policy: the invoker's config may set it).
+pub async fn trusted_scale_config(
+    workspace: &Workspace,
+    repo: &RepoId,
+    number: u64,
+    source: PolicySource,
+) -> Result<crate::scale::config::ScaleConfig> {
+    let local = workspace.config().scale.clone();
+    Ok(match source {
+        PolicySource::Checkout => local,
+        PolicySource::BaseBranch => {
+            let forge = workspace.forge().await?;
+            let pr = forge.pull_request(repo, number).await?;
+            crate::scale::config::ScaleConfig {
+                policy: approval::policy_at_base(forge.as_ref(), repo, &pr.base_ref).await?,
+                rollout_wait: local.rollout_wait,
+            }
+        }
+    })
+}
+
 /// Run kind of journaled pull-request comment commands (key: `owner/name#number`).
 pub const COMMAND_RUN_KIND: &str = "scale-command";
 

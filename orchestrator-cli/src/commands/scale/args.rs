@@ -137,7 +137,10 @@ pub(crate) struct ExecuteArgs {
 
 impl ExecuteArgs {
     /// The rollout wait: the flags', else `[scale]`'s (`configured`); `None` means no wait.
-    pub(super) fn rollout_wait(&self, configured: Option<RolloutWait>) -> Result<Option<RolloutWait>, Error> {
+    pub(super) fn rollout_wait(
+        &self,
+        configured: Option<RolloutWait>,
+    ) -> Result<Option<RolloutWait>, Error> {
         match (&self.rollout_timeout, self.no_wait) {
             (Some(timeout), true) => Err(Error::invalid_input(format!(
                 "--no-wait skips the wait that --rollout-timeout {timeout} bounds: give one of them"

@@ -4,7 +4,6 @@
 //! `succeeded` (plan); `outputs_uri=<PR URL>`, `awaiting_approval` (propose); `preview: kubectl ...`
 //! then a JSON summary (apply, rollback); `skipped` when the gating label is absent.
 
-
 mod args;
 mod ci;
 mod cluster;
