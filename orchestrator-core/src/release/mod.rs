@@ -325,7 +325,10 @@ pub async fn plan_release(
     })
 }
 
-/// Runs releases; embed it with your own `Forge`, `Vcs` and `StateStore`.
+/// Runs releases over the backends it is given. It takes no lock, checks no credentials and
+/// wires no Ctrl-C: embed a release through [`crate::workspace::Workspace`] with
+/// [`crate::workspace::workflows::ReleaseWorkflow`] to get those; use this directly only inside
+/// a session you hold.
 #[derive(Debug, Clone)]
 pub struct Releaser {
     config: Arc<Config>,

@@ -849,7 +849,9 @@ fn describe_hpa(h: Option<&Hpa>) -> String {
     }
 }
 
-/// Applies and rolls back plans; embed it with your own `Cluster` and `StateStore`.
+/// Applies and rolls back plans; executing takes an [`ApprovedPlan`] only. Embed through
+/// [`crate::workspace::Workspace`] with [`crate::workspace::workflows::ScaleExecuteWorkflow`] to
+/// get the workspace lock and the gate in one call.
 #[derive(Debug, Clone)]
 pub struct ScaleExecutor {
     cluster: Arc<dyn Cluster>,

@@ -17,7 +17,7 @@
 //! plan step is the gate, and `ScaleExecutor::apply` takes only an
 //! [`crate::scale::approval::ApprovedPlan`], which nothing but the gate builds. A plan that has
 //! not been through it does not compile as an argument:
-//! ```compile_fail
+//! ```compile_fail,E0308
 //! use orchestrator_core::scale::ScalePlan;
 //! use orchestrator_core::scale::execute::ScaleExecutor;
 //! async fn unreviewed(executor: &ScaleExecutor, plan: &ScalePlan) {
