@@ -25,6 +25,7 @@ mod output;
 mod progress;
 mod render;
 mod signals;
+mod summaries;
 mod wiring;
 
 use std::process::ExitCode;

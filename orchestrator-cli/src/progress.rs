@@ -61,6 +61,11 @@ impl std::fmt::Debug for BarProgress {
 
 impl Observer for BarProgress {
     fn event(&self, event: &Event<'_>) {
+        if let Event::Notice { message } = event {
+            let line = redact_userinfo(message).into_owned();
+            self.bars.suspend(|| eprintln!("{line}"));
+            return;
+        }
         let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             Event::StepStarted { step, description } => {
@@ -128,6 +133,9 @@ impl LineProgress {
 impl Observer for LineProgress {
     fn event(&self, event: &Event<'_>) {
         match event {
+            Event::Notice { message } => {
+                let _ = writeln!(std::io::stderr().lock(), "{}", redact_userinfo(message));
+            }
             Event::StepStarted { step, description } => self.line(step, description),
             Event::Output { step, line } => self.line(step, &format!("| {line}")),
             Event::Progress { step, message } => {

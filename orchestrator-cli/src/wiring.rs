@@ -7,15 +7,15 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use orchestrator_core::Error;
 use orchestrator_core::config::Config;
-use orchestrator_core::forge::{CiSimulation, Forge, InMemoryForge};
+use orchestrator_core::forge::Forge;
 use orchestrator_core::secret::SecretString;
-use orchestrator_core::state::{
-    Holder, MemoryStateStore, PgStateStore, SqliteStateStore, StateStore,
-};
+use orchestrator_core::state::StateStore;
 use orchestrator_core::vcs::Vcs;
+use orchestrator_core::workspace::{ForgeConnector, Workspace, WorkspaceBuilder};
+use orchestrator_git::GixVcs;
 use orchestrator_github::GitHubForge;
 
-use crate::args::Global;
+use crate::args::{Global, OutputFormat};
 
 /// `--state-dir` / `ORCHESTRATOR_STATE_DIR`, made absolute once at start-up. A process has one
 /// state directory; holding it here rather than in every call's arguments keeps each command's
@@ -47,16 +47,6 @@ pub(crate) fn state_dir(config: &Config) -> PathBuf {
         .unwrap_or_else(|| config.root.join(".orchestrator"))
 }
 
-/// The state directory for commands that may run without a config: `--state-dir` when given,
-/// else beside the config when there is one, else `./.orchestrator`.
-pub(crate) fn state_dir_or_cwd(config: Option<&Config>) -> PathBuf {
-    match (STATE_DIR.get(), config) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(config)) => state_dir(config),
-        (None, None) => PathBuf::from(".orchestrator"),
-    }
-}
-
 /// Loads `--config` or the discovered `orchestrator.toml`.
 pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
     let file = match &global.config {
@@ -77,25 +67,76 @@ pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
     Ok(config)
 }
 
-/// Takes the workspace lock in `state_dir` for `holder`. A lock a killed run left behind is taken
-/// over, and said on stderr, so the next scheduled run's log points at what continues it.
+/// Takes the workspace lock in `state_dir` for `holder` (for commands not yet run through a
+/// [`Workspace`]: publish and cascade). A takeover from a killed run is said on stderr.
 pub(crate) fn lock_workspace(
     state_dir: &std::path::Path,
     holder: &str,
 ) -> Result<orchestrator_core::state::WorkspaceLock, Error> {
-    let lock = orchestrator_core::state::WorkspaceLock::acquire(state_dir, holder)?;
-    if let Some(previous) = lock.recovered() {
-        let journal = if state_dir.join("state.db").is_file() {
-            "its journal is intact and --resume continues it"
-        } else {
-            // Someone deleted the database: claiming the journal survived would be a lie.
-            "its state database is gone, so nothing of it can be resumed"
-        };
-        eprintln!(
-            "note: took over the workspace lock from a run that ended without releasing it ({previous}); {journal}"
-        );
+    orchestrator_core::workspace::lock_workspace(state_dir, holder, &notices())
+}
+
+/// Operator notices go to stderr as they are (whatever the output format).
+fn notices() -> orchestrator_core::workspace::Notices {
+    Arc::new(|line: &str| eprintln!("{line}"))
+}
+
+/// The session of every command: the config's workspace, with the state directory chosen here,
+/// clones read by gix, GitHub reached at `[forge] api_url` (or simulated), the fault injection
+/// of the reliability harness, and progress on stderr when `human`.
+pub(crate) fn workspace(config: Config, human: bool) -> Result<Workspace, Error> {
+    Ok(workspace_builder(config, human)?.build())
+}
+
+/// [`workspace`], before it is built (the demo gives it its own forge).
+pub(crate) fn workspace_builder(config: Config, human: bool) -> Result<WorkspaceBuilder, Error> {
+    let dir = state_dir(&config);
+    let mut builder = Workspace::builder(config)
+        .state_dir(dir)?
+        .vcs(Arc::new(GixVcs::new()))
+        .forge_connector(Arc::new(GitHubConnector))
+        .notices(notices())
+        .store_layer(Arc::new(fault_injection));
+    if human {
+        builder = builder.observer(crate::progress::for_stderr());
     }
-    Ok(lock)
+    Ok(builder)
+}
+
+/// The workspace of commands that work without a config (`scale`, `pr-command`): the config's
+/// when there is one (a config that exists must be valid: it may hold an approval policy),
+/// else an empty one for the current directory, whose state lives in `./.orchestrator`.
+pub(crate) fn optional_workspace(global: &Global) -> anyhow::Result<Workspace> {
+    let config = match load_optional_config(global)? {
+        Some(config) => config,
+        None => {
+            let cwd = std::env::current_dir().context("reading the current directory")?;
+            let mut config = Config::parse("", &cwd.join("orchestrator.toml"))?;
+            if let Some(url) = &global.forge_url {
+                config.forge.api_url = Some(
+                    orchestrator_core::config::validate_api_url(url).map_err(|m| {
+                        Error::invalid_input(format!("--forge-url / ORCHESTRATOR_FORGE_URL: {m}"))
+                    })?,
+                );
+            }
+            config
+        }
+    };
+    Ok(workspace(config, global.output == OutputFormat::Human)?)
+}
+
+/// GitHub (or GitHub Enterprise, or the mock server) through octocrab.
+struct GitHubConnector;
+
+impl ForgeConnector for GitHubConnector {
+    fn connect(&self, api_url: &str, token: Option<SecretString>) -> Result<Arc<dyn Forge>, Error> {
+        Ok(Arc::new(
+            GitHubForge::builder()
+                .api_url(api_url)
+                .token(token)
+                .build()?,
+        ))
+    }
 }
 
 /// `--config`, else the discovered `orchestrator.toml`, else `None` (for commands that work without
@@ -112,96 +153,45 @@ pub(crate) fn load_optional_config(global: &Global) -> Result<Option<Config>, Er
     load_config(global).map(Some)
 }
 
-/// The state store: SQLite in the state directory ([`state_dir`]), or the PostgreSQL database of
-/// `ORCHESTRATOR_STATE_URL` / `[state] url`. A dry run never creates or changes it: it reads an
-/// existing one read-only (to show what a resume would skip) or uses an empty in-memory store. On
-/// PostgreSQL a writing store also holds the shared workspace lock (an advisory lock of its
-/// session) until it is dropped: one runner at a time on the database, whatever its machine.
+/// The state store for publish and cascade (not yet run through a [`Workspace`]): SQLite in the
+/// state directory, or the PostgreSQL database of `ORCHESTRATOR_STATE_URL` / `[state] url`, opened
+/// by core's one opener ([`orchestrator_core::workspace::open_state`]); read-only for a dry run
+/// (never created), else writable, with the reliability harness's fault injection.
 pub(crate) async fn open_store(
     config: &Config,
     dry_run: bool,
 ) -> anyhow::Result<Arc<dyn StateStore>> {
-    let dir = state_dir(config);
-    let db = dir.join("state.db");
-    if let Some(url) = config.state.effective_url()? {
-        if dry_run {
-            return Ok(match PgStateStore::connect_read_only(&url).await? {
-                Some(store) => Arc::new(store),
-                None => Arc::new(MemoryStateStore::default()),
-            });
-        }
-        let store = PgStateStore::connect(&url).await?;
-        if !inherits_shared_lock(&store).await? {
-            let guard = store
-                .lock_workspace(&Holder::current(command_name()))
-                .await?;
-            store.hold(guard);
-        }
-        return with_fault_injection(Arc::new(store));
-    }
+    let store = orchestrator_core::workspace::open_state(
+        config,
+        &state_dir(config),
+        dry_run,
+        &orchestrator_core::workspace::command_name(),
+    )
+    .await?;
     if dry_run {
-        // Read-only: works in a read-only state directory and never creates a file.
-        return Ok(if db.exists() {
-            Arc::new(SqliteStateStore::open_read_only(&db)?)
-        } else {
-            Arc::new(MemoryStateStore::default())
-        });
+        return Ok(store);
     }
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let store: Arc<dyn StateStore> = Arc::new(SqliteStateStore::open(&db)?);
-    with_fault_injection(store)
+    Ok(fault_injection(store)?)
 }
 
-/// A pipeline's capability step (`orchestrator = ["release", ...]`) runs under the lock of its
-/// parent `orchestrator run`, which names it in `ORCHESTRATOR_INHERITED_LOCK`: on PostgreSQL the
-/// child accepts it only when the database records the parent process (this host, the parent's
-/// pid) as the holder of the lock, as the file lock does.
-async fn inherits_shared_lock(store: &PgStateStore) -> anyhow::Result<bool> {
-    if std::env::var_os(orchestrator_core::pipeline::INHERITED_LOCK_VAR).is_none() {
-        return Ok(false);
-    }
-    #[cfg(unix)]
-    {
-        let parent = std::os::unix::process::parent_id();
-        let me = Holder::current("");
-        Ok(store
-            .workspace_lock_holder()
-            .await?
-            .is_some_and(|h| h.pid == parent && h.host == me.host))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = store;
-        Ok(false)
-    }
-}
-
-/// The subcommand this process runs (`publish`, `release`...), to name it as a lock holder:
-/// only the word, never the flags (a URL flag may carry credentials).
-fn command_name() -> String {
-    std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .unwrap_or_else(|| "orchestrator".into())
-}
-
-/// `store`, wrapped by the reliability harness's fault injection when it is asked for.
-fn with_fault_injection(store: Arc<dyn StateStore>) -> anyhow::Result<Arc<dyn StateStore>> {
-    Ok(match std::env::var(KILL_AT_JOURNAL_WRITE) {
-        Ok(k) => {
-            let k = k
-                .trim()
-                .parse()
-                .with_context(|| format!("{KILL_AT_JOURNAL_WRITE}={k:?}: expected a number"))?;
-            let signal = match std::env::var(FAULT_SIGNAL).as_deref() {
-                Err(_) | Ok("KILL") => crash::Signal::Kill,
-                Ok("TERM") => crash::Signal::Term,
-                Ok(other) => anyhow::bail!("{FAULT_SIGNAL}={other:?}: expected KILL or TERM"),
-            };
-            Arc::new(crash::kill_at_journal_write(store, k, signal))
+/// `store`, wrapped by the fault injection [`KILL_AT_JOURNAL_WRITE`] asks for.
+fn fault_injection(store: Arc<dyn StateStore>) -> Result<Arc<dyn StateStore>, Error> {
+    let Ok(k) = std::env::var(KILL_AT_JOURNAL_WRITE) else {
+        return Ok(store);
+    };
+    let k = k.trim().parse().map_err(|_| {
+        Error::invalid_input(format!("{KILL_AT_JOURNAL_WRITE}={k:?}: expected a number"))
+    })?;
+    let signal = match std::env::var(FAULT_SIGNAL).as_deref() {
+        Err(_) | Ok("KILL") => crash::Signal::Kill,
+        Ok("TERM") => crash::Signal::Term,
+        Ok(other) => {
+            return Err(Error::invalid_input(format!(
+                "{FAULT_SIGNAL}={other:?}: expected KILL or TERM"
+            )));
         }
-        Err(_) => store,
-    })
+    };
+    Ok(Arc::new(crash::kill_at_journal_write(store, k, signal)))
 }
 
 /// Fault injection for the reliability harness: the process kills itself (SIGKILL) just before
@@ -250,7 +240,9 @@ mod crash {
                     // Delivery is asynchronous: wait (bounded) until the handler has run, so
                     // the point at which the run learns of it is the chosen write.
                     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                    while !crate::signals::stop_requested() && std::time::Instant::now() < until {
+                    while !orchestrator_core::workspace::signals::stop_requested()
+                        && std::time::Instant::now() < until
+                    {
                         std::thread::sleep(std::time::Duration::from_millis(1));
                     }
                 }
@@ -260,114 +252,29 @@ mod crash {
     }
 }
 
-/// The forge the config asks for.
-pub(crate) async fn forge(config: &Config, vcs: &dyn Vcs) -> Result<Arc<dyn Forge>, Error> {
-    if let Some(simulate) = &config.forge.simulate {
-        // The simulated CI watches each clone's origin when it is a local bare repository.
-        let origins = local_origins(config, vcs).await;
-        let ci =
-            CiSimulation::for_config(config, simulate.ci_delay, simulate.asset_interval, |repo| {
-                origins.get(&repo.name).cloned()
-            });
-        return Ok(Arc::new(InMemoryForge::with_ci(ci)));
-    }
-    let forge = GitHubForge::from_env(config.forge.api_url.as_deref())?;
-    if SecretString::forge_token_from_env().is_none() {
-        tracing::warn!(
-            "neither GITHUB_TOKEN nor GH_TOKEN is set: polling anonymously (60 requests an hour)"
-        );
-    }
-    Ok(Arc::new(forge))
+/// The forge the config asks for (publish and cascade; every other command asks its
+/// [`Workspace`]).
+pub(crate) async fn forge(config: &Config, _vcs: &dyn Vcs) -> Result<Arc<dyn Forge>, Error> {
+    workspace(config.clone(), false)?.forge().await
 }
 
 /// The forge as messages name it: its API URL without any `user:password@`, or the simulation.
 pub(crate) fn forge_label(config: &Config) -> String {
-    if config.forge.simulate.is_some() {
-        return "the simulated forge ([forge.simulate])".to_owned();
-    }
-    let url = config
-        .forge
-        .api_url
-        .as_deref()
-        .unwrap_or(orchestrator_github::DEFAULT_API_URL);
-    orchestrator_core::forge::redact_userinfo(url).into_owned()
+    orchestrator_core::workspace::forge_label(config)
 }
 
-/// The longest the credentials check may take, whatever the run's own timeout: a forge that has
-/// not answered one read by then will not carry a release.
-const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// One cheap read of `repo` before anything changes. Every command that pushes, tags or writes to
-/// the forge calls it first: unless the forge answered, the run stops here, with nothing changed.
-///
-/// Rejected credentials keep their own error (exit 2, naming `GITHUB_TOKEN`/`GH_TOKEN`). Any other
-/// failure (refused connection, 5xx after the retries, a malformed answer, an absurd rate limit, no
-/// answer within the bound) exits 1 naming the forge and the cause. A rate limit that asks for a
-/// short wait is waited out within the bound. The bound is the smaller of [`CHECK_TIMEOUT`] and the
-/// run's `[release] timeout`, and covers a request in flight (a dripping server cannot hold it).
+/// One cheap read of `repo` before anything changes (publish and cascade); see
+/// [`Workspace::check_forge`].
 pub(crate) async fn check_forge(
     forge: &dyn Forge,
     config: &Config,
     repo: &orchestrator_core::forge::RepoId,
     tag: &str,
 ) -> anyhow::Result<()> {
-    let bound = CHECK_TIMEOUT.min(config.release.timeout);
-    let deadline = tokio::time::Instant::now() + bound;
-    let label = forge_label(config);
-    let failed = |cause: Error| {
-        let context = format!(
-            "the forge at {label} did not answer the check made before any change ({repo}); \
-             nothing was changed"
-        );
-        anyhow::Error::new(cause).context(context)
-    };
-    loop {
-        let answer = tokio::time::timeout_at(deadline, forge.release_by_tag(repo, tag)).await;
-        match answer {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e @ Error::Unauthenticated { .. })) => return Err(e.into()),
-            Ok(Err(Error::RateLimited {
-                retry_after: Some(after),
-                message,
-            })) if tokio::time::Instant::now() + after < deadline => {
-                tracing::warn!("{label}: {message}; retrying in {}s", after.as_secs());
-                tokio::time::sleep(after).await;
-            }
-            Ok(Err(e)) => return Err(failed(e)),
-            Err(_) => {
-                return Err(failed(Error::Timeout {
-                    what: format!("an answer from {label}"),
-                    missing: Vec::new(),
-                    waited: bound,
-                }));
-            }
-        }
-    }
+    Ok(orchestrator_core::workspace::check_forge(forge, config, repo, tag).await?)
 }
 
 /// Each repo's `origin` when it is a local directory (a bare repo on disk), by repo name.
 pub(crate) async fn local_origins(config: &Config, vcs: &dyn Vcs) -> HashMap<String, PathBuf> {
-    let mut origins = HashMap::new();
-    for repo in &config.repos {
-        if let Ok(Some(url)) = vcs.remote_url(&repo.path, "origin").await
-            && let Some(origin) = local_origin(&repo.path, &url)
-        {
-            origins.insert(repo.name.clone(), origin);
-        }
-    }
-    origins
-}
-
-/// The path of a local origin URL, resolved against the clone.
-fn local_origin(clone: &Path, url: &str) -> Option<PathBuf> {
-    if url.contains("://") && !url.starts_with("file://") {
-        return None;
-    }
-    let path = Path::new(url.strip_prefix("file://").unwrap_or(url));
-    let path = if path.is_absolute() {
-        path.to_owned()
-    } else {
-        clone.join(path)
-    };
-    path.is_dir().then_some(path)
+    orchestrator_core::workspace::local_origins(config, vcs).await
 }

@@ -63,8 +63,12 @@
 //! # }).unwrap();
 //! ```
 //!
-//! A whole release (real git repos, the simulated forge) is embedded the same way through
-//! [`release::Releaser`]; see `examples/release_in_memory.rs` in the repository.
+//! A whole capability is embedded through one session, [`workspace::Workspace`]: it opens the
+//! state store, takes the workspace lock, builds the forge from `[forge]`, checks credentials
+//! before any effect, owns the Ctrl-C token, and drives every capability as a
+//! [`workspace::Workflow`]; see `examples/workspace_guarantees.rs` in the repository. The
+//! runners underneath ([`release::Releaser`], `examples/release_in_memory.rs`) take the backends
+//! they are given and nothing more.
 
 pub mod cluster;
 pub mod config;
@@ -88,5 +92,6 @@ pub mod testing;
 pub mod time;
 pub mod vcs;
 pub mod version;
+pub mod workspace;
 
 pub use error::{Error, PreflightFailure, Result};

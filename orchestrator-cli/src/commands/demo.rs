@@ -154,14 +154,12 @@ pub(crate) async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<ExitC
         .api_url(mock.url())
         .retry_base_delay(Duration::from_millis(50))
         .build()?;
-    let result = super::release::release_with(
-        global,
-        config,
-        &ReleaseRequest::new(version),
-        false,
-        Some(Arc::new(forge)),
-    )
-    .await;
+    // The demo's forge is the mock's, whatever the environment says.
+    let workspace = crate::wiring::workspace_builder(config, human)?
+        .forge(Arc::new(forge))
+        .build();
+    let result =
+        super::release::release(global, workspace, ReleaseRequest::new(version), false).await;
     mock.shutdown().await;
     let code = result?;
     match &args.dir {

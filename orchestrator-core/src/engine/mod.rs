@@ -123,19 +123,6 @@ impl RunReport {
     }
 }
 
-/// A step's read-only check, as `--dry-run` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct StepPreview {
-    /// The step id.
-    pub id: String,
-    /// What it does.
-    pub description: String,
-    /// Ids it comes after.
-    pub after: Vec<String>,
-    /// What the check found (or why it could not tell).
-    pub check: std::result::Result<Check, String>,
-}
-
 fn serialize_secs<S: serde::Serializer>(
     d: &Duration,
     s: S,
@@ -187,25 +174,6 @@ impl Engine {
     /// The token that stops this engine's runs.
     pub fn cancel_token(&self) -> &CancelToken {
         &self.cancel
-    }
-
-    /// Runs every step's read-only check, changing nothing (`--dry-run`).
-    pub async fn preview(&self, plan: &Plan) -> Vec<StepPreview> {
-        let mut previews = Vec::with_capacity(plan.steps().len());
-        for planned in plan.steps() {
-            let ctx = StepContext::new(
-                planned.step.id(),
-                self.observer.clone(),
-                self.cancel.clone(),
-            );
-            previews.push(StepPreview {
-                id: planned.step.id().to_owned(),
-                description: planned.step.describe(),
-                after: planned.after.clone(),
-                check: planned.step.check(&ctx).await.map_err(|e| e.to_string()),
-            });
-        }
-        previews
     }
 
     /// Runs `plan` as run `run` (new, or an earlier one being resumed: its journal is honoured).

@@ -40,6 +40,11 @@ pub enum Event<'a> {
         /// Its summary line, or the error.
         summary: &'a str,
     },
+    /// A line for the operator about the run as a whole (what is about to run, what resumes).
+    Notice {
+        /// The line.
+        message: &'a str,
+    },
 }
 
 /// Receives events; must be cheap and must not block (it is called from the engine's tasks).

@@ -22,6 +22,14 @@ pub use command::{CommandOutcome, CommandSpec, run_command, run_command_scanned}
 pub use condition::{Condition, ConditionTest, is_truthy};
 pub use env::{LayerReport, REDACTED, ResolvedEnv, VarSource, looks_secret, resolve_env};
 pub use plan::{OnlySelection, StepDecision, mode_name, select_steps};
+pub use run::{PipelineReport, PipelineRunner, PipelineStepReport};
+
+mod program;
+mod resume;
+mod run;
+
+pub(crate) use program::find_program;
+use resume::resumable;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -43,6 +51,35 @@ use crate::step::{Check, Step, StepContext, StepOutput};
 
 /// The run kind under which pipeline runs are journaled (the key is the pipeline's name).
 pub const RUN_KIND: &str = "run";
+
+/// What a pipeline run records (see [`crate::workspace::params`]); `--resume` checks the mode
+/// and the flow against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PipelineParams {
+    /// The pipeline.
+    pub pipeline: String,
+    /// `apply` or `delete`.
+    #[serde(default = "apply_mode")]
+    pub mode: String,
+    /// The step selection.
+    #[serde(default)]
+    pub only: Option<OnlySelection>,
+    /// The selected steps, by name.
+    #[serde(default)]
+    pub steps: Vec<String>,
+    /// Every step of the flow, in order (absent in runs recorded before it was kept).
+    #[serde(default)]
+    pub flow: Option<Vec<String>>,
+}
+
+fn apply_mode() -> String {
+    "apply".to_owned()
+}
+
+impl crate::workspace::params::RunParams for PipelineParams {
+    const KIND: &'static str = RUN_KIND;
+    const VERSION: u32 = 1;
+}
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -112,7 +149,7 @@ pub struct PlannedPipelineStep {
 
 /// What a selected step will do.
 #[derive(Debug, Clone)]
-enum PlannedAction {
+pub(crate) enum PlannedAction {
     Command(CommandSpec),
     Builtin(BuiltinAction),
 }
@@ -378,319 +415,4 @@ pub async fn plan_pipeline(
         resume_run,
         journaled_done,
     })
-}
-
-/// The unfinished run `--resume` continues, and the steps its journal finished. Refuses a run of
-/// the other flow, and a flow whose steps changed (added, removed, reordered) since the run began:
-/// a resume finishes the job that was started. Editing a step's command or env is fine; that is
-/// how a failing step gets fixed.
-async fn resumable(
-    store: &dyn StateStore,
-    pipeline: &str,
-    mode: Mode,
-    flow: &[String],
-) -> Result<(Option<RunId>, Vec<String>)> {
-    let Some(run) = store.resumable(RUN_KIND, pipeline).await? else {
-        return Ok((None, Vec::new()));
-    };
-    let run_mode = run
-        .params
-        .get("mode")
-        .and_then(|m| m.as_str())
-        .unwrap_or("apply");
-    if run_mode != mode_name(mode) {
-        return Err(Error::invalid_input(format!(
-            "the last unfinished run of {pipeline:?} (run {}) was a {run_mode} run; resume it {} --delete",
-            run.id,
-            if run_mode == "delete" {
-                "with"
-            } else {
-                "without"
-            }
-        )));
-    }
-    // Runs recorded before the flow was kept in the params cannot be compared.
-    let recorded: Option<Vec<String>> = run
-        .params
-        .get("flow")
-        .and_then(|f| serde_json::from_value(f.clone()).ok());
-    if let Some(change) = recorded.and_then(|r| crate::tasks::list_change(&r, flow)) {
-        return Err(Error::invalid_input(format!(
-            "--resume: the {} flow of pipeline.{pipeline} changed since run {} began ({change}); \
-             restore it to finish run {}, or run without --resume to start a new run",
-            mode_name(mode),
-            run.id,
-            run.id
-        )));
-    }
-    let done = store
-        .journal(run.id)
-        .await?
-        .into_iter()
-        .filter(|r| r.entry.completes_step())
-        .filter_map(|r| r.entry.step().map(str::to_owned))
-        .collect();
-    Ok((Some(run.id), done))
-}
-
-/// Resolves `run[0]`: a path (with a `/`) relative to the config's directory, or a name on `PATH`.
-pub(crate) fn find_program(
-    program: &str,
-    root: &Path,
-    path: Option<&str>,
-) -> std::result::Result<PathBuf, String> {
-    if program.contains('/') {
-        let resolved = root.join(program);
-        return match std::fs::metadata(&resolved) {
-            Ok(m) if m.is_file() && is_executable(&m) => Ok(resolved),
-            Ok(m) if m.is_file() => Err(format!(
-                "script {program} is not executable (chmod +x {}, or run = [\"sh\", \"{program}\"])",
-                resolved.display()
-            )),
-            _ => Err(format!(
-                "script {program} not found at {}",
-                resolved.display()
-            )),
-        };
-    }
-    for dir in std::env::split_paths(path.unwrap_or_default()) {
-        let candidate = dir.join(program);
-        if let Ok(m) = std::fs::metadata(&candidate)
-            && m.is_file()
-            && is_executable(&m)
-        {
-            return Ok(candidate);
-        }
-    }
-    Err(format!("program {program} not found on PATH"))
-}
-
-#[cfg(unix)]
-fn is_executable(m: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    m.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_: &std::fs::Metadata) -> bool {
-    true
-}
-
-/// A pipeline step: runs its command; the engine journals it.
-#[derive(Debug)]
-struct CommandStep {
-    id: String,
-    spec: CommandSpec,
-    /// The command line as configured (relative script path), secrets masked.
-    shown: String,
-}
-
-impl CommandStep {
-    async fn execute(&self, ctx: &StepContext) -> Result<StepOutput> {
-        let outcome = run_command(&self.spec, ctx).await?;
-        if !outcome.success() {
-            return Err(Error::CommandFailed {
-                command: self.shown.clone(),
-                status: outcome.status_text(self.spec.timeout),
-                tail: outcome.tail,
-            });
-        }
-        Ok(StepOutput {
-            summary: format!("exit 0 in {:.1}s", outcome.elapsed_secs),
-            data: serde_json::to_value(&outcome).unwrap_or_default(),
-        })
-    }
-}
-
-#[async_trait]
-impl Step for CommandStep {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn describe(&self) -> String {
-        self.shown.clone()
-    }
-
-    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
-        // A command's effect cannot be observed from outside; the journal decides on resume
-        // (step scripts are idempotent by contract).
-        Ok(Check::Pending(format!("run {}", self.shown)))
-    }
-
-    fn handles_cancellation(&self) -> bool {
-        true
-    }
-
-    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
-        self.execute(ctx).await
-    }
-
-    async fn delete(&self, ctx: &StepContext) -> Result<StepOutput> {
-        self.execute(ctx).await
-    }
-}
-
-/// One step's result.
-#[derive(Debug, Clone, Serialize)]
-pub struct PipelineStepReport {
-    /// Position in the flow.
-    pub number: usize,
-    /// Name.
-    pub name: String,
-    /// How it ended.
-    #[serde(flatten)]
-    pub status: StepStatus,
-    /// Seconds it ran.
-    pub elapsed_secs: f64,
-    /// Summary line, or the error (exit code and output tail).
-    pub summary: String,
-}
-
-/// The result of a pipeline run.
-#[derive(Debug, Clone, Serialize)]
-pub struct PipelineReport {
-    /// The run in the state store.
-    pub run_id: RunId,
-    /// The pipeline.
-    pub pipeline: String,
-    /// `apply` or `delete`.
-    pub mode: Mode,
-    /// How it ended.
-    pub status: RunStatus,
-    /// The selected steps, in order.
-    pub steps: Vec<PipelineStepReport>,
-    /// Wall-clock seconds.
-    pub elapsed_secs: f64,
-}
-
-impl PipelineReport {
-    /// The first step that did not finish, if any.
-    pub fn first_unfinished(&self) -> Option<&PipelineStepReport> {
-        self.steps.iter().find(|s| !s.status.is_done())
-    }
-}
-
-/// Runs pipeline plans; embed it with your own `StateStore`.
-#[derive(Debug, Clone)]
-pub struct PipelineRunner {
-    store: Arc<dyn StateStore>,
-    observer: Arc<dyn Observer>,
-    cancel: CancelToken,
-}
-
-impl PipelineRunner {
-    /// A runner journaling to `store`.
-    pub fn new(store: Arc<dyn StateStore>) -> Self {
-        Self {
-            store,
-            observer: Arc::new(SilentObserver),
-            cancel: CancelToken::new(),
-        }
-    }
-
-    /// Sends progress (and every line of step output) to `observer`.
-    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = observer;
-        self
-    }
-
-    /// Stops when `cancel` is cancelled: the running step gets SIGTERM, then SIGKILL after the
-    /// pipeline's grace period.
-    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.cancel = cancel;
-        self
-    }
-
-    /// Runs the selected steps of `plan` in order; a failure stops the flow.
-    pub async fn execute(&self, plan: &PipelinePlan) -> Result<PipelineReport> {
-        let started = Instant::now();
-        let mut planned = Vec::new();
-        let mut previous: Option<String> = None;
-        for s in plan.selected() {
-            let id = s.decision.name.clone();
-            let step: Arc<dyn Step> = match s.action.clone() {
-                Some(PlannedAction::Command(spec)) => Arc::new(CommandStep {
-                    id: id.clone(),
-                    spec,
-                    shown: s.command.clone(),
-                }),
-                Some(PlannedAction::Builtin(action)) => Arc::new(builtin::BuiltinStep {
-                    id: id.clone(),
-                    action,
-                    shown: s.command.clone(),
-                }),
-                None => {
-                    return Err(Error::invalid_input(
-                        "pipeline plan has no action for a selected step",
-                    ));
-                }
-            };
-            planned.push(PlannedStep {
-                step,
-                after: previous.take().into_iter().collect(),
-            });
-            previous = Some(id);
-        }
-        if planned.is_empty() {
-            return Err(Error::invalid_input(format!(
-                "no step of {:?} is selected; nothing to run",
-                plan.pipeline
-            )));
-        }
-        let engine_plan = Plan::new(planned)?;
-        let run = match plan.resume_run {
-            Some(run) => {
-                self.store.set_status(run, RunStatus::Running).await?;
-                run
-            }
-            None => {
-                let params = serde_json::json!({
-                    "pipeline": plan.pipeline,
-                    "mode": mode_name(plan.mode),
-                    "only": plan.only,
-                    "steps": plan.selected().map(|s| &s.decision.name).collect::<Vec<_>>(),
-                    "flow": plan.steps.iter().map(|s| &s.decision.name).collect::<Vec<_>>(),
-                });
-                self.store
-                    .begin_run(RUN_KIND, &plan.pipeline, &params)
-                    .await?
-            }
-        };
-        let engine = Engine::new(
-            self.store.clone(),
-            EngineOptions {
-                concurrency: 1,
-                mode: plan.mode,
-            },
-        )
-        .with_observer(self.observer.clone())
-        .with_cancel(self.cancel.clone());
-        let report = engine.run(&engine_plan, run).await?;
-        let steps = plan
-            .selected()
-            .filter_map(|s| {
-                let r = report.step(&s.decision.name)?;
-                Some(PipelineStepReport {
-                    number: s.decision.number,
-                    name: s.decision.name.clone(),
-                    status: r.status.clone(),
-                    elapsed_secs: round_ms(r.elapsed),
-                    summary: r.summary.clone(),
-                })
-            })
-            .collect();
-        Ok(PipelineReport {
-            run_id: run,
-            pipeline: plan.pipeline.clone(),
-            mode: plan.mode,
-            status: report.status,
-            steps,
-            elapsed_secs: round_ms(started.elapsed()),
-        })
-    }
-}
-
-fn round_ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0).round() / 1000.0
 }

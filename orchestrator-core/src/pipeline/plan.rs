@@ -12,7 +12,7 @@ use crate::pipeline::config::{PipelineConfig, StepConfig};
 use crate::pipeline::env::ResolvedEnv;
 
 /// Where the step selection came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct OnlySelection {
     /// `--only` or `ONLY`.
     pub source: String,

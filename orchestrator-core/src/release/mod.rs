@@ -34,6 +34,26 @@ use steps::{PushStep, TagStep, WaitStep};
 /// The run kind under which releases are journaled.
 pub const RUN_KIND: &str = "release";
 
+/// What a release run records (see [`crate::workspace::params`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ReleaseParams {
+    /// The version released.
+    pub version: String,
+    /// The tag.
+    pub tag: String,
+    /// `--only`, as given.
+    #[serde(default)]
+    pub only: Vec<String>,
+    /// The repos planned, in order.
+    #[serde(default)]
+    pub repos: Vec<String>,
+}
+
+impl crate::workspace::params::RunParams for ReleaseParams {
+    const KIND: &'static str = RUN_KIND;
+    const VERSION: u32 = 1;
+}
+
 /// What to release.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseRequest {
@@ -309,7 +329,10 @@ pub async fn plan_release(
     })
 }
 
-/// Runs releases; embed it with your own `Forge`, `Vcs` and `StateStore`.
+/// Runs releases over the backends it is given. It takes no lock, checks no credentials and
+/// wires no Ctrl-C: embed a release through [`crate::workspace::Workspace`] with
+/// [`crate::workspace::workflows::ReleaseWorkflow`] to get those; use this directly only inside
+/// a session you hold.
 #[derive(Debug, Clone)]
 pub struct Releaser {
     config: Arc<Config>,
@@ -369,12 +392,12 @@ impl Releaser {
                 run
             }
             None => {
-                let params = serde_json::json!({
-                    "version": plan.version,
-                    "tag": plan.tag,
-                    "only": request.only,
-                    "repos": plan.repos.iter().map(|r| &r.name).collect::<Vec<_>>(),
-                });
+                let params = crate::workspace::params::encode(&ReleaseParams {
+                    version: plan.version.clone(),
+                    tag: plan.tag.clone(),
+                    only: request.only.clone(),
+                    repos: plan.repos.iter().map(|r| r.name.clone()).collect(),
+                })?;
                 self.store
                     .begin_run(RUN_KIND, &plan.version, &params)
                     .await?

@@ -30,6 +30,25 @@ use crate::vcs::{Head, Vcs};
 /// Run kind of journaled proposals (key: the plan hash).
 pub const PROPOSE_RUN_KIND: &str = "scale-propose";
 
+/// What a propose run records (see [`crate::workspace::params`]); a resumed run keeps its base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ProposeParams {
+    /// The repository.
+    pub repo: String,
+    /// The proposal branch.
+    pub branch: String,
+    /// The base branch it starts from.
+    #[serde(default)]
+    pub base: Option<String>,
+    /// The plan's content hash.
+    pub plan_hash: String,
+}
+
+impl crate::workspace::params::RunParams for ProposeParams {
+    const KIND: &'static str = PROPOSE_RUN_KIND;
+    const VERSION: u32 = 1;
+}
+
 /// The targets a plan locks, one per workload, for people: `<kube context>/<namespace>/<Kind>/<name>`
 /// (`-` when the plan names no context, i.e. the current one). Derived from
 /// [`TargetKey::of`](super::lock::TargetKey::of), the key the lock check compares; the PR body
@@ -527,11 +546,10 @@ pub async fn propose(
         });
     }
     // A resumed run keeps its base (the clone is on the proposal branch by then).
-    let journaled_base = resumed
-        .as_ref()
-        .and_then(|r| r.params.get("base"))
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
+    let journaled_base = match &resumed {
+        Some(run) => crate::workspace::params::decode::<ProposeParams>(run)?.base,
+        None => None,
+    };
     let base = match (&request.base, journaled_base) {
         (Some(base), _) => base.clone(),
         (None, Some(base)) => base,
@@ -586,12 +604,12 @@ pub async fn propose(
                 .begin_run(
                     PROPOSE_RUN_KIND,
                     &hash,
-                    &serde_json::json!({
-                        "repo": request.repo.to_string(),
-                        "branch": branch,
-                        "base": base,
-                        "plan_hash": hash,
-                    }),
+                    &crate::workspace::params::encode(&ProposeParams {
+                        repo: request.repo.to_string(),
+                        branch: branch.clone(),
+                        base: Some(base.clone()),
+                        plan_hash: hash.clone(),
+                    })?,
                 )
                 .await?
         }

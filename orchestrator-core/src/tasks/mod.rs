@@ -39,6 +39,22 @@ use resume::resume_point;
 /// The run kind under which task-list runs are journaled (the key is the list's name).
 pub const RUN_KIND: &str = "tasks";
 
+/// What a task-list run records (see [`crate::workspace::params`]): the task names in order,
+/// which a later `--resume` checks the list against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TasksParams {
+    /// The list.
+    #[serde(default)]
+    pub list: String,
+    /// Its tasks, in order.
+    pub tasks: Vec<String>,
+}
+
+impl crate::workspace::params::RunParams for TasksParams {
+    const KIND: &'static str = RUN_KIND;
+    const VERSION: u32 = 1;
+}
+
 /// Grace between SIGTERM and SIGKILL for tasks.
 const TASK_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -423,10 +439,10 @@ impl TaskRunner {
             }
             None => {
                 // The task names, in order: what a later `--resume` checks the list against.
-                let params = serde_json::json!({
-                    "list": plan.list,
-                    "tasks": plan.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
-                });
+                let params = crate::workspace::params::encode(&TasksParams {
+                    list: plan.list.clone(),
+                    tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
+                })?;
                 self.store.begin_run(RUN_KIND, &plan.list, &params).await?
             }
         };
@@ -468,6 +484,33 @@ impl TaskRunner {
 
 #[cfg(test)]
 mod runner_tests;
+
+/// What `--resume` is about to do, in one line: the run it continues and what is left, or why
+/// a new run starts (nothing unfinished is not an error, but a scheduler's log should say that
+/// nothing was continued).
+pub async fn resume_line(store: &dyn StateStore, plan: &TasksPlan) -> Result<String> {
+    Ok(match plan.resume_run {
+        Some(run) => {
+            let done = plan.done().count();
+            format!(
+                "tasks {}: resuming run {run}: {done} task(s) done, {} to go",
+                plan.list,
+                plan.tasks.len() - done
+            )
+        }
+        None => {
+            let list = &plan.list;
+            let why = match store.runs(Some(RUN_KIND), Some(list), 1).await?.first() {
+                Some(newest) => format!(
+                    "the newest run of tasks {list} (run {}) succeeded",
+                    newest.id
+                ),
+                None => format!("tasks {list} has no earlier run"),
+            };
+            format!("nothing to resume: {why}; starting a new run")
+        }
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -41,11 +41,9 @@ pub(crate) async fn resume_point(
     let Some(run) = store.resumable(RUN_KIND, list).await? else {
         return Ok(None);
     };
-    let recorded: Vec<String> = run
-        .params
-        .get("tasks")
-        .and_then(|t| serde_json::from_value(t.clone()).ok())
-        .ok_or_else(|| Error::state(format!("run {} recorded no task list", run.id)))?;
+    let recorded = crate::workspace::params::decode::<super::TasksParams>(&run)
+        .map_err(|_| Error::state(format!("run {} recorded no task list", run.id)))?
+        .tasks;
     if let Some(change) = list_change(&recorded, current) {
         return Err(Error::invalid_input(format!(
             "--resume: tasks.{list} changed since run {} began ({change}); restore the list to \

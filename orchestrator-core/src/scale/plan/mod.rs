@@ -8,6 +8,12 @@ use super::request::{Quantities, ScaleRequest};
 use crate::cluster::{Cluster, ContainerResources, Hpa, WorkloadKind, WorkloadRef, WorkloadState};
 use crate::error::{Error, Result};
 
+mod before;
+mod render;
+
+use before::read_before;
+pub use before::{BeforeHpa, BeforeState, BeforeWorkload};
+
 /// The plan's `apiVersion`.
 pub const API_VERSION: &str = "infra.scale/v1";
 /// What `from` says when the planner could not read the live replicas.
@@ -328,67 +334,6 @@ impl Action {
     }
 }
 
-/// The live state the planner read: what `scale rollback` restores and what `scale apply` checks
-/// for drift.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BeforeState {
-    /// Each planned workload as it was.
-    pub workloads: Vec<BeforeWorkload>,
-    /// Each HPA the plan applies, as it was (`hpa: null`: it did not exist), and each HPA that
-    /// already managed a planned workload.
-    pub hpas: Vec<BeforeHpa>,
-}
-
-/// A workload before the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BeforeWorkload {
-    /// Deployment or StatefulSet.
-    pub kind: WorkloadKind,
-    /// Name.
-    pub name: String,
-    /// Namespace.
-    pub namespace: String,
-    /// `spec.replicas`.
-    pub replicas: i32,
-    /// A Deployment's revision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<i64>,
-    /// Every container's requests and limits.
-    pub containers: Vec<ContainerResources>,
-}
-
-impl BeforeWorkload {
-    /// The workload it describes.
-    pub fn workload_ref(&self) -> WorkloadRef {
-        WorkloadRef::new(self.kind, &self.namespace, &self.name)
-    }
-
-    fn from_state(state: WorkloadState) -> Self {
-        Self {
-            kind: state.workload.kind,
-            name: state.workload.name,
-            namespace: state.workload.namespace,
-            replicas: state.replicas,
-            revision: state.revision,
-            containers: state.containers,
-        }
-    }
-}
-
-/// An HPA before the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BeforeHpa {
-    /// Name.
-    pub name: String,
-    /// Namespace.
-    pub namespace: String,
-    /// The whole object, or `None` when it did not exist.
-    pub hpa: Option<Hpa>,
-}
-
 impl ScalePlan {
     /// Builds the plan from a validated request and, when given, the live state read from
     /// `cluster`. Pure apart from those reads; `created_at` is passed in so snapshots are stable.
@@ -707,111 +652,6 @@ impl ScalePlan {
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         Self::from_yaml(&text, &path.display().to_string())
     }
-
-    /// The `preview: kubectl ...` lines of applying the plan.
-    pub fn preview_lines(&self) -> Vec<String> {
-        self.actions
-            .iter()
-            .map(|a| format!("preview: {}", a.kubectl()))
-            .collect()
-    }
-
-    /// The actions table (markdown), as in the PR body and SUMMARY.md.
-    pub fn actions_table(&self) -> String {
-        let mut out = String::from("| Action | Target | Details |\n|:--|:--|:--|\n");
-        for action in &self.actions {
-            out.push_str(&action.table_row());
-            out.push('\n');
-        }
-        out
-    }
-
-    /// SUMMARY.md.
-    pub fn summary_md(&self) -> String {
-        let mut out = format!(
-            "# Infra Scale Plan — {}\n\n- Namespace: `{}`\n",
-            self.metadata.target, self.context.namespace
-        );
-        if let Some(ctx) = &self.context.kube_context {
-            out.push_str(&format!("- Kube context: `{ctx}`\n"));
-        }
-        out.push_str(&format!(
-            "- Autoscaling: `{}`\n- Created: {}\n- Plan hash: `{}`\n\n## Actions\n\n",
-            self.assumptions.autoscaling,
-            self.metadata.created_at,
-            self.hash()
-        ));
-        out.push_str(&self.actions_table());
-        out.push_str("\n## Before (live state at plan time)\n\n");
-        match &self.before {
-            None => out.push_str(
-                "Not recorded: no cluster was read (`from: ${detect}`). Such a plan can be \
-                 previewed but not executed; plan again with `--cluster`.\n",
-            ),
-            Some(before) => {
-                out.push_str("| Object | State |\n|:--|:--|\n");
-                for w in &before.workloads {
-                    let containers: Vec<String> = w
-                        .containers
-                        .iter()
-                        .map(|c| {
-                            format!(
-                                "{}: req `{}` · lim `{}`",
-                                c.name,
-                                render_list(&c.requests),
-                                render_list(&c.limits)
-                            )
-                        })
-                        .collect();
-                    let revision = w
-                        .revision
-                        .map(|r| format!(", revision {r}"))
-                        .unwrap_or_default();
-                    out.push_str(&format!(
-                        "| {}/{} | replicas {}{revision}; {} |\n",
-                        w.kind,
-                        w.name,
-                        w.replicas,
-                        containers.join("; ")
-                    ));
-                }
-                for h in &before.hpas {
-                    let state = match &h.hpa {
-                        Some(hpa) => format!(
-                            "min {} · max {} · cpu {}",
-                            hpa.min_replicas,
-                            hpa.max_replicas,
-                            hpa.target_cpu_percent
-                                .map_or_else(|| "-".to_owned(), |c| format!("{c}%"))
-                        ),
-                        None => "absent (rollback deletes it)".to_owned(),
-                    };
-                    out.push_str(&format!("| HPA {} | {state} |\n", h.name));
-                }
-            }
-        }
-        out.push_str("\n## Preview\n\n```\n");
-        for line in self.preview_lines() {
-            out.push_str(&line);
-            out.push('\n');
-        }
-        out.push_str("```\n\n## Risks\n\n");
-        push_list(&mut out, &self.risks);
-        out.push_str("\n## Notes\n\n");
-        push_list(&mut out, &self.notes);
-        out.push_str("\n## Rollback\n\n");
-        if self.before.is_some() {
-            out.push_str(
-                "`orchestrator scale rollback --plan plan.yaml` restores the recorded before \
-                 state exactly: replicas, container resources, each Deployment's pod template \
-                 (undo to its recorded revision), and each HPA as it was (deleted only if it did \
-                 not exist).\n",
-            );
-        }
-        out.push_str("\nBy hand:\n\n");
-        push_list(&mut out, &self.rollback_hints);
-        out
-    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -878,52 +718,4 @@ fn request_above_limit(action: &Action, live: Option<&BeforeWorkload>) -> Vec<St
         }
     }
     risks
-}
-
-fn render_list(list: &crate::cluster::ResourceList) -> String {
-    if list.is_empty() {
-        return "-".into();
-    }
-    list.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn push_list(out: &mut String, items: &[String]) {
-    if items.is_empty() {
-        out.push_str("- none\n");
-    }
-    for item in items {
-        out.push_str(&format!("- {item}\n"));
-    }
-}
-
-async fn read_before(request: &ScaleRequest, cluster: &dyn Cluster) -> Result<BeforeState> {
-    let mut workloads = Vec::new();
-    for w in &request.workloads {
-        let r = WorkloadRef::new(w.kind, &request.namespace, &w.name);
-        let state = cluster.workload(&r).await?.ok_or_else(|| {
-            Error::invalid_input(format!(
-                "--workload {}:{}:{}: {r} does not exist in the cluster",
-                w.kind, w.name, w.replicas
-            ))
-        })?;
-        workloads.push(BeforeWorkload::from_state(state));
-    }
-    let mut hpas = Vec::new();
-    for w in &request.workloads {
-        // Every HPA of a planned workload: the ones the plan replaces (rollback restores them,
-        // or deletes what did not exist), and the ones already managing a workload (drift then
-        // allows the replicas the autoscaler chooses within its bounds).
-        let hpa = cluster.hpa(&request.namespace, &w.name).await?;
-        if request.hpa.is_some() || hpa.is_some() {
-            hpas.push(BeforeHpa {
-                name: w.name.clone(),
-                namespace: request.namespace.clone(),
-                hpa,
-            });
-        }
-    }
-    Ok(BeforeState { workloads, hpas })
 }

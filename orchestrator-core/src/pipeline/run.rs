@@ -1,0 +1,223 @@
+//! Running a planned pipeline on the engine: one journaled step per selected step, in order.
+
+#[allow(clippy::wildcard_imports)] // the planner's types and imports, split out of one file
+use super::*;
+
+/// A pipeline step: runs its command; the engine journals it.
+#[derive(Debug)]
+struct CommandStep {
+    id: String,
+    spec: CommandSpec,
+    /// The command line as configured (relative script path), secrets masked.
+    shown: String,
+}
+
+impl CommandStep {
+    async fn execute(&self, ctx: &StepContext) -> Result<StepOutput> {
+        let outcome = run_command(&self.spec, ctx).await?;
+        if !outcome.success() {
+            return Err(Error::CommandFailed {
+                command: self.shown.clone(),
+                status: outcome.status_text(self.spec.timeout),
+                tail: outcome.tail,
+            });
+        }
+        Ok(StepOutput {
+            summary: format!("exit 0 in {:.1}s", outcome.elapsed_secs),
+            data: serde_json::to_value(&outcome).unwrap_or_default(),
+        })
+    }
+}
+
+#[async_trait]
+impl Step for CommandStep {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    async fn check(&self, _ctx: &StepContext) -> Result<Check> {
+        // A command's effect cannot be observed from outside; the journal decides on resume
+        // (step scripts are idempotent by contract).
+        Ok(Check::Pending(format!("run {}", self.shown)))
+    }
+
+    fn handles_cancellation(&self) -> bool {
+        true
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<StepOutput> {
+        self.execute(ctx).await
+    }
+
+    async fn delete(&self, ctx: &StepContext) -> Result<StepOutput> {
+        self.execute(ctx).await
+    }
+}
+
+/// One step's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineStepReport {
+    /// Position in the flow.
+    pub number: usize,
+    /// Name.
+    pub name: String,
+    /// How it ended.
+    #[serde(flatten)]
+    pub status: StepStatus,
+    /// Seconds it ran.
+    pub elapsed_secs: f64,
+    /// Summary line, or the error (exit code and output tail).
+    pub summary: String,
+}
+
+/// The result of a pipeline run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineReport {
+    /// The run in the state store.
+    pub run_id: RunId,
+    /// The pipeline.
+    pub pipeline: String,
+    /// `apply` or `delete`.
+    pub mode: Mode,
+    /// How it ended.
+    pub status: RunStatus,
+    /// The selected steps, in order.
+    pub steps: Vec<PipelineStepReport>,
+    /// Wall-clock seconds.
+    pub elapsed_secs: f64,
+}
+
+impl PipelineReport {
+    /// The first step that did not finish, if any.
+    pub fn first_unfinished(&self) -> Option<&PipelineStepReport> {
+        self.steps.iter().find(|s| !s.status.is_done())
+    }
+}
+
+/// Runs pipeline plans; embed it with your own `StateStore`.
+#[derive(Debug, Clone)]
+pub struct PipelineRunner {
+    store: Arc<dyn StateStore>,
+    observer: Arc<dyn Observer>,
+    cancel: CancelToken,
+}
+
+impl PipelineRunner {
+    /// A runner journaling to `store`.
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        Self {
+            store,
+            observer: Arc::new(SilentObserver),
+            cancel: CancelToken::new(),
+        }
+    }
+
+    /// Sends progress (and every line of step output) to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Stops when `cancel` is cancelled: the running step gets SIGTERM, then SIGKILL after the
+    /// pipeline's grace period.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Runs the selected steps of `plan` in order; a failure stops the flow.
+    pub async fn execute(&self, plan: &PipelinePlan) -> Result<PipelineReport> {
+        let started = Instant::now();
+        let mut planned = Vec::new();
+        let mut previous: Option<String> = None;
+        for s in plan.selected() {
+            let id = s.decision.name.clone();
+            let step: Arc<dyn Step> = match s.action.clone() {
+                Some(PlannedAction::Command(spec)) => Arc::new(CommandStep {
+                    id: id.clone(),
+                    spec,
+                    shown: s.command.clone(),
+                }),
+                Some(PlannedAction::Builtin(action)) => Arc::new(builtin::BuiltinStep {
+                    id: id.clone(),
+                    action,
+                    shown: s.command.clone(),
+                }),
+                None => {
+                    return Err(Error::invalid_input(
+                        "pipeline plan has no action for a selected step",
+                    ));
+                }
+            };
+            planned.push(PlannedStep {
+                step,
+                after: previous.take().into_iter().collect(),
+            });
+            previous = Some(id);
+        }
+        if planned.is_empty() {
+            return Err(Error::invalid_input(format!(
+                "no step of {:?} is selected; nothing to run",
+                plan.pipeline
+            )));
+        }
+        let engine_plan = Plan::new(planned)?;
+        let run = match plan.resume_run {
+            Some(run) => {
+                self.store.set_status(run, RunStatus::Running).await?;
+                run
+            }
+            None => {
+                let params = crate::workspace::params::encode(&PipelineParams {
+                    pipeline: plan.pipeline.clone(),
+                    mode: mode_name(plan.mode).to_owned(),
+                    only: plan.only.clone(),
+                    steps: plan.selected().map(|s| s.decision.name.clone()).collect(),
+                    flow: Some(plan.steps.iter().map(|s| s.decision.name.clone()).collect()),
+                })?;
+                self.store
+                    .begin_run(RUN_KIND, &plan.pipeline, &params)
+                    .await?
+            }
+        };
+        let engine = Engine::new(
+            self.store.clone(),
+            EngineOptions {
+                concurrency: 1,
+                mode: plan.mode,
+            },
+        )
+        .with_observer(self.observer.clone())
+        .with_cancel(self.cancel.clone());
+        let report = engine.run(&engine_plan, run).await?;
+        let steps = plan
+            .selected()
+            .filter_map(|s| {
+                let r = report.step(&s.decision.name)?;
+                Some(PipelineStepReport {
+                    number: s.decision.number,
+                    name: s.decision.name.clone(),
+                    status: r.status.clone(),
+                    elapsed_secs: round_ms(r.elapsed),
+                    summary: r.summary.clone(),
+                })
+            })
+            .collect();
+        Ok(PipelineReport {
+            run_id: run,
+            pipeline: plan.pipeline.clone(),
+            mode: plan.mode,
+            status: report.status,
+            steps,
+            elapsed_secs: round_ms(started.elapsed()),
+        })
+    }
+}
+
+fn round_ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}

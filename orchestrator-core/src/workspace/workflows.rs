@@ -1,0 +1,531 @@
+//! Every capability as a [`Workflow`]: release, pipeline runs, task lists, and the scale flow
+//! (propose, apply and rollback behind the approval gate, and the pull-request comment commands).
+//!
+//! Each is a thin adapter from the feature's planner and runner to the driver: the guarantees
+//! (lock, journal, credential check, cancellation) come from [`super::Workspace::run`], so none
+//! of them can be skipped by an embedder that runs these.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::params::{self, RunParams};
+use super::{Outcome, RunContext, Workflow, Workspace};
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::forge::RepoId;
+use crate::pipeline::{
+    OrchestratorProgram, PipelinePlan, PipelineReport, PipelineRequest, PipelineRunner,
+    plan_pipeline, process_env,
+};
+use crate::release::{ReleasePlan, ReleaseReport, ReleaseRequest, Releaser, plan_release};
+use crate::scale::ScalePlan;
+use crate::scale::approval::{self, ApprovalPolicy, ApprovedPlan, GateAction, GateRequest};
+use crate::scale::execute::{ExecuteReport, RolloutWait, ScaleExecutor};
+use crate::scale::propose::{self, Proposal, ProposeRequest};
+use crate::scale::review::{self, CommandOutcome, CommentEvent};
+use crate::state::{JournalEntry, RunStatus, StateStore};
+use crate::tasks::{TaskRunner, TasksPlan, TasksReport, TasksRequest, plan_tasks};
+
+/// `orchestrator release`: tag, push and wait for assets, in dependency order.
+#[derive(Debug, Clone)]
+pub struct ReleaseWorkflow {
+    /// What to release.
+    pub request: ReleaseRequest,
+}
+
+#[async_trait]
+impl Workflow for ReleaseWorkflow {
+    type Plan = ReleasePlan;
+    type Report = ReleaseReport;
+
+    fn holder(&self) -> String {
+        format!("release {}", self.request.version)
+    }
+
+    fn validate(&self, workspace: &Workspace) -> Result<()> {
+        crate::release::validate_request(workspace.config(), &self.request).map(|_| ())
+    }
+
+    async fn plan(&self, workspace: &Workspace, store: &dyn StateStore) -> Result<ReleasePlan> {
+        plan_release(
+            workspace.config(),
+            workspace.vcs()?.clone(),
+            store,
+            &self.request,
+        )
+        .await
+    }
+
+    fn probe(&self, plan: &ReleasePlan) -> Option<(RepoId, String)> {
+        plan.repos
+            .first()
+            .map(|repo| (repo.github.clone(), plan.tag.clone()))
+    }
+
+    async fn execute(&self, context: &RunContext<'_>, plan: ReleasePlan) -> Result<ReleaseReport> {
+        let ws = context.workspace;
+        ws.announce(&format!(
+            "releasing {} to {} repo(s) in {} wave(s)",
+            plan.tag,
+            plan.repos.len(),
+            plan.waves.len()
+        ));
+        Releaser::new(
+            ws.config().clone(),
+            ws.forge().await?,
+            ws.vcs()?.clone(),
+            context.store.clone(),
+        )
+        .with_observer(ws.observer().clone())
+        .with_cancel(ws.cancel_token().clone())
+        .execute(&plan)
+        .await
+    }
+
+    fn outcome(report: &ReleaseReport) -> Outcome {
+        Outcome::of_status(report.status)
+    }
+}
+
+/// `orchestrator run`: a pipeline's apply or delete flow.
+#[derive(Debug, Clone)]
+pub struct PipelineWorkflow {
+    /// The pipeline, flow and selection.
+    pub request: PipelineRequest,
+    /// The binary that `orchestrator = [...]` steps run (this very program, for the CLI); it
+    /// runs with this config and under this run's lock.
+    pub program: Option<PathBuf>,
+}
+
+impl PipelineWorkflow {
+    fn request(&self, workspace: &Workspace) -> PipelineRequest {
+        let mut request = self.request.clone();
+        if let Some(exe) = &self.program {
+            request.orchestrator = Some(OrchestratorProgram {
+                exe: exe.clone(),
+                config: workspace.config().file.clone(),
+                lock: Some(workspace.state_dir().join("lock")),
+            });
+        }
+        request
+    }
+}
+
+#[async_trait]
+impl Workflow for PipelineWorkflow {
+    type Plan = PipelinePlan;
+    type Report = PipelineReport;
+
+    fn holder(&self) -> String {
+        format!("run {}", self.request.pipeline)
+    }
+
+    async fn plan(&self, workspace: &Workspace, store: &dyn StateStore) -> Result<PipelinePlan> {
+        plan_pipeline(
+            workspace.config(),
+            &self.request(workspace),
+            process_env(),
+            store,
+        )
+        .await
+    }
+
+    async fn execute(
+        &self,
+        context: &RunContext<'_>,
+        plan: PipelinePlan,
+    ) -> Result<PipelineReport> {
+        let ws = context.workspace;
+        ws.announce(&format!(
+            "{} {}: {} step(s){}",
+            plan.pipeline,
+            crate::pipeline::mode_name(plan.mode),
+            plan.selected().count(),
+            plan.resume_run
+                .map(|r| format!(", resuming run {r}"))
+                .unwrap_or_default()
+        ));
+        PipelineRunner::new(context.store.clone())
+            .with_observer(ws.observer().clone())
+            .with_cancel(ws.cancel_token().clone())
+            .execute(&plan)
+            .await
+    }
+
+    fn outcome(report: &PipelineReport) -> Outcome {
+        Outcome::of_status(report.status)
+    }
+}
+
+/// `orchestrator tasks run`: a scheduled task list.
+#[derive(Debug, Clone)]
+pub struct TasksWorkflow {
+    /// The list and what to skip.
+    pub request: TasksRequest,
+}
+
+#[async_trait]
+impl Workflow for TasksWorkflow {
+    type Plan = TasksPlan;
+    type Report = TasksReport;
+
+    fn holder(&self) -> String {
+        format!("tasks run {}", self.request.list)
+    }
+
+    async fn plan(&self, workspace: &Workspace, store: &dyn StateStore) -> Result<TasksPlan> {
+        plan_tasks(workspace.config(), &self.request, process_env(), store).await
+    }
+
+    async fn execute(&self, context: &RunContext<'_>, plan: TasksPlan) -> Result<TasksReport> {
+        let ws = context.workspace;
+        if self.request.resume {
+            // Said whatever the output format: a scheduler's log must show what was continued.
+            ws.notice(&crate::tasks::resume_line(context.store.as_ref(), &plan).await?);
+        }
+        TaskRunner::new(context.store.clone())
+            .with_observer(ws.observer().clone())
+            .with_cancel(ws.cancel_token().clone())
+            .execute(&plan)
+            .await
+    }
+
+    fn outcome(report: &TasksReport) -> Outcome {
+        Outcome::of_status(report.status)
+    }
+}
+
+/// Connects to the cluster a scale workflow changes, when it is about to (a refused command
+/// connects to none).
+#[async_trait]
+pub trait ClusterConnector: Send + Sync + std::fmt::Debug {
+    /// The cluster.
+    async fn connect(&self) -> Result<Arc<dyn Cluster>>;
+}
+
+/// A cluster already at hand (an in-memory one, a client the embedder built).
+#[derive(Debug, Clone)]
+pub struct ConnectedCluster(pub Arc<dyn Cluster>);
+
+#[async_trait]
+impl ClusterConnector for ConnectedCluster {
+    async fn connect(&self) -> Result<Arc<dyn Cluster>> {
+        Ok(self.0.clone())
+    }
+}
+
+/// `orchestrator scale propose`: commit a plan to a branch and open its pull request, journaled
+/// so a failed proposal resumes.
+#[derive(Debug, Clone)]
+pub struct ProposeWorkflow {
+    /// The plan to propose.
+    pub plan: ScalePlan,
+    /// Where and how.
+    pub request: ProposeRequest,
+}
+
+#[async_trait]
+impl Workflow for ProposeWorkflow {
+    /// The plan's hash: proposing has nothing to plan beyond the plan file.
+    type Plan = String;
+    type Report = Proposal;
+
+    fn holder(&self) -> String {
+        format!("scale propose {}", self.plan.hash())
+    }
+
+    async fn plan(&self, _: &Workspace, _: &dyn StateStore) -> Result<String> {
+        Ok(self.plan.hash().to_owned())
+    }
+
+    async fn execute(&self, context: &RunContext<'_>, _: String) -> Result<Proposal> {
+        let ws = context.workspace;
+        // `propose` checks the credentials itself before its first effect.
+        propose::propose(
+            ws.forge().await?,
+            ws.vcs()?.clone(),
+            context.store.clone(),
+            &self.plan,
+            &self.request,
+        )
+        .await
+    }
+
+    fn outcome(_: &Proposal) -> Outcome {
+        Outcome::Succeeded
+    }
+}
+
+/// `orchestrator scale apply|rollback --execute`: the approval gate, then the change.
+///
+/// Planning *is* the gate: it reads the pull request's approval from the forge and yields an
+/// [`ApprovedPlan`] only for the plan the pull request adds, which must be [`Self::plan`]; the
+/// driver plans again under the lock, so the approval is re-read right before the change. There
+/// is no way through this workflow to an unapproved change.
+#[derive(Debug, Clone)]
+pub struct ScaleExecuteWorkflow {
+    /// The plan the caller has (its local file): it must be the one the pull request adds.
+    pub plan: ScalePlan,
+    /// Where the plan file was read from (for messages).
+    pub plan_file: PathBuf,
+    /// The plan's repository and pull request.
+    pub repo: RepoId,
+    /// The pull request.
+    pub number: u64,
+    /// Apply or roll back.
+    pub action: GateAction,
+    /// Who may approve, from a trusted source.
+    pub policy: ApprovalPolicy,
+    /// The cluster to change, connected only once the gate has approved.
+    pub cluster: Arc<dyn ClusterConnector>,
+    /// How long to wait for rollouts (`None`: do not wait).
+    pub rollout: Option<RolloutWait>,
+    /// Rollback only: overwrite changes made after the apply.
+    pub force: bool,
+}
+
+/// What an executed scale apply or rollback reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleExecution {
+    /// What the gate approved.
+    pub approved: ApprovedPlan,
+    /// What the executor did.
+    pub report: ExecuteReport,
+}
+
+#[async_trait]
+impl Workflow for ScaleExecuteWorkflow {
+    type Plan = ApprovedPlan;
+    type Report = ScaleExecution;
+
+    fn holder(&self) -> String {
+        "scale apply/rollback".to_owned()
+    }
+
+    fn validate(&self, _: &Workspace) -> Result<()> {
+        if self.force && self.action == GateAction::Apply {
+            return Err(Error::invalid_input(
+                "--force belongs to `scale rollback` (overwrite changes made after the apply); \
+                 apply refuses drift whatever the flags",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, workspace: &Workspace, _: &dyn StateStore) -> Result<ApprovedPlan> {
+        let forge = workspace.forge().await?;
+        let requester = forge.current_user().await?;
+        let verified = approval::verify(
+            forge.as_ref(),
+            &GateRequest {
+                repo: &self.repo,
+                number: self.number,
+                action: self.action,
+                requester: &requester,
+                command_comment: None,
+                policy: &self.policy,
+            },
+        )
+        .await?;
+        if verified.plan().hash() != self.plan.hash() {
+            return Err(Error::PermissionDenied {
+                message: format!(
+                    "{} is plan {}, but pull request #{} adds {} ({}): --execute applies only \
+                     the plan the pull request adds",
+                    self.plan_file.display(),
+                    self.plan.hash(),
+                    self.number,
+                    verified.plan_path(),
+                    verified.plan().hash()
+                ),
+            });
+        }
+        Ok(verified)
+    }
+
+    async fn execute(
+        &self,
+        context: &RunContext<'_>,
+        approved: ApprovedPlan,
+    ) -> Result<ScaleExecution> {
+        let ws = context.workspace;
+        ws.announce(&format!(
+            "approved by {} for plan {} at {}",
+            if approved.approvers().is_empty() {
+                "policy (no approver needed)".to_owned()
+            } else {
+                approved
+                    .approvers()
+                    .iter()
+                    .map(|a| format!("@{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            approved.plan().hash(),
+            approved.head_sha()
+        ));
+        let executor = ScaleExecutor::new(self.cluster.connect().await?, context.store.clone())
+            .with_rollout_wait(self.rollout)
+            .with_force(self.force)
+            .with_observer(ws.observer().clone())
+            .with_cancel(ws.cancel_token().clone());
+        let report = match self.action {
+            GateAction::Apply => executor.apply(&approved).await?,
+            GateAction::Rollback => executor.rollback(&approved).await?,
+        };
+        // The record on the pull request, as for a comment command.
+        ws.forge()
+            .await?
+            .create_comment(
+                approved.repo(),
+                approved.number(),
+                &review::result_comment(&approved, &report),
+            )
+            .await?;
+        Ok(ScaleExecution { approved, report })
+    }
+
+    fn outcome(report: &ScaleExecution) -> Outcome {
+        if report.report.ok {
+            Outcome::Succeeded
+        } else {
+            Outcome::Failed
+        }
+    }
+}
+
+/// Where the `[scale]` approval policy is read from. Never the pull request's own files: a
+/// change under review must not be able to loosen the rules that review it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicySource {
+    /// `orchestrator.toml` on the pull request's base branch, read through the forge.
+    BaseBranch,
+    /// The workspace's own config: only for a trusted checkout of the default branch.
+    Checkout,
+}
+
+/// The `[scale]` section that governs pull request `number`: from `source`, with the rollout
+/// wait always the workspace's (the wait is not policy: the invoker's config may set it).
+pub async fn trusted_scale_config(
+    workspace: &Workspace,
+    repo: &RepoId,
+    number: u64,
+    source: PolicySource,
+) -> Result<crate::scale::config::ScaleConfig> {
+    let local = workspace.config().scale.clone();
+    Ok(match source {
+        PolicySource::Checkout => local,
+        PolicySource::BaseBranch => {
+            let forge = workspace.forge().await?;
+            let pr = forge.pull_request(repo, number).await?;
+            crate::scale::config::ScaleConfig {
+                policy: approval::policy_at_base(forge.as_ref(), repo, &pr.base_ref).await?,
+                rollout_wait: local.rollout_wait,
+            }
+        }
+    })
+}
+
+/// Run kind of journaled pull-request comment commands (key: `owner/name#number`).
+pub const COMMAND_RUN_KIND: &str = "scale-command";
+
+/// What a comment command's run records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandParams {
+    /// The comment's first line.
+    pub command: String,
+    /// Who commented.
+    pub commenter: String,
+    /// The comment, re-read by id when acting.
+    pub comment_id: u64,
+}
+
+impl RunParams for CommandParams {
+    const KIND: &'static str = COMMAND_RUN_KIND;
+    const VERSION: u32 = 1;
+}
+
+/// `orchestrator pr-command`: one comment command on a plan pull request (`/apply-plan`,
+/// `/rollback-plan`, `/unlock-plan`, `/approve-plan`), acted on under the workspace lock and
+/// recorded as a run of its own, with the apply or rollback journaled step by step inside it.
+#[derive(Debug, Clone)]
+pub struct CommentCommandWorkflow {
+    /// The comment event.
+    pub event: CommentEvent,
+    /// Who may approve, from a trusted source.
+    pub policy: ApprovalPolicy,
+    /// The cluster `/apply-plan` and `/rollback-plan` change (`None` when the command does not
+    /// act on one).
+    pub cluster: Option<Arc<dyn ClusterConnector>>,
+    /// How long to wait for rollouts.
+    pub rollout: Option<RolloutWait>,
+}
+
+#[async_trait]
+impl Workflow for CommentCommandWorkflow {
+    /// The journal key (`owner/name#number`).
+    type Plan = String;
+    type Report = CommandOutcome;
+
+    fn holder(&self) -> String {
+        format!("pr-command {}#{}", self.event.repo, self.event.number)
+    }
+
+    async fn plan(&self, _: &Workspace, _: &dyn StateStore) -> Result<String> {
+        Ok(format!("{}#{}", self.event.repo, self.event.number))
+    }
+
+    async fn execute(&self, context: &RunContext<'_>, key: String) -> Result<CommandOutcome> {
+        let ws = context.workspace;
+        let store = &context.store;
+        let recorded = CommandParams {
+            command: self
+                .event
+                .body
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            commenter: self.event.commenter.clone(),
+            comment_id: self.event.comment_id,
+        };
+        let run = store
+            .begin_run(COMMAND_RUN_KIND, &key, &params::encode(&recorded)?)
+            .await?;
+        let executor = match &self.cluster {
+            Some(cluster) => Some(
+                ScaleExecutor::new(cluster.connect().await?, store.clone())
+                    .with_rollout_wait(self.rollout)
+                    .with_observer(ws.observer().clone())
+                    .with_cancel(ws.cancel_token().clone()),
+            ),
+            None => None,
+        };
+        let forge = ws.forge().await?;
+        let answered =
+            review::handle_comment(forge.as_ref(), &self.event, &self.policy, executor.as_ref())
+                .await;
+        let status = match &answered {
+            Ok(outcome) if Self::outcome(outcome).is_success() => RunStatus::Succeeded,
+            _ => RunStatus::Failed,
+        };
+        store
+            .append(run, &JournalEntry::RunFinished { status })
+            .await?;
+        store.set_status(run, status).await?;
+        answered
+    }
+
+    fn outcome(report: &CommandOutcome) -> Outcome {
+        match report {
+            CommandOutcome::Executed { ok: true, .. } | CommandOutcome::Unlocked { .. } => {
+                Outcome::Succeeded
+            }
+            CommandOutcome::Executed { ok: false, .. } => Outcome::Failed,
+            _ => Outcome::Unchanged,
+        }
+    }
+}
