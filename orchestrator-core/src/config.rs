@@ -45,6 +45,16 @@ pub struct Config {
     pub publish: PublishConfig,
     /// `[scale]`.
     pub scale: crate::scale::config::ScaleConfig,
+    /// `[serve]`: what `orchestrator serve` schedules.
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`: the service's schedule. The cron syntax is checked by `orchestrator-serve`, which
+/// owns the scheduler; here it is only a string.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServeConfig {
+    /// `nightly = "0 2 * * *"`: when the nightly cascade runs (five-field cron, UTC).
+    pub nightly: Option<String>,
 }
 
 /// `[forge]`.
@@ -625,6 +635,9 @@ impl Config {
             tasks,
             publish,
             scale,
+            serve: ServeConfig {
+                nightly: raw.serve.and_then(|s| s.nightly),
+            },
         })
     }
 
@@ -744,6 +757,13 @@ struct RawConfig {
     tasks: BTreeMap<String, Vec<Spanned<crate::tasks::config::RawTask>>>,
     publish: Option<crate::publish::config::RawPublish>,
     scale: Option<crate::scale::config::RawScale>,
+    serve: Option<RawServe>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    nightly: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
