@@ -198,6 +198,35 @@ fn a_job_accepted_before_a_sigkill_runs_once_after_the_restart() {
     assert!(!page.contains(SECRET));
 }
 
+/// Issue 17: a replica killed while it runs a job leaves it to another replica on the same
+/// queue, which takes it when the lease expires and resumes the run from the journal: every
+/// repo is released once, and the job succeeds on its second attempt.
+#[test]
+fn a_replica_killed_mid_job_leaves_the_job_to_another() {
+    let dir = workspace();
+    let first = Serve::start(dir.path(), &[], "serve-1.log");
+    let (status, body) = first.deliver("push", "delivery-1", &push("base", "0123abcd"));
+    assert_eq!(status, 202, "{body}");
+    // Killed as soon as its worker has started the job (bounded wait on its log).
+    let log = dir.path().join("serve-1.log");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("job started") {
+        assert!(started.elapsed() < Duration::from_secs(60), "the job never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill();
+
+    let second = Serve::start(dir.path(), &[], "serve-2.log");
+    let log = dir.path().join("serve-2.log");
+    second.wait_for_metric("orchestrator_jobs{state=\"succeeded\"} 1", &log);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("\"attempt\":2"), "taken over as attempt 2:\n{text}");
+    for repo in ["base", "app"] {
+        let tags = origin_tags(dir.path(), repo);
+        assert_eq!(tags.lines().filter(|t| t.starts_with("v1.0.1")).count(), 1, "{repo}: {tags}");
+    }
+}
+
 /// A bad signature is refused with 401 by the real binary, and nothing is queued.
 #[test]
 fn the_binary_refuses_an_unsigned_webhook() {
