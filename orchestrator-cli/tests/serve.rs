@@ -15,13 +15,19 @@ const SECRET: &str = "serve-e2e-secret";
 
 /// base → app, released by tag pushes that the simulated CI builds.
 fn workspace() -> tempfile::TempDir {
+    workspace_with_ci_delay("30ms")
+}
+
+/// [`workspace`] with CI taking `ci_delay` per release (slow enough to watch a run).
+fn workspace_with_ci_delay(ci_delay: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::new(dir.path()).expect("sandbox");
     let mut config = String::from(
-        "[forge]\nowner = \"acme\"\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n\
+        "[forge]\nowner = \"acme\"\n[forge.simulate]\nci_delay = \"CI_DELAY\"\nasset_interval = \"10ms\"\n\
          [release]\npoll_interval = \"10ms\"\ntimeout = \"30s\"\nstable_polls = 1\n\n\
          [publish]\numbrella_repo = \"acme/ecosystem\"\n\n",
-    );
+    )
+    .replace("CI_DELAY", ci_delay);
     for (name, deps) in [("base", ""), ("app", "\"@acme/base\": \"^1.0.0\"")] {
         let manifest = format!(
             "{{\n  \"name\": \"@acme/{name}\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {{ {deps} }}\n}}\n"
@@ -48,11 +54,19 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path, extra: &[&str], log: &str) -> Self {
+        Self::start_with_token(dir, extra, log, None)
+    }
+
+    fn start_with_token(dir: &Path, extra: &[&str], log: &str, token: Option<&str>) -> Self {
         let stderr = std::fs::File::create(dir.join(log)).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+        match token {
+            Some(token) => command.env("ORCHESTRATOR_DASHBOARD_TOKEN", token),
+            None => command.env_remove("ORCHESTRATOR_DASHBOARD_TOKEN"),
+        };
+        let mut child = command
             .current_dir(dir)
             .env("ORCHESTRATOR_WEBHOOK_SECRET", SECRET)
-            .env_remove("ORCHESTRATOR_DASHBOARD_TOKEN")
             .env_remove("ORCHESTRATOR_FORGE_URL")
             .env_remove("GITHUB_STEP_SUMMARY")
             .env_remove("GITHUB_OUTPUT")
@@ -260,4 +274,167 @@ fn without_a_secret_serve_refuses_to_start() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ORCHESTRATOR_WEBHOOK_SECRET is not set"), "{stderr}");
+}
+
+/// Chromium and chromedriver from `.ci/tools/chromium.sh`, or `None` (skipped) when they are
+/// missing outside CI; in CI (`ORCHESTRATOR_REQUIRE_EXTERNAL=1`) a missing browser fails.
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let tools = std::env::var_os("ORCHESTRATOR_TOOLS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orchestrator-ci")))
+        .unwrap_or_default()
+        .join("chromium");
+    let (chromium, driver) = (tools.join("chromium"), tools.join("chromedriver"));
+    if chromium.exists() && driver.exists() {
+        return Some((chromium, driver));
+    }
+    assert!(
+        std::env::var("ORCHESTRATOR_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
+        "chromium not installed in {}: run .ci/tools/chromium.sh",
+        tools.display()
+    );
+    eprintln!("skipped: chromium not installed (run .ci/tools/chromium.sh)");
+    None
+}
+
+/// A running chromedriver on a free loopback port; killed on drop.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    fn start(driver: &Path, log: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("a free port")
+            .local_addr()
+            .expect("address")
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "chromedriver never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `data-outcome` of every graph node on the page, by repo.
+async fn node_outcomes(browser: &fantoccini::Client) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for node in browser
+        .find_all(fantoccini::Locator::Css("svg#graph g.node"))
+        .await
+        .expect("find nodes")
+    {
+        let repo = node.attr("data-repo").await.expect("attr").unwrap_or_default();
+        let outcome = node.attr("data-outcome").await.expect("attr").unwrap_or_default();
+        found.push((repo, outcome));
+    }
+    found.sort();
+    found
+}
+
+/// The `data-state` of every run row.
+async fn run_states(browser: &fantoccini::Client) -> Vec<String> {
+    let mut states = Vec::new();
+    for row in browser
+        .find_all(fantoccini::Locator::Css("table#runs tr[data-run]"))
+        .await
+        .expect("find runs")
+    {
+        states.push(row.attr("data-state").await.expect("attr").unwrap_or_default());
+    }
+    states
+}
+
+/// Issue 17: the dashboard in a real headless Chromium during a rehearsal (simulated CI, slow
+/// enough to watch): behind its token, it shows the running cascade and its graph, then both
+/// repos succeeded. Screenshots are kept in the target dir.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_graph_and_run_states_in_a_real_browser() {
+    let Some((chromium, driver)) = browser_tools() else { return };
+    let dir = workspace_with_ci_delay("1500ms");
+    let token = "dashboard-token-for-tests";
+    let serve = Serve::start_with_token(dir.path(), &[], "serve.log", Some(token));
+    let chromedriver = ChromeDriver::start(&driver, &dir.path().join("chromedriver.log"));
+    let profile = dir.path().join("chromium-profile");
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1200,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let browser = fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&chromedriver.url)
+        .await
+        .expect("a browser session");
+    let base = format!("http://{}", serve.address);
+
+    // Without the token: refused.
+    browser.goto(&format!("{base}/")).await.expect("load");
+    let refused = browser.source().await.expect("source");
+    assert!(refused.contains("needs ORCHESTRATOR_DASHBOARD_TOKEN"), "{refused}");
+    // Signed in once; the cookie carries the token from then on.
+    browser.goto(&format!("{base}/?token={token}")).await.expect("load");
+    assert!(!browser.current_url().await.expect("url").as_str().contains(token));
+
+    let (status, body) = serve.deliver("push", "delivery-1", &push("base", "0123abcd"));
+    assert_eq!(status, 202, "{body}");
+    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    // During the rehearsal: the run shows as running, with its two repos in the graph.
+    let started = Instant::now();
+    loop {
+        browser.goto(&format!("{base}/")).await.expect("load");
+        let states = run_states(&browser).await;
+        if states.first().map(String::as_str) == Some("running") {
+            let nodes = node_outcomes(&browser).await;
+            let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, vec!["app", "base"], "{nodes:?}");
+            let shot = browser.screenshot().await.expect("screenshot");
+            std::fs::write(artifacts.join("serve-dashboard-running.png"), shot).expect("save");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never saw the run running: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    serve.wait_for_metric("orchestrator_jobs{state=\"succeeded\"} 1", &dir.path().join("serve.log"));
+    browser.goto(&format!("{base}/")).await.expect("load");
+    assert_eq!(run_states(&browser).await.first().map(String::as_str), Some("succeeded"));
+    assert_eq!(
+        node_outcomes(&browser).await,
+        vec![("app".into(), "succeeded".into()), ("base".into(), "succeeded".into())]
+    );
+    let edge = browser
+        .find(fantoccini::Locator::Css(r#"line.edge[data-from="base"][data-to="app"]"#))
+        .await;
+    assert!(edge.is_ok(), "the edge base -> app is drawn");
+    let shot = browser.screenshot().await.expect("screenshot");
+    std::fs::write(artifacts.join("serve-dashboard-done.png"), shot).expect("save");
+    browser.close().await.expect("close");
 }
