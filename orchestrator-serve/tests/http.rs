@@ -168,3 +168,66 @@ async fn probes_and_the_dashboard_token() {
     guarded.stopping.store(true, Ordering::SeqCst);
     assert_eq!(get(&guarded, "/readyz", None).await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// Issue 17: a `release` webhook for a repo being waited on wakes the wait through the service:
+/// the wait (20 minutes between polls while the release does not exist) sees the new release at
+/// once. The bound only says "does not hang".
+#[tokio::test]
+async fn a_release_webhook_wakes_the_wait_on_its_repo() {
+    use std::time::Duration;
+
+    use orchestrator_core::config::AssetPattern;
+    use orchestrator_core::engine::{CancelToken, SilentObserver};
+    use orchestrator_core::forge::{Forge, InMemoryForge, NewRelease, RepoId};
+    use orchestrator_core::release::{WaitSpec, wait_for_assets};
+    use orchestrator_core::step::StepContext;
+    use orchestrator_core::version::ReleaseVersion;
+
+    let (state, _) = service();
+    let repo = RepoId::new("acme", "woken-by-webhook");
+    let forge = Arc::new(InMemoryForge::new());
+    let version = ReleaseVersion::parse("1.0.0").expect("version");
+    let spec = WaitSpec {
+        repo: repo.clone(),
+        tag: "v1.0.0".into(),
+        patterns: vec![AssetPattern::parse("app.tar.gz").expect("pattern").for_version(&version)],
+        poll_interval: Duration::from_secs(600),
+        timeout: Duration::from_secs(3600),
+        stable_polls: 0,
+    };
+    let waiting = tokio::spawn({
+        let forge = Arc::clone(&forge);
+        async move {
+            let ctx = StepContext::new("wait:app", Arc::new(SilentObserver), CancelToken::new());
+            wait_for_assets(forge.as_ref(), &spec, &ctx).await
+        }
+    });
+    // The wait has polled once (nothing there) and sleeps.
+    while orchestrator_core::release::waits_in_flight() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let release = forge
+        .create_release(&repo, &NewRelease { tag: "v1.0.0".into(), ..NewRelease::default() })
+        .await
+        .expect("release");
+    forge
+        .upload_asset(&repo, release.id, "app.tar.gz", b"bytes")
+        .await
+        .expect("asset");
+    let body = serde_json::to_vec(&json!({
+        "action": "published",
+        "release": {"tag_name": "v1.0.0"},
+        "repository": {"full_name": "acme/woken-by-webhook"},
+    }))
+    .expect("json");
+    let (status, answer) = signed(&state, "release", "d-release", body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["outcome"], "woke");
+    assert_eq!(answer["waits"], 1);
+    let report = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("woken, not sleeping out its 20 minutes")
+        .expect("no panic")
+        .expect("ready");
+    assert_eq!(report.polls, 2);
+}
