@@ -35,7 +35,11 @@ fn workspace_with_ci_delay(ci_delay: &str) -> tempfile::TempDir {
         sandbox
             .create_repo(name, &[("package.json", &manifest)])
             .expect("repo");
-        git(&dir.path().join(name), &["tag", "-a", "v1.0.0", "-m", "v1.0.0"]).expect("tag");
+        git(
+            &dir.path().join(name),
+            &["tag", "-a", "v1.0.0", "-m", "v1.0.0"],
+        )
+        .expect("tag");
         git(&dir.path().join(name), &["push", "-q", "origin", "v1.0.0"]).expect("push tag");
         let depends = if deps.is_empty() { "" } else { "\"base\"" };
         config.push_str(&format!(
@@ -70,7 +74,15 @@ impl Serve {
             .env_remove("ORCHESTRATOR_FORGE_URL")
             .env_remove("GITHUB_STEP_SUMMARY")
             .env_remove("GITHUB_OUTPUT")
-            .args(["serve", "--listen", "127.0.0.1:0", "--lease-secs", "2", "--retry-secs", "1"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--lease-secs",
+                "2",
+                "--retry-secs",
+                "1",
+            ])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -89,7 +101,13 @@ impl Serve {
     }
 
     /// One HTTP/1.1 request; the status and body.
-    fn request(&self, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.address).expect("connect");
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -109,7 +127,10 @@ impl Serve {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("a status line: {response}"));
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
         (status, body)
     }
 
@@ -197,17 +218,30 @@ fn a_job_accepted_before_a_sigkill_runs_once_after_the_restart() {
     assert_eq!(status, 202, "{body}");
     assert!(body.contains("\"replayed\""), "{body}");
     let (_, metrics) = second.request("GET", "/metrics", &[], b"");
-    assert!(metrics.contains("orchestrator_job_attempts_total{outcome=\"succeeded\"} 1\n"), "{metrics}");
-    assert!(metrics.contains("orchestrator_jobs{state=\"pending\"} 0\n"), "{metrics}");
+    assert!(
+        metrics.contains("orchestrator_job_attempts_total{outcome=\"succeeded\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("orchestrator_jobs{state=\"pending\"} 0\n"),
+        "{metrics}"
+    );
     // The cascade released base and its dependent app, each once.
     for repo in ["base", "app"] {
         let tags = origin_tags(dir.path(), repo);
-        assert_eq!(tags.lines().filter(|t| t.starts_with("v1.0.1")).count(), 1, "{repo}: {tags}");
+        assert_eq!(
+            tags.lines().filter(|t| t.starts_with("v1.0.1")).count(),
+            1,
+            "{repo}: {tags}"
+        );
     }
     // The dashboard shows the run and the graph, coloured.
     let (status, page) = second.request("GET", "/", &[], b"");
     assert_eq!(status, 200);
-    assert!(page.contains(r#"data-repo="base" data-outcome="succeeded""#), "{page}");
+    assert!(
+        page.contains(r#"data-repo="base" data-outcome="succeeded""#),
+        "{page}"
+    );
     assert!(page.contains(r#"data-state="succeeded""#), "{page}");
     assert!(!page.contains(SECRET));
 }
@@ -224,8 +258,14 @@ fn a_replica_killed_mid_job_leaves_the_job_to_another() {
     // Killed as soon as its worker has started the job (bounded wait on its log).
     let log = dir.path().join("serve-1.log");
     let started = Instant::now();
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("job started") {
-        assert!(started.elapsed() < Duration::from_secs(60), "the job never started");
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("job started")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the job never started"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     first.kill();
@@ -234,10 +274,17 @@ fn a_replica_killed_mid_job_leaves_the_job_to_another() {
     let log = dir.path().join("serve-2.log");
     second.wait_for_metric("orchestrator_jobs{state=\"succeeded\"} 1", &log);
     let text = std::fs::read_to_string(&log).expect("log");
-    assert!(text.contains("\"attempt\":2"), "taken over as attempt 2:\n{text}");
+    assert!(
+        text.contains("\"attempt\":2"),
+        "taken over as attempt 2:\n{text}"
+    );
     for repo in ["base", "app"] {
         let tags = origin_tags(dir.path(), repo);
-        assert_eq!(tags.lines().filter(|t| t.starts_with("v1.0.1")).count(), 1, "{repo}: {tags}");
+        assert_eq!(
+            tags.lines().filter(|t| t.starts_with("v1.0.1")).count(),
+            1,
+            "{repo}: {tags}"
+        );
     }
 }
 
@@ -249,12 +296,18 @@ fn the_binary_refuses_an_unsigned_webhook() {
     let (status, body) = serve.request(
         "POST",
         "/webhook",
-        &[("X-GitHub-Event", "push".to_owned()), ("X-GitHub-Delivery", "d".to_owned())],
+        &[
+            ("X-GitHub-Event", "push".to_owned()),
+            ("X-GitHub-Delivery", "d".to_owned()),
+        ],
         push("base", "x").to_string().as_bytes(),
     );
     assert_eq!(status, 401, "{body}");
     let (_, metrics) = serve.request("GET", "/metrics", &[], b"");
-    assert!(metrics.contains("orchestrator_queue_depth 0\n"), "{metrics}");
+    assert!(
+        metrics.contains("orchestrator_queue_depth 0\n"),
+        "{metrics}"
+    );
     let log = std::fs::read_to_string(dir.path().join("serve.log")).expect("log");
     assert!(!log.contains(SECRET), "the secret is never logged");
     let first = log.lines().next().expect("a log line");
@@ -273,7 +326,10 @@ fn without_a_secret_serve_refuses_to_start() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("ORCHESTRATOR_WEBHOOK_SECRET is not set"), "{stderr}");
+    assert!(
+        stderr.contains("ORCHESTRATOR_WEBHOOK_SECRET is not set"),
+        "{stderr}"
+    );
 }
 
 /// Chromium and chromedriver from `.ci/tools/chromium.sh`, or `None` (skipped) when they are
@@ -281,7 +337,9 @@ fn without_a_secret_serve_refuses_to_start() {
 fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let tools = std::env::var_os("ORCHESTRATOR_TOOLS_DIR")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orchestrator-ci")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orchestrator-ci"))
+        })
         .unwrap_or_default()
         .join("chromium");
     let (chromium, driver) = (tools.join("chromium"), tools.join("chromedriver"));
@@ -319,10 +377,16 @@ impl ChromeDriver {
             .expect("chromedriver starts");
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "chromedriver never listened");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "chromedriver never listened"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { child, url: format!("http://127.0.0.1:{port}") }
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
     }
 }
 
@@ -341,8 +405,16 @@ async fn node_outcomes(browser: &fantoccini::Client) -> Vec<(String, String)> {
         .await
         .expect("find nodes")
     {
-        let repo = node.attr("data-repo").await.expect("attr").unwrap_or_default();
-        let outcome = node.attr("data-outcome").await.expect("attr").unwrap_or_default();
+        let repo = node
+            .attr("data-repo")
+            .await
+            .expect("attr")
+            .unwrap_or_default();
+        let outcome = node
+            .attr("data-outcome")
+            .await
+            .expect("attr")
+            .unwrap_or_default();
         found.push((repo, outcome));
     }
     found.sort();
@@ -357,7 +429,12 @@ async fn run_states(browser: &fantoccini::Client) -> Vec<String> {
         .await
         .expect("find runs")
     {
-        states.push(row.attr("data-state").await.expect("attr").unwrap_or_default());
+        states.push(
+            row.attr("data-state")
+                .await
+                .expect("attr")
+                .unwrap_or_default(),
+        );
     }
     states
 }
@@ -367,7 +444,9 @@ async fn run_states(browser: &fantoccini::Client) -> Vec<String> {
 /// repos succeeded. Screenshots are kept in the target dir.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_the_graph_and_run_states_in_a_real_browser() {
-    let Some((chromium, driver)) = browser_tools() else { return };
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
     let dir = workspace_with_ci_delay("1500ms");
     let token = "dashboard-token-for-tests";
     let serve = Serve::start_with_token(dir.path(), &[], "serve.log", Some(token));
@@ -386,20 +465,34 @@ async fn the_dashboard_shows_the_graph_and_run_states_in_a_real_browser() {
             ],
         }),
     );
-    let browser = fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&chromedriver.url)
-        .await
-        .expect("a browser session");
+    let browser =
+        fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&chromedriver.url)
+            .await
+            .expect("a browser session");
     let base = format!("http://{}", serve.address);
 
     // Without the token: refused.
     browser.goto(&format!("{base}/")).await.expect("load");
     let refused = browser.source().await.expect("source");
-    assert!(refused.contains("needs ORCHESTRATOR_DASHBOARD_TOKEN"), "{refused}");
+    assert!(
+        refused.contains("needs ORCHESTRATOR_DASHBOARD_TOKEN"),
+        "{refused}"
+    );
     // Signed in once; the cookie carries the token from then on.
-    browser.goto(&format!("{base}/?token={token}")).await.expect("load");
-    assert!(!browser.current_url().await.expect("url").as_str().contains(token));
+    browser
+        .goto(&format!("{base}/?token={token}"))
+        .await
+        .expect("load");
+    assert!(
+        !browser
+            .current_url()
+            .await
+            .expect("url")
+            .as_str()
+            .contains(token)
+    );
 
     let (status, body) = serve.deliver("push", "delivery-1", &push("base", "0123abcd"));
     assert_eq!(status, 202, "{body}");
@@ -423,15 +516,26 @@ async fn the_dashboard_shows_the_graph_and_run_states_in_a_real_browser() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    serve.wait_for_metric("orchestrator_jobs{state=\"succeeded\"} 1", &dir.path().join("serve.log"));
+    serve.wait_for_metric(
+        "orchestrator_jobs{state=\"succeeded\"} 1",
+        &dir.path().join("serve.log"),
+    );
     browser.goto(&format!("{base}/")).await.expect("load");
-    assert_eq!(run_states(&browser).await.first().map(String::as_str), Some("succeeded"));
+    assert_eq!(
+        run_states(&browser).await.first().map(String::as_str),
+        Some("succeeded")
+    );
     assert_eq!(
         node_outcomes(&browser).await,
-        vec![("app".into(), "succeeded".into()), ("base".into(), "succeeded".into())]
+        vec![
+            ("app".into(), "succeeded".into()),
+            ("base".into(), "succeeded".into())
+        ]
     );
     let edge = browser
-        .find(fantoccini::Locator::Css(r#"line.edge[data-from="base"][data-to="app"]"#))
+        .find(fantoccini::Locator::Css(
+            r#"line.edge[data-from="base"][data-to="app"]"#,
+        ))
         .await;
     assert!(edge.is_ok(), "the edge base -> app is drawn");
     let shot = browser.screenshot().await.expect("screenshot");

@@ -127,7 +127,11 @@ impl Schedule {
                 && self.day_matches(t.day(), t.weekday().to_sunday_zero_offset());
             if !day_ok {
                 // Next midnight.
-                t = t.start_of_day().ok()?.checked_add(jiff::Span::new().days(1)).ok()?;
+                t = t
+                    .start_of_day()
+                    .ok()?
+                    .checked_add(jiff::Span::new().days(1))
+                    .ok()?;
                 continue;
             }
             if self.hours & (1 << t.hour()) == 0 {
@@ -154,27 +158,49 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> u64 {
-        u64::try_from(s.parse::<jiff::Timestamp>().expect("time").as_millisecond()).expect("after 1970")
+        u64::try_from(s.parse::<jiff::Timestamp>().expect("time").as_millisecond())
+            .expect("after 1970")
     }
 
     #[test]
     fn nightly_at_two_is_the_next_two_oclock() {
         let s = Schedule::parse("0 2 * * *").expect("valid");
-        assert_eq!(s.next_after(at("2026-12-03T19:00:00Z")), Some(at("2026-12-04T02:00:00Z")));
-        assert_eq!(s.next_after(at("2026-12-04T02:00:00Z")), Some(at("2026-12-05T02:00:00Z")));
-        assert_eq!(s.next_after(at("2026-12-04T01:59:59Z")), Some(at("2026-12-04T02:00:00Z")));
+        assert_eq!(
+            s.next_after(at("2026-12-03T19:00:00Z")),
+            Some(at("2026-12-04T02:00:00Z"))
+        );
+        assert_eq!(
+            s.next_after(at("2026-12-04T02:00:00Z")),
+            Some(at("2026-12-05T02:00:00Z"))
+        );
+        assert_eq!(
+            s.next_after(at("2026-12-04T01:59:59Z")),
+            Some(at("2026-12-04T02:00:00Z"))
+        );
     }
 
     #[test]
     fn steps_lists_ranges_and_weekdays() {
         let every_15 = Schedule::parse("*/15 * * * *").expect("valid");
-        assert_eq!(every_15.next_after(at("2026-12-03T19:01:00Z")), Some(at("2026-12-03T19:15:00Z")));
+        assert_eq!(
+            every_15.next_after(at("2026-12-03T19:01:00Z")),
+            Some(at("2026-12-03T19:15:00Z"))
+        );
         // Weekdays at 06:30: 2026-12-05 is a Saturday, so Monday the 7th.
         let weekdays = Schedule::parse("30 6 * * 1-5").expect("valid");
-        assert_eq!(weekdays.next_after(at("2026-12-05T00:00:00Z")), Some(at("2026-12-07T06:30:00Z")));
+        assert_eq!(
+            weekdays.next_after(at("2026-12-05T00:00:00Z")),
+            Some(at("2026-12-07T06:30:00Z"))
+        );
         let sunday = Schedule::parse("0 0 * * 7").expect("valid");
-        assert_eq!(sunday.next_after(at("2026-12-03T00:00:00Z")), Some(at("2026-12-06T00:00:00Z")));
-        assert_eq!(Schedule::parse("0 0 31 2 *").expect("valid").next_after(0), None);
+        assert_eq!(
+            sunday.next_after(at("2026-12-03T00:00:00Z")),
+            Some(at("2026-12-06T00:00:00Z"))
+        );
+        assert_eq!(
+            Schedule::parse("0 0 31 2 *").expect("valid").next_after(0),
+            None
+        );
     }
 
     #[test]

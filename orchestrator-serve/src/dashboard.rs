@@ -127,8 +127,12 @@ pub fn outcomes(journal: &[JournalRecord]) -> HashMap<String, NodeOutcome> {
     let mut open: HashMap<String, usize> = HashMap::new();
     let mut result: HashMap<String, NodeOutcome> = HashMap::new();
     for record in journal {
-        let Some(step) = record.entry.step() else { continue };
-        let Some((_, repo)) = step.split_once(':') else { continue };
+        let Some(step) = record.entry.step() else {
+            continue;
+        };
+        let Some((_, repo)) = step.split_once(':') else {
+            continue;
+        };
         let repo = repo.to_owned();
         let running = open.entry(repo.clone()).or_default();
         let outcome = match &record.entry {
@@ -138,7 +142,11 @@ pub fn outcomes(journal: &[JournalRecord]) -> HashMap<String, NodeOutcome> {
             }
             JournalEntry::StepSucceeded { .. } | JournalEntry::StepAlreadyDone { .. } => {
                 *running = running.saturating_sub(1);
-                if *running == 0 { NodeOutcome::Succeeded } else { NodeOutcome::Running }
+                if *running == 0 {
+                    NodeOutcome::Succeeded
+                } else {
+                    NodeOutcome::Running
+                }
             }
             JournalEntry::StepFailed { .. } | JournalEntry::StepInterrupted { .. } => {
                 *running = running.saturating_sub(1);
@@ -170,7 +178,11 @@ impl StoreDashboard {
         repos: Vec<(String, Vec<String>)>,
         queue: Arc<dyn JobQueue>,
     ) -> Self {
-        Self { store, repos, queue }
+        Self {
+            store,
+            repos,
+            queue,
+        }
     }
 }
 
@@ -179,7 +191,11 @@ impl DashboardSource for StoreDashboard {
     async fn snapshot(&self, run: Option<i64>) -> Result<DashboardSnapshot> {
         let runs = self.store.runs(None, None, 50)?;
         let chosen = run
-            .or_else(|| runs.iter().find(|r| r.status == RunStatus::Running).map(|r| r.id))
+            .or_else(|| {
+                runs.iter()
+                    .find(|r| r.status == RunStatus::Running)
+                    .map(|r| r.id)
+            })
             .or_else(|| runs.first().map(|r| r.id));
         let mut waits = Vec::new();
         for summary in runs.iter().filter(|r| r.status == RunStatus::Running) {
@@ -191,10 +207,10 @@ impl DashboardSource for StoreDashboard {
                         started.insert(step.clone(), record.at_ms);
                     }
                     entry => {
-                        if let Some(step) = entry.step() {
-                            if !matches!(entry, JournalEntry::StepStarted { .. }) {
-                                started.remove(step);
-                            }
+                        if let Some(step) = entry.step()
+                            && !matches!(entry, JournalEntry::StepStarted { .. })
+                        {
+                            started.remove(step);
                         }
                     }
                 }
@@ -295,18 +311,22 @@ fn duration_text(started: i64, finished: Option<i64>, now_ms: i64) -> String {
 /// The graph as inline SVG: columns by depth (a repo sits right of everything it depends on),
 /// one `<g class="node" data-repo=… data-outcome=…>` per repo.
 pub fn graph_svg(nodes: &[GraphNode]) -> String {
-    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
     let mut depth = vec![0usize; nodes.len()];
     // Longest path from a root; bounded passes, so a cycle (refused by config) cannot hang.
     for _ in 0..nodes.len() {
         let mut changed = false;
         for (i, node) in nodes.iter().enumerate() {
             for dep in &node.depends_on {
-                if let Some(&d) = index.get(dep.as_str()) {
-                    if depth[d] + 1 > depth[i] {
-                        depth[i] = depth[d] + 1;
-                        changed = true;
-                    }
+                if let Some(&d) = index.get(dep.as_str())
+                    && depth[d] + 1 > depth[i]
+                {
+                    depth[i] = depth[d] + 1;
+                    changed = true;
                 }
             }
         }
@@ -440,7 +460,11 @@ mod tests {
     use super::*;
 
     fn record(seq: u64, entry: JournalEntry) -> JournalRecord {
-        JournalRecord { seq, at_ms: 0, entry }
+        JournalRecord {
+            seq,
+            at_ms: 0,
+            entry,
+        }
     }
 
     #[test]
@@ -455,7 +479,13 @@ mod tests {
             record(1, started("tag:core")),
             record(2, done("tag:core")),
             record(3, started("tag:app")),
-            record(4, JournalEntry::StepFailed { step: "tag:app".into(), error: "x".into() }),
+            record(
+                4,
+                JournalEntry::StepFailed {
+                    step: "tag:app".into(),
+                    error: "x".into(),
+                },
+            ),
             record(5, started("wait:lib")),
         ];
         let o = outcomes(&journal);
@@ -479,8 +509,16 @@ mod tests {
             graph: Some((
                 3,
                 vec![
-                    GraphNode { name: "core".into(), depends_on: vec![], outcome: NodeOutcome::Succeeded },
-                    GraphNode { name: "app".into(), depends_on: vec!["core".into()], outcome: NodeOutcome::Running },
+                    GraphNode {
+                        name: "core".into(),
+                        depends_on: vec![],
+                        outcome: NodeOutcome::Succeeded,
+                    },
+                    GraphNode {
+                        name: "app".into(),
+                        depends_on: vec!["core".into()],
+                        outcome: NodeOutcome::Running,
+                    },
                 ],
             )),
             ..DashboardSnapshot::default()

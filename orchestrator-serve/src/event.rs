@@ -102,9 +102,9 @@ pub fn classify(event: &str, delivery: Option<&str>, body: &Value) -> Result<Int
         "repository_dispatch" => {
             let repo = repository(event, body)?;
             let action = text(event, body, "/action")?;
-            let payload = body.get("client_payload").ok_or_else(|| {
-                PayloadError(format!("{event}: client_payload is missing"))
-            })?;
+            let payload = body
+                .get("client_payload")
+                .ok_or_else(|| PayloadError(format!("{event}: client_payload is missing")))?;
             let target = payload
                 .get("repo")
                 .and_then(Value::as_str)
@@ -234,7 +234,10 @@ mod tests {
         else {
             panic!("a job")
         };
-        assert_eq!((job.kind, job.key.as_str()), (JobKind::PrCommand, "pr:acme/infra#7"));
+        assert_eq!(
+            (job.kind, job.key.as_str()),
+            (JobKind::PrCommand, "pr:acme/infra#7")
+        );
         assert!(matches!(
             classify("issue_comment", None, &comment("looks good")),
             Ok(Intake::Ignored { .. })

@@ -60,7 +60,12 @@ impl Metrics {
             .map(|s| (format!("{{state=\"{}\"}}", s.as_str()), stats.get(*s)))
             .collect();
         let by_state: Vec<(&str, u64)> = by_state.iter().map(|(l, v)| (l.as_str(), *v)).collect();
-        family("orchestrator_jobs", "gauge", "Jobs in the queue by state.", &by_state);
+        family(
+            "orchestrator_jobs",
+            "gauge",
+            "Jobs in the queue by state.",
+            &by_state,
+        );
         family(
             "orchestrator_waits_in_flight",
             "gauge",
@@ -76,7 +81,10 @@ impl Metrics {
                 ("{outcome=\"replayed\"}", get(&self.webhooks_replayed)),
                 ("{outcome=\"ignored\"}", get(&self.webhooks_ignored)),
                 ("{outcome=\"woke\"}", get(&self.webhooks_woke)),
-                ("{outcome=\"bad_signature\"}", get(&self.verification_failures)),
+                (
+                    "{outcome=\"bad_signature\"}",
+                    get(&self.verification_failures),
+                ),
                 ("{outcome=\"bad_payload\"}", get(&self.bad_payloads)),
                 ("{outcome=\"too_large\"}", get(&self.too_large)),
             ],
@@ -122,7 +130,9 @@ mod tests {
             failed: 0,
         };
         let text = metrics.render(&stats, 2);
-        assert!(text.contains("# TYPE orchestrator_queue_depth gauge\norchestrator_queue_depth 3\n"));
+        assert!(
+            text.contains("# TYPE orchestrator_queue_depth gauge\norchestrator_queue_depth 3\n")
+        );
         assert!(text.contains("orchestrator_jobs{state=\"succeeded\"} 7\n"));
         assert!(text.contains("orchestrator_waits_in_flight 2\n"));
         assert!(text.contains("orchestrator_webhook_verification_failures_total 1\n"));

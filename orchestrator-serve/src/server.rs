@@ -120,7 +120,11 @@ async fn webhook(State(state): State<Arc<ServeState>>, headers: HeaderMap, body:
     let delivery = header_text(&headers, "x-github-delivery").map(str::to_owned);
     let too_large = || {
         bump(&state.metrics.too_large);
-        tracing::warn!(delivery, limit = state.max_body, "webhook refused: body too large");
+        tracing::warn!(
+            delivery,
+            limit = state.max_body,
+            "webhook refused: body too large"
+        );
         answer(
             StatusCode::PAYLOAD_TOO_LARGE,
             json!({"error": format!("body over {} bytes", state.max_body)}),
@@ -162,13 +166,19 @@ async fn webhook(State(state): State<Arc<ServeState>>, headers: HeaderMap, body:
         Intake::Ignored { reason } => {
             bump(&state.metrics.webhooks_ignored);
             tracing::info!(delivery, event, %reason, "webhook ignored");
-            answer(StatusCode::ACCEPTED, json!({"outcome": "ignored", "reason": reason}))
+            answer(
+                StatusCode::ACCEPTED,
+                json!({"outcome": "ignored", "reason": reason}),
+            )
         }
         Intake::Wake { repo } => {
             bump(&state.metrics.webhooks_woke);
             let woken = orchestrator_core::release::wake_waits(&repo);
             tracing::info!(delivery, event, %repo, woken, "webhook woke waits");
-            answer(StatusCode::ACCEPTED, json!({"outcome": "woke", "waits": woken}))
+            answer(
+                StatusCode::ACCEPTED,
+                json!({"outcome": "woke", "waits": woken}),
+            )
         }
         Intake::Job(job) => {
             let key = job.key.clone();
@@ -187,7 +197,14 @@ async fn webhook(State(state): State<Arc<ServeState>>, headers: HeaderMap, body:
                         EnqueueOutcome::Coalesced(id) => ("coalesced", id),
                         EnqueueOutcome::Replayed => unreachable!("answered above"),
                     };
-                    tracing::info!(delivery, event, key, job = id, outcome = word, "webhook stored");
+                    tracing::info!(
+                        delivery,
+                        event,
+                        key,
+                        job = id,
+                        outcome = word,
+                        "webhook stored"
+                    );
                     answer(StatusCode::ACCEPTED, json!({"outcome": word, "job": id}))
                 }
                 Err(e) => {
@@ -243,7 +260,9 @@ struct PageQuery {
 
 /// The token a request presents: `Authorization: Bearer …` or the dashboard cookie.
 fn presented_token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(bearer) = header_text(headers, "authorization").and_then(|a| a.strip_prefix("Bearer ")) {
+    if let Some(bearer) =
+        header_text(headers, "authorization").and_then(|a| a.strip_prefix("Bearer "))
+    {
         return Some(bearer.trim());
     }
     header_text(headers, "cookie")?
@@ -265,7 +284,10 @@ async fn dashboard_page(
             return match HeaderValue::from_str(&cookie) {
                 Ok(cookie) => (
                     StatusCode::SEE_OTHER,
-                    [(header::SET_COOKIE, cookie), (header::LOCATION, HeaderValue::from_static("/"))],
+                    [
+                        (header::SET_COOKIE, cookie),
+                        (header::LOCATION, HeaderValue::from_static("/")),
+                    ],
                 )
                     .into_response(),
                 Err(_) => (StatusCode::BAD_REQUEST, "bad token\n").into_response(),
@@ -282,10 +304,14 @@ async fn dashboard_page(
     }
     let snapshot = match &state.dashboard {
         Some(source) => source.snapshot(query.run).await,
-        None => state.queue.recent(20).await.map(|jobs| dashboard::DashboardSnapshot {
-            jobs,
-            ..dashboard::DashboardSnapshot::default()
-        }),
+        None => state
+            .queue
+            .recent(20)
+            .await
+            .map(|jobs| dashboard::DashboardSnapshot {
+                jobs,
+                ..dashboard::DashboardSnapshot::default()
+            }),
     };
     match snapshot {
         Ok(snapshot) => {

@@ -165,7 +165,9 @@ impl Worker {
             }
             Err(e) => {
                 bump(&self.metrics.jobs_failed);
-                self.queue.fail(job.id, name, &e.to_string(), None, now).await?;
+                self.queue
+                    .fail(job.id, name, &e.to_string(), None, now)
+                    .await?;
                 tracing::error!(job = job.id, error = %e, "job failed for good");
             }
         }
@@ -187,16 +189,17 @@ pub async fn schedule_nightly(
     loop {
         let now = now_ms();
         let Some(slot) = schedule.next_after(now) else {
-            tracing::warn!(schedule = schedule.as_str(), "the nightly schedule never fires");
+            tracing::warn!(
+                schedule = schedule.as_str(),
+                "the nightly schedule never fires"
+            );
             return Ok(());
         };
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(slot.saturating_sub(now))) => {}
             _ = shutdown.changed() => return Ok(()),
         }
-        let outcome = queue
-            .enqueue(nightly_job(slot), now_ms())
-            .await?;
+        let outcome = queue.enqueue(nightly_job(slot), now_ms()).await?;
         tracing::info!(slot, ?outcome, "nightly scheduled");
         wake.notify_one();
     }
@@ -228,7 +231,10 @@ mod tests {
     #[async_trait]
     impl JobHandler for FlakyHandler {
         async fn run(&self, job: &Job, _: watch::Receiver<bool>) -> Result<()> {
-            self.ran.lock().expect("not poisoned").push((job.id, job.attempts));
+            self.ran
+                .lock()
+                .expect("not poisoned")
+                .push((job.id, job.attempts));
             if job.attempts == 1 {
                 return Err(Error::invalid_input("first attempt fails"));
             }
@@ -239,7 +245,10 @@ mod tests {
     #[tokio::test]
     async fn a_failed_attempt_is_retried_and_then_succeeds() {
         let queue: Arc<dyn JobQueue> = Arc::new(InMemoryJobQueue::new());
-        queue.enqueue(nightly_job(1), now_ms()).await.expect("enqueue");
+        queue
+            .enqueue(nightly_job(1), now_ms())
+            .await
+            .expect("enqueue");
         let handler = Arc::new(FlakyHandler::default());
         let metrics = Arc::new(Metrics::default());
         let worker = Worker::new(
@@ -264,7 +273,10 @@ mod tests {
         }
         stop.send(true).expect("worker listening");
         running.await.expect("no panic").expect("ok");
-        assert_eq!(*handler.ran.lock().expect("not poisoned"), vec![(1, 1), (1, 2)]);
+        assert_eq!(
+            *handler.ran.lock().expect("not poisoned"),
+            vec![(1, 1), (1, 2)]
+        );
         let job = &queue.recent(1).await.expect("recent")[0];
         assert_eq!(job.state, JobState::Succeeded);
         assert_eq!(job.last_error.as_deref(), Some("first attempt fails"));

@@ -54,10 +54,18 @@ async fn deliver(
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
-async fn signed(state: &Arc<ServeState>, event: &str, delivery: &str, body: Vec<u8>) -> (StatusCode, Value) {
+async fn signed(
+    state: &Arc<ServeState>,
+    event: &str,
+    delivery: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
     let signature = secret().sign(&body);
     deliver(state, event, delivery, body, Some(signature)).await
 }
@@ -93,7 +101,9 @@ async fn a_signed_push_is_stored_before_202() {
 #[tokio::test]
 async fn bad_and_missing_signatures_are_401_and_counted() {
     let (state, queue) = service();
-    let forged = WebhookSecret::new("guess").expect("not empty").sign(&push("a1"));
+    let forged = WebhookSecret::new("guess")
+        .expect("not empty")
+        .sign(&push("a1"));
     let (status, body) = deliver(&state, "push", "d-1", push("a1"), Some(forged)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "X-Hub-Signature-256 does not match the body");
@@ -104,17 +114,29 @@ async fn bad_and_missing_signatures_are_401_and_counted() {
     let (status, _) = deliver(&state, "push", "d-3", push("a1"), Some(other)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(queue.recent(10).await.expect("recent").is_empty());
-    assert_eq!(state.metrics.verification_failures.load(Ordering::Relaxed), 3);
+    assert_eq!(
+        state.metrics.verification_failures.load(Ordering::Relaxed),
+        3
+    );
     let (_, metrics) = get(&state, "/metrics", None).await;
-    assert!(metrics.contains("orchestrator_webhook_verification_failures_total 3\n"), "{metrics}");
+    assert!(
+        metrics.contains("orchestrator_webhook_verification_failures_total 3\n"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn a_replayed_delivery_stores_nothing_more() {
     let (state, queue) = service();
-    assert_eq!(signed(&state, "push", "d-1", push("a1")).await.1["outcome"], "enqueued");
+    assert_eq!(
+        signed(&state, "push", "d-1", push("a1")).await.1["outcome"],
+        "enqueued"
+    );
     let (status, body) = signed(&state, "push", "d-1", push("a1")).await;
-    assert_eq!((status, body["outcome"].as_str()), (StatusCode::ACCEPTED, Some("replayed")));
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (StatusCode::ACCEPTED, Some("replayed"))
+    );
     let jobs = queue.recent(10).await.expect("recent");
     assert_eq!((jobs.len(), jobs[0].triggers.len()), (1, 1));
 }
@@ -123,9 +145,13 @@ async fn a_replayed_delivery_stores_nothing_more() {
 async fn a_burst_of_20_pushes_is_one_cascade_with_20_triggers() {
     let (state, queue) = service();
     for n in 0..20 {
-        let (status, body) = signed(&state, "push", &format!("d-{n}"), push(&format!("sha{n}"))).await;
+        let (status, body) =
+            signed(&state, "push", &format!("d-{n}"), push(&format!("sha{n}"))).await;
         assert_eq!(status, StatusCode::ACCEPTED);
-        assert_eq!(body["outcome"], if n == 0 { "enqueued" } else { "coalesced" });
+        assert_eq!(
+            body["outcome"],
+            if n == 0 { "enqueued" } else { "coalesced" }
+        );
     }
     let jobs = queue.recent(10).await.expect("recent");
     assert_eq!(jobs.len(), 1);
@@ -139,14 +165,31 @@ async fn oversized_malformed_and_unknown_deliveries() {
     let big = vec![b' '; 64 * 1024 + 1];
     let (status, _) = signed(&state, "push", "d-big", big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    let (status, body) = signed(&state, "push", "d-bad", br#"{"ref":"refs/heads/main"}"#.to_vec()).await;
+    let (status, body) = signed(
+        &state,
+        "push",
+        "d-bad",
+        br#"{"ref":"refs/heads/main"}"#.to_vec(),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "push: repository.full_name is missing or not a string");
+    assert_eq!(
+        body["error"],
+        "push: repository.full_name is missing or not a string"
+    );
     let (status, body) = signed(&state, "push", "d-nojson", b"not json".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"].as_str().expect("text").starts_with("push: the body is not JSON"));
+    assert!(
+        body["error"]
+            .as_str()
+            .expect("text")
+            .starts_with("push: the body is not JSON")
+    );
     let (status, body) = signed(&state, "gollum", "d-wiki", b"{}".to_vec()).await;
-    assert_eq!((status, body["outcome"].as_str()), (StatusCode::ACCEPTED, Some("ignored")));
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (StatusCode::ACCEPTED, Some("ignored"))
+    );
     assert!(queue.recent(10).await.expect("recent").is_empty());
 }
 
@@ -155,18 +198,28 @@ async fn probes_and_the_dashboard_token() {
     let (state, _) = service();
     assert_eq!(get(&state, "/healthz", None).await.0, StatusCode::OK);
     assert_eq!(get(&state, "/readyz", None).await.0, StatusCode::OK);
-    assert_eq!(get(&state, "/", None).await.0, StatusCode::OK, "no token configured: open");
+    assert_eq!(
+        get(&state, "/", None).await.0,
+        StatusCode::OK,
+        "no token configured: open"
+    );
     let mut guarded = ServeState::new(Arc::new(InMemoryJobQueue::new()), secret());
     guarded.dashboard_token = DashboardToken::new("let-me-see");
     let guarded = Arc::new(guarded);
     assert_eq!(get(&guarded, "/", None).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(get(&guarded, "/", Some("Bearer wrong")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&guarded, "/", Some("Bearer wrong")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let (status, page) = get(&guarded, "/", Some("Bearer let-me-see")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<h1>orchestrator serve</h1>"));
     assert!(!page.contains("let-me-see"), "the token is not echoed");
     guarded.stopping.store(true, Ordering::SeqCst);
-    assert_eq!(get(&guarded, "/readyz", None).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        get(&guarded, "/readyz", None).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 }
 
 /// Issue 17: a `release` webhook for a repo being waited on wakes the wait through the service:
@@ -190,7 +243,11 @@ async fn a_release_webhook_wakes_the_wait_on_its_repo() {
     let spec = WaitSpec {
         repo: repo.clone(),
         tag: "v1.0.0".into(),
-        patterns: vec![AssetPattern::parse("app.tar.gz").expect("pattern").for_version(&version)],
+        patterns: vec![
+            AssetPattern::parse("app.tar.gz")
+                .expect("pattern")
+                .for_version(&version),
+        ],
         poll_interval: Duration::from_secs(600),
         timeout: Duration::from_secs(3600),
         stable_polls: 0,
@@ -207,7 +264,13 @@ async fn a_release_webhook_wakes_the_wait_on_its_repo() {
         tokio::task::yield_now().await;
     }
     let release = forge
-        .create_release(&repo, &NewRelease { tag: "v1.0.0".into(), ..NewRelease::default() })
+        .create_release(
+            &repo,
+            &NewRelease {
+                tag: "v1.0.0".into(),
+                ..NewRelease::default()
+            },
+        )
         .await
         .expect("release");
     forge

@@ -25,15 +25,20 @@ use orchestrator_serve::{ServeState, WebhookSecret, router};
 use tokio::sync::watch;
 
 use crate::args::Global;
-use crate::commands::publish::CascadeArgs;
 use crate::commands::pr_command::PrCommandArgs;
+use crate::commands::publish::CascadeArgs;
 use crate::wiring;
 
 /// `orchestrator serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Where to listen (port 0 picks a free one; the address is printed on stdout).
-    #[arg(long, env = "ORCHESTRATOR_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "ORCHESTRATOR_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     listen: SocketAddr,
     /// The job queue's SQLite file (default: serve-queue.db in the state dir). Replicas that
     /// share it share the work.
@@ -128,7 +133,9 @@ impl CommandHandler {
         // Each comment is its own command, in the order they came.
         let mut code = ExitCode::SUCCESS;
         for (n, trigger) in job.triggers.iter().enumerate() {
-            let payload = trigger.get("payload").context("a PR command without its event")?;
+            let payload = trigger
+                .get("payload")
+                .context("a PR command without its event")?;
             let file = self.event_file(job, n, payload)?;
             let mut line = vec![
                 "pr-command".to_owned(),
@@ -152,7 +159,11 @@ impl CommandHandler {
 
 #[async_trait]
 impl JobHandler for CommandHandler {
-    async fn run(&self, job: &Job, _shutdown: watch::Receiver<bool>) -> orchestrator_core::Result<()> {
+    async fn run(
+        &self,
+        job: &Job,
+        _shutdown: watch::Receiver<bool>,
+    ) -> orchestrator_core::Result<()> {
         // SIGTERM reaches the running command's own signal handling: it stops its steps and
         // journals them as interrupted; the worker then gives the job back.
         let outcome = match job.kind {
@@ -201,9 +212,10 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         .and_then(DashboardToken::new);
     let config = wiring::load_config(global)?;
     let nightly = match args.nightly.as_deref().or(config.serve.nightly.as_deref()) {
-        Some(text) => Some(Schedule::parse(text).map_err(|e| {
-            Error::invalid_input(format!("{}: {e}", config.file.display()))
-        })?),
+        Some(text) => Some(
+            Schedule::parse(text)
+                .map_err(|e| Error::invalid_input(format!("{}: {e}", config.file.display())))?,
+        ),
         None => None,
     };
     let state_dir = wiring::state_dir(&config);
@@ -225,7 +237,11 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     let mut state = ServeState::new(Arc::clone(&queue), secret);
     state.max_body = args.max_body;
     state.dashboard_token = dashboard_token;
-    state.dashboard = Some(Arc::new(StoreDashboard::new(store, repos, Arc::clone(&queue))));
+    state.dashboard = Some(Arc::new(StoreDashboard::new(
+        store,
+        repos,
+        Arc::clone(&queue),
+    )));
     let state = Arc::new(state);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -271,12 +287,13 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     }
 
     let stopping = Arc::clone(&state);
-    let server = axum::serve(listener, router(Arc::clone(&state))).with_graceful_shutdown(async move {
-        stop_signal().await;
-        tracing::info!("stopping: no new jobs; the current ones finish or are journaled");
-        stopping.stopping.store(true, Ordering::SeqCst);
-        let _ = stop.send(true);
-    });
+    let server =
+        axum::serve(listener, router(Arc::clone(&state))).with_graceful_shutdown(async move {
+            stop_signal().await;
+            tracing::info!("stopping: no new jobs; the current ones finish or are journaled");
+            stopping.stopping.store(true, Ordering::SeqCst);
+            let _ = stop.send(true);
+        });
     server.await.context("serving HTTP")?;
     let mut failed = false;
     while let Some(ended) = tasks.join_next().await {
@@ -289,7 +306,11 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         failed = true;
     }
     tracing::info!("serve stopped");
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// SIGTERM (Kubernetes, systemd) or Ctrl-C.

@@ -125,8 +125,11 @@ pub struct WaitReport {
 /// The waits in progress in this process, by repo, each with its own wake signal. A service that
 /// receives webhooks (`orchestrator serve`) wakes the waits on a repo when GitHub says its release
 /// or workflow run changed, so a wait learns of it at once instead of one poll interval later.
-static WAKERS: LazyLock<Mutex<HashMap<RepoId, Vec<(u64, Arc<Notify>)>>>> =
+static WAKERS: LazyLock<Mutex<HashMap<RepoId, Vec<Waker>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// One wait's registration: its id and its wake signal.
+type Waker = (u64, Arc<Notify>);
 
 /// Identifies one registration in [`WAKERS`].
 static NEXT_WAKER: AtomicU64 = AtomicU64::new(0);
@@ -137,7 +140,9 @@ static POLL_STRETCH: AtomicU32 = AtomicU32::new(1);
 /// Wakes every wait in progress on `repo` in this process: each polls at once. Returns how many
 /// were woken. A wake that comes while a wait is polling is kept, so the wait polls once more.
 pub fn wake_waits(repo: &RepoId) -> usize {
-    let wakers = WAKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let wakers = WAKERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     wakers.get(repo).map_or(0, |list| {
         for (_, notify) in list {
             notify.notify_one();
@@ -190,7 +195,9 @@ impl WakeRegistration {
 
 impl Drop for WakeRegistration {
     fn drop(&mut self) {
-        let mut wakers = WAKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut wakers = WAKERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(list) = wakers.get_mut(&self.repo) {
             list.retain(|(id, _)| *id != self.id);
             if list.is_empty() {
@@ -573,10 +580,8 @@ mod tests {
         while forge.polls.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
-        *forge.release.lock().expect("not poisoned") = Some(release(
-            false,
-            &[("a.iso", 10, AssetState::Uploaded)],
-        ));
+        *forge.release.lock().expect("not poisoned") =
+            Some(release(false, &[("a.iso", 10, AssetState::Uploaded)]));
         assert_eq!(wake_waits(&repo), 1, "the wait is registered");
         let report = waiting.await.expect("no panic").expect("ready");
         assert_eq!(report.polls, 2);

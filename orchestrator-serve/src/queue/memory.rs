@@ -52,10 +52,10 @@ impl JobQueue for InMemoryJobQueue {
 
     async fn enqueue(&self, job: NewJob, now: u64) -> Result<EnqueueOutcome> {
         let mut inner = self.lock();
-        if let Some(delivery) = &job.delivery {
-            if !inner.deliveries.insert(delivery.clone()) {
-                return Ok(EnqueueOutcome::Replayed);
-            }
+        if let Some(delivery) = &job.delivery
+            && !inner.deliveries.insert(delivery.clone())
+        {
+            return Ok(EnqueueOutcome::Replayed);
         }
         if let Some(pending) = inner
             .jobs
@@ -185,7 +185,14 @@ impl JobQueue for InMemoryJobQueue {
     }
 
     async fn recent(&self, limit: usize) -> Result<Vec<Job>> {
-        Ok(self.lock().jobs.values().rev().take(limit).cloned().collect())
+        Ok(self
+            .lock()
+            .jobs
+            .values()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 

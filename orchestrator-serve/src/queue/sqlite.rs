@@ -46,8 +46,7 @@ CREATE TABLE serve_deliveries (
 CREATE INDEX serve_deliveries_by_time ON serve_deliveries (received);
 ";
 
-const COLUMNS: &str =
-    "id, kind, key, triggers, state, attempts, owner, lease_until, run_after, created, updated, last_error";
+const COLUMNS: &str = "id, kind, key, triggers, state, attempts, owner, lease_until, run_after, created, updated, last_error";
 
 /// A [`JobQueue`] in a SQLite file.
 #[derive(Debug, Clone)]
@@ -71,8 +70,10 @@ impl SqliteJobQueue {
         let fail = db_error(&path);
         let conn = Connection::open(&path).map_err(&fail)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(&fail)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(&fail)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(&fail)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(&fail)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(&fail)?;
         {
             let mut conn = conn;
             let tx = conn
@@ -119,7 +120,9 @@ impl SqliteJobQueue {
         let conn = Arc::clone(&self.conn);
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut conn = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = f(&tx)?;
             tx.commit()?;
@@ -345,7 +348,10 @@ impl JobQueue for SqliteJobQueue {
                 "SELECT {COLUMNS} FROM serve_jobs ORDER BY id DESC LIMIT ?1"
             ))?;
             let jobs = stmt
-                .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], row_to_job)?
+                .query_map(
+                    params![i64::try_from(limit).unwrap_or(i64::MAX)],
+                    row_to_job,
+                )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(jobs)
         })
@@ -415,7 +421,12 @@ mod tests {
                     .await
                     .expect("claim")
                 {
-                    assert!(queue.complete(job.id, name, crate::now_ms()).await.expect("done"));
+                    assert!(
+                        queue
+                            .complete(job.id, name, crate::now_ms())
+                            .await
+                            .expect("done")
+                    );
                     taken.push(job.id);
                     tokio::task::yield_now().await;
                 }
@@ -425,7 +436,13 @@ mod tests {
         let (a, b) = (replica("replica-a"), replica("replica-b"));
         let (a, b) = (a.await.expect("a"), b.await.expect("b"));
         let all: BTreeSet<u64> = a.iter().chain(&b).copied().collect();
-        assert_eq!(a.len() + b.len(), 50, "a took {}, b took {}", a.len(), b.len());
+        assert_eq!(
+            a.len() + b.len(),
+            50,
+            "a took {}, b took {}",
+            a.len(),
+            b.len()
+        );
         assert_eq!(all.len(), 50, "no job twice");
         assert_eq!(queue.stats().await.expect("stats").succeeded, 50);
     }
