@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use orchestrator_git::sandbox::{Sandbox, git};
 use orchestrator_serve::WebhookSecret;
 
@@ -286,6 +288,71 @@ fn a_replica_killed_mid_job_leaves_the_job_to_another() {
             "{repo}: {tags}"
         );
     }
+}
+
+/// A plan command on a pull request runs `pr-command` itself, against the forge (here the mock
+/// GitHub, which has no such pull request): the job records the command's own error, shown on
+/// the dashboard.
+#[test]
+fn a_plan_command_comment_runs_pr_command() {
+    let dir = workspace();
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    mock.current_dir(dir.path())
+        .args(["mock-forge", "--origins"])
+        .arg(dir.path().join("origins"));
+    let mock = common::MockForge::spawn(mock);
+    let serve = Serve::start(
+        dir.path(),
+        &["--max-attempts", "1", "--forge-url", &mock.url],
+        "serve.log",
+    );
+    let comment = serde_json::json!({
+        "action": "created",
+        "issue": {"number": 7, "pull_request": {"url": "https://api.github.com/repos/acme/infra/pulls/7"}},
+        "comment": {"id": 99, "body": "/apply-plan", "user": {"login": "alice"}},
+        "repository": {"full_name": "acme/infra"},
+    });
+    let (status, body) = serve.deliver("issue_comment", "delivery-c", &comment);
+    assert_eq!(status, 202, "{body}");
+    serve.wait_for_metric(
+        "orchestrator_jobs{state=\"failed\"} 1",
+        &dir.path().join("serve.log"),
+    );
+    let (_, page) = serve.request("GET", "/", &[], b"");
+    assert!(page.contains("pr:acme/infra#7"), "{page}");
+    assert!(
+        page.contains("pull request #7 of acme/infra not found"),
+        "the command's own error: {page}"
+    );
+}
+
+/// SIGTERM: the replica stops (exit 0) instead of dying mid-step; bounded, not timed.
+#[test]
+fn sigterm_stops_the_service_cleanly() {
+    let dir = workspace();
+    let mut serve = Serve::start(dir.path(), &[], "serve.log");
+    let pid = serve.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = serve.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).expect("log");
+    assert!(log.contains("serve stopped"), "{log}");
 }
 
 /// A bad signature is refused with 401 by the real binary, and nothing is queued.

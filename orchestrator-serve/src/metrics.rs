@@ -29,8 +29,6 @@ pub struct Metrics {
     pub jobs_retried: AtomicU64,
     /// Jobs given up on.
     pub jobs_failed: AtomicU64,
-    /// Requests the jobs sent to the forge (reported by the job handler).
-    pub forge_requests: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -104,12 +102,6 @@ impl Metrics {
                 ("{outcome=\"retried\"}", get(&self.jobs_retried)),
                 ("{outcome=\"failed\"}", get(&self.jobs_failed)),
             ],
-        );
-        family(
-            "orchestrator_forge_requests_total",
-            "counter",
-            "Requests the jobs sent to the forge.",
-            &[("", get(&self.forge_requests))],
         );
         out
     }
