@@ -76,15 +76,13 @@ impl Serve {
             .env_remove("ORCHESTRATOR_FORGE_URL")
             .env_remove("GITHUB_STEP_SUMMARY")
             .env_remove("GITHUB_OUTPUT")
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--lease-secs",
-                "2",
-                "--retry-secs",
-                "1",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--retry-secs", "1"])
+            // Short leases: a killed replica's job passes on quickly (unless a test sets one).
+            .args(if extra.contains(&"--lease-secs") {
+                &[][..]
+            } else {
+                &["--lease-secs", "2"][..]
+            })
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -353,6 +351,65 @@ fn sigterm_stops_the_service_cleanly() {
     assert!(status.success(), "{status:?}");
     let log = std::fs::read_to_string(dir.path().join("serve.log")).expect("log");
     assert!(log.contains("serve stopped"), "{log}");
+}
+
+/// SIGTERM during a job: the running cascade stops its step and journals it, the job goes back
+/// to the queue at once (no lease wait), the process exits, and the next replica finishes the
+/// run: each repo released once.
+#[test]
+fn sigterm_mid_job_hands_the_job_back_and_the_next_replica_finishes_it() {
+    let dir = workspace_with_ci_delay("1500ms");
+    let mut first = Serve::start(dir.path(), &["--lease-secs", "600"], "serve-1.log");
+    let (status, body) = first.deliver("push", "delivery-1", &push("base", "0123abcd"));
+    assert_eq!(status, 202, "{body}");
+    let log = dir.path().join("serve-1.log");
+    let started = Instant::now();
+    // Mid-step: the cascade waits for base's release (CI takes 1.5s).
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("wait for release v1.0.1 of acme/base")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the wait never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = first.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let started = Instant::now();
+    while first.child.try_wait().expect("wait").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains("job interrupted by shutdown, released"),
+        "{text}"
+    );
+    // The lease was 600s: only the hand-back lets the next replica start now.
+    let second = Serve::start(dir.path(), &[], "serve-2.log");
+    second.wait_for_metric(
+        "orchestrator_jobs{state=\"succeeded\"} 1",
+        &dir.path().join("serve-2.log"),
+    );
+    for repo in ["base", "app"] {
+        let tags = origin_tags(dir.path(), repo);
+        assert_eq!(
+            tags.lines().filter(|t| t.starts_with("v1.0.1")).count(),
+            1,
+            "{repo}: {tags}"
+        );
+    }
 }
 
 /// A bad signature is refused with 401 by the real binary, and nothing is queued.

@@ -162,8 +162,12 @@ impl JobHandler for CommandHandler {
     async fn run(
         &self,
         job: &Job,
-        _shutdown: watch::Receiver<bool>,
+        shutdown: watch::Receiver<bool>,
     ) -> orchestrator_core::Result<()> {
+        // Stopping already: leave the job to the next replica rather than start it.
+        if *shutdown.borrow() {
+            return Err(Error::Cancelled);
+        }
         // SIGTERM reaches the running command's own signal handling: it stops its steps and
         // journals them as interrupted; the worker then gives the job back.
         let outcome = match job.kind {
