@@ -174,7 +174,6 @@ impl JobHandler for CommandHandler {
             JobKind::Cascade | JobKind::Nightly => self.cascade(job).await,
             JobKind::PrCommand => self.pr_commands(job).await,
         };
-        let _ = std::fs::remove_dir_all(self.jobs_dir.join(format!("job-{}", job.id)));
         for n in 0..job.triggers.len() {
             let _ = std::fs::remove_file(self.jobs_dir.join(format!("job-{}-{n}.json", job.id)));
         }
