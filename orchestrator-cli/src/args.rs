@@ -157,6 +157,9 @@ pub(crate) enum Command {
     /// issue_comment event, in this job.
     #[command(name = "pr-command")]
     PlanComment(crate::commands::pr_command::PrCommandArgs),
+    /// Receive GitHub webhooks and run their cascades and PR commands from a durable queue, with
+    /// /healthz, /readyz, /metrics and a dashboard (ORCHESTRATOR_WEBHOOK_SECRET required).
+    Serve(crate::commands::serve::ServeArgs),
     /// Print shell completions.
     Completions {
         /// The shell.

@@ -43,7 +43,9 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     output::set_quiet(cli.quiet);
-    init_tracing(cli.verbose, cli.quiet, cli.color.enabled());
+    // The service logs one JSON object per line, for log collectors; commands log for people.
+    let json_logs = matches!(cli.command, Command::Serve(_));
+    init_tracing(cli.verbose, cli.quiet, cli.color.enabled(), json_logs);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -100,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::MockForge(args) => commands::mock_forge::run(&global, args).await,
         Command::Scale(args) => commands::scale::run(&global, args).await,
         Command::PlanComment(args) => commands::pr_command::run(&global, args).await,
+        Command::Serve(args) => commands::serve::run(&global, args).await,
         Command::Completions { shell } => {
             let mut command = help::decorate(Cli::command());
             // Into memory first: clap_complete panics when its writer fails (a closed pipe).
@@ -112,17 +115,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init_tracing(verbose: u8, quiet: bool, color: bool) {
+fn init_tracing(verbose: u8, quiet: bool, color: bool, json: bool) {
     // octocrab's own tracing logs every 5xx as ERROR, even one our transport retries with
     // success; the transport warns about retries itself, so octocrab is heard only at -vv.
     let default = match verbose {
         0 if quiet => "error,octocrab=off",
+        // A service's log is its only record of what it did: jobs and deliveries at info.
+        0 if json => "info,octocrab=off",
         0 => "warn,octocrab=off",
         1 => "info,orchestrator=debug,octocrab=off",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORCHESTRATOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(|| RedactingStderr)
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| RedactingStderr)

@@ -47,6 +47,16 @@ pub struct Config {
     pub scale: crate::scale::config::ScaleConfig,
     /// `[state]`: where the run history lives (SQLite by default, or a shared PostgreSQL).
     pub state: crate::state::config::StateConfig,
+    /// `[serve]`: what `orchestrator serve` schedules.
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`: the service's schedule. The cron syntax is checked by `orchestrator-serve`, which
+/// owns the scheduler; here it is only a string.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServeConfig {
+    /// `nightly = "0 2 * * *"`: when the nightly cascade runs (five-field cron, UTC).
+    pub nightly: Option<String>,
 }
 
 /// `[forge]`.
@@ -630,6 +640,9 @@ impl Config {
             publish,
             scale,
             state,
+            serve: ServeConfig {
+                nightly: raw.serve.and_then(|s| s.nightly),
+            },
         })
     }
 
@@ -750,6 +763,13 @@ struct RawConfig {
     publish: Option<crate::publish::config::RawPublish>,
     scale: Option<crate::scale::config::RawScale>,
     state: Option<crate::state::config::RawState>,
+    serve: Option<RawServe>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    nightly: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,4 +10,5 @@ pub(crate) mod publish;
 pub(crate) mod release;
 pub(crate) mod runs;
 pub(crate) mod scale;
+pub(crate) mod serve;
 pub(crate) mod tasks;

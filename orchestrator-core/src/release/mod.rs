@@ -11,7 +11,8 @@ mod wait;
 
 pub use preflight::{ORIGIN, RepoAction, RepoPreflight, origin_matches, preflight_repo};
 pub use wait::{
-    Assessment, AssetSnapshot, Stability, WaitReport, WaitSpec, assess, wait_for_assets,
+    Assessment, AssetSnapshot, Stability, WaitReport, WaitSpec, assess, set_poll_stretch,
+    wait_for_assets, waits_in_flight, wake_waits,
 };
 
 use std::collections::BTreeSet;

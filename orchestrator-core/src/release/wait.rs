@@ -1,7 +1,11 @@
 //! Waiting until a release's assets exist and have settled: pure assessment plus the poll loop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +122,91 @@ pub struct WaitReport {
     pub waited_secs: f64,
 }
 
+/// The waits in progress in this process, by repo, each with its own wake signal. A service that
+/// receives webhooks (`orchestrator serve`) wakes the waits on a repo when GitHub says its release
+/// or workflow run changed, so a wait learns of it at once instead of one poll interval later.
+static WAKERS: LazyLock<Mutex<HashMap<RepoId, Vec<Waker>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// One wait's registration: its id and its wake signal.
+type Waker = (u64, Arc<Notify>);
+
+/// Identifies one registration in [`WAKERS`].
+static NEXT_WAKER: AtomicU64 = AtomicU64::new(0);
+
+/// How much longer than the base interval a wait pauses between polls (1: polling only).
+static POLL_STRETCH: AtomicU32 = AtomicU32::new(1);
+
+/// Wakes every wait in progress on `repo` in this process: each polls at once. Returns how many
+/// were woken. A wake that comes while a wait is polling is kept, so the wait polls once more.
+pub fn wake_waits(repo: &RepoId) -> usize {
+    let wakers = WAKERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    wakers.get(repo).map_or(0, |list| {
+        for (_, notify) in list {
+            notify.notify_one();
+        }
+        list.len()
+    })
+}
+
+/// The number of waits in progress in this process.
+pub fn waits_in_flight() -> usize {
+    WAKERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .values()
+        .map(Vec::len)
+        .sum()
+}
+
+/// Stretches the pause between polls by `factor` (at least 1) in this process: when webhooks
+/// wake waits (see [`wake_waits`]), polling is only the fallback for a missed event and can be
+/// slower. Retries after errors and rate limits keep their own pauses.
+pub fn set_poll_stretch(factor: u32) {
+    POLL_STRETCH.store(factor.max(1), Ordering::Relaxed);
+}
+
+/// A wait's registration in [`WAKERS`]; removed when the wait ends (also on error or cancel).
+struct WakeRegistration {
+    repo: RepoId,
+    id: u64,
+    notify: Arc<Notify>,
+}
+
+impl WakeRegistration {
+    fn new(repo: &RepoId) -> Self {
+        let id = NEXT_WAKER.fetch_add(1, Ordering::Relaxed);
+        let notify = Arc::new(Notify::new());
+        WAKERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(repo.clone())
+            .or_default()
+            .push((id, Arc::clone(&notify)));
+        Self {
+            repo: repo.clone(),
+            id,
+            notify,
+        }
+    }
+}
+
+impl Drop for WakeRegistration {
+    fn drop(&mut self) {
+        let mut wakers = WAKERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(list) = wakers.get_mut(&self.repo) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                wakers.remove(&self.repo);
+            }
+        }
+    }
+}
+
 /// The least time one poll gets, even at the deadline: the last poll happens at it and must be
 /// able to answer; a request in flight is still cut off this soon after the deadline.
 const LAST_POLL_GRACE: Duration = Duration::from_secs(5);
@@ -144,6 +233,7 @@ pub async fn wait_for_assets(
     let mut retries = 0u32;
     let mut errors_in_row = 0u32;
     let mut last_missing = vec![format!("release {}", spec.tag)];
+    let wake = WakeRegistration::new(&spec.repo);
     loop {
         polls += 1;
         // The deadline bounds a request in flight too: a forge that stalls or drips bytes cannot
@@ -188,6 +278,7 @@ pub async fn wait_for_assets(
                     }
                 }
                 next_pause(spec.poll_interval, release.is_some(), &assessment)
+                    * POLL_STRETCH.load(Ordering::Relaxed)
             }
             Err(e) if e.is_retriable() => {
                 retries += 1;
@@ -212,8 +303,11 @@ pub async fn wait_for_assets(
                 waited: started.elapsed(),
             });
         }
-        // Never sleep past the deadline: one last poll happens at it.
-        ctx.sleep(pause.min(deadline - now)).await?;
+        // Never sleep past the deadline: one last poll happens at it. A wake polls at once.
+        tokio::select! {
+            slept = ctx.sleep(pause.min(deadline - now)) => slept?,
+            () = wake.notify.notified() => {}
+        }
     }
 }
 
@@ -414,5 +508,88 @@ mod tests {
         assert_eq!(missing, vec!["release v1.2.3".to_owned()]);
         // The deadline, plus the short grace a last poll gets.
         assert!(started.elapsed() <= spec.timeout + LAST_POLL_GRACE);
+    }
+
+    /// A forge whose release appears when the test says so; counts lookups.
+    #[derive(Debug, Default)]
+    struct SwitchForge {
+        release: std::sync::Mutex<Option<Release>>,
+        polls: AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl Forge for SwitchForge {
+        fn backend(&self) -> &'static str {
+            "switch"
+        }
+        async fn release_by_tag(&self, _: &RepoId, _: &str) -> Result<Option<Release>> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            Ok(self.release.lock().expect("not poisoned").clone())
+        }
+        async fn list_releases(&self, _: &RepoId) -> Result<Vec<Release>> {
+            Ok(Vec::new())
+        }
+        async fn create_release(
+            &self,
+            _: &RepoId,
+            _: &crate::forge::NewRelease,
+        ) -> Result<Release> {
+            Err(Error::NotSupported {
+                what: "create_release".into(),
+                backend: "switch".into(),
+            })
+        }
+        async fn upload_asset(
+            &self,
+            _: &RepoId,
+            _: u64,
+            _: &str,
+            _: &[u8],
+        ) -> Result<ReleaseAsset> {
+            Err(Error::NotSupported {
+                what: "upload_asset".into(),
+                backend: "switch".into(),
+            })
+        }
+    }
+
+    /// Issue 17: a webhook for a repo being waited on wakes its wait, which polls at once
+    /// instead of sleeping out its interval (here 20 minutes while the release does not exist).
+    #[tokio::test(start_paused = true)]
+    async fn a_wake_polls_at_once_instead_of_after_the_interval() {
+        let repo = RepoId::new("wake", "polls-at-once");
+        let spec = WaitSpec {
+            repo: repo.clone(),
+            tag: "v1.2.3".into(),
+            patterns: matchers(&["a.iso"]),
+            poll_interval: Duration::from_secs(600),
+            timeout: Duration::from_secs(3600),
+            stable_polls: 0,
+        };
+        let forge = Arc::new(SwitchForge::default());
+        let ctx = StepContext::new(
+            "wait",
+            Arc::new(crate::engine::SilentObserver),
+            crate::engine::CancelToken::new(),
+        );
+        let started = tokio::time::Instant::now();
+        let waiting = tokio::spawn({
+            let forge = Arc::clone(&forge);
+            async move { wait_for_assets(forge.as_ref(), &spec, &ctx).await }
+        });
+        while forge.polls.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        *forge.release.lock().expect("not poisoned") =
+            Some(release(false, &[("a.iso", 10, AssetState::Uploaded)]));
+        assert_eq!(wake_waits(&repo), 1, "the wait is registered");
+        let report = waiting.await.expect("no panic").expect("ready");
+        assert_eq!(report.polls, 2);
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "woken, not polled: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(wake_waits(&repo), 0, "the registration ends with the wait");
     }
 }

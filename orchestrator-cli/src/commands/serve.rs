@@ -1,0 +1,339 @@
+//! `orchestrator serve`: wires the service of `orchestrator-serve` to this binary's commands.
+//!
+//! The library owns intake, queue, workers, probes and dashboard; this module only supplies the
+//! job handler, which runs a job as the very command a workflow would (`cascade --event-file`,
+//! `cascade --all --nightly`, `pr-command --event-file`), in process, so a job obeys the same
+//! trust rules, lock and journal as the command, and resumes with `--resume` on a later attempt.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use clap::{Args, Parser};
+use orchestrator_core::Error;
+use orchestrator_serve::cron::Schedule;
+use orchestrator_serve::dashboard::StoreDashboard;
+use orchestrator_serve::queue::{Job, JobKind, JobQueue, SqliteJobQueue};
+use orchestrator_serve::server::{DEFAULT_MAX_BODY, DashboardToken};
+use orchestrator_serve::worker::{self, JobHandler, Worker, WorkerOptions};
+use orchestrator_serve::{ServeState, WebhookSecret, router};
+use tokio::sync::watch;
+
+use crate::args::Global;
+use crate::commands::pr_command::PrCommandArgs;
+use crate::commands::publish::CascadeArgs;
+use crate::wiring;
+
+/// `orchestrator serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Where to listen (port 0 picks a free one; the address is printed on stdout).
+    #[arg(
+        long,
+        env = "ORCHESTRATOR_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    listen: SocketAddr,
+    /// The job queue's SQLite file (default: serve-queue.db in the state dir). Replicas that
+    /// share it share the work.
+    #[arg(long, value_name = "FILE")]
+    queue: Option<PathBuf>,
+    /// Jobs this replica runs at once (0: receive webhooks only).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    workers: usize,
+    /// Seconds a claimed job stays with a replica that stops renewing it (a killed replica's job
+    /// passes to another after this).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    lease_secs: u64,
+    /// Attempts before a failing job is given up on.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    max_attempts: u32,
+    /// Seconds before the first retry of a failed job (doubled per attempt).
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    retry_secs: u64,
+    /// Webhooks wake release waits; polling stays as the fallback, this many times slower.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    poll_stretch: u32,
+    /// When the nightly cascade runs (five-field cron, UTC); overrides [serve] nightly.
+    #[arg(long, value_name = "CRON")]
+    nightly: Option<String>,
+    /// The largest webhook body accepted, in bytes (larger: 413).
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY, value_name = "BYTES")]
+    max_body: usize,
+    /// The cluster /apply-plan and /rollback-plan act on (as pr-command --cluster).
+    #[arg(long, default_value = "kube", value_name = "SPEC")]
+    cluster: String,
+    /// The kube context for PR commands (as pr-command --kube-context).
+    #[arg(long, value_name = "NAME")]
+    kube_context: Option<String>,
+}
+
+/// Runs jobs as this binary's commands.
+#[derive(Debug)]
+struct CommandHandler {
+    global: Global,
+    jobs_dir: PathBuf,
+    cluster: String,
+    kube_context: Option<String>,
+}
+
+/// Parses a subcommand's arguments the way the command line would.
+#[derive(Debug, Parser)]
+struct PrCommandLine {
+    #[command(flatten)]
+    args: PrCommandArgs,
+}
+
+impl CommandHandler {
+    /// Writes a trigger where `--event-file` reads it.
+    fn event_file(&self, job: &Job, n: usize, value: &serde_json::Value) -> Result<PathBuf, Error> {
+        std::fs::create_dir_all(&self.jobs_dir)
+            .map_err(|e| Error::io(format!("creating {}", self.jobs_dir.display()), e))?;
+        let path = self.jobs_dir.join(format!("job-{}-{n}.json", job.id));
+        std::fs::write(&path, value.to_string())
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        Ok(path)
+    }
+
+    async fn cascade(&self, job: &Job) -> anyhow::Result<ExitCode> {
+        let resume = job.attempts > 1;
+        let args = match job.kind {
+            JobKind::Nightly => CascadeArgs {
+                from: None,
+                all: true,
+                event_file: None,
+                nightly: true,
+                dry_run: false,
+                resume,
+                abandon: None,
+            },
+            _ => {
+                // Coalesced triggers name the same repos: one cascade from the newest covers all.
+                let latest = job.triggers.last().context("a job without a trigger")?;
+                let file = self.event_file(job, 0, latest)?;
+                CascadeArgs {
+                    from: None,
+                    all: false,
+                    event_file: Some(file),
+                    nightly: false,
+                    dry_run: false,
+                    resume,
+                    abandon: None,
+                }
+            }
+        };
+        crate::commands::publish::cascade(&self.global, args).await
+    }
+
+    async fn pr_commands(&self, job: &Job) -> anyhow::Result<ExitCode> {
+        // Each comment is its own command, in the order they came.
+        let mut code = ExitCode::SUCCESS;
+        for (n, trigger) in job.triggers.iter().enumerate() {
+            let payload = trigger
+                .get("payload")
+                .context("a PR command without its event")?;
+            let file = self.event_file(job, n, payload)?;
+            let mut line = vec![
+                "pr-command".to_owned(),
+                "--event-file".to_owned(),
+                file.display().to_string(),
+                "--cluster".to_owned(),
+                self.cluster.clone(),
+            ];
+            if let Some(context) = &self.kube_context {
+                line.extend(["--kube-context".to_owned(), context.clone()]);
+            }
+            let parsed = PrCommandLine::try_parse_from(line)?;
+            let this = crate::commands::pr_command::run(&self.global, parsed.args).await?;
+            if this != ExitCode::SUCCESS {
+                code = this;
+            }
+        }
+        Ok(code)
+    }
+}
+
+#[async_trait]
+impl JobHandler for CommandHandler {
+    async fn run(
+        &self,
+        job: &Job,
+        shutdown: watch::Receiver<bool>,
+    ) -> orchestrator_core::Result<()> {
+        // Stopping already: leave the job to the next replica rather than start it.
+        if *shutdown.borrow() {
+            return Err(Error::Cancelled);
+        }
+        // SIGTERM reaches the running command's own signal handling: it stops its steps and
+        // journals them as interrupted; the worker then gives the job back.
+        let outcome = match job.kind {
+            JobKind::Cascade | JobKind::Nightly => self.cascade(job).await,
+            JobKind::PrCommand => self.pr_commands(job).await,
+        };
+        for n in 0..job.triggers.len() {
+            let _ = std::fs::remove_file(self.jobs_dir.join(format!("job-{}-{n}.json", job.id)));
+        }
+        match outcome {
+            Ok(code) if code == ExitCode::SUCCESS => Ok(()),
+            Ok(code) => Err(Error::CommandFailed {
+                command: format!("{} (job {})", job.kind.as_str(), job.id),
+                status: format!("ended with {code:?}"),
+                tail: Vec::new(),
+            }),
+            Err(e) => Err(match e.downcast::<Error>() {
+                Ok(core) => core,
+                Err(other) => Error::state(format!("{other:#}")),
+            }),
+        }
+    }
+}
+
+/// A required secret from the environment, or the line that says how to set it.
+fn secret_from_env(name: &str) -> Result<Option<String>, Error> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::invalid_input(format!("{name} is not valid UTF-8")))
+        }
+    }
+}
+
+pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let secret = secret_from_env("ORCHESTRATOR_WEBHOOK_SECRET")?.ok_or_else(|| {
+        Error::invalid_input(
+            "ORCHESTRATOR_WEBHOOK_SECRET is not set: give the webhook's secret (GitHub App or repository webhook settings)",
+        )
+    })?;
+    let secret = WebhookSecret::new(secret)?;
+    let dashboard_token = secret_from_env("ORCHESTRATOR_DASHBOARD_TOKEN")?
+        .as_deref()
+        .and_then(DashboardToken::new);
+    let config = wiring::load_config(global)?;
+    let nightly = match args.nightly.as_deref().or(config.serve.nightly.as_deref()) {
+        Some(text) => Some(
+            Schedule::parse(text)
+                .map_err(|e| Error::invalid_input(format!("{}: {e}", config.file.display())))?,
+        ),
+        None => None,
+    };
+    let state_dir = wiring::state_dir(&config);
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
+    let queue_file = args
+        .queue
+        .clone()
+        .unwrap_or_else(|| state_dir.join("serve-queue.db"));
+    let queue: Arc<dyn JobQueue> = Arc::new(SqliteJobQueue::open(&queue_file)?);
+    // The dashboard only reads. On PostgreSQL a writing store would hold the shared workspace
+    // lock for the service's lifetime and block every cascade, so it reads; a SQLite file is
+    // created here so the page has runs to show as soon as the first job writes them.
+    let shared = config.state.effective_url()?.is_some();
+    let store =
+        orchestrator_core::workspace::open_state(&config, &state_dir, shared, "serve").await?;
+    let repos = config
+        .repos
+        .iter()
+        .map(|r| (r.name.clone(), r.depends_on.clone()))
+        .collect();
+    orchestrator_core::release::set_poll_stretch(args.poll_stretch);
+
+    let mut state = ServeState::new(Arc::clone(&queue), secret);
+    state.max_body = args.max_body;
+    state.dashboard_token = dashboard_token;
+    state.dashboard = Some(Arc::new(StoreDashboard::new(
+        store,
+        repos,
+        Arc::clone(&queue),
+    )));
+    let state = Arc::new(state);
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    println!("listening on http://{address}");
+    tracing::info!(%address, queue = %queue_file.display(), workers = args.workers, "serve started");
+
+    let (stop, shutdown) = watch::channel(false);
+    let handler: Arc<dyn JobHandler> = Arc::new(CommandHandler {
+        global: global.clone(),
+        jobs_dir: state_dir.join("serve-jobs"),
+        cluster: args.cluster.clone(),
+        kube_context: args.kube_context.clone(),
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..args.workers {
+        let mut options = WorkerOptions {
+            lease: Duration::from_secs(args.lease_secs.max(1)),
+            max_attempts: args.max_attempts.max(1),
+            retry_base: Duration::from_secs(args.retry_secs),
+            ..WorkerOptions::default()
+        };
+        options.name = format!("{}-{n}", options.name);
+        let worker = Worker::new(
+            Arc::clone(&queue),
+            Arc::clone(&handler),
+            Arc::clone(&state.metrics),
+            Arc::clone(&state.wake),
+            options,
+        );
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { worker.run(shutdown).await });
+    }
+    if let Some(schedule) = nightly {
+        tasks.spawn(worker::schedule_nightly(
+            Arc::clone(&queue),
+            schedule,
+            Arc::clone(&state.wake),
+            shutdown.clone(),
+        ));
+    }
+
+    let stopping = Arc::clone(&state);
+    let server =
+        axum::serve(listener, router(Arc::clone(&state))).with_graceful_shutdown(async move {
+            stop_signal().await;
+            tracing::info!("stopping: no new jobs; the current ones finish or are journaled");
+            stopping.stopping.store(true, Ordering::SeqCst);
+            let _ = stop.send(true);
+        });
+    server.await.context("serving HTTP")?;
+    let mut failed = false;
+    while let Some(ended) = tasks.join_next().await {
+        let error = match ended {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::error!(%error, "a worker stopped with an error");
+        failed = true;
+    }
+    tracing::info!("serve stopped");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// SIGTERM (Kubernetes, systemd) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
