@@ -307,6 +307,21 @@ Exit codes:
         notes: "",
     },
     Page {
+        path: &["serve"],
+        examples: "\
+  ORCHESTRATOR_WEBHOOK_SECRET=... orchestrator serve --listen 0.0.0.0:8080
+  orchestrator serve --listen 127.0.0.1:8080 --workers 2   # [serve] nightly = \"0 2 * * *\" schedules
+  orchestrator serve --listen 0.0.0.0:8080 --queue /state/serve-queue.db --lease-secs 60",
+        exit_codes: "\
+Exit codes:
+  0  stopped by SIGTERM or Ctrl-C after handing back or journaling the running job
+  1  the listener or the queue failed
+  2  bad input (config, flags, no ORCHESTRATOR_WEBHOOK_SECRET): nothing was served",
+        notes: "\
+ORCHESTRATOR_WEBHOOK_SECRET (required) verifies X-Hub-Signature-256 on every delivery;
+ORCHESTRATOR_DASHBOARD_TOKEN, when set, guards the dashboard at /.",
+    },
+    Page {
         path: &["completions"],
         examples: "\
   orchestrator completions bash > /etc/bash_completion.d/orchestrator

@@ -44,6 +44,19 @@ const EXPECTED: &[(&str, Expect)] = &[
         "release --version 1.2.3 --forge-url http://127.0.0.1:PORT",
         Expect::Succeeds,
     ),
+    (
+        "mock-forge --origins ./origins --fail acme/lib:v1.4.0=timed_out",
+        // A second mock GitHub (the first is stopped): the rehearsal of a failing CI run.
+        Expect::Background,
+    ),
+    (
+        "publish --bump minor --forge-url http://127.0.0.1:PORT",
+        // The demo's repos are a release config, not a package DAG.
+        Expect::Exits(
+            2,
+            "declares no [[repo]] with a `manifest`: nothing to publish",
+        ),
+    ),
     ("tasks run nightly", Expect::Succeeds),
     (
         "--output json runs list --limit 1",
@@ -65,6 +78,12 @@ const EXPECTED: &[(&str, Expect)] = &[
          --hpa=min:4,max:12,cpu:65 --req=web:cpu=500m,mem=1Gi --lim=web:cpu=1,mem=2Gi \
          --req=api:cpu=400m,mem=1Gi --lim=api:cpu=1,mem=2Gi",
         Expect::Succeeds,
+    ),
+    (
+        "serve --listen 0.0.0.0:8080",
+        // The test gives no webhook secret: the service refuses to start rather than accept
+        // unsigned webhooks.
+        Expect::Exits(2, "ORCHESTRATOR_WEBHOOK_SECRET is not set"),
     ),
     (
         "scale apply --plan plan/plan.yaml --cluster file:cluster.yaml",
@@ -166,7 +185,7 @@ fn words(text: &str) -> Vec<String> {
         if word.starts_with('#')
             || word.starts_with('>')
             || word.starts_with("2>")
-            || matches!(word, "|" | "&" | "&&" | ";")
+            || matches!(word, "|" | "||" | "&" | "&&" | ";")
         {
             break;
         }
@@ -211,7 +230,9 @@ fn orchestrator(dir: &Path) -> Command {
         .env_remove("ORCHESTRATOR_FORGE_URL")
         .env_remove("ORCHESTRATOR_STATE_DIR")
         .env_remove("ORCHESTRATOR_CONFIG")
-        .env_remove("ORCHESTRATOR_OUTPUT");
+        .env_remove("ORCHESTRATOR_OUTPUT")
+        .env_remove("ORCHESTRATOR_STATE_URL")
+        .env_remove("ORCHESTRATOR_WEBHOOK_SECRET");
     cmd
 }
 
@@ -310,6 +331,9 @@ fn every_readme_command_line_runs_as_documented() {
             cmd.env("ORCHESTRATOR_FORGE_URL", &m.url);
         }
         if let Expect::Background = expect {
+            if let Some(previous) = mock.take() {
+                previous.stop("no token");
+            }
             let started = MockForge::spawn(cmd);
             // The issue the README's status monitor keeps its table in.
             let (code, _) = started.api(

@@ -188,6 +188,17 @@ fn push(repo: &str, sha: &str) -> serde_json::Value {
     })
 }
 
+/// The commit `repo`'s clone is at: what a push event for it names (the cascade checks it).
+fn head(dir: &Path, repo: &str) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir.join(repo))
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .expect("git");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 fn origin_tags(dir: &Path, repo: &str) -> String {
     let path: PathBuf = dir.join("origins").join(format!("{repo}.git"));
     let out = Command::new("git")
@@ -206,7 +217,11 @@ fn a_job_accepted_before_a_sigkill_runs_once_after_the_restart() {
     let dir = workspace();
     // An intake-only replica: the job is stored and nothing runs it before the kill.
     let first = Serve::start(dir.path(), &["--workers", "0"], "serve-1.log");
-    let (status, body) = first.deliver("push", "delivery-1", &push("base", "0123abcd"));
+    let (status, body) = first.deliver(
+        "push",
+        "delivery-1",
+        &push("base", &head(dir.path(), "base")),
+    );
     assert_eq!(status, 202, "{body}");
     assert!(body.contains("\"enqueued\""), "{body}");
     first.kill();
@@ -214,7 +229,11 @@ fn a_job_accepted_before_a_sigkill_runs_once_after_the_restart() {
     let second = Serve::start(dir.path(), &[], "serve-2.log");
     let log = dir.path().join("serve-2.log");
     second.wait_for_metric("orchestrator_jobs{state=\"succeeded\"} 1", &log);
-    let (status, body) = second.deliver("push", "delivery-1", &push("base", "0123abcd"));
+    let (status, body) = second.deliver(
+        "push",
+        "delivery-1",
+        &push("base", &head(dir.path(), "base")),
+    );
     assert_eq!(status, 202, "{body}");
     assert!(body.contains("\"replayed\""), "{body}");
     let (_, metrics) = second.request("GET", "/metrics", &[], b"");
@@ -253,7 +272,11 @@ fn a_job_accepted_before_a_sigkill_runs_once_after_the_restart() {
 fn a_replica_killed_mid_job_leaves_the_job_to_another() {
     let dir = workspace();
     let first = Serve::start(dir.path(), &[], "serve-1.log");
-    let (status, body) = first.deliver("push", "delivery-1", &push("base", "0123abcd"));
+    let (status, body) = first.deliver(
+        "push",
+        "delivery-1",
+        &push("base", &head(dir.path(), "base")),
+    );
     assert_eq!(status, 202, "{body}");
     // Killed as soon as its worker has started the job (bounded wait on its log).
     let log = dir.path().join("serve-1.log");
@@ -360,7 +383,11 @@ fn sigterm_stops_the_service_cleanly() {
 fn sigterm_mid_job_hands_the_job_back_and_the_next_replica_finishes_it() {
     let dir = workspace_with_ci_delay("1500ms");
     let mut first = Serve::start(dir.path(), &["--lease-secs", "600"], "serve-1.log");
-    let (status, body) = first.deliver("push", "delivery-1", &push("base", "0123abcd"));
+    let (status, body) = first.deliver(
+        "push",
+        "delivery-1",
+        &push("base", &head(dir.path(), "base")),
+    );
     assert_eq!(status, 202, "{body}");
     let log = dir.path().join("serve-1.log");
     let started = Instant::now();
@@ -618,7 +645,11 @@ async fn the_dashboard_shows_the_graph_and_run_states_in_a_real_browser() {
             .contains(token)
     );
 
-    let (status, body) = serve.deliver("push", "delivery-1", &push("base", "0123abcd"));
+    let (status, body) = serve.deliver(
+        "push",
+        "delivery-1",
+        &push("base", &head(dir.path(), "base")),
+    );
     assert_eq!(status, 202, "{body}");
     let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     // During the rehearsal: the run shows as running, with its two repos in the graph.

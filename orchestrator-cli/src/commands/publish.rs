@@ -454,17 +454,6 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
     }
     let config = wiring::load_config(global)?;
     let trigger = cascade_trigger(&config, &args)?;
-    if let (Some(t), Some(path)) = (&trigger, &args.event_file) {
-        // Before any state is read or written: an event about another commit changes nothing.
-        publish::check_trigger_sha(&config, &GixVcs::new(), t)
-            .await
-            .map_err(|e| match e {
-                Error::InvalidInput { message } => {
-                    Error::invalid_input(format!("{}: {message}", path.display()))
-                }
-                other => other,
-            })?;
-    }
     if args.resume {
         let store = wiring::open_store(&config, true).await?;
         if let Some(recorded) =
@@ -491,6 +480,18 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
             )
             .into());
         }
+    }
+    if let (Some(t), Some(path)) = (&trigger, &args.event_file) {
+        // A new run only, before any state is written: an event about another commit changes
+        // nothing. A resumed run was checked when it began; its own bump commits moved HEAD since.
+        publish::check_trigger_sha(&config, &GixVcs::new(), t)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidInput { message } => {
+                    Error::invalid_input(format!("{}: {message}", path.display()))
+                }
+                other => other,
+            })?;
     }
     let trigger = trigger.expect("clap requires --from, --all or --event-file without --resume");
     let waves = publish::cascade_waves(&config, trigger.repo.as_deref())?;
