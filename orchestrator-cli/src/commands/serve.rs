@@ -254,6 +254,9 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     )));
     let state = Arc::new(state);
 
+    // Registered before the address is announced: a SIGTERM from then on stops the service
+    // cleanly, never the default action (death mid-write).
+    let stop_signal = stop_signal()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -299,7 +302,7 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     let stopping = Arc::clone(&state);
     let server =
         axum::serve(listener, router(Arc::clone(&state))).with_graceful_shutdown(async move {
-            stop_signal().await;
+            stop_signal.await;
             tracing::info!("stopping: no new jobs; the current ones finish or are journaled");
             stopping.stopping.store(true, Ordering::SeqCst);
             let _ = stop.send(true);
@@ -323,17 +326,25 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     })
 }
 
-/// SIGTERM (Kubernetes, systemd) or Ctrl-C.
-async fn stop_signal() {
+/// SIGTERM (Kubernetes, systemd) or Ctrl-C (SIGINT): both handlers are installed when this is
+/// called, so a signal that arrives before the returned future is first polled is not lost.
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
