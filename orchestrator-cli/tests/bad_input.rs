@@ -596,6 +596,11 @@ fn every_bad_input_exits_2_with_one_clear_line_and_changes_nothing() {
             "error: --no-wait skips the wait that --rollout-timeout 5m bounds: give one of them",
         ),
         (
+            "missing plan file",
+            &["scale", "apply", "--plan", "nope/plan.yaml"],
+            "error: --plan nope/plan.yaml: no such file",
+        ),
+        (
             "unknown bump",
             &["publish", "--bump", "sideways", "--dry-run"],
             "invalid value 'sideways' for '--bump <BUMP>'",

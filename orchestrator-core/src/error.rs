@@ -164,13 +164,14 @@ pub enum Error {
         tail: Vec<String>,
     },
     /// An operating-system I/O error, with what we were doing.
-    #[error("{context}: {source}")]
+    // The OS error is part of the message and deliberately not a `#[source]`: an error chain
+    // printed in full (`{:#}`) would say it twice ("… (os error 2): … (os error 2)").
+    #[error("{context}: {error}")]
     Io {
         /// What we were doing, naming the path.
         context: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+        /// The OS error (named `error`, not `source`, which thiserror would chain).
+        error: std::io::Error,
     },
 }
 
@@ -195,7 +196,7 @@ impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            error: source,
         }
     }
 

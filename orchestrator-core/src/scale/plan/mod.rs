@@ -648,8 +648,14 @@ impl ScalePlan {
 
     /// Reads and verifies a plan file.
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            // A plan path the user gave that is not there is bad input (exit 2), not a failure.
+            std::io::ErrorKind::NotFound => Error::invalid_input(format!(
+                "--plan {}: no such file (write one with `orchestrator scale plan`)",
+                path.display()
+            )),
+            _ => Error::io(format!("reading {}", path.display()), e),
+        })?;
         Self::from_yaml(&text, &path.display().to_string())
     }
 }
