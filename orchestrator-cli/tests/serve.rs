@@ -173,6 +173,47 @@ impl Serve {
     }
 }
 
+impl Serve {
+    /// SIGTERM, then its exit status; a service still running after 60 s fails the test.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "still running after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Waits (bounded: 60 s, then the test fails) until the service's `log` file contains `needle`.
+fn wait_for_log(log: &Path, needle: &str) {
+    let started = Instant::now();
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains(needle)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{needle:?} never appeared in {}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -279,18 +320,7 @@ fn a_replica_killed_mid_job_leaves_the_job_to_another() {
     );
     assert_eq!(status, 202, "{body}");
     // Killed as soon as its worker has started the job (bounded wait on its log).
-    let log = dir.path().join("serve-1.log");
-    let started = Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("job started")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the job never started"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_log(&dir.path().join("serve-1.log"), "job started");
     first.kill();
 
     let second = Serve::start(dir.path(), &[], "serve-2.log");
@@ -352,25 +382,7 @@ fn a_plan_command_comment_runs_pr_command() {
 fn sigterm_stops_the_service_cleanly() {
     let dir = workspace();
     let mut serve = Serve::start(dir.path(), &[], "serve.log");
-    let pid = serve.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = serve.child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = serve.terminate();
     assert!(status.success(), "{status:?}");
     let log = std::fs::read_to_string(dir.path().join("serve.log")).expect("log");
     assert!(log.contains("serve stopped"), "{log}");
@@ -390,34 +402,9 @@ fn sigterm_mid_job_hands_the_job_back_and_the_next_replica_finishes_it() {
     );
     assert_eq!(status, 202, "{body}");
     let log = dir.path().join("serve-1.log");
-    let started = Instant::now();
     // Mid-step: the cascade waits for base's release (CI takes 1.5s).
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("wait for release v1.0.1 of acme/base")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the wait never started"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let pid = first.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let started = Instant::now();
-    while first.child.try_wait().expect("wait").is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_log(&log, "wait for release v1.0.1 of acme/base");
+    first.terminate();
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(
         text.contains("job interrupted by shutdown, released"),
