@@ -3,7 +3,7 @@
 #
 # 1. Picks the release archive for the OS/arch (Linux musl x86_64/aarch64, macOS x86_64/arm64).
 # 2. Downloads it from ${ORCHESTRATOR_DOWNLOAD_BASE:-https://github.com/$ORCHESTRATOR_REPOSITORY/releases/download}
-#    and verifies its SHA-256: against $ORCHESTRATOR_SHA256 when given, else the release's
+#    (https; file:// for a mirror on disk; http only to a loopback host) and verifies its SHA-256: against $ORCHESTRATOR_SHA256 when given, else the release's
 #    SHA256SUMS. A mismatch is fatal (never "fall back" past a bad checksum).
 # 3. When there is no archive for this platform or the download fails, installs the same version
 #    with `cargo install --locked orchestrator-cli` instead (slow, but from crates.io's checksums).
@@ -53,13 +53,20 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$bin"
 
+# Downloads are https (or file:// for a mirror on disk). Plain http is allowed only to a loopback
+# host: a rehearsal against `orchestrator mock-forge`, never across a network.
+proto='=https,file'
+case "$base" in
+  http://127.0.0.1:* | http://localhost:* | http://\[::1\]:*) proto='=https,http,file' ;;
+esac
+
 archive="orchestrator-$version-$target.tar.gz"
 if [ -n "$target" ] &&
-  curl --fail --silent --show-error --location --proto '=https,file' --retry 3 \
+  curl --fail --silent --show-error --location --proto "$proto" --proto-redir '=https' --retry 3 \
     --output "$work/$archive" "$base/v$version/$archive"; then
   expected="${ORCHESTRATOR_SHA256:-}"
   if [ -z "$expected" ]; then
-    curl --fail --silent --show-error --location --proto '=https,file' --retry 3 \
+    curl --fail --silent --show-error --location --proto "$proto" --proto-redir '=https' --retry 3 \
       --output "$work/SHA256SUMS" "$base/v$version/SHA256SUMS"
     expected="$(awk -v name="$archive" '$2 == name || $2 == "*" name { print $1 }' "$work/SHA256SUMS")"
     if [ -z "$expected" ]; then

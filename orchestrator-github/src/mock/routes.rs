@@ -39,8 +39,16 @@ pub(super) const DEFAULT_API_VERSION: &str = "2022-11-28";
 /// GitHub. From `2026-03-10` on, a workflow dispatch returns the run's details by default.
 pub(super) const API_VERSIONS: &[&str] = &["2022-11-28", "2026-03-10"];
 
+/// The largest request body the mock takes. Axum's default (2 MiB) would refuse a real release
+/// archive; GitHub takes assets up to 2 GiB, but the mock keeps assets in memory, so it stops at
+/// 512 MiB (a `413`, as GitHub answers an oversized upload).
+const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
+
 pub(super) fn router(state: Shared) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
 }
 
 /// What a route decided, before headers common to every answer are added.
