@@ -129,6 +129,7 @@ pub(crate) enum Command {
     Tasks(TasksArgs),
     /// Build a sandbox of TruthDB-shaped repos with bare origins and release them end to end on a
     /// simulated forge (no network, no token).
+    #[cfg(feature = "mock")]
     Demo(DemoArgs),
     /// Recent runs and their task records from the state store (`runs` alone lists them).
     Runs(RunsArgs),
@@ -150,6 +151,7 @@ pub(crate) enum Command {
     CiSnippet(crate::commands::publish::CiSnippetArgs),
     /// Serve a mock GitHub API (releases, ETags, pagination, rate limits, faults) whose simulated
     /// CI publishes releases for tags pushed to local bare origins.
+    #[cfg(feature = "mock")]
     MockForge(crate::commands::mock_forge::MockForgeArgs),
     /// Kubernetes scaling plans: plan, propose as a PR, apply and roll back behind reviews.
     Scale(crate::commands::scale::ScaleArgs),

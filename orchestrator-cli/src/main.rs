@@ -91,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Release(args) => commands::release::run(&global, args).await,
         Command::Run(args) => commands::pipeline::run(&global, args).await,
         Command::Tasks(args) => commands::tasks::run(&global, args).await,
+        #[cfg(feature = "mock")]
         Command::Demo(args) => commands::demo::run(&global, args).await,
         Command::Runs(args) => commands::runs::run(&global, &args).await,
         Command::Config(args) => commands::config::run(&global, &args),
@@ -99,6 +100,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => commands::publish::status(&global, &args).await,
         Command::Graph(args) => commands::publish::graph(&global, &args).await,
         Command::CiSnippet(args) => commands::publish::ci_snippet(&global, &args),
+        #[cfg(feature = "mock")]
         Command::MockForge(args) => commands::mock_forge::run(&global, args).await,
         Command::Scale(args) => commands::scale::run(&global, args).await,
         Command::PlanComment(args) => commands::pr_command::run(&global, args).await,

@@ -2,4 +2,4 @@
 //! ([`orchestrator_core::workspace::signals`]), with the workspace that owns the token; these
 //! names stay for the commands not yet run through a workspace (publish, cascade, mock-forge).
 
-pub(crate) use orchestrator_core::workspace::signals::{StopSignals, cancel_on_stop_signals};
+pub(crate) use orchestrator_core::workspace::signals::cancel_on_stop_signals;

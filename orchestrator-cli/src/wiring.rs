@@ -1,6 +1,5 @@
 //! Builds the library's backends from the config and the environment.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -272,9 +271,4 @@ pub(crate) async fn check_forge(
     tag: &str,
 ) -> anyhow::Result<()> {
     Ok(orchestrator_core::workspace::check_forge(forge, config, repo, tag).await?)
-}
-
-/// Each repo's `origin` when it is a local directory (a bare repo on disk), by repo name.
-pub(crate) async fn local_origins(config: &Config, vcs: &dyn Vcs) -> HashMap<String, PathBuf> {
-    orchestrator_core::workspace::local_origins(config, vcs).await
 }

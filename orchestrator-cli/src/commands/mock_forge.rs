@@ -106,7 +106,7 @@ fn fault_rate(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<ExitCode> {
-    let signals = crate::signals::StopSignals::register();
+    let signals = orchestrator_core::workspace::signals::StopSignals::register();
     // Found as every other command finds it: without it, pushed tags become releases with no
     // assets (the simulated CI does not know what each repo builds), so say so on start.
     let config = wiring::load_optional_config(global)?;
@@ -236,7 +236,7 @@ async fn options(args: &MockForgeArgs, config: Option<Config>) -> anyhow::Result
         }
         options = options.origins(std::path::absolute(dir)?);
     } else if let Some(config) = &config {
-        let origins = wiring::local_origins(config, &GixVcs::new()).await;
+        let origins = orchestrator_core::workspace::local_origins(config, &GixVcs::new()).await;
         options = options.ci(CiSimulation::for_config(
             config,
             ci_delay,

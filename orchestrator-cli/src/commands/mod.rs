@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
 pub(crate) mod config;
+#[cfg(feature = "mock")]
 pub(crate) mod demo;
 pub(crate) mod man;
+#[cfg(feature = "mock")]
 pub(crate) mod mock_forge;
 pub(crate) mod pipeline;
 pub(crate) mod pr_command;
