@@ -56,6 +56,8 @@ fn workspace_with_ci_delay(ci_delay: &str) -> tempfile::TempDir {
 struct Serve {
     child: Child,
     address: String,
+    /// The first line it printed on stdout.
+    first_line: String,
 }
 
 impl Serve {
@@ -92,12 +94,24 @@ impl Serve {
         BufReader::new(child.stdout.as_mut().expect("stdout"))
             .read_line(&mut first)
             .expect("the first line");
-        let address = first
-            .trim()
-            .strip_prefix("listening on http://")
+        let address = match serde_json::from_str::<serde_json::Value>(&first) {
+            // --output json: one JSON document says where everything is.
+            Ok(json) => json["listening_on"].as_str().map(str::to_owned),
+            Err(_) => first
+                .trim()
+                .strip_prefix("listening on ")
+                .map(str::to_owned),
+        };
+        let address = address
+            .as_deref()
+            .and_then(|a| a.strip_prefix("http://"))
             .unwrap_or_else(|| panic!("first line: {first:?}"))
             .to_owned();
-        Self { child, address }
+        Self {
+            child,
+            address,
+            first_line: first,
+        }
     }
 
     /// One HTTP/1.1 request; the status and body.
@@ -450,6 +464,37 @@ fn the_binary_refuses_an_unsigned_webhook() {
     assert!(!log.contains(SECRET), "the secret is never logged");
     let first = log.lines().next().expect("a log line");
     serde_json::from_str::<serde_json::Value>(first).expect("JSON log lines");
+}
+
+/// `--output json`: stdout carries exactly one JSON document, the addresses a script needs.
+#[test]
+fn with_output_json_serve_prints_one_json_document() {
+    let dir = workspace();
+    let mut serve = Serve::start(
+        dir.path(),
+        &["--workers", "0", "--output", "json"],
+        "serve.log",
+    );
+    let json: serde_json::Value = serde_json::from_str(&serve.first_line).expect("JSON");
+    let base = format!("http://{}", serve.address);
+    assert_eq!(
+        json["webhook_url"],
+        format!("{base}/webhook").as_str(),
+        "{json}"
+    );
+    assert_eq!(json["dashboard_url"], format!("{base}/").as_str(), "{json}");
+    let (status, _) = serve.request("GET", "/healthz", &[], b"");
+    assert_eq!(status, 200);
+    assert!(serve.terminate().success());
+    let mut rest = String::new();
+    serve
+        .child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut rest)
+        .expect("read");
+    assert_eq!(rest, "", "nothing after the one JSON document");
 }
 
 /// Without the secret the service does not start: one line saying what to set, exit 2.

@@ -261,7 +261,20 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
-    println!("listening on http://{address}");
+    // The one line on stdout: where to send webhooks and where to look. With --output json it
+    // is the one JSON document the command prints.
+    match global.output {
+        crate::args::OutputFormat::Human => println!("listening on http://{address}"),
+        crate::args::OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "listening_on": format!("http://{address}"),
+                "webhook_url": format!("http://{address}/webhook"),
+                "dashboard_url": format!("http://{address}/"),
+                "metrics_url": format!("http://{address}/metrics"),
+            })
+        ),
+    }
     tracing::info!(%address, queue = %queue_file.display(), workers = args.workers, "serve started");
 
     let (stop, shutdown) = watch::channel(false);
