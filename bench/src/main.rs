@@ -1,7 +1,7 @@
 //! Benchmarks that print figures (a table, or JSON with `--json`), comparing in the same run.
 //!
 //! ```text
-//! cargo run --release -p orchestrator-bench -- [all|cost|journal|makespan|planning|preflight|startup] [--json] [--quick]
+//! cargo run --release -p orchestrator-bench -- [all|cost|journal|makespan|planning|preflight|startup|state] [--json] [--quick]
 //! ```
 //! `--quick` shrinks every workload (CI uses it to keep the benchmarks compiling and running);
 //! the figures in BENCHMARKS.md come from the full run.
@@ -11,6 +11,7 @@ mod journal;
 mod makespan;
 mod planning;
 mod preflight;
+mod release_state;
 mod startup;
 
 use serde::Serialize;
@@ -86,11 +87,12 @@ async fn main() -> anyhow::Result<()> {
             "planning",
             "preflight",
             "startup",
+            "state",
         ]
         .contains(name)
         {
             anyhow::bail!(
-                "unknown benchmark {name:?} (all, cost, journal, makespan, planning, preflight, startup)"
+                "unknown benchmark {name:?} (all, cost, journal, makespan, planning, preflight, startup, state)"
             );
         }
     }
@@ -109,6 +111,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("journal") {
         figures.extend(journal::run(options).await?);
+    }
+    if wants("state") {
+        figures.extend(release_state::run(options).await?);
     }
     if wants("makespan") {
         figures.extend(makespan::run(options).await?);
