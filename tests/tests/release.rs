@@ -34,9 +34,14 @@ fn store() -> Arc<MemoryStateStore> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn diamond_release_respects_order_and_overlaps_independent_repos() {
     let world = World::new(DIAMOND);
-    // CI slow enough that the overlap of left and right cannot depend on how fast git runs on a
-    // loaded machine.
-    let forge = world.forge_with_delay(&[], Duration::from_millis(400));
+    // Left's and right's CI slow enough that their waits overlap however far apart a loaded
+    // machine's two concurrent git pushes finish (the waits overlap while the pushes' end times
+    // differ by less than 1.5 s); base and top quick, so the test stays short.
+    let slow = CiBehaviour::Slow(Duration::from_millis(1500));
+    let forge = world.forge_with_delay(
+        &[("left", slow.clone()), ("right", slow)],
+        Duration::from_millis(50),
+    );
     let store = store();
     let report = world
         .releaser(&forge, Arc::new(GixVcs::new()), store.clone())
