@@ -67,6 +67,18 @@ async fn the_seed_002_ecosystem_publishes_over_http_through_the_github_adapter()
     server.shutdown().await;
 }
 
+/// The packages on top of wb-core, and the three on top of cb-core: each set must wait for its
+/// runs at the same moment.
+const OVERLAPPING_WAVES: [&[&str]; 2] = [
+    &[
+        "wb-nodejs-server",
+        "wb-browser-extension",
+        "wb-google-buddy",
+        "gb-client",
+    ],
+    &["cb-server", "cb-extension", "cb-client-ts"],
+];
+
 /// Publishes the ecosystem through `forge`; `actions` is the in-memory forge whose workflow
 /// runs answer the dispatches (the forge itself, or the one behind the mock server).
 async fn publish_seed_002(forge: Arc<dyn Forge>, actions: &InMemoryForge) {
@@ -94,14 +106,17 @@ async fn publish_seed_002(forge: Arc<dyn Forge>, actions: &InMemoryForge) {
     std::fs::write(&file, text).expect("config");
     let config = Arc::new(Config::load(&file).expect("valid config"));
     for (name, _) in SEED_002 {
+        // The two waves the overlap assertion below checks run long enough that their runs
+        // overlap however far apart a loaded machine finishes their concurrent bumps and pushes;
+        // the other eight waves stay quick, so the test does not grow.
+        let in_checked_wave = OVERLAPPING_WAVES.iter().any(|w| w.contains(name));
         actions.configure_workflow(
             &RepoId::new("eco", *name),
             "release.yml",
             WorkflowSimulation {
                 run_name: Some("release ${{ inputs.version }} ${{ inputs.correlation_id }}".into()),
                 queued_for: Duration::from_millis(10),
-                // Long enough that a wave's runs overlap even on a loaded machine (the assertion below).
-                runs_for: Duration::from_millis(400),
+                runs_for: Duration::from_millis(if in_checked_wave { 1500 } else { 100 }),
                 ..WorkflowSimulation::default()
             },
         );
@@ -140,15 +155,7 @@ async fn publish_seed_002(forge: Arc<dyn Forge>, actions: &InMemoryForge) {
     }
     // Waves, not a queue: the four packages on top of wb-core, and the three on top of cb-core,
     // were all waiting for their runs at the same moment (each started before any finished).
-    for wave in [
-        &[
-            "wb-nodejs-server",
-            "wb-browser-extension",
-            "wb-google-buddy",
-            "gb-client",
-        ][..],
-        &["cb-server", "cb-extension", "cb-client-ts"][..],
-    ] {
+    for wave in OVERLAPPING_WAVES {
         let last_start = wave
             .iter()
             .map(|p| at(&journal, true, &format!("wait:{p}")))
