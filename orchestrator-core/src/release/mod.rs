@@ -83,7 +83,9 @@ impl ReleaseRequest {
 /// One repo in a plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedRepo {
-    /// Configured name.
+    /// Configured name. Not serialized: the flattened `preflight` carries the same name, and a
+    /// JSON object must not hold one key twice.
+    #[serde(skip_serializing)]
     pub name: String,
     /// `owner/name`.
     pub github: RepoId,
