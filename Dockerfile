@@ -16,8 +16,8 @@ COPY . .
 # out of the cached target dir, which the next stage cannot see).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --locked --release -p orchestrator-cli \
-    && install -m 0755 target/release/orchestrator /usr/local/bin/orchestrator
+    cargo build --locked --profile dist -p orchestrator-cli \
+    && install -m 0755 target/dist/orchestrator /usr/local/bin/orchestrator
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 # Versions float with the Debian point release on purpose: security fixes to git and the CA
