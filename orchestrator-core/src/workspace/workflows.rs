@@ -1,5 +1,7 @@
 //! Every capability as a [`Workflow`]: release, pipeline runs, task lists, and the scale flow
 //! (propose, apply and rollback behind the approval gate, and the pull-request comment commands).
+//! Publish and cascade are [`crate::publish::PublishWorkflow`] and
+//! [`crate::publish::CascadeWorkflow`], beside the rest of their feature.
 //!
 //! Each is a thin adapter from the feature's planner and runner to the driver: the guarantees
 //! (lock, journal, credential check, cancellation) come from [`super::Workspace::run`], so none
@@ -73,14 +75,12 @@ impl Workflow for ReleaseWorkflow {
             plan.repos.len(),
             plan.waves.len()
         ));
-        Releaser::new(
+        Releaser::with_runner(
             ws.config().clone(),
             ws.forge().await?,
             ws.vcs()?.clone(),
-            context.store.clone(),
+            context.runner(),
         )
-        .with_observer(ws.observer().clone())
-        .with_cancel(ws.cancel_token().clone())
         .execute(&plan)
         .await
     }
@@ -148,9 +148,7 @@ impl Workflow for PipelineWorkflow {
                 .map(|r| format!(", resuming run {r}"))
                 .unwrap_or_default()
         ));
-        PipelineRunner::new(context.store.clone())
-            .with_observer(ws.observer().clone())
-            .with_cancel(ws.cancel_token().clone())
+        PipelineRunner::with_runner(context.runner())
             .execute(&plan)
             .await
     }
@@ -186,9 +184,7 @@ impl Workflow for TasksWorkflow {
             // Said whatever the output format: a scheduler's log must show what was continued.
             ws.notice(&crate::tasks::resume_line(context.store.as_ref(), &plan).await?);
         }
-        TaskRunner::new(context.store.clone())
-            .with_observer(ws.observer().clone())
-            .with_cancel(ws.cancel_token().clone())
+        TaskRunner::with_runner(context.runner())
             .execute(&plan)
             .await
     }
