@@ -1,5 +1,5 @@
-//! Stop signals: Ctrl-C and SIGTERM cancel a run the same way. The handler lives in core
-//! ([`orchestrator_core::workspace::signals`]), with the workspace that owns the token; these
-//! names stay for the commands not yet run through a workspace (publish, cascade, mock-forge).
+//! Stop signals. The handler lives in core ([`orchestrator_core::workspace::signals`]), with the
+//! workspace that owns the cancel token; `mock-forge`, which has nothing to journal, only waits
+//! for the first signal through this name.
 
-pub(crate) use orchestrator_core::workspace::signals::{StopSignals, cancel_on_stop_signals};
+pub(crate) use orchestrator_core::workspace::signals::StopSignals;

@@ -65,8 +65,9 @@ pub use workflow::{
     registry_waits, unfinished_refusal,
 };
 pub use status::{
-    STATUS_END, STATUS_START, StatusRow, format_age, issue_body_with_status, parse_issue_ref,
-    status_markdown, status_rows,
+    STATUS_END, STATUS_START, StatusReport, StatusRow, format_age, issue_body_with_status,
+    parse_issue_ref, read_expected, status_markdown, status_report, status_rows,
+    update_status_issue,
 };
 
 use std::collections::BTreeMap;
