@@ -21,11 +21,7 @@ pub(crate) async fn run(global: &Global, args: &RunsArgs) -> anyhow::Result<Exit
     }
 }
 
-async fn list(
-    global: &Global,
-    store: &dyn StateStore,
-    limit: usize,
-) -> anyhow::Result<ExitCode> {
+async fn list(global: &Global, store: &dyn StateStore, limit: usize) -> anyhow::Result<ExitCode> {
     let runs = store.runs(None, None, limit).await?;
     let mut tasks = Vec::with_capacity(runs.len());
     for r in &runs {
@@ -81,11 +77,7 @@ async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn show(
-    global: &Global,
-    store: &dyn StateStore,
-    id: i64,
-) -> anyhow::Result<ExitCode> {
+async fn show(global: &Global, store: &dyn StateStore, id: i64) -> anyhow::Result<ExitCode> {
     let not_found = || Error::invalid_input(format!("no run {id} in the state store"));
     let run = store.run(id).await?.ok_or_else(not_found)?;
     let journal = store.journal(id).await?;

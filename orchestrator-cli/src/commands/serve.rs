@@ -116,13 +116,14 @@ impl CommandHandler {
             _ => {
                 // Coalesced triggers name the same repos: one cascade from the newest covers all.
                 let latest = job.triggers.last().context("a job without a trigger")?;
-                let trigger = publish::parse_dispatch_event(workspace.config(), &latest.to_string())
-                    .map_err(|e| match e {
-                        Error::InvalidInput { message } => {
-                            Error::invalid_input(format!("job {}: {message}", job.id))
-                        }
-                        other => other,
-                    })?;
+                let trigger =
+                    publish::parse_dispatch_event(workspace.config(), &latest.to_string())
+                        .map_err(|e| match e {
+                            Error::InvalidInput { message } => {
+                                Error::invalid_input(format!("job {}: {message}", job.id))
+                            }
+                            other => other,
+                        })?;
                 let push = latest.get("event").and_then(serde_json::Value::as_str) == Some("push");
                 (trigger, push)
             }

@@ -60,14 +60,14 @@ pub use run::{
     PublishReport, Publisher, RecordedPlan, RecordedRun, plan_cascade, plan_key, preflight_publish,
     resumable_plan, resumable_run,
 };
-pub use workflow::{
-    CascadePreview, CascadeRequest, CascadeWorkflow, PublishPreview, PublishRun, PublishWorkflow,
-    registry_waits, unfinished_refusal,
-};
 pub use status::{
     STATUS_END, STATUS_START, StatusReport, StatusRow, format_age, issue_body_with_status,
     parse_issue_ref, read_expected, status_markdown, status_report, status_rows,
     update_status_issue,
+};
+pub use workflow::{
+    CascadePreview, CascadeRequest, CascadeWorkflow, PublishPreview, PublishRun, PublishWorkflow,
+    registry_waits, unfinished_refusal,
 };
 
 use std::collections::BTreeMap;

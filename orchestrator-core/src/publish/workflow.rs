@@ -91,7 +91,8 @@ impl PublishWorkflow {
         let config = workspace.config();
         let rewrites = if run.resumed.is_none() {
             preflight_publish(config, workspace.vcs()?.clone(), &run.plan, false).await?;
-            manifest_rewrites(config, &run.plan).map_err(|failures| Error::Preflight { failures })?
+            manifest_rewrites(config, &run.plan)
+                .map_err(|failures| Error::Preflight { failures })?
         } else {
             Vec::new()
         };
@@ -240,7 +241,11 @@ impl CascadeWorkflow {
     }
 
     /// A new cascade's plan (the clone's manifests, today's nightly tags).
-    async fn plan_new(&self, workspace: &Workspace, trigger: &CascadeTrigger) -> Result<PublishRun> {
+    async fn plan_new(
+        &self,
+        workspace: &Workspace,
+        trigger: &CascadeTrigger,
+    ) -> Result<PublishRun> {
         let (config, vcs) = (workspace.config(), workspace.vcs()?);
         let observed = observe(config, vcs.as_ref(), false).await?;
         let plan = plan_cascade(
@@ -274,7 +279,12 @@ impl Workflow for CascadeWorkflow {
 
     fn validate(&self, workspace: &Workspace) -> Result<()> {
         // A typo in the repo is refused before any state is read.
-        match self.request.trigger.as_ref().and_then(|t| t.repo.as_deref()) {
+        match self
+            .request
+            .trigger
+            .as_ref()
+            .and_then(|t| t.repo.as_deref())
+        {
             Some(repo) => cascade_waves(workspace.config(), Some(repo)).map(|_| ()),
             None => Ok(()),
         }
@@ -317,13 +327,9 @@ impl Workflow for CascadeWorkflow {
         let ws = context.workspace;
         let run = match &self.request.trigger {
             Some(trigger) if self.request.checkout && run.resumed.is_none() => {
-                let moved = checkout_pushed(
-                    ws.config(),
-                    ws.vcs()?.clone(),
-                    &context.runner(),
-                    trigger,
-                )
-                .await?;
+                let moved =
+                    checkout_pushed(ws.config(), ws.vcs()?.clone(), &context.runner(), trigger)
+                        .await?;
                 self.check_sha(ws, trigger).await?;
                 if moved {
                     // The plan read the manifests of the commit before; plan from the pushed one.
@@ -392,13 +398,9 @@ async fn execute(context: &RunContext<'_>, run: PublishRun) -> Result<Option<Pub
 /// already have bumped, beside a run that would stay unfinished (and `running` forever).
 async fn refuse_beside_unfinished(store: &dyn StateStore, kind: &str) -> Result<()> {
     match resumable_run(store, kind).await? {
-        Some(unfinished) => Err(unfinished_refusal(
-            store,
-            kind,
-            unfinished.run,
-            &plan_key(&unfinished.plan),
-        )
-        .await),
+        Some(unfinished) => {
+            Err(unfinished_refusal(store, kind, unfinished.run, &plan_key(&unfinished.plan)).await)
+        }
         None => Ok(()),
     }
 }

@@ -26,9 +26,9 @@ use crate::engine::{CancelToken, EngineOptions, Observer, Plan, PlannedStep, Ste
 use crate::error::{Error, PreflightFailure, Result};
 use crate::forge::{Forge, RepoId, RequestStats};
 use crate::state::{RunId, RunStatus, StateStore};
-use crate::workspace::{JournaledRunner, RunStart, first_unfinished};
 use crate::vcs::Vcs;
 use crate::version::ReleaseVersion;
+use crate::workspace::{JournaledRunner, RunStart, first_unfinished};
 use steps::{PushStep, TagStep, WaitStep};
 
 /// The run kind under which releases are journaled.

@@ -103,9 +103,7 @@ impl JournaledRunner {
                 self.store.set_status(run, RunStatus::Running).await?;
                 Ok(run)
             }
-            RunStart::New { kind, key, params } => {
-                self.store.begin_run(&kind, &key, &params).await
-            }
+            RunStart::New { kind, key, params } => self.store.begin_run(&kind, &key, &params).await,
         }
     }
 
@@ -134,7 +132,7 @@ impl JournaledRunner {
 /// The first step of `ids` (one unit's steps, in order) that did not finish: what stopped the
 /// unit, or `None` when all of its steps that ran are done. Steps absent from the report (not
 /// planned for this unit) are passed over.
-pub fn first_unfinished<'r, I, S>(report: &'r RunReport, ids: I) -> Option<&'r StepReport>
+pub fn first_unfinished<I, S>(report: &RunReport, ids: I) -> Option<&StepReport>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
@@ -217,8 +215,8 @@ mod tests {
         assert_eq!(stopped.id, "b");
 
         // Resumed: the same run, running again, and the done step is not repeated.
-        let start = RunStart::resume_or_new(Some(failed.run_id), "k", || Sample { n: 0 })
-            .expect("start");
+        let start =
+            RunStart::resume_or_new(Some(failed.run_id), "k", || Sample { n: 0 }).expect("start");
         assert_eq!(start, RunStart::Resume(failed.run_id));
         let run = runner.open(start).await.expect("open");
         assert_eq!(run, failed.run_id);

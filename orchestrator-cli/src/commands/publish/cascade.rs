@@ -76,7 +76,10 @@ impl CascadeArgs {
 /// The workspace a cascade runs in (progress on stderr for a terminal).
 pub(crate) fn cascade_workspace(global: &Global) -> anyhow::Result<Workspace> {
     let config = wiring::load_config(global)?;
-    Ok(wiring::workspace(config, global.output == OutputFormat::Human)?)
+    Ok(wiring::workspace(
+        config,
+        global.output == OutputFormat::Human,
+    )?)
 }
 
 pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Result<ExitCode> {
@@ -90,22 +93,7 @@ pub(crate) async fn cascade(global: &Global, args: CascadeArgs) -> anyhow::Resul
     }
     let workflow = CascadeWorkflow { request };
     if args.dry_run {
-        let preview = workflow.preview(&workspace).await?;
-        match global.output {
-            OutputFormat::Human => {
-                println!(
-                    "cascade {}{}: {} repo(s) in {} wave(s)",
-                    preview.trigger.describe(),
-                    if preview.nightly { " (nightly)" } else { "" },
-                    preview.waves.iter().map(Vec::len).sum::<usize>(),
-                    preview.waves.len()
-                );
-                for (i, wave) in preview.waves.iter().enumerate() {
-                    println!("wave {}: {}", i + 1, wave.join(", "));
-                }
-            }
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&preview)?),
-        }
+        render::print_cascade_preview(global, &workflow.preview(&workspace).await?)?;
         return Ok(ExitCode::SUCCESS);
     }
     workspace.cancel_on_stop_signals();

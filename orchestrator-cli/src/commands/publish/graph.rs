@@ -95,4 +95,3 @@ pub(crate) fn ci_snippet(global: &Global, args: &CiSnippetArgs) -> anyhow::Resul
     )?;
     Ok(ExitCode::SUCCESS)
 }
-

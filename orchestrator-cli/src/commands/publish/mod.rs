@@ -101,27 +101,7 @@ pub(crate) async fn publish(global: &Global, args: PublishArgs) -> anyhow::Resul
         }
     }
     if args.dry_run {
-        let preview = workflow.preview(&workspace).await?;
-        match global.output {
-            OutputFormat::Human => {
-                print!("{}", render::render_publish_plan(&preview.run.plan));
-                print!("{}", render::render_rewrites(&preview.rewrites));
-                if !preview.waits.is_empty() {
-                    println!("\nbefore each bump, wait until installable:");
-                    for (repo, versions) in &preview.waits {
-                        println!("  {repo}: {}", versions.join(", "));
-                    }
-                }
-            }
-            OutputFormat::Json => {
-                let mut value = serde_json::to_value(&preview.run.plan)?;
-                if let Some(object) = value.as_object_mut() {
-                    object.insert("manifest_rewrites".into(), serde_json::to_value(&preview.rewrites)?);
-                    object.insert("registry_waits".into(), serde_json::to_value(&preview.waits)?);
-                }
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            }
-        }
+        render::print_publish_preview(global, &workflow.preview(&workspace).await?)?;
         return Ok(ExitCode::SUCCESS);
     }
     workspace.cancel_on_stop_signals();

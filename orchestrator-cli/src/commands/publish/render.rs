@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
-use orchestrator_core::publish::{self, PublishPlan};
+use orchestrator_core::publish::{self, CascadePreview, PublishPlan, PublishPreview};
 
+use crate::args::{Global, OutputFormat};
 use crate::render;
 
 /// One package's row of a result table: name, version, tag, outcome, run (`-` when none). The
@@ -140,4 +141,61 @@ pub(crate) fn render_status(rows: &[publish::StatusRow]) -> String {
         ],
         &table,
     )
+}
+
+/// What `publish --dry-run` prints: the plan, the manifest rewrites, the registry waits.
+pub(crate) fn print_publish_preview(
+    global: &Global,
+    preview: &PublishPreview,
+) -> anyhow::Result<()> {
+    match global.output {
+        OutputFormat::Human => {
+            print!("{}", render_publish_plan(&preview.run.plan));
+            print!("{}", render_rewrites(&preview.rewrites));
+            if !preview.waits.is_empty() {
+                println!("\nbefore each bump, wait until installable:");
+                for (repo, versions) in &preview.waits {
+                    println!("  {repo}: {}", versions.join(", "));
+                }
+            }
+        }
+        OutputFormat::Json => {
+            let mut value = serde_json::to_value(&preview.run.plan)?;
+            if let Some(object) = value.as_object_mut() {
+                object.insert(
+                    "manifest_rewrites".into(),
+                    serde_json::to_value(&preview.rewrites)?,
+                );
+                object.insert(
+                    "registry_waits".into(),
+                    serde_json::to_value(&preview.waits)?,
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+    }
+    Ok(())
+}
+
+/// What `cascade --dry-run` prints: the repos it would build, in waves.
+pub(crate) fn print_cascade_preview(
+    global: &Global,
+    preview: &CascadePreview,
+) -> anyhow::Result<()> {
+    match global.output {
+        OutputFormat::Human => {
+            println!(
+                "cascade {}{}: {} repo(s) in {} wave(s)",
+                preview.trigger.describe(),
+                if preview.nightly { " (nightly)" } else { "" },
+                preview.waves.iter().map(Vec::len).sum::<usize>(),
+                preview.waves.len()
+            );
+            for (i, wave) in preview.waves.iter().enumerate() {
+                println!("wave {}: {}", i + 1, wave.join(", "));
+            }
+        }
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&preview)?),
+    }
+    Ok(())
 }

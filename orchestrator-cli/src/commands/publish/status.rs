@@ -64,7 +64,10 @@ pub(crate) async fn status(global: &Global, args: &StatusArgs) -> anyhow::Result
     let drifted = report.drifted();
     crate::gha::write(
         &[
-            ("status", if drifted.is_empty() { "ok" } else { "drift" }.to_owned()),
+            (
+                "status",
+                if drifted.is_empty() { "ok" } else { "drift" }.to_owned(),
+            ),
             ("drifted", drifted.join(",")),
         ],
         Some(&format!("## Ecosystem status\n\n{}\n", report.markdown)),
