@@ -108,25 +108,21 @@ pub struct PipelineRunner {
 impl PipelineRunner {
     /// A runner journaling to `store`.
     pub fn new(store: Arc<dyn StateStore>) -> Self {
-        Self::with_runner(JournaledRunner::new(store))
-    }
-
-    /// A runner journaling through `runner` (a session's:
-    /// [`crate::workspace::RunContext::runner`]).
-    pub fn with_runner(runner: JournaledRunner) -> Self {
-        Self { runner }
+        Self {
+            runner: JournaledRunner::new(store),
+        }
     }
 
     /// Sends progress (and every line of step output) to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.runner = self.runner.with_observer(observer);
+        self.runner.observer = observer;
         self
     }
 
     /// Stops when `cancel` is cancelled: the running step gets SIGTERM, then SIGKILL after the
     /// pipeline's grace period.
     pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.runner = self.runner.with_cancel(cancel);
+        self.runner.cancel = cancel;
         self
     }
 

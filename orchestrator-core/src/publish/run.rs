@@ -278,34 +278,23 @@ impl Publisher {
         vcs: Arc<dyn Vcs>,
         store: Arc<dyn StateStore>,
     ) -> Self {
-        Self::with_runner(config, forge, vcs, JournaledRunner::new(store))
-    }
-
-    /// A publisher journaling through `runner` (a session's:
-    /// [`crate::workspace::RunContext::runner`]).
-    pub fn with_runner(
-        config: Arc<Config>,
-        forge: Arc<dyn Forge>,
-        vcs: Arc<dyn Vcs>,
-        runner: JournaledRunner,
-    ) -> Self {
         Self {
             config,
             forge,
             vcs,
-            runner,
+            runner: JournaledRunner::new(store),
         }
     }
 
     /// Sends progress to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.runner = self.runner.with_observer(observer);
+        self.runner.observer = observer;
         self
     }
 
     /// Stops when `cancel` is cancelled.
     pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.runner = self.runner.with_cancel(cancel);
+        self.runner.cancel = cancel;
         self
     }
 

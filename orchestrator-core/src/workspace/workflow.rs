@@ -84,9 +84,11 @@ impl RunContext<'_> {
     /// The engine scaffolding for this run: journals into the session's store, reports to the
     /// workspace's observer, stops on its cancel token.
     pub fn runner(&self) -> super::JournaledRunner {
-        super::JournaledRunner::new(self.store.clone())
-            .with_observer(self.workspace.observer().clone())
-            .with_cancel(self.workspace.cancel_token().clone())
+        super::JournaledRunner {
+            store: self.store.clone(),
+            observer: self.workspace.observer().clone(),
+            cancel: self.workspace.cancel_token().clone(),
+        }
     }
 }
 

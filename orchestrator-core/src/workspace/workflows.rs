@@ -75,12 +75,14 @@ impl Workflow for ReleaseWorkflow {
             plan.repos.len(),
             plan.waves.len()
         ));
-        Releaser::with_runner(
+        Releaser::new(
             ws.config().clone(),
             ws.forge().await?,
             ws.vcs()?.clone(),
-            context.runner(),
+            context.store.clone(),
         )
+        .with_observer(ws.observer().clone())
+        .with_cancel(ws.cancel_token().clone())
         .execute(&plan)
         .await
     }
@@ -148,7 +150,9 @@ impl Workflow for PipelineWorkflow {
                 .map(|r| format!(", resuming run {r}"))
                 .unwrap_or_default()
         ));
-        PipelineRunner::with_runner(context.runner())
+        PipelineRunner::new(context.store.clone())
+            .with_observer(ws.observer().clone())
+            .with_cancel(ws.cancel_token().clone())
             .execute(&plan)
             .await
     }
@@ -184,7 +188,9 @@ impl Workflow for TasksWorkflow {
             // Said whatever the output format: a scheduler's log must show what was continued.
             ws.notice(&crate::tasks::resume_line(context.store.as_ref(), &plan).await?);
         }
-        TaskRunner::with_runner(context.runner())
+        TaskRunner::new(context.store.clone())
+            .with_observer(ws.observer().clone())
+            .with_cancel(ws.cancel_token().clone())
             .execute(&plan)
             .await
     }
