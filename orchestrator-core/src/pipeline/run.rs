@@ -170,16 +170,13 @@ impl PipelineRunner {
             steps: plan.selected().map(|s| s.decision.name.clone()).collect(),
             flow: Some(plan.steps.iter().map(|s| s.decision.name.clone()).collect()),
         })?;
+        let options = EngineOptions {
+            concurrency: 1,
+            mode: plan.mode,
+        };
         let report = self
             .runner
-            .open_and_run(
-                start,
-                &engine_plan,
-                EngineOptions {
-                    concurrency: 1,
-                    mode: plan.mode,
-                },
-            )
+            .open_and_run(start, &engine_plan, options)
             .await?;
         let steps = plan
             .selected()

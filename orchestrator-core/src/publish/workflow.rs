@@ -277,17 +277,8 @@ impl Workflow for CascadeWorkflow {
         CASCADE_RUN_KIND.to_owned()
     }
 
-    fn validate(&self, workspace: &Workspace) -> Result<()> {
-        // A typo in the repo is refused before any state is read.
-        match self
-            .request
-            .trigger
-            .as_ref()
-            .and_then(|t| t.repo.as_deref())
-        {
-            Some(repo) => cascade_waves(workspace.config(), Some(repo)).map(|_| ()),
-            None => Ok(()),
-        }
+    fn probe(&self, run: &PublishRun) -> Option<(RepoId, String)> {
+        probe(run)
     }
 
     async fn plan(&self, workspace: &Workspace, store: &dyn StateStore) -> Result<PublishRun> {
@@ -313,10 +304,6 @@ impl Workflow for CascadeWorkflow {
             refuse_beside_unfinished(store, CASCADE_RUN_KIND).await?;
         }
         self.plan_new(workspace, trigger).await
-    }
-
-    fn probe(&self, run: &PublishRun) -> Option<(RepoId, String)> {
-        probe(run)
     }
 
     async fn execute(

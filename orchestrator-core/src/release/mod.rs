@@ -394,16 +394,13 @@ impl Releaser {
             only: request.only.clone(),
             repos: plan.repos.iter().map(|r| r.name.clone()).collect(),
         })?;
+        let options = EngineOptions {
+            concurrency: plan.concurrency,
+            ..EngineOptions::default()
+        };
         let report = self
             .runner
-            .open_and_run(
-                start,
-                &engine_plan,
-                EngineOptions {
-                    concurrency: plan.concurrency,
-                    ..EngineOptions::default()
-                },
-            )
+            .open_and_run(start, &engine_plan, options)
             .await?;
         let run = report.run_id;
 
