@@ -2,11 +2,13 @@
 //! does, without the CLI.
 //!
 //! Two npm packages in real git repos with bare origins (`@acme/core`; `@acme/app`, which depends
-//! on it) are published with a minor bump: the planner computes the versions and waves, the
-//! `Publisher` rewrites `package.json` (the dependent's requirement too), commits, tags, pushes,
-//! waits for the release the in-memory forge's simulated CI builds, writes release notes, and
-//! records the set in `versions.toml`. Then the monitor compares the forge with that manifest and
-//! keeps its table in a tracking issue, leaving the issue's own text alone. No network, no token.
+//! on it) are published with a minor bump through a `Workspace` (the lock, the journal, the
+//! credential check, as the CLI has them): `PublishWorkflow::preview` is the dry run, and
+//! `Workspace::run` rewrites `package.json` (the dependent's requirement too), commits, tags,
+//! pushes, waits for the release the in-memory forge's simulated CI builds, writes release notes,
+//! and records the set in `versions.toml`. Then the monitor compares the forge with that manifest
+//! and keeps its table in a tracking issue, leaving the issue's own text alone. No network, no
+//! token.
 //!
 //! ```text
 //! cargo run -p orchestrator-examples --example publish_and_monitor
@@ -15,10 +17,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use orchestrator_core::config::Config;
 use orchestrator_core::forge::{CiSimulation, Forge, InMemoryForge, RepoId};
-use orchestrator_core::publish::{self, BumpRequest, PackageOutcome, PublishRequest, Publisher};
-use orchestrator_core::state::{MemoryStateStore, now_ms};
+use orchestrator_core::publish::{
+    self, BumpRequest, PackageOutcome, PublishRequest, PublishWorkflow,
+};
+use orchestrator_core::state::now_ms;
+use orchestrator_core::workspace::{Outcome, Workspace};
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::{Sandbox, git};
 
@@ -76,40 +82,45 @@ async fn main() -> anyhow::Result<()> {
     );
     let forge = InMemoryForge::with_ci(ci);
 
-    // 3. Plan: versions, reasons and waves, from the clones alone (read-only).
-    let vcs = GixVcs::new();
-    let observed = publish::observe(&config, &vcs, true).await?;
-    let plan = publish::plan_publish(&config, &PublishRequest::new(BumpRequest::Minor), &observed)?;
-    for p in &plan.packages {
+    // 3. The session: the workspace lock, the journal (SQLite in the state directory), the
+    //    credential check and cancellation, as the CLI has them.
+    let workspace = Workspace::builder((*config).clone())
+        .state_dir(root.join(".orchestrator"))?
+        .vcs(Arc::new(GixVcs::new()))
+        .forge(Arc::new(forge.clone()))
+        .build();
+    let mut request = PublishRequest::new(BumpRequest::Minor);
+    request.resume = true; // a crashed earlier attempt would be continued, not refused
+    let workflow = PublishWorkflow {
+        request: Some(request),
+    };
+
+    // 4. The dry run: versions, reasons and waves after the same preflight a run makes.
+    let preview = workflow.preview(&workspace).await?;
+    for p in &preview.run.plan.packages {
         println!(
             "plan: {} {} -> {} ({})",
             p.name, p.current, p.next, p.reason
         );
     }
 
-    // 4. Publish for real, journaled (a `SqliteStateStore` would make it resumable across
-    //    processes).
-    let publisher = Publisher::new(
-        config.clone(),
-        Arc::new(forge.clone()),
-        Arc::new(GixVcs::new()),
-        Arc::new(MemoryStateStore::default()),
-    );
-    let report = publisher.execute(&plan).await?;
+    // 5. Publish for real: locked, checked, journaled.
+    let finished = workspace.run(&workflow).await?;
+    let report = finished.report.context("something to publish")?;
     for p in &report.packages {
         println!("published: {} {} {}", p.name, p.tag, p.outcome.as_str());
     }
     anyhow::ensure!(
-        report.with_outcome(PackageOutcome::Released).len() == 2,
+        finished.outcome == Outcome::Succeeded
+            && report.with_outcome(PackageOutcome::Released).len() == 2,
         "both packages are released: {report:?}"
     );
     let app = std::fs::read_to_string(root.join("app/package.json"))?;
     anyhow::ensure!(app.contains("\"@acme/core\": \"^1.1.0\""), "{app}");
 
-    // 5. The monitor: the forge against versions.toml, kept in a tracking issue's body.
-    let expected =
-        publish::read_coordination(&std::fs::read_to_string(&config.publish.coordination)?)?;
-    let rows = publish::status_rows(&config, Arc::new(forge.clone()), &expected, now_ms()).await?;
+    // 6. The monitor: the forge against versions.toml, kept in a tracking issue's body (a read-only
+    //    report with one idempotent edit: no lock, so it keeps reporting during a release).
+    let status = publish::status_report(&config, Arc::new(forge.clone()), now_ms()).await?;
     let tracker = RepoId::new("acme", "releases");
     let issue = forge
         .create_issue(
@@ -118,15 +129,10 @@ async fn main() -> anyhow::Result<()> {
             "Kept up to date by the release bot.\n",
         )
         .await?;
-    let table = publish::status_markdown(&rows);
-    if let Some(body) = publish::issue_body_with_status(&issue.body, &table, "now") {
-        forge
-            .update_issue_body(&tracker, issue.number, &body)
-            .await?;
-    }
+    publish::update_status_issue(&forge, &tracker, issue.number, &status).await?;
     let body = forge.issue(&tracker, issue.number).await?.body;
     println!("\n{body}");
-    anyhow::ensure!(rows.iter().all(|r| r.drift.is_none()), "no drift: {rows:?}");
+    anyhow::ensure!(status.drifted().is_empty(), "no drift: {:?}", status.rows);
     anyhow::ensure!(body.starts_with("Kept up to date by the release bot."));
     Ok(())
 }

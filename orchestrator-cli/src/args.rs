@@ -299,3 +299,11 @@ pub(crate) enum ConfigCommand {
     /// Validate the config and show the repos in release order; touches nothing.
     Check,
 }
+
+/// A comma-separated list flag's names, trimmed, without empty ones (`--only a, b,`).
+pub(crate) fn names(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}

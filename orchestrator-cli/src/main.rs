@@ -24,7 +24,6 @@ mod help;
 mod output;
 mod progress;
 mod render;
-mod signals;
 mod summaries;
 mod wiring;
 

@@ -1,4 +1,7 @@
-//! Builds the library's backends from the config and the environment.
+//! Builds the library's backends from the config and the environment: the config file, the
+//! state directory, and the [`Workspace`] every command runs through (gix clones, GitHub through
+//! octocrab, progress on stderr, the reliability harness's fault injection). No policy lives
+//! here: locking, credentials, resume and cancellation are the workspace's.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -9,7 +12,6 @@ use orchestrator_core::config::Config;
 use orchestrator_core::forge::Forge;
 use orchestrator_core::secret::SecretString;
 use orchestrator_core::state::StateStore;
-use orchestrator_core::vcs::Vcs;
 use orchestrator_core::workspace::{ForgeConnector, Workspace, WorkspaceBuilder};
 use orchestrator_git::GixVcs;
 use orchestrator_github::GitHubForge;
@@ -64,15 +66,6 @@ pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
         config.forge.api_url = Some(url);
     }
     Ok(config)
-}
-
-/// Takes the workspace lock in `state_dir` for `holder` (for commands not yet run through a
-/// [`Workspace`]: publish and cascade). A takeover from a killed run is said on stderr.
-pub(crate) fn lock_workspace(
-    state_dir: &std::path::Path,
-    holder: &str,
-) -> Result<orchestrator_core::state::WorkspaceLock, Error> {
-    orchestrator_core::workspace::lock_workspace(state_dir, holder, &notices())
 }
 
 /// Operator notices go to stderr as they are (whatever the output format).
@@ -150,27 +143,6 @@ pub(crate) fn load_optional_config(global: &Global) -> Result<Option<Config>, Er
         }
     }
     load_config(global).map(Some)
-}
-
-/// The state store for publish and cascade (not yet run through a [`Workspace`]): SQLite in the
-/// state directory, or the PostgreSQL database of `ORCHESTRATOR_STATE_URL` / `[state] url`, opened
-/// by core's one opener ([`orchestrator_core::workspace::open_state`]); read-only for a dry run
-/// (never created), else writable, with the reliability harness's fault injection.
-pub(crate) async fn open_store(
-    config: &Config,
-    dry_run: bool,
-) -> anyhow::Result<Arc<dyn StateStore>> {
-    let store = orchestrator_core::workspace::open_state(
-        config,
-        &state_dir(config),
-        dry_run,
-        &orchestrator_core::workspace::command_name(),
-    )
-    .await?;
-    if dry_run {
-        return Ok(store);
-    }
-    Ok(fault_injection(store)?)
 }
 
 /// `store`, wrapped by the fault injection [`KILL_AT_JOURNAL_WRITE`] asks for.
@@ -251,24 +223,7 @@ mod crash {
     }
 }
 
-/// The forge the config asks for (publish and cascade; every other command asks its
-/// [`Workspace`]).
-pub(crate) async fn forge(config: &Config, _vcs: &dyn Vcs) -> Result<Arc<dyn Forge>, Error> {
-    workspace(config.clone(), false)?.forge().await
-}
-
 /// The forge as messages name it: its API URL without any `user:password@`, or the simulation.
 pub(crate) fn forge_label(config: &Config) -> String {
     orchestrator_core::workspace::forge_label(config)
-}
-
-/// One cheap read of `repo` before anything changes (publish and cascade); see
-/// [`Workspace::check_forge`].
-pub(crate) async fn check_forge(
-    forge: &dyn Forge,
-    config: &Config,
-    repo: &orchestrator_core::forge::RepoId,
-    tag: &str,
-) -> anyhow::Result<()> {
-    Ok(orchestrator_core::workspace::check_forge(forge, config, repo, tag).await?)
 }

@@ -14,11 +14,13 @@ use orchestrator_core::forge::{
     WorkflowRunStatus, WorkflowSimulation,
 };
 use orchestrator_core::publish::{
-    self, BumpRequest, PackageOutcome, PublishOptions, PublishPlan, PublishRequest, Publisher,
+    self, BumpRequest, CHECKOUT_RUN_KIND, CascadeRequest, CascadeTrigger, CascadeWorkflow,
+    PackageOutcome, PublishOptions, PublishPlan, PublishRequest, Publisher,
 };
 use orchestrator_core::state::{
     FaultyStateStore, JournalEntry, JournalRecord, MemoryStateStore, RunStatus, StateStore,
 };
+use orchestrator_core::workspace::{Outcome, Workspace};
 use orchestrator_git::GixVcs;
 use orchestrator_git::sandbox::{Sandbox, git};
 
@@ -725,6 +727,77 @@ fn cli_cascade_keeps_range_styles_and_unrelated_coordination_entries() {
     assert_eq!(back["tail"].requires, vec!["top=1.0.1"]);
     assert_eq!(back["right"].requires, vec!["base=1.0.0"]);
     assert!(written.contains(solo), "{written}");
+}
+
+/// A push's cascade, as `serve` runs it through the library: a clone that has not pulled the
+/// pushed commit is fetched and fast-forwarded to it in a journaled `checkout` run, and the
+/// cascade releases from that commit. Without `checkout` the same request is refused (the
+/// clone is not at the event's commit) before any state is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_cascade_checks_out_the_pushed_commit_first() {
+    let world = World::new(
+        "tag",
+        "\n[forge.simulate]\nci_delay = \"30ms\"\nasset_interval = \"10ms\"\n",
+    );
+    // Someone pushes to left's origin; the clone has not pulled it.
+    let before = world.git("left", &["rev-parse", "HEAD"]).trim().to_owned();
+    std::fs::write(world.dir.path().join("left/README.md"), "pushed\n").expect("write");
+    world.git("left", &["add", "README.md"]);
+    world.git("left", &["commit", "-q", "-m", "docs: a readme"]);
+    world.git("left", &["push", "-q", "origin", "main"]);
+    let pushed = world.git("left", &["rev-parse", "HEAD"]).trim().to_owned();
+    world.git("left", &["reset", "-q", "--hard", &before]);
+    let state = world.dir.path().join("state");
+    let workspace = Workspace::builder((*world.config).clone())
+        .state_dir(&state)
+        .expect("state dir")
+        .vcs(Arc::new(GixVcs::new()))
+        .build();
+    let push = |checkout| CascadeWorkflow {
+        request: CascadeRequest {
+            trigger: Some(CascadeTrigger {
+                repo: Some("left".into()),
+                git_ref: Some("refs/heads/main".into()),
+                sha: Some(pushed.clone()),
+                event_type: Some("push".into()),
+            }),
+            checkout,
+            ..CascadeRequest::default()
+        },
+    };
+
+    let refused = workspace
+        .run(&push(false))
+        .await
+        .expect_err("the clone is not at the pushed commit")
+        .to_string();
+    assert!(refused.contains("is not HEAD of left"), "{refused}");
+    assert!(!state.exists(), "a refused cascade writes no state");
+
+    let finished = workspace.run(&push(true)).await.expect("cascades");
+    assert_eq!(
+        finished.outcome,
+        Outcome::Succeeded,
+        "{:#?}",
+        finished.report
+    );
+    let report = finished.report.expect("something to cascade");
+    assert_eq!(
+        report.with_outcome(PackageOutcome::Released),
+        ["left", "top", "tail"]
+    );
+    // left's release commit (its bump) sits on the pushed commit.
+    assert_eq!(world.git("left", &["rev-parse", "v1.0.1^"]).trim(), pushed);
+    let store = workspace.read_only_store().await.expect("store");
+    let checkouts = store
+        .runs(Some(CHECKOUT_RUN_KIND), None, 10)
+        .await
+        .expect("runs");
+    assert_eq!(checkouts.len(), 1, "{checkouts:#?}");
+    assert_eq!(checkouts[0].status, RunStatus::Succeeded);
+    assert_eq!(checkouts[0].key, format!("left@{pushed}"));
+    let journal = store.journal(checkouts[0].id).await.expect("journal");
+    at(&journal, "succeeded", "checkout:left");
 }
 
 /// Runs the real binary in the world's directory.

@@ -320,6 +320,47 @@ fn a_job_accepted_before_a_sigkill_runs_once_after_the_restart() {
     assert!(!page.contains(SECRET));
 }
 
+/// Issue 16: a push the service's clone has not pulled yet is not refused (the clone's HEAD is
+/// another commit): the cascade job fetches and fast-forwards the clone to the pushed commit,
+/// journaled as a `checkout` run, and releases from it.
+#[test]
+fn a_push_ahead_of_the_clone_is_checked_out_before_the_cascade() {
+    let dir = workspace();
+    let clone = dir.path().join("base");
+    let before = head(dir.path(), "base");
+    std::fs::write(clone.join("NOTES.md"), "pushed\n").expect("write");
+    git(&clone, &["add", "NOTES.md"]).expect("add");
+    git(&clone, &["commit", "-q", "-m", "docs: notes"]).expect("commit");
+    git(&clone, &["push", "-q", "origin", "main"]).expect("push");
+    let pushed = head(dir.path(), "base");
+    git(&clone, &["reset", "-q", "--hard", &before]).expect("reset");
+
+    let serve = Serve::start(dir.path(), &[], "serve.log");
+    let (status, body) = serve.deliver("push", "delivery-1", &push("base", &pushed));
+    assert_eq!(status, 202, "{body}");
+    serve.wait_for_metric(
+        "orchestrator_jobs{state=\"succeeded\"} 1",
+        &dir.path().join("serve.log"),
+    );
+    // base's release commit (its bump) sits on the pushed commit.
+    let released = git(&clone, &["rev-parse", "v1.0.1^"]).expect("tag");
+    assert_eq!(released.trim(), pushed);
+    let runs = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(dir.path())
+        .args(["--output", "json", "runs"])
+        .output()
+        .expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("json");
+    let checkout = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|r| r["kind"] == "checkout")
+        .expect("a checkout run");
+    assert_eq!(checkout["status"], "succeeded", "{runs:#}");
+    assert_eq!(checkout["key"], format!("base@{pushed}"));
+}
+
 /// Issue 17: a replica killed while it runs a job leaves it to another replica on the same
 /// queue, which takes it when the lease expires and resumes the run from the journal: every
 /// repo is released once, and the job succeeds on its second attempt.

@@ -147,3 +147,21 @@ pub(crate) fn checkout_new_branch(path: &Path, branch: &str, start: &str) -> Res
     )?;
     Ok(())
 }
+
+/// Moves the checked-out branch forward to `commit` and updates the work tree
+/// (`git merge --ff-only`, which never creates a commit). A detached HEAD is refused: the move
+/// is meant for a release branch, and a detached clone has none to move.
+pub(crate) fn fast_forward(path: &Path, commit: &str) -> Result<()> {
+    check_arg("commit", commit)?;
+    match read::head(path)? {
+        Head::Branch { .. } => {}
+        other => {
+            return Err(Error::invalid_input(format!(
+                "{}: cannot fast-forward to {commit}: HEAD is not on a branch ({other:?})",
+                path.display()
+            )));
+        }
+    }
+    cli::run(path, ["merge", "--ff-only", "--quiet", commit])?;
+    Ok(())
+}

@@ -137,6 +137,11 @@ impl Vcs for GixVcs {
         .await
     }
 
+    async fn fast_forward(&self, path: &Path, commit: &str) -> Result<()> {
+        let commit = commit.to_owned();
+        blocking(path, move |path| commit::fast_forward(path, &commit)).await
+    }
+
     async fn push_branch(&self, path: &Path, remote: &str, branch: &str) -> Result<()> {
         let (remote, branch) = (remote.to_owned(), branch.to_owned());
         blocking(path, move |path| {

@@ -15,12 +15,7 @@ use crate::{render, wiring};
 fn request(args: &ReleaseArgs) -> Result<ReleaseRequest, Error> {
     Ok(ReleaseRequest {
         version: ReleaseVersion::parse(&args.version)?,
-        only: args
-            .only
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        only: crate::args::names(&args.only),
         resume: args.resume,
         concurrency: args.concurrency.map(usize::from),
     })
@@ -64,15 +59,4 @@ pub(crate) async fn release(
     }
     crate::summaries::release(&report);
     Ok(ExitCode::from(finished.outcome.exit_code()))
-}
-
-/// One cheap read before anything changes (publish and cascade); see
-/// [`orchestrator_core::workspace::check_forge`].
-pub(crate) async fn check_credentials(
-    forge: &dyn orchestrator_core::forge::Forge,
-    config: &orchestrator_core::config::Config,
-    repo: &orchestrator_core::forge::RepoId,
-    tag: &str,
-) -> anyhow::Result<()> {
-    wiring::check_forge(forge, config, repo, tag).await
 }

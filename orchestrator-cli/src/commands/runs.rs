@@ -6,52 +6,30 @@
 use std::process::ExitCode;
 
 use orchestrator_core::Error;
-use std::sync::Arc;
-
-use orchestrator_core::state::{Holder, PgStateStore, SqliteStateStore, StateStore};
+use orchestrator_core::state::StateStore;
 
 use crate::args::{Global, OutputFormat, RunsArgs, RunsCommand};
 use crate::{render, wiring};
 
 pub(crate) async fn run(global: &Global, args: &RunsArgs) -> anyhow::Result<ExitCode> {
     let config = wiring::load_config(global)?;
-    let store: Option<Arc<dyn StateStore>> = match config.state.effective_url()? {
-        Some(url) => PgStateStore::connect_read_only(&url)
-            .await?
-            .map(|s| Arc::new(s) as Arc<dyn StateStore>),
-        None => {
-            let db = wiring::state_dir(&config).join("state.db");
-            if db.exists() {
-                Some(Arc::new(SqliteStateStore::open_read_only(&db)?))
-            } else {
-                None
-            }
-        }
-    };
-    let store = store.as_deref();
+    // Read-only: never creates the state directory; a store that does not exist yet reads empty.
+    let store = wiring::workspace(config, false)?.read_only_store().await?;
     match args.command {
-        None | Some(RunsCommand::List) => list(global, store, args.limit).await,
-        Some(RunsCommand::Show { id }) => show(global, store, id).await,
+        None | Some(RunsCommand::List) => list(global, store.as_ref(), args.limit).await,
+        Some(RunsCommand::Show { id }) => show(global, store.as_ref(), id).await,
     }
 }
 
-async fn list(
-    global: &Global,
-    store: Option<&dyn StateStore>,
-    limit: usize,
-) -> anyhow::Result<ExitCode> {
-    let runs = match store {
-        Some(s) => s.runs(None, None, limit).await?,
-        None => Vec::new(),
-    };
+async fn list(global: &Global, store: &dyn StateStore, limit: usize) -> anyhow::Result<ExitCode> {
+    let runs = store.runs(None, None, limit).await?;
     let mut tasks = Vec::with_capacity(runs.len());
     for r in &runs {
-        tasks.push(match store {
-            // Each task's current record: a resumed run lists a re-run task once.
-            Some(s) if r.kind == orchestrator_core::tasks::RUN_KIND => {
-                orchestrator_core::tasks::current_records(s.task_records(Some(r.id), 10_000).await?)
-            }
-            _ => Vec::new(),
+        // Each task's current record: a resumed run lists a re-run task once.
+        tasks.push(if r.kind == orchestrator_core::tasks::RUN_KIND {
+            orchestrator_core::tasks::current_records(store.task_records(Some(r.id), 10_000).await?)
+        } else {
+            Vec::new()
         });
     }
     match global.output {
@@ -99,13 +77,8 @@ async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn show(
-    global: &Global,
-    store: Option<&dyn StateStore>,
-    id: i64,
-) -> anyhow::Result<ExitCode> {
+async fn show(global: &Global, store: &dyn StateStore, id: i64) -> anyhow::Result<ExitCode> {
     let not_found = || Error::invalid_input(format!("no run {id} in the state store"));
-    let store = store.ok_or_else(not_found)?;
     let run = store.run(id).await?.ok_or_else(not_found)?;
     let journal = store.journal(id).await?;
     // Every record, superseded ones included: a resumed run's whole story.
@@ -161,49 +134,4 @@ async fn show(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `publish --abandon RUN` / `cascade --abandon RUN`: gives up an unfinished run of `kind` for
-/// good, under the workspace lock, recording it in the run's journal.
-pub(crate) async fn abandon(global: &Global, kind: &str, run: i64) -> anyhow::Result<()> {
-    let config = wiring::load_config(global)?;
-    let _lock = wiring::lock_workspace(&wiring::state_dir(&config), &format!("{kind} --abandon"))?;
-    let store = wiring::open_store(&config, false).await?;
-    let summary = store
-        .run(run)
-        .await?
-        .ok_or_else(|| Error::invalid_input(format!("--abandon {run}: no run {run}")))?;
-    if summary.kind != kind {
-        return Err(Error::invalid_input(format!(
-            "--abandon {run}: run {run} is a {}, not a {kind}",
-            summary.kind
-        ))
-        .into());
-    }
-    let summary = store
-        .abandon(run, &Holder::current(format!("{kind} --abandon {run}")))
-        .await?;
-    eprintln!(
-        "abandoned {kind} run {run} ({}); its journal records it and --resume will not continue it",
-        summary.key
-    );
-    Ok(())
-}
-
-/// The refusal to start a run of `kind` beside unfinished run `run`: one line naming it, its
-/// state, and both ways out (exit 2, nothing changed).
-pub(crate) async fn unfinished_refusal(
-    store: &dyn StateStore,
-    kind: &str,
-    run: i64,
-    what: &str,
-) -> Error {
-    let status = match store.run(run).await {
-        Ok(Some(summary)) => summary.status.to_string(),
-        _ => "unfinished".into(),
-    };
-    Error::invalid_input(format!(
-        "{kind} run {run} ({what}) is {status} and did not finish: `{kind} --resume` finishes it, \
-         `{kind} --abandon {run}` gives it up (recorded in its journal) so a new {kind} can start"
-    ))
 }

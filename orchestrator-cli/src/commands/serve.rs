@@ -1,9 +1,10 @@
 //! `orchestrator serve`: wires the service of `orchestrator-serve` to this binary's commands.
 //!
 //! The library owns intake, queue, workers, probes and dashboard; this module only supplies the
-//! job handler, which runs a job as the very command a workflow would (`cascade --event-file`,
-//! `cascade --all --nightly`, `pr-command --event-file`), in process, so a job obeys the same
-//! trust rules, lock and journal as the command, and resumes with `--resume` on a later attempt.
+//! job handler, which runs a job through the same driver entry point as the command a workflow
+//! would run (a cascade is core's `CascadeWorkflow`, a comment is `pr-command --event-file`),
+//! in process, so a job obeys the same trust rules, lock and journal as the command, and
+//! resumes on a later attempt.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use clap::{Args, Parser};
 use orchestrator_core::Error;
+use orchestrator_core::publish::{self, CascadeRequest, CascadeTrigger, CascadeWorkflow};
 use orchestrator_serve::cron::Schedule;
 use orchestrator_serve::dashboard::StoreDashboard;
 use orchestrator_serve::queue::{Job, JobKind, JobQueue, SqliteJobQueue};
@@ -26,7 +28,6 @@ use tokio::sync::watch;
 
 use crate::args::Global;
 use crate::commands::pr_command::PrCommandArgs;
-use crate::commands::publish::CascadeArgs;
 use crate::wiring;
 
 /// `orchestrator serve`.
@@ -101,34 +102,55 @@ impl CommandHandler {
         Ok(path)
     }
 
-    async fn cascade(&self, job: &Job) -> anyhow::Result<ExitCode> {
-        let resume = job.attempts > 1;
-        let args = match job.kind {
-            JobKind::Nightly => CascadeArgs {
-                from: None,
-                all: true,
-                event_file: None,
-                nightly: true,
-                dry_run: false,
-                resume,
-                abandon: None,
-            },
+    /// A cascade job through core's [`CascadeWorkflow`], the driver entry point the `cascade`
+    /// command uses: the same lock, journal and resume. A push's cascade first brings the clone
+    /// to the pushed commit (a journaled fetch and fast-forward): this service owns its clones.
+    async fn cascade(
+        &self,
+        job: &Job,
+        shutdown: &watch::Receiver<bool>,
+    ) -> anyhow::Result<ExitCode> {
+        let workspace = crate::commands::publish::cascade_workspace(&self.global)?;
+        let (trigger, checkout) = match job.kind {
+            JobKind::Nightly => (CascadeTrigger::all(), false),
             _ => {
                 // Coalesced triggers name the same repos: one cascade from the newest covers all.
                 let latest = job.triggers.last().context("a job without a trigger")?;
-                let file = self.event_file(job, 0, latest)?;
-                CascadeArgs {
-                    from: None,
-                    all: false,
-                    event_file: Some(file),
-                    nightly: false,
-                    dry_run: false,
-                    resume,
-                    abandon: None,
-                }
+                let trigger =
+                    publish::parse_dispatch_event(workspace.config(), &latest.to_string())
+                        .map_err(|e| match e {
+                            Error::InvalidInput { message } => {
+                                Error::invalid_input(format!("job {}: {message}", job.id))
+                            }
+                            other => other,
+                        })?;
+                let push = latest.get("event").and_then(serde_json::Value::as_str) == Some("push");
+                (trigger, push)
             }
         };
-        crate::commands::publish::cascade(&self.global, args).await
+        let workflow = CascadeWorkflow {
+            request: CascadeRequest {
+                trigger: Some(trigger),
+                source: None,
+                nightly: job.kind == JobKind::Nightly,
+                resume: job.attempts > 1,
+                checkout,
+            },
+        };
+        // The service's shutdown stops the job as a signal stops the command: its steps are
+        // stopped and journaled as interrupted, and a later attempt resumes.
+        workspace.cancel_on_stop_signals();
+        let cancel = workspace.cancel_token().clone();
+        let mut stopping = shutdown.clone();
+        let watcher = tokio::spawn(async move {
+            if stopping.wait_for(|stop| *stop).await.is_ok() {
+                cancel.cancel();
+            }
+        });
+        let finished = workspace.run(&workflow).await;
+        watcher.abort();
+        let kind = publish::CASCADE_RUN_KIND;
+        crate::commands::publish::print_report(&self.global, &workspace, kind, finished?)
     }
 
     async fn pr_commands(&self, job: &Job) -> anyhow::Result<ExitCode> {
@@ -173,7 +195,7 @@ impl JobHandler for CommandHandler {
         // SIGTERM reaches the running command's own signal handling: it stops its steps and
         // journals them as interrupted; the worker then gives the job back.
         let outcome = match job.kind {
-            JobKind::Cascade | JobKind::Nightly => self.cascade(job).await,
+            JobKind::Cascade | JobKind::Nightly => self.cascade(job, &shutdown).await,
             JobKind::PrCommand => self.pr_commands(job).await,
         };
         for n in 0..job.triggers.len() {

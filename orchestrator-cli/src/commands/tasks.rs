@@ -14,12 +14,7 @@ pub(crate) async fn run(global: &Global, args: TasksArgs) -> anyhow::Result<Exit
     let config = wiring::load_config(global)?;
     let request = TasksRequest {
         list: args.list.clone(),
-        skip: args
-            .skip
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        skip: crate::args::names(&args.skip),
         resume: args.resume,
     };
     let workspace = wiring::workspace(config, global.output == OutputFormat::Human)?;

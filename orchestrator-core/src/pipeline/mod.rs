@@ -4,7 +4,7 @@
 //! [`plan_pipeline`] loads the env layers ([`env::resolve_env`]), decides every step of the flow
 //! ([`plan::select_steps`], pure) and checks that each selected program exists, changing nothing:
 //! that is `--dry-run`, and every problem it finds is bad input (exit 2) before anything runs.
-//! [`PipelineRunner::execute`] runs the selected steps one after another on the [`Engine`],
+//! [`PipelineRunner::execute`] runs the selected steps one after another on the engine,
 //! journaled under run kind [`RUN_KIND`] and the pipeline's name, so `--resume` starts at the
 //! first step that did not finish.
 
@@ -40,10 +40,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::engine::{
-    CancelToken, Engine, EngineOptions, Mode, Observer, Plan, PlannedStep, SilentObserver,
-    StepStatus,
-};
+use crate::engine::{CancelToken, EngineOptions, Mode, Observer, Plan, PlannedStep, StepStatus};
 use crate::error::{Error, Result};
 use crate::pipeline::config::StepAction;
 use crate::state::{RunId, RunStatus, StateStore};

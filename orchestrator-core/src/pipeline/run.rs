@@ -2,6 +2,7 @@
 
 #[allow(clippy::wildcard_imports)] // the planner's types and imports, split out of one file
 use super::*;
+use crate::workspace::{JournaledRunner, RunStart};
 
 /// A pipeline step: runs its command; the engine journals it.
 #[derive(Debug)]
@@ -101,31 +102,27 @@ impl PipelineReport {
 /// Runs pipeline plans; embed it with your own `StateStore`.
 #[derive(Debug, Clone)]
 pub struct PipelineRunner {
-    store: Arc<dyn StateStore>,
-    observer: Arc<dyn Observer>,
-    cancel: CancelToken,
+    runner: JournaledRunner,
 }
 
 impl PipelineRunner {
     /// A runner journaling to `store`.
     pub fn new(store: Arc<dyn StateStore>) -> Self {
         Self {
-            store,
-            observer: Arc::new(SilentObserver),
-            cancel: CancelToken::new(),
+            runner: JournaledRunner::new(store),
         }
     }
 
     /// Sends progress (and every line of step output) to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = observer;
+        self.runner.observer = observer;
         self
     }
 
     /// Stops when `cancel` is cancelled: the running step gets SIGTERM, then SIGKILL after the
     /// pipeline's grace period.
     pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.cancel = cancel;
+        self.runner.cancel = cancel;
         self
     }
 
@@ -166,34 +163,21 @@ impl PipelineRunner {
             )));
         }
         let engine_plan = Plan::new(planned)?;
-        let run = match plan.resume_run {
-            Some(run) => {
-                self.store.set_status(run, RunStatus::Running).await?;
-                run
-            }
-            None => {
-                let params = crate::workspace::params::encode(&PipelineParams {
-                    pipeline: plan.pipeline.clone(),
-                    mode: mode_name(plan.mode).to_owned(),
-                    only: plan.only.clone(),
-                    steps: plan.selected().map(|s| s.decision.name.clone()).collect(),
-                    flow: Some(plan.steps.iter().map(|s| s.decision.name.clone()).collect()),
-                })?;
-                self.store
-                    .begin_run(RUN_KIND, &plan.pipeline, &params)
-                    .await?
-            }
+        let start = RunStart::resume_or_new(plan.resume_run, &plan.pipeline, || PipelineParams {
+            pipeline: plan.pipeline.clone(),
+            mode: mode_name(plan.mode).to_owned(),
+            only: plan.only.clone(),
+            steps: plan.selected().map(|s| s.decision.name.clone()).collect(),
+            flow: Some(plan.steps.iter().map(|s| s.decision.name.clone()).collect()),
+        })?;
+        let options = EngineOptions {
+            concurrency: 1,
+            mode: plan.mode,
         };
-        let engine = Engine::new(
-            self.store.clone(),
-            EngineOptions {
-                concurrency: 1,
-                mode: plan.mode,
-            },
-        )
-        .with_observer(self.observer.clone())
-        .with_cancel(self.cancel.clone());
-        let report = engine.run(&engine_plan, run).await?;
+        let report = self
+            .runner
+            .open_and_run(start, &engine_plan, options)
+            .await?;
         let steps = plan
             .selected()
             .filter_map(|s| {
@@ -208,7 +192,7 @@ impl PipelineRunner {
             })
             .collect();
         Ok(PipelineReport {
-            run_id: run,
+            run_id: report.run_id,
             pipeline: plan.pipeline.clone(),
             mode: plan.mode,
             status: report.status,

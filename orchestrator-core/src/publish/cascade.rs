@@ -25,6 +25,48 @@ pub struct CascadeTrigger {
     pub event_type: Option<String>,
 }
 
+impl CascadeTrigger {
+    /// A change in configured repo `repo` (`--from`); an unknown repo is refused.
+    pub fn from_repo(config: &Config, repo: &str) -> Result<Self> {
+        cascade_waves(config, Some(repo))?;
+        Ok(Self {
+            repo: Some(repo.to_owned()),
+            ..Self::all()
+        })
+    }
+
+    /// Every repo, in dependency order (`--all`; what a `build_all` event asks).
+    pub fn all() -> Self {
+        Self {
+            repo: None,
+            git_ref: None,
+            sha: None,
+            event_type: None,
+        }
+    }
+
+    /// The trigger of the `repository_dispatch` event in `path` (`$GITHUB_EVENT_PATH`); a
+    /// problem with it names the file.
+    pub fn from_event_file(config: &Config, path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid_input(format!("cannot read event file {}: {e}", path.display()))
+        })?;
+        parse_dispatch_event(config, &text).map_err(|e| match e {
+            Error::InvalidInput { message } => {
+                Error::invalid_input(format!("{}: {message}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    /// `from <repo>` or `of every repo`, as messages say it.
+    pub fn describe(&self) -> String {
+        self.repo
+            .as_deref()
+            .map_or_else(|| "of every repo".to_owned(), |r| format!("from {r}"))
+    }
+}
+
 /// Reads a `repository_dispatch` event payload. The repo may be named by its configured name,
 /// its `owner/name`, or its bare forge name; a [`BUILD_ALL`] event rebuilds every repo.
 pub fn parse_dispatch_event(config: &Config, text: &str) -> Result<CascadeTrigger> {

@@ -7,9 +7,14 @@
 //! [`plan`] (which packages move to which versions, lock-step groups, waves), [`graph_view`]
 //! (Mermaid/DOT/text), [`cascade`] (event payloads, nightly tags) and [`ci_snippet`](mod@ci_snippet).
 //! [`observe`] reads what the planner needs from the clones.
+//!
+//! [`PublishWorkflow`] and [`CascadeWorkflow`] (the nightly is a cascade) run them through the
+//! one run driver ([`crate::workspace::Workspace::run`]), with the resume policy in
+//! [`workflow`]; [`Publisher`] underneath runs a plan on the engine inside a session.
 
 pub mod bump;
 pub mod cascade;
+pub mod checkout;
 pub mod ci_snippet;
 pub mod config;
 pub mod coordination;
@@ -23,6 +28,7 @@ pub mod registry;
 pub mod run;
 pub mod status;
 mod steps;
+pub mod workflow;
 
 pub use bump::{
     AutoBump, BreakingOn0x, BumpLevel, BumpRequest, ConventionalCommit, auto_bump, next_version,
@@ -31,6 +37,7 @@ pub use cascade::{
     BUILD_ALL, CascadeTrigger, cascade_packages, cascade_waves, check_trigger_sha, is_nightly_tag,
     nightly_tag, parse_dispatch_event,
 };
+pub use checkout::{CHECKOUT_RUN_KIND, CheckoutParams, checkout_pushed};
 pub use ci_snippet::ci_snippet;
 pub use coordination::{
     CoordinatedVersion, CoordinationManifest, read_coordination, write_coordination,
@@ -49,12 +56,18 @@ pub use plan::{
 pub use range::{DependencyRange, cargo_requirement, npm_requirement};
 pub use registry::{Registry, ResolvedRegistry};
 pub use run::{
-    CASCADE_RUN_KIND, PackageOutcome, PackageReport, PublishOptions, PublishReport, Publisher,
-    RecordedRun, plan_cascade, plan_key, preflight_publish, resumable_plan, resumable_run,
+    CASCADE_RUN_KIND, CascadeParams, PackageOutcome, PackageReport, PublishOptions, PublishParams,
+    PublishReport, Publisher, RecordedPlan, RecordedRun, plan_cascade, plan_key, preflight_publish,
+    resumable_plan, resumable_run,
 };
 pub use status::{
-    STATUS_END, STATUS_START, StatusRow, format_age, issue_body_with_status, parse_issue_ref,
-    status_markdown, status_rows,
+    STATUS_END, STATUS_START, StatusReport, StatusRow, format_age, issue_body_with_status,
+    parse_issue_ref, read_expected, status_markdown, status_report, status_rows,
+    update_status_issue,
+};
+pub use workflow::{
+    CascadePreview, CascadeRequest, CascadeWorkflow, PublishPreview, PublishRun, PublishWorkflow,
+    registry_waits, unfinished_refusal,
 };
 
 use std::collections::BTreeMap;

@@ -20,9 +20,7 @@ use super::steps::{
 };
 use super::{BumpRequest, ObservedRepo, RUN_KIND};
 use crate::config::Config;
-use crate::engine::{
-    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver, StepStatus,
-};
+use crate::engine::{CancelToken, EngineOptions, Observer, Plan, PlannedStep, StepStatus};
 use crate::error::PreflightFailure;
 use crate::error::{Error, Result};
 use crate::forge::{Forge, RequestStats};
@@ -30,6 +28,8 @@ use crate::release::{WaitSpec, preflight_repo};
 use crate::state::{RunId, RunStatus, StateStore};
 use crate::vcs::{Head, Vcs};
 use crate::version::ReleaseVersion;
+use crate::workspace::params::{self, RunParams};
+use crate::workspace::{JournaledRunner, RunStart, first_unfinished};
 
 /// The run kind under which cascades are journaled.
 pub const CASCADE_RUN_KIND: &str = "cascade";
@@ -161,6 +161,37 @@ pub struct RecordedRun {
     pub nightly: bool,
 }
 
+/// What a publish or cascade run records: the plan it was made with (a resumed run continues
+/// exactly it) and whether it is a nightly.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RecordedPlan {
+    /// The plan, as it was made.
+    pub plan: PublishPlan,
+    /// A nightly cascade (no bump, nightly tags).
+    #[serde(default)]
+    pub nightly: bool,
+}
+
+/// The recorded parameters of a [`RUN_KIND`] run.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PublishParams(pub RecordedPlan);
+
+impl RunParams for PublishParams {
+    const KIND: &'static str = RUN_KIND;
+    const VERSION: u32 = 1;
+}
+
+/// The recorded parameters of a [`CASCADE_RUN_KIND`] run.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct CascadeParams(pub RecordedPlan);
+
+impl RunParams for CascadeParams {
+    const KIND: &'static str = CASCADE_RUN_KIND;
+    const VERSION: u32 = 1;
+}
+
 /// The newest run of `kind` (`publish` or `cascade`) when it did not succeed, with the plan it
 /// was made with: a resumed publish must not re-plan from manifests its own `bump` steps
 /// already rewrote, nor a resumed nightly from a new day's date.
@@ -170,23 +201,19 @@ pub async fn resumable_run(store: &dyn StateStore, kind: &str) -> Result<Option<
     let Some(run) = store.unfinished(kind).await? else {
         return Ok(None);
     };
-    let plan = run
-        .params
-        .get("plan")
-        .cloned()
-        .ok_or_else(|| Error::state(format!("run {} recorded no plan", run.id)))?;
-    let plan: PublishPlan = serde_json::from_value(plan)
-        .map_err(|e| Error::state(format!("run {}: unreadable plan: {e}", run.id)))?;
-    plan.validate()
+    let recorded = if kind == CASCADE_RUN_KIND {
+        params::decode::<CascadeParams>(&run)?.0
+    } else {
+        params::decode::<PublishParams>(&run)?.0
+    };
+    recorded
+        .plan
+        .validate()
         .map_err(|e| Error::state(format!("run {}: {e}", run.id)))?;
     Ok(Some(RecordedRun {
         run: run.id,
-        plan,
-        nightly: run
-            .params
-            .get("nightly")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false),
+        plan: recorded.plan,
+        nightly: recorded.nightly,
     }))
 }
 
@@ -231,15 +258,16 @@ pub async fn plan_cascade(
     Ok(plan)
 }
 
-/// Runs publish plans; embed it with your own `Forge`, `Vcs` and `StateStore`.
+/// Runs publish plans; embed it with your own `Forge`, `Vcs` and `StateStore`. It takes no
+/// lock, checks no credentials and wires no Ctrl-C: run [`super::PublishWorkflow`] or
+/// [`super::CascadeWorkflow`] through a [`crate::workspace::Workspace`] to get those; use this
+/// directly only inside a session you hold.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     config: Arc<Config>,
     forge: Arc<dyn Forge>,
     vcs: Arc<dyn Vcs>,
-    store: Arc<dyn StateStore>,
-    observer: Arc<dyn Observer>,
-    cancel: CancelToken,
+    runner: JournaledRunner,
 }
 
 impl Publisher {
@@ -254,21 +282,19 @@ impl Publisher {
             config,
             forge,
             vcs,
-            store,
-            observer: Arc::new(SilentObserver),
-            cancel: CancelToken::new(),
+            runner: JournaledRunner::new(store),
         }
     }
 
     /// Sends progress to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = observer;
+        self.runner.observer = observer;
         self
     }
 
     /// Stops when `cancel` is cancelled.
     pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.cancel = cancel;
+        self.runner.cancel = cancel;
         self
     }
 
@@ -299,45 +325,48 @@ impl Publisher {
         let kind = options.kind.clone().unwrap_or_else(|| RUN_KIND.to_owned());
         let key = plan_key(plan);
         let resumed = if options.resume {
-            self.store.resumable(&kind, &key).await?
+            self.runner.store().resumable(&kind, &key).await?
         } else {
             None
         };
-        let run = match resumed {
-            Some(run) => {
-                self.store.set_status(run.id, RunStatus::Running).await?;
-                run.id
-            }
+        let start = match resumed {
+            Some(run) => RunStart::Resume(run.id),
             None => {
                 // A new run starts from clean clones in step with their origins; a resumed one
                 // is past that (its own commits and tags are there) and its steps check instead.
                 self.preflight(plan, options.nightly).await?;
-                let params = serde_json::json!({ "plan": plan, "nightly": options.nightly });
-                self.store.begin_run(&kind, &key, &params).await?
+                let recorded = RecordedPlan {
+                    plan: plan.clone(),
+                    nightly: options.nightly,
+                };
+                if kind == CASCADE_RUN_KIND {
+                    RunStart::new(&key, &CascadeParams(recorded))?
+                } else {
+                    RunStart::New {
+                        kind: kind.clone(),
+                        key: key.clone(),
+                        params: params::encode(&PublishParams(recorded))?,
+                    }
+                }
             }
         };
+        let run = self.runner.open(start).await?;
         let urls: RunUrls = Arc::new(Mutex::new(BTreeMap::new()));
         let (engine_plan, extras) = self.steps(plan, options, run, &urls)?;
-        let engine = Engine::new(
-            self.store.clone(),
-            EngineOptions {
-                concurrency: plan.concurrency,
-                ..EngineOptions::default()
-            },
-        )
-        .with_observer(self.observer.clone())
-        .with_cancel(self.cancel.clone());
-        let report = engine.run(&engine_plan, run).await?;
+        let options = EngineOptions {
+            concurrency: plan.concurrency,
+            ..EngineOptions::default()
+        };
+        let report = self.runner.run(&engine_plan, run, options).await?;
         let urls = urls.lock().expect("run urls").clone();
         let packages = plan
             .packages
             .iter()
             .map(|p| {
-                let steps: Vec<_> = PACKAGE_STEPS
-                    .iter()
-                    .filter_map(|s| report.step(&format!("{s}:{}", p.name)))
-                    .collect();
-                let failed = steps.iter().find(|s| !s.status.is_done());
+                let failed = first_unfinished(
+                    &report,
+                    PACKAGE_STEPS.iter().map(|s| format!("{s}:{}", p.name)),
+                );
                 let outcome = match failed.map(|s| &s.status) {
                     None => PackageOutcome::Released,
                     Some(StepStatus::Failed) => PackageOutcome::Failed,

@@ -2,6 +2,13 @@
 //! (latest release and its age, the version the manifest expects, the latest run of the release
 //! workflow), with drift flagged; and the Markdown section `--update-issue` keeps in a tracking
 //! issue's body between two markers, leaving the rest of the body as people wrote it.
+//!
+//! `status` is a report, not a workflow: it takes no workspace lock and writes no journal, on
+//! purpose. It must run beside the release or cascade it reports on (a scheduled monitor that
+//! waited for the lock would go blind during every release), and it has nothing to resume: its
+//! one effect, [`update_status_issue`], rewrites a marked section of one issue body from
+//! scratch, only when the table changed, so repeating it after a crash is the recovery and a
+//! journal would record nothing a second run does not recompute.
 
 use std::sync::Arc;
 
@@ -38,6 +45,75 @@ pub struct StatusRow {
     pub conclusion: Option<String>,
     /// What is wrong, if anything.
     pub drift: Option<String>,
+}
+
+/// What `status` found: every repo's row and the Markdown table of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    /// One row per configured repo, in configuration order.
+    pub rows: Vec<StatusRow>,
+    /// The rows as a Markdown table (the step summary, the tracking issue).
+    pub markdown: String,
+    /// When the forge was read, ms since the Unix epoch.
+    pub checked_at_ms: i64,
+}
+
+impl StatusReport {
+    /// The repos with drift, in configuration order.
+    pub fn drifted(&self) -> Vec<&str> {
+        self.rows
+            .iter()
+            .filter(|r| r.drift.is_some())
+            .map(|r| r.repo.as_str())
+            .collect()
+    }
+}
+
+/// The coordination manifest `[publish] coordination` as it stands (absent: nothing expected
+/// yet); unreadable or invalid is bad input naming the file.
+pub fn read_expected(config: &Config) -> Result<CoordinationManifest> {
+    let file = &config.publish.coordination;
+    match std::fs::read_to_string(file) {
+        Ok(text) => super::read_coordination(&text)
+            .map_err(|e| Error::invalid_input(format!("{}: {e}", file.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CoordinationManifest::new()),
+        Err(e) => Err(Error::io(format!("reading {}", file.display()), e)),
+    }
+}
+
+/// The status of every repo against the coordination manifest, read from `forge` at `now_ms`.
+/// Read-only.
+pub async fn status_report(
+    config: &Config,
+    forge: Arc<dyn Forge>,
+    now_ms: i64,
+) -> Result<StatusReport> {
+    let expected = read_expected(config)?;
+    let rows = status_rows(config, forge, &expected, now_ms).await?;
+    Ok(StatusReport {
+        markdown: status_markdown(&rows),
+        rows,
+        checked_at_ms: now_ms,
+    })
+}
+
+/// Keeps `report`'s table in issue `number` of `repo` (see [`issue_body_with_status`]): the
+/// issue is read and edited only when the table changed. True when it was edited.
+pub async fn update_status_issue(
+    forge: &dyn Forge,
+    repo: &RepoId,
+    number: u64,
+    report: &StatusReport,
+) -> Result<bool> {
+    let current = forge.issue(repo, number).await?;
+    let checked_at = crate::time::format_utc_ms(report.checked_at_ms);
+    match issue_body_with_status(&current.body, &report.markdown, &checked_at) {
+        Some(body) => {
+            forge.update_issue_body(repo, number, &body).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Every configured repo's row, in configuration order. Repos are asked about side by side, at

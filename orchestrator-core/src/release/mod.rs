@@ -2,7 +2,7 @@
 //!
 //! [`Releaser::plan`] validates the request and preflights every selected repo without changing
 //! anything; [`Releaser::execute`] turns the plan into steps (`tag:<repo>`, `push:<repo>`,
-//! `wait:<repo>`) for the [`Engine`]. A repo's first step comes after the `wait` steps of the
+//! `wait:<repo>`) for the engine. A repo's first step comes after the `wait` steps of the
 //! repos it depends on, so independent repos overlap and the makespan is the longest chain.
 
 mod preflight;
@@ -22,14 +22,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::engine::{
-    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver, StepStatus,
-};
+use crate::engine::{CancelToken, EngineOptions, Observer, Plan, PlannedStep, StepStatus};
 use crate::error::{Error, PreflightFailure, Result};
 use crate::forge::{Forge, RepoId, RequestStats};
 use crate::state::{RunId, RunStatus, StateStore};
 use crate::vcs::Vcs;
 use crate::version::ReleaseVersion;
+use crate::workspace::{JournaledRunner, RunStart, first_unfinished};
 use steps::{PushStep, TagStep, WaitStep};
 
 /// The run kind under which releases are journaled.
@@ -341,9 +340,7 @@ pub struct Releaser {
     config: Arc<Config>,
     forge: Arc<dyn Forge>,
     vcs: Arc<dyn Vcs>,
-    store: Arc<dyn StateStore>,
-    observer: Arc<dyn Observer>,
-    cancel: CancelToken,
+    runner: JournaledRunner,
 }
 
 impl Releaser {
@@ -358,27 +355,31 @@ impl Releaser {
             config,
             forge,
             vcs,
-            store,
-            observer: Arc::new(SilentObserver),
-            cancel: CancelToken::new(),
+            runner: JournaledRunner::new(store),
         }
     }
 
     /// Sends progress to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = observer;
+        self.runner.observer = observer;
         self
     }
 
     /// Stops when `cancel` is cancelled (wire it to Ctrl-C).
     pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.cancel = cancel;
+        self.runner.cancel = cancel;
         self
     }
 
     /// Validates the request and preflights every selected repo; see [`plan_release`].
     pub async fn plan(&self, request: &ReleaseRequest) -> Result<ReleasePlan> {
-        plan_release(&self.config, self.vcs.clone(), self.store.as_ref(), request).await
+        plan_release(
+            &self.config,
+            self.vcs.clone(),
+            self.runner.store().as_ref(),
+            request,
+        )
+        .await
     }
 
     /// Runs a plan made by [`Releaser::plan`]: tags, pushes and waits, journaling every step.
@@ -389,33 +390,21 @@ impl Releaser {
             .as_ref()
             .ok_or_else(|| Error::invalid_input("release plan has no request"))?;
         let engine_plan = self.steps(plan, request)?;
-        let run = match plan.resume_run {
-            Some(run) => {
-                self.store.set_status(run, RunStatus::Running).await?;
-                run
-            }
-            None => {
-                let params = crate::workspace::params::encode(&ReleaseParams {
-                    version: plan.version.clone(),
-                    tag: plan.tag.clone(),
-                    only: request.only.clone(),
-                    repos: plan.repos.iter().map(|r| r.name.clone()).collect(),
-                })?;
-                self.store
-                    .begin_run(RUN_KIND, &plan.version, &params)
-                    .await?
-            }
+        let start = RunStart::resume_or_new(plan.resume_run, &plan.version, || ReleaseParams {
+            version: plan.version.clone(),
+            tag: plan.tag.clone(),
+            only: request.only.clone(),
+            repos: plan.repos.iter().map(|r| r.name.clone()).collect(),
+        })?;
+        let options = EngineOptions {
+            concurrency: plan.concurrency,
+            ..EngineOptions::default()
         };
-        let engine = Engine::new(
-            self.store.clone(),
-            EngineOptions {
-                concurrency: plan.concurrency,
-                ..EngineOptions::default()
-            },
-        )
-        .with_observer(self.observer.clone())
-        .with_cancel(self.cancel.clone());
-        let report = engine.run(&engine_plan, run).await?;
+        let report = self
+            .runner
+            .open_and_run(start, &engine_plan, options)
+            .await?;
+        let run = report.run_id;
 
         let repos = plan
             .repos
@@ -426,8 +415,7 @@ impl Releaser {
                     format!("push:{}", repo.name),
                     format!("wait:{}", repo.name),
                 ];
-                let steps: Vec<_> = ids.iter().filter_map(|id| report.step(id)).collect();
-                let failed = steps.iter().find(|s| !s.status.is_done());
+                let failed = first_unfinished(&report, &ids);
                 let wait = report.step(&ids[2]);
                 let wait_data: Option<WaitReport> =
                     wait.and_then(|w| serde_json::from_value(w.data.clone()).ok());

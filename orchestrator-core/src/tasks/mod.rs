@@ -2,8 +2,8 @@
 //! 003's nightly orchestrator).
 //!
 //! [`plan_tasks`] decides each task of a list (its `enabled` gate, `--skip`, `SKIP_TASKS`) and
-//! checks each program exists; [`TaskRunner::execute`] runs the list on the [`Engine`] (one task
-//! at a time; a failed task does not stop the others) and stores a [`TaskRecord`] per task,
+//! checks each program exists; [`TaskRunner::execute`] runs the list on the engine (one task at
+//! a time; a failed task does not stop the others) and stores a [`TaskRecord`] per task,
 //! skipped ones included. Each task's output is scanned for `outputs_uri=` (else the first
 //! pull-request URL) and its final status word (`succeeded`, `awaiting_approval`, `failed`...).
 //!
@@ -27,13 +27,12 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::engine::{
-    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, SilentObserver,
-};
+use crate::engine::{CancelToken, EngineOptions, Observer, Plan, PlannedStep};
 use crate::error::{Error, Result};
 use crate::pipeline::{CommandSpec, ResolvedEnv, run_command_scanned};
 use crate::state::{RunId, RunStatus, StateStore, TaskRecord, now_ms};
 use crate::step::{Check, Step, StepContext, StepOutput};
+use crate::workspace::{JournaledRunner, RunStart};
 use resume::resume_point;
 
 /// The run kind under which task-list runs are journaled (the key is the list's name).
@@ -399,30 +398,26 @@ pub struct TasksReport {
 /// Runs task lists; embed it with your own `StateStore`.
 #[derive(Debug, Clone)]
 pub struct TaskRunner {
-    store: Arc<dyn StateStore>,
-    observer: Arc<dyn Observer>,
-    cancel: CancelToken,
+    runner: JournaledRunner,
 }
 
 impl TaskRunner {
     /// A runner storing records in `store`.
     pub fn new(store: Arc<dyn StateStore>) -> Self {
         Self {
-            store,
-            observer: Arc::new(SilentObserver),
-            cancel: CancelToken::new(),
+            runner: JournaledRunner::new(store),
         }
     }
 
     /// Sends progress and task output to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = observer;
+        self.runner.observer = observer;
         self
     }
 
     /// Stops when `cancel` is cancelled.
     pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
-        self.cancel = cancel;
+        self.runner.cancel = cancel;
         self
     }
 
@@ -432,20 +427,13 @@ impl TaskRunner {
     /// again, the others run and append records that supersede their earlier ones.
     pub async fn execute(&self, plan: &TasksPlan) -> Result<TasksReport> {
         let started = Instant::now();
-        let run = match plan.resume_run {
-            Some(run) => {
-                self.store.set_status(run, RunStatus::Running).await?;
-                run
-            }
-            None => {
-                // The task names, in order: what a later `--resume` checks the list against.
-                let params = crate::workspace::params::encode(&TasksParams {
-                    list: plan.list.clone(),
-                    tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
-                })?;
-                self.store.begin_run(RUN_KIND, &plan.list, &params).await?
-            }
-        };
+        // The task names, in order: what a later `--resume` checks the list against.
+        let start = RunStart::resume_or_new(plan.resume_run, &plan.list, || TasksParams {
+            list: plan.list.clone(),
+            tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
+        })?;
+        let store = self.runner.store().clone();
+        let run = self.runner.open(start).await?;
         let steps = plan
             .tasks
             .iter()
@@ -453,22 +441,17 @@ impl TaskRunner {
                 step: Arc::new(TaskStep {
                     task: t.clone(),
                     run,
-                    store: self.store.clone(),
+                    store: store.clone(),
                 }) as Arc<dyn Step>,
                 after: Vec::new(),
             })
             .collect();
-        let engine = Engine::new(
-            self.store.clone(),
-            EngineOptions {
-                concurrency: 1,
-                ..EngineOptions::default()
-            },
-        )
-        .with_observer(self.observer.clone())
-        .with_cancel(self.cancel.clone());
-        let report = engine.run(&Plan::new(steps)?, run).await?;
-        let mut records = current_records(self.store.task_records(Some(run), usize::MAX).await?);
+        let options = EngineOptions {
+            concurrency: 1,
+            ..EngineOptions::default()
+        };
+        let report = self.runner.run(&Plan::new(steps)?, run, options).await?;
+        let mut records = current_records(store.task_records(Some(run), usize::MAX).await?);
         records.sort_by_key(|r| plan.tasks.iter().position(|t| t.name == r.task));
         Ok(TasksReport {
             run_id: run,

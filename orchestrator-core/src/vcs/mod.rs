@@ -117,6 +117,14 @@ pub trait Vcs: Send + Sync + std::fmt::Debug {
         Err(not_supported(self.backend(), "creating branches"))
     }
 
+    /// Moves the checked-out branch forward to `commit` (already fetched) and updates the work
+    /// tree to it: a fast-forward only. Refuses a detached HEAD, a branch with commits `commit`
+    /// does not contain, and local changes the move would overwrite.
+    async fn fast_forward(&self, path: &Path, commit: &str) -> Result<()> {
+        let _ = (path, commit);
+        Err(not_supported(self.backend(), "fast-forwarding a branch"))
+    }
+
     /// Pushes exactly `refs/heads/<branch>` to `remote` (never forced).
     async fn push_branch(&self, path: &Path, remote: &str, branch: &str) -> Result<()> {
         let _ = (path, remote, branch);

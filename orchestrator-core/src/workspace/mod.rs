@@ -29,12 +29,14 @@
 //! backend or of its locking is one edit.
 
 mod forge;
+pub mod journaled;
 pub mod params;
 pub mod signals;
 mod workflow;
 pub mod workflows;
 
 pub use forge::{DEFAULT_API_URL, ForgeConnector, check_forge, forge_label, local_origins};
+pub use journaled::{JournaledRunner, RunStart, first_unfinished};
 pub use workflow::{Finished, Outcome, RunContext, Workflow};
 
 use std::path::{Path, PathBuf};
@@ -45,7 +47,8 @@ use crate::engine::{CancelToken, Observer, SilentObserver};
 use crate::error::{Error, Result};
 use crate::forge::Forge;
 use crate::state::{
-    Holder, MemoryStateStore, PgStateStore, SqliteStateStore, StateStore, WorkspaceLock,
+    Holder, MemoryStateStore, PgStateStore, RunId, RunSummary, SqliteStateStore, StateStore,
+    WorkspaceLock,
 };
 use crate::vcs::Vcs;
 
@@ -278,6 +281,27 @@ impl Workspace {
         workflow.validate(self)?;
         let store = self.read_only_store().await?;
         workflow.plan(self, store.as_ref()).await
+    }
+
+    /// Gives up unfinished run `run` of `kind` for good, under the workspace lock: recorded in
+    /// its journal, shown `abandoned`, never continued by a resume, so a new run of its kind can
+    /// start. Bad input (no such run, another kind) changes nothing.
+    pub async fn abandon(&self, kind: &str, run: RunId) -> Result<RunSummary> {
+        let session = self.session(&format!("{kind} --abandon")).await?;
+        let store = session.store();
+        let summary = store
+            .run(run)
+            .await?
+            .ok_or_else(|| Error::invalid_input(format!("--abandon {run}: no run {run}")))?;
+        if summary.kind != kind {
+            return Err(Error::invalid_input(format!(
+                "--abandon {run}: run {run} is a {}, not a {kind}",
+                summary.kind
+            )));
+        }
+        store
+            .abandon(run, &Holder::current(format!("{kind} --abandon {run}")))
+            .await
     }
 
     /// Runs `workflow` with every guarantee: it is planned first without creating any state (bad

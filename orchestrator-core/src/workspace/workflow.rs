@@ -80,6 +80,18 @@ pub struct RunContext<'a> {
     pub store: Arc<dyn StateStore>,
 }
 
+impl RunContext<'_> {
+    /// The engine scaffolding for this run: journals into the session's store, reports to the
+    /// workspace's observer, stops on its cancel token.
+    pub fn runner(&self) -> super::JournaledRunner {
+        super::JournaledRunner {
+            store: self.store.clone(),
+            observer: self.workspace.observer().clone(),
+            cancel: self.workspace.cancel_token().clone(),
+        }
+    }
+}
+
 /// One capability, as the driver runs it; see the module docs.
 #[async_trait]
 pub trait Workflow: Send + Sync {

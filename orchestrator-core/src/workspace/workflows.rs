@@ -1,5 +1,7 @@
 //! Every capability as a [`Workflow`]: release, pipeline runs, task lists, and the scale flow
 //! (propose, apply and rollback behind the approval gate, and the pull-request comment commands).
+//! Publish and cascade are [`crate::publish::PublishWorkflow`] and
+//! [`crate::publish::CascadeWorkflow`], beside the rest of their feature.
 //!
 //! Each is a thin adapter from the feature's planner and runner to the driver: the guarantees
 //! (lock, journal, credential check, cancellation) come from [`super::Workspace::run`], so none
