@@ -66,6 +66,22 @@ impl StateUrl {
     pub fn redacted(&self) -> &str {
         &self.shown
     }
+
+    /// Opens a session of its own on this database (no migration): the client, and the task
+    /// that drives its connection (abort it to end the session). For the state's other users
+    /// on the same database, e.g. `serve`'s job queue and its `LISTEN` session.
+    ///
+    /// # Errors
+    /// [`Error::State`] naming the database (never its password) when it cannot be reached.
+    pub async fn connect(&self) -> Result<(Client, tokio::task::JoinHandle<()>)> {
+        session(self).await
+    }
+}
+
+/// A PostgreSQL error as one line: the server's code and message when there is one (`db error`
+/// alone says nothing). Never holds a password: the server does not echo it.
+pub fn describe_pg_error(e: &tokio_postgres::Error) -> String {
+    pg_error(e)
 }
 
 /// `postgres://user@host:port/db`, never the password.

@@ -250,13 +250,13 @@ pub async fn release_gives_a_workers_jobs_back(queue: &dyn JobQueue) {
     assert_eq!(back.attempts, 2);
 }
 
-/// Emits one `#[tokio::test]` per behaviour of [`crate::queue::conformance`], each on a fresh
-/// queue made by `$make`: an expression giving `(queue, guard)`, where the guard (e.g. a temp
-/// dir) lives as long as the test.
+/// Calls macro `$callback` (a path, in parentheses) with `$args`, then `;` and the name of every behaviour of
+/// [`crate::queue::conformance`]: the one list both test shapes are made from (one test per
+/// behaviour here, one database per behaviour on a shared server in the PostgreSQL tests).
 #[macro_export]
-macro_rules! queue_conformance_tests {
-    ($make:expr) => {
-        $crate::queue_conformance_tests!(@each $make;
+macro_rules! queue_conformance_behaviours {
+    (($($callback:tt)+) { $($args:tt)* }) => {
+        $($callback)+! { $($args)*;
             enqueue_claim_complete,
             a_replayed_delivery_is_idempotent,
             a_burst_of_triggers_coalesces_into_one_job,
@@ -264,7 +264,17 @@ macro_rules! queue_conformance_tests {
             an_expired_lease_passes_the_job_on,
             failures_retry_later_or_end,
             release_gives_a_workers_jobs_back,
-        );
+        }
+    };
+}
+
+/// Emits one `#[tokio::test]` per behaviour of [`crate::queue::conformance`], each on a fresh
+/// queue made by `$make`: an expression giving `(queue, guard)`, where the guard (e.g. a temp
+/// dir) lives as long as the test.
+#[macro_export]
+macro_rules! queue_conformance_tests {
+    ($make:expr) => {
+        $crate::queue_conformance_behaviours!(($crate::queue_conformance_tests) { @each $make });
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(
