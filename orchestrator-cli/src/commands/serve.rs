@@ -18,7 +18,7 @@ use clap::{Args, Parser};
 use orchestrator_core::Error;
 use orchestrator_serve::cron::Schedule;
 use orchestrator_serve::dashboard::StoreDashboard;
-use orchestrator_serve::queue::{Job, JobKind, JobQueue, SqliteJobQueue};
+use orchestrator_serve::queue::{Job, JobKind, JobQueue, PgJobQueue, SqliteJobQueue};
 use orchestrator_serve::server::{DEFAULT_MAX_BODY, DashboardToken};
 use orchestrator_serve::worker::{self, JobHandler, Worker, WorkerOptions};
 use orchestrator_serve::{ServeState, WebhookSecret, router};
@@ -41,7 +41,8 @@ pub(crate) struct ServeArgs {
     )]
     listen: SocketAddr,
     /// The job queue's SQLite file (default: serve-queue.db in the state dir). Replicas that
-    /// share it share the work.
+    /// share it share the work. With the state on PostgreSQL ([state] url or
+    /// ORCHESTRATOR_STATE_URL) the queue is in that database and this is refused.
     #[arg(long, value_name = "FILE")]
     queue: Option<PathBuf>,
     /// Jobs this replica runs at once (0: receive webhooks only).
@@ -226,15 +227,33 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     let state_dir = wiring::state_dir(&config);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
-    let queue_file = args
-        .queue
-        .clone()
-        .unwrap_or_else(|| state_dir.join("serve-queue.db"));
-    let queue: Arc<dyn JobQueue> = Arc::new(SqliteJobQueue::open(&queue_file)?);
+    // The queue lives where the state lives: replicas that share a PostgreSQL state share its
+    // queue (on any machine); otherwise a SQLite file beside the state.
+    let state_url = config.state.effective_url()?;
+    let (queue, queue_at): (Arc<dyn JobQueue>, String) = match (&state_url, &args.queue) {
+        (Some(_), Some(file)) => {
+            return Err(Error::invalid_input(format!(
+                "--queue {}: the state is on PostgreSQL, so the job queue is in that database; drop --queue",
+                file.display()
+            ))
+            .into());
+        }
+        (Some(url), None) => (
+            Arc::new(PgJobQueue::connect(url).await?),
+            url.redacted().to_owned(),
+        ),
+        (None, file) => {
+            let file = file
+                .clone()
+                .unwrap_or_else(|| state_dir.join("serve-queue.db"));
+            let shown = file.display().to_string();
+            (Arc::new(SqliteJobQueue::open(&file)?), shown)
+        }
+    };
     // The dashboard only reads. On PostgreSQL a writing store would hold the shared workspace
     // lock for the service's lifetime and block every cascade, so it reads; a SQLite file is
     // created here so the page has runs to show as soon as the first job writes them.
-    let shared = config.state.effective_url()?.is_some();
+    let shared = state_url.is_some();
     let store =
         orchestrator_core::workspace::open_state(&config, &state_dir, shared, "serve").await?;
     let repos = config
@@ -262,7 +281,7 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
-    tracing::info!(%address, queue = %queue_file.display(), workers = args.workers, "serve started");
+    tracing::info!(%address, queue = %queue_at, backend = queue.backend(), workers = args.workers, "serve started");
 
     let (stop, shutdown) = watch::channel(false);
     let handler: Arc<dyn JobHandler> = Arc::new(CommandHandler {
