@@ -22,14 +22,22 @@ fn workspace() -> tempfile::TempDir {
 
 /// [`workspace`] with CI taking `ci_delay` per release (slow enough to watch a run).
 fn workspace_with_ci_delay(ci_delay: &str) -> tempfile::TempDir {
+    workspace_with(ci_delay, "10ms", "30s")
+}
+
+/// [`workspace`] with CI taking `ci_delay`, waits polling every `poll_interval` (the base, before
+/// `serve --poll-stretch`) up to `timeout`.
+fn workspace_with(ci_delay: &str, poll_interval: &str, timeout: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::new(dir.path()).expect("sandbox");
     let mut config = String::from(
         "[forge]\nowner = \"acme\"\n[forge.simulate]\nci_delay = \"CI_DELAY\"\nasset_interval = \"10ms\"\n\
-         [release]\npoll_interval = \"10ms\"\ntimeout = \"30s\"\nstable_polls = 1\n\n\
+         [release]\npoll_interval = \"POLL\"\ntimeout = \"TIMEOUT\"\nstable_polls = 1\n\n\
          [publish]\numbrella_repo = \"acme/ecosystem\"\n\n",
     )
-    .replace("CI_DELAY", ci_delay);
+    .replace("CI_DELAY", ci_delay)
+    .replace("POLL", poll_interval)
+    .replace("TIMEOUT", timeout);
     for (name, deps) in [("base", ""), ("app", "\"@acme/base\": \"^1.0.0\"")] {
         let manifest = format!(
             "{{\n  \"name\": \"@acme/{name}\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {{ {deps} }}\n}}\n"
@@ -859,6 +867,72 @@ fn a_replica_killed_mid_job_on_postgres_is_resumed_by_the_other_from_the_journal
         jobs_started(&log_b),
         vec![(1, 2)],
         "taken over as attempt 2"
+    );
+    for repo in ["base", "app"] {
+        let tags = origin_tags(dir.path(), repo);
+        assert_eq!(
+            tags.lines().filter(|t| t.starts_with("v1.0.1")).count(),
+            1,
+            "{repo}: {tags}"
+        );
+    }
+}
+
+/// Issue 17: a release wait running on replica A is woken by a `release` webhook posted to
+/// replica B (through PostgreSQL `LISTEN`/`NOTIFY`). The waits poll every 60 s × 4 here, so the
+/// cascade can only end within the bound because B's webhooks reach A's waits.
+#[test]
+fn a_wait_on_one_replica_is_woken_by_a_webhook_posted_to_the_other() {
+    let Some(pg) = orchestrator_core::testing::PgCluster::start_or_skip(false) else {
+        return;
+    };
+    let url = pg.create_database("serve_wake");
+    let dir = workspace_with("30ms", "60s", "10m");
+    let a = pg_replica(dir.path(), &url, "a", &["--poll-stretch", "4"]);
+    let b = pg_replica(dir.path(), &url, "b", &["--workers", "0"]);
+    let (status, body) = a.deliver(
+        "push",
+        "delivery-push",
+        &push("base", &head(dir.path(), "base")),
+    );
+    assert_eq!(status, 202, "{body}");
+    let log_a = dir.path().join("serve-a.log");
+    wait_for_log(&log_a, "wait for release v1.0.1 of acme/base");
+    // GitHub would send one `release` webhook per release; here B gets them until A is done
+    // (bounded: 90 s, well below one fallback poll of 240 s).
+    let started = Instant::now();
+    let mut n = 0;
+    loop {
+        let (_, metrics) = a.request("GET", "/metrics", &[], b"");
+        if metrics.contains("orchestrator_jobs{state=\"succeeded\"} 1\n") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the wait was not woken:\n{metrics}\n{}",
+            std::fs::read_to_string(&log_a).unwrap_or_default()
+        );
+        for repo in ["base", "app"] {
+            n += 1;
+            let release = serde_json::json!({
+                "action": "published",
+                "release": {"tag_name": "v1.0.1"},
+                "repository": {"full_name": format!("acme/{repo}")},
+            });
+            let (status, body) = b.deliver("release", &format!("delivery-release-{n}"), &release);
+            assert_eq!(status, 202, "{body}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let text = std::fs::read_to_string(&log_a).expect("log");
+    assert!(
+        text.contains("woke waits for a webhook another replica received"),
+        "{text}"
+    );
+    let (_, metrics) = a.request("GET", "/metrics", &[], b"");
+    assert!(
+        !metrics.contains("orchestrator_remote_wakes_total 0\n"),
+        "{metrics}"
     );
     for repo in ["base", "app"] {
         let tags = origin_tags(dir.path(), repo);

@@ -14,6 +14,8 @@
 //!   replica killed mid-job leaves the job to another, which resumes it from the journal.
 //! - [`worker`]: claims jobs and runs them through a [`JobHandler`](worker::JobHandler) (the CLI's
 //!   is the same code as `orchestrator cascade` and `orchestrator pr-command`).
+//! - [`wake`]: a webhook received by one replica wakes the waits of every replica
+//!   (`LISTEN`/`NOTIFY` on PostgreSQL, a polled table on SQLite).
 //! - [`cron`]: the nightly schedule, enqueued once per slot however many replicas run.
 //! - [`server`]: the HTTP face: `/webhook`, `/healthz`, `/readyz`, `/metrics` and the dashboard.
 //! - [`dashboard`]: server-rendered, read-only HTML with the run's dependency graph as SVG.
@@ -27,6 +29,7 @@ pub mod metrics;
 pub mod queue;
 pub mod server;
 pub mod signature;
+pub mod wake;
 pub mod worker;
 
 pub use event::{Intake, classify};

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub webhooks_ignored: AtomicU64,
     /// Deliveries that woke waits.
     pub webhooks_woke: AtomicU64,
+    /// Wakes heard from other replicas (their webhooks, this replica's waits).
+    pub remote_wakes: AtomicU64,
     /// Refused: bad or missing signature.
     pub verification_failures: AtomicU64,
     /// Refused: malformed payload or missing event header.
@@ -92,6 +94,12 @@ impl Metrics {
             "counter",
             "Deliveries refused for a bad or missing X-Hub-Signature-256.",
             &[("", get(&self.verification_failures))],
+        );
+        family(
+            "orchestrator_remote_wakes_total",
+            "counter",
+            "Wakes for release waits heard from other replicas.",
+            &[("", get(&self.remote_wakes))],
         );
         family(
             "orchestrator_job_attempts_total",

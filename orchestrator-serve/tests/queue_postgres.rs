@@ -1,4 +1,4 @@
-//! [`PgJobQueue`] on a real PostgreSQL server (a throwaway cluster from
+//! [`PgJobQueue`] and [`PgWakeBus`] on a real PostgreSQL server (a throwaway cluster from
 //! `orchestrator_core::testing::PgCluster`; skipped, or failed in CI, when PostgreSQL is not
 //! installed: `.ci/tools/postgres.sh`).
 //!
@@ -9,9 +9,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use orchestrator_core::forge::RepoId;
 use orchestrator_core::state::StateUrl;
 use orchestrator_core::testing::PgCluster;
 use orchestrator_serve::queue::{JobKind, JobQueue, NewJob, PgJobQueue};
+use orchestrator_serve::wake::{OnWake, PgWakeBus, WakeBus};
 
 async fn fresh_queue(pg: &PgCluster, db: &str) -> PgJobQueue {
     let url = StateUrl::parse(&pg.create_database(db), "test").expect("url");
@@ -158,4 +160,55 @@ async fn concurrent_claims_never_run_one_key_twice() {
             .expect("the sibling");
         a.complete(next.id, "x", later + 3).await.expect("complete");
     }
+}
+
+/// Issue 17: a wake published by one replica reaches the other's `LISTEN` session at once (the
+/// payload is the repo), and a replica does not hear its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wake_on_one_replica_reaches_the_other_through_listen_notify() {
+    let Some(pg) = PgCluster::start_or_skip(false) else {
+        return;
+    };
+    let url = StateUrl::parse(&pg.create_database("wakes"), "test").expect("url");
+    let a = Arc::new(PgWakeBus::connect(&url).await.expect("connect"));
+    let b = Arc::new(PgWakeBus::connect(&url).await.expect("connect"));
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let listen = |bus: Arc<PgWakeBus>| {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let record = Arc::clone(&seen);
+        let on_wake: OnWake = Arc::new(move |repo: &RepoId| {
+            record.lock().expect("not poisoned").push(repo.to_string());
+        });
+        let shutdown = shutdown.clone();
+        let task = tokio::spawn(async move { bus.listen(on_wake, shutdown).await });
+        (seen, task)
+    };
+    let (seen_a, task_a) = listen(Arc::clone(&a));
+    let (seen_b, task_b) = listen(Arc::clone(&b));
+    // A listener hears what is sent after its LISTEN: send until heard (bounded).
+    for (bus, repo, seen) in [(&a, "acme/base", &seen_b), (&b, "acme/app", &seen_a)] {
+        let repo: RepoId = repo.parse().expect("repo");
+        let mut heard = false;
+        for _ in 0..500 {
+            bus.publish(&repo).await.expect("publish");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if !seen.lock().expect("not poisoned").is_empty() {
+                heard = true;
+                break;
+            }
+        }
+        assert!(heard, "{repo} never heard");
+    }
+    stop.send(true).expect("listening");
+    task_a.await.expect("no panic").expect("ok");
+    task_b.await.expect("no panic").expect("ok");
+    let only = |seen: &std::sync::Mutex<Vec<String>>, repo: &str| {
+        let seen = seen.lock().expect("not poisoned");
+        assert!(
+            !seen.is_empty() && seen.iter().all(|r| r == repo),
+            "{seen:?}"
+        );
+    };
+    only(&seen_b, "acme/base");
+    only(&seen_a, "acme/app");
 }

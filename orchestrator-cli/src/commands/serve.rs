@@ -20,6 +20,7 @@ use orchestrator_serve::cron::Schedule;
 use orchestrator_serve::dashboard::StoreDashboard;
 use orchestrator_serve::queue::{Job, JobKind, JobQueue, PgJobQueue, SqliteJobQueue};
 use orchestrator_serve::server::{DEFAULT_MAX_BODY, DashboardToken};
+use orchestrator_serve::wake::{OnWake, PgWakeBus, SqliteWakeBus, WakeBus};
 use orchestrator_serve::worker::{self, JobHandler, Worker, WorkerOptions};
 use orchestrator_serve::{ServeState, WebhookSecret, router};
 use tokio::sync::watch;
@@ -74,6 +75,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "NAME")]
     kube_context: Option<String>,
 }
+
+/// How often a replica on a SQLite queue looks for wakes the others received (a read of one
+/// small table; PostgreSQL replicas are told at once instead).
+const SQLITE_WAKE_POLL: Duration = Duration::from_millis(250);
 
 /// Runs jobs as this binary's commands.
 #[derive(Debug)]
@@ -230,7 +235,10 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     // The queue lives where the state lives: replicas that share a PostgreSQL state share its
     // queue (on any machine); otherwise a SQLite file beside the state.
     let state_url = config.state.effective_url()?;
-    let (queue, queue_at): (Arc<dyn JobQueue>, String) = match (&state_url, &args.queue) {
+    let (queue, queue_at, wakes): (Arc<dyn JobQueue>, String, Arc<dyn WakeBus>) = match (
+        &state_url,
+        &args.queue,
+    ) {
         (Some(_), Some(file)) => {
             return Err(Error::invalid_input(format!(
                 "--queue {}: the state is on PostgreSQL, so the job queue is in that database; drop --queue",
@@ -241,13 +249,20 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         (Some(url), None) => (
             Arc::new(PgJobQueue::connect(url).await?),
             url.redacted().to_owned(),
+            Arc::new(PgWakeBus::connect(url).await?),
         ),
         (None, file) => {
             let file = file
                 .clone()
                 .unwrap_or_else(|| state_dir.join("serve-queue.db"));
             let shown = file.display().to_string();
-            (Arc::new(SqliteJobQueue::open(&file)?), shown)
+            let queue = SqliteJobQueue::open(&file)?;
+            let wakes = SqliteWakeBus::new(
+                queue.clone(),
+                WorkerOptions::default().name,
+                SQLITE_WAKE_POLL,
+            );
+            (Arc::new(queue), shown, Arc::new(wakes))
         }
     };
     // The dashboard only reads. On PostgreSQL a writing store would hold the shared workspace
@@ -266,6 +281,7 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     let mut state = ServeState::new(Arc::clone(&queue), secret);
     state.max_body = args.max_body;
     state.dashboard_token = dashboard_token;
+    state.wakes = Some(Arc::clone(&wakes));
     state.dashboard = Some(Arc::new(StoreDashboard::new(
         store,
         repos,
@@ -308,6 +324,17 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         );
         let shutdown = shutdown.clone();
         tasks.spawn(async move { worker.run(shutdown).await });
+    }
+    // Webhooks another replica receives wake the waits of this one's jobs.
+    let metrics = Arc::clone(&state.metrics);
+    let on_wake: OnWake = Arc::new(move |repo| {
+        metrics.remote_wakes.fetch_add(1, Ordering::Relaxed);
+        let woken = orchestrator_core::release::wake_waits(repo);
+        tracing::info!(%repo, woken, "woke waits for a webhook another replica received");
+    });
+    {
+        let (wakes, shutdown) = (Arc::clone(&wakes), shutdown.clone());
+        tasks.spawn(async move { wakes.listen(on_wake, shutdown).await });
     }
     if let Some(schedule) = nightly {
         tasks.spawn(worker::schedule_nightly(
