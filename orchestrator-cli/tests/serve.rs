@@ -943,3 +943,78 @@ fn a_wait_on_one_replica_is_woken_by_a_webhook_posted_to_the_other() {
         );
     }
 }
+
+/// Issue 17: the rate-limit budget is shared by the replicas that use one token. Replica A runs
+/// a command against the mock GitHub (which sends `x-ratelimit-*` headers on every answer);
+/// replica B, on the same SQLite queue file, never calls the forge, yet its `/metrics` shows
+/// the remaining budget A saw, and, the floor being above it, B defers its polls too.
+#[test]
+fn replicas_share_the_rate_limit_budget_one_of_them_saw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("orchestrator.toml"),
+        "[forge]\nowner = \"acme\"\n\n[serve]\nrate_limit_floor = 1000000\n",
+    )
+    .expect("config");
+    std::fs::create_dir(dir.path().join("origins")).expect("origins");
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    mock.current_dir(dir.path())
+        .args(["mock-forge", "--origins"])
+        .arg(dir.path().join("origins"));
+    let mock = common::MockForge::spawn(mock);
+    let queue = dir.path().join("shared-queue.db").display().to_string();
+    let a = Serve::start(
+        dir.path(),
+        &[
+            "--queue",
+            &queue,
+            "--max-attempts",
+            "1",
+            "--forge-url",
+            &mock.url,
+        ],
+        "serve-a.log",
+    );
+    let b = Serve::start(
+        dir.path(),
+        &[
+            "--queue",
+            &queue,
+            "--workers",
+            "0",
+            "--forge-url",
+            &mock.url,
+        ],
+        "serve-b.log",
+    );
+    let comment = serde_json::json!({
+        "action": "created",
+        "issue": {"number": 7, "pull_request": {"url": "https://api.github.com/repos/acme/infra/pulls/7"}},
+        "comment": {"id": 99, "body": "/apply-plan", "user": {"login": "alice"}},
+        "repository": {"full_name": "acme/infra"},
+    });
+    let (status, body) = a.deliver("issue_comment", "delivery-c", &comment);
+    assert_eq!(status, 202, "{body}");
+    let log_b = dir.path().join("serve-b.log");
+    b.wait_for_metric("orchestrator_polls_deferred 1", &log_b);
+    let (_, metrics) = b.request("GET", "/metrics", &[], b"");
+    let remaining: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("orchestrator_forge_rate_limit_remaining "))
+        .unwrap_or_else(|| panic!("{metrics}"))
+        .parse()
+        .expect("a number");
+    assert!(remaining < 1_000_000, "{metrics}");
+    assert_eq!(
+        std::fs::read_to_string(&log_b)
+            .unwrap_or_default()
+            .matches("job started")
+            .count(),
+        0,
+        "B never ran a job, so never called the forge itself"
+    );
+    a.wait_for_metric(
+        "orchestrator_polls_deferred 1",
+        &dir.path().join("serve-a.log"),
+    );
+}

@@ -16,6 +16,8 @@
 //!   is the same code as `orchestrator cascade` and `orchestrator pr-command`).
 //! - [`wake`]: a webhook received by one replica wakes the waits of every replica
 //!   (`LISTEN`/`NOTIFY` on PostgreSQL, a polled table on SQLite).
+//! - [`rate`]: the forge's rate-limit budget shared by the replicas that use one token; below a
+//!   floor they defer polls until the window resets.
 //! - [`cron`]: the nightly schedule, enqueued once per slot however many replicas run.
 //! - [`server`]: the HTTP face: `/webhook`, `/healthz`, `/readyz`, `/metrics` and the dashboard.
 //! - [`dashboard`]: server-rendered, read-only HTML with the run's dependency graph as SVG.
@@ -27,6 +29,7 @@ pub mod dashboard;
 pub mod event;
 pub mod metrics;
 pub mod queue;
+pub mod rate;
 pub mod server;
 pub mod signature;
 pub mod wake;

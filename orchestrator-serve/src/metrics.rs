@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::queue::{JobState, QueueStats};
 
 /// The service's counters (process-local; gauges come from the queue when rendered).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     /// Deliveries stored as a new job or merged into one.
     pub webhooks_accepted: AtomicU64,
@@ -31,6 +31,35 @@ pub struct Metrics {
     pub jobs_retried: AtomicU64,
     /// Jobs given up on.
     pub jobs_failed: AtomicU64,
+    /// The forge's rate limit as the replicas last saw it: requests left (`u64::MAX`: unknown).
+    pub rate_limit_remaining: AtomicU64,
+    /// When that window resets (Unix seconds).
+    pub rate_limit_reset: AtomicU64,
+    /// Until when this replica defers its polls (Unix seconds; 0: it does not).
+    pub polls_deferred_until: AtomicU64,
+}
+
+impl Default for Metrics {
+    /// Counters at zero, the rate limit unknown.
+    fn default() -> Self {
+        let zero = || AtomicU64::new(0);
+        Self {
+            webhooks_accepted: zero(),
+            webhooks_replayed: zero(),
+            webhooks_ignored: zero(),
+            webhooks_woke: zero(),
+            remote_wakes: zero(),
+            verification_failures: zero(),
+            bad_payloads: zero(),
+            too_large: zero(),
+            jobs_succeeded: zero(),
+            jobs_retried: zero(),
+            jobs_failed: zero(),
+            rate_limit_remaining: AtomicU64::new(u64::MAX),
+            rate_limit_reset: zero(),
+            polls_deferred_until: zero(),
+        }
+    }
 }
 
 /// Adds one to a counter.
@@ -101,6 +130,27 @@ impl Metrics {
             "Wakes for release waits heard from other replicas.",
             &[("", get(&self.remote_wakes))],
         );
+        let remaining = get(&self.rate_limit_remaining);
+        if remaining != u64::MAX {
+            family(
+                "orchestrator_forge_rate_limit_remaining",
+                "gauge",
+                "Requests left in the forge's rate-limit window, as any replica sharing the token last saw it.",
+                &[("", remaining)],
+            );
+            family(
+                "orchestrator_forge_rate_limit_reset_seconds",
+                "gauge",
+                "When that window resets (Unix time).",
+                &[("", get(&self.rate_limit_reset))],
+            );
+        }
+        family(
+            "orchestrator_polls_deferred",
+            "gauge",
+            "1 while this replica defers its polls (the shared budget is below its floor).",
+            &[("", u64::from(get(&self.polls_deferred_until) != 0))],
+        );
         family(
             "orchestrator_job_attempts_total",
             "counter",
@@ -136,6 +186,15 @@ mod tests {
         assert!(text.contains("orchestrator_jobs{state=\"succeeded\"} 7\n"));
         assert!(text.contains("orchestrator_waits_in_flight 2\n"));
         assert!(text.contains("orchestrator_webhook_verification_failures_total 1\n"));
+        assert!(
+            !text.contains("orchestrator_forge_rate_limit_remaining"),
+            "not known yet: not shown"
+        );
+        metrics.rate_limit_remaining.store(150, Ordering::Relaxed);
+        metrics.polls_deferred_until.store(99, Ordering::Relaxed);
+        let text = metrics.render(&stats, 2);
+        assert!(text.contains("orchestrator_forge_rate_limit_remaining 150\n"));
+        assert!(text.contains("orchestrator_polls_deferred 1\n"));
         // Every sample line is `name{labels} value`.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = line.rsplit_once(' ').expect("name value");

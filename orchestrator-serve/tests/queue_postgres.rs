@@ -212,3 +212,33 @@ async fn a_wake_on_one_replica_reaches_the_other_through_listen_notify() {
     only(&seen_b, "acme/base");
     only(&seen_a, "acme/app");
 }
+
+/// Issue 17: the rate-limit budget shared through PostgreSQL: the newest observation of any
+/// replica wins, and below the floor every replica defers its polls until the reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_budget_seen_by_one_replica_defers_the_others_polls_on_postgres() {
+    use orchestrator_serve::rate::{Observed, share};
+    let Some(pg) = PgCluster::start_or_skip(false) else {
+        return;
+    };
+    let url = StateUrl::parse(&pg.create_database("rate"), "test").expect("url");
+    let a = PgJobQueue::connect(&url).await.expect("connect");
+    let b = PgJobQueue::connect(&url).await.expect("connect");
+    let seen = |remaining, replica: &str, seen_ms| Observed {
+        remaining,
+        reset: 5000,
+        replica: replica.to_owned(),
+        seen_ms,
+    };
+    let (_, until) = share(&a, "t", Some(seen(150, "a", 2000)), 200, 1000)
+        .await
+        .expect("share");
+    assert_eq!(until, Some(5000));
+    let (shared, until) = share(&b, "t", Some(seen(4000, "b", 1000)), 200, 1000)
+        .await
+        .expect("share");
+    assert_eq!(until, Some(5000));
+    assert_eq!(shared.expect("shared").replica, "a", "the newest wins");
+    let (_, until) = share(&b, "t", None, 200, 5000).await.expect("share");
+    assert_eq!(until, None, "after the reset");
+}

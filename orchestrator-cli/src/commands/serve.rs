@@ -19,6 +19,7 @@ use orchestrator_core::Error;
 use orchestrator_serve::cron::Schedule;
 use orchestrator_serve::dashboard::StoreDashboard;
 use orchestrator_serve::queue::{Job, JobKind, JobQueue, PgJobQueue, SqliteJobQueue};
+use orchestrator_serve::rate::{self, SharedRateLimit};
 use orchestrator_serve::server::{DEFAULT_MAX_BODY, DashboardToken};
 use orchestrator_serve::wake::{OnWake, PgWakeBus, SqliteWakeBus, WakeBus};
 use orchestrator_serve::worker::{self, JobHandler, Worker, WorkerOptions};
@@ -74,6 +75,11 @@ pub(crate) struct ServeArgs {
     /// The kube context for PR commands (as pr-command --kube-context).
     #[arg(long, value_name = "NAME")]
     kube_context: Option<String>,
+    /// Below this many requests left in the forge's rate-limit window (as any replica using the
+    /// token last saw it), replicas defer polls until the reset; overrides [serve]
+    /// rate_limit_floor (default 200).
+    #[arg(long, value_name = "N")]
+    rate_limit_floor: Option<u64>,
 }
 
 /// How often a replica on a SQLite queue looks for wakes the others received (a read of one
@@ -235,10 +241,12 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     // The queue lives where the state lives: replicas that share a PostgreSQL state share its
     // queue (on any machine); otherwise a SQLite file beside the state.
     let state_url = config.state.effective_url()?;
-    let (queue, queue_at, wakes): (Arc<dyn JobQueue>, String, Arc<dyn WakeBus>) = match (
-        &state_url,
-        &args.queue,
-    ) {
+    let (queue, queue_at, wakes, budget): (
+        Arc<dyn JobQueue>,
+        String,
+        Arc<dyn WakeBus>,
+        Arc<dyn SharedRateLimit>,
+    ) = match (&state_url, &args.queue) {
         (Some(_), Some(file)) => {
             return Err(Error::invalid_input(format!(
                 "--queue {}: the state is on PostgreSQL, so the job queue is in that database; drop --queue",
@@ -246,11 +254,15 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
             ))
             .into());
         }
-        (Some(url), None) => (
-            Arc::new(PgJobQueue::connect(url).await?),
-            url.redacted().to_owned(),
-            Arc::new(PgWakeBus::connect(url).await?),
-        ),
+        (Some(url), None) => {
+            let queue = Arc::new(PgJobQueue::connect(url).await?);
+            (
+                Arc::clone(&queue) as Arc<dyn JobQueue>,
+                url.redacted().to_owned(),
+                Arc::new(PgWakeBus::connect(url).await?),
+                queue,
+            )
+        }
         (None, file) => {
             let file = file
                 .clone()
@@ -262,7 +274,13 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
                 WorkerOptions::default().name,
                 SQLITE_WAKE_POLL,
             );
-            (Arc::new(queue), shown, Arc::new(wakes))
+            let queue = Arc::new(queue);
+            (
+                Arc::clone(&queue) as Arc<dyn JobQueue>,
+                shown,
+                Arc::new(wakes),
+                queue,
+            )
         }
     };
     // The dashboard only reads. On PostgreSQL a writing store would hold the shared workspace
@@ -336,6 +354,29 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         let (wakes, shutdown) = (Arc::clone(&wakes), shutdown.clone());
         tasks.spawn(async move { wakes.listen(on_wake, shutdown).await });
     }
+    // The forge's rate-limit budget, shared by the replicas that use this token.
+    let floor = args
+        .rate_limit_floor
+        .or(config.serve.rate_limit_floor)
+        .unwrap_or(rate::DEFAULT_FLOOR);
+    let token = ["GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|t| !t.is_empty()));
+    let bucket = rate::bucket(
+        config
+            .forge
+            .api_url
+            .as_deref()
+            .unwrap_or(orchestrator_github::DEFAULT_API_URL),
+        token.as_deref(),
+    );
+    tasks.spawn(share_rate_limit(
+        budget,
+        bucket,
+        floor,
+        Arc::clone(&state.metrics),
+        shutdown.clone(),
+    ));
     if let Some(schedule) = nightly {
         tasks.spawn(worker::schedule_nightly(
             Arc::clone(&queue),
@@ -370,6 +411,72 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// How often a replica shares what it saw of the rate limit and reads what the others saw.
+const RATE_SHARE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Until `shutdown`: records this process's newest rate-limit observation (from the forge
+/// adapter's headers) in the shared store, reads the newest of any replica, shows it in
+/// `/metrics`, and defers this process's polls while it is below `floor`. A store that does not
+/// answer is logged and tried again (polls then go undeferred: the forge's own 403/429 handling
+/// remains).
+async fn share_rate_limit(
+    store: Arc<dyn SharedRateLimit>,
+    bucket: String,
+    floor: u64,
+    metrics: Arc<orchestrator_serve::Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> orchestrator_core::Result<()> {
+    let replica = WorkerOptions::default().name;
+    let budget = orchestrator_github::rate_budget();
+    let mut shared_ms = None;
+    loop {
+        let local = budget
+            .latest()
+            .filter(|seen| Some(seen.seen_ms) != shared_ms)
+            .map(|seen| rate::Observed {
+                remaining: seen.remaining,
+                reset: seen.reset,
+                replica: replica.clone(),
+                seen_ms: seen.seen_ms,
+            });
+        let now = orchestrator_serve::now_ms() / 1000;
+        let seen_ms = local.as_ref().map(|l| l.seen_ms);
+        match rate::share(store.as_ref(), &bucket, local, floor, now).await {
+            Ok((shared, until)) => {
+                shared_ms = seen_ms.or(shared_ms);
+                if let Some(shared) = shared {
+                    metrics
+                        .rate_limit_remaining
+                        .store(shared.remaining, Ordering::Relaxed);
+                    metrics
+                        .rate_limit_reset
+                        .store(shared.reset, Ordering::Relaxed);
+                }
+                let until = until.unwrap_or(0);
+                if until != budget.polls_deferred_until() {
+                    tracing::info!(
+                        until,
+                        floor,
+                        "rate-limit budget: polls {}",
+                        if until == 0 {
+                            "resume"
+                        } else {
+                            "deferred until the reset"
+                        }
+                    );
+                }
+                budget.defer_polls_until(until);
+                metrics.polls_deferred_until.store(until, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "rate-limit budget: cannot share"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RATE_SHARE_INTERVAL) => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+    }
 }
 
 /// SIGTERM (Kubernetes, systemd) or Ctrl-C (SIGINT): both handlers are installed when this is

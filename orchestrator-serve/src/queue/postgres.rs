@@ -442,3 +442,47 @@ impl JobQueue for PgJobQueue {
         rows.iter().map(row_to_job).collect()
     }
 }
+
+#[async_trait]
+impl crate::rate::SharedRateLimit for PgJobQueue {
+    async fn record(&self, bucket: &str, seen: &crate::rate::Observed) -> Result<()> {
+        let session = self.session().await?;
+        session
+            .client
+            .execute(
+                "INSERT INTO serve_rate_limits (bucket, remaining, reset, replica, updated)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (bucket) DO UPDATE SET remaining = excluded.remaining,
+                     reset = excluded.reset, replica = excluded.replica, updated = excluded.updated
+                 WHERE serve_rate_limits.updated < excluded.updated",
+                &[
+                    &bucket,
+                    &to_i64(seen.remaining),
+                    &to_i64(seen.reset),
+                    &seen.replica,
+                    &to_i64(seen.seen_ms),
+                ],
+            )
+            .await
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
+    async fn read(&self, bucket: &str) -> Result<Option<crate::rate::Observed>> {
+        let session = self.session().await?;
+        let row = session
+            .client
+            .query_opt(
+                "SELECT remaining, reset, replica, updated FROM serve_rate_limits WHERE bucket = $1",
+                &[&bucket],
+            )
+            .await
+            .map_err(self.fail())?;
+        Ok(row.map(|row| crate::rate::Observed {
+            remaining: to_u64(row.get(0)),
+            reset: to_u64(row.get(1)),
+            replica: row.get(2),
+            seen_ms: to_u64(row.get(3)),
+        }))
+    }
+}

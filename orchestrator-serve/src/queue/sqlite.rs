@@ -440,6 +440,51 @@ impl JobQueue for SqliteJobQueue {
     }
 }
 
+#[async_trait]
+impl crate::rate::SharedRateLimit for SqliteJobQueue {
+    async fn record(&self, bucket: &str, seen: &crate::rate::Observed) -> Result<()> {
+        let (bucket, seen) = (bucket.to_owned(), seen.clone());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO serve_rate_limits (bucket, remaining, reset, replica, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (bucket) DO UPDATE SET remaining = excluded.remaining,
+                     reset = excluded.reset, replica = excluded.replica, updated = excluded.updated
+                 WHERE serve_rate_limits.updated < excluded.updated",
+                params![
+                    bucket,
+                    to_i64(seen.remaining),
+                    to_i64(seen.reset),
+                    seen.replica,
+                    to_i64(seen.seen_ms)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn read(&self, bucket: &str) -> Result<Option<crate::rate::Observed>> {
+        let bucket = bucket.to_owned();
+        self.write(move |tx| {
+            tx.query_row(
+                "SELECT remaining, reset, replica, updated FROM serve_rate_limits WHERE bucket = ?1",
+                params![bucket],
+                |r| {
+                    Ok(crate::rate::Observed {
+                        remaining: to_u64(r.get(0)?),
+                        reset: to_u64(r.get(1)?),
+                        replica: r.get(2)?,
+                        seen_ms: to_u64(r.get(3)?),
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
