@@ -31,6 +31,8 @@ pub struct Metrics {
     pub jobs_retried: AtomicU64,
     /// Jobs given up on.
     pub jobs_failed: AtomicU64,
+    /// Job starts put off because another run held the workspace (no attempt spent).
+    pub jobs_deferred: AtomicU64,
     /// The forge's rate limit as the replicas last saw it: requests left (`u64::MAX`: unknown).
     pub rate_limit_remaining: AtomicU64,
     /// When that window resets (Unix seconds).
@@ -55,6 +57,7 @@ impl Default for Metrics {
             jobs_succeeded: zero(),
             jobs_retried: zero(),
             jobs_failed: zero(),
+            jobs_deferred: zero(),
             rate_limit_remaining: AtomicU64::new(u64::MAX),
             rate_limit_reset: zero(),
             polls_deferred_until: zero(),
@@ -159,6 +162,7 @@ impl Metrics {
                 ("{outcome=\"succeeded\"}", get(&self.jobs_succeeded)),
                 ("{outcome=\"retried\"}", get(&self.jobs_retried)),
                 ("{outcome=\"failed\"}", get(&self.jobs_failed)),
+                ("{outcome=\"deferred\"}", get(&self.jobs_deferred)),
             ],
         );
         out

@@ -206,6 +206,11 @@ pub trait JobQueue: Send + Sync + std::fmt::Debug {
         now: u64,
     ) -> Result<bool>;
 
+    /// Gives job `id` back without counting the attempt: pending again from `until` (the job
+    /// could not start, e.g. another runner holds the workspace lock). False when `worker` no
+    /// longer holds it.
+    async fn defer(&self, id: u64, worker: &str, until: u64, now: u64) -> Result<bool>;
+
     /// Gives back every job `worker` holds (graceful shutdown): pending again at once.
     async fn release(&self, worker: &str, now: u64) -> Result<usize>;
 

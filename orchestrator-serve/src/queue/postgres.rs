@@ -33,8 +33,13 @@ const NS_KEY: i32 = 0x6f72_7302;
 pub(crate) const HISTORY: &str = "serve_schema_history";
 
 /// The queue's migrations, in order; the last one's number is the schema this build writes.
-const MIGRATIONS: &[(&str, &str)] =
-    &[("V1__jobs", include_str!("migrations/postgres/V1__jobs.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("V1__jobs", include_str!("migrations/postgres/V1__jobs.sql")),
+    (
+        "V2__rate_limits",
+        include_str!("migrations/postgres/V2__rate_limits.sql"),
+    ),
+];
 
 /// Delivery ids are kept this long for replay detection (GitHub redelivers within days).
 const DELIVERY_RETENTION_MS: u64 = 30 * 24 * 3600 * 1000;
@@ -387,6 +392,21 @@ impl JobQueue for PgJobQueue {
         }
         .map_err(self.fail())?;
         Ok(changed == 1)
+    }
+
+    async fn defer(&self, id: u64, worker: &str, until: u64, now: u64) -> Result<bool> {
+        let session = self.session().await?;
+        Ok(session
+            .client
+            .execute(
+                "UPDATE serve_jobs SET state = 'pending', owner = NULL, run_after = $1,
+                        attempts = GREATEST(attempts - 1, 0), updated = $2
+                 WHERE id = $3 AND owner = $4 AND state = 'running'",
+                &[&to_i64(until), &to_i64(now), &to_i64(id), &worker],
+            )
+            .await
+            .map_err(self.fail())?
+            == 1)
     }
 
     async fn release(&self, worker: &str, now: u64) -> Result<usize> {

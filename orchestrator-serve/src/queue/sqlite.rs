@@ -389,6 +389,19 @@ impl JobQueue for SqliteJobQueue {
         .await
     }
 
+    async fn defer(&self, id: u64, worker: &str, until: u64, now: u64) -> Result<bool> {
+        let worker = worker.to_owned();
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE serve_jobs SET state = 'pending', owner = NULL, run_after = ?1,
+                        attempts = MAX(attempts - 1, 0), updated = ?2
+                 WHERE id = ?3 AND owner = ?4 AND state = 'running'",
+                params![to_i64(until), to_i64(now), to_i64(id), worker],
+            )? == 1)
+        })
+        .await
+    }
+
     async fn release(&self, worker: &str, now: u64) -> Result<usize> {
         let worker = worker.to_owned();
         self.write(move |tx| {
@@ -571,6 +584,41 @@ mod tests {
         );
         assert_eq!(all.len(), 50, "no job twice");
         assert_eq!(queue.stats().await.expect("stats").succeeded, 50);
+    }
+
+    /// A queue file written by the previous version (schema 1: jobs only) is brought to the
+    /// current schema on open, its jobs kept, and gains the tables replicas share.
+    #[tokio::test]
+    async fn a_version_1_file_is_migrated_keeping_its_jobs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("queue.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(SCHEMA).expect("v1");
+        conn.pragma_update(None, "user_version", 1).expect("v1");
+        conn.execute(
+            "INSERT INTO serve_jobs (kind, key, triggers, state, run_after, created, updated)
+             VALUES ('cascade', 'cascade:o/a', '[{\"n\":1}]', 'pending', 1, 1, 1)",
+            [],
+        )
+        .expect("a job");
+        drop(conn);
+        let queue = SqliteJobQueue::open(&path).expect("migrated");
+        let job = queue
+            .claim("w", Duration::from_secs(1), 2)
+            .await
+            .expect("claim")
+            .expect("the old job");
+        assert_eq!(job.key, "cascade:o/a");
+        queue
+            .publish_wake("o/a", "w", 3)
+            .await
+            .expect("the wakes table");
+        drop(queue);
+        let conn = Connection::open(&path).expect("open");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[test]
