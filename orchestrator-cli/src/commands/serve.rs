@@ -16,6 +16,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use clap::{Args, Parser};
 use orchestrator_core::Error;
+use orchestrator_core::state::StateUrl;
 use orchestrator_serve::cron::Schedule;
 use orchestrator_serve::dashboard::StoreDashboard;
 use orchestrator_serve::queue::{Job, JobKind, JobQueue, PgJobQueue, SqliteJobQueue};
@@ -238,51 +239,13 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     let state_dir = wiring::state_dir(&config);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
-    // The queue lives where the state lives: replicas that share a PostgreSQL state share its
-    // queue (on any machine); otherwise a SQLite file beside the state.
     let state_url = config.state.effective_url()?;
-    let (queue, queue_at, wakes, budget): (
-        Arc<dyn JobQueue>,
-        String,
-        Arc<dyn WakeBus>,
-        Arc<dyn SharedRateLimit>,
-    ) = match (&state_url, &args.queue) {
-        (Some(_), Some(file)) => {
-            return Err(Error::invalid_input(format!(
-                "--queue {}: the state is on PostgreSQL, so the job queue is in that database; drop --queue",
-                file.display()
-            ))
-            .into());
-        }
-        (Some(url), None) => {
-            let queue = Arc::new(PgJobQueue::connect(url).await?);
-            (
-                Arc::clone(&queue) as Arc<dyn JobQueue>,
-                url.redacted().to_owned(),
-                Arc::new(PgWakeBus::connect(url).await?),
-                queue,
-            )
-        }
-        (None, file) => {
-            let file = file
-                .clone()
-                .unwrap_or_else(|| state_dir.join("serve-queue.db"));
-            let shown = file.display().to_string();
-            let queue = SqliteJobQueue::open(&file)?;
-            let wakes = SqliteWakeBus::new(
-                queue.clone(),
-                WorkerOptions::default().name,
-                SQLITE_WAKE_POLL,
-            );
-            let queue = Arc::new(queue);
-            (
-                Arc::clone(&queue) as Arc<dyn JobQueue>,
-                shown,
-                Arc::new(wakes),
-                queue,
-            )
-        }
-    };
+    let QueueBackend {
+        queue,
+        shown: queue_at,
+        wakes,
+        budget,
+    } = open_queue(state_url.as_ref(), args.queue.as_deref(), &state_dir).await?;
     // The dashboard only reads. On PostgreSQL a writing store would hold the shared workspace
     // lock for the service's lifetime and block every cascade, so it reads; a SQLite file is
     // created here so the page has runs to show as soon as the first job writes them.
@@ -411,6 +374,56 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The queue and what the replicas share beside it, on one backend.
+struct QueueBackend {
+    queue: Arc<dyn JobQueue>,
+    /// Where, for the log (a database URL without its password, or a file).
+    shown: String,
+    wakes: Arc<dyn WakeBus>,
+    budget: Arc<dyn SharedRateLimit>,
+}
+
+/// The queue lives where the state lives: replicas that share a PostgreSQL state share its queue
+/// (on any machine); otherwise a SQLite file beside the state (or `--queue`).
+async fn open_queue(
+    state_url: Option<&StateUrl>,
+    queue_file: Option<&std::path::Path>,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<QueueBackend> {
+    match (state_url, queue_file) {
+        (Some(_), Some(file)) => Err(Error::invalid_input(format!(
+            "--queue {}: the state is on PostgreSQL, so the job queue is in that database; drop --queue",
+            file.display()
+        ))
+        .into()),
+        (Some(url), None) => {
+            let queue = Arc::new(PgJobQueue::connect(url).await?);
+            Ok(QueueBackend {
+                queue: Arc::clone(&queue) as Arc<dyn JobQueue>,
+                shown: url.redacted().to_owned(),
+                wakes: Arc::new(PgWakeBus::connect(url).await?),
+                budget: queue,
+            })
+        }
+        (None, file) => {
+            let file = file.map_or_else(|| state_dir.join("serve-queue.db"), ToOwned::to_owned);
+            let queue = SqliteJobQueue::open(&file)?;
+            let wakes = SqliteWakeBus::new(
+                queue.clone(),
+                WorkerOptions::default().name,
+                SQLITE_WAKE_POLL,
+            );
+            let queue = Arc::new(queue);
+            Ok(QueueBackend {
+                queue: Arc::clone(&queue) as Arc<dyn JobQueue>,
+                shown: file.display().to_string(),
+                wakes: Arc::new(wakes),
+                budget: queue,
+            })
+        }
+    }
 }
 
 /// How often a replica shares what it saw of the rate limit and reads what the others saw.
