@@ -22,14 +22,22 @@ fn workspace() -> tempfile::TempDir {
 
 /// [`workspace`] with CI taking `ci_delay` per release (slow enough to watch a run).
 fn workspace_with_ci_delay(ci_delay: &str) -> tempfile::TempDir {
+    workspace_with(ci_delay, "10ms", "30s")
+}
+
+/// [`workspace`] with CI taking `ci_delay`, waits polling every `poll_interval` (the base, before
+/// `serve --poll-stretch`) up to `timeout`.
+fn workspace_with(ci_delay: &str, poll_interval: &str, timeout: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::new(dir.path()).expect("sandbox");
     let mut config = String::from(
         "[forge]\nowner = \"acme\"\n[forge.simulate]\nci_delay = \"CI_DELAY\"\nasset_interval = \"10ms\"\n\
-         [release]\npoll_interval = \"10ms\"\ntimeout = \"30s\"\nstable_polls = 1\n\n\
+         [release]\npoll_interval = \"POLL\"\ntimeout = \"TIMEOUT\"\nstable_polls = 1\n\n\
          [publish]\numbrella_repo = \"acme/ecosystem\"\n\n",
     )
-    .replace("CI_DELAY", ci_delay);
+    .replace("CI_DELAY", ci_delay)
+    .replace("POLL", poll_interval)
+    .replace("TIMEOUT", timeout);
     for (name, deps) in [("base", ""), ("app", "\"@acme/base\": \"^1.0.0\"")] {
         let manifest = format!(
             "{{\n  \"name\": \"@acme/{name}\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {{ {deps} }}\n}}\n"
@@ -66,12 +74,25 @@ impl Serve {
     }
 
     fn start_with_token(dir: &Path, extra: &[&str], log: &str, token: Option<&str>) -> Self {
+        Self::start_with_env(dir, extra, log, token, &[])
+    }
+
+    /// A replica with `env` set (e.g. `ORCHESTRATOR_STATE_URL`); the log goes to `dir/log`.
+    fn start_with_env(
+        dir: &Path,
+        extra: &[&str],
+        log: &str,
+        token: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let stderr = std::fs::File::create(dir.join(log)).expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
         match token {
             Some(token) => command.env("ORCHESTRATOR_DASHBOARD_TOKEN", token),
             None => command.env_remove("ORCHESTRATOR_DASHBOARD_TOKEN"),
         };
+        command.env_remove("ORCHESTRATOR_STATE_URL");
+        command.envs(env.iter().copied());
         let mut child = command
             .current_dir(dir)
             .env("ORCHESTRATOR_WEBHOOK_SECRET", SECRET)
@@ -769,4 +790,317 @@ async fn the_dashboard_shows_the_graph_and_run_states_in_a_real_browser() {
     let shot = browser.screenshot().await.expect("screenshot");
     std::fs::write(artifacts.join("serve-dashboard-done.png"), shot).expect("save");
     browser.close().await.expect("close");
+}
+
+/// Two replicas sharing one PostgreSQL database: each has its own state dir and log, both take
+/// `ORCHESTRATOR_STATE_URL`, so both use the queue in that database.
+fn pg_replica(dir: &Path, url: &str, name: &str, extra: &[&str]) -> Serve {
+    let state = dir.join(format!("state-{name}"));
+    let state = state.display().to_string();
+    let mut args = vec!["--state-dir", state.as_str()];
+    args.extend_from_slice(extra);
+    Serve::start_with_env(
+        dir,
+        &args,
+        &format!("serve-{name}.log"),
+        None,
+        &[("ORCHESTRATOR_STATE_URL", url)],
+    )
+}
+
+/// The job ids a replica's log says it started, with their attempt numbers.
+fn jobs_started(log: &Path) -> Vec<(u64, u64)> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.pointer("/fields/message").and_then(|m| m.as_str()) == Some("job started"))
+        .map(|v| {
+            let field = |name: &str| {
+                v.pointer(&format!("/fields/{name}"))
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or_else(|| panic!("{name} in {v}"))
+            };
+            (field("job"), field("attempt"))
+        })
+        .collect()
+}
+
+/// Issue 17: two `orchestrator serve` processes on one PostgreSQL database take 50 signed
+/// webhooks, posted alternately to each, and run every job exactly once: each replica's log
+/// names the jobs it started (50 in all, none twice, all first attempts), and the forge saw the
+/// same number of requests for each job's repository (a job run twice would double its own).
+/// Both replicas' `/metrics` show the jobs of both.
+#[test]
+fn two_replicas_on_one_postgres_run_50_webhooks_each_exactly_once() {
+    let Some(pg) = orchestrator_core::testing::PgCluster::start_or_skip(false) else {
+        return;
+    };
+    let url = pg.create_database("serve_fifty");
+    // No simulated forge here: the commands go to the mock GitHub, which counts them.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("orchestrator.toml"),
+        "[forge]\nowner = \"acme\"\n",
+    )
+    .expect("config");
+    std::fs::create_dir(dir.path().join("origins")).expect("origins");
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    mock.current_dir(dir.path())
+        .args(["mock-forge", "--origins"])
+        .arg(dir.path().join("origins"));
+    let mock = common::MockForge::spawn(mock);
+    let extra = ["--max-attempts", "1", "--forge-url", &mock.url];
+    let a = pg_replica(dir.path(), &url, "a", &extra);
+    let b = pg_replica(dir.path(), &url, "b", &extra);
+    for n in 0..50u64 {
+        let repo = format!("acme/infra{n}");
+        let comment = serde_json::json!({
+            "action": "created",
+            "issue": {"number": n + 1, "pull_request": {"url": format!("https://api.github.com/repos/{repo}/pulls/{}", n + 1)}},
+            "comment": {"id": 1000 + n, "body": "/apply-plan", "user": {"login": "alice"}},
+            "repository": {"full_name": repo},
+        });
+        let replica = if n % 2 == 0 { &a } else { &b };
+        let (status, body) = replica.deliver("issue_comment", &format!("delivery-{n}"), &comment);
+        assert_eq!(status, 202, "{body}");
+        assert!(body.contains("\"enqueued\""), "{body}");
+    }
+    // Every job ends (the mock has no such pull requests: each command fails, once).
+    let (log_a, log_b) = (
+        dir.path().join("serve-a.log"),
+        dir.path().join("serve-b.log"),
+    );
+    a.wait_for_metric("orchestrator_jobs{state=\"failed\"} 50", &log_a);
+    b.wait_for_metric("orchestrator_jobs{state=\"failed\"} 50", &log_b);
+    let (_, metrics) = b.request("GET", "/metrics", &[], b"");
+    assert!(
+        metrics.contains("orchestrator_queue_depth 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("orchestrator_jobs{state=\"running\"} 0\n"),
+        "{metrics}"
+    );
+
+    let (started_a, started_b) = (jobs_started(&log_a), jobs_started(&log_b));
+    assert!(
+        !started_a.is_empty() && !started_b.is_empty(),
+        "both replicas took work: a {started_a:?}, b {started_b:?}"
+    );
+    let mut ids: Vec<u64> = started_a
+        .iter()
+        .chain(&started_b)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(ids.len(), 50, "a {started_a:?}, b {started_b:?}");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 50, "no job started twice");
+    assert!(
+        started_a
+            .iter()
+            .chain(&started_b)
+            .all(|(_, attempt)| *attempt == 1),
+        "every job ran on its first attempt only"
+    );
+    let stats = mock.stats();
+    let per_repo: Vec<u64> = (0..50)
+        .map(|n| {
+            stats
+                .pointer(&format!("/by_repo/acme~1infra{n}/requests"))
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        })
+        .collect();
+    assert!(
+        per_repo[0] > 0,
+        "the command asked the forge: {stats}\n{}",
+        std::fs::read_to_string(&log_a).unwrap_or_default()
+    );
+    assert!(
+        per_repo.iter().all(|c| *c == per_repo[0]),
+        "each job's repository was asked the same number of times: {per_repo:?}"
+    );
+}
+
+/// Issue 17: on PostgreSQL, a replica SIGKILLed mid-job (while its cascade waits for a release)
+/// leaves the job to the other replica, which takes it once the lease expires (attempt 2) and
+/// resumes the run from the shared journal: each repo is released once.
+#[test]
+fn a_replica_killed_mid_job_on_postgres_is_resumed_by_the_other_from_the_journal() {
+    let Some(pg) = orchestrator_core::testing::PgCluster::start_or_skip(false) else {
+        return;
+    };
+    let url = pg.create_database("serve_takeover");
+    let dir = workspace_with_ci_delay("1500ms");
+    let a = pg_replica(dir.path(), &url, "a", &[]);
+    let (status, body) = a.deliver(
+        "push",
+        "delivery-1",
+        &push("base", &head(dir.path(), "base")),
+    );
+    assert_eq!(status, 202, "{body}");
+    let log_a = dir.path().join("serve-a.log");
+    wait_for_log(&log_a, "wait for release v1.0.1 of acme/base");
+    // The second replica is up while the first holds the job: it must not take it yet.
+    let b = pg_replica(dir.path(), &url, "b", &[]);
+    a.kill();
+    let log_b = dir.path().join("serve-b.log");
+    b.wait_for_metric("orchestrator_jobs{state=\"succeeded\"} 1", &log_b);
+    assert_eq!(jobs_started(&log_a), vec![(1, 1)]);
+    assert_eq!(
+        jobs_started(&log_b),
+        vec![(1, 2)],
+        "taken over as attempt 2"
+    );
+    for repo in ["base", "app"] {
+        let tags = origin_tags(dir.path(), repo);
+        assert_eq!(
+            tags.lines().filter(|t| t.starts_with("v1.0.1")).count(),
+            1,
+            "{repo}: {tags}"
+        );
+    }
+}
+
+/// Issue 17: a release wait running on replica A is woken by a `release` webhook posted to
+/// replica B (through PostgreSQL `LISTEN`/`NOTIFY`). The waits poll every 60 s × 4 here, so the
+/// cascade can only end within the bound because B's webhooks reach A's waits.
+#[test]
+fn a_wait_on_one_replica_is_woken_by_a_webhook_posted_to_the_other() {
+    let Some(pg) = orchestrator_core::testing::PgCluster::start_or_skip(false) else {
+        return;
+    };
+    let url = pg.create_database("serve_wake");
+    let dir = workspace_with("30ms", "60s", "10m");
+    let a = pg_replica(dir.path(), &url, "a", &["--poll-stretch", "4"]);
+    let b = pg_replica(dir.path(), &url, "b", &["--workers", "0"]);
+    let (status, body) = a.deliver(
+        "push",
+        "delivery-push",
+        &push("base", &head(dir.path(), "base")),
+    );
+    assert_eq!(status, 202, "{body}");
+    let log_a = dir.path().join("serve-a.log");
+    wait_for_log(&log_a, "wait for release v1.0.1 of acme/base");
+    // GitHub would send one `release` webhook per release; here B gets them until A is done
+    // (bounded: 90 s, well below one fallback poll of 240 s).
+    let started = Instant::now();
+    let mut n = 0;
+    loop {
+        let (_, metrics) = a.request("GET", "/metrics", &[], b"");
+        if metrics.contains("orchestrator_jobs{state=\"succeeded\"} 1\n") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the wait was not woken:\n{metrics}\n{}",
+            std::fs::read_to_string(&log_a).unwrap_or_default()
+        );
+        for repo in ["base", "app"] {
+            n += 1;
+            let release = serde_json::json!({
+                "action": "published",
+                "release": {"tag_name": "v1.0.1"},
+                "repository": {"full_name": format!("acme/{repo}")},
+            });
+            let (status, body) = b.deliver("release", &format!("delivery-release-{n}"), &release);
+            assert_eq!(status, 202, "{body}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let text = std::fs::read_to_string(&log_a).expect("log");
+    assert!(
+        text.contains("woke waits for a webhook another replica received"),
+        "{text}"
+    );
+    let (_, metrics) = a.request("GET", "/metrics", &[], b"");
+    assert!(
+        !metrics.contains("orchestrator_remote_wakes_total 0\n"),
+        "{metrics}"
+    );
+    for repo in ["base", "app"] {
+        let tags = origin_tags(dir.path(), repo);
+        assert_eq!(
+            tags.lines().filter(|t| t.starts_with("v1.0.1")).count(),
+            1,
+            "{repo}: {tags}"
+        );
+    }
+}
+
+/// Issue 17: the rate-limit budget is shared by the replicas that use one token. Replica A runs
+/// a command against the mock GitHub (which sends `x-ratelimit-*` headers on every answer);
+/// replica B, on the same SQLite queue file, never calls the forge, yet its `/metrics` shows
+/// the remaining budget A saw, and, the floor being above it, B defers its polls too.
+#[test]
+fn replicas_share_the_rate_limit_budget_one_of_them_saw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("orchestrator.toml"),
+        "[forge]\nowner = \"acme\"\n\n[serve]\nrate_limit_floor = 1000000\n",
+    )
+    .expect("config");
+    std::fs::create_dir(dir.path().join("origins")).expect("origins");
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+    mock.current_dir(dir.path())
+        .args(["mock-forge", "--origins"])
+        .arg(dir.path().join("origins"));
+    let mock = common::MockForge::spawn(mock);
+    let queue = dir.path().join("shared-queue.db").display().to_string();
+    let a = Serve::start(
+        dir.path(),
+        &[
+            "--queue",
+            &queue,
+            "--max-attempts",
+            "1",
+            "--forge-url",
+            &mock.url,
+        ],
+        "serve-a.log",
+    );
+    let b = Serve::start(
+        dir.path(),
+        &[
+            "--queue",
+            &queue,
+            "--workers",
+            "0",
+            "--forge-url",
+            &mock.url,
+        ],
+        "serve-b.log",
+    );
+    let comment = serde_json::json!({
+        "action": "created",
+        "issue": {"number": 7, "pull_request": {"url": "https://api.github.com/repos/acme/infra/pulls/7"}},
+        "comment": {"id": 99, "body": "/apply-plan", "user": {"login": "alice"}},
+        "repository": {"full_name": "acme/infra"},
+    });
+    let (status, body) = a.deliver("issue_comment", "delivery-c", &comment);
+    assert_eq!(status, 202, "{body}");
+    let log_b = dir.path().join("serve-b.log");
+    b.wait_for_metric("orchestrator_polls_deferred 1", &log_b);
+    let (_, metrics) = b.request("GET", "/metrics", &[], b"");
+    let remaining: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("orchestrator_forge_rate_limit_remaining "))
+        .unwrap_or_else(|| panic!("{metrics}"))
+        .parse()
+        .expect("a number");
+    assert!(remaining < 1_000_000, "{metrics}");
+    assert_eq!(
+        std::fs::read_to_string(&log_b)
+            .unwrap_or_default()
+            .matches("job started")
+            .count(),
+        0,
+        "B never ran a job, so never called the forge itself"
+    );
+    a.wait_for_metric(
+        "orchestrator_polls_deferred 1",
+        &dir.path().join("serve-a.log"),
+    );
 }

@@ -57,6 +57,9 @@ pub struct Config {
 pub struct ServeConfig {
     /// `nightly = "0 2 * * *"`: when the nightly cascade runs (five-field cron, UTC).
     pub nightly: Option<String>,
+    /// `rate_limit_floor = 200`: below this many requests left in the forge's rate-limit window
+    /// (shared by every replica using the token), replicas defer their polls until the reset.
+    pub rate_limit_floor: Option<u64>,
 }
 
 /// `[forge]`.
@@ -663,9 +666,12 @@ impl Config {
             publish,
             scale,
             state,
-            serve: ServeConfig {
-                nightly: raw.serve.and_then(|s| s.nightly),
-            },
+            serve: raw
+                .serve
+                .map_or_else(ServeConfig::default, |s| ServeConfig {
+                    nightly: s.nightly,
+                    rate_limit_floor: s.rate_limit_floor,
+                }),
         })
     }
 
@@ -793,6 +799,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawServe {
     nightly: Option<String>,
+    rate_limit_floor: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

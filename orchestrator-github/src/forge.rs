@@ -87,6 +87,7 @@ pub struct GitHubForgeBuilder {
     read_timeout: Duration,
     request_timeout: Duration,
     max_response_bytes: usize,
+    etag_cache: (usize, usize),
 }
 
 impl Default for GitHubForgeBuilder {
@@ -103,6 +104,10 @@ impl Default for GitHubForgeBuilder {
             read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(60),
             max_response_bytes: crate::transport::DEFAULT_MAX_RESPONSE_BYTES,
+            etag_cache: (
+                crate::transport::DEFAULT_ETAG_CACHE_ENTRIES,
+                crate::transport::DEFAULT_ETAG_CACHE_BYTES,
+            ),
         }
     }
 }
@@ -182,6 +187,14 @@ impl GitHubForgeBuilder {
         self
     }
 
+    /// Bounds of the conditional-request (ETag) cache: at most `entries` URLs and `bytes` bytes
+    /// of URLs, ETags and bodies (defaults 1024 and 16 MiB); the least recently used go first.
+    /// `0` turns the cache off (every poll is a full, rate-limited request).
+    pub fn etag_cache_limits(mut self, entries: usize, bytes: usize) -> Self {
+        self.etag_cache = (entries, bytes);
+        self
+    }
+
     /// Builds the forge. Never touches the network; fails only on an invalid URL (or when the
     /// system's TLS roots cannot be loaded). Callable outside a Tokio runtime: the HTTP client is
     /// then created on the first request.
@@ -210,6 +223,8 @@ impl GitHubForgeBuilder {
             read_timeout: self.read_timeout,
             request_timeout: self.request_timeout,
             max_response_bytes: self.max_response_bytes,
+            etag_cache_entries: self.etag_cache.0,
+            etag_cache_bytes: self.etag_cache.1,
         };
         Ok(GitHubForge {
             inner: Arc::new(Inner {

@@ -78,3 +78,4 @@ mod wire;
 pub mod mock;
 
 pub use forge::{DEFAULT_API_URL, GitHubForge, GitHubForgeBuilder};
+pub use transport::{RateBudget, RateLimitSeen, rate_budget};

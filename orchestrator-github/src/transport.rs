@@ -100,6 +100,100 @@ struct Cached {
     body: String,
 }
 
+impl Cached {
+    /// What the entry holds in memory, counted for the cache's byte bound (URL included).
+    fn bytes(&self, url: &str) -> usize {
+        url.len() + self.etag.len() + self.body.len()
+    }
+}
+
+/// Default bound on the conditional-request cache: URLs remembered.
+pub(crate) const DEFAULT_ETAG_CACHE_ENTRIES: usize = 1024;
+/// Default bound on the conditional-request cache: bytes of URLs, ETags and bodies.
+pub(crate) const DEFAULT_ETAG_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The conditional-request cache: the last ETag and body per URL, least recently used first out
+/// once it holds more than `max_entries` URLs or `max_bytes` bytes. Unbounded, a long-running
+/// service (`orchestrator serve`) that polls ever new URLs (each release's tag) would grow it
+/// for ever; evicting only costs one full `200` answer later instead of a free `304`.
+#[derive(Debug)]
+pub(crate) struct EtagCache {
+    entries: HashMap<String, (Cached, u64)>,
+    /// Use order: tick of last use -> URL (the first is the least recently used).
+    order: std::collections::BTreeMap<u64, String>,
+    tick: u64,
+    bytes: usize,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl EtagCache {
+    /// An empty cache with these bounds (0 entries or bytes: nothing is cached).
+    pub(crate) fn new(max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            order: std::collections::BTreeMap::new(),
+            tick: 0,
+            bytes: 0,
+            max_entries,
+            max_bytes,
+        }
+    }
+
+    /// The entry of `url`, now the most recently used.
+    fn get(&mut self, url: &str) -> Option<Cached> {
+        self.tick += 1;
+        let tick = self.tick;
+        let (cached, used) = self.entries.get_mut(url)?;
+        self.order.remove(used);
+        *used = tick;
+        self.order.insert(tick, url.to_owned());
+        Some(cached.clone())
+    }
+
+    /// Stores `cached` for `url` (the most recently used), then evicts the least recently used
+    /// entries until both bounds hold. An entry larger than the byte bound is not kept.
+    fn insert(&mut self, url: String, cached: Cached) {
+        self.remove(&url);
+        let size = cached.bytes(&url);
+        if size > self.max_bytes || self.max_entries == 0 {
+            return;
+        }
+        self.tick += 1;
+        self.bytes += size;
+        self.order.insert(self.tick, url.clone());
+        self.entries.insert(url, (cached, self.tick));
+        while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            if let Some((gone, _)) = self.entries.remove(&oldest) {
+                self.bytes -= gone.bytes(&oldest);
+            }
+        }
+    }
+
+    /// Forgets `url`.
+    fn remove(&mut self, url: &str) {
+        if let Some((gone, used)) = self.entries.remove(url) {
+            self.order.remove(&used);
+            self.bytes -= gone.bytes(url);
+        }
+    }
+
+    /// URLs held.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Bytes held (URLs, ETags and bodies).
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
 /// What the octocrab client is built from.
 #[derive(Debug, Clone)]
 pub(crate) struct ClientConfig {
@@ -112,6 +206,10 @@ pub(crate) struct ClientConfig {
     pub(crate) request_timeout: Duration,
     /// The largest response body read; see [`DEFAULT_MAX_RESPONSE_BYTES`].
     pub(crate) max_response_bytes: usize,
+    /// Bounds of the conditional-request cache: URLs, and bytes ([`EtagCache`]).
+    pub(crate) etag_cache_entries: usize,
+    /// See `etag_cache_entries`.
+    pub(crate) etag_cache_bytes: usize,
 }
 
 impl ClientConfig {
@@ -138,12 +236,100 @@ impl ClientConfig {
     }
 }
 
+/// The forge's rate limit as one answer reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSeen {
+    /// `x-ratelimit-remaining`: requests left in the window.
+    pub remaining: u64,
+    /// `x-ratelimit-reset`: when the window resets (Unix seconds).
+    pub reset: u64,
+    /// When the answer came (Unix milliseconds).
+    pub seen_ms: u64,
+}
+
+/// The process's view of the forge's rate-limit budget, shared by every [`crate::GitHubForge`]
+/// in it (a service builds one per job): the last `x-ratelimit-*` headers any of them saw, and a
+/// deferral of *polls* that a caller sets when the budget runs low ([`RateBudget::defer_polls_until`]).
+///
+/// A poll here is a repeated `GET` (one with a cached ETag): re-reading what was read before can
+/// wait for the window to reset; first reads and writes, the urgent part of a run, never wait.
+#[derive(Debug, Default)]
+pub struct RateBudget {
+    seen: Mutex<Option<RateLimitSeen>>,
+    defer_until: std::sync::atomic::AtomicU64,
+    changed: tokio::sync::Notify,
+}
+
+static RATE_BUDGET: std::sync::LazyLock<RateBudget> = std::sync::LazyLock::new(RateBudget::default);
+
+/// The process's [`RateBudget`].
+pub fn rate_budget() -> &'static RateBudget {
+    &RATE_BUDGET
+}
+
+impl RateBudget {
+    /// The last rate limit an answer reported, if any.
+    pub fn latest(&self) -> Option<RateLimitSeen> {
+        *lock(&self.seen)
+    }
+
+    /// Polls wait until `epoch_secs` (Unix seconds; `0` or a past time: no deferral). A deferral
+    /// longer than the rate-limit window is capped to it.
+    pub fn defer_polls_until(&self, epoch_secs: u64) {
+        let cap = now_epoch() + MAX_RATE_LIMIT_WAIT.as_secs();
+        let until = epoch_secs.min(cap);
+        let before = self
+            .defer_until
+            .swap(until, std::sync::atomic::Ordering::SeqCst);
+        if before != until {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Until when polls are deferred (Unix seconds; `0`: not deferred).
+    pub fn polls_deferred_until(&self) -> u64 {
+        self.defer_until.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn observe(&self, remaining: u64, reset: u64) {
+        let seen_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        *lock(&self.seen) = Some(RateLimitSeen {
+            remaining,
+            reset,
+            seen_ms,
+        });
+    }
+
+    /// Returns once polls may go out: at once when not deferred, else at the deferral's end or
+    /// when it is lifted.
+    async fn poll_allowed(&self) {
+        loop {
+            let changed = self.changed.notified();
+            let until = self.polls_deferred_until();
+            let now = now_epoch();
+            if until <= now {
+                return;
+            }
+            tracing::info!(
+                until,
+                "poll deferred: the shared rate-limit budget is below its floor"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(until - now)) => {}
+                () = changed => {}
+            }
+        }
+    }
+}
+
 /// The HTTP side of [`crate::GitHubForge`].
 pub(crate) struct Transport {
     config: ClientConfig,
     octocrab: OnceCell<Octocrab>,
     policy: RetryPolicy,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: Mutex<EtagCache>,
     stats: Mutex<RequestStats>,
     rate_limit: Mutex<Option<(u64, u64)>>,
 }
@@ -155,11 +341,12 @@ impl Transport {
         if tokio::runtime::Handle::try_current().is_ok() {
             octocrab.set(config.build()?).expect("a new cell is empty");
         }
+        let cache = EtagCache::new(config.etag_cache_entries, config.etag_cache_bytes);
         Ok(Self {
             config,
             octocrab,
             policy,
-            cache: Mutex::default(),
+            cache: Mutex::new(cache),
             stats: Mutex::default(),
             rate_limit: Mutex::default(),
         })
@@ -236,10 +423,14 @@ impl Transport {
     async fn attempt(&self, req: &Request<'_>) -> Result<Reply, Failure> {
         let conditional = req.method == Method::GET;
         let cached = if conditional {
-            lock(&self.cache).get(&req.url).cloned()
+            lock(&self.cache).get(&req.url)
         } else {
             None
         };
+        if cached.is_some() {
+            // A repeated read: when the shared budget is low it waits for the reset.
+            rate_budget().poll_allowed().await;
+        }
         let mut builder = http::Request::builder()
             .method(req.method.clone())
             .uri(req.url.as_str())
@@ -338,6 +529,7 @@ impl Transport {
             header_u64(&headers, "x-ratelimit-reset"),
         ) {
             *lock(&self.rate_limit) = Some((remaining, reset));
+            rate_budget().observe(remaining, reset);
         }
         let max = self.config.max_response_bytes;
         let too_large = || {
@@ -554,6 +746,108 @@ pub(crate) fn status_error(
 
 #[cfg(test)]
 mod tests {
+    use super::{Cached, EtagCache, RateBudget, now_epoch};
+
+    /// Issue 17: a poll waits while the budget is deferred, and goes as soon as the deferral is
+    /// lifted (a replica learned the window reset); without a deferral it does not wait.
+    #[tokio::test]
+    async fn polls_wait_while_deferred_and_go_when_lifted() {
+        let budget = std::sync::Arc::new(RateBudget::default());
+        tokio::time::timeout(std::time::Duration::from_secs(10), budget.poll_allowed())
+            .await
+            .expect("not deferred: at once");
+        budget.defer_polls_until(now_epoch() + 3000);
+        let waiting = {
+            let budget = std::sync::Arc::clone(&budget);
+            tokio::spawn(async move { budget.poll_allowed().await })
+        };
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished(), "deferred");
+        budget.defer_polls_until(0);
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+            .await
+            .expect("lifted: the poll goes (bounded)")
+            .expect("no panic");
+        budget.defer_polls_until(now_epoch() + 10 * 3600);
+        assert!(
+            budget.polls_deferred_until() <= now_epoch() + super::MAX_RATE_LIMIT_WAIT.as_secs(),
+            "capped to one window"
+        );
+    }
+
+    fn page(n: usize, body: usize) -> (String, Cached) {
+        (
+            format!("https://api.github.com/r/{n:04}"),
+            Cached {
+                etag: format!("\"e{n}\""),
+                body: "x".repeat(body),
+            },
+        )
+    }
+
+    /// Issue 17: the cache of a long-running service stays within its entry bound however many
+    /// URLs it polls; the least recently *used* goes first (a read refreshes an entry).
+    #[test]
+    fn the_etag_cache_keeps_at_most_its_entries_evicting_the_least_recently_used() {
+        let mut cache = EtagCache::new(3, usize::MAX);
+        for n in 0..3 {
+            let (url, cached) = page(n, 10);
+            cache.insert(url, cached);
+        }
+        assert!(cache.get(&page(0, 0).0).is_some(), "0 is now the newest");
+        let (url, cached) = page(3, 10);
+        cache.insert(url, cached);
+        assert_eq!(cache.len(), 3);
+        assert!(
+            cache.get(&page(1, 0).0).is_none(),
+            "1 was the least recently used"
+        );
+        for n in [0, 2, 3] {
+            assert!(cache.get(&page(n, 0).0).is_some(), "{n} kept");
+        }
+        for n in 4..2000 {
+            let (url, cached) = page(n, 10);
+            cache.insert(url, cached);
+        }
+        assert_eq!(cache.len(), 3);
+        let expected = 3 * (page(1999, 10).0.len() + "\"e1999\"".len() + 10);
+        assert_eq!(cache.bytes(), expected);
+    }
+
+    /// The byte bound holds too: big bodies push out old entries, a body over the whole bound is
+    /// not kept at all, and replacing or forgetting an entry gives its bytes back.
+    #[test]
+    fn the_etag_cache_keeps_within_its_byte_bound() {
+        let size = |n: usize, body: usize| {
+            let (url, cached) = page(n, body);
+            cached.bytes(&url)
+        };
+        let bound = size(0, 1000) * 2 + 10;
+        let mut cache = EtagCache::new(100, bound);
+        for n in 0..3 {
+            let (url, cached) = page(n, 1000);
+            cache.insert(url, cached);
+            assert!(cache.bytes() <= bound);
+        }
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(&page(0, 0).0).is_none(), "the oldest made room");
+        let (url, huge) = page(9, bound);
+        cache.insert(url.clone(), huge);
+        assert!(cache.get(&url).is_none(), "larger than the bound: not kept");
+        assert_eq!(cache.len(), 2, "and nothing evicted for it");
+        let (url, small) = page(1, 1);
+        cache.insert(url.clone(), small);
+        assert_eq!(cache.bytes(), size(1, 1) + size(2, 1000));
+        cache.remove(&url);
+        assert_eq!(cache.bytes(), size(2, 1000));
+        let mut off = EtagCache::new(0, usize::MAX);
+        let (url, cached) = page(0, 1);
+        off.insert(url.clone(), cached);
+        assert!(off.get(&url).is_none(), "0 entries: no cache");
+    }
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {

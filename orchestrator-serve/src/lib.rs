@@ -14,6 +14,10 @@
 //!   replica killed mid-job leaves the job to another, which resumes it from the journal.
 //! - [`worker`]: claims jobs and runs them through a [`JobHandler`](worker::JobHandler) (the CLI's
 //!   is the same code as `orchestrator cascade` and `orchestrator pr-command`).
+//! - [`wake`]: a webhook received by one replica wakes the waits of every replica
+//!   (`LISTEN`/`NOTIFY` on PostgreSQL, a polled table on SQLite).
+//! - [`rate`]: the forge's rate-limit budget shared by the replicas that use one token; below a
+//!   floor they defer polls until the window resets.
 //! - [`cron`]: the nightly schedule, enqueued once per slot however many replicas run.
 //! - [`server`]: the HTTP face: `/webhook`, `/healthz`, `/readyz`, `/metrics` and the dashboard.
 //! - [`dashboard`]: server-rendered, read-only HTML with the run's dependency graph as SVG.
@@ -25,8 +29,10 @@ pub mod dashboard;
 pub mod event;
 pub mod metrics;
 pub mod queue;
+pub mod rate;
 pub mod server;
 pub mod signature;
+pub mod wake;
 pub mod worker;
 
 pub use event::{Intake, classify};

@@ -26,6 +26,7 @@ use crate::event::{Intake, classify};
 use crate::metrics::{Metrics, bump};
 use crate::queue::{EnqueueOutcome, JobQueue};
 use crate::signature::{WebhookSecret, verify_signature};
+use crate::wake::WakeBus;
 
 /// GitHub caps webhook payloads at 25 MB; ours are far smaller. The default limit.
 pub const DEFAULT_MAX_BODY: usize = 5 * 1024 * 1024;
@@ -79,6 +80,8 @@ pub struct ServeState {
     pub dashboard: Option<Arc<dyn DashboardSource>>,
     /// Set on SIGTERM: `/readyz` fails so the load balancer stops sending work.
     pub stopping: AtomicBool,
+    /// Tells the other replicas about wakes this one receives; `None`: a lone replica.
+    pub wakes: Option<Arc<dyn WakeBus>>,
 }
 
 impl ServeState {
@@ -93,6 +96,7 @@ impl ServeState {
             dashboard_token: None,
             dashboard: None,
             stopping: AtomicBool::new(false),
+            wakes: None,
         }
     }
 }
@@ -175,6 +179,13 @@ async fn webhook(State(state): State<Arc<ServeState>>, headers: HeaderMap, body:
             bump(&state.metrics.webhooks_woke);
             let woken = orchestrator_core::release::wake_waits(&repo);
             tracing::info!(delivery, event, %repo, woken, "webhook woke waits");
+            // The wait may run on another replica. Not delivered, it polls (the fallback): the
+            // webhook is still answered 202.
+            if let Some(bus) = &state.wakes
+                && let Err(e) = bus.publish(&repo).await
+            {
+                tracing::warn!(delivery, %repo, error = %e, "wake not passed to the other replicas");
+            }
             answer(
                 StatusCode::ACCEPTED,
                 json!({"outcome": "woke", "waits": woken}),

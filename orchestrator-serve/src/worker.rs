@@ -37,6 +37,10 @@ pub struct WorkerOptions {
     pub max_attempts: u32,
     /// The first retry's delay; doubled per attempt.
     pub retry_base: Duration,
+    /// How long a job that could not start because another runner holds the workspace (a
+    /// PostgreSQL state is one workspace for every replica) waits before it is tried again; such
+    /// a try spends no attempt.
+    pub busy_retry: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -47,6 +51,7 @@ impl Default for WorkerOptions {
             idle_poll: Duration::from_secs(1),
             max_attempts: 3,
             retry_base: Duration::from_secs(30),
+            busy_retry: Duration::from_secs(2),
         }
     }
 }
@@ -154,6 +159,14 @@ impl Worker {
                 // Interrupted by shutdown: the journal says where it stopped; hand it on now.
                 self.queue.release(name, now).await?;
                 tracing::warn!(job = job.id, error = %e, "job interrupted by shutdown, released");
+            }
+            Err(e @ (Error::Busy { .. } | Error::Locked { .. })) => {
+                // Not the job's failure: another run holds the workspace. Try again soon,
+                // without spending an attempt (many queued jobs would exhaust them otherwise).
+                bump(&self.metrics.jobs_deferred);
+                let until = now.saturating_add(ms(self.options.busy_retry));
+                self.queue.defer(job.id, name, until, now).await?;
+                tracing::info!(job = job.id, error = %e, retry_in_ms = ms(self.options.busy_retry), "job deferred: the workspace is busy");
             }
             Err(e) if job.attempts < self.options.max_attempts => {
                 bump(&self.metrics.jobs_retried);
@@ -280,6 +293,72 @@ mod tests {
         let job = &queue.recent(1).await.expect("recent")[0];
         assert_eq!(job.state, JobState::Succeeded);
         assert_eq!(job.last_error.as_deref(), Some("first attempt fails"));
+    }
+
+    /// Says "busy" (another runner holds the workspace) twice, then succeeds.
+    #[derive(Debug, Default)]
+    struct BusyHandler {
+        ran: Mutex<Vec<u32>>,
+    }
+
+    #[async_trait]
+    impl JobHandler for BusyHandler {
+        async fn run(&self, job: &Job, _: watch::Receiver<bool>) -> Result<()> {
+            let mut ran = self.ran.lock().expect("not poisoned");
+            ran.push(job.attempts);
+            if ran.len() <= 2 {
+                return Err(Error::Busy {
+                    what: "the workspace lock on postgres://db/state".into(),
+                    holder: "replica-b".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    /// Issue 17: on a shared PostgreSQL state one replica's run holds the workspace; a job
+    /// another replica claims meanwhile waits and runs later, spending no attempt on it (with
+    /// one attempt allowed it would have failed for good).
+    #[tokio::test]
+    async fn a_job_refused_by_a_busy_workspace_runs_later_without_spending_attempts() {
+        let queue: Arc<dyn JobQueue> = Arc::new(InMemoryJobQueue::new());
+        queue
+            .enqueue(nightly_job(1), now_ms())
+            .await
+            .expect("enqueue");
+        let handler = Arc::new(BusyHandler::default());
+        let metrics = Arc::new(Metrics::default());
+        let worker = Worker::new(
+            Arc::clone(&queue),
+            handler.clone(),
+            Arc::clone(&metrics),
+            Arc::new(Notify::new()),
+            WorkerOptions {
+                max_attempts: 1,
+                busy_retry: Duration::ZERO,
+                idle_poll: Duration::from_millis(5),
+                ..WorkerOptions::default()
+            },
+        );
+        let (stop, shutdown) = watch::channel(false);
+        let running = tokio::spawn(async move { worker.run(shutdown).await });
+        for _ in 0..2000 {
+            if queue.stats().await.expect("stats").succeeded == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.send(true).expect("worker listening");
+        running.await.expect("no panic").expect("ok");
+        assert_eq!(*handler.ran.lock().expect("not poisoned"), vec![1, 1, 1]);
+        let stats = queue.stats().await.expect("stats");
+        assert_eq!((stats.succeeded, stats.failed), (1, 0));
+        assert_eq!(
+            metrics
+                .jobs_deferred
+                .load(std::sync::atomic::Ordering::Relaxed),
+            2
+        );
     }
 
     #[tokio::test]

@@ -18,10 +18,13 @@ use async_trait::async_trait;
 use clap::{Args, Parser};
 use orchestrator_core::Error;
 use orchestrator_core::publish::{self, CascadeRequest, CascadeTrigger, CascadeWorkflow};
+use orchestrator_core::state::StateUrl;
 use orchestrator_serve::cron::Schedule;
 use orchestrator_serve::dashboard::StoreDashboard;
-use orchestrator_serve::queue::{Job, JobKind, JobQueue, SqliteJobQueue};
+use orchestrator_serve::queue::{Job, JobKind, JobQueue, PgJobQueue, SqliteJobQueue};
+use orchestrator_serve::rate::{self, SharedRateLimit};
 use orchestrator_serve::server::{DEFAULT_MAX_BODY, DashboardToken};
+use orchestrator_serve::wake::{OnWake, PgWakeBus, SqliteWakeBus, WakeBus};
 use orchestrator_serve::worker::{self, JobHandler, Worker, WorkerOptions};
 use orchestrator_serve::{ServeState, WebhookSecret, router};
 use tokio::sync::watch;
@@ -42,7 +45,8 @@ pub(crate) struct ServeArgs {
     )]
     listen: SocketAddr,
     /// The job queue's SQLite file (default: serve-queue.db in the state dir). Replicas that
-    /// share it share the work.
+    /// share it share the work. With the state on PostgreSQL ([state] url or
+    /// ORCHESTRATOR_STATE_URL) the queue is in that database and this is refused.
     #[arg(long, value_name = "FILE")]
     queue: Option<PathBuf>,
     /// Jobs this replica runs at once (0: receive webhooks only).
@@ -73,7 +77,16 @@ pub(crate) struct ServeArgs {
     /// The kube context for PR commands (as pr-command --kube-context).
     #[arg(long, value_name = "NAME")]
     kube_context: Option<String>,
+    /// Below this many requests left in the forge's rate-limit window (as any replica using the
+    /// token last saw it), replicas defer polls until the reset; overrides [serve]
+    /// rate_limit_floor (default 200).
+    #[arg(long, value_name = "N")]
+    rate_limit_floor: Option<u64>,
 }
+
+/// How often a replica on a SQLite queue looks for wakes the others received (a read of one
+/// small table; PostgreSQL replicas are told at once instead).
+const SQLITE_WAKE_POLL: Duration = Duration::from_millis(250);
 
 /// Runs jobs as this binary's commands.
 #[derive(Debug)]
@@ -248,15 +261,17 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     let state_dir = wiring::state_dir(&config);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
-    let queue_file = args
-        .queue
-        .clone()
-        .unwrap_or_else(|| state_dir.join("serve-queue.db"));
-    let queue: Arc<dyn JobQueue> = Arc::new(SqliteJobQueue::open(&queue_file)?);
+    let state_url = config.state.effective_url()?;
+    let QueueBackend {
+        queue,
+        shown: queue_at,
+        wakes,
+        budget,
+    } = open_queue(state_url.as_ref(), args.queue.as_deref(), &state_dir).await?;
     // The dashboard only reads. On PostgreSQL a writing store would hold the shared workspace
     // lock for the service's lifetime and block every cascade, so it reads; a SQLite file is
     // created here so the page has runs to show as soon as the first job writes them.
-    let shared = config.state.effective_url()?.is_some();
+    let shared = state_url.is_some();
     let store =
         orchestrator_core::workspace::open_state(&config, &state_dir, shared, "serve").await?;
     let repos = config
@@ -269,6 +284,7 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     let mut state = ServeState::new(Arc::clone(&queue), secret);
     state.max_body = args.max_body;
     state.dashboard_token = dashboard_token;
+    state.wakes = Some(Arc::clone(&wakes));
     state.dashboard = Some(Arc::new(StoreDashboard::new(
         store,
         repos,
@@ -297,7 +313,7 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
             })
         ),
     }
-    tracing::info!(%address, queue = %queue_file.display(), workers = args.workers, "serve started");
+    tracing::info!(%address, queue = %queue_at, backend = queue.backend(), workers = args.workers, "serve started");
 
     let (stop, shutdown) = watch::channel(false);
     let handler: Arc<dyn JobHandler> = Arc::new(CommandHandler {
@@ -325,6 +341,40 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         let shutdown = shutdown.clone();
         tasks.spawn(async move { worker.run(shutdown).await });
     }
+    // Webhooks another replica receives wake the waits of this one's jobs.
+    let metrics = Arc::clone(&state.metrics);
+    let on_wake: OnWake = Arc::new(move |repo| {
+        metrics.remote_wakes.fetch_add(1, Ordering::Relaxed);
+        let woken = orchestrator_core::release::wake_waits(repo);
+        tracing::info!(%repo, woken, "woke waits for a webhook another replica received");
+    });
+    {
+        let (wakes, shutdown) = (Arc::clone(&wakes), shutdown.clone());
+        tasks.spawn(async move { wakes.listen(on_wake, shutdown).await });
+    }
+    // The forge's rate-limit budget, shared by the replicas that use this token.
+    let floor = args
+        .rate_limit_floor
+        .or(config.serve.rate_limit_floor)
+        .unwrap_or(rate::DEFAULT_FLOOR);
+    let token = ["GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|t| !t.is_empty()));
+    let bucket = rate::bucket(
+        config
+            .forge
+            .api_url
+            .as_deref()
+            .unwrap_or(orchestrator_github::DEFAULT_API_URL),
+        token.as_deref(),
+    );
+    tasks.spawn(share_rate_limit(
+        budget,
+        bucket,
+        floor,
+        Arc::clone(&state.metrics),
+        shutdown.clone(),
+    ));
     if let Some(schedule) = nightly {
         tasks.spawn(worker::schedule_nightly(
             Arc::clone(&queue),
@@ -359,6 +409,122 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The queue and what the replicas share beside it, on one backend.
+struct QueueBackend {
+    queue: Arc<dyn JobQueue>,
+    /// Where, for the log (a database URL without its password, or a file).
+    shown: String,
+    wakes: Arc<dyn WakeBus>,
+    budget: Arc<dyn SharedRateLimit>,
+}
+
+/// The queue lives where the state lives: replicas that share a PostgreSQL state share its queue
+/// (on any machine); otherwise a SQLite file beside the state (or `--queue`).
+async fn open_queue(
+    state_url: Option<&StateUrl>,
+    queue_file: Option<&std::path::Path>,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<QueueBackend> {
+    match (state_url, queue_file) {
+        (Some(_), Some(file)) => Err(Error::invalid_input(format!(
+            "--queue {}: the state is on PostgreSQL, so the job queue is in that database; drop --queue",
+            file.display()
+        ))
+        .into()),
+        (Some(url), None) => {
+            let queue = Arc::new(PgJobQueue::connect(url).await?);
+            Ok(QueueBackend {
+                queue: Arc::clone(&queue) as Arc<dyn JobQueue>,
+                shown: url.redacted().to_owned(),
+                wakes: Arc::new(PgWakeBus::connect(url).await?),
+                budget: queue,
+            })
+        }
+        (None, file) => {
+            let file = file.map_or_else(|| state_dir.join("serve-queue.db"), ToOwned::to_owned);
+            let queue = SqliteJobQueue::open(&file)?;
+            let wakes = SqliteWakeBus::new(
+                queue.clone(),
+                WorkerOptions::default().name,
+                SQLITE_WAKE_POLL,
+            );
+            let queue = Arc::new(queue);
+            Ok(QueueBackend {
+                queue: Arc::clone(&queue) as Arc<dyn JobQueue>,
+                shown: file.display().to_string(),
+                wakes: Arc::new(wakes),
+                budget: queue,
+            })
+        }
+    }
+}
+
+/// How often a replica shares what it saw of the rate limit and reads what the others saw.
+const RATE_SHARE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Until `shutdown`: records this process's newest rate-limit observation (from the forge
+/// adapter's headers) in the shared store, reads the newest of any replica, shows it in
+/// `/metrics`, and defers this process's polls while it is below `floor`. A store that does not
+/// answer is logged and tried again (polls then go undeferred: the forge's own 403/429 handling
+/// remains).
+async fn share_rate_limit(
+    store: Arc<dyn SharedRateLimit>,
+    bucket: String,
+    floor: u64,
+    metrics: Arc<orchestrator_serve::Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> orchestrator_core::Result<()> {
+    let replica = WorkerOptions::default().name;
+    let budget = orchestrator_github::rate_budget();
+    let mut shared_ms = None;
+    loop {
+        let local = budget
+            .latest()
+            .filter(|seen| Some(seen.seen_ms) != shared_ms)
+            .map(|seen| rate::Observed {
+                remaining: seen.remaining,
+                reset: seen.reset,
+                replica: replica.clone(),
+                seen_ms: seen.seen_ms,
+            });
+        let now = orchestrator_serve::now_ms() / 1000;
+        let seen_ms = local.as_ref().map(|l| l.seen_ms);
+        match rate::share(store.as_ref(), &bucket, local, floor, now).await {
+            Ok((shared, until)) => {
+                shared_ms = seen_ms.or(shared_ms);
+                if let Some(shared) = shared {
+                    metrics
+                        .rate_limit_remaining
+                        .store(shared.remaining, Ordering::Relaxed);
+                    metrics
+                        .rate_limit_reset
+                        .store(shared.reset, Ordering::Relaxed);
+                }
+                let until = until.unwrap_or(0);
+                if until != budget.polls_deferred_until() {
+                    tracing::info!(
+                        until,
+                        floor,
+                        "rate-limit budget: polls {}",
+                        if until == 0 {
+                            "resume"
+                        } else {
+                            "deferred until the reset"
+                        }
+                    );
+                }
+                budget.defer_polls_until(until);
+                metrics.polls_deferred_until.store(until, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "rate-limit budget: cannot share"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RATE_SHARE_INTERVAL) => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+    }
 }
 
 /// SIGTERM (Kubernetes, systemd) or Ctrl-C (SIGINT): both handlers are installed when this is

@@ -31,7 +31,7 @@ pub use holder::{Holder, LockGuard};
 pub use lock::WorkspaceLock;
 pub use memory::MemoryStateStore;
 pub use migrate::SCHEMA_VERSION;
-pub use postgres::{PgStateStore, StateUrl};
+pub use postgres::{PgStateStore, StateUrl, describe_pg_error};
 pub use sqlite::SqliteStateStore;
 
 use async_trait::async_trait;

@@ -66,6 +66,61 @@ impl StateUrl {
     pub fn redacted(&self) -> &str {
         &self.shown
     }
+
+    /// Opens a session of its own on this database (no migration): the client, and the task
+    /// that drives its connection (abort it to end the session). For the state's other users
+    /// on the same database, e.g. `serve`'s job queue and its `LISTEN` session.
+    ///
+    /// # Errors
+    /// [`Error::State`] naming the database (never its password) when it cannot be reached.
+    pub async fn connect(&self) -> Result<(Client, tokio::task::JoinHandle<()>)> {
+        session(self).await
+    }
+
+    /// [`StateUrl::connect`], and the session's `NOTIFY` deliveries (after a `LISTEN` on it) on
+    /// a channel: a plain session drops them. For `serve`'s replicas, which wake each other's
+    /// waits through `LISTEN`/`NOTIFY`. The channel closes when the session ends.
+    ///
+    /// # Errors
+    /// [`Error::State`] naming the database (never its password) when it cannot be reached.
+    pub async fn connect_listening(
+        &self,
+    ) -> Result<(
+        Client,
+        tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+        tokio::task::JoinHandle<()>,
+    )> {
+        let (client, mut connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| Error::state(format!("{self}: {}", pg_error(&e))))?;
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                        if sender.send(n).is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!("state database connection ended: {e}");
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        });
+        Ok((client, receiver, task))
+    }
+}
+
+/// A PostgreSQL error as one line: the server's code and message when there is one (`db error`
+/// alone says nothing). Never holds a password: the server does not echo it.
+pub fn describe_pg_error(e: &tokio_postgres::Error) -> String {
+    pg_error(e)
 }
 
 /// `postgres://user@host:port/db`, never the password.

@@ -250,13 +250,44 @@ pub async fn release_gives_a_workers_jobs_back(queue: &dyn JobQueue) {
     assert_eq!(back.attempts, 2);
 }
 
-/// Emits one `#[tokio::test]` per behaviour of [`crate::queue::conformance`], each on a fresh
-/// queue made by `$make`: an expression giving `(queue, guard)`, where the guard (e.g. a temp
-/// dir) lives as long as the test.
+/// A job that could not start (the workspace is busy) goes back without spending an attempt:
+/// claimable again from the given time, as attempt 1 again, and no longer its worker's.
+pub async fn a_deferred_job_keeps_its_attempts(queue: &dyn JobQueue) {
+    queue.enqueue(push("o/a", 0), 1000).await.expect("enqueue");
+    let job = queue
+        .claim("w1", LEASE, 1000)
+        .await
+        .expect("claim")
+        .expect("job");
+    assert!(queue.defer(job.id, "w1", 5000, 1001).await.expect("defer"));
+    assert!(
+        !queue.defer(job.id, "w1", 5000, 1002).await.expect("defer"),
+        "no longer w1's"
+    );
+    assert!(!queue.complete(job.id, "w1", 1003).await.expect("complete"));
+    assert!(
+        queue
+            .claim("w2", LEASE, 4999)
+            .await
+            .expect("claim")
+            .is_none(),
+        "not before the given time"
+    );
+    let again = queue
+        .claim("w2", LEASE, 5000)
+        .await
+        .expect("claim")
+        .expect("job");
+    assert_eq!((again.id, again.attempts), (job.id, 1));
+}
+
+/// Calls macro `$callback` (a path, in parentheses) with `$args`, then `;` and the name of every behaviour of
+/// [`crate::queue::conformance`]: the one list both test shapes are made from (one test per
+/// behaviour here, one database per behaviour on a shared server in the PostgreSQL tests).
 #[macro_export]
-macro_rules! queue_conformance_tests {
-    ($make:expr) => {
-        $crate::queue_conformance_tests!(@each $make;
+macro_rules! queue_conformance_behaviours {
+    (($($callback:tt)+) { $($args:tt)* }) => {
+        $($callback)+! { $($args)*;
             enqueue_claim_complete,
             a_replayed_delivery_is_idempotent,
             a_burst_of_triggers_coalesces_into_one_job,
@@ -264,7 +295,18 @@ macro_rules! queue_conformance_tests {
             an_expired_lease_passes_the_job_on,
             failures_retry_later_or_end,
             release_gives_a_workers_jobs_back,
-        );
+            a_deferred_job_keeps_its_attempts,
+        }
+    };
+}
+
+/// Emits one `#[tokio::test]` per behaviour of [`crate::queue::conformance`], each on a fresh
+/// queue made by `$make`: an expression giving `(queue, guard)`, where the guard (e.g. a temp
+/// dir) lives as long as the test.
+#[macro_export]
+macro_rules! queue_conformance_tests {
+    ($make:expr) => {
+        $crate::queue_conformance_behaviours!(($crate::queue_conformance_tests) { @each $make });
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(

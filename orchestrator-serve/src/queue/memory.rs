@@ -155,6 +155,19 @@ impl JobQueue for InMemoryJobQueue {
         }))
     }
 
+    async fn defer(&self, id: u64, worker: &str, until: u64, now: u64) -> Result<bool> {
+        let mut inner = self.lock();
+        let Some(job) = held(&mut inner, id, worker) else {
+            return Ok(false);
+        };
+        job.state = JobState::Pending;
+        job.owner = None;
+        job.attempts = job.attempts.saturating_sub(1);
+        job.run_after = until;
+        job.updated = now;
+        Ok(true)
+    }
+
     async fn release(&self, worker: &str, now: u64) -> Result<usize> {
         let mut inner = self.lock();
         let mut released = 0;

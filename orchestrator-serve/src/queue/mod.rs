@@ -13,14 +13,17 @@
 //!   once. A worker that dies stops renewing, the lease expires, and the next claim takes the job
 //!   again (attempt 2), which resumes the run from its journal.
 //!
-//! Backends: [`InMemoryJobQueue`] (one process, tests) and [`SqliteJobQueue`] (a file shared by
-//! the replicas on one host or volume). Both pass [`conformance`].
+//! Backends: [`InMemoryJobQueue`] (one process, tests), [`SqliteJobQueue`] (a file shared by
+//! the replicas on one host or volume) and [`PgJobQueue`] (the PostgreSQL database of the shared
+//! state: replicas on many machines). All pass [`conformance`].
 
 pub mod conformance;
 mod memory;
+mod postgres;
 mod sqlite;
 
 pub use memory::InMemoryJobQueue;
+pub use postgres::PgJobQueue;
 pub use sqlite::SqliteJobQueue;
 
 use std::time::Duration;
@@ -176,7 +179,7 @@ impl QueueStats {
 /// since the epoch, passed in, so leases and retries are testable without sleeping.
 #[async_trait]
 pub trait JobQueue: Send + Sync + std::fmt::Debug {
-    /// The backend's name (`memory`, `sqlite`).
+    /// The backend's name (`memory`, `sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 
     /// Stores `job`, coalesces it into a pending job with its key, or recognises a replay.
@@ -202,6 +205,11 @@ pub trait JobQueue: Send + Sync + std::fmt::Debug {
         retry_at: Option<u64>,
         now: u64,
     ) -> Result<bool>;
+
+    /// Gives job `id` back without counting the attempt: pending again from `until` (the job
+    /// could not start, e.g. another runner holds the workspace lock). False when `worker` no
+    /// longer holds it.
+    async fn defer(&self, id: u64, worker: &str, until: u64, now: u64) -> Result<bool>;
 
     /// Gives back every job `worker` holds (graceful shutdown): pending again at once.
     async fn release(&self, worker: &str, now: u64) -> Result<usize>;

@@ -4,7 +4,11 @@
 //! Every change is one `BEGIN IMMEDIATE` transaction: SQLite's write lock serialises claims across
 //! processes, so a job is never handed to two workers. `synchronous=FULL`: a job acknowledged with
 //! `202` survives a power loss, not only a killed process. The file has its own schema version
-//! (`PRAGMA user_version`); a newer file is refused rather than misread.
+//! (`PRAGMA user_version`), brought forward one numbered step at a time ([`MIGRATIONS`]); a newer
+//! file is refused rather than misread.
+//!
+//! The same file carries what replicas on one host share besides jobs: wakes for each other's
+//! release waits ([`SqliteJobQueue::publish_wake`]) and the forge's rate-limit budget.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -16,8 +20,14 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{EnqueueOutcome, Job, JobKind, JobQueue, JobState, NewJob, QueueStats, lease_end};
 
+/// The schema steps, in order: `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[SCHEMA, SHARED];
+
 /// The schema this code reads and writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Wakes kept this long: a replica polls them every fraction of a second.
+const WAKE_RETENTION_MS: u64 = 10 * 60 * 1000;
 
 /// Delivery ids are kept this long for replay detection (GitHub redelivers within days).
 const DELIVERY_RETENTION_MS: u64 = 30 * 24 * 3600 * 1000;
@@ -44,6 +54,23 @@ CREATE TABLE serve_deliveries (
     received INTEGER NOT NULL
 );
 CREATE INDEX serve_deliveries_by_time ON serve_deliveries (received);
+";
+
+/// Version 2: what replicas share besides jobs.
+const SHARED: &str = "
+CREATE TABLE serve_wakes (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    repo   TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    at     INTEGER NOT NULL
+);
+CREATE TABLE serve_rate_limits (
+    bucket    TEXT PRIMARY KEY,
+    remaining INTEGER NOT NULL,
+    reset     INTEGER NOT NULL,
+    replica   TEXT NOT NULL,
+    updated   INTEGER NOT NULL
+);
 ";
 
 const COLUMNS: &str = "id, kind, key, triggers, state, attempts, owner, lease_until, run_after, created, updated, last_error";
@@ -83,8 +110,10 @@ impl SqliteJobQueue {
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .map_err(&fail)?;
             match version {
-                0 => {
-                    tx.execute_batch(SCHEMA).map_err(&fail)?;
+                older @ 0..SCHEMA_VERSION => {
+                    for step in &MIGRATIONS[usize::try_from(older).unwrap_or(0)..] {
+                        tx.execute_batch(step).map_err(&fail)?;
+                    }
                     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                         .map_err(&fail)?;
                 }
@@ -109,6 +138,58 @@ impl SqliteJobQueue {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records that `repo` changed, for the other replicas on this file (`origin` names this
+    /// one, so it skips its own); wakes older than a few minutes are dropped.
+    ///
+    /// # Errors
+    /// [`Error::State`] naming the file.
+    pub async fn publish_wake(&self, repo: &str, origin: &str, now: u64) -> Result<()> {
+        let (repo, origin) = (repo.to_owned(), origin.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM serve_wakes WHERE at < ?1",
+                params![to_i64(now.saturating_sub(WAKE_RETENTION_MS))],
+            )?;
+            tx.execute(
+                "INSERT INTO serve_wakes (repo, origin, at) VALUES (?1, ?2, ?3)",
+                params![repo, origin, to_i64(now)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The wakes after `after` (an id; `None`: none yet, only the newest id) that another
+    /// replica than `origin` published, and the newest id seen.
+    ///
+    /// # Errors
+    /// [`Error::State`] naming the file.
+    pub async fn wakes_after(
+        &self,
+        after: Option<u64>,
+        origin: &str,
+    ) -> Result<(Vec<String>, Option<u64>)> {
+        let origin = origin.to_owned();
+        self.write(move |tx| {
+            let newest: Option<i64> =
+                tx.query_row("SELECT MAX(id) FROM serve_wakes", [], |r| r.get(0))?;
+            let Some(after) = after else {
+                return Ok((Vec::new(), Some(newest.map_or(0, to_u64))));
+            };
+            let mut stmt = tx.prepare(
+                "SELECT repo FROM serve_wakes WHERE id > ?1 AND id <= ?2 AND origin != ?3
+                 ORDER BY id",
+            )?;
+            let repos = stmt
+                .query_map(params![to_i64(after), newest.unwrap_or(0), origin], |r| {
+                    r.get(0)
+                })?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok((repos, Some(newest.map_or(after, to_u64))))
+        })
+        .await
     }
 
     /// Runs `f` in one immediate transaction on a blocking thread (SQLite fsyncs; async workers
@@ -308,6 +389,19 @@ impl JobQueue for SqliteJobQueue {
         .await
     }
 
+    async fn defer(&self, id: u64, worker: &str, until: u64, now: u64) -> Result<bool> {
+        let worker = worker.to_owned();
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE serve_jobs SET state = 'pending', owner = NULL, run_after = ?1,
+                        attempts = MAX(attempts - 1, 0), updated = ?2
+                 WHERE id = ?3 AND owner = ?4 AND state = 'running'",
+                params![to_i64(until), to_i64(now), to_i64(id), worker],
+            )? == 1)
+        })
+        .await
+    }
+
     async fn release(&self, worker: &str, now: u64) -> Result<usize> {
         let worker = worker.to_owned();
         self.write(move |tx| {
@@ -354,6 +448,51 @@ impl JobQueue for SqliteJobQueue {
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(jobs)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl crate::rate::SharedRateLimit for SqliteJobQueue {
+    async fn record(&self, bucket: &str, seen: &crate::rate::Observed) -> Result<()> {
+        let (bucket, seen) = (bucket.to_owned(), seen.clone());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO serve_rate_limits (bucket, remaining, reset, replica, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (bucket) DO UPDATE SET remaining = excluded.remaining,
+                     reset = excluded.reset, replica = excluded.replica, updated = excluded.updated
+                 WHERE serve_rate_limits.updated < excluded.updated",
+                params![
+                    bucket,
+                    to_i64(seen.remaining),
+                    to_i64(seen.reset),
+                    seen.replica,
+                    to_i64(seen.seen_ms)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn read(&self, bucket: &str) -> Result<Option<crate::rate::Observed>> {
+        let bucket = bucket.to_owned();
+        self.write(move |tx| {
+            tx.query_row(
+                "SELECT remaining, reset, replica, updated FROM serve_rate_limits WHERE bucket = ?1",
+                params![bucket],
+                |r| {
+                    Ok(crate::rate::Observed {
+                        remaining: to_u64(r.get(0)?),
+                        reset: to_u64(r.get(1)?),
+                        replica: r.get(2)?,
+                        seen_ms: to_u64(r.get(3)?),
+                    })
+                },
+            )
+            .optional()
         })
         .await
     }
@@ -445,6 +584,41 @@ mod tests {
         );
         assert_eq!(all.len(), 50, "no job twice");
         assert_eq!(queue.stats().await.expect("stats").succeeded, 50);
+    }
+
+    /// A queue file written by the previous version (schema 1: jobs only) is brought to the
+    /// current schema on open, its jobs kept, and gains the tables replicas share.
+    #[tokio::test]
+    async fn a_version_1_file_is_migrated_keeping_its_jobs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("queue.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(SCHEMA).expect("v1");
+        conn.pragma_update(None, "user_version", 1).expect("v1");
+        conn.execute(
+            "INSERT INTO serve_jobs (kind, key, triggers, state, run_after, created, updated)
+             VALUES ('cascade', 'cascade:o/a', '[{\"n\":1}]', 'pending', 1, 1, 1)",
+            [],
+        )
+        .expect("a job");
+        drop(conn);
+        let queue = SqliteJobQueue::open(&path).expect("migrated");
+        let job = queue
+            .claim("w", Duration::from_secs(1), 2)
+            .await
+            .expect("claim")
+            .expect("the old job");
+        assert_eq!(job.key, "cascade:o/a");
+        queue
+            .publish_wake("o/a", "w", 3)
+            .await
+            .expect("the wakes table");
+        drop(queue);
+        let conn = Connection::open(&path).expect("open");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[test]
