@@ -89,6 +89,7 @@ mod routes;
 mod stats;
 mod table;
 mod users;
+mod zip;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -102,7 +103,7 @@ use tokio::sync::oneshot;
 pub use events::MockEvent;
 pub use options::{CiFailure, MockOptions};
 pub use stats::{FaultStats, MockStats, RouteStats};
-pub use table::{MockRoute, ROUTES};
+pub use table::{MockRoute, ROUTES, route_for};
 pub use users::{MockUser, load_users, parse_users};
 
 use ci::Ci;
@@ -217,6 +218,8 @@ struct State {
     accept: String,
     /// See [`MockOptions::run_listing_lag`].
     run_listing_lag: Duration,
+    /// Runs cancelled or re-run through the API, by (repository, run id).
+    run_edits: BTreeMap<(String, u64), routes::RunEdit>,
 }
 
 impl State {
@@ -418,6 +421,7 @@ impl MockGitHub {
             api_version: routes::DEFAULT_API_VERSION.to_owned(),
             accept: String::new(),
             run_listing_lag: options.run_listing_lag,
+            run_edits: BTreeMap::new(),
         }));
         let app = routes::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();

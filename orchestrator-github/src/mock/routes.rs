@@ -31,6 +31,9 @@ use orchestrator_core::forge::Forge as _;
 mod collab;
 mod github;
 mod identity;
+mod links;
+
+pub(super) use links::RunEdit;
 
 /// The REST API version GitHub answers when a request names none.
 pub(super) const DEFAULT_API_VERSION: &str = "2022-11-28";
@@ -345,6 +348,11 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
         }
         _ => {}
     }
+    if segments.first() != Some(&"repos")
+        && let Some(answer) = links::top(state, uri, segments)
+    {
+        return answer;
+    }
     let ["repos", owner, name, rest @ ..] = segments else {
         return Answer::not_found();
     };
@@ -360,6 +368,9 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
         return answer;
     }
     if let Some(answer) = github::route(state, &repo, method, uri, rest) {
+        return answer;
+    }
+    if let Some(answer) = links::route(state, &repo, method, uri, rest) {
         return answer;
     }
     let base = format!("{}/repos/{repo}", state.base_url);
