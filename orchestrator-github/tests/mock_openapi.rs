@@ -1123,3 +1123,27 @@ async fn an_asset_uploads_to_a_release_the_simulated_ci_made() {
     assert_eq!(names, ["extra.txt"]);
     mock.shutdown().await;
 }
+
+/// GitHub answers `404` to a dispatch of a workflow file the repository does not have, also when
+/// it has no workflows at all (the mock used to accept any name there); declaring it makes the
+/// same dispatch work.
+#[tokio::test]
+async fn a_dispatch_of_an_undeclared_workflow_is_404_even_in_a_repo_without_workflows() {
+    let mock = MockGitHub::start(MockOptions::default())
+        .await
+        .expect("mock starts");
+    mock.create_repo("acme", "bare");
+    let path = "/repos/acme/bare/actions/workflows/release.yml/dispatches";
+    let body = json!({"ref": "main"});
+    let refused = request(mock.url(), "POST", path, Some(&body), &[]).await;
+    assert_eq!(refused.status, 404, "{}", String::from_utf8_lossy(&refused.body));
+    let problems = Description::load().check(
+        "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
+        &refused,
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    mock.add_workflow("acme", "bare", "release.yml");
+    let accepted = request(mock.url(), "POST", path, Some(&body), &[]).await;
+    assert_eq!(accepted.status, 204, "{}", String::from_utf8_lossy(&accepted.body));
+    mock.shutdown().await;
+}

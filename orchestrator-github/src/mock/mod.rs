@@ -535,8 +535,8 @@ impl MockGitHub {
     /// Declares that `owner/name` has the workflow file `workflow` (e.g. `release.yml`), so
     /// dispatching it is accepted. Workflows also exist when the config names them as a repo's
     /// release workflow, when the repo's origin has `.github/workflows/<file>`, or when runs of
-    /// them exist; dispatching any other workflow answers `404`, as on GitHub (a repository with
-    /// no known workflow at all accepts any: the mock cannot see `InMemoryForge` configuration).
+    /// them exist; dispatching any other workflow answers `404`, as on GitHub, also in a
+    /// repository that has no workflow at all.
     pub fn add_workflow(&self, owner: &str, name: &str, workflow: &str) {
         let mut state = lock(&self.state);
         let file = orchestrator_core::forge::workflow_file(workflow).to_owned();

@@ -373,18 +373,15 @@ pub(in crate::mock) fn find_workflow(state: &mut State, repo: &RepoId, id: &str)
         .find(|w| w == file || stable_id(&format!("{repo}/{w}")).to_string() == id)
 }
 
-/// The workflow a dispatch names, `None` (answered `404`) when the repository does not have it.
-/// A repository the mock knows no workflow of at all (no origin workflow files, no config entry,
-/// no runs, none declared: a test repo whose workflows live only in the in-memory forge's
-/// `configure_workflow`) accepts any workflow file name, since the mock cannot tell.
+/// The workflow a dispatch names, `None` (answered `404`) when the repository does not have it,
+/// as on GitHub: also when the repository has no workflow at all. Tests whose workflows live only
+/// in the in-memory forge (`configure_workflow`) declare them with
+/// [`MockGitHub::add_workflow`](crate::mock::MockGitHub::add_workflow).
 pub(in crate::mock) fn dispatchable_workflow(
     state: &mut State,
     repo: &RepoId,
     id: &str,
 ) -> Option<String> {
-    if state.known_workflows(repo).is_empty() && id.parse::<u64>().is_err() {
-        return Some(workflow_file(id).to_owned());
-    }
     find_workflow(state, repo, id)
 }
 
