@@ -220,6 +220,8 @@ struct State {
     run_listing_lag: Duration,
     /// Runs cancelled or re-run through the API, by (repository, run id).
     run_edits: BTreeMap<(String, u64), routes::RunEdit>,
+    /// See [`MockOptions::dispatch_run_details`].
+    dispatch_run_details: bool,
 }
 
 impl State {
@@ -422,6 +424,7 @@ impl MockGitHub {
             accept: String::new(),
             run_listing_lag: options.run_listing_lag,
             run_edits: BTreeMap::new(),
+            dispatch_run_details: options.dispatch_run_details,
         }));
         let app = routes::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
