@@ -87,8 +87,9 @@ impl GitHubApp {
         self.installation_id
     }
 
-    /// A JWT for the app, valid from a minute ago for nine minutes from `now` (Unix seconds).
-    pub(crate) fn jwt(&self, now: i64) -> Result<SecretString> {
+    /// A JWT for the app, valid from a minute ago for nine minutes from `now` (Unix seconds):
+    /// what buys installation tokens. Public for tools and tests that talk to GitHub as the app.
+    pub fn jwt(&self, now: i64) -> Result<SecretString> {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
         let claims = serde_json::json!({
             "iat": now - JWT_BACKDATE_SECS,
@@ -320,13 +321,13 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_key_and_the_error_names_the_variables() {
-        let err = GitHubApp::new(1, &SecretString::new("not a key".into()), None)
+        let err = GitHubApp::new(1, &SecretString::new("not a key"), None)
             .expect_err("no PEM");
         let text = err.to_string();
         assert!(text.contains("ORCHESTRATOR_APP_PRIVATE_KEY"), "{text}");
         assert!(!text.contains("not a key"), "the key's text is not echoed: {text}");
         let pem = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
-        assert!(GitHubApp::new(1, &SecretString::new(pem.into()), None).is_err());
+        assert!(GitHubApp::new(1, &SecretString::new(pem), None).is_err());
     }
 
     #[test]

@@ -150,7 +150,8 @@ fn app_refused(app: &crate::app::GitHubApp, status: StatusCode, body: &str) -> F
     }
     Failure::Final(Error::Unauthenticated {
         message: format!(
-            "GitHub refused GitHub App {}'s credentials ({status}: {message}); check              ORCHESTRATOR_APP_ID and the private key",
+            "GitHub refused GitHub App {}'s credentials ({status}: {message}); check \
+             ORCHESTRATOR_APP_ID and the private key",
             app.app_id()
         ),
     })
@@ -385,7 +386,8 @@ impl Transport {
                         StatusCode::NOT_FOUND => {
                             return Err(Failure::Final(Error::Unauthenticated {
                                 message: format!(
-                                    "the GitHub App {} is not installed on {owner}/{name}                                      (install it, or set ORCHESTRATOR_APP_INSTALLATION_ID)",
+                                    "the GitHub App {} is not installed on {owner}/{name} \
+                                     (install it, or set ORCHESTRATOR_APP_INSTALLATION_ID)",
                                     app.app_id()
                                 ),
                             }));
@@ -403,7 +405,8 @@ impl Transport {
             },
             (None, None) => {
                 return Err(Failure::Final(Error::invalid_input(format!(
-                    "a request outside a repository ({}) as GitHub App {} needs                      ORCHESTRATOR_APP_INSTALLATION_ID",
+                    "a request outside a repository ({}) as GitHub App {} needs \
+                     ORCHESTRATOR_APP_INSTALLATION_ID",
                     redact_userinfo(url),
                     app.app_id()
                 ))));

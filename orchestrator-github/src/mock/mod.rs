@@ -79,6 +79,7 @@
 //!
 //! [`CiSimulation::release_after`]: orchestrator_core::forge::CiSimulation::release_after
 
+mod app;
 mod ci;
 mod events;
 mod faults;
@@ -100,6 +101,7 @@ use orchestrator_core::forge::{
 };
 use tokio::sync::oneshot;
 
+pub use app::MockApp;
 pub use events::MockEvent;
 pub use options::{CiFailure, MockOptions};
 pub use stats::{FaultStats, MockStats, RouteStats};
@@ -222,6 +224,12 @@ struct State {
     run_edits: BTreeMap<(String, u64), routes::RunEdit>,
     /// See [`MockOptions::dispatch_run_details`].
     dispatch_run_details: bool,
+    /// The GitHub App the mock knows (see [`MockOptions::app`]).
+    app: Option<MockApp>,
+    /// Installation tokens minted for it.
+    app_tokens: app::AppTokens,
+    /// The installation the request being served acts for (its token was an installation's).
+    installation: Option<u64>,
 }
 
 impl State {
@@ -229,14 +237,25 @@ impl State {
     /// (answered `401`; the `--require-token` token acts as the forge's token user).
     fn identify(&mut self, authorization: Option<&str>) -> bool {
         self.actor = Actor::Token;
-        if self.users.is_empty() {
-            return true;
-        }
+        self.installation = None;
         let sent = authorization.and_then(|a| {
             a.strip_prefix("Bearer ")
                 .or_else(|| a.strip_prefix("token "))
                 .map(str::trim)
         });
+        // An installation token of the app acts as the forge's token user until it expires.
+        if let Some(verdict) = sent.and_then(|t| self.app_tokens.check(t, crate::app::now_secs())) {
+            return match verdict {
+                Ok(installation) => {
+                    self.installation = Some(installation);
+                    true
+                }
+                Err(()) => false,
+            };
+        }
+        if self.users.is_empty() {
+            return true;
+        }
         self.actor = match sent {
             None => Actor::Anonymous,
             Some(token) => match self.users.iter().find(|u| u.token.expose() == token) {
@@ -425,6 +444,9 @@ impl MockGitHub {
             run_listing_lag: options.run_listing_lag,
             run_edits: BTreeMap::new(),
             dispatch_run_details: options.dispatch_run_details,
+            app: options.app.clone(),
+            app_tokens: app::AppTokens::default(),
+            installation: None,
         }));
         let app = routes::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -548,6 +570,14 @@ impl MockGitHub {
             .entry(RepoId::new(owner, name).to_string())
             .or_default()
             .insert(file);
+    }
+
+    /// Expires every installation token the mock minted for the app (see [`MockOptions::app`]):
+    /// they answer `401` from now on, as GitHub's do an hour after they were made.
+    pub fn expire_app_tokens(&self) {
+        lock(&self.state)
+            .app_tokens
+            .expire_all(crate::app::now_secs());
     }
 
     /// Makes the simulated CI fail as `failure` says (see [`CiFailure`]), from now on.

@@ -75,6 +75,8 @@ pub struct MockOptions {
     /// dispatch that sends it answers GitHub's `422` for an unknown key, one without it `204`, so
     /// a client has to fall back to correlating the run.
     pub dispatch_run_details: bool,
+    /// The GitHub App the mock knows ([`super::MockApp`]); default none.
+    pub app: Option<super::MockApp>,
 }
 
 /// Which simulated CI runs fail, and how: `orchestrator mock-forge --fail REPO[:TAG][=CONCLUSION]`.
@@ -165,6 +167,7 @@ impl Default for MockOptions {
             failures: Vec::new(),
             run_listing_lag: Duration::ZERO,
             dispatch_run_details: true,
+            app: None,
         }
     }
 }
@@ -249,6 +252,12 @@ impl MockOptions {
     /// Adds a [`CiFailure`] to [`MockOptions::failures`].
     pub fn fail(mut self, failure: CiFailure) -> Self {
         self.failures.push(failure);
+        self
+    }
+
+    /// Sets [`MockOptions::app`].
+    pub fn app(mut self, app: super::MockApp) -> Self {
+        self.app = Some(app);
         self
     }
 

@@ -28,6 +28,7 @@ use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate, format_time
 use collab::ready;
 use orchestrator_core::forge::Forge as _;
 
+mod app;
 mod collab;
 mod github;
 mod identity;
@@ -180,8 +181,12 @@ fn answer(
             }
             Chaos::Reset => Fate::Reset,
         }
+    } else if let Some(answer) = app::route(&mut state, method, &segments, authorization.as_deref())
+    {
+        Fate::Answer(answer)
     } else if !state.identify(authorization.as_deref())
         || (!matches!(state.actor, Actor::User(_))
+            && state.installation.is_none()
             && !authorized(state.token.as_deref(), authorization.as_deref()))
     {
         Fate::Answer(Answer::error(StatusCode::UNAUTHORIZED, "Bad credentials").fault())
@@ -339,6 +344,7 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
         (&Method::GET, ["user"]) => return identity::current_user(state),
         (&Method::GET, ["users", login]) => return github::user(state, login),
         (&Method::GET, ["rate_limit"]) => return github::rate_limit(state),
+        (&Method::GET, ["installation", "repositories"]) => return app::repositories(state, uri),
         (&Method::GET, [owner, name, "releases", "download", tag, file]) => {
             let repo = RepoId::new(*owner, *name);
             if !state.knows(&repo) {

@@ -168,6 +168,14 @@ pub const ROUTES: &[MockRoute] = &[
     api("GET", "/repos/{owner}/{repo}/tags"),
     api("GET", "/repos/{owner}/{repo}/teams"),
     api("GET", "/repos/{owner}/{repo}/notifications"),
+    // GitHub App authentication (see `routes/app.rs`).
+    api("GET", "/app"),
+    api("GET", "/repos/{owner}/{repo}/installation"),
+    api(
+        "POST",
+        "/app/installations/{installation_id}/access_tokens",
+    ),
+    api("GET", "/installation/repositories"),
 ];
 
 /// Parameters that take the rest of the path when they end a template (`contents/{path}` is a
