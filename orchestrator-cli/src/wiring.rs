@@ -140,11 +140,8 @@ impl ForgeConnector for GitHubConnector {
 
     fn connect_app(&self, api_url: &str, app: &AppCredential) -> Result<Arc<dyn Forge>, Error> {
         // The key is parsed here: a bad one is refused before any request.
-        let app = orchestrator_github::GitHubApp::new(
-            app.app_id,
-            &app.private_key,
-            app.installation_id,
-        )?;
+        let app =
+            orchestrator_github::GitHubApp::new(app.app_id, &app.private_key, app.installation_id)?;
         Ok(Arc::new(
             GitHubForge::builder().api_url(api_url).app(app).build()?,
         ))

@@ -49,7 +49,13 @@ fn keys(dir: &Path) -> bool {
             .is_ok_and(|o| o.status.success())
     };
     let made = run(&[
-        "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "app.pem",
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        "app.pem",
     ]) && run(&["rsa", "-in", "app.pem", "-pubout", "-out", "app.pub.pem"]);
     if !made {
         assert!(
@@ -110,7 +116,10 @@ fn publish_authenticates_as_a_github_app_through_mock_forge() {
     let out = orchestrator(dir.path())
         .args(["publish", "--bump", "patch", "--forge-url", &mock.url])
         .env("ORCHESTRATOR_APP_ID", APP_ID)
-        .env("ORCHESTRATOR_APP_PRIVATE_KEY_FILE", dir.path().join("app.pem"))
+        .env(
+            "ORCHESTRATOR_APP_PRIVATE_KEY_FILE",
+            dir.path().join("app.pem"),
+        )
         .output()
         .expect("publish runs");
     let all = text(&out);
@@ -120,7 +129,10 @@ fn publish_authenticates_as_a_github_app_through_mock_forge() {
         "a secret leaked:\n{all}"
     );
     assert!(
-        requests(&mock, "POST /app/installations/{installation_id}/access_tokens") >= 1,
+        requests(
+            &mock,
+            "POST /app/installations/{installation_id}/access_tokens"
+        ) >= 1,
         "{}",
         mock.stats()
     );
@@ -150,7 +162,10 @@ fn a_private_key_that_is_not_one_is_one_clear_line_and_nothing_changes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr.contains("ORCHESTRATOR_APP_PRIVATE_KEY"), "{stderr}");
-    assert!(!stderr.contains("not a key at all"), "the value is not echoed: {stderr}");
+    assert!(
+        !stderr.contains("not a key at all"),
+        "the value is not echoed: {stderr}"
+    );
     let errors = stderr.lines().filter(|l| l.starts_with("error")).count();
     assert_eq!(errors, 1, "one error line:\n{stderr}");
     assert_eq!(mock.stats()["requests"], 0, "no request reached the forge");

@@ -20,7 +20,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use orchestrator_core::secret::SecretString;
 use orchestrator_core::{Error, Result};
 use ring::rand::SystemRandom;
-use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey};
+use ring::signature::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+};
 
 /// How long a JWT is valid (GitHub allows at most 10 minutes).
 const JWT_LIFETIME_SECS: i64 = 9 * 60;
@@ -321,11 +323,13 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_key_and_the_error_names_the_variables() {
-        let err = GitHubApp::new(1, &SecretString::new("not a key"), None)
-            .expect_err("no PEM");
+        let err = GitHubApp::new(1, &SecretString::new("not a key"), None).expect_err("no PEM");
         let text = err.to_string();
         assert!(text.contains("ORCHESTRATOR_APP_PRIVATE_KEY"), "{text}");
-        assert!(!text.contains("not a key"), "the key's text is not echoed: {text}");
+        assert!(
+            !text.contains("not a key"),
+            "the key's text is not echoed: {text}"
+        );
         let pem = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
         assert!(GitHubApp::new(1, &SecretString::new(pem), None).is_err());
     }
@@ -334,10 +338,7 @@ mod tests {
     fn a_tampered_or_foreign_jwt_is_rejected() {
         // Without a key pair generator in ring, only the decoding paths are checked here; the
         // signature paths run against keys made by openssl in tests/app_auth.rs.
-        assert_eq!(
-            verify_jwt("a.b", 1, &[], 0),
-            Err(JwtRejection::Undecodable)
-        );
+        assert_eq!(verify_jwt("a.b", 1, &[], 0), Err(JwtRejection::Undecodable));
         assert_eq!(
             verify_jwt("e30.e30.AA", 1, &[], 0),
             Err(JwtRejection::Undecodable),

@@ -422,7 +422,9 @@ impl Transport {
             return Err(app_refused(app, status, &body));
         }
         let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let token = value["token"].as_str().map(|t| SecretString::new(t.to_owned()));
+        let token = value["token"]
+            .as_str()
+            .map(|t| SecretString::new(t.to_owned()));
         let expires_at = value["expires_at"]
             .as_str()
             .and_then(crate::wire::parse_time_ms)
@@ -457,7 +459,10 @@ impl Transport {
             .uri(url)
             .header(ACCEPT, "application/vnd.github+json")
             .header("x-github-api-version", "2022-11-28")
-            .header(http::header::AUTHORIZATION, format!("Bearer {}", bearer.expose()))
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", bearer.expose()),
+            )
             .body(OctoBody::empty())
             .map_err(|e| Failure::Final(Error::invalid_input(format!("{shown}: {e}"))))?;
         lock(&self.stats).requests += 1;

@@ -103,14 +103,22 @@ async fn the_adapter_gets_an_installation_token_and_releases_with_it() {
         "{log:?}"
     );
     assert!(
-        log[2..].iter().all(|(_, status, kind)| *kind == "installation" && *status < 300),
+        log[2..]
+            .iter()
+            .all(|(_, status, kind)| *kind == "installation" && *status < 300),
         "every API request carries the installation token: {log:?}"
     );
-    let mints = log.iter().filter(|(r, ..)| r.contains("access_tokens")).count();
+    let mints = log
+        .iter()
+        .filter(|(r, ..)| r.contains("access_tokens"))
+        .count();
     assert_eq!(mints, 1, "one token serves them all: {log:?}");
     // Neither the key nor a token shows in the forge's Debug.
     let debug = format!("{forge:?}");
-    assert!(!debug.contains("ghs_") && !debug.contains("PRIVATE"), "{debug}");
+    assert!(
+        !debug.contains("ghs_") && !debug.contains("PRIVATE"),
+        "{debug}"
+    );
     mock.shutdown().await;
 }
 
@@ -130,7 +138,10 @@ async fn an_expired_installation_token_is_replaced_and_the_request_goes_through(
         .await
         .expect("a new token, the same request");
     let log = log(&mock);
-    let mints = log.iter().filter(|(r, ..)| r.contains("access_tokens")).count();
+    let mints = log
+        .iter()
+        .filter(|(r, ..)| r.contains("access_tokens"))
+        .count();
     assert_eq!(mints, 2, "{log:?}");
     let refused = log.iter().filter(|(_, status, _)| *status == 401).count();
     assert_eq!(refused, 1, "the expired token was refused once: {log:?}");
@@ -153,10 +164,16 @@ async fn a_token_within_the_refresh_margin_is_replaced_before_it_is_used() {
     let forge = forge(&mock, &keys);
     let repo = RepoId::new("acme", "app");
     for tag in ["v1", "v2"] {
-        forge.create_release(&repo, &release(tag)).await.expect("release");
+        forge
+            .create_release(&repo, &release(tag))
+            .await
+            .expect("release");
     }
     let log = log(&mock);
-    let mints = log.iter().filter(|(r, ..)| r.contains("access_tokens")).count();
+    let mints = log
+        .iter()
+        .filter(|(r, ..)| r.contains("access_tokens"))
+        .count();
     assert_eq!(mints, 2, "{log:?}");
     assert!(log.iter().all(|(_, status, _)| *status != 401), "{log:?}");
     mock.shutdown().await;
@@ -184,7 +201,10 @@ async fn a_key_that_is_not_the_apps_fails_with_one_clear_error_before_any_effect
         text.contains("A JSON web token could not be decoded") && text.contains("4242"),
         "{text}"
     );
-    assert!(!text.contains("PRIVATE") && !text.contains("eyJ"), "no secret: {text}");
+    assert!(
+        !text.contains("PRIVATE") && !text.contains("eyJ"),
+        "no secret: {text}"
+    );
     let log = log(&mock);
     assert_eq!(log.len(), 1, "one refused lookup, no release: {log:?}");
     mock.shutdown().await;
@@ -194,28 +214,53 @@ async fn a_key_that_is_not_the_apps_fails_with_one_clear_error_before_any_effect
 async fn the_mock_refuses_expired_and_foreign_jwts_with_githubs_401() {
     let Some(keys) = app_keys() else { return };
     let mock = start(&keys, Duration::from_secs(3600)).await;
-    let app = GitHubApp::new(APP_ID, &SecretString::new(keys.private_pem.clone()), None)
-        .expect("key");
+    let app =
+        GitHubApp::new(APP_ID, &SecretString::new(keys.private_pem.clone()), None).expect("key");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64;
     let bearer = |jwt: SecretString| format!("Bearer {}", jwt.expose());
     let fresh = bearer(app.jwt(now).expect("jwt"));
-    let ok = request(mock.url(), "GET", "/app", None, &[("authorization", &fresh)]).await;
+    let ok = request(
+        mock.url(),
+        "GET",
+        "/app",
+        None,
+        &[("authorization", &fresh)],
+    )
+    .await;
     assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
     let stale = bearer(app.jwt(now - 3600).expect("jwt"));
-    let expired = request(mock.url(), "GET", "/app", None, &[("authorization", &stale)]).await;
+    let expired = request(
+        mock.url(),
+        "GET",
+        "/app",
+        None,
+        &[("authorization", &stale)],
+    )
+    .await;
     assert_eq!(expired.status, 401);
     assert!(
         String::from_utf8_lossy(&expired.body).contains("'Expiration time' claim ('exp')"),
         "{}",
         String::from_utf8_lossy(&expired.body)
     );
-    let foreign = GitHubApp::new(APP_ID + 1, &SecretString::new(keys.private_pem.clone()), None)
-        .expect("key");
+    let foreign = GitHubApp::new(
+        APP_ID + 1,
+        &SecretString::new(keys.private_pem.clone()),
+        None,
+    )
+    .expect("key");
     let wrong = bearer(foreign.jwt(now).expect("jwt"));
-    let refused = request(mock.url(), "GET", "/app", None, &[("authorization", &wrong)]).await;
+    let refused = request(
+        mock.url(),
+        "GET",
+        "/app",
+        None,
+        &[("authorization", &wrong)],
+    )
+    .await;
     assert_eq!(refused.status, 401, "another app's id");
     let none = request(mock.url(), "GET", "/app", None, &[]).await;
     assert_eq!(none.status, 401, "no JWT");

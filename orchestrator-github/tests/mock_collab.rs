@@ -466,7 +466,10 @@ async fn a_server_without_run_details_answers_204_and_the_run_is_found_by_correl
     let statuses: Vec<u16> = server
         .requests()
         .iter()
-        .filter(|r| r.path.ends_with("/actions/workflows/release.yml/dispatches"))
+        .filter(|r| {
+            r.path
+                .ends_with("/actions/workflows/release.yml/dispatches")
+        })
         .map(|r| r.status)
         .collect();
     assert_eq!(statuses, [422, 204], "asked with the field, then without");

@@ -295,7 +295,13 @@ async fn crawl(walk: &mut Walk<'_>) -> usize {
     let base = walk.mock.url().to_owned();
     let mut queue: Vec<Found> = Vec::new();
     for exchange in &walk.exchanges {
-        urls_in(&json_of(&exchange.reply), &base, "", &exchange.request, &mut queue);
+        urls_in(
+            &json_of(&exchange.reply),
+            &base,
+            "",
+            &exchange.request,
+            &mut queue,
+        );
     }
     let mut seen = BTreeSet::new();
     let mut followed = 0;
@@ -310,15 +316,22 @@ async fn crawl(walk: &mut Walk<'_>) -> usize {
             .iter()
             .find(|(f, _)| *f == field)
             .map_or("GET", |(_, m)| *m);
-        let path = found.url.strip_prefix(&base).unwrap_or(&found.url).to_owned();
+        let path = found
+            .url
+            .strip_prefix(&base)
+            .unwrap_or(&found.url)
+            .to_owned();
         let from = format!("`{}` in the answer to {}", found.field, found.answer);
         let reply = request(&base, method, &path, None, &[]).await;
         let route = orchestrator_github::mock::route_for(method, &path);
         if let Some(route) = route.filter(|r| r.api) {
             let op = format!("{} {}", route.method, route.path);
             let problems = walk.spec.check(&op, &reply);
-            walk.problems
-                .extend(problems.into_iter().map(|p| format!("{p} (following {from})")));
+            walk.problems.extend(
+                problems
+                    .into_iter()
+                    .map(|p| format!("{p} (following {from})")),
+            );
         }
         let request_name = format!("{method} {path}");
         let ok = match (method, reply.status) {
@@ -348,7 +361,10 @@ async fn crawl(walk: &mut Walk<'_>) -> usize {
             urls_in(&json_of(&reply), &base, "", &request_name, &mut queue);
         }
         walk.exchanges.push(Exchange {
-            op: route.map_or_else(|| request_name.clone(), |r| format!("{} {}", r.method, r.path)),
+            op: route.map_or_else(
+                || request_name.clone(),
+                |r| format!("{} {}", r.method, r.path),
+            ),
             request: request_name,
             reply,
         });
@@ -423,9 +439,16 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         let jwt = format!("Bearer {}", app.jwt(now).expect("jwt").expose());
         let stale = format!("Bearer {}", app.jwt(now - 3600).expect("jwt").expose());
         let with_jwt = [("authorization", jwt.as_str())];
-        walk.call_with("GET /app", "/app", None, &with_jwt, 200).await;
-        walk.call_with("GET /app", "/app", None, &[("authorization", stale.as_str())], 401)
+        walk.call_with("GET /app", "/app", None, &with_jwt, 200)
             .await;
+        walk.call_with(
+            "GET /app",
+            "/app",
+            None,
+            &[("authorization", stale.as_str())],
+            401,
+        )
+        .await;
         let installation = walk
             .call_with(
                 "GET /repos/{owner}/{repo}/installation",
@@ -435,7 +458,9 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
                 200,
             )
             .await;
-        let id = json_of(&installation)["id"].as_u64().expect("installation id");
+        let id = json_of(&installation)["id"]
+            .as_u64()
+            .expect("installation id");
         let minted = walk
             .call_with(
                 "POST /app/installations/{installation_id}/access_tokens",
@@ -686,12 +711,27 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         .expect("run id");
     let cancel = "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel";
     let rerun = "POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun";
-    walk.call(rerun, &format!("{r}/actions/runs/{nightly}/rerun"), None, 403)
-        .await;
-    walk.call(cancel, &format!("{r}/actions/runs/{nightly}/cancel"), None, 202)
-        .await;
-    walk.call(cancel, &format!("{r}/actions/runs/{nightly}/cancel"), None, 409)
-        .await;
+    walk.call(
+        rerun,
+        &format!("{r}/actions/runs/{nightly}/rerun"),
+        None,
+        403,
+    )
+    .await;
+    walk.call(
+        cancel,
+        &format!("{r}/actions/runs/{nightly}/cancel"),
+        None,
+        202,
+    )
+    .await;
+    walk.call(
+        cancel,
+        &format!("{r}/actions/runs/{nightly}/cancel"),
+        None,
+        409,
+    )
+    .await;
     let cancelled = walk
         .call(
             "GET /repos/{owner}/{repo}/actions/runs/{run_id}",
@@ -701,14 +741,33 @@ async fn every_route_the_mock_serves_answers_as_githubs_openapi_description_says
         )
         .await;
     assert_eq!(
-        (json_of(&cancelled)["status"].clone(), json_of(&cancelled)["conclusion"].clone()),
+        (
+            json_of(&cancelled)["status"].clone(),
+            json_of(&cancelled)["conclusion"].clone()
+        ),
         (json!("completed"), json!("cancelled")),
         "a cancelled run shows it"
     );
-    walk.call(rerun, &format!("{r}/actions/runs/{nightly}/rerun"), None, 201)
-        .await;
-    let rerun_run = request(mock.url(), "GET", &format!("{r}/actions/runs/{nightly}"), None, &[]).await;
-    assert_eq!(json_of(&rerun_run)["run_attempt"], 2, "a re-run is the run's second attempt");
+    walk.call(
+        rerun,
+        &format!("{r}/actions/runs/{nightly}/rerun"),
+        None,
+        201,
+    )
+    .await;
+    let rerun_run = request(
+        mock.url(),
+        "GET",
+        &format!("{r}/actions/runs/{nightly}"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        json_of(&rerun_run)["run_attempt"],
+        2,
+        "a re-run is the run's second attempt"
+    );
     walk.call(
         "GET /repos/{owner}/{repo}/commits/{ref}/statuses",
         &format!("{r}/commits/main/statuses"),
@@ -1211,7 +1270,12 @@ async fn a_dispatch_of_an_undeclared_workflow_is_404_even_in_a_repo_without_work
     let path = "/repos/acme/bare/actions/workflows/release.yml/dispatches";
     let body = json!({"ref": "main"});
     let refused = request(mock.url(), "POST", path, Some(&body), &[]).await;
-    assert_eq!(refused.status, 404, "{}", String::from_utf8_lossy(&refused.body));
+    assert_eq!(
+        refused.status,
+        404,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
     let problems = Description::load().check(
         "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
         &refused,
@@ -1219,6 +1283,11 @@ async fn a_dispatch_of_an_undeclared_workflow_is_404_even_in_a_repo_without_work
     assert!(problems.is_empty(), "{problems:?}");
     mock.add_workflow("acme", "bare", "release.yml");
     let accepted = request(mock.url(), "POST", path, Some(&body), &[]).await;
-    assert_eq!(accepted.status, 204, "{}", String::from_utf8_lossy(&accepted.body));
+    assert_eq!(
+        accepted.status,
+        204,
+        "{}",
+        String::from_utf8_lossy(&accepted.body)
+    );
     mock.shutdown().await;
 }

@@ -248,17 +248,26 @@ mod app_tests {
         assert!(AppCredential::from_vars(vars(&[])).expect("none").is_none());
         let app = AppCredential::from_vars(vars(&[
             ("ORCHESTRATOR_APP_ID", "42"),
-            ("ORCHESTRATOR_APP_PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----"),
+            (
+                "ORCHESTRATOR_APP_PRIVATE_KEY",
+                "-----BEGIN RSA PRIVATE KEY-----",
+            ),
             ("ORCHESTRATOR_APP_INSTALLATION_ID", "7"),
         ]))
         .expect("valid")
         .expect("an app");
         assert_eq!((app.app_id, app.installation_id), (42, Some(7)));
         assert!(!format!("{app:?}").contains("BEGIN"), "{app:?}");
-        let err = AppCredential::from_vars(vars(&[("ORCHESTRATOR_APP_ID", "x1")])).expect_err("nan");
+        let err =
+            AppCredential::from_vars(vars(&[("ORCHESTRATOR_APP_ID", "x1")])).expect_err("nan");
         assert!(err.to_string().contains("ORCHESTRATOR_APP_ID"), "{err}");
-        let err = AppCredential::from_vars(vars(&[("ORCHESTRATOR_APP_ID", "1")])).expect_err("no key");
-        assert!(err.to_string().contains("ORCHESTRATOR_APP_PRIVATE_KEY_FILE"), "{err}");
+        let err =
+            AppCredential::from_vars(vars(&[("ORCHESTRATOR_APP_ID", "1")])).expect_err("no key");
+        assert!(
+            err.to_string()
+                .contains("ORCHESTRATOR_APP_PRIVATE_KEY_FILE"),
+            "{err}"
+        );
         let err = AppCredential::from_vars(vars(&[
             ("ORCHESTRATOR_APP_ID", "1"),
             ("ORCHESTRATOR_APP_PRIVATE_KEY_FILE", "/nonexistent/app.pem"),

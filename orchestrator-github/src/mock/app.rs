@@ -62,7 +62,8 @@ impl AppTokens {
             "ghs_{}",
             bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
-        self.tokens.insert(token.clone(), (expires_at, installation));
+        self.tokens
+            .insert(token.clone(), (expires_at, installation));
         token
     }
 

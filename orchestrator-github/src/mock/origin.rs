@@ -344,7 +344,8 @@ pub(crate) fn tree(origin: &Path, sha: &str, recursive: bool) -> Option<Vec<Tree
             .filter_map(|line| {
                 let (meta, path) = line.split_once('\t')?;
                 let mut meta = meta.split_whitespace();
-                let (mode, kind, sha, size) = (meta.next()?, meta.next()?, meta.next()?, meta.next()?);
+                let (mode, kind, sha, size) =
+                    (meta.next()?, meta.next()?, meta.next()?, meta.next()?);
                 Some(TreeEntry {
                     mode: mode.to_owned(),
                     kind: kind.to_owned(),
@@ -373,7 +374,12 @@ pub(crate) fn archive(origin: &Path, sha: &str, format: &str, prefix: &str) -> O
     }
     git(
         origin,
-        &["archive", &format!("--format={format}"), &format!("--prefix={prefix}/"), sha],
+        &[
+            "archive",
+            &format!("--format={format}"),
+            &format!("--prefix={prefix}/"),
+            sha,
+        ],
     )
 }
 

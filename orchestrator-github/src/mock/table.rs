@@ -131,7 +131,10 @@ pub const ROUTES: &[MockRoute] = &[
     api("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/logs"),
     // Where the logs redirect leads (GitHub's is on its blob storage).
     web("GET", "/{owner}/{repo}/actions/runs/{run_id}/logs.zip"),
-    api("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"),
+    api(
+        "GET",
+        "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+    ),
     api("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel"),
     api("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun"),
     api("GET", "/repos/{owner}/{repo}/check-suites/{check_suite_id}"),
@@ -147,7 +150,10 @@ pub const ROUTES: &[MockRoute] = &[
     api("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}"),
     api("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}"),
     api("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}"),
-    api("GET", "/repos/{owner}/{repo}/issues/{issue_number}/reactions"),
+    api(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
+    ),
     api("GET", "/repos/{owner}/{repo}/issues/{issue_number}/events"),
     api(
         "GET",
@@ -171,10 +177,7 @@ pub const ROUTES: &[MockRoute] = &[
     // GitHub App authentication (see `routes/app.rs`).
     api("GET", "/app"),
     api("GET", "/repos/{owner}/{repo}/installation"),
-    api(
-        "POST",
-        "/app/installations/{installation_id}/access_tokens",
-    ),
+    api("POST", "/app/installations/{installation_id}/access_tokens"),
     api("GET", "/installation/repositories"),
 ];
 

@@ -103,7 +103,11 @@ mod tests {
             eprintln!("skipped: python3 not installed");
             return;
         };
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
             "[('build/1_Set up job.txt', 'hello\\n'), ('build/2_Build.txt', 'world\\n')]"

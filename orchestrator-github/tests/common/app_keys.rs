@@ -29,8 +29,19 @@ pub(crate) fn app_keys() -> Option<AppKeys> {
     let dir = tempfile::tempdir().expect("tempdir");
     let made = openssl(
         dir.path(),
-        &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "key8.pem"],
-    ) && openssl(dir.path(), &["rsa", "-in", "key8.pem", "-pubout", "-out", "pub.pem"]);
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "key8.pem",
+        ],
+    ) && openssl(
+        dir.path(),
+        &["rsa", "-in", "key8.pem", "-pubout", "-out", "pub.pem"],
+    );
     if !made {
         assert!(
             std::env::var("ORCHESTRATOR_REQUIRE_EXTERNAL").as_deref() != Ok("1"),

@@ -80,7 +80,9 @@ fn verified(state: &State, authorization: Option<&str>) -> Result<MockApp, Answe
         .unwrap_or_default();
     let Some(app) = state.app.clone() else {
         // No app is known: no JWT can be one of its.
-        return Err(unauthorized(crate::app::JwtRejection::Undecodable.message()));
+        return Err(unauthorized(
+            crate::app::JwtRejection::Undecodable.message(),
+        ));
     };
     verify_jwt(jwt, app.id, app.public_key(), crate::app::now_secs())
         .map_err(|rejection| unauthorized(rejection.message()))?;
@@ -168,7 +170,9 @@ pub(in crate::mock) fn repositories(state: &mut State, uri: &Uri) -> Answer {
     let url = format!("{}/installation/repositories", state.base_url);
     let (items, link) = page_of(items, per_page, page, &url);
     with_link(
-        Answer::cached(json!({"total_count": total, "repository_selection": "all", "repositories": items})),
+        Answer::cached(
+            json!({"total_count": total, "repository_selection": "all", "repositories": items}),
+        ),
         link,
     )
 }

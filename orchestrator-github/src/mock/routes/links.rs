@@ -109,8 +109,7 @@ pub(in crate::mock) fn top(state: &mut State, uri: &Uri, segments: &[&str]) -> O
                 return Some(Answer::not_found());
             }
             let joined = rest.join("/");
-            let (git_ref, format, content_type) = if let Some(r) = joined.strip_suffix(".tar.gz")
-            {
+            let (git_ref, format, content_type) = if let Some(r) = joined.strip_suffix(".tar.gz") {
                 (r, "tar.gz", "application/x-gzip")
             } else if let Some(r) = joined.strip_suffix(".zip") {
                 (r, "zip", "application/zip")
@@ -221,11 +220,18 @@ pub(in crate::mock) fn route(
             if !exists {
                 return Some(Answer::not_found());
             }
-            let ext = if *archive == "tarball" { "tar.gz" } else { "zip" };
+            let ext = if *archive == "tarball" {
+                "tar.gz"
+            } else {
+                "zip"
+            };
             found(format!("{base_url}/{repo}/archive/{git_ref}.{ext}"))
         }
         ["actions", "runs", id, "logs"] => match run_of(state, id) {
-            Some(run) => found(format!("{base_url}/{repo}/actions/runs/{}/logs.zip", run.id)),
+            Some(run) => found(format!(
+                "{base_url}/{repo}/actions/runs/{}/logs.zip",
+                run.id
+            )),
             None => Answer::not_found(),
         },
         ["actions", "runs", id, "artifacts"] => match run_of(state, id) {
@@ -300,9 +306,7 @@ pub(in crate::mock) fn route(
                 origin::tree(o, &tree_sha, recursive).map(|e| (tree_sha, e))
             });
             match entries {
-                Some((tree_sha, entries)) => {
-                    Answer::cached(tree_json(&web, &tree_sha, &entries))
-                }
+                Some((tree_sha, entries)) => Answer::cached(tree_json(&web, &tree_sha, &entries)),
                 None => Answer::not_found(),
             }
         }
@@ -356,8 +360,10 @@ pub(in crate::mock) fn route(
                 Answer::not_found()
             }
         }
-        [what @ ("contributors" | "deployments" | "downloads" | "events" | "forks" | "hooks"
-        | "notifications" | "stargazers" | "subscribers" | "teams")] => none(format!("{api}/{what}"), uri),
+        [
+            what @ ("contributors" | "deployments" | "downloads" | "events" | "forks" | "hooks"
+            | "notifications" | "stargazers" | "subscribers" | "teams"),
+        ] => none(format!("{api}/{what}"), uri),
         ["languages"] => Answer::cached(json!({})),
         ["subscription"] => Answer::cached(json!({
             "subscribed": true,
