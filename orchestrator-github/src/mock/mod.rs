@@ -49,6 +49,14 @@
 //!   `return_run_details` (the default from API version `2026-03-10`).
 //! - `POST .../pulls` from a branch the origin does not have: `422`; `GET .../pulls?head=&base=`
 //!   filter; labels, comments and `PATCH` (title, body, state) work on plain issues too.
+//! - every URL the mock writes into an answer resolves: archives and run logs (`302` to what
+//!   `git archive` and a ZIP of the job's steps serve), a run's artifacts, check suite, cancel
+//!   and re-run, git commits, trees and blobs, commits by SHA, statuses, reactions, issue events,
+//!   review comments, and the collections repositories and users link to (`routes/links.rs`;
+//!   followed by a crawler in `tests/mock_openapi.rs`).
+//! - a GitHub App ([`MockOptions::app`], `mock-forge --app-id N --app-public-key FILE`):
+//!   `GET /app`, `GET .../installation` and `POST /app/installations/{id}/access_tokens` verify
+//!   its RS256 JWT and mint installation tokens, accepted until they expire.
 //! - `GET /_mock/stats`: [`MockStats`] as JSON (not counted, never faulted).
 //!
 //! # Simulated CI failures and events

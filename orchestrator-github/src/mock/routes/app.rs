@@ -35,7 +35,6 @@ pub(in crate::mock) fn route(
         Ok(app) => app,
         Err(refused) => return Some(refused),
     };
-    let base_url = state.base_url.clone();
     Some(match segments {
         ["app"] => Answer::cached(app_json(state, &app)),
         ["repos", owner, name, "installation"] => {
@@ -57,7 +56,6 @@ pub(in crate::mock) fn route(
             let now = crate::app::now_secs();
             let expires_at = now + i64::try_from(app.token_lifetime.as_secs()).unwrap_or(3600);
             let token = state.app_tokens.mint(id, expires_at);
-            let _ = base_url;
             Answer::json(
                 StatusCode::CREATED,
                 json!({
