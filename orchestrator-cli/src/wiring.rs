@@ -12,7 +12,7 @@ use orchestrator_core::config::Config;
 use orchestrator_core::forge::Forge;
 use orchestrator_core::secret::SecretString;
 use orchestrator_core::state::StateStore;
-use orchestrator_core::workspace::{ForgeConnector, Workspace, WorkspaceBuilder};
+use orchestrator_core::workspace::{AppCredential, ForgeConnector, Workspace, WorkspaceBuilder};
 use orchestrator_git::GixVcs;
 use orchestrator_github::GitHubForge;
 
@@ -127,6 +127,15 @@ impl ForgeConnector for GitHubConnector {
                 .api_url(api_url)
                 .token(token)
                 .build()?,
+        ))
+    }
+
+    fn connect_app(&self, api_url: &str, app: &AppCredential) -> Result<Arc<dyn Forge>, Error> {
+        // The key is parsed here: a bad one is refused before any request.
+        let app =
+            orchestrator_github::GitHubApp::new(app.app_id, &app.private_key, app.installation_id)?;
+        Ok(Arc::new(
+            GitHubForge::builder().api_url(api_url).app(app).build()?,
         ))
     }
 }

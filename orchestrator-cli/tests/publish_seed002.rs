@@ -57,6 +57,8 @@ async fn the_seed_002_ecosystem_publishes_over_http_through_the_github_adapter()
         .expect("mock server starts");
     for (name, _) in SEED_002 {
         server.create_repo("eco", name);
+        // As on GitHub, only a workflow the repository has can be dispatched.
+        server.add_workflow("eco", name, "release.yml");
     }
     let forge = GitHubForge::builder()
         .api_url(server.url())

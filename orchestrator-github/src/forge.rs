@@ -79,6 +79,7 @@ pub struct GitHubForgeBuilder {
     api_url: String,
     upload_url: Option<String>,
     token: Option<SecretString>,
+    app: Option<Arc<crate::app::GitHubApp>>,
     page_size: u32,
     max_retries: u32,
     retry_base_delay: Duration,
@@ -96,6 +97,7 @@ impl Default for GitHubForgeBuilder {
             api_url: DEFAULT_API_URL.to_owned(),
             upload_url: None,
             token: None,
+            app: None,
             page_size: PER_PAGE,
             max_retries: 3,
             retry_base_delay: Duration::from_millis(200),
@@ -131,6 +133,14 @@ impl GitHubForgeBuilder {
     /// The token; `None` makes anonymous requests (60 per hour on github.com).
     pub fn token(mut self, token: Option<SecretString>) -> Self {
         self.token = token;
+        self
+    }
+
+    /// Authenticate as a GitHub App's installation (see [`crate::GitHubApp`]): every request
+    /// carries an installation token, minted with the app's JWT and replaced before it expires
+    /// (or at once when GitHub refuses it). Wins over [`token`](Self::token).
+    pub fn app(mut self, app: crate::GitHubApp) -> Self {
+        self.app = Some(Arc::new(app));
         self
     }
 
@@ -214,11 +224,13 @@ impl GitHubForgeBuilder {
             base_delay: self.retry_base_delay,
             max_inline_wait: self.max_inline_rate_limit_wait,
         };
-        let authenticated = self.token.is_some();
+        let authenticated = self.token.is_some() || self.app.is_some();
         let config = ClientConfig {
             api_url: self.api_url.clone(),
             upload_url: upload_url.clone(),
-            token: self.token,
+            // The app's installation tokens replace a plain token.
+            token: self.token.filter(|_| self.app.is_none()),
+            app: self.app,
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
             request_timeout: self.request_timeout,

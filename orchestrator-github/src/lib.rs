@@ -69,6 +69,7 @@
 //! [`request_stats`]: orchestrator_core::forge::Forge::request_stats
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod app;
 mod forge;
 mod transport;
 mod wire;
@@ -77,5 +78,6 @@ mod wire;
 #[cfg_attr(docsrs, doc(cfg(feature = "mock-server")))]
 pub mod mock;
 
+pub use app::{GitHubApp, JwtRejection, REFRESH_MARGIN_SECS, public_key_der, verify_jwt};
 pub use forge::{DEFAULT_API_URL, GitHubForge, GitHubForgeBuilder};
 pub use transport::{RateBudget, RateLimitSeen, rate_budget};

@@ -200,6 +200,8 @@ pub(crate) struct ClientConfig {
     pub(crate) api_url: String,
     pub(crate) upload_url: String,
     pub(crate) token: Option<SecretString>,
+    /// Authenticate as this GitHub App's installation instead of with `token`.
+    pub(crate) app: Option<std::sync::Arc<crate::app::GitHubApp>>,
     pub(crate) connect_timeout: Duration,
     pub(crate) read_timeout: Duration,
     /// Bounds one exchange, request to last body byte (a dripping server defeats `read_timeout`).
@@ -324,6 +326,23 @@ impl RateBudget {
     }
 }
 
+/// The error for GitHub refusing the app's JWT (or a server error while minting a token).
+fn app_refused(app: &crate::app::GitHubApp, status: StatusCode, body: &str) -> Failure {
+    let message = crate::wire::GhError::parse(body).message;
+    if status.is_server_error() {
+        return Failure::Retry(Error::Transient {
+            message: format!("GitHub answered {status} minting a GitHub App token: {message}"),
+        });
+    }
+    Failure::Final(Error::Unauthenticated {
+        message: format!(
+            "GitHub refused GitHub App {}'s credentials ({status}: {message}); check \
+             ORCHESTRATOR_APP_ID and the private key",
+            app.app_id()
+        ),
+    })
+}
+
 /// The HTTP side of [`crate::GitHubForge`].
 pub(crate) struct Transport {
     config: ClientConfig,
@@ -332,6 +351,8 @@ pub(crate) struct Transport {
     cache: Mutex<EtagCache>,
     stats: Mutex<RequestStats>,
     rate_limit: Mutex<Option<(u64, u64)>>,
+    /// Installation tokens of [`ClientConfig::app`].
+    app_tokens: crate::app::TokenCache,
 }
 
 impl Transport {
@@ -349,6 +370,7 @@ impl Transport {
             cache: Mutex::new(cache),
             stats: Mutex::default(),
             rate_limit: Mutex::default(),
+            app_tokens: crate::app::TokenCache::default(),
         })
     }
 
@@ -376,8 +398,21 @@ impl Transport {
     /// returns an error for rate limits it did not wait out and for exhausted retries.
     pub(crate) async fn send(&self, req: &Request<'_>) -> Result<Reply, Error> {
         let mut attempt = 0u32;
+        let mut refreshed = false;
         loop {
             let (error, pause) = match self.attempt(req).await {
+                Ok(reply)
+                    if reply.status == StatusCode::UNAUTHORIZED
+                        && self.config.app.is_some()
+                        && !refreshed =>
+                {
+                    // The installation token expired early (a skewed clock) or was revoked:
+                    // one new token, one more try.
+                    tracing::info!("GitHub refused the installation token; getting a new one");
+                    self.app_tokens.clear();
+                    refreshed = true;
+                    continue;
+                }
                 Ok(reply) => {
                     let status = reply.status;
                     if status.is_server_error() {
@@ -439,6 +474,14 @@ impl Transport {
         if let Some(cached) = &cached {
             builder = builder.header(IF_NONE_MATCH, cached.etag.as_str());
         }
+        if let Some(app) = &self.config.app {
+            let octocrab = self.client().await.map_err(Failure::Final)?;
+            let token = self.installation_token(octocrab, app, &req.url).await?;
+            builder = builder.header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", token.expose()),
+            );
+        }
         let body = match &req.body {
             Some((bytes, content_type)) => {
                 builder = builder.header(CONTENT_TYPE, *content_type);
@@ -498,6 +541,140 @@ impl Transport {
             headers,
             body,
         })
+    }
+
+    /// The installation token for a request to `url`: the cached one while it is good for more
+    /// than [`crate::app::REFRESH_MARGIN_SECS`], else a new one bought with a JWT. The
+    /// installation is the configured one, else the one of the repository's owner (looked up
+    /// once per owner with `GET /repos/{owner}/{repo}/installation`).
+    async fn installation_token(
+        &self,
+        octocrab: &Octocrab,
+        app: &crate::app::GitHubApp,
+        url: &str,
+    ) -> Result<SecretString, Failure> {
+        let now = crate::app::now_secs();
+        let api = self.config.api_url.as_str();
+        let repo = url
+            .strip_prefix(api)
+            .and_then(|p| p.strip_prefix("/repos/"))
+            .and_then(|p| {
+                let mut parts = p.split(['/', '?']);
+                Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
+            });
+        let installation = match (app.installation_id(), &repo) {
+            (Some(id), _) => id,
+            (None, Some((owner, name))) => match self.app_tokens.installation_of(owner) {
+                Some(id) => id,
+                None => {
+                    let jwt = app.jwt(now).map_err(Failure::Final)?;
+                    let lookup = format!("{api}/repos/{owner}/{name}/installation");
+                    let (status, body) = self.raw(octocrab, Method::GET, &lookup, &jwt).await?;
+                    let id = match status {
+                        StatusCode::OK => serde_json::from_str::<serde_json::Value>(&body)
+                            .ok()
+                            .and_then(|v| v["id"].as_u64()),
+                        StatusCode::NOT_FOUND => {
+                            return Err(Failure::Final(Error::Unauthenticated {
+                                message: format!(
+                                    "the GitHub App {} is not installed on {owner}/{name} \
+                                     (install it, or set ORCHESTRATOR_APP_INSTALLATION_ID)",
+                                    app.app_id()
+                                ),
+                            }));
+                        }
+                        _ => return Err(app_refused(app, status, &body)),
+                    };
+                    let id = id.ok_or_else(|| {
+                        Failure::Final(Error::Transient {
+                            message: format!("GET {lookup}: an installation without an id"),
+                        })
+                    })?;
+                    self.app_tokens.remember_installation(owner, id);
+                    id
+                }
+            },
+            (None, None) => {
+                return Err(Failure::Final(Error::invalid_input(format!(
+                    "a request outside a repository ({}) as GitHub App {} needs \
+                     ORCHESTRATOR_APP_INSTALLATION_ID",
+                    redact_userinfo(url),
+                    app.app_id()
+                ))));
+            }
+        };
+        if let Some(token) = self.app_tokens.fresh(installation, now) {
+            return Ok(token);
+        }
+        let jwt = app.jwt(now).map_err(Failure::Final)?;
+        let mint = format!("{api}/app/installations/{installation}/access_tokens");
+        let (status, body) = self.raw(octocrab, Method::POST, &mint, &jwt).await?;
+        if status != StatusCode::CREATED {
+            return Err(app_refused(app, status, &body));
+        }
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let token = value["token"]
+            .as_str()
+            .map(|t| SecretString::new(t.to_owned()));
+        let expires_at = value["expires_at"]
+            .as_str()
+            .and_then(crate::wire::parse_time_ms)
+            .map(|ms| ms / 1000);
+        let (Some(token), Some(expires_at)) = (token, expires_at) else {
+            return Err(Failure::Final(Error::Transient {
+                message: format!("POST {mint}: an answer without a token and its expiry"),
+            }));
+        };
+        tracing::debug!(
+            "GitHub App {}: a new token for installation {installation}, good until {}",
+            app.app_id(),
+            crate::wire::format_time(expires_at * 1000)
+        );
+        self.app_tokens
+            .store(installation, token.clone(), expires_at);
+        Ok(token)
+    }
+
+    /// One request authenticated with `bearer` (the app's JWT), outside the cache and retries;
+    /// its status and body.
+    async fn raw(
+        &self,
+        octocrab: &Octocrab,
+        method: Method,
+        url: &str,
+        bearer: &SecretString,
+    ) -> Result<(StatusCode, String), Failure> {
+        let shown = format!("{method} {}", redact_userinfo(url));
+        let request = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header(ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28")
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", bearer.expose()),
+            )
+            .body(OctoBody::empty())
+            .map_err(|e| Failure::Final(Error::invalid_input(format!("{shown}: {e}"))))?;
+        lock(&self.stats).requests += 1;
+        let transient = |e: String| Failure::Retry(Error::Transient { message: e });
+        let exchange = async {
+            let response = octocrab
+                .execute(request)
+                .await
+                .map_err(|e| transient(format!("{shown}: {}", error_chain(&e))))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| transient(format!("{shown}: {}", error_chain(&e))))?
+                .to_bytes();
+            Ok::<_, Failure>((status, String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        tokio::time::timeout(self.config.request_timeout, exchange)
+            .await
+            .map_err(|_| transient(format!("{shown}: no answer in time")))?
     }
 
     /// Sends `request` and reads the whole answer: counts it, records the rate limit, and reads

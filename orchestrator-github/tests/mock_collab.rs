@@ -428,3 +428,98 @@ async fn reqwest_free_get(base: &str, path: &str) -> String {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default()
 }
+
+/// A server that predates `return_run_details` (an older GitHub Enterprise Server) refuses the
+/// field with `422`; the adapter dispatches again without it, gets `204` and no run id, and the
+/// run is found by correlation (its title carries the correlation id).
+#[tokio::test]
+async fn a_server_without_run_details_answers_204_and_the_run_is_found_by_correlation() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = MockGitHub::start(MockOptions::default().dispatch_run_details(false))
+        .await
+        .expect("mock server starts");
+    server.create_repo("acme", "app");
+    server.add_workflow("acme", "app", "release.yml");
+    let repo = RepoId::new("acme", "app");
+    server.forge().configure_workflow(
+        &repo,
+        "release.yml",
+        WorkflowSimulation {
+            run_name: Some("release ${{ inputs.correlation_id }}".into()),
+            ..WorkflowSimulation::default()
+        },
+    );
+    let forge = GitHubForge::builder()
+        .api_url(server.url())
+        .build()
+        .expect("forge builds");
+    let correlation = orchestrator_core::publish::dispatch_correlated(
+        &forge,
+        &repo,
+        dispatch("release.yml", "ignored"),
+        Some(("correlation_id", "publish-7-app")),
+        None,
+        now_ms(),
+    )
+    .await
+    .expect("dispatch");
+    let statuses: Vec<u16> = server
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.path
+                .ends_with("/actions/workflows/release.yml/dispatches")
+        })
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [422, 204], "asked with the field, then without");
+    let run = orchestrator_core::publish::find_run(&forge, &repo, &correlation)
+        .await
+        .expect("find")
+        .expect("the dispatched run, by correlation");
+    assert!(run.display_title.contains("publish-7-app"), "{run:?}");
+    server.shutdown().await;
+}
+
+/// GitHub documents `422` for a dispatch it cannot start (a ref the repository does not have,
+/// inputs the workflow does not take): the adapter reports it as bad input with GitHub's message
+/// at once, without retrying.
+#[tokio::test]
+async fn a_422_from_a_dispatch_is_reported_with_githubs_message_and_not_retried() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let origins = tempfile::tempdir().expect("tempdir");
+    let status = std::process::Command::new("git")
+        .args(["init", "--quiet", "--bare", "--initial-branch=main"])
+        .arg(origins.path().join("app.git"))
+        .status()
+        .expect("git runs");
+    assert!(status.success());
+    let server = MockGitHub::start(MockOptions::default().origins(origins.path()))
+        .await
+        .expect("mock server starts");
+    server.add_workflow("acme", "app", "release.yml");
+    let repo = RepoId::new("acme", "app");
+    let forge = GitHubForge::builder()
+        .api_url(server.url())
+        .retry_base_delay(Duration::from_millis(5))
+        .build()
+        .expect("forge builds");
+    let mut bad = dispatch("release.yml", "c-1");
+    bad.git_ref = "no-such-branch".into();
+    let err = forge
+        .dispatch_workflow(&repo, &bad)
+        .await
+        .expect_err("an unknown ref");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("No ref found for: no-such-branch"),
+        "{err}"
+    );
+    let sent = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/dispatches"))
+        .count();
+    assert_eq!(sent, 1, "not retried: {:?}", server.requests());
+    server.shutdown().await;
+}

@@ -20,7 +20,7 @@ use orchestrator_core::config::Config;
 use orchestrator_core::forge::CiSimulation;
 use orchestrator_core::secret::SecretString;
 use orchestrator_git::GixVcs;
-use orchestrator_github::mock::{CiFailure, MockGitHub, MockOptions};
+use orchestrator_github::mock::{CiFailure, MockApp, MockGitHub, MockOptions};
 
 use crate::args::{Global, OutputFormat};
 use crate::wiring;
@@ -90,6 +90,18 @@ pub(crate) struct MockForgeArgs {
     /// Repeatable.
     #[arg(long = "fail", value_name = "REPO[:TAG][=CONCLUSION]", value_parser = ci_failure)]
     pub(crate) fail: Vec<CiFailure>,
+
+    /// Play GitHub for this GitHub App: GET /app, GET /repos/{o}/{r}/installation and POST
+    /// /app/installations/{id}/access_tokens accept its JWTs (RS256, checked with
+    /// --app-public-key) and mint installation tokens, accepted until they expire (one hour).
+    /// The orchestrator authenticates as the app with ORCHESTRATOR_APP_ID and
+    /// ORCHESTRATOR_APP_PRIVATE_KEY(_FILE).
+    #[arg(long, value_name = "N", requires = "app_public_key")]
+    pub(crate) app_id: Option<u64>,
+
+    /// The app's public key, PEM (`openssl rsa -in app.pem -pubout`).
+    #[arg(long, value_name = "FILE", requires = "app_id")]
+    pub(crate) app_public_key: Option<PathBuf>,
 }
 
 fn ci_failure(s: &str) -> Result<CiFailure, String> {
@@ -164,6 +176,9 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
     if !logins.is_empty() {
         eprintln!("mock-forge: users {}", logins.join(", "));
     }
+    if let Some(id) = args.app_id {
+        eprintln!("mock-forge: GitHub App {id} (JWTs checked with its public key)");
+    }
     for f in &args.fail {
         eprintln!(
             "mock-forge: CI of {}{} concludes {}",
@@ -225,6 +240,15 @@ async fn options(args: &MockForgeArgs, config: Option<Config>) -> anyhow::Result
     if let Some(file) = &args.users {
         let users = orchestrator_github::mock::load_users(file)?;
         options = options.users(users);
+    }
+    if let (Some(id), Some(file)) = (args.app_id, &args.app_public_key) {
+        let pem = std::fs::read_to_string(file).map_err(|e| {
+            Error::invalid_input(format!("--app-public-key {}: {e}", file.display()))
+        })?;
+        let app = MockApp::new(id, &pem).map_err(|e| {
+            Error::invalid_input(format!("--app-public-key {}: {e}", file.display()))
+        })?;
+        options = options.app(app);
     }
     if let Some(dir) = &args.origins {
         if !dir.is_dir() {

@@ -23,6 +23,85 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 pub trait ForgeConnector: Send + Sync {
     /// A forge at `api_url`, authenticated with `token` when there is one.
     fn connect(&self, api_url: &str, token: Option<SecretString>) -> Result<Arc<dyn Forge>>;
+
+    /// A forge at `api_url` authenticated as the GitHub App `app` (its installation tokens).
+    /// Connectors without App support say so.
+    fn connect_app(&self, api_url: &str, app: &AppCredential) -> Result<Arc<dyn Forge>> {
+        let _ = (api_url, app);
+        Err(Error::NotSupported {
+            backend: "forge connector".into(),
+            what: "authenticating as a GitHub App".into(),
+        })
+    }
+}
+
+/// A GitHub App's credentials, from `ORCHESTRATOR_APP_ID`, `ORCHESTRATOR_APP_PRIVATE_KEY` (the
+/// PEM itself) or `ORCHESTRATOR_APP_PRIVATE_KEY_FILE`, and `ORCHESTRATOR_APP_INSTALLATION_ID`
+/// (optional: else the installation is looked up by repository). When the app id is set these
+/// win over `GITHUB_TOKEN`. `Debug` never shows the key.
+#[derive(Clone)]
+pub struct AppCredential {
+    /// The app's id.
+    pub app_id: u64,
+    /// The app's private key, PEM.
+    pub private_key: SecretString,
+    /// The installation to act as, when given.
+    pub installation_id: Option<u64>,
+}
+
+impl std::fmt::Debug for AppCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCredential")
+            .field("app_id", &self.app_id)
+            .field("private_key", &self.private_key)
+            .field("installation_id", &self.installation_id)
+            .finish()
+    }
+}
+
+impl AppCredential {
+    /// The app of the environment; `None` when `ORCHESTRATOR_APP_ID` is unset or empty. Bad
+    /// values are [`Error::InvalidInput`] naming the variable (never the key).
+    pub fn from_env() -> Result<Option<Self>> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`AppCredential::from_env`] over any lookup of variables.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
+        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let number = |name: &str| {
+            set(name)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| {
+                        Error::invalid_input(format!("{name}: {:?} is not a number", v.trim()))
+                    })
+                })
+                .transpose()
+        };
+        let Some(app_id) = number("ORCHESTRATOR_APP_ID")? else {
+            return Ok(None);
+        };
+        let private_key = match (
+            set("ORCHESTRATOR_APP_PRIVATE_KEY"),
+            set("ORCHESTRATOR_APP_PRIVATE_KEY_FILE"),
+        ) {
+            (Some(pem), _) => pem,
+            (None, Some(file)) => std::fs::read_to_string(&file).map_err(|e| {
+                Error::invalid_input(format!("ORCHESTRATOR_APP_PRIVATE_KEY_FILE {file}: {e}"))
+            })?,
+            (None, None) => {
+                return Err(Error::invalid_input(
+                    "ORCHESTRATOR_APP_ID is set but neither ORCHESTRATOR_APP_PRIVATE_KEY nor \
+                     ORCHESTRATOR_APP_PRIVATE_KEY_FILE is",
+                ));
+            }
+        };
+        Ok(Some(Self {
+            app_id,
+            private_key: SecretString::new(private_key),
+            installation_id: number("ORCHESTRATOR_APP_INSTALLATION_ID")?,
+        }))
+    }
 }
 
 /// The forge `config` asks for; see the module docs.
@@ -51,16 +130,17 @@ pub(super) async fn build(
             forge_label(config)
         ),
     })?;
+    let api_url = config.forge.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
+    if let Some(app) = AppCredential::from_env()? {
+        return connector.connect_app(api_url, &app);
+    }
     let token = SecretString::forge_token_from_env();
     if token.is_none() {
         tracing::warn!(
             "neither GITHUB_TOKEN nor GH_TOKEN is set: polling anonymously (60 requests an hour)"
         );
     }
-    connector.connect(
-        config.forge.api_url.as_deref().unwrap_or(DEFAULT_API_URL),
-        token,
-    )
+    connector.connect(api_url, token)
 }
 
 /// The forge as messages name it: its API URL without any `user:password@`, or the simulation.
@@ -148,4 +228,51 @@ fn local_origin(clone: &Path, url: &str) -> Option<PathBuf> {
         clone.join(path)
     };
     path.is_dir().then_some(path)
+}
+
+#[cfg(test)]
+mod app_tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn app_credentials_come_from_the_environment_and_bad_values_name_their_variable() {
+        assert!(AppCredential::from_vars(vars(&[])).expect("none").is_none());
+        let app = AppCredential::from_vars(vars(&[
+            ("ORCHESTRATOR_APP_ID", "42"),
+            (
+                "ORCHESTRATOR_APP_PRIVATE_KEY",
+                "-----BEGIN RSA PRIVATE KEY-----",
+            ),
+            ("ORCHESTRATOR_APP_INSTALLATION_ID", "7"),
+        ]))
+        .expect("valid")
+        .expect("an app");
+        assert_eq!((app.app_id, app.installation_id), (42, Some(7)));
+        assert!(!format!("{app:?}").contains("BEGIN"), "{app:?}");
+        let err =
+            AppCredential::from_vars(vars(&[("ORCHESTRATOR_APP_ID", "x1")])).expect_err("nan");
+        assert!(err.to_string().contains("ORCHESTRATOR_APP_ID"), "{err}");
+        let err =
+            AppCredential::from_vars(vars(&[("ORCHESTRATOR_APP_ID", "1")])).expect_err("no key");
+        assert!(
+            err.to_string()
+                .contains("ORCHESTRATOR_APP_PRIVATE_KEY_FILE"),
+            "{err}"
+        );
+        let err = AppCredential::from_vars(vars(&[
+            ("ORCHESTRATOR_APP_ID", "1"),
+            ("ORCHESTRATOR_APP_PRIVATE_KEY_FILE", "/nonexistent/app.pem"),
+        ]))
+        .expect_err("unreadable");
+        assert!(err.to_string().contains("/nonexistent/app.pem"), "{err}");
+    }
 }

@@ -35,7 +35,9 @@ pub mod signals;
 mod workflow;
 pub mod workflows;
 
-pub use forge::{DEFAULT_API_URL, ForgeConnector, check_forge, forge_label, local_origins};
+pub use forge::{
+    AppCredential, DEFAULT_API_URL, ForgeConnector, check_forge, forge_label, local_origins,
+};
 pub use journaled::{JournaledRunner, RunStart, first_unfinished};
 pub use workflow::{Finished, Outcome, RunContext, Workflow};
 

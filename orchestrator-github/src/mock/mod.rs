@@ -49,6 +49,14 @@
 //!   `return_run_details` (the default from API version `2026-03-10`).
 //! - `POST .../pulls` from a branch the origin does not have: `422`; `GET .../pulls?head=&base=`
 //!   filter; labels, comments and `PATCH` (title, body, state) work on plain issues too.
+//! - every URL the mock writes into an answer resolves: archives and run logs (`302` to what
+//!   `git archive` and a ZIP of the job's steps serve), a run's artifacts, check suite, cancel
+//!   and re-run, git commits, trees and blobs, commits by SHA, statuses, reactions, issue events,
+//!   review comments, and the collections repositories and users link to (`routes/links.rs`;
+//!   followed by a crawler in `tests/mock_openapi.rs`).
+//! - a GitHub App ([`MockOptions::app`], `mock-forge --app-id N --app-public-key FILE`):
+//!   `GET /app`, `GET .../installation` and `POST /app/installations/{id}/access_tokens` verify
+//!   its RS256 JWT and mint installation tokens, accepted until they expire.
 //! - `GET /_mock/stats`: [`MockStats`] as JSON (not counted, never faulted).
 //!
 //! # Simulated CI failures and events
@@ -79,6 +87,7 @@
 //!
 //! [`CiSimulation::release_after`]: orchestrator_core::forge::CiSimulation::release_after
 
+mod app;
 mod ci;
 mod events;
 mod faults;
@@ -89,6 +98,7 @@ mod routes;
 mod stats;
 mod table;
 mod users;
+mod zip;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -99,10 +109,11 @@ use orchestrator_core::forge::{
 };
 use tokio::sync::oneshot;
 
+pub use app::MockApp;
 pub use events::MockEvent;
 pub use options::{CiFailure, MockOptions};
 pub use stats::{FaultStats, MockStats, RouteStats};
-pub use table::{MockRoute, ROUTES};
+pub use table::{MockRoute, ROUTES, route_for};
 pub use users::{MockUser, load_users, parse_users};
 
 use ci::Ci;
@@ -217,6 +228,16 @@ struct State {
     accept: String,
     /// See [`MockOptions::run_listing_lag`].
     run_listing_lag: Duration,
+    /// Runs cancelled or re-run through the API, by (repository, run id).
+    run_edits: BTreeMap<(String, u64), routes::RunEdit>,
+    /// See [`MockOptions::dispatch_run_details`].
+    dispatch_run_details: bool,
+    /// The GitHub App the mock knows (see [`MockOptions::app`]).
+    app: Option<MockApp>,
+    /// Installation tokens minted for it.
+    app_tokens: app::AppTokens,
+    /// The installation the request being served acts for (its token was an installation's).
+    installation: Option<u64>,
 }
 
 impl State {
@@ -224,14 +245,25 @@ impl State {
     /// (answered `401`; the `--require-token` token acts as the forge's token user).
     fn identify(&mut self, authorization: Option<&str>) -> bool {
         self.actor = Actor::Token;
-        if self.users.is_empty() {
-            return true;
-        }
+        self.installation = None;
         let sent = authorization.and_then(|a| {
             a.strip_prefix("Bearer ")
                 .or_else(|| a.strip_prefix("token "))
                 .map(str::trim)
         });
+        // An installation token of the app acts as the forge's token user until it expires.
+        if let Some(verdict) = sent.and_then(|t| self.app_tokens.check(t, crate::app::now_secs())) {
+            return match verdict {
+                Ok(installation) => {
+                    self.installation = Some(installation);
+                    true
+                }
+                Err(()) => false,
+            };
+        }
+        if self.users.is_empty() {
+            return true;
+        }
         self.actor = match sent {
             None => Actor::Anonymous,
             Some(token) => match self.users.iter().find(|u| u.token.expose() == token) {
@@ -418,6 +450,11 @@ impl MockGitHub {
             api_version: routes::DEFAULT_API_VERSION.to_owned(),
             accept: String::new(),
             run_listing_lag: options.run_listing_lag,
+            run_edits: BTreeMap::new(),
+            dispatch_run_details: options.dispatch_run_details,
+            app: options.app.clone(),
+            app_tokens: app::AppTokens::default(),
+            installation: None,
         }));
         let app = routes::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -531,8 +568,8 @@ impl MockGitHub {
     /// Declares that `owner/name` has the workflow file `workflow` (e.g. `release.yml`), so
     /// dispatching it is accepted. Workflows also exist when the config names them as a repo's
     /// release workflow, when the repo's origin has `.github/workflows/<file>`, or when runs of
-    /// them exist; dispatching any other workflow answers `404`, as on GitHub (a repository with
-    /// no known workflow at all accepts any: the mock cannot see `InMemoryForge` configuration).
+    /// them exist; dispatching any other workflow answers `404`, as on GitHub, also in a
+    /// repository that has no workflow at all.
     pub fn add_workflow(&self, owner: &str, name: &str, workflow: &str) {
         let mut state = lock(&self.state);
         let file = orchestrator_core::forge::workflow_file(workflow).to_owned();
@@ -541,6 +578,14 @@ impl MockGitHub {
             .entry(RepoId::new(owner, name).to_string())
             .or_default()
             .insert(file);
+    }
+
+    /// Expires every installation token the mock minted for the app (see [`MockOptions::app`]):
+    /// they answer `401` from now on, as GitHub's do an hour after they were made.
+    pub fn expire_app_tokens(&self) {
+        lock(&self.state)
+            .app_tokens
+            .expire_all(crate::app::now_secs());
     }
 
     /// Makes the simulated CI fail as `failure` says (see [`CiFailure`]), from now on.

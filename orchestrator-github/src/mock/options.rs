@@ -70,6 +70,13 @@ pub struct MockOptions {
     /// How long a new workflow run stays out of run listings (GitHub's list lags behind a
     /// dispatch; `GET .../runs/{id}` shows it at once). Default 0.
     pub run_listing_lag: Duration,
+    /// Whether a workflow dispatch knows `return_run_details` (default `true`, as GitHub.com).
+    /// `false` plays a server that predates the field (an older GitHub Enterprise Server): a
+    /// dispatch that sends it answers GitHub's `422` for an unknown key, one without it `204`, so
+    /// a client has to fall back to correlating the run.
+    pub dispatch_run_details: bool,
+    /// The GitHub App the mock knows ([`super::MockApp`]); default none.
+    pub app: Option<super::MockApp>,
 }
 
 /// Which simulated CI runs fail, and how: `orchestrator mock-forge --fail REPO[:TAG][=CONCLUSION]`.
@@ -159,6 +166,8 @@ impl Default for MockOptions {
             users: Vec::new(),
             failures: Vec::new(),
             run_listing_lag: Duration::ZERO,
+            dispatch_run_details: true,
+            app: None,
         }
     }
 }
@@ -243,6 +252,18 @@ impl MockOptions {
     /// Adds a [`CiFailure`] to [`MockOptions::failures`].
     pub fn fail(mut self, failure: CiFailure) -> Self {
         self.failures.push(failure);
+        self
+    }
+
+    /// Sets [`MockOptions::app`].
+    pub fn app(mut self, app: super::MockApp) -> Self {
+        self.app = Some(app);
+        self
+    }
+
+    /// Sets [`MockOptions::dispatch_run_details`].
+    pub fn dispatch_run_details(mut self, known: bool) -> Self {
+        self.dispatch_run_details = known;
         self
     }
 

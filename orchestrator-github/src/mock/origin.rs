@@ -18,6 +18,8 @@ pub(crate) struct GitCommit {
     pub(crate) committer_date: String,
     pub(crate) message: String,
     pub(crate) parents: Vec<String>,
+    /// The SHA of the commit's tree.
+    pub(crate) tree: String,
 }
 
 /// A changed file: GitHub's status word, the path, and the old path of a rename.
@@ -98,11 +100,12 @@ pub(crate) fn default_branch(origin: &Path) -> String {
 }
 
 /// `git log` format of one commit: fields split by NUL, records by RS.
-const LOG_FORMAT: &str = "--format=%H%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%P%x00%B%x1e";
+const LOG_FORMAT: &str =
+    "--format=%H%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%P%x00%T%x00%B%x1e";
 
 fn parse_commit(record: &str) -> Option<GitCommit> {
     let fields: Vec<&str> = record.trim_start_matches('\n').split('\0').collect();
-    let [sha, an, ae, ad, cn, ce, cd, parents, message] = fields.as_slice() else {
+    let [sha, an, ae, ad, cn, ce, cd, parents, tree, message] = fields.as_slice() else {
         return None;
     };
     Some(GitCommit {
@@ -115,6 +118,7 @@ fn parse_commit(record: &str) -> Option<GitCommit> {
         committer_date: (*cd).to_owned(),
         message: message.trim_end().to_owned(),
         parents: parents.split_whitespace().map(str::to_owned).collect(),
+        tree: (*tree).to_owned(),
     })
 }
 
@@ -297,4 +301,109 @@ pub(crate) fn merge(
     );
     git(origin, &["update-ref", &branch, &merged, &base_sha]).ok_or(MergeError::Failed)?;
     Ok(merged)
+}
+
+/// One entry of a tree, as `git ls-tree -l` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TreeEntry {
+    /// The file mode (`100644`, `040000`...).
+    pub(crate) mode: String,
+    /// `blob`, `tree` or `commit` (a submodule).
+    pub(crate) kind: String,
+    /// The object's SHA.
+    pub(crate) sha: String,
+    /// A blob's size in bytes.
+    pub(crate) size: Option<u64>,
+    /// The path inside the tree.
+    pub(crate) path: String,
+}
+
+/// The type git gives object `sha` (`commit`, `tree`, `blob`, `tag`), `None` when there is none.
+pub(crate) fn object_type(origin: &Path, sha: &str) -> Option<String> {
+    if sha.starts_with('-') || sha.is_empty() || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    git_text(origin, &["cat-file", "-t", sha]).filter(|t| !t.is_empty())
+}
+
+/// The entries of tree `sha` (a tree, or a commit's tree), every level when `recursive`.
+pub(crate) fn tree(origin: &Path, sha: &str, recursive: bool) -> Option<Vec<TreeEntry>> {
+    if !matches!(object_type(origin, sha).as_deref(), Some("tree" | "commit")) {
+        return None;
+    }
+    let mut args = vec!["ls-tree", "-l", "-z"];
+    if recursive {
+        // `-t` lists the subtrees themselves too, as GitHub's recursive tree does.
+        args.extend(["-r", "-t"]);
+    }
+    args.push(sha);
+    let out = git(origin, &args)?;
+    let text = String::from_utf8_lossy(&out);
+    Some(
+        text.split('\0')
+            .filter_map(|line| {
+                let (meta, path) = line.split_once('\t')?;
+                let mut meta = meta.split_whitespace();
+                let (mode, kind, sha, size) =
+                    (meta.next()?, meta.next()?, meta.next()?, meta.next()?);
+                Some(TreeEntry {
+                    mode: mode.to_owned(),
+                    kind: kind.to_owned(),
+                    sha: sha.to_owned(),
+                    size: size.parse().ok(),
+                    path: path.to_owned(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The bytes of blob `sha`, `None` when it is not a blob.
+pub(crate) fn blob(origin: &Path, sha: &str) -> Option<Vec<u8>> {
+    if object_type(origin, sha).as_deref() != Some("blob") {
+        return None;
+    }
+    git(origin, &["cat-file", "blob", sha])
+}
+
+/// An archive of commit `sha` (`tar.gz` or `zip`) whose paths start with `prefix/`, as GitHub's
+/// tarball and zipball.
+pub(crate) fn archive(origin: &Path, sha: &str, format: &str, prefix: &str) -> Option<Vec<u8>> {
+    if object_type(origin, sha).as_deref() != Some("commit") || prefix.starts_with('-') {
+        return None;
+    }
+    git(
+        origin,
+        &[
+            "archive",
+            &format!("--format={format}"),
+            &format!("--prefix={prefix}/"),
+            sha,
+        ],
+    )
+}
+
+/// Every tag and the commit it points at, by name.
+pub(crate) fn tags(origin: &Path) -> Vec<(String, String)> {
+    git_text(
+        origin,
+        &[
+            "for-each-ref",
+            "--sort=-creatordate",
+            "--format=%(refname:short)%00%(objectname)%00%(*objectname)",
+            "refs/tags",
+        ],
+    )
+    .map(|out| {
+        out.lines()
+            .filter_map(|line| {
+                let mut f = line.split('\0');
+                let (name, object, peeled) = (f.next()?, f.next()?, f.next().unwrap_or(""));
+                // An annotated tag's commit is its peeled object.
+                let sha = if peeled.is_empty() { object } else { peeled };
+                Some((name.to_owned(), sha.to_owned()))
+            })
+            .collect()
+    })
+    .unwrap_or_default()
 }

@@ -28,9 +28,13 @@ use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate, format_time
 use collab::ready;
 use orchestrator_core::forge::Forge as _;
 
+mod app;
 mod collab;
 mod github;
 mod identity;
+mod links;
+
+pub(super) use links::RunEdit;
 
 /// The REST API version GitHub answers when a request names none.
 pub(super) const DEFAULT_API_VERSION: &str = "2022-11-28";
@@ -185,8 +189,12 @@ fn answer(
             }
             Chaos::Reset => Fate::Reset,
         }
+    } else if let Some(answer) = app::route(&mut state, method, &segments, authorization.as_deref())
+    {
+        Fate::Answer(answer)
     } else if !state.identify(authorization.as_deref())
         || (!matches!(state.actor, Actor::User(_))
+            && state.installation.is_none()
             && !authorized(state.token.as_deref(), authorization.as_deref()))
     {
         Fate::Answer(Answer::error(StatusCode::UNAUTHORIZED, "Bad credentials").fault())
@@ -344,6 +352,7 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
         (&Method::GET, ["user"]) => return identity::current_user(state),
         (&Method::GET, ["users", login]) => return github::user(state, login),
         (&Method::GET, ["rate_limit"]) => return github::rate_limit(state),
+        (&Method::GET, ["installation", "repositories"]) => return app::repositories(state, uri),
         (&Method::GET, [owner, name, "releases", "download", tag, file]) => {
             let repo = RepoId::new(*owner, *name);
             if !state.knows(&repo) {
@@ -352,6 +361,11 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
             return github::download(state, &repo, tag, file);
         }
         _ => {}
+    }
+    if segments.first() != Some(&"repos")
+        && let Some(answer) = links::top(state, uri, segments)
+    {
+        return answer;
     }
     let ["repos", owner, name, rest @ ..] = segments else {
         return Answer::not_found();
@@ -368,6 +382,9 @@ fn route(state: &mut State, method: &Method, uri: &Uri, segments: &[&str], body:
         return answer;
     }
     if let Some(answer) = github::route(state, &repo, method, uri, rest) {
+        return answer;
+    }
+    if let Some(answer) = links::route(state, &repo, method, uri, rest) {
         return answer;
     }
     let base = format!("{}/repos/{repo}", state.base_url);

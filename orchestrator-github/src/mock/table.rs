@@ -23,6 +23,14 @@ const fn api(method: &'static str, path: &'static str) -> MockRoute {
     }
 }
 
+const fn web(method: &'static str, path: &'static str) -> MockRoute {
+    MockRoute {
+        method,
+        path,
+        api: false,
+    }
+}
+
 /// Every route the mock serves (besides the `/_mock/*` control plane).
 pub const ROUTES: &[MockRoute] = &[
     api("GET", "/user"),
@@ -110,6 +118,67 @@ pub const ROUTES: &[MockRoute] = &[
         path: "/{owner}/{repo}/releases/download/{tag}/{name}",
         api: false,
     },
+    // The objects behind the URLs GitHub writes into its answers (see `routes/links.rs`).
+    api("GET", "/users/{username}/followers"),
+    api("GET", "/users/{username}/subscriptions"),
+    api("GET", "/users/{username}/orgs"),
+    api("GET", "/users/{username}/repos"),
+    api("GET", "/users/{username}/received_events"),
+    api("GET", "/repos/{owner}/{repo}/tarball/{ref}"),
+    api("GET", "/repos/{owner}/{repo}/zipball/{ref}"),
+    // Where the archive redirects lead (GitHub's are on codeload.github.com).
+    web("GET", "/{owner}/{repo}/archive/{ref}"),
+    api("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/logs"),
+    // Where the logs redirect leads (GitHub's is on its blob storage).
+    web("GET", "/{owner}/{repo}/actions/runs/{run_id}/logs.zip"),
+    api(
+        "GET",
+        "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+    ),
+    api("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel"),
+    api("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun"),
+    api("GET", "/repos/{owner}/{repo}/check-suites/{check_suite_id}"),
+    api(
+        "GET",
+        "/repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
+    ),
+    api("GET", "/repos/{owner}/{repo}/commits/{ref}"),
+    api("GET", "/repos/{owner}/{repo}/commits/{ref}/statuses"),
+    api("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/comments"),
+    // The spelling of a pull request's `statuses_url`: GitHub answers it as `commits/{ref}/statuses`.
+    web("GET", "/repos/{owner}/{repo}/statuses/{sha}"),
+    api("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}"),
+    api("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}"),
+    api("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}"),
+    api(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
+    ),
+    api("GET", "/repos/{owner}/{repo}/issues/{issue_number}/events"),
+    api(
+        "GET",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+    ),
+    api("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/comments"),
+    api("GET", "/repos/{owner}/{repo}/contributors"),
+    api("GET", "/repos/{owner}/{repo}/deployments"),
+    // GitHub retired the Downloads API from its description but still writes `downloads_url`.
+    web("GET", "/repos/{owner}/{repo}/downloads"),
+    api("GET", "/repos/{owner}/{repo}/events"),
+    api("GET", "/repos/{owner}/{repo}/forks"),
+    api("GET", "/repos/{owner}/{repo}/hooks"),
+    api("GET", "/repos/{owner}/{repo}/languages"),
+    api("GET", "/repos/{owner}/{repo}/stargazers"),
+    api("GET", "/repos/{owner}/{repo}/subscribers"),
+    api("GET", "/repos/{owner}/{repo}/subscription"),
+    api("GET", "/repos/{owner}/{repo}/tags"),
+    api("GET", "/repos/{owner}/{repo}/teams"),
+    api("GET", "/repos/{owner}/{repo}/notifications"),
+    // GitHub App authentication (see `routes/app.rs`).
+    api("GET", "/app"),
+    api("GET", "/repos/{owner}/{repo}/installation"),
+    api("POST", "/app/installations/{installation_id}/access_tokens"),
+    api("GET", "/installation/repositories"),
 ];
 
 /// Parameters that take the rest of the path when they end a template (`contents/{path}` is a
@@ -150,6 +219,15 @@ pub(crate) fn find(method: &str, segments: &[&str]) -> Option<&'static MockRoute
             let index = ROUTES.iter().position(|x| x == *r).unwrap_or(0);
             (literal, usize::MAX - index)
         })
+}
+
+/// The route a request for `method` and `path` (`/repos/o/r/releases/1`, a query is ignored)
+/// reaches, `None` when the mock does not serve it. For tests that follow URLs from answers and
+/// want to know which of GitHub's operations answered.
+pub fn route_for(method: &str, path: &str) -> Option<&'static MockRoute> {
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    find(method, &segments)
 }
 
 #[cfg(test)]

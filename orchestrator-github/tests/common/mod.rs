@@ -3,5 +3,6 @@
 // Each test binary uses a different part of these helpers.
 #![allow(dead_code)]
 
+pub(crate) mod app_keys;
 pub(crate) mod http;
 pub(crate) mod origin;

@@ -49,6 +49,12 @@ pub(super) fn route(
             if dispatch.git_ref.is_empty() {
                 return invalid("ref is required");
             }
+            if !state.dispatch_run_details && dispatch.return_run_details.is_some() {
+                // What a server that predates the field answers to an unknown key.
+                return invalid(
+                    "Invalid request.\n\n\"return_run_details\" is not a permitted key.",
+                );
+            }
             dispatch_workflow(state, &web, workflow, dispatch)
         }
         (&Method::GET, ["actions", "runs"]) => list_runs(state, &web, uri, None),
@@ -312,9 +318,10 @@ fn dispatch_workflow(
                 .script_workflow(repo, &file, &failure.conclusion),
         }
     }
-    let details = dispatch
-        .return_run_details
-        .unwrap_or(state.api_version.as_str() >= "2026-03-10");
+    let details = state.dispatch_run_details
+        && dispatch
+            .return_run_details
+            .unwrap_or(state.api_version.as_str() >= "2026-03-10");
     let request = WorkflowDispatch {
         workflow: file.clone(),
         git_ref: dispatch.git_ref,

@@ -217,7 +217,7 @@ pub(in crate::mock) fn route(
             };
             let checks: Vec<Value> = runs
                 .iter()
-                .map(|r| check_run_json(state, &web, r))
+                .map(|r| check_run_json(state, &web, &state.edited_run(repo, r)))
                 .collect();
             let total = checks.len();
             let (per_page, page) = paging(uri);
@@ -260,7 +260,8 @@ fn run_of_job(job: u64) -> Option<u64> {
 }
 
 fn run(state: &State, repo: &RepoId, id: u64) -> Option<WorkflowRun> {
-    ready(state.forge.workflow_run(repo, id)).ok()
+    let run = ready(state.forge.workflow_run(repo, id)).ok()?;
+    Some(state.edited_run(repo, &run))
 }
 
 /// The repository's default branch: the origin's `HEAD`, else `main`.
@@ -319,6 +320,9 @@ fn branch_json(state: &State, web: &Web<'_>, branch: &str, sha: &str) -> Value {
         .ci
         .origin(web.repo)
         .and_then(|o| origin::commit(&o, sha));
+    let tree = commit
+        .as_ref()
+        .map_or_else(|| sha.to_owned(), |c| c.tree.clone());
     let (message, author, date) = commit.as_ref().map_or_else(
         || {
             (
@@ -348,7 +352,7 @@ fn branch_json(state: &State, web: &Web<'_>, branch: &str, sha: &str) -> Value {
                 "url": format!("{api}/git/commits/{sha}"),
                 "author": git_user, "committer": git_user,
                 "message": message, "comment_count": 0,
-                "tree": {"sha": sha, "url": format!("{api}/git/trees/{sha}")},
+                "tree": {"sha": tree, "url": format!("{api}/git/trees/{tree}")},
             },
             "author": null, "committer": null,
             "parents": commit.map(|c| c.parents.iter().map(|p| json!({"sha": p, "url": format!("{api}/commits/{p}")})).collect::<Vec<_>>()).unwrap_or_default(),
@@ -369,18 +373,15 @@ pub(in crate::mock) fn find_workflow(state: &mut State, repo: &RepoId, id: &str)
         .find(|w| w == file || stable_id(&format!("{repo}/{w}")).to_string() == id)
 }
 
-/// The workflow a dispatch names, `None` (answered `404`) when the repository does not have it.
-/// A repository the mock knows no workflow of at all (no origin workflow files, no config entry,
-/// no runs, none declared: a test repo whose workflows live only in the in-memory forge's
-/// `configure_workflow`) accepts any workflow file name, since the mock cannot tell.
+/// The workflow a dispatch names, `None` (answered `404`) when the repository does not have it,
+/// as on GitHub: also when the repository has no workflow at all. Tests whose workflows live only
+/// in the in-memory forge (`configure_workflow`) declare them with
+/// [`MockGitHub::add_workflow`](crate::mock::MockGitHub::add_workflow).
 pub(in crate::mock) fn dispatchable_workflow(
     state: &mut State,
     repo: &RepoId,
     id: &str,
 ) -> Option<String> {
-    if state.known_workflows(repo).is_empty() && id.parse::<u64>().is_err() {
-        return Some(workflow_file(id).to_owned());
-    }
     find_workflow(state, repo, id)
 }
 
@@ -510,6 +511,19 @@ pub(in crate::mock) fn complete_run(
 ) -> Value {
     let api = web.api();
     let run_api = format!("{api}/actions/runs/{}", run.id);
+    // A cancel or re-run through the API shows over what the simulation says.
+    let edited = state.edited_run(web.repo, run);
+    let mut value = value;
+    if let Some(obj) = value.as_object_mut() {
+        if edited.conclusion != run.conclusion {
+            obj.insert("status".into(), json!("completed"));
+            obj.insert("conclusion".into(), json!(edited.conclusion));
+        }
+        obj.insert(
+            "run_attempt".into(),
+            json!(state.run_attempt(web.repo, run.id)),
+        );
+    }
     let workflow_id = stable_id(&format!("{}/{}", web.repo, run.workflow));
     let repository = objects::repo_minimal(web.base_url, &state.users, web.repo);
     let time = format_time(run.created_at_ms / 1000 * 1000);

@@ -857,7 +857,7 @@ impl Ctx<'_> {
                 "message": c.message,
                 "comment_count": 0,
                 "url": format!("{api}/git/commits/{}", c.sha),
-                "tree": {"sha": "", "url": format!("{api}/git/trees/{}", c.sha)},
+                "tree": {"sha": c.tree, "url": format!("{api}/git/trees/{}", c.tree)},
             },
             "author": account(&c.author_email),
             "committer": account(&c.committer_email),
