@@ -75,7 +75,9 @@ fn answer(mut stream: TcpStream, mode: Mode) {
                 "403 Forbidden",
                 &format!(
                     "x-ratelimit-remaining: 0\r\nx-ratelimit-reset: {}\r\n",
-                    now + 10 * 365 * 86_400
+                    // An hour over ten years: the client rounds down, and reads its own clock a
+                    // moment after this one.
+                    now + 10 * 365 * 86_400 + 3_600
                 ),
                 r#"{"message":"API rate limit exceeded"}"#,
             )
