@@ -55,7 +55,9 @@
 //! [`MockOptions::failures`] ([`CiFailure`], `mock-forge --fail`) makes matching tag pushes end in
 //! a failed `push` run (and no release) and matching dispatches conclude as told; each run's one
 //! `build` job is in `.../runs/{id}/jobs`. What GitHub would send webhooks for is recorded in one
-//! place ([`MockEvent`], [`MockGitHub::events`]) for a webhook sender to hook into.
+//! place ([`MockEvent`], [`MockGitHub::events`]); with [`MockOptions::webhook`] the mock delivers
+//! them as GitHub's webhooks ([`MockWebhook`]), CI-made releases at the moment each appears,
+//! publishes and settles.
 //!
 //! # Workflows, pull requests, comments, permissions
 //! These routes are served by an [`InMemoryForge`] ([`MockGitHub::forge`]): the same simulation
@@ -89,6 +91,7 @@ mod routes;
 mod stats;
 mod table;
 mod users;
+mod webhooks;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -104,6 +107,7 @@ pub use options::{CiFailure, MockOptions};
 pub use stats::{FaultStats, MockStats, RouteStats};
 pub use table::{MockRoute, ROUTES};
 pub use users::{MockUser, load_users, parse_users};
+pub use webhooks::{MockWebhook, WebhookStats};
 
 use ci::Ci;
 use faults::{FaultPlan, RateWindow};
@@ -356,6 +360,8 @@ pub struct MockGitHub {
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     watcher: tokio::task::JoinHandle<()>,
+    /// The webhook sender, when [`MockOptions::webhook`] is set.
+    sender: Option<tokio::task::JoinHandle<()>>,
     forge: InMemoryForge,
 }
 
@@ -363,6 +369,9 @@ impl Drop for MockGitHub {
     fn drop(&mut self) {
         self.server.abort();
         self.watcher.abort();
+        if let Some(sender) = &self.sender {
+            sender.abort();
+        }
     }
 }
 
@@ -438,12 +447,17 @@ impl MockGitHub {
                 lock(&watched).ci.observe(None);
             }
         });
+        let sender = options
+            .webhook
+            .clone()
+            .map(|hook| webhooks::start(state.clone(), hook));
         Ok(Self {
             url,
             state,
             stop: Some(stop),
             server,
             watcher,
+            sender,
             forge,
         })
     }
@@ -466,6 +480,9 @@ impl MockGitHub {
     /// Stops accepting connections, lets requests in flight finish (up to 5s), and returns.
     pub async fn shutdown(mut self) {
         self.watcher.abort();
+        if let Some(sender) = &self.sender {
+            sender.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -70,6 +70,9 @@ pub struct MockOptions {
     /// How long a new workflow run stays out of run listings (GitHub's list lags behind a
     /// dispatch; `GET .../runs/{id}` shows it at once). Default 0.
     pub run_listing_lag: Duration,
+    /// Where to deliver the webhooks GitHub would send for what the API calls and the simulated
+    /// CI cause (see [`MockWebhook`](super::MockWebhook)); default none.
+    pub webhook: Option<super::MockWebhook>,
 }
 
 /// Which simulated CI runs fail, and how: `orchestrator mock-forge --fail REPO[:TAG][=CONCLUSION]`.
@@ -159,6 +162,7 @@ impl Default for MockOptions {
             users: Vec::new(),
             failures: Vec::new(),
             run_listing_lag: Duration::ZERO,
+            webhook: None,
         }
     }
 }
@@ -249,6 +253,12 @@ impl MockOptions {
     /// Sets [`MockOptions::run_listing_lag`].
     pub fn run_listing_lag(mut self, lag: Duration) -> Self {
         self.run_listing_lag = lag;
+        self
+    }
+
+    /// Sets [`MockOptions::webhook`].
+    pub fn webhook(mut self, hook: super::MockWebhook) -> Self {
+        self.webhook = Some(hook);
         self
     }
 
