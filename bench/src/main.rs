@@ -1,7 +1,7 @@
 //! Benchmarks that print figures (a table, or JSON with `--json`), comparing in the same run.
 //!
 //! ```text
-//! cargo run --release -p orchestrator-bench -- [all|cost|journal|makespan|planning|preflight|startup] [--json] [--quick]
+//! cargo run --release -p orchestrator-bench -- [all|cost|journal|makespan|planning|preflight|serve|startup] [--json] [--quick]
 //! ```
 //! `--quick` shrinks every workload (CI uses it to keep the benchmarks compiling and running);
 //! the figures in BENCHMARKS.md come from the full run.
@@ -11,6 +11,7 @@ mod journal;
 mod makespan;
 mod planning;
 mod preflight;
+mod serve;
 mod startup;
 
 use serde::Serialize;
@@ -85,12 +86,13 @@ async fn main() -> anyhow::Result<()> {
             "makespan",
             "planning",
             "preflight",
+            "serve",
             "startup",
         ]
         .contains(name)
         {
             anyhow::bail!(
-                "unknown benchmark {name:?} (all, cost, journal, makespan, planning, preflight, startup)"
+                "unknown benchmark {name:?} (all, cost, journal, makespan, planning, preflight, serve, startup)"
             );
         }
     }
@@ -112,6 +114,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("makespan") {
         figures.extend(makespan::run(options).await?);
+    }
+    if wants("serve") {
+        figures.extend(serve::run(options).await?);
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&figures)?);

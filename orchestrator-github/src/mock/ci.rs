@@ -160,6 +160,13 @@ impl Ci {
         }
     }
 
+    /// When CI first saw `tag` of `repo` pushed, in ms since the Unix epoch.
+    pub(crate) fn seen_ms(&self, repo: &RepoId, tag: &str) -> Option<i64> {
+        self.pushes
+            .get(&(repo.clone(), tag.to_owned()))
+            .map(|(_, ms)| *ms)
+    }
+
     /// Tags of `repo` CI has seen pushed.
     pub(crate) fn pushed_tags(&self, repo: &RepoId) -> Vec<String> {
         let mut tags: Vec<String> = self

@@ -512,6 +512,15 @@ impl MockGitHub {
         state.ci.notify_pushed(&repo, tag);
     }
 
+    /// When the simulated CI first saw `tag` of `owner/name` pushed (ms since the Unix epoch):
+    /// its clock starts there, so a release made of one asset is ready `delay + 2 intervals`
+    /// later. Benchmarks measure detection lag from it.
+    pub fn tag_seen_ms(&self, owner: &str, name: &str, tag: &str) -> Option<i64> {
+        lock(&self.state)
+            .ci
+            .seen_ms(&RepoId::new(owner, name), tag)
+    }
+
     /// The next `times` API requests answer `fault` (after any faults already queued).
     pub fn inject(&self, fault: MockFault, times: usize) {
         lock(&self.state)

@@ -151,6 +151,7 @@ async fn run(shared: Shared, hook: MockWebhook, mut events: UnboundedReceiver<Mo
     let mut timers: BTreeMap<(Instant, u64), MockEvent> = BTreeMap::new();
     let mut seq = 0u64;
     let mut followed = Followed::new();
+    let mut repositories = BTreeMap::new();
     let mut sending = JoinSet::new();
     let mut tick = tokio::time::interval(FOLLOW_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -166,7 +167,7 @@ async fn run(shared: Shared, hook: MockWebhook, mut events: UnboundedReceiver<Mo
                 }
                 let delivery = {
                     let mut state = lock(&shared);
-                    payload(&mut state, &hook, &event)
+                    payload(&mut state, &hook, &mut repositories, &event)
                 };
                 match delivery {
                     Some(delivery) => {
@@ -278,7 +279,12 @@ fn follow_runs(state: &mut State, followed: &mut Followed) {
 
 /// The webhook GitHub sends for `event`, built from the mock's state now; `None` for events no
 /// webhook is sent for (or whose object is gone).
-fn payload(state: &mut State, hook: &MockWebhook, event: &MockEvent) -> Option<Delivery> {
+fn payload(
+    state: &mut State,
+    hook: &MockWebhook,
+    repositories: &mut BTreeMap<String, Value>,
+    event: &MockEvent,
+) -> Option<Delivery> {
     let (event_name, action, repo, mut body, sender) = match event {
         MockEvent::ReleaseCreated { repo, tag }
         | MockEvent::ReleasePublished { repo, tag }
@@ -288,12 +294,16 @@ fn payload(state: &mut State, hook: &MockWebhook, event: &MockEvent) -> Option<D
                 MockEvent::ReleasePublished { .. } => "published",
                 _ => "edited",
             };
-            let releases = routes::read(state, &format!("/repos/{repo}/releases?per_page=100"))?;
-            let release = releases
-                .as_array()?
-                .iter()
-                .find(|r| r["tag_name"] == tag.as_str())?
-                .clone();
+            // By tag (one release rendered, the lock held briefly) unless it may be a draft,
+            // which GitHub hides from that route.
+            let release = match routes::read(state, &format!("/repos/{repo}/releases/tags/{tag}")) {
+                Some(release) => release,
+                None => routes::read(state, &format!("/repos/{repo}/releases?per_page=100"))?
+                    .as_array()?
+                    .iter()
+                    .find(|r| r["tag_name"] == tag.as_str())?
+                    .clone(),
+            };
             let mut release = release;
             // Webhook payloads list the uploaded assets only (their schema allows no other).
             if let Some(assets) = release["assets"].as_array_mut() {
@@ -431,7 +441,15 @@ fn payload(state: &mut State, hook: &MockWebhook, event: &MockEvent) -> Option<D
         }
         _ => return None,
     };
-    let repository = routes::read(state, &format!("/repos/{repo}"))?;
+    // A repository object changes with nothing the mock models: rendered once per repo.
+    let repository = match repositories.get(repo.as_str()) {
+        Some(repository) => repository.clone(),
+        None => {
+            let repository = routes::read(state, &format!("/repos/{repo}"))?;
+            repositories.insert(repo.clone(), repository.clone());
+            repository
+        }
+    };
     let sender = sender.unwrap_or_else(|| ACTIONS_BOT.to_owned());
     let obj = body.as_object_mut()?;
     if !action.is_empty() {
