@@ -235,8 +235,13 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Vec<Figure>> {
             median_lag < lag_target,
         ),
         Figure::new("serve", "detection lag, worst wait", worst_lag, "ms"),
-        Figure::new("serve", "makespan / floor (chain x CI)", makespan / floor, "x")
-            .target("<= 1.01", makespan / floor <= 1.01),
+        Figure::new(
+            "serve",
+            "makespan / floor (chain x CI)",
+            makespan / floor,
+            "x",
+        )
+        .target("<= 1.01", makespan / floor <= 1.01),
         Figure::new(
             "serve",
             "counted requests per repo (webhook-woken)",

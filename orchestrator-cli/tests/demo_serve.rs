@@ -27,7 +27,9 @@ fn the_demo_with_serve_wakes_its_waits_by_webhook_and_says_how_late() {
         .unwrap_or_else(|| panic!("no summary:\n{stderr}"));
     // Seven repos: a push, a draft, its publication and each asset settling, all delivered.
     let number_before = |text: &str, word: &str| -> u64 {
-        let at = text.find(word).unwrap_or_else(|| panic!("{word:?} in {text:?}"));
+        let at = text
+            .find(word)
+            .unwrap_or_else(|| panic!("{word:?} in {text:?}"));
         text[..at]
             .split_whitespace()
             .last()

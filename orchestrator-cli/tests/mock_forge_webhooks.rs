@@ -95,7 +95,12 @@ fn a_pushed_tag_is_announced_with_signed_webhooks() {
 
     // A generous bound: the release settles 150 ms after the mock sees the tag.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let wanted = ["push", "release/created", "release/published", "release/edited"];
+    let wanted = [
+        "push",
+        "release/created",
+        "release/published",
+        "release/edited",
+    ];
     let deliveries = loop {
         let deliveries = got.lock().expect("not poisoned").clone();
         let kinds: Vec<String> = deliveries
@@ -127,7 +132,10 @@ fn a_pushed_tag_is_announced_with_signed_webhooks() {
         stderr.contains("delivering webhooks to http://127.0.0.1:"),
         "{stderr}"
     );
-    assert!(stderr.contains("webhook(s) delivered, 0 failed"), "{stderr}");
+    assert!(
+        stderr.contains("webhook(s) delivered, 0 failed"),
+        "{stderr}"
+    );
 }
 
 #[test]

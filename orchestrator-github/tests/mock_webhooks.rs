@@ -262,17 +262,28 @@ async fn every_delivery_has_githubs_headers_signature_and_payload_schema() {
         let kind = delivery.kind();
         let event = delivery.header("x-github-event");
         if delivery.header("content-type") != "application/json" {
-            problems.push(format!("{kind}: Content-Type {:?}", delivery.header("content-type")));
+            problems.push(format!(
+                "{kind}: Content-Type {:?}",
+                delivery.header("content-type")
+            ));
         }
-        if !delivery.header("user-agent").starts_with("GitHub-Hookshot/") {
-            problems.push(format!("{kind}: User-Agent {:?}", delivery.header("user-agent")));
+        if !delivery
+            .header("user-agent")
+            .starts_with("GitHub-Hookshot/")
+        {
+            problems.push(format!(
+                "{kind}: User-Agent {:?}",
+                delivery.header("user-agent")
+            ));
         }
         if delivery.header("x-github-hook-id").parse::<u64>().is_err() {
             problems.push(format!("{kind}: no numeric X-GitHub-Hook-ID"));
         }
         let id = delivery.header("x-github-delivery");
         if id.len() != 36 || id.as_bytes()[14] != b'4' || !ids.insert(id.clone()) {
-            problems.push(format!("{kind}: X-GitHub-Delivery {id:?} is not a fresh v4 UUID"));
+            problems.push(format!(
+                "{kind}: X-GitHub-Delivery {id:?} is not a fresh v4 UUID"
+            ));
         }
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("a key");
         mac.update(&delivery.body);
@@ -282,14 +293,20 @@ async fn every_delivery_has_githubs_headers_signature_and_payload_schema() {
         }
         let body = delivery.json();
         if body["repository"]["full_name"] != "acme/app" {
-            problems.push(format!("{kind}: repository.full_name {}", body["repository"]["full_name"]));
+            problems.push(format!(
+                "{kind}: repository.full_name {}",
+                body["repository"]["full_name"]
+            ));
         }
         if event.is_empty() {
             problems.push(format!("{kind}: no X-GitHub-Event"));
         }
     }
     // Each delivery shows the moment it announces, not an earlier one.
-    for delivery in got.iter().filter(|d| d.header("x-github-event") == "release") {
+    for delivery in got
+        .iter()
+        .filter(|d| d.header("x-github-event") == "release")
+    {
         let body = delivery.json();
         let release = &body["release"];
         if release["tag_name"] != "v1.0.0" {
@@ -316,7 +333,10 @@ async fn every_delivery_has_githubs_headers_signature_and_payload_schema() {
         .expect("completed")
         .json();
     assert_eq!(completed["workflow_run"]["conclusion"], "success");
-    assert_eq!(completed["workflow"]["path"], ".github/workflows/release.yml");
+    assert_eq!(
+        completed["workflow"]["path"],
+        ".github/workflows/release.yml"
+    );
 
     // Failed attempts were retried (the receiver refused the first two) and counted.
     let stats = mock.stats().webhooks;
@@ -342,10 +362,7 @@ async fn every_delivery_has_githubs_headers_signature_and_payload_schema() {
                     .build(&root)
                     .unwrap_or_else(|e| panic!("{definition}: the schema does not compile: {e}"));
                 for e in validator.iter_errors(&body) {
-                    problems.push(format!(
-                        "{definition}: at '{}': {e}",
-                        e.instance_path()
-                    ));
+                    problems.push(format!("{definition}: at '{}': {e}", e.instance_path()));
                 }
                 checked.insert(definition);
             }

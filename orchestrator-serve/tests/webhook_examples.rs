@@ -21,7 +21,8 @@ fn examples() -> Option<Value> {
         .or_else(|| {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orchestrator-ci"))
         })?;
-    let file = tools.join("npm-webhooks/node_modules/@octokit/webhooks-examples/api.github.com/index.json");
+    let file = tools
+        .join("npm-webhooks/node_modules/@octokit/webhooks-examples/api.github.com/index.json");
     let text = std::fs::read_to_string(file).ok()?;
     Some(serde_json::from_str(&text).expect("index.json is JSON"))
 }
@@ -43,7 +44,9 @@ fn every_relevant_github_example_payload_is_understood() {
         if std::env::var("ORCHESTRATOR_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
             panic!("@octokit/webhooks-examples is not installed: run .ci/tools/npm-webhooks.sh");
         }
-        eprintln!("skipped: @octokit/webhooks-examples not installed (run .ci/tools/npm-webhooks.sh)");
+        eprintln!(
+            "skipped: @octokit/webhooks-examples not installed (run .ci/tools/npm-webhooks.sh)"
+        );
         return;
     };
     let mut problems = Vec::new();
@@ -53,7 +56,12 @@ fn every_relevant_github_example_payload_is_understood() {
         if !EVENTS.contains(&event) {
             continue;
         }
-        for (i, payload) in group["examples"].as_array().expect("examples").iter().enumerate() {
+        for (i, payload) in group["examples"]
+            .as_array()
+            .expect("examples")
+            .iter()
+            .enumerate()
+        {
             checked += 1;
             let what = format!(
                 "{event} example {i} ({})",
@@ -81,11 +89,14 @@ fn every_relevant_github_example_payload_is_understood() {
                 ("push", _) => {
                     let default = format!(
                         "refs/heads/{}",
-                        payload["repository"]["default_branch"].as_str().unwrap_or("")
+                        payload["repository"]["default_branch"]
+                            .as_str()
+                            .unwrap_or("")
                     );
-                    let to_default = payload["ref"] == default.as_str()
-                        && payload["deleted"] != true;
-                    let is_job = matches!(&intake, Intake::Job(job) if job.kind == JobKind::Cascade);
+                    let to_default =
+                        payload["ref"] == default.as_str() && payload["deleted"] != true;
+                    let is_job =
+                        matches!(&intake, Intake::Job(job) if job.kind == JobKind::Cascade);
                     if to_default != is_job {
                         problems.push(format!(
                             "{what}: a push to {} gave {intake:?}",

@@ -148,7 +148,8 @@ pub(crate) async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<ExitC
     let service = match args.serve {
         true => {
             let service = DemoService::start(&blueprint).await?;
-            options = options.webhook(MockWebhook::new(&service.webhook_url).secret(&service.secret));
+            options =
+                options.webhook(MockWebhook::new(&service.webhook_url).secret(&service.secret));
             Some(service)
         }
         false => None,
@@ -346,8 +347,10 @@ impl DemoService {
             // The last asset settles one interval after it starts, one interval after the
             // previous one.
             let ready = seen
-                + i64::try_from((CI_DELAY + ASSET_INTERVAL * (assets.len() as u32 + 1)).as_millis())
-                    .unwrap_or(i64::MAX);
+                + i64::try_from(
+                    (CI_DELAY + ASSET_INTERVAL * (assets.len() as u32 + 1)).as_millis(),
+                )
+                .unwrap_or(i64::MAX);
             lags.push(record.at_ms - ready);
         }
         lags.sort_unstable();

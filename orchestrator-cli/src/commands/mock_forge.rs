@@ -190,7 +190,11 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
         // The URL only: the secret is never printed.
         eprintln!(
             "mock-forge: delivering webhooks to {url} ({})",
-            if args.webhook_secret.is_some() { "signed" } else { "unsigned" }
+            if args.webhook_secret.is_some() {
+                "signed"
+            } else {
+                "unsigned"
+            }
         );
     }
     for f in &args.fail {

@@ -441,7 +441,10 @@ mod tests {
         let base = Duration::from_secs(8);
         let ready = Assessment::Ready(AssetSnapshot::new());
         let waiting = Assessment::NotReady(vec!["x".into()]);
-        assert_eq!(next_pause(base, false, &waiting, 1), Duration::from_secs(16));
+        assert_eq!(
+            next_pause(base, false, &waiting, 1),
+            Duration::from_secs(16)
+        );
         assert_eq!(next_pause(base, true, &waiting, 1), base);
         assert_eq!(next_pause(base, true, &ready, 1), Duration::from_secs(2));
     }
@@ -454,8 +457,14 @@ mod tests {
         let base = Duration::from_secs(8);
         let ready = Assessment::Ready(AssetSnapshot::new());
         let waiting = Assessment::NotReady(vec!["x".into()]);
-        assert_eq!(next_pause(base, false, &waiting, 10), Duration::from_secs(160));
-        assert_eq!(next_pause(base, true, &waiting, 10), Duration::from_secs(80));
+        assert_eq!(
+            next_pause(base, false, &waiting, 10),
+            Duration::from_secs(160)
+        );
+        assert_eq!(
+            next_pause(base, true, &waiting, 10),
+            Duration::from_secs(80)
+        );
         assert_eq!(next_pause(base, true, &ready, 10), Duration::from_secs(2));
     }
 

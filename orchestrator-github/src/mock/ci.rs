@@ -73,7 +73,11 @@ impl Ci {
             (start, CiTransition::Created),
             (published, CiTransition::Published),
         ];
-        for asset in done.assets.iter().filter(|a| a.state == AssetState::Uploaded) {
+        for asset in done
+            .assets
+            .iter()
+            .filter(|a| a.state == AssetState::Uploaded)
+        {
             // Asset `i` has id `i + 1` at release id 0, and settles two intervals after CI began.
             let i = u32::try_from(asset.id.saturating_sub(1)).unwrap_or(u32::MAX);
             let settled = start + interval * i.saturating_add(2);

@@ -516,9 +516,7 @@ impl MockGitHub {
     /// its clock starts there, so a release made of one asset is ready `delay + 2 intervals`
     /// later. Benchmarks measure detection lag from it.
     pub fn tag_seen_ms(&self, owner: &str, name: &str, tag: &str) -> Option<i64> {
-        lock(&self.state)
-            .ci
-            .seen_ms(&RepoId::new(owner, name), tag)
+        lock(&self.state).ci.seen_ms(&RepoId::new(owner, name), tag)
     }
 
     /// The next `times` API requests answer `fault` (after any faults already queued).

@@ -143,10 +143,8 @@ struct Delivery {
 type Followed = BTreeMap<(String, u64), String>;
 
 async fn run(shared: Shared, hook: MockWebhook, mut events: UnboundedReceiver<MockEvent>) {
-    let client = hyper_util::client::legacy::Client::builder(
-        hyper_util::rt::TokioExecutor::new(),
-    )
-    .build_http::<Full<Bytes>>();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
     // Scheduled CI moments, by when they come (the sequence number keeps equal instants apart).
     let mut timers: BTreeMap<(Instant, u64), MockEvent> = BTreeMap::new();
     let mut seq = 0u64;
@@ -348,10 +346,7 @@ fn payload(
             before,
         } => {
             let id: RepoId = repo.parse().ok()?;
-            let commit = state
-                .ci
-                .origin(&id)
-                .and_then(|o| origin::commit(&o, after));
+            let commit = state.ci.origin(&id).and_then(|o| origin::commit(&o, after));
             let base = &state.base_url;
             let head_commit = commit.as_ref().map(|c| {
                 json!({
@@ -383,9 +378,8 @@ fn payload(
                 "head_commit": head_commit,
                 "pusher": {"name": name, "email": email},
             });
-            let sender = commit.and_then(|c| {
-                super::users::login_for_email(&state.users, &c.committer_email)
-            });
+            let sender = commit
+                .and_then(|c| super::users::login_for_email(&state.users, &c.committer_email));
             ("push", String::new(), repo, body, sender)
         }
         MockEvent::PullRequest {
@@ -408,8 +402,10 @@ fn payload(
             action,
         } => {
             let issue = routes::read(state, &format!("/repos/{repo}/issues/{number}"))?;
-            let comment =
-                routes::read(state, &format!("/repos/{repo}/issues/comments/{comment_id}"))?;
+            let comment = routes::read(
+                state,
+                &format!("/repos/{repo}/issues/comments/{comment_id}"),
+            )?;
             let sender = login_of(&comment["user"]);
             let mut body = json!({"issue": issue, "comment": comment});
             if action == "edited" {
@@ -423,8 +419,10 @@ fn payload(
             review_id,
         } => {
             let pull = routes::read(state, &format!("/repos/{repo}/pulls/{number}"))?;
-            let reviews =
-                routes::read(state, &format!("/repos/{repo}/pulls/{number}/reviews?per_page=100"))?;
+            let reviews = routes::read(
+                state,
+                &format!("/repos/{repo}/pulls/{number}/reviews?per_page=100"),
+            )?;
             let review = reviews
                 .as_array()?
                 .iter()
@@ -437,7 +435,13 @@ fn payload(
             }
             let sender = login_of(&review["user"]);
             let body = json!({"review": review, "pull_request": pull});
-            ("pull_request_review", "submitted".to_owned(), repo, body, sender)
+            (
+                "pull_request_review",
+                "submitted".to_owned(),
+                repo,
+                body,
+                sender,
+            )
         }
         _ => return None,
     };
@@ -484,14 +488,17 @@ fn payload(
 /// The workflow object of `run` (`workflow`): the repo's, found by path, else one made from it.
 fn workflow_of(state: &mut State, repo: &str, run: &Value) -> Value {
     let path = run["path"].as_str().unwrap_or_default().to_owned();
-    let listed = routes::read(state, &format!("/repos/{repo}/actions/workflows?per_page=100"))
-        .and_then(|list| {
-            list["workflows"]
-                .as_array()?
-                .iter()
-                .find(|w| w["path"] == path.as_str())
-                .cloned()
-        });
+    let listed = routes::read(
+        state,
+        &format!("/repos/{repo}/actions/workflows?per_page=100"),
+    )
+    .and_then(|list| {
+        list["workflows"]
+            .as_array()?
+            .iter()
+            .find(|w| w["path"] == path.as_str())
+            .cloned()
+    });
     listed.unwrap_or_else(|| {
         let id = stable_id(&format!("{repo}/{path}"));
         let base = &state.base_url;
@@ -681,7 +688,10 @@ async fn deliver(shared: Shared, hook: MockWebhook, client: Client, delivery: De
     for attempt in 1..=hook.attempts.max(1) {
         let mut request = http::Request::post(&hook.url)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::USER_AGENT, "GitHub-Hookshot/orchestrator-mock")
+            .header(
+                http::header::USER_AGENT,
+                "GitHub-Hookshot/orchestrator-mock",
+            )
             .header("x-github-event", delivery.event)
             .header("x-github-delivery", &id)
             .header("x-github-hook-id", hook.hook_id.to_string())
@@ -764,7 +774,10 @@ mod tests {
         assert!(shaped.get("junk").is_none());
         assert_eq!(shaped["release"]["id"], 7);
         assert!(shaped["release"].get("extra").is_none());
-        assert!(shaped["release"].get("assets").is_some(), "required, filled");
+        assert!(
+            shaped["release"].get("assets").is_some(),
+            "required, filled"
+        );
         assert!(shaped["repository"]["owner"].get("login").is_some());
         assert!(shape(&json!({}), "star$created").is_none());
     }
