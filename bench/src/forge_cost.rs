@@ -23,7 +23,7 @@ use crate::{Figure, Options};
 
 /// Seed 000's poller: GET the release by tag every `interval`, no `If-None-Match`, until the
 /// asset name→size map is unchanged between two polls.
-fn seed_poller(
+pub(crate) fn seed_poller(
     base: &str,
     repo: &str,
     tag: &str,

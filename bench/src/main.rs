@@ -1,7 +1,7 @@
 //! Benchmarks that print figures (a table, or JSON with `--json`), comparing in the same run.
 //!
 //! ```text
-//! cargo run --release -p orchestrator-bench -- [all|cost|journal|makespan|planning|preflight|startup|state] [--json] [--quick]
+//! cargo run --release -p orchestrator-bench -- [all|cost|journal|makespan|planning|preflight|serve|startup|state] [--json] [--quick]
 //! ```
 //! `--quick` shrinks every workload (CI uses it to keep the benchmarks compiling and running);
 //! the figures in BENCHMARKS.md come from the full run.
@@ -12,6 +12,7 @@ mod makespan;
 mod planning;
 mod preflight;
 mod release_state;
+mod serve;
 mod startup;
 
 use serde::Serialize;
@@ -86,13 +87,14 @@ async fn main() -> anyhow::Result<()> {
             "makespan",
             "planning",
             "preflight",
+            "serve",
             "startup",
             "state",
         ]
         .contains(name)
         {
             anyhow::bail!(
-                "unknown benchmark {name:?} (all, cost, journal, makespan, planning, preflight, startup, state)"
+                "unknown benchmark {name:?} (all, cost, journal, makespan, planning, preflight, serve, startup, state)"
             );
         }
     }
@@ -117,6 +119,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("makespan") {
         figures.extend(makespan::run(options).await?);
+    }
+    if wants("serve") {
+        figures.extend(serve::run(options).await?);
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&figures)?);

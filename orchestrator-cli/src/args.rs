@@ -235,6 +235,13 @@ pub(crate) struct DemoArgs {
     /// The version the demo releases.
     #[arg(long = "version", default_value = "1.0.0", value_name = "SEMVER")]
     pub(crate) version: String,
+
+    /// Also run `orchestrator serve`'s intake and dashboard in this process: the mock GitHub
+    /// delivers signed webhooks to it, which wake the release's waits (polling only as the
+    /// fallback); prints the dashboard URL and a summary (webhooks, jobs, detection lag). On a
+    /// terminal the dashboard stays up until Ctrl-C.
+    #[arg(long)]
+    pub(crate) serve: bool,
 }
 
 #[derive(Debug, Args)]

@@ -20,7 +20,7 @@ use orchestrator_core::config::Config;
 use orchestrator_core::forge::CiSimulation;
 use orchestrator_core::secret::SecretString;
 use orchestrator_git::GixVcs;
-use orchestrator_github::mock::{CiFailure, MockApp, MockGitHub, MockOptions};
+use orchestrator_github::mock::{CiFailure, MockApp, MockGitHub, MockOptions, MockWebhook};
 
 use crate::args::{Global, OutputFormat};
 use crate::wiring;
@@ -102,6 +102,28 @@ pub(crate) struct MockForgeArgs {
     /// The app's public key, PEM (`openssl rsa -in app.pem -pubout`).
     #[arg(long, value_name = "FILE", requires = "app_id")]
     pub(crate) app_public_key: Option<PathBuf>,
+
+    /// Deliver the webhooks GitHub would send (release, workflow_run, push, pull_request,
+    /// issue_comment, pull_request_review) for what the API calls and the simulated CI cause,
+    /// each at the moment it happens, to this http:// URL (e.g. `orchestrator serve`'s
+    /// http://127.0.0.1:8080/webhook). Retried a few times; counted in /_mock/stats.
+    #[arg(long, value_name = "URL", value_parser = webhook_url)]
+    pub(crate) webhook_url: Option<String>,
+
+    /// The webhook secret that signs each delivery (X-Hub-Signature-256): the value of the
+    /// environment variable of this name when one is set (keeps the secret out of `ps`), else
+    /// this text itself. Without it deliveries are unsigned, as on GitHub.
+    #[arg(long, value_name = "ENV_OR_VALUE", requires = "webhook_url")]
+    pub(crate) webhook_secret: Option<String>,
+}
+
+fn webhook_url(s: &str) -> Result<String, String> {
+    match s.strip_prefix("http://") {
+        Some(rest) if !rest.is_empty() => Ok(s.to_owned()),
+        _ => Err(format!(
+            "{s:?} is not an http:// URL (the mock delivers over plain HTTP)"
+        )),
+    }
 }
 
 fn ci_failure(s: &str) -> Result<CiFailure, String> {
@@ -179,6 +201,17 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
     if let Some(id) = args.app_id {
         eprintln!("mock-forge: GitHub App {id} (JWTs checked with its public key)");
     }
+    if let Some(url) = &args.webhook_url {
+        // The URL only: the secret is never printed.
+        eprintln!(
+            "mock-forge: delivering webhooks to {url} ({})",
+            if args.webhook_secret.is_some() {
+                "signed"
+            } else {
+                "unsigned"
+            }
+        );
+    }
     for f in &args.fail {
         eprintln!(
             "mock-forge: CI of {}{} concludes {}",
@@ -205,6 +238,13 @@ pub(crate) async fn run(global: &Global, args: MockForgeArgs) -> anyhow::Result<
         stats.faults.rate_limit_rejections,
         stats.faults.slow_responses
     );
+    if args.webhook_url.is_some() {
+        let w = &stats.webhooks;
+        eprintln!(
+            "mock-forge: {} webhook(s) delivered, {} failed, {} retried",
+            w.delivered, w.failed, w.retries
+        );
+    }
     for (repo, r) in &stats.by_repo {
         eprintln!(
             "mock-forge:   {repo}: {} request(s), {} counted against the rate limit, {} not modified (304)",
@@ -236,6 +276,20 @@ async fn options(args: &MockForgeArgs, config: Option<Config>) -> anyhow::Result
     }
     for failure in &args.fail {
         options = options.fail(failure.clone());
+    }
+    if let Some(url) = &args.webhook_url {
+        let mut hook = MockWebhook::new(url);
+        if let Some(secret) = &args.webhook_secret {
+            let value = std::env::var(secret).unwrap_or_else(|_| secret.clone());
+            if value.is_empty() {
+                return Err(Error::invalid_input(format!(
+                    "--webhook-secret: the environment variable {secret} is empty"
+                ))
+                .into());
+            }
+            hook = hook.secret(&value);
+        }
+        options = options.webhook(hook);
     }
     if let Some(file) = &args.users {
         let users = orchestrator_github::mock::load_users(file)?;

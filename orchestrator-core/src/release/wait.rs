@@ -277,8 +277,12 @@ pub async fn wait_for_assets(
                         last_missing.clone_from(missing);
                     }
                 }
-                next_pause(spec.poll_interval, release.is_some(), &assessment)
-                    * POLL_STRETCH.load(Ordering::Relaxed)
+                next_pause(
+                    spec.poll_interval,
+                    release.is_some(),
+                    &assessment,
+                    POLL_STRETCH.load(Ordering::Relaxed),
+                )
             }
             Err(e) if e.is_retriable() => {
                 retries += 1;
@@ -313,12 +317,20 @@ pub async fn wait_for_assets(
 
 /// The pause before the next poll: doubled while the release does not exist yet (nothing to
 /// see), a quarter of the base once everything looks complete (only a confirmation is left, and
-/// it decides how soon dependents start), the base otherwise.
-fn next_pause(base: Duration, release_exists: bool, assessment: &Assessment) -> Duration {
+/// it decides how soon dependents start), the base otherwise. `stretch` (see
+/// [`set_poll_stretch`]) slows the polls that wait for something to happen, which a webhook
+/// announces, but not the confirmation: no webhook says "still unchanged", so stretching it
+/// would make an event-driven wait end later than a polling one.
+fn next_pause(
+    base: Duration,
+    release_exists: bool,
+    assessment: &Assessment,
+    stretch: u32,
+) -> Duration {
     match assessment {
-        _ if !release_exists => base * 2,
+        _ if !release_exists => base * 2 * stretch,
         Assessment::Ready(_) => base / 4,
-        Assessment::NotReady(_) => base,
+        Assessment::NotReady(_) => base * stretch,
     }
 }
 
@@ -429,9 +441,31 @@ mod tests {
         let base = Duration::from_secs(8);
         let ready = Assessment::Ready(AssetSnapshot::new());
         let waiting = Assessment::NotReady(vec!["x".into()]);
-        assert_eq!(next_pause(base, false, &waiting), Duration::from_secs(16));
-        assert_eq!(next_pause(base, true, &waiting), base);
-        assert_eq!(next_pause(base, true, &ready), Duration::from_secs(2));
+        assert_eq!(
+            next_pause(base, false, &waiting, 1),
+            Duration::from_secs(16)
+        );
+        assert_eq!(next_pause(base, true, &waiting, 1), base);
+        assert_eq!(next_pause(base, true, &ready, 1), Duration::from_secs(2));
+    }
+
+    /// Issue 17: with webhooks the stretch slows the fallback polls only; the confirming poll
+    /// of a complete release keeps its quarter interval (stretched, a webhook-woken wait ended
+    /// `stretch` times later than a polling one).
+    #[test]
+    fn the_stretch_slows_the_fallback_not_the_confirmation() {
+        let base = Duration::from_secs(8);
+        let ready = Assessment::Ready(AssetSnapshot::new());
+        let waiting = Assessment::NotReady(vec!["x".into()]);
+        assert_eq!(
+            next_pause(base, false, &waiting, 10),
+            Duration::from_secs(160)
+        );
+        assert_eq!(
+            next_pause(base, true, &waiting, 10),
+            Duration::from_secs(80)
+        );
+        assert_eq!(next_pause(base, true, &ready, 10), Duration::from_secs(2));
     }
 
     #[test]

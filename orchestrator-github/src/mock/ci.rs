@@ -4,10 +4,11 @@
 //! growing while uploading before it settles.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use orchestrator_core::forge::{CiRepo, CiSimulation, Release, RepoId, origin_tags};
+use orchestrator_core::forge::{AssetState, CiRepo, CiSimulation, Release, RepoId, origin_tags};
 
 /// CI state: when each tag was first seen, and the ids its release got.
 #[derive(Debug)]
@@ -18,6 +19,21 @@ pub(crate) struct Ci {
     /// When each tag was first seen: monotonic for the simulation, wall clock for dates.
     pushes: HashMap<(RepoId, String), (Instant, i64)>,
     ids: HashMap<(RepoId, String), u64>,
+    /// Tags first seen since the webhook sender last looked, when it looks at all (`None`: the
+    /// mock sends no webhooks, nothing is kept).
+    fresh: Option<Vec<(RepoId, String, Instant)>>,
+}
+
+/// A moment of a CI-made release that GitHub announces (see [`Ci::transitions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CiTransition {
+    /// The draft release appears (`release` / `created`).
+    Created,
+    /// It is no longer a draft (`release` / `published`).
+    Published,
+    /// This asset finished uploading (`release` / `edited`); the last one makes the release
+    /// ready.
+    AssetSettled(String),
 }
 
 impl Ci {
@@ -27,7 +43,47 @@ impl Ci {
             origins,
             pushes: HashMap::new(),
             ids: HashMap::new(),
+            fresh: None,
         }
+    }
+
+    /// Keeps the tags first seen from now on for [`Ci::take_fresh`] (the webhook sender).
+    pub(crate) fn keep_fresh(&mut self) {
+        self.fresh.get_or_insert_with(Vec::new);
+    }
+
+    /// The tags first seen since the last call, with the moment each was seen.
+    pub(crate) fn take_fresh(&mut self) -> Vec<(RepoId, String, Instant)> {
+        self.fresh.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// When, after `tag` of `repo` was first seen, each announced moment of its release comes:
+    /// the same story [`CiSimulation::release_after`] tells when read (nothing for a tag CI does
+    /// not build or a pipeline that fails; no settling for an asset that never settles).
+    pub(crate) fn transitions(&self, repo: &RepoId, tag: &str) -> Vec<(Duration, CiTransition)> {
+        // Far enough ahead that every asset that ever settles has.
+        let end = Duration::from_secs(10 * 365 * 24 * 3600);
+        let Some(done) = self.sim.release_after(repo, tag, end, 0) else {
+            return Vec::new();
+        };
+        let interval = self.sim.asset_interval.max(Duration::from_millis(1));
+        let published = self.sim.publish_delay(repo);
+        let start = published.saturating_sub(interval / 2);
+        let mut moments = vec![
+            (start, CiTransition::Created),
+            (published, CiTransition::Published),
+        ];
+        for asset in done
+            .assets
+            .iter()
+            .filter(|a| a.state == AssetState::Uploaded)
+        {
+            // Asset `i` has id `i + 1` at release id 0, and settles two intervals after CI began.
+            let i = u32::try_from(asset.id.saturating_sub(1)).unwrap_or(u32::MAX);
+            let settled = start + interval * i.saturating_add(2);
+            moments.push((settled, CiTransition::AssetSettled(asset.name.clone())));
+        }
+        moments
     }
 
     /// Makes `repo` known to CI (no assets, no origin) if it is not yet.
@@ -85,7 +141,13 @@ impl Ci {
             };
             for tag in origin_tags(origin) {
                 if sim.builds(&tag).is_some() {
-                    self.pushes.entry((repo.clone(), tag)).or_insert(now);
+                    let key = (repo.clone(), tag);
+                    if let Entry::Vacant(entry) = self.pushes.entry(key) {
+                        if let Some(fresh) = &mut self.fresh {
+                            fresh.push((entry.key().0.clone(), entry.key().1.clone(), now.0));
+                        }
+                        entry.insert(now);
+                    }
                 }
             }
         }
@@ -93,9 +155,20 @@ impl Ci {
 
     /// Records a push announced through the API rather than seen in an origin.
     pub(crate) fn notify_pushed(&mut self, repo: &RepoId, tag: &str) {
+        if let Entry::Vacant(entry) = self.pushes.entry((repo.clone(), tag.to_owned())) {
+            let now = Instant::now();
+            if let Some(fresh) = &mut self.fresh {
+                fresh.push((repo.clone(), tag.to_owned(), now));
+            }
+            entry.insert((now, orchestrator_core::state::now_ms()));
+        }
+    }
+
+    /// When CI first saw `tag` of `repo` pushed, in ms since the Unix epoch.
+    pub(crate) fn seen_ms(&self, repo: &RepoId, tag: &str) -> Option<i64> {
         self.pushes
-            .entry((repo.clone(), tag.to_owned()))
-            .or_insert_with(|| (Instant::now(), orchestrator_core::state::now_ms()));
+            .get(&(repo.clone(), tag.to_owned()))
+            .map(|(_, ms)| *ms)
     }
 
     /// Tags of `repo` CI has seen pushed.

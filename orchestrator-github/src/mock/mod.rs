@@ -63,7 +63,9 @@
 //! [`MockOptions::failures`] ([`CiFailure`], `mock-forge --fail`) makes matching tag pushes end in
 //! a failed `push` run (and no release) and matching dispatches conclude as told; each run's one
 //! `build` job is in `.../runs/{id}/jobs`. What GitHub would send webhooks for is recorded in one
-//! place ([`MockEvent`], [`MockGitHub::events`]) for a webhook sender to hook into.
+//! place ([`MockEvent`], [`MockGitHub::events`]); with [`MockOptions::webhook`] the mock delivers
+//! them as GitHub's webhooks ([`MockWebhook`]), CI-made releases at the moment each appears,
+//! publishes and settles.
 //!
 //! # Workflows, pull requests, comments, permissions
 //! These routes are served by an [`InMemoryForge`] ([`MockGitHub::forge`]): the same simulation
@@ -98,6 +100,7 @@ mod routes;
 mod stats;
 mod table;
 mod users;
+mod webhooks;
 mod zip;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -115,6 +118,7 @@ pub use options::{CiFailure, MockOptions};
 pub use stats::{FaultStats, MockStats, RouteStats};
 pub use table::{MockRoute, ROUTES, route_for};
 pub use users::{MockUser, load_users, parse_users};
+pub use webhooks::{MockWebhook, WebhookStats};
 
 use ci::Ci;
 use faults::{FaultPlan, RateWindow};
@@ -388,6 +392,8 @@ pub struct MockGitHub {
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     watcher: tokio::task::JoinHandle<()>,
+    /// The webhook sender, when [`MockOptions::webhook`] is set.
+    sender: Option<tokio::task::JoinHandle<()>>,
     forge: InMemoryForge,
 }
 
@@ -395,6 +401,9 @@ impl Drop for MockGitHub {
     fn drop(&mut self) {
         self.server.abort();
         self.watcher.abort();
+        if let Some(sender) = &self.sender {
+            sender.abort();
+        }
     }
 }
 
@@ -475,12 +484,17 @@ impl MockGitHub {
                 lock(&watched).ci.observe(None);
             }
         });
+        let sender = options
+            .webhook
+            .clone()
+            .map(|hook| webhooks::start(state.clone(), hook));
         Ok(Self {
             url,
             state,
             stop: Some(stop),
             server,
             watcher,
+            sender,
             forge,
         })
     }
@@ -503,6 +517,9 @@ impl MockGitHub {
     /// Stops accepting connections, lets requests in flight finish (up to 5s), and returns.
     pub async fn shutdown(mut self) {
         self.watcher.abort();
+        if let Some(sender) = &self.sender {
+            sender.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -530,6 +547,13 @@ impl MockGitHub {
         state.ci.add_repo(&repo);
         state.repos.entry(repo.to_string()).or_default();
         state.ci.notify_pushed(&repo, tag);
+    }
+
+    /// When the simulated CI first saw `tag` of `owner/name` pushed (ms since the Unix epoch):
+    /// its clock starts there, so a release made of one asset is ready `delay + 2 intervals`
+    /// later. Benchmarks measure detection lag from it.
+    pub fn tag_seen_ms(&self, owner: &str, name: &str, tag: &str) -> Option<i64> {
+        lock(&self.state).ci.seen_ms(&RepoId::new(owner, name), tag)
     }
 
     /// The next `times` API requests answer `fault` (after any faults already queued).

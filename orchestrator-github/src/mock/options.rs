@@ -77,6 +77,9 @@ pub struct MockOptions {
     pub dispatch_run_details: bool,
     /// The GitHub App the mock knows ([`super::MockApp`]); default none.
     pub app: Option<super::MockApp>,
+    /// Where to deliver the webhooks GitHub would send for what the API calls and the simulated
+    /// CI cause (see [`MockWebhook`](super::MockWebhook)); default none.
+    pub webhook: Option<super::MockWebhook>,
 }
 
 /// Which simulated CI runs fail, and how: `orchestrator mock-forge --fail REPO[:TAG][=CONCLUSION]`.
@@ -168,6 +171,7 @@ impl Default for MockOptions {
             run_listing_lag: Duration::ZERO,
             dispatch_run_details: true,
             app: None,
+            webhook: None,
         }
     }
 }
@@ -270,6 +274,12 @@ impl MockOptions {
     /// Sets [`MockOptions::run_listing_lag`].
     pub fn run_listing_lag(mut self, lag: Duration) -> Self {
         self.run_listing_lag = lag;
+        self
+    }
+
+    /// Sets [`MockOptions::webhook`].
+    pub fn webhook(mut self, hook: super::MockWebhook) -> Self {
+        self.webhook = Some(hook);
         self
     }
 

@@ -917,3 +917,22 @@ fn decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// What `GET path` answers (its JSON body when `200`), read by the mock itself: not counted,
+/// limited or faulted, acting as the token user. The webhook sender builds its payloads from it,
+/// so a payload carries the same objects the API serves.
+pub(super) fn read(state: &mut State, path: &str) -> Option<Value> {
+    let uri: Uri = path.parse().ok()?;
+    let segments: Vec<String> = uri.path().split('/').skip(1).map(decode).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let saved = (
+        std::mem::replace(&mut state.actor, Actor::Token),
+        std::mem::replace(&mut state.api_version, DEFAULT_API_VERSION.to_owned()),
+        std::mem::take(&mut state.accept),
+    );
+    let answer = route(state, &Method::GET, &uri, &segments, &[]);
+    (state.actor, state.api_version, state.accept) = saved;
+    (answer.status == StatusCode::OK && answer.raw.is_none())
+        .then_some(answer.body)
+        .flatten()
+}

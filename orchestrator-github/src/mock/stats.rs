@@ -22,6 +22,10 @@ pub struct MockStats {
     pub by_repo: BTreeMap<String, RouteStats>,
     /// Faults the server produced.
     pub faults: FaultStats,
+    /// Webhook deliveries (see [`MockOptions::webhook`](super::MockOptions::webhook)); not
+    /// requests, so not in the counts above.
+    #[serde(default)]
+    pub webhooks: super::WebhookStats,
 }
 
 /// Counts of one route or one repository.

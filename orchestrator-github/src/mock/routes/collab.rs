@@ -239,6 +239,7 @@ pub(super) fn route(
                     state.events.emit(MockEvent::IssueComment {
                         repo: repo.to_string(),
                         number: n,
+                        comment_id: c.id,
                         action: "created".into(),
                     });
                     Answer::json(StatusCode::CREATED, web.comment(n, &c))

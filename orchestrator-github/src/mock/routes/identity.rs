@@ -452,7 +452,14 @@ impl Ctx<'_> {
             ),
         };
         match submitted {
-            Ok(review) => Answer::json(StatusCode::OK, self.review_json(number, &review)),
+            Ok(review) => {
+                self.state.events.emit(MockEvent::Review {
+                    repo: self.web.repo.to_string(),
+                    number,
+                    review_id: review.id,
+                });
+                Answer::json(StatusCode::OK, self.review_json(number, &review))
+            }
             Err(Error::Conflict { .. }) => {
                 // GitHub's exact refusal of an author's own approval or change request.
                 let what = if review_state == ReviewState::Approved {
@@ -734,6 +741,7 @@ impl Ctx<'_> {
                 self.state.events.emit(MockEvent::IssueComment {
                     repo: self.web.repo.to_string(),
                     number,
+                    comment_id: c.id,
                     action: "created".into(),
                 });
                 Answer::json(StatusCode::CREATED, self.comment(Some(number), &c))
@@ -762,6 +770,7 @@ impl Ctx<'_> {
                 self.state.events.emit(MockEvent::IssueComment {
                     repo: self.web.repo.to_string(),
                     number: number.unwrap_or_default(),
+                    comment_id: c.id,
                     action: "edited".into(),
                 });
                 Answer::json(StatusCode::OK, self.comment(number, &c))
