@@ -1210,14 +1210,23 @@ async fn an_asset_uploads_to_a_release_the_simulated_ci_made() {
     .await
     .expect("mock starts");
     mock.notify_tag_pushed("acme", "app", "v2.0.0");
-    let release = request(
-        mock.url(),
-        "GET",
-        "/repos/acme/app/releases/tags/v2.0.0",
-        None,
-        &[],
-    )
-    .await;
+    // Even with no delay, CI's release is a draft (hidden from the by-tag read) for its first
+    // half millisecond: ask until it is published, as any client of a real CI would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let release = loop {
+        let release = request(
+            mock.url(),
+            "GET",
+            "/repos/acme/app/releases/tags/v2.0.0",
+            None,
+            &[],
+        )
+        .await;
+        if release.status == 200 || std::time::Instant::now() > deadline {
+            break release;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    };
     assert_eq!(release.status, 200, "CI published it");
     let id = json_of(&release)["id"].as_u64().expect("id");
     let uploaded = request(
