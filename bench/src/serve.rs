@@ -79,9 +79,10 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Vec<Figure>> {
     let ci = poll * 60;
     let dir = tempfile::tempdir()?;
     let sandbox = Sandbox::new(dir.path())?;
-    // One confirming poll (the least the config allows) after the webhook-woken poll sees it all.
+    // No confirming poll: the webhook-woken poll that sees every asset uploaded settles the wait
+    // (`stable_polls = 0`; each later change to the release would be announced by a webhook).
     let mut text = format!(
-        "[forge]\nowner = \"bench\"\n[release]\npoll_interval = \"{}ms\"\ntimeout = \"10m\"\nconcurrency = {}\nstable_polls = 1\n",
+        "[forge]\nowner = \"bench\"\n[release]\npoll_interval = \"{}ms\"\ntimeout = \"10m\"\nconcurrency = {}\nstable_polls = 0\n",
         poll.as_millis(),
         LEVELS * WIDTH
     );

@@ -478,10 +478,13 @@ impl Config {
                 defaults.timeout,
                 &err,
             )?,
-            stable_polls: positive(
+            // 0 is allowed: the first complete observation settles the wait. Meant for waits that
+            // webhooks wake (`serve`), where every later change to the release is announced.
+            stable_polls: in_range(
                 raw_release.stable_polls,
                 "release.stable_polls",
                 defaults.stable_polls as i64,
+                0,
                 &err,
             )? as u32,
             concurrency: positive(
@@ -748,15 +751,26 @@ pub(crate) fn duration_field(
 }
 
 fn positive(value: Option<Spanned<i64>>, key: &str, default: i64, err: &ErrFn<'_>) -> Result<i64> {
+    in_range(value, key, default, 1, err)
+}
+
+/// `value` (or `default` when absent) when it lies in `min..=10000`.
+fn in_range(
+    value: Option<Spanned<i64>>,
+    key: &str,
+    default: i64,
+    min: i64,
+    err: &ErrFn<'_>,
+) -> Result<i64> {
     let Some(value) = value else {
         return Ok(default);
     };
     let v = *value.get_ref();
-    if !(1..=10_000).contains(&v) {
+    if !(min..=10_000).contains(&v) {
         return Err(err(
             Some(value.span()),
             Some(key.into()),
-            format!("{v} is out of range (1 to 10000)"),
+            format!("{v} is out of range ({min} to 10000)"),
         ));
     }
     Ok(v)
@@ -947,6 +961,15 @@ assets = ["truthdb-installer-v{version}.iso", "*.sha256"]
         );
     }
 
+    /// `stable_polls = 0`: a wait settles on its first complete observation (for waits that
+    /// webhooks wake; every later change is announced).
+    #[test]
+    fn stable_polls_may_be_zero() {
+        let file = Path::new("/work/orchestrator.toml");
+        let config = Config::parse("[release]\nstable_polls = 0\n", file).expect("valid");
+        assert_eq!(config.release.stable_polls, 0);
+    }
+
     #[test]
     fn bad_values_name_file_line_and_key() {
         let cases = [
@@ -960,7 +983,11 @@ assets = ["truthdb-installer-v{version}.iso", "*.sha256"]
             ),
             (
                 "[release]\nconcurrency = 0\n",
-                ":2: `release.concurrency`: 0 is out of range",
+                ":2: `release.concurrency`: 0 is out of range (1 to 10000)",
+            ),
+            (
+                "[release]\nstable_polls = -1\n",
+                ":2: `release.stable_polls`: -1 is out of range (0 to 10000)",
             ),
             (
                 "[release]\ntag = \"release\"\n",

@@ -5,7 +5,7 @@
 //! anything is stored. Policy is not decided here: a plan command is recognised with the same
 //! core parser `pr-command` uses, and the job runs the same handler later.
 
-use orchestrator_core::forge::RepoId;
+use orchestrator_core::forge::{AssetState, Release, ReleaseAsset, RepoId};
 use orchestrator_core::scale::review;
 use serde_json::{Value, json};
 
@@ -20,12 +20,53 @@ pub enum Intake {
     Wake {
         /// The repository the event is about.
         repo: RepoId,
+        /// The release a `release` event describes, when its payload carries one: only the waits
+        /// it could settle are woken. `None` wakes every wait on the repo.
+        release: Option<Release>,
     },
     /// Accepted and logged, nothing to do (an unknown event, a comment without a command...).
     Ignored {
         /// Why, for the log.
         reason: String,
     },
+}
+
+/// The release a `release` event's payload describes (tag, draft, assets with their upload
+/// state), or `None` when a field is missing: then every wait on the repo is woken, as before, so
+/// an unexpected payload shape costs a request, never a missed wake.
+fn release_of(body: &Value) -> Option<Release> {
+    let release = body.get("release")?;
+    let assets = release
+        .get("assets")?
+        .as_array()?
+        .iter()
+        .map(|asset| {
+            Some(ReleaseAsset {
+                id: asset.get("id")?.as_u64()?,
+                name: asset.get("name")?.as_str()?.to_owned(),
+                size: asset.get("size")?.as_u64()?,
+                state: match asset.get("state")?.as_str()? {
+                    "uploaded" => AssetState::Uploaded,
+                    _ => AssetState::Uploading,
+                },
+                download_url: String::new(),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Release {
+        id: release.get("id")?.as_u64()?,
+        tag: release.get("tag_name")?.as_str()?.to_owned(),
+        name: None,
+        body: None,
+        draft: release.get("draft")?.as_bool()?,
+        prerelease: release
+            .get("prerelease")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        html_url: String::new(),
+        assets,
+        published_at_ms: None,
+    })
 }
 
 /// Why a payload was refused (400).
@@ -137,8 +178,13 @@ pub fn classify(event: &str, delivery: Option<&str>, body: &Value) -> Result<Int
                 delivery,
             }))
         }
-        "release" | "workflow_run" => Ok(Intake::Wake {
+        "release" => Ok(Intake::Wake {
             repo: repository(event, body)?,
+            release: release_of(body),
+        }),
+        "workflow_run" => Ok(Intake::Wake {
+            repo: repository(event, body)?,
+            release: None,
         }),
         "pull_request" | "pull_request_review" => {
             let repo = repository(event, body)?;
@@ -215,9 +261,41 @@ mod tests {
         assert_eq!(
             classify("release", None, &body),
             Ok(Intake::Wake {
-                repo: RepoId::new("acme", "core")
+                repo: RepoId::new("acme", "core"),
+                release: None,
             })
         );
+        assert_eq!(
+            classify("workflow_run", None, &body),
+            Ok(Intake::Wake {
+                repo: RepoId::new("acme", "core"),
+                release: None,
+            })
+        );
+    }
+
+    /// A release event carries the release: tag, draft, and each asset's upload state.
+    #[test]
+    fn a_release_event_carries_its_release() {
+        let body = json!({
+            "action": "edited",
+            "repository": {"full_name": "acme/core"},
+            "release": {"id": 7, "tag_name": "v1.0.0", "draft": false, "prerelease": false,
+                "assets": [
+                    {"id": 1, "name": "a.tgz", "size": 10, "state": "uploaded"},
+                    {"id": 2, "name": "b.tgz", "size": 3, "state": "open"},
+                ]},
+        });
+        let Ok(Intake::Wake {
+            release: Some(release),
+            ..
+        }) = classify("release", None, &body)
+        else {
+            panic!("a wake with the release")
+        };
+        assert_eq!((release.tag.as_str(), release.draft), ("v1.0.0", false));
+        let states: Vec<_> = release.assets.iter().map(|a| a.state).collect();
+        assert_eq!(states, [AssetState::Uploaded, AssetState::Uploading]);
     }
 
     #[test]

@@ -175,9 +175,12 @@ async fn webhook(State(state): State<Arc<ServeState>>, headers: HeaderMap, body:
                 json!({"outcome": "ignored", "reason": reason}),
             )
         }
-        Intake::Wake { repo } => {
+        Intake::Wake { repo, release } => {
             bump(&state.metrics.webhooks_woke);
-            let woken = orchestrator_core::release::wake_waits(&repo);
+            let woken = match &release {
+                Some(release) => orchestrator_core::release::wake_waits_for_release(&repo, release),
+                None => orchestrator_core::release::wake_waits(&repo),
+            };
             tracing::info!(delivery, event, %repo, woken, "webhook woke waits");
             // The wait may run on another replica. Not delivered, it polls (the fallback): the
             // webhook is still answered 202.

@@ -78,10 +78,14 @@ fn every_relevant_github_example_payload_is_understood() {
                 .as_str()
                 .and_then(|f| f.parse::<RepoId>().ok());
             match (event, &intake) {
-                ("release" | "workflow_run", Intake::Wake { repo: woken })
+                ("release" | "workflow_run", Intake::Wake { repo: woken, .. })
                     if repo.as_ref() != Some(woken) =>
                 {
                     problems.push(format!("{what}: woke {woken}, not {repo:?}"));
+                }
+                // GitHub's own release payloads carry the release the wake is filtered by.
+                ("release", Intake::Wake { release: None, .. }) => {
+                    problems.push(format!("{what}: the release was not read from the payload"));
                 }
                 ("release" | "workflow_run", Intake::Wake { .. }) => {}
                 ("release" | "workflow_run", other) => {

@@ -12,7 +12,7 @@ mod wait;
 pub use preflight::{ORIGIN, RepoAction, RepoPreflight, origin_matches, preflight_repo};
 pub use wait::{
     Assessment, AssetSnapshot, Stability, WaitReport, WaitSpec, assess, set_poll_stretch,
-    wait_for_assets, waits_in_flight, wake_waits,
+    wait_for_assets, waits_in_flight, wake_waits, wake_waits_for_release,
 };
 
 use std::collections::BTreeSet;

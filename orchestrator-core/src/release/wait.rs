@@ -128,8 +128,16 @@ pub struct WaitReport {
 static WAKERS: LazyLock<Mutex<HashMap<RepoId, Vec<Waker>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// One wait's registration: its id and its wake signal.
-type Waker = (u64, Arc<Notify>);
+/// One wait's registration: its id, what it waits for (tag and patterns), and its wake signal.
+type Waker = (u64, Arc<WaitTarget>, Arc<Notify>);
+
+/// What one registered wait needs: [`wake_waits_for_release`] wakes it only for a release that
+/// could settle it.
+#[derive(Debug)]
+struct WaitTarget {
+    tag: String,
+    patterns: Vec<AssetMatcher>,
+}
 
 /// Identifies one registration in [`WAKERS`].
 static NEXT_WAKER: AtomicU64 = AtomicU64::new(0);
@@ -144,10 +152,36 @@ pub fn wake_waits(repo: &RepoId) -> usize {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     wakers.get(repo).map_or(0, |list| {
-        for (_, notify) in list {
+        for (_, _, notify) in list {
             notify.notify_one();
         }
         list.len()
+    })
+}
+
+/// Wakes the waits on `repo` that `release`, as a webhook described it, could settle: same tag,
+/// published, every pattern matched by an uploaded asset. The others keep sleeping: polling on a
+/// draft or a half-uploaded release would spend a request (counted against the rate limit) to
+/// learn what the event already said. A woken wait still reads the release from the forge before
+/// it acts: the event only says when to look. Returns how many were woken.
+pub fn wake_waits_for_release(repo: &RepoId, release: &Release) -> usize {
+    let wakers = WAKERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    wakers.get(repo).map_or(0, |list| {
+        let mut woken = 0;
+        for (_, target, notify) in list {
+            if target.tag == release.tag
+                && matches!(
+                    assess(Some(release), &target.tag, &target.patterns),
+                    Assessment::Ready(_)
+                )
+            {
+                notify.notify_one();
+                woken += 1;
+            }
+        }
+        woken
     })
 }
 
@@ -176,15 +210,20 @@ struct WakeRegistration {
 }
 
 impl WakeRegistration {
-    fn new(repo: &RepoId) -> Self {
+    fn new(spec: &WaitSpec) -> Self {
+        let repo = &spec.repo;
         let id = NEXT_WAKER.fetch_add(1, Ordering::Relaxed);
         let notify = Arc::new(Notify::new());
+        let target = Arc::new(WaitTarget {
+            tag: spec.tag.clone(),
+            patterns: spec.patterns.clone(),
+        });
         WAKERS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(repo.clone())
             .or_default()
-            .push((id, Arc::clone(&notify)));
+            .push((id, target, Arc::clone(&notify)));
         Self {
             repo: repo.clone(),
             id,
@@ -199,7 +238,7 @@ impl Drop for WakeRegistration {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(list) = wakers.get_mut(&self.repo) {
-            list.retain(|(id, _)| *id != self.id);
+            list.retain(|(id, _, _)| *id != self.id);
             if list.is_empty() {
                 wakers.remove(&self.repo);
             }
@@ -233,7 +272,7 @@ pub async fn wait_for_assets(
     let mut retries = 0u32;
     let mut errors_in_row = 0u32;
     let mut last_missing = vec![format!("release {}", spec.tag)];
-    let wake = WakeRegistration::new(&spec.repo);
+    let wake = WakeRegistration::new(spec);
     loop {
         polls += 1;
         // The deadline bounds a request in flight too: a forge that stalls or drips bytes cannot
@@ -625,5 +664,49 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(wake_waits(&repo), 0, "the registration ends with the wait");
+    }
+
+    /// Issue 17: an event wakes only the waits its release could settle. A draft, a release whose
+    /// asset is still uploading, or another tag leave the wait asleep (no request spent); the
+    /// release with everything uploaded wakes it, and it still reads the forge before it acts.
+    #[tokio::test(start_paused = true)]
+    async fn a_release_event_wakes_only_the_waits_it_could_settle() {
+        let repo = RepoId::new("wake", "only-when-ready");
+        let spec = WaitSpec {
+            repo: repo.clone(),
+            tag: "v1.2.3".into(),
+            patterns: matchers(&["a.iso"]),
+            poll_interval: Duration::from_secs(600),
+            timeout: Duration::from_secs(3600),
+            stable_polls: 0,
+        };
+        let forge = Arc::new(SwitchForge::default());
+        let ctx = StepContext::new(
+            "wait",
+            Arc::new(crate::engine::SilentObserver),
+            crate::engine::CancelToken::new(),
+        );
+        let waiting = tokio::spawn({
+            let forge = Arc::clone(&forge);
+            async move { wait_for_assets(forge.as_ref(), &spec, &ctx).await }
+        });
+        while forge.polls.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let draft = release(true, &[("a.iso", 10, AssetState::Uploaded)]);
+        let uploading = release(false, &[("a.iso", 3, AssetState::Uploading)]);
+        let mut other_tag = release(false, &[("a.iso", 10, AssetState::Uploaded)]);
+        other_tag.tag = "v9.9.9".into();
+        for event in [&draft, &uploading, &other_tag] {
+            assert_eq!(wake_waits_for_release(&repo, event), 0, "{event:?}");
+        }
+        let ready = release(false, &[("a.iso", 10, AssetState::Uploaded)]);
+        *forge.release.lock().expect("not poisoned") = Some(ready.clone());
+        assert_eq!(wake_waits_for_release(&repo, &ready), 1);
+        let report = waiting.await.expect("no panic").expect("ready");
+        assert_eq!(
+            report.polls, 2,
+            "the first poll, then the one the ready event caused"
+        );
     }
 }
