@@ -466,6 +466,7 @@ async fn a_release_wait_costs_one_rate_limited_poll_and_honours_rate_limits() {
         poll_interval: Duration::from_millis(10),
         timeout: Duration::from_secs(30),
         stable_polls: 3,
+        fresh_tag: false,
     };
     let ctx = StepContext::new("wait", Arc::new(SilentObserver), CancelToken::new());
     let before = f.forge.request_stats();

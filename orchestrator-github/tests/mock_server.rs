@@ -83,6 +83,7 @@ async fn wait(forge: &dyn Forge, repo: &RepoId, tag: &str, patterns: &[&str]) ->
         poll_interval: Duration::from_millis(20),
         timeout: Duration::from_secs(30),
         stable_polls: 3,
+        fresh_tag: false,
     };
     let ctx = StepContext::new("wait", Arc::new(SilentObserver), CancelToken::new());
     wait_for_assets(forge, &spec, &ctx).await.expect("settles")

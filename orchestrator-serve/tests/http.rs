@@ -251,6 +251,7 @@ async fn a_release_webhook_wakes_the_wait_on_its_repo() {
         poll_interval: Duration::from_secs(600),
         timeout: Duration::from_secs(3600),
         stable_polls: 0,
+        fresh_tag: false,
     };
     let waiting = tokio::spawn({
         let forge = Arc::clone(&forge);

@@ -548,6 +548,7 @@ impl Publisher {
                         poll_interval: release.poll_interval,
                         timeout: release.timeout,
                         stable_polls: release.stable_polls,
+                        fresh_tag: false,
                     },
                     urls: urls.clone(),
                 }),

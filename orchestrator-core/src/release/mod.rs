@@ -517,6 +517,8 @@ impl Releaser {
                         poll_interval: release.poll_interval,
                         timeout: release.timeout,
                         stable_polls: release.stable_polls,
+                        // Preflight found no such tag on the origin: this run creates it.
+                        fresh_tag: repo.preflight.action == RepoAction::TagAndPush,
                     },
                     forge: self.forge.clone(),
                 }),

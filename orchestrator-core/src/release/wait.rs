@@ -105,6 +105,11 @@ pub struct WaitSpec {
     pub timeout: Duration,
     /// Unchanged polls required.
     pub stable_polls: u32,
+    /// The tag did not exist on the origin when this run planned it (this run pushes it), so no
+    /// release for it can exist before its CI runs. While webhooks wake the waits (a poll stretch
+    /// above 1, see [`set_poll_stretch`]), such a wait skips its first poll and sleeps until a
+    /// wake or its fallback poll: the release's webhooks say when to look.
+    pub fresh_tag: bool,
 }
 
 /// What a finished wait saw.
@@ -273,6 +278,22 @@ pub async fn wait_for_assets(
     let mut errors_in_row = 0u32;
     let mut last_missing = vec![format!("release {}", spec.tag)];
     let wake = WakeRegistration::new(spec);
+    let stretch = POLL_STRETCH.load(Ordering::Relaxed);
+    if skips_first_poll(spec, stretch) {
+        // Nothing to see before CI has run: wait for the release's webhook, or the fallback
+        // poll's time (as for a release that does not exist yet), before the first request.
+        let first = next_pause(
+            spec.poll_interval,
+            false,
+            &Assessment::NotReady(Vec::new()),
+            stretch,
+        );
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::select! {
+            slept = ctx.sleep(first.min(left)) => slept?,
+            () = wake.notify.notified() => {}
+        }
+    }
     loop {
         polls += 1;
         // The deadline bounds a request in flight too: a forge that stalls or drips bytes cannot
@@ -352,6 +373,13 @@ pub async fn wait_for_assets(
             () = wake.notify.notified() => {}
         }
     }
+}
+
+/// Whether a wait sleeps before its first poll: only for a tag this run pushes (no release can
+/// exist yet) and only while webhooks wake the waits (`stretch` above 1); a polling-only wait, or
+/// one on a tag that was already there (a resume), looks at once.
+fn skips_first_poll(spec: &WaitSpec, stretch: u32) -> bool {
+    spec.fresh_tag && stretch > 1
 }
 
 /// The pause before the next poll: doubled while the release does not exist yet (nothing to
@@ -560,6 +588,7 @@ mod tests {
             poll_interval: Duration::from_secs(1),
             timeout: Duration::from_secs(10),
             stable_polls: 1,
+            fresh_tag: false,
         };
         let ctx = StepContext::new(
             "wait",
@@ -638,6 +667,7 @@ mod tests {
             poll_interval: Duration::from_secs(600),
             timeout: Duration::from_secs(3600),
             stable_polls: 0,
+            fresh_tag: false,
         };
         let forge = Arc::new(SwitchForge::default());
         let ctx = StepContext::new(
@@ -679,6 +709,7 @@ mod tests {
             poll_interval: Duration::from_secs(600),
             timeout: Duration::from_secs(3600),
             stable_polls: 0,
+            fresh_tag: false,
         };
         let forge = Arc::new(SwitchForge::default());
         let ctx = StepContext::new(
@@ -707,6 +738,28 @@ mod tests {
         assert_eq!(
             report.polls, 2,
             "the first poll, then the one the ready event caused"
+        );
+    }
+
+    #[test]
+    fn only_a_fresh_tag_with_webhooks_skips_the_first_poll() {
+        let spec = |fresh_tag| WaitSpec {
+            repo: RepoId::new("o", "r"),
+            tag: "v1".into(),
+            patterns: Vec::new(),
+            poll_interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            stable_polls: 0,
+            fresh_tag,
+        };
+        assert!(skips_first_poll(&spec(true), 60));
+        assert!(
+            !skips_first_poll(&spec(true), 1),
+            "polling only: look at once"
+        );
+        assert!(
+            !skips_first_poll(&spec(false), 60),
+            "a tag already there: look at once"
         );
     }
 }
