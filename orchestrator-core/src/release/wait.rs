@@ -655,11 +655,14 @@ mod tests {
         }
     }
 
-    /// Issue 17: a webhook for a repo being waited on wakes its wait, which polls at once
-    /// instead of sleeping out its interval (here 20 minutes while the release does not exist).
-    #[tokio::test(start_paused = true)]
-    async fn a_wake_polls_at_once_instead_of_after_the_interval() {
-        let repo = RepoId::new("wake", "polls-at-once");
+    /// A wait for `a.iso` of v1.2.3 on `repo` (10-minute polls), running on a [`SwitchForge`]
+    /// that has answered its first poll.
+    async fn wait_on_switch(
+        repo: &RepoId,
+    ) -> (
+        Arc<SwitchForge>,
+        tokio::task::JoinHandle<Result<WaitReport>>,
+    ) {
         let spec = WaitSpec {
             repo: repo.clone(),
             tag: "v1.2.3".into(),
@@ -675,7 +678,6 @@ mod tests {
             Arc::new(crate::engine::SilentObserver),
             crate::engine::CancelToken::new(),
         );
-        let started = tokio::time::Instant::now();
         let waiting = tokio::spawn({
             let forge = Arc::clone(&forge);
             async move { wait_for_assets(forge.as_ref(), &spec, &ctx).await }
@@ -683,6 +685,16 @@ mod tests {
         while forge.polls.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
+        (forge, waiting)
+    }
+
+    /// Issue 17: a webhook for a repo being waited on wakes its wait, which polls at once
+    /// instead of sleeping out its interval (here 20 minutes while the release does not exist).
+    #[tokio::test(start_paused = true)]
+    async fn a_wake_polls_at_once_instead_of_after_the_interval() {
+        let repo = RepoId::new("wake", "polls-at-once");
+        let started = tokio::time::Instant::now();
+        let (forge, waiting) = wait_on_switch(&repo).await;
         *forge.release.lock().expect("not poisoned") =
             Some(release(false, &[("a.iso", 10, AssetState::Uploaded)]));
         assert_eq!(wake_waits(&repo), 1, "the wait is registered");
@@ -702,28 +714,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_release_event_wakes_only_the_waits_it_could_settle() {
         let repo = RepoId::new("wake", "only-when-ready");
-        let spec = WaitSpec {
-            repo: repo.clone(),
-            tag: "v1.2.3".into(),
-            patterns: matchers(&["a.iso"]),
-            poll_interval: Duration::from_secs(600),
-            timeout: Duration::from_secs(3600),
-            stable_polls: 0,
-            fresh_tag: false,
-        };
-        let forge = Arc::new(SwitchForge::default());
-        let ctx = StepContext::new(
-            "wait",
-            Arc::new(crate::engine::SilentObserver),
-            crate::engine::CancelToken::new(),
-        );
-        let waiting = tokio::spawn({
-            let forge = Arc::clone(&forge);
-            async move { wait_for_assets(forge.as_ref(), &spec, &ctx).await }
-        });
-        while forge.polls.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (forge, waiting) = wait_on_switch(&repo).await;
         let draft = release(true, &[("a.iso", 10, AssetState::Uploaded)]);
         let uploading = release(false, &[("a.iso", 3, AssetState::Uploading)]);
         let mut other_tag = release(false, &[("a.iso", 10, AssetState::Uploaded)]);
