@@ -1,6 +1,6 @@
 //! Waiting until a release's assets exist and have settled: pure assessment plus the poll loop.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -170,6 +170,14 @@ pub fn wake_waits(repo: &RepoId) -> usize {
 /// learn what the event already said. A woken wait still reads the release from the forge before
 /// it acts: the event only says when to look. Returns how many were woken.
 pub fn wake_waits_for_release(repo: &RepoId, release: &Release) -> usize {
+    if !release.draft
+        && release
+            .assets
+            .iter()
+            .all(|a| a.state == AssetState::Uploaded)
+    {
+        remember_published(repo, &release.tag);
+    }
     let wakers = WAKERS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -198,6 +206,33 @@ pub fn waits_in_flight() -> usize {
         .values()
         .map(Vec::len)
         .sum()
+}
+
+/// Releases announced as published with every asset uploaded, newest last (bounded): a
+/// wait that registers after its release's event (CI faster than the steps before the wait) must
+/// not sleep through it, so it polls at once instead of skipping its first poll.
+static RECENTLY_PUBLISHED: LazyLock<Mutex<VecDeque<(RepoId, String)>>> =
+    LazyLock::new(|| Mutex::new(VecDeque::new()));
+
+/// How many announced releases [`RECENTLY_PUBLISHED`] keeps.
+const RECENTLY_PUBLISHED_CAP: usize = 1024;
+
+fn remember_published(repo: &RepoId, tag: &str) {
+    let mut recent = RECENTLY_PUBLISHED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if recent.len() == RECENTLY_PUBLISHED_CAP {
+        recent.pop_front();
+    }
+    recent.push_back((repo.clone(), tag.to_owned()));
+}
+
+fn announced_published(repo: &RepoId, tag: &str) -> bool {
+    RECENTLY_PUBLISHED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .any(|(r, t)| r == repo && t == tag)
 }
 
 /// Stretches the pause between polls by `factor` (at least 1) in this process: when webhooks
@@ -376,10 +411,11 @@ pub async fn wait_for_assets(
 }
 
 /// Whether a wait sleeps before its first poll: only for a tag this run pushes (no release can
-/// exist yet) and only while webhooks wake the waits (`stretch` above 1); a polling-only wait, or
-/// one on a tag that was already there (a resume), looks at once.
+/// exist yet), only while webhooks wake the waits (`stretch` above 1), and only when no event
+/// has announced the release already; a polling-only wait, one on a tag that was already there
+/// (a resume), or one whose release event came first, looks at once.
 fn skips_first_poll(spec: &WaitSpec, stretch: u32) -> bool {
-    spec.fresh_tag && stretch > 1
+    spec.fresh_tag && stretch > 1 && !announced_published(&spec.repo, &spec.tag)
 }
 
 /// The pause before the next poll: doubled while the release does not exist yet (nothing to
