@@ -6,38 +6,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use orchestrator_git::sandbox::{Sandbox, git};
-
 mod common;
-use common::MockForge;
+use common::{MockForge, two_package_fixture as fixture};
 
 /// Set for every invocation; no output may contain it.
 const TOKEN: &str = "ghp_TESTTOKENdoNotPrint0123456789";
-
-/// Two packages, `lib` and `app` (after lib), released by tag push.
-fn fixture() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sandbox = Sandbox::new(dir.path()).expect("sandbox");
-    let mut config = String::from(
-        "[forge]\nowner = \"acme\"\n[release]\npoll_interval = \"10ms\"\ntimeout = \"120s\"\n",
-    );
-    for name in ["lib", "app"] {
-        let manifest = format!("{{\n  \"name\": \"@acme/{name}\",\n  \"version\": \"1.0.0\"\n}}\n");
-        sandbox
-            .create_repo(name, &[("package.json", manifest.as_str())])
-            .expect("repo");
-        git(
-            &dir.path().join(name),
-            &["tag", "-a", "v1.0.0", "-m", "v1.0.0"],
-        )
-        .expect("tag");
-        config.push_str(&format!(
-            "[[repo]]\nname = \"{name}\"\nmanifest = \"package.json\"\ntrigger = \"tag\"\n"
-        ));
-    }
-    std::fs::write(dir.path().join("orchestrator.toml"), config).expect("config");
-    dir
-}
 
 fn orchestrator(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));

@@ -141,3 +141,29 @@ hpas:
     maxReplicas: 5
     targetCpuPercent: 80
 ";
+
+/// Two packages, `lib` and `app`, each a real clone tagged v1.0.0 with a package.json manifest,
+/// released by tag push (`trigger = "tag"`).
+pub fn two_package_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sandbox = orchestrator_git::sandbox::Sandbox::new(dir.path()).expect("sandbox");
+    let mut config = String::from(
+        "[forge]\nowner = \"acme\"\n[release]\npoll_interval = \"10ms\"\ntimeout = \"120s\"\n",
+    );
+    for name in ["lib", "app"] {
+        let manifest = format!("{{\n  \"name\": \"@acme/{name}\",\n  \"version\": \"1.0.0\"\n}}\n");
+        sandbox
+            .create_repo(name, &[("package.json", manifest.as_str())])
+            .expect("repo");
+        orchestrator_git::sandbox::git(
+            &dir.path().join(name),
+            &["tag", "-a", "v1.0.0", "-m", "v1.0.0"],
+        )
+        .expect("tag");
+        config.push_str(&format!(
+            "[[repo]]\nname = \"{name}\"\nmanifest = \"package.json\"\ntrigger = \"tag\"\n"
+        ));
+    }
+    std::fs::write(dir.path().join("orchestrator.toml"), config).expect("config");
+    dir
+}
