@@ -648,6 +648,29 @@ fn cli_publish_runs_for_real_over_the_simulated_forge() {
         .output()
         .expect("runs");
     assert!(String::from_utf8_lossy(&again.stdout).contains("1.0.1 -> 1.0.2"));
+    let plan = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(world.dir.path())
+        .args([
+            "--output",
+            "json",
+            "publish",
+            "--bump",
+            "patch",
+            "--dry-run",
+        ])
+        .output()
+        .expect("runs");
+    assert!(plan.status.success(), "{plan:?}");
+    let text = String::from_utf8(plan.stdout).expect("UTF-8");
+    common::schema::check("publish --dry-run", &text, "publish-plan.schema.json");
+    let plan: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(plan["packages"][0]["next"], "1.0.2", "{plan:#}");
+    assert!(
+        plan["manifest_rewrites"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "{plan:#}"
+    );
 }
 
 /// `orchestrator cascade --from left` releases exactly left and what is downstream of it.
