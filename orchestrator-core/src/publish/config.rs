@@ -53,7 +53,7 @@ use toml::Spanned;
 use super::bump::BreakingOn0x;
 use super::range::DependencyRange;
 use super::registry::Registry;
-use crate::config::ErrFn;
+use crate::config::errors::ErrFn;
 use crate::error::Result;
 use crate::forge::RepoId;
 use crate::version::TagFormat;
@@ -205,6 +205,7 @@ pub(crate) struct RawRepoPublish {
     pub(crate) registry: Option<Spanned<String>>,
 }
 
+/// Validates `[publish]`; an absent key takes its default.
 pub(crate) fn parse_publish(
     raw: Option<RawPublish>,
     root: &std::path::Path,
@@ -339,6 +340,23 @@ pub(crate) fn parse_publish(
     })
 }
 
+/// `umbrella_version_from` names a declared repo. Checked once every section is read, since it
+/// refers to `[[repo]]`.
+pub(crate) fn check_umbrella_version_from(
+    publish: &PublishConfig,
+    repos: &[crate::config::RepoConfig],
+    err: &ErrFn<'_>,
+) -> Result<()> {
+    match &publish.umbrella_version_from {
+        Some(from) if !repos.iter().any(|r| &r.name == from) => Err(err(
+            None,
+            Some("publish.umbrella_version_from".into()),
+            format!("unknown repo {from:?}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The git work tree holding `file` (the nearest ancestor directory with a `.git`, after
 /// resolving `..` and links) and the file's path inside it, `/`-separated. `None` when the file's
 /// directory does not exist or lies in no work tree.
@@ -354,6 +372,7 @@ pub fn work_tree_of(file: &std::path::Path) -> Option<(PathBuf, String)> {
     Some((root.to_owned(), parts.join("/")))
 }
 
+/// Validates the publish keys of `repo[index]`, whose clone is at `repo_path`.
 pub(crate) fn parse_repo_publish(
     raw: RawRepoPublish,
     index: usize,
