@@ -3,17 +3,19 @@
 //! The keys are a contract (see DESIGN.md section 3). Each feature owns its section: its raw
 //! (serde) type, its validated type, its defaults and its checks live in the feature's module
 //! (`release::config`, `publish::config`, `pipeline::config`, `tasks::config`, `scale::config`,
-//! `state::config`; `[forge]`, `[serve]` and `[[repo]]` here, in [`forge`], [`serve`] and
-//! [`repos`], since their owners hold no file concerns). This module only reads the file, parses
-//! the raw document, hands each section to its owner with one error reporter, and assembles
-//! [`Config`]. Every problem is reported as [`Error::Config`] naming the file, the line and the
-//! dotted key ([`errors`]).
+//! `state::config`). Three sections are parsed in this module's own files: `[forge]` (`forge.rs`;
+//! the `forge` module holds the trait and its backends, not the file), `[serve]` (`serve.rs`; the
+//! service lives in `orchestrator-serve`) and `[[repo]]` (`repos.rs`; several features share its
+//! keys, and each checks its own). This module only reads the file (`file.rs`), parses the raw
+//! document, hands each section to its owner with one error reporter (`errors.rs`; shared value
+//! checks in `values.rs`) and assembles [`Config`]. Every problem is reported as
+//! [`Error::Config`] naming the file, the line and the dotted key.
 
 pub(crate) mod errors;
 mod file;
-pub mod forge;
-pub mod repos;
-pub mod serve;
+mod forge;
+mod repos;
+mod serve;
 pub(crate) mod values;
 
 use std::collections::BTreeMap;
@@ -25,6 +27,7 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 use crate::graph::DependencyGraph;
 
+// The section parsers import these from their modules; scale's uses the old paths.
 pub(crate) use errors::ErrFn;
 pub use forge::{ForgeConfig, SimulateConfig, validate_api_url};
 pub use repos::RepoConfig;
