@@ -54,6 +54,7 @@ use super::bump::BreakingOn0x;
 use super::range::DependencyRange;
 use super::registry::Registry;
 use crate::config::errors::ErrFn;
+use crate::config::values::positive;
 use crate::error::Result;
 use crate::forge::RepoId;
 use crate::version::TagFormat;
@@ -246,19 +247,10 @@ pub(crate) fn parse_publish(
             s.clone()
         }
     };
+    // Absent: the release's concurrency applies.
     let concurrency = match raw.concurrency {
         None => None,
-        Some(c) => {
-            let v = *c.get_ref();
-            if !(1..=10_000).contains(&v) {
-                return Err(err(
-                    Some(c.span()),
-                    Some("publish.concurrency".into()),
-                    format!("{v} is out of range (1 to 10000)"),
-                ));
-            }
-            Some(v as usize)
-        }
+        Some(c) => Some(positive(Some(c), "publish.concurrency", 1, err)? as usize),
     };
     let coordination = root.join(
         raw.coordination
