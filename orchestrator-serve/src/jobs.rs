@@ -210,3 +210,131 @@ impl JobHandler for WorkflowJobs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::queue::JobState;
+
+    /// A comment job of `payloads`, as the queue hands it to a worker.
+    fn comment_job(payloads: &[serde_json::Value]) -> Job {
+        Job {
+            id: 7,
+            kind: JobKind::PrCommand,
+            key: "pr:acme/infra#3".into(),
+            triggers: payloads
+                .iter()
+                .map(|p| serde_json::json!({"event": "issue_comment", "payload": p}))
+                .collect(),
+            state: JobState::Running,
+            attempts: 1,
+            owner: Some("test".into()),
+            lease_until: 0,
+            run_after: 0,
+            created: 0,
+            updated: 0,
+            last_error: None,
+        }
+    }
+
+    /// Jobs here never need a workspace: making one is a bug.
+    fn no_workspace() -> Workspaces {
+        Arc::new(|| Err(Error::state("no workspace in this test")))
+    }
+
+    /// Records what it was handed (and what its event file held then); fails the comments
+    /// whose body says so.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        seen: Mutex<Vec<(String, String)>>,
+    }
+
+    #[async_trait]
+    impl CommentCommands for Recorder {
+        async fn run(&self, payload: &serde_json::Value, event_file: &Path) -> Result<bool> {
+            let body = payload["comment"]["body"].as_str().unwrap_or("").to_owned();
+            let file = std::fs::read_to_string(event_file).expect("the event file is written");
+            self.seen
+                .lock()
+                .expect("not poisoned")
+                .push((body.clone(), file));
+            Ok(body != "fails")
+        }
+    }
+
+    fn comment(body: &str) -> serde_json::Value {
+        serde_json::json!({"comment": {"body": body}})
+    }
+
+    /// Each comment goes to the runner in the order it came, with its payload in the event file
+    /// it names; the files are gone when the job ends.
+    #[tokio::test]
+    async fn each_comment_runs_in_order_with_its_event_file_which_is_removed_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let recorder = Arc::new(Recorder::default());
+        let jobs =
+            WorkflowJobs::new(no_workspace(), dir.path().join("jobs")).comments(recorder.clone());
+        let (_stop, shutdown) = watch::channel(false);
+        let job = comment_job(&[comment("/apply-plan"), comment("/unlock-plan")]);
+        jobs.run(&job, shutdown).await.expect("both succeed");
+        let seen = recorder.seen.lock().expect("not poisoned").clone();
+        assert_eq!(
+            seen,
+            vec![
+                ("/apply-plan".to_owned(), comment("/apply-plan").to_string()),
+                (
+                    "/unlock-plan".to_owned(),
+                    comment("/unlock-plan").to_string()
+                ),
+            ]
+        );
+        let left = std::fs::read_dir(dir.path().join("jobs"))
+            .expect("the scratch dir")
+            .count();
+        assert_eq!(left, 0, "event files removed");
+    }
+
+    /// One failed command fails the job (the worker retries it), after the others ran.
+    #[tokio::test]
+    async fn a_failed_comment_fails_the_job_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let recorder = Arc::new(Recorder::default());
+        let jobs = WorkflowJobs::new(no_workspace(), dir.path()).comments(recorder.clone());
+        let (_stop, shutdown) = watch::channel(false);
+        let job = comment_job(&[comment("fails"), comment("/unlock-plan")]);
+        let err = jobs.run(&job, shutdown).await.expect_err("failed");
+        assert!(matches!(err, Error::CommandFailed { .. }), "{err:?}");
+        assert!(err.to_string().contains("job 7"), "{err}");
+        assert_eq!(recorder.seen.lock().expect("not poisoned").len(), 2);
+    }
+
+    /// Without a runner a comment job says what this service does not do.
+    #[tokio::test]
+    async fn without_comment_commands_a_comment_job_is_not_supported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let jobs = WorkflowJobs::new(no_workspace(), dir.path());
+        let (_stop, shutdown) = watch::channel(false);
+        let err = jobs
+            .run(&comment_job(&[comment("/apply-plan")]), shutdown)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, Error::NotSupported { .. }), "{err:?}");
+    }
+
+    /// A service already stopping starts nothing: the job is left to the next replica.
+    #[tokio::test]
+    async fn a_job_claimed_while_stopping_is_cancelled_before_it_starts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let recorder = Arc::new(Recorder::default());
+        let jobs = WorkflowJobs::new(no_workspace(), dir.path()).comments(recorder.clone());
+        let (_stop, shutdown) = watch::channel(true);
+        let err = jobs
+            .run(&comment_job(&[comment("/apply-plan")]), shutdown)
+            .await
+            .expect_err("cancelled");
+        assert!(matches!(err, Error::Cancelled), "{err:?}");
+        assert!(recorder.seen.lock().expect("not poisoned").is_empty());
+    }
+}

@@ -327,3 +327,43 @@ impl Listening {
         Ok(Stopped { failed_tasks })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Never asked: the service is refused before it runs anything.
+    #[derive(Debug)]
+    struct Unused;
+
+    #[async_trait::async_trait]
+    impl JobHandler for Unused {
+        async fn run(&self, _: &crate::Job, _: watch::Receiver<bool>) -> Result<()> {
+            unreachable!("no job runs in these tests")
+        }
+    }
+
+    /// A schedule that is not cron is one line naming the config file, and nothing is created.
+    #[tokio::test]
+    async fn a_bad_nightly_schedule_is_refused_naming_the_config_and_creates_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config::parse(
+            "[serve]\nnightly = \"0 2 * *\"\n",
+            &dir.path().join("o.toml"),
+        )
+        .expect("parsed: the schedule is checked when the service opens");
+        let state_dir = dir.path().join("state");
+        let err = Service::open(
+            &config,
+            &state_dir,
+            WebhookSecret::new("s").expect("secret"),
+            Arc::new(Unused),
+            ServiceOptions::default(),
+        )
+        .await
+        .expect_err("refused");
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert!(err.to_string().contains("o.toml"), "{err}");
+        assert!(!state_dir.exists(), "nothing created");
+    }
+}
