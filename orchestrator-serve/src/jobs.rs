@@ -268,18 +268,31 @@ mod tests {
         serde_json::json!({"comment": {"body": body}})
     }
 
+    /// Runs a comment job of `bodies` on handlers with a [`Recorder`] (`stopping`: the service
+    /// is already stopping); the outcome, what the recorder saw, and the scratch dir's entries
+    /// left after the job.
+    async fn run_comments(
+        bodies: &[&str],
+        stopping: bool,
+    ) -> (Result<()>, Vec<(String, String)>, usize) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let recorder = Arc::new(Recorder::default());
+        let scratch = dir.path().join("jobs");
+        let jobs = WorkflowJobs::new(no_workspace(), &scratch).comments(recorder.clone());
+        let (_stop, shutdown) = watch::channel(stopping);
+        let payloads: Vec<_> = bodies.iter().map(|b| comment(b)).collect();
+        let outcome = jobs.run(&comment_job(&payloads), shutdown).await;
+        let left = std::fs::read_dir(&scratch).map_or(0, Iterator::count);
+        let seen = recorder.seen.lock().expect("not poisoned").clone();
+        (outcome, seen, left)
+    }
+
     /// Each comment goes to the runner in the order it came, with its payload in the event file
     /// it names; the files are gone when the job ends.
     #[tokio::test]
     async fn each_comment_runs_in_order_with_its_event_file_which_is_removed_after() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let recorder = Arc::new(Recorder::default());
-        let jobs =
-            WorkflowJobs::new(no_workspace(), dir.path().join("jobs")).comments(recorder.clone());
-        let (_stop, shutdown) = watch::channel(false);
-        let job = comment_job(&[comment("/apply-plan"), comment("/unlock-plan")]);
-        jobs.run(&job, shutdown).await.expect("both succeed");
-        let seen = recorder.seen.lock().expect("not poisoned").clone();
+        let (outcome, seen, left) = run_comments(&["/apply-plan", "/unlock-plan"], false).await;
+        outcome.expect("both succeed");
         assert_eq!(
             seen,
             vec![
@@ -290,24 +303,17 @@ mod tests {
                 ),
             ]
         );
-        let left = std::fs::read_dir(dir.path().join("jobs"))
-            .expect("the scratch dir")
-            .count();
         assert_eq!(left, 0, "event files removed");
     }
 
     /// One failed command fails the job (the worker retries it), after the others ran.
     #[tokio::test]
     async fn a_failed_comment_fails_the_job_naming_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let recorder = Arc::new(Recorder::default());
-        let jobs = WorkflowJobs::new(no_workspace(), dir.path()).comments(recorder.clone());
-        let (_stop, shutdown) = watch::channel(false);
-        let job = comment_job(&[comment("fails"), comment("/unlock-plan")]);
-        let err = jobs.run(&job, shutdown).await.expect_err("failed");
+        let (outcome, seen, _) = run_comments(&["fails", "/unlock-plan"], false).await;
+        let err = outcome.expect_err("failed");
         assert!(matches!(err, Error::CommandFailed { .. }), "{err:?}");
         assert!(err.to_string().contains("job 7"), "{err}");
-        assert_eq!(recorder.seen.lock().expect("not poisoned").len(), 2);
+        assert_eq!(seen.len(), 2);
     }
 
     /// Without a runner a comment job says what this service does not do.
@@ -326,15 +332,9 @@ mod tests {
     /// A service already stopping starts nothing: the job is left to the next replica.
     #[tokio::test]
     async fn a_job_claimed_while_stopping_is_cancelled_before_it_starts() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let recorder = Arc::new(Recorder::default());
-        let jobs = WorkflowJobs::new(no_workspace(), dir.path()).comments(recorder.clone());
-        let (_stop, shutdown) = watch::channel(true);
-        let err = jobs
-            .run(&comment_job(&[comment("/apply-plan")]), shutdown)
-            .await
-            .expect_err("cancelled");
+        let (outcome, seen, _) = run_comments(&["/apply-plan"], true).await;
+        let err = outcome.expect_err("cancelled");
         assert!(matches!(err, Error::Cancelled), "{err:?}");
-        assert!(recorder.seen.lock().expect("not poisoned").is_empty());
+        assert!(seen.is_empty());
     }
 }

@@ -156,18 +156,13 @@ impl Service {
             "serve",
         )
         .await?;
-        let repos = config
-            .repos
-            .iter()
-            .map(|r| (r.name.clone(), r.depends_on.clone()))
-            .collect();
         let mut state = ServeState::new(Arc::clone(&backend.queue), secret);
         state.max_body = options.max_body;
         state.dashboard_token = options.dashboard_token.clone();
         state.wakes = Some(Arc::clone(&backend.wakes));
-        state.dashboard = Some(Arc::new(StoreDashboard::new(
+        state.dashboard = Some(Arc::new(StoreDashboard::for_config(
             store,
-            repos,
+            config,
             Arc::clone(&backend.queue),
         )));
         let api_url = config
