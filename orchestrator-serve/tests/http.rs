@@ -334,7 +334,11 @@ async fn the_service_runs_a_delivered_job_through_its_handler_and_stops_cleanly(
         ..ServiceOptions::default()
     };
     let state_dir = dir.path().join("state");
-    let service = Service::open(&config, &state_dir, secret(), handler.clone(), options)
+    let workspace = orchestrator_core::workspace::Workspace::builder(config)
+        .state_dir(&state_dir)
+        .expect("absolute")
+        .build();
+    let service = Service::open(&workspace, secret(), handler.clone(), options)
         .await
         .expect("open");
     let listening = service

@@ -2,11 +2,10 @@
 //! same service as the binary, with the same guarantees, in a few lines:
 //!
 //! ```no_run
-//! # async fn run(config: orchestrator_core::config::Config, jobs: std::sync::Arc<dyn orchestrator_serve::JobHandler>) -> orchestrator_core::Result<()> {
+//! # async fn run(workspace: orchestrator_core::workspace::Workspace, jobs: std::sync::Arc<dyn orchestrator_serve::JobHandler>) -> orchestrator_core::Result<()> {
 //! use orchestrator_serve::{Service, ServiceOptions, WebhookSecret};
 //! let secret = WebhookSecret::new("the webhook's secret")?;
-//! let dir = config.root.join(".orchestrator");
-//! let service = Service::open(&config, &dir, secret, jobs, ServiceOptions::default()).await?;
+//! let service = Service::open(&workspace, secret, jobs, ServiceOptions::default()).await?;
 //! let service = service.bind("127.0.0.1:8080".parse().expect("an address")).await?;
 //! println!("webhooks to http://{}/webhook", service.local_addr());
 //! service.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
@@ -32,12 +31,12 @@ pub use backend::{DEFAULT_QUEUE_FILE, QueueBackend};
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use orchestrator_core::config::Config;
+use orchestrator_core::workspace::Workspace;
 use orchestrator_core::{Error, Result};
 use tokio::sync::watch;
 
@@ -110,20 +109,21 @@ pub struct Service {
 }
 
 impl Service {
-    /// Opens the service of `config` with its state in `state_dir` (created when missing):
-    /// webhooks are verified with `secret` and jobs run through `handler`.
+    /// Opens the service of `workspace`'s config, with its state in the workspace's state
+    /// directory (created when missing), where the jobs' workspaces keep theirs: webhooks are
+    /// verified with `secret` and jobs run through `handler`.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a bad nightly schedule (naming the config file) or a queue
     /// file beside a PostgreSQL state; the queue's and the state store's errors when they cannot
     /// be opened.
     pub async fn open(
-        config: &Config,
-        state_dir: &Path,
+        workspace: &Workspace,
         secret: WebhookSecret,
         handler: Arc<dyn JobHandler>,
         options: ServiceOptions,
     ) -> Result<Self> {
+        let (config, state_dir) = (workspace.config(), workspace.state_dir());
         let nightly = match options
             .nightly
             .as_deref()
@@ -325,6 +325,8 @@ impl Listening {
 
 #[cfg(test)]
 mod tests {
+    use orchestrator_core::config::Config;
+
     use super::*;
 
     /// Never asked: the service is refused before it runs anything.
@@ -348,9 +350,12 @@ mod tests {
         )
         .expect("parsed: the schedule is checked when the service opens");
         let state_dir = dir.path().join("state");
+        let workspace = Workspace::builder(config)
+            .state_dir(&state_dir)
+            .expect("absolute")
+            .build();
         let err = Service::open(
-            &config,
-            &state_dir,
+            &workspace,
             WebhookSecret::new("s").expect("secret"),
             Arc::new(Unused),
             ServiceOptions::default(),

@@ -23,22 +23,22 @@ use crate::wiring;
 
 pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let secret = args::webhook_secret()?;
-    let config = wiring::load_config(global)?;
-    let state_dir = wiring::state_dir(&config);
     let options = args.options()?;
     let job_global = global.clone();
-    let workspaces = Arc::new(move || {
+    let workspace = move || {
         let config = wiring::load_config(&job_global)?;
         wiring::workspace(config, job_global.output == OutputFormat::Human)
-    });
+    };
+    let service_workspace = workspace()?;
     let commands = Arc::new(Commands {
         global: global.clone(),
         args,
     });
-    let jobs = WorkflowJobs::new(workspaces, state_dir.join("serve-jobs"))
+    let scratch = service_workspace.state_dir().join("serve-jobs");
+    let jobs = WorkflowJobs::new(Arc::new(workspace), scratch)
         .comments(commands.clone())
         .reports(commands.clone());
-    let service = Service::open(&config, &state_dir, secret, Arc::new(jobs), options).await?;
+    let service = Service::open(&service_workspace, secret, Arc::new(jobs), options).await?;
     // Registered before the address is announced: a SIGTERM from then on stops the service
     // cleanly, never the default action (death mid-write).
     let stop = StopSignals::register();
