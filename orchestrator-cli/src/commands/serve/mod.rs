@@ -35,9 +35,11 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         args,
     });
     let scratch = service_workspace.state_dir().join("serve-jobs");
-    let jobs = WorkflowJobs::new(Arc::new(workspace), scratch)
-        .comments(commands.clone())
-        .reports(commands.clone());
+    let mut jobs = WorkflowJobs::new(Arc::new(workspace), scratch).comments(commands.clone());
+    // With --output json stdout is the one document below; the log has each cascade's outcome.
+    if global.output == OutputFormat::Human {
+        jobs = jobs.reports(commands.clone());
+    }
     let service = Service::open(&service_workspace, secret, Arc::new(jobs), options).await?;
     // Registered before the address is announced: a SIGTERM from then on stops the service
     // cleanly, never the default action (death mid-write).
@@ -63,7 +65,7 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
 }
 
 /// A job's command, as this binary runs it: a comment is `pr-command` with serve's cluster
-/// flags, a cascade's report is printed as `cascade` prints it.
+/// flags, a cascade's report is printed as `cascade` prints it (human output only).
 #[derive(Debug)]
 struct Commands {
     global: Global,
