@@ -366,4 +366,19 @@ mod tests {
         assert!(err.to_string().contains("o.toml"), "{err}");
         assert!(!state_dir.exists(), "nothing created");
     }
+
+    /// The options carry the dashboard token and the forge token; neither shows in `Debug`.
+    #[test]
+    fn options_never_show_their_tokens() {
+        let options = ServiceOptions {
+            dashboard_token: DashboardToken::new("dash-secret-token"),
+            forge_token: Some(orchestrator_core::secret::SecretString::new(
+                "ghp_forge_secret",
+            )),
+            ..ServiceOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("dash-secret-token"), "{shown}");
+        assert!(!shown.contains("ghp_forge_secret"), "{shown}");
+    }
 }
