@@ -58,7 +58,11 @@ pub(crate) fn load_config(global: &Global) -> Result<Config, Error> {
             Config::discover(&cwd)?
         }
     };
-    let mut config = Config::load(&file)?;
+    with_forge_url(Config::load(&file)?, global)
+}
+
+/// `config` with `--forge-url` / `ORCHESTRATOR_FORGE_URL` over its `[forge] api_url`.
+fn with_forge_url(mut config: Config, global: &Global) -> Result<Config, Error> {
     if let Some(url) = &global.forge_url {
         let url = orchestrator_core::config::validate_api_url(url).map_err(|m| {
             Error::invalid_input(format!("--forge-url / ORCHESTRATOR_FORGE_URL: {m}"))
@@ -103,15 +107,7 @@ pub(crate) fn optional_workspace(global: &Global) -> anyhow::Result<Workspace> {
         Some(config) => config,
         None => {
             let cwd = std::env::current_dir().context("reading the current directory")?;
-            let mut config = Config::parse("", &cwd.join("orchestrator.toml"))?;
-            if let Some(url) = &global.forge_url {
-                config.forge.api_url = Some(
-                    orchestrator_core::config::validate_api_url(url).map_err(|m| {
-                        Error::invalid_input(format!("--forge-url / ORCHESTRATOR_FORGE_URL: {m}"))
-                    })?,
-                );
-            }
-            config
+            with_forge_url(Config::parse("", &cwd.join("orchestrator.toml"))?, global)?
         }
     };
     Ok(workspace(config, global.output == OutputFormat::Human)?)

@@ -559,6 +559,23 @@ fn with_output_json_serve_prints_one_json_document() {
     assert_eq!(rest, "", "nothing after the one JSON document");
 }
 
+/// `--output json` while a job runs: the one JSON document stays the only thing on stdout (the
+/// cascade's report goes to the log), so a script reading stdout reads one document.
+#[test]
+fn with_output_json_a_cascade_job_prints_nothing_after_the_document() {
+    let dir = workspace();
+    let log = dir.path().join("serve.log");
+    let mut serve = Serve::start(dir.path(), &["--output", "json"], "serve.log");
+    let push = push("base", &head(dir.path(), "base"));
+    assert_eq!(serve.deliver("push", "delivery-1", &push).0, 202);
+    serve.wait_for_metric("orchestrator_jobs{state=\"succeeded\"} 1", &log);
+    assert!(serve.terminate().success());
+    let stdout = serve.child.stdout.take().expect("stdout");
+    assert_eq!(std::io::read_to_string(stdout).expect("read"), "");
+    let log = std::fs::read_to_string(&log).expect("log");
+    assert!(log.contains("cascade ended"), "the report is logged: {log}");
+}
+
 /// Without the secret the service does not start: one line saying what to set, exit 2.
 #[test]
 fn without_a_secret_serve_refuses_to_start() {

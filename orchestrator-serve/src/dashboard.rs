@@ -184,6 +184,20 @@ impl StoreDashboard {
             queue,
         }
     }
+
+    /// [`StoreDashboard::new`] with the graph of `config`'s repos.
+    pub fn for_config(
+        store: Arc<dyn StateStore>,
+        config: &orchestrator_core::config::Config,
+        queue: Arc<dyn JobQueue>,
+    ) -> Self {
+        let repos = config
+            .repos
+            .iter()
+            .map(|r| (r.name.clone(), r.depends_on.clone()))
+            .collect();
+        Self::new(store, repos, queue)
+    }
 }
 
 #[async_trait]

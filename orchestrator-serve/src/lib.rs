@@ -12,8 +12,9 @@
 //! - [`queue`]: the durable [`JobQueue`](queue::JobQueue) (in memory, SQLite): a webhook is stored
 //!   before `202` is returned; triggers for the same repos coalesce; claims carry a lease so a
 //!   replica killed mid-job leaves the job to another, which resumes it from the journal.
-//! - [`worker`]: claims jobs and runs them through a [`JobHandler`](worker::JobHandler) (the CLI's
-//!   is the same code as `orchestrator cascade` and `orchestrator pr-command`).
+//! - [`worker`]: claims jobs and runs them through a [`JobHandler`](worker::JobHandler).
+//! - [`jobs`]: the handler that runs a job as the command a workflow would run, through core's
+//!   driver: a cascade or the nightly is `CascadeWorkflow`, a comment goes to `pr-command`'s rules.
 //! - [`wake`]: a webhook received by one replica wakes the waits of every replica
 //!   (`LISTEN`/`NOTIFY` on PostgreSQL, a polled table on SQLite).
 //! - [`rate`]: the forge's rate-limit budget shared by the replicas that use one token; below a
@@ -21,24 +22,30 @@
 //! - [`cron`]: the nightly schedule, enqueued once per slot however many replicas run.
 //! - [`server`]: the HTTP face: `/webhook`, `/healthz`, `/readyz`, `/metrics` and the dashboard.
 //! - [`dashboard`]: server-rendered, read-only HTML with the run's dependency graph as SVG.
+//! - [`service`]: all of the above composed as the binary runs it ([`Service`]): the queue where
+//!   the state is, workers, wakes, the shared budget, the nightly, a clean stop.
 
 #![forbid(unsafe_code)]
 
 pub mod cron;
 pub mod dashboard;
 pub mod event;
+pub mod jobs;
 pub mod metrics;
 pub mod queue;
 pub mod rate;
 pub mod server;
+pub mod service;
 pub mod signature;
 pub mod wake;
 pub mod worker;
 
 pub use event::{Intake, classify};
+pub use jobs::{CommentCommands, JobReports, WorkflowJobs, Workspaces};
 pub use metrics::Metrics;
 pub use queue::{EnqueueOutcome, Job, JobKind, JobQueue, JobState, NewJob, QueueStats};
 pub use server::{ServeState, router};
+pub use service::{Listening, Service, ServiceOptions, Stopped};
 pub use signature::{SignatureError, WebhookSecret, verify_signature};
 pub use worker::{JobHandler, Worker, WorkerOptions};
 

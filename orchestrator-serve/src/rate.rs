@@ -6,10 +6,19 @@
 //! replica wins, and every replica reads it back. Below the floor (`[serve] rate_limit_floor`)
 //! a replica defers its polls (re-reads of what it has seen) until the window resets
 //! ([`deferral`]); first reads and writes still go, so runs progress and no poll is lost.
+//! [`share_until_shutdown`] is the loop a replica runs for it, over the GitHub adapter's
+//! process-wide budget.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use orchestrator_core::Result;
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
 
 /// The default floor: requests kept in reserve for urgent work.
 pub const DEFAULT_FLOOR: u64 = 200;
@@ -72,6 +81,75 @@ pub async fn share(
     let shared = store.read(bucket).await?;
     let until = deferral(shared.as_ref(), floor, now_secs);
     Ok((shared, until))
+}
+
+/// How often a replica shares what it saw of the rate limit and reads what the others saw.
+const SHARE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Until `shutdown`: records this process's newest rate-limit observation (from the GitHub
+/// adapter's headers, [`orchestrator_github::rate_budget`]) in the shared store as `replica`,
+/// reads the newest of any replica, shows it in `/metrics`, and defers this process's polls while
+/// it is below `floor`. A store that does not answer is logged and tried again (polls then go
+/// undeferred: the forge's own 403/429 handling remains).
+///
+/// # Errors
+/// None today: a failing store is logged, not fatal (the `Result` is the service's task shape).
+pub async fn share_until_shutdown(
+    store: Arc<dyn SharedRateLimit>,
+    bucket: String,
+    floor: u64,
+    replica: String,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let budget = orchestrator_github::rate_budget();
+    let mut shared_ms = None;
+    loop {
+        let local = budget
+            .latest()
+            .filter(|seen| Some(seen.seen_ms) != shared_ms)
+            .map(|seen| Observed {
+                remaining: seen.remaining,
+                reset: seen.reset,
+                replica: replica.clone(),
+                seen_ms: seen.seen_ms,
+            });
+        let now = crate::now_ms() / 1000;
+        let seen_ms = local.as_ref().map(|l| l.seen_ms);
+        match share(store.as_ref(), &bucket, local, floor, now).await {
+            Ok((shared, until)) => {
+                shared_ms = seen_ms.or(shared_ms);
+                if let Some(shared) = shared {
+                    metrics
+                        .rate_limit_remaining
+                        .store(shared.remaining, Ordering::Relaxed);
+                    metrics
+                        .rate_limit_reset
+                        .store(shared.reset, Ordering::Relaxed);
+                }
+                let until = until.unwrap_or(0);
+                if until != budget.polls_deferred_until() {
+                    tracing::info!(
+                        until,
+                        floor,
+                        "rate-limit budget: polls {}",
+                        if until == 0 {
+                            "resume"
+                        } else {
+                            "deferred until the reset"
+                        }
+                    );
+                }
+                budget.defer_polls_until(until);
+                metrics.polls_deferred_until.store(until, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "rate-limit budget: cannot share"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(SHARE_INTERVAL) => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -295,3 +295,82 @@ async fn a_release_webhook_wakes_the_wait_on_its_repo() {
         .expect("ready");
     assert_eq!(report.polls, 2);
 }
+
+/// Records the jobs it ran.
+#[derive(Debug, Default)]
+struct Recording {
+    ran: std::sync::Mutex<Vec<(orchestrator_serve::JobKind, String)>>,
+}
+
+#[async_trait::async_trait]
+impl orchestrator_serve::JobHandler for Recording {
+    async fn run(
+        &self,
+        job: &orchestrator_serve::Job,
+        _: tokio::sync::watch::Receiver<bool>,
+    ) -> orchestrator_core::Result<()> {
+        self.ran
+            .lock()
+            .expect("not poisoned")
+            .push((job.kind, job.key.clone()));
+        Ok(())
+    }
+}
+
+/// The service composed as the binary runs it, from Rust: a webhook its router stores is
+/// claimed by its worker and run by the handler it was given, in a SQLite queue beside the
+/// state; the stop future ends it cleanly, `/readyz` failing first.
+#[tokio::test]
+async fn the_service_runs_a_delivered_job_through_its_handler_and_stops_cleanly() {
+    use orchestrator_serve::{JobKind, Service, ServiceOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config =
+        orchestrator_core::config::Config::parse("", &dir.path().join("orchestrator.toml"))
+            .expect("config");
+    let handler = Arc::new(Recording::default());
+    let options = ServiceOptions {
+        // Waits elsewhere in this test binary keep their pace (the stretch is process-wide).
+        poll_stretch: 1,
+        ..ServiceOptions::default()
+    };
+    let state_dir = dir.path().join("state");
+    let workspace = orchestrator_core::workspace::Workspace::builder(config)
+        .state_dir(&state_dir)
+        .expect("absolute")
+        .build();
+    let service = Service::open(&workspace, secret(), handler.clone(), options)
+        .await
+        .expect("open");
+    let listening = service
+        .bind("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("bind");
+    let state = Arc::clone(listening.state());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(listening.run(async move {
+        let _ = stopped.await;
+    }));
+    let (status, body) = signed(&state, "push", "d-service", push("abc")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    // A generous bound: one claim of one job.
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while state.queue.stats().await.expect("stats").succeeded < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the job ran");
+    assert_eq!(
+        *handler.ran.lock().expect("not poisoned"),
+        vec![(JobKind::Cascade, "cascade:acme/core".to_owned())]
+    );
+    stop.send(()).expect("running");
+    let stopped = running.await.expect("no panic").expect("served");
+    assert_eq!(stopped.failed_tasks, 0);
+    assert!(state.stopping.load(Ordering::SeqCst), "/readyz fails");
+    assert!(
+        state_dir
+            .join(orchestrator_serve::service::DEFAULT_QUEUE_FILE)
+            .exists()
+    );
+}

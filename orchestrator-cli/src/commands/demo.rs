@@ -268,15 +268,10 @@ impl DemoService {
         let store =
             orchestrator_core::workspace::open_state(config, &state_dir, false, "demo-serve")
                 .await?;
-        let repos = config
-            .repos
-            .iter()
-            .map(|r| (r.name.clone(), r.depends_on.clone()))
-            .collect();
         let mut state = ServeState::new(queue.clone(), WebhookSecret::new(secret.clone())?);
-        state.dashboard = Some(Arc::new(StoreDashboard::new(
+        state.dashboard = Some(Arc::new(StoreDashboard::for_config(
             Arc::clone(&store),
-            repos,
+            config,
             queue,
         )));
         let state = Arc::new(state);

@@ -10,7 +10,7 @@ mod graph;
 mod render;
 mod status;
 
-pub(crate) use cascade::{CascadeArgs, cascade, cascade_workspace, print_report};
+pub(crate) use cascade::{CascadeArgs, cascade, print_report};
 pub(crate) use graph::{CiSnippetArgs, GraphArgs, ci_snippet, graph};
 pub(crate) use render::package_row;
 pub(crate) use status::{StatusArgs, status};
