@@ -370,7 +370,7 @@ pub fn parse_issue_ref(text: &str) -> Result<(RepoId, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forge::{Forge, InMemoryForge, NewRelease, WorkflowRun};
+    use crate::forge::{InMemoryForge, NewRelease, ReleaseForge, ReleaseWriteForge, WorkflowRun};
 
     const CONFIG: &str = "[forge]\nowner = \"acme\"\n\
         [[repo]]\nname = \"core\"\npath = \"core\"\n\
