@@ -57,8 +57,8 @@ use crate::error::Error;
 /// needs none of this.
 pub mod prelude {
     pub use super::capabilities::{
-        AccessForge, ContentForge, Forge, ForgeBackend, IssueForge, PullRequestForge,
-        ReleaseForge, ReleaseWriteForge, WorkflowForge,
+        AccessForge, ContentForge, Forge, ForgeBackend, IssueForge, PullRequestForge, ReleaseForge,
+        ReleaseWriteForge, WorkflowForge,
     };
 }
 

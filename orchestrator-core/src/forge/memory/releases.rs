@@ -7,9 +7,7 @@ use std::time::Instant;
 use super::ci::origin_tags;
 use super::{InMemoryForge, State};
 use crate::error::{Error, Result};
-use crate::forge::types::{
-    AssetState, NewRelease, Release, ReleaseAsset, ReleaseUpdate, RepoId,
-};
+use crate::forge::types::{AssetState, NewRelease, Release, ReleaseAsset, ReleaseUpdate, RepoId};
 
 /// When CI saw a tag pushed: a monotonic instant for the simulation's clock, and the wall time
 /// for the dates a forge shows.
@@ -117,7 +115,11 @@ impl State {
     }
 
     /// Creates a release through the API; `AlreadyExists` when one (API- or CI-made) has the tag.
-    pub(super) fn create_release(&mut self, repo: &RepoId, release: &NewRelease) -> Result<Release> {
+    pub(super) fn create_release(
+        &mut self,
+        repo: &RepoId,
+        release: &NewRelease,
+    ) -> Result<Release> {
         if self.release(repo, &release.tag).is_some() {
             return Err(Error::AlreadyExists {
                 what: format!("release {} of {repo}", release.tag),
