@@ -66,7 +66,7 @@
 //! Constructing a forge never touches the network. `Debug` shows the URLs and whether a token is
 //! set, never the token.
 //!
-//! [`request_stats`]: orchestrator_core::forge::Forge::request_stats
+//! [`request_stats`]: orchestrator_core::forge::ForgeBackend::request_stats
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app;

@@ -8,21 +8,111 @@
 //! so a missing capability is a compile error where it is used, not an [`Error::NotSupported`]
 //! at run time.
 //!
-//! | trait | methods | needed by |
+//! | trait | serves | needed by |
 //! |---|---|---|
-//! | [`ForgeBackend`] | name, request counts | every capability (their supertrait) |
-//! | [`ReleaseForge`] | read releases and their assets | the release wait ([`crate::release::wait_for_assets`]), `status` |
-//! | [`ReleaseWriteForge`] | create, upload to and edit releases | `publish` (release notes) |
-//! | [`WorkflowForge`] | dispatch and read Actions runs, repository dispatch | `publish`, `cascade` (correlated runs) |
-//! | [`PullRequestForge`] | branches, pull requests, labels, reviews, a PR's commits and files | `scale propose`, approval gates, locks |
-//! | [`IssueForge`] | issues, and comments on issues and pull requests | `scale` comments, `status --update-issue` |
-//! | [`ContentForge`] | a file at a ref, comparing refs | trusted policy, binding an approval to a commit |
-//! | [`AccessForge`] | the token's user, a user's permission | credential checks, approval gates |
+//! | [`ForgeBackend`] | a name, request counts | every capability (the supertrait) |
+//! | [`ReleaseForge`] | reading releases and assets | the release wait, `status` |
+//! | [`ReleaseWriteForge`] | creating, uploading to, editing releases | `publish` notes |
+//! | [`WorkflowForge`] | Actions runs: dispatch, list, read | `publish`, `cascade` |
+//! | [`PullRequestForge`] | branches, PRs, labels, reviews, PR commits/files | `scale`, gates |
+//! | [`IssueForge`] | issues; comments on issues and PRs | `scale`, `status` issue |
+//! | [`ContentForge`] | a file at a ref, comparing refs | trusted policy, approvals |
+//! | [`AccessForge`] | the token's user, a user's permission | credential checks, gates |
 //!
 //! [`Forge`] is all of them, implemented for every type that implements each one: the CLI and
 //! the workflows hold an `Arc<dyn Forge>` and hand it to a feature that takes one capability by
 //! upcasting (`&dyn Forge` coerces to `&dyn ReleaseForge`). Calling a capability's method on a
-//! concrete backend (`InMemoryForge`, `GitHubForge`) needs that trait in scope, as with any trait.
+//! concrete backend (`InMemoryForge`, `GitHubForge`) needs that trait in scope, as with any
+//! trait; [`prelude`] brings them all.
+//!
+//! ## A partial backend
+//! A backend that serves only releases implements [`ForgeBackend`] and [`ReleaseForge`], and the
+//! release wait runs on it (`examples/release_only_forge.rs` is a fuller one, a mirror directory):
+//! ```
+//! use std::sync::Arc;
+//! use async_trait::async_trait;
+//! use orchestrator_core::Result;
+//! use orchestrator_core::forge::{ForgeBackend, Release, ReleaseForge, RepoId, RequestStats};
+//!
+//! /// Knows one repository's releases, newest first.
+//! #[derive(Debug)]
+//! struct Fixed(Vec<Release>);
+//!
+//! impl ForgeBackend for Fixed {
+//!     fn backend(&self) -> &'static str { "fixed" }
+//!     fn request_stats(&self) -> RequestStats { RequestStats::default() }
+//! }
+//!
+//! #[async_trait]
+//! impl ReleaseForge for Fixed {
+//!     async fn release_by_tag(&self, _: &RepoId, tag: &str) -> Result<Option<Release>> {
+//!         Ok(self.0.iter().find(|r| r.tag == tag).cloned())
+//!     }
+//!     async fn list_releases(&self, _: &RepoId) -> Result<Vec<Release>> {
+//!         Ok(self.0.clone())
+//!     }
+//!     async fn latest_release(&self, _: &RepoId) -> Result<Option<Release>> {
+//!         Ok(self.0.iter().find(|r| !r.draft && !r.prerelease).cloned())
+//!     }
+//! }
+//!
+//! # use orchestrator_core::forge::{AssetState, ReleaseAsset};
+//! # use orchestrator_core::release::{WaitSpec, wait_for_assets};
+//! # use orchestrator_core::step::StepContext;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let asset = ReleaseAsset {
+//!     id: 2, name: "app.tar.gz".into(), size: 10, state: AssetState::Uploaded,
+//!     download_url: "https://example.com/app.tar.gz".into(),
+//! };
+//! let release = Release {
+//!     id: 1, tag: "v1.0.0".into(), name: None, body: None, draft: false, prerelease: false,
+//!     html_url: "https://example.com/v1.0.0".into(), assets: vec![asset], published_at_ms: None,
+//! };
+//! let forge: Arc<dyn ReleaseForge> = Arc::new(Fixed(vec![release]));
+//! let spec = WaitSpec {
+//!     repo: RepoId::new("acme", "app"),
+//!     tag: "v1.0.0".into(),
+//!     patterns: vec![orchestrator_core::config::AssetPattern::parse("app.tar.gz")?
+//!         .for_version(&"1.0.0".parse()?)],
+//!     poll_interval: std::time::Duration::from_millis(1),
+//!     timeout: std::time::Duration::from_secs(5),
+//!     stable_polls: 0,
+//!     fresh_tag: false,
+//! };
+//! let ctx = StepContext::new(
+//!     "wait",
+//!     Arc::new(orchestrator_core::engine::SilentObserver),
+//!     orchestrator_core::engine::CancelToken::new(),
+//! );
+//! let report = wait_for_assets(forge.as_ref(), &spec, &ctx).await?;
+//! assert!(report.assets.contains_key("app.tar.gz"));
+//! # Ok::<(), orchestrator_core::Error>(())
+//! # }).unwrap();
+//! ```
+//! What it does not serve is a compile error where it is needed, not an error at run time: it is
+//! not a [`Forge`], so it cannot be what the CLI and the workflows hold.
+//! ```compile_fail,E0277
+//! # use std::sync::Arc;
+//! # use orchestrator_core::Result;
+//! # use orchestrator_core::forge::{Forge, ForgeBackend, Release, ReleaseForge, RepoId};
+//! # use orchestrator_core::forge::RequestStats;
+//! # #[derive(Debug)]
+//! # struct Fixed(Vec<Release>);
+//! # impl ForgeBackend for Fixed {
+//! #     fn backend(&self) -> &'static str { "fixed" }
+//! #     fn request_stats(&self) -> RequestStats { RequestStats::default() }
+//! # }
+//! # #[async_trait::async_trait]
+//! # impl ReleaseForge for Fixed {
+//! #     async fn release_by_tag(&self, _: &RepoId, _: &str) -> Result<Option<Release>> {
+//! #         Ok(None)
+//! #     }
+//! #     async fn list_releases(&self, _: &RepoId) -> Result<Vec<Release>> { Ok(vec![]) }
+//! #     async fn latest_release(&self, _: &RepoId) -> Result<Option<Release>> { Ok(None) }
+//! # }
+//! // error[E0277]: the trait bound `Fixed: Forge` is not satisfied (no WorkflowForge, ...)
+//! let full: Arc<dyn Forge> = Arc::new(Fixed(Vec::new()));
+//! ```
 //!
 //! Backends: [`InMemoryForge`] (core, with simulated CI and fault injection), `GitHubForge`
 //! (`orchestrator-github`). Both implement every capability and run

@@ -39,7 +39,7 @@ pub struct CiRepo {
     pub behaviour: CiBehaviour,
 }
 
-/// The simulated CI of an [`InMemoryForge`].
+/// The simulated CI of an [`InMemoryForge`](super::InMemoryForge).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CiSimulation {
     /// Tags that start a release; others are ignored.
