@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> orchestrator_core::Result<()> {
-//! use orchestrator_core::forge::{Forge, RepoId};
+//! use orchestrator_core::forge::{ReleaseForge, RepoId};
 //! use orchestrator_github::GitHubForge;
 //!
 //! // Token from GITHUB_TOKEN, else GH_TOKEN; anonymous when neither is set.
