@@ -22,11 +22,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use orchestrator_core::config::AssetPattern;
 use orchestrator_core::engine::{CancelToken, SilentObserver};
 use orchestrator_core::forge::{
     AssetState, ForgeBackend, Release, ReleaseAsset, ReleaseForge, RepoId, RequestStats,
 };
+use orchestrator_core::release::AssetPattern;
 use orchestrator_core::release::{WaitSpec, wait_for_assets};
 use orchestrator_core::step::StepContext;
 use orchestrator_core::version::ReleaseVersion;

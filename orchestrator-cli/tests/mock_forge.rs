@@ -436,6 +436,7 @@ fn status_flags_drift_and_keeps_a_tracking_issue_up_to_date() {
 
     let out = status("json");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    common::schema::check("status", &text(&out.stdout), "status.schema.json");
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
     let row = |name: &str| {
         rows.as_array()

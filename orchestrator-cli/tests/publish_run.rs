@@ -3,6 +3,8 @@
 //! `--resume`, and the CLI over `[forge.simulate]`. Assertions are on the order of journal events
 //! and on the forge's request log, never on wall-clock thresholds.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
@@ -602,6 +604,8 @@ fn cli_publish_runs_for_real_over_the_simulated_forge() {
         .output()
         .expect("runs");
     assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout.clone()).expect("UTF-8");
+    common::schema::check("publish", &text, "publish-report.schema.json");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(report["status"], "succeeded", "{report:#}");
     let outcomes: BTreeMap<String, String> = report["packages"]
@@ -644,6 +648,29 @@ fn cli_publish_runs_for_real_over_the_simulated_forge() {
         .output()
         .expect("runs");
     assert!(String::from_utf8_lossy(&again.stdout).contains("1.0.1 -> 1.0.2"));
+    let plan = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .current_dir(world.dir.path())
+        .args([
+            "--output",
+            "json",
+            "publish",
+            "--bump",
+            "patch",
+            "--dry-run",
+        ])
+        .output()
+        .expect("runs");
+    assert!(plan.status.success(), "{plan:?}");
+    let text = String::from_utf8(plan.stdout).expect("UTF-8");
+    common::schema::check("publish --dry-run", &text, "publish-plan.schema.json");
+    let plan: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(plan["packages"][0]["next"], "1.0.2", "{plan:#}");
+    assert!(
+        plan["manifest_rewrites"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "{plan:#}"
+    );
 }
 
 /// `orchestrator cascade --from left` releases exactly left and what is downstream of it.
@@ -662,6 +689,8 @@ fn cli_cascade_runs_the_repo_and_its_downstream_only() {
         .output()
         .expect("runs");
     assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout.clone()).expect("UTF-8");
+    common::schema::check("cascade", &text, "publish-report.schema.json");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let names: Vec<&str> = report["packages"]
         .as_array()

@@ -13,6 +13,8 @@
 //! Without the tools the tests print one "skipped" line and pass, unless
 //! `ORCHESTRATOR_REQUIRE_EXTERNAL=1` (CI), where they fail naming the script to run.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -363,6 +365,11 @@ impl World {
             .output()
             .expect("runs");
         ci.stop();
+        common::schema::check(
+            "publish",
+            &String::from_utf8_lossy(&out.stdout),
+            "publish-report.schema.json",
+        );
         let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "{e}: {}{}",
@@ -520,6 +527,28 @@ fn publish_leaves_every_release_commit_buildable_against_loopback_registries() {
             world.registries.npm_url
         )),
         "{dry}"
+    );
+    let plan = world
+        .registries
+        .command(env!("CARGO_BIN_EXE_orchestrator"), world.dir.path())
+        .args([
+            "--output",
+            "json",
+            "publish",
+            "--bump",
+            "minor",
+            "--dry-run",
+        ])
+        .output()
+        .expect("runs");
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    common::schema::check("publish --dry-run", &plan, "publish-plan.schema.json");
+    assert!(
+        plan.contains(&format!(
+            "qt-core@0.5.0 on {}",
+            world.registries.cargo_index
+        )),
+        "{plan}"
     );
     let (report, out) = world.publish(&[]);
     assert!(

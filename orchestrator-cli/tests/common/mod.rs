@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)] // each test crate uses a different part
 
+pub mod schema;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

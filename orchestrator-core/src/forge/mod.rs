@@ -72,7 +72,7 @@
 //! let spec = WaitSpec {
 //!     repo: RepoId::new("acme", "app"),
 //!     tag: "v1.0.0".into(),
-//!     patterns: vec![orchestrator_core::config::AssetPattern::parse("app.tar.gz")?
+//!     patterns: vec![orchestrator_core::release::AssetPattern::parse("app.tar.gz")?
 //!         .for_version(&"1.0.0".parse()?)],
 //!     poll_interval: std::time::Duration::from_millis(1),
 //!     timeout: std::time::Duration::from_secs(5),

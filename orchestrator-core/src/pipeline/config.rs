@@ -36,7 +36,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::config::{ErrFn, duration_field};
+use crate::config::errors::ErrFn;
+use crate::config::values::duration_field;
 use crate::engine::Mode;
 use crate::error::Result;
 use crate::pipeline::builtin::BuiltinAction;
@@ -136,9 +137,15 @@ impl StepAction {
     }
 }
 
+/// Every `[pipeline.<name>]` as read, by name: the section's raw type.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct RawPipelines(BTreeMap<String, Spanned<RawPipeline>>);
+
+// The raw types' names appear in serde's messages ("expected struct RawPipeline"): keep them.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawPipeline {
+struct RawPipeline {
     #[serde(default)]
     env_files: Vec<RawLayer>,
     timeout: Option<Spanned<String>>,
@@ -162,22 +169,22 @@ struct RawLayer {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawStep {
-    pub(crate) name: Option<Spanned<String>>,
-    pub(crate) run: Option<Spanned<Vec<String>>>,
-    pub(crate) orchestrator: Option<Spanned<Vec<String>>>,
-    pub(crate) set: Option<RawSet>,
-    pub(crate) copy: Option<RawCopy>,
-    pub(crate) when: Option<Spanned<String>>,
-    pub(crate) modes: Option<Spanned<Vec<String>>>,
-    pub(crate) timeout: Option<Spanned<String>>,
-    pub(crate) env: Option<Spanned<BTreeMap<String, String>>>,
-    pub(crate) workdir: Option<Spanned<String>>,
+struct RawStep {
+    name: Option<Spanned<String>>,
+    run: Option<Spanned<Vec<String>>>,
+    orchestrator: Option<Spanned<Vec<String>>>,
+    set: Option<RawSet>,
+    copy: Option<RawCopy>,
+    when: Option<Spanned<String>>,
+    modes: Option<Spanned<Vec<String>>>,
+    timeout: Option<Spanned<String>>,
+    env: Option<Spanned<BTreeMap<String, String>>>,
+    workdir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawSet {
+struct RawSet {
     file: String,
     key: String,
     value: String,
@@ -185,7 +192,7 @@ pub(crate) struct RawSet {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawCopy {
+struct RawCopy {
     from: String,
     to: String,
 }
@@ -198,13 +205,14 @@ pub(crate) fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
+/// Validates every `[pipeline.<name>]`: names, env layers, durations and both flows' steps.
 pub(crate) fn parse_pipelines(
-    raw: BTreeMap<String, Spanned<RawPipeline>>,
+    raw: RawPipelines,
     root: &Path,
     err: &ErrFn<'_>,
 ) -> Result<BTreeMap<String, PipelineConfig>> {
     let mut out = BTreeMap::new();
-    for (name, raw) in raw {
+    for (name, raw) in raw.0 {
         let span = raw.span();
         let raw = raw.into_inner();
         let key = |k: &str| Some(format!("pipeline.{name}.{k}"));
@@ -480,4 +488,76 @@ fn parse_steps(
         });
     }
     Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testing::{assert_errors, parse};
+
+    #[test]
+    fn pipelines_load() {
+        let c = parse(
+            r#"
+[pipeline.cluster]
+env_files = [{ file = "config.env" }, { file = "profiles/secrets.env", secret = true, optional = true, skip_if = "PROFILE_EXCLUSIVE" }]
+timeout = "30m"
+[[pipeline.cluster.apply]]
+run = ["scripts/94_verify.sh", "--strict"]
+when = "FEAT_VERIFY"
+env = { KUBECONFIG = "${HOME}/.kube/home" }
+[[pipeline.cluster.delete]]
+name = "teardown"
+run = ["scripts/99.sh"]
+modes = ["delete"]
+timeout = "5m"
+workdir = "ops"
+"#,
+        )
+        .expect("valid");
+        let p = &c.pipelines["cluster"];
+        assert_eq!(p.env_files[1].path, Path::new("/work/profiles/secrets.env"));
+        assert!(p.env_files[1].secret && p.env_files[1].optional);
+        assert_eq!(p.timeout, Some(Duration::from_secs(1800)));
+        assert_eq!(p.grace, DEFAULT_GRACE);
+        assert_eq!(p.apply[0].name, "94_verify.sh");
+        assert_eq!(p.apply[0].modes.len(), 2);
+        assert_eq!(p.delete[0].name, "teardown");
+        assert_eq!(p.delete[0].modes, vec![Mode::Delete]);
+        assert_eq!(p.delete[0].workdir.as_deref(), Some(Path::new("/work/ops")));
+    }
+
+    #[test]
+    fn bad_pipelines_name_file_line_and_key() {
+        assert_errors(&[
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = []\n",
+                ":3: `pipeline.c.apply[0].run`: expected the command",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\nwhen = \"1X\"\n",
+                ":4: `pipeline.c.apply[0].when`: invalid condition",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\nmodes = [\"undo\"]\n",
+                ":4: `pipeline.c.apply[0].modes`: unknown mode \"undo\"",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\n[[pipeline.c.apply]]\nrun = [\"x/a.sh\"]\n",
+                ":4: `pipeline.c.apply[1].name`: step \"a.sh\" appears twice",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\ntimeout = \"soon\"\n",
+                ":4: `pipeline.c.apply[0].timeout`: invalid duration",
+            ),
+            (
+                "[pipeline.c]\n[[pipeline.c.apply]]\nrun = [\"a.sh\"]\nshell = true\n",
+                ":4: `shell`: unknown field `shell`",
+            ),
+            (
+                "[pipeline.c]\ntimeout = \"1s\"\n",
+                ":1: `pipeline.c`: declares no steps",
+            ),
+        ]);
+    }
 }

@@ -1,8 +1,7 @@
 //! Finding a step's program on `PATH` (or as a path) before anything runs, so a typo is refused
 //! at plan time rather than half-way through a run.
 
-#[allow(clippy::wildcard_imports)] // the planner's types and imports, split out of one file
-use super::*;
+use std::path::{Path, PathBuf};
 
 /// Resolves `run[0]`: a path (with a `/`) relative to the config's directory, or a name on `PATH`.
 pub(crate) fn find_program(

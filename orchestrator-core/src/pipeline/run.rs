@@ -1,7 +1,20 @@
 //! Running a planned pipeline on the engine: one journaled step per selected step, in order.
 
-#[allow(clippy::wildcard_imports)] // the planner's types and imports, split out of one file
-use super::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use super::builtin;
+use super::command::{CommandSpec, run_command};
+use super::params::PipelineParams;
+use super::plan::mode_name;
+use super::planned::{PipelinePlan, PlannedAction};
+use crate::engine::{CancelToken, EngineOptions, Mode, Observer, Plan, PlannedStep, StepStatus};
+use crate::error::{Error, Result};
+use crate::state::{RunId, RunStatus, StateStore};
+use crate::step::{Check, Step, StepContext, StepOutput};
 use crate::workspace::{JournaledRunner, RunStart};
 
 /// A pipeline step: runs its command; the engine journals it.

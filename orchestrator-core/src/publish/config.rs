@@ -53,7 +53,8 @@ use toml::Spanned;
 use super::bump::BreakingOn0x;
 use super::range::DependencyRange;
 use super::registry::Registry;
-use crate::config::ErrFn;
+use crate::config::errors::ErrFn;
+use crate::config::values::positive;
 use crate::error::Result;
 use crate::forge::RepoId;
 use crate::version::TagFormat;
@@ -205,6 +206,7 @@ pub(crate) struct RawRepoPublish {
     pub(crate) registry: Option<Spanned<String>>,
 }
 
+/// Validates `[publish]`; an absent key takes its default.
 pub(crate) fn parse_publish(
     raw: Option<RawPublish>,
     root: &std::path::Path,
@@ -245,19 +247,10 @@ pub(crate) fn parse_publish(
             s.clone()
         }
     };
+    // Absent: the release's concurrency applies.
     let concurrency = match raw.concurrency {
         None => None,
-        Some(c) => {
-            let v = *c.get_ref();
-            if !(1..=10_000).contains(&v) {
-                return Err(err(
-                    Some(c.span()),
-                    Some("publish.concurrency".into()),
-                    format!("{v} is out of range (1 to 10000)"),
-                ));
-            }
-            Some(v as usize)
-        }
+        Some(c) => Some(positive(Some(c), "publish.concurrency", 1, err)? as usize),
     };
     let coordination = root.join(
         raw.coordination
@@ -339,6 +332,23 @@ pub(crate) fn parse_publish(
     })
 }
 
+/// `umbrella_version_from` names a declared repo. Checked once every section is read, since it
+/// refers to `[[repo]]`.
+pub(crate) fn check_umbrella_version_from(
+    publish: &PublishConfig,
+    repos: &[crate::config::RepoConfig],
+    err: &ErrFn<'_>,
+) -> Result<()> {
+    match &publish.umbrella_version_from {
+        Some(from) if !repos.iter().any(|r| &r.name == from) => Err(err(
+            None,
+            Some("publish.umbrella_version_from".into()),
+            format!("unknown repo {from:?}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The git work tree holding `file` (the nearest ancestor directory with a `.git`, after
 /// resolving `..` and links) and the file's path inside it, `/`-separated. `None` when the file's
 /// directory does not exist or lies in no work tree.
@@ -354,6 +364,7 @@ pub fn work_tree_of(file: &std::path::Path) -> Option<(PathBuf, String)> {
     Some((root.to_owned(), parts.join("/")))
 }
 
+/// Validates the publish keys of `repo[index]`, whose clone is at `repo_path`.
 pub(crate) fn parse_repo_publish(
     raw: RawRepoPublish,
     index: usize,

@@ -5,10 +5,15 @@
 //! `wait:<repo>`) for the engine. A repo's first step comes after the `wait` steps of the
 //! repos it depends on, so independent repos overlap and the makespan is the longest chain.
 
+pub mod config;
+
+mod assets;
 mod preflight;
 mod steps;
 mod wait;
 
+pub use assets::{AssetMatcher, AssetPattern};
+pub use config::ReleaseConfig;
 pub use preflight::{ORIGIN, RepoAction, RepoPreflight, origin_matches, preflight_repo};
 pub use wait::{
     Assessment, AssetSnapshot, Stability, WaitReport, WaitSpec, assess, set_poll_stretch,

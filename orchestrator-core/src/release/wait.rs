@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::AssetMatcher;
+use super::assets::AssetMatcher;
 use crate::error::{Error, Result};
 use crate::forge::{AssetState, Release, ReleaseForge, RepoId};
 use crate::step::StepContext;
@@ -452,8 +452,8 @@ fn backoff(base: Duration, attempt: u32, salt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AssetPattern;
     use crate::forge::{ForgeBackend, ReleaseAsset, RequestStats};
+    use crate::release::AssetPattern;
     use crate::version::ReleaseVersion;
 
     fn matchers(patterns: &[&str]) -> Vec<AssetMatcher> {

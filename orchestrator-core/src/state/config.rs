@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::StateUrl;
-use crate::config::ErrFn;
+use crate::config::errors::ErrFn;
 use crate::error::Result;
 
 /// The environment variable that names the state database, over `[state] url`.
@@ -39,6 +39,7 @@ pub(crate) struct RawState {
     url: Option<Spanned<String>>,
 }
 
+/// Validates `[state]`; its absence means SQLite in the state directory.
 pub(crate) fn parse_state(raw: Option<RawState>, err: &ErrFn<'_>) -> Result<StateConfig> {
     let raw = raw.unwrap_or_default();
     let url = match raw.url {

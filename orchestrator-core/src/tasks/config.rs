@@ -17,7 +17,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::{ErrFn, duration_field};
+use crate::config::errors::ErrFn;
+use crate::config::values::duration_field;
 use crate::error::Result;
 use crate::pipeline::condition::{Condition, is_var_name};
 use crate::pipeline::config::valid_name;
@@ -39,9 +40,15 @@ pub struct TaskConfig {
     pub workdir: Option<PathBuf>,
 }
 
+/// Every `[[tasks.<list>]]` as read, by list name: the section's raw type.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct RawTaskLists(BTreeMap<String, Vec<Spanned<RawTask>>>);
+
+// The name appears in serde's messages ("expected struct RawTask"): keep it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawTask {
+struct RawTask {
     name: Spanned<String>,
     run: Spanned<Vec<String>>,
     enabled: Option<Spanned<String>>,
@@ -50,13 +57,14 @@ pub(crate) struct RawTask {
     workdir: Option<Spanned<String>>,
 }
 
+/// Validates every task list: names unique within a list, commands, gates, env and timeouts.
 pub(crate) fn parse_task_lists(
-    raw: BTreeMap<String, Vec<Spanned<RawTask>>>,
+    raw: RawTaskLists,
     root: &Path,
     err: &ErrFn<'_>,
 ) -> Result<BTreeMap<String, Vec<TaskConfig>>> {
     let mut out = BTreeMap::new();
-    for (list, tasks) in raw {
+    for (list, tasks) in raw.0 {
         let mut parsed: Vec<TaskConfig> = Vec::new();
         for (i, raw) in tasks.into_iter().enumerate() {
             let span = raw.span();
@@ -137,4 +145,47 @@ pub(crate) fn parse_task_lists(
         out.insert(list, parsed);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testing::{assert_errors, parse};
+
+    #[test]
+    fn task_lists_load() {
+        let c = parse(
+            r#"
+[[tasks.nightly]]
+name = "infra.scale"
+run = ["node", "scripts/infra.scale.mjs"]
+enabled = "ENABLE_INFRA_SCALE=1"
+workdir = "ops"
+"#,
+        )
+        .expect("valid");
+        let t = &c.tasks["nightly"][0];
+        assert_eq!(t.run, vec!["node", "scripts/infra.scale.mjs"]);
+        assert_eq!(
+            t.enabled.as_ref().map(ToString::to_string).as_deref(),
+            Some("ENABLE_INFRA_SCALE=1")
+        );
+        assert_eq!(
+            t.workdir.as_deref(),
+            Some(std::path::Path::new("/work/ops"))
+        );
+    }
+
+    #[test]
+    fn bad_tasks_name_file_line_and_key() {
+        assert_errors(&[
+            (
+                "[[tasks.n]]\nname = \"a\"\nrun = [\"x\"]\nenabled = \"A B\"\n",
+                ":4: `tasks.n[0].enabled`: invalid condition",
+            ),
+            (
+                "[[tasks.n]]\nname = \"a\"\nrun = [\"x\"]\n[[tasks.n]]\nname = \"a\"\nrun = [\"y\"]\n",
+                ":5: `tasks.n[1].name`: task \"a\" appears twice",
+            ),
+        ]);
+    }
 }
