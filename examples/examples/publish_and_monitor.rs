@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use orchestrator_core::config::Config;
-use orchestrator_core::forge::{CiSimulation, Forge, InMemoryForge, RepoId};
+use orchestrator_core::forge::{CiSimulation, InMemoryForge, IssueForge, RepoId};
 use orchestrator_core::publish::{
     self, BumpRequest, PackageOutcome, PublishRequest, PublishWorkflow,
 };

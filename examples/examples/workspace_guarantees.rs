@@ -23,7 +23,7 @@ use orchestrator_core::cluster::{Cluster, InMemoryCluster, WorkloadKind, Workloa
 use orchestrator_core::config::Config;
 use orchestrator_core::engine::{CancelToken, Event, Observer};
 use orchestrator_core::forge::{
-    Forge, InMemoryForge, NewPullRequest, Permission, RepoId, ReviewState,
+    Forge, InMemoryForge, NewPullRequest, Permission, PullRequestForge, RepoId, ReviewState,
 };
 use orchestrator_core::release::ReleaseRequest;
 use orchestrator_core::scale::approval::{ApprovalPolicy, GateAction};

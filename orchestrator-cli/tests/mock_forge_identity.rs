@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use orchestrator_core::forge::{Forge, RepoId, ReviewState};
+use orchestrator_core::forge::{IssueForge, PullRequestForge, RepoId, ReviewState};
 use orchestrator_core::secret::SecretString;
 use orchestrator_github::GitHubForge;
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use orchestrator_core::config::Config;
 use orchestrator_core::forge::{
-    AssetState, CiBehaviour, CiSimulation, Forge, ForgeOp, InMemoryForge, RepoId, WorkflowRun,
-    WorkflowRunStatus, WorkflowSimulation,
+    AssetState, CiBehaviour, CiSimulation, ForgeOp, InMemoryForge, ReleaseForge, RepoId,
+    WorkflowRun, WorkflowRunStatus, WorkflowSimulation,
 };
 use orchestrator_core::publish::{
     self, BumpRequest, CHECKOUT_RUN_KIND, CascadeRequest, CascadeTrigger, CascadeWorkflow,

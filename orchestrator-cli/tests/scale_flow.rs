@@ -11,7 +11,7 @@ use std::process::Command as StdCommand;
 
 use assert_cmd::Command;
 use orchestrator_core::cluster::InMemoryCluster;
-use orchestrator_core::forge::{Forge, Permission, RepoId, ReviewState};
+use orchestrator_core::forge::{IssueForge, Permission, PullRequestForge, RepoId, ReviewState};
 use orchestrator_github::mock::{MockGitHub, MockOptions};
 
 mod common;

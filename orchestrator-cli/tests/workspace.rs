@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use orchestrator_core::forge::{Forge, NewPullRequest, Permission, RepoId};
+use orchestrator_core::forge::{IssueForge, NewPullRequest, Permission, PullRequestForge, RepoId};
 use orchestrator_github::mock::{MockGitHub, MockOptions};
 
 mod common;

@@ -58,7 +58,9 @@ pub enum Error {
         /// Why.
         message: String,
     },
-    /// The backend does not offer this capability.
+    /// The backend cannot answer this operation (say, an endpoint an older server lacks). A
+    /// capability a backend lacks altogether is a forge capability trait it does not implement,
+    /// which the compiler reports, not this error.
     #[error("{what} is not supported by the {backend} backend")]
     NotSupported {
         /// The backend's name.

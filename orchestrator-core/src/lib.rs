@@ -8,9 +8,11 @@
 //! ## Why traits
 //! Each capability talks to the outside world through one small, object-safe trait held as
 //! `Arc<dyn _>`:
-//! - [`forge::Forge`]: releases and assets (and, as features land, workflows, pull requests,
-//!   comments). Backends: [`forge::InMemoryForge`] here (a real implementation with simulated CI
-//!   and fault injection), `GitHubForge` in `orchestrator-github`.
+//! - [`forge::Forge`]: releases and assets, workflow runs, pull requests, issues and comments,
+//!   file contents, permissions; one capability trait each ([`forge::ReleaseForge`],
+//!   [`forge::WorkflowForge`]...), so a backend of your own implements only what the features
+//!   you use need. Backends: [`forge::InMemoryForge`] here (a real implementation with simulated
+//!   CI and fault injection), `GitHubForge` in `orchestrator-github`.
 //! - [`vcs::Vcs`]: local clones and their `origin`. Backend: `GixVcs` in `orchestrator-git`.
 //! - [`step::Step`]: one unit of work with a read-only `check` (is the effect already there?) and
 //!   `apply`. Features are planners that turn a request into a [`engine::Plan`] of steps; the

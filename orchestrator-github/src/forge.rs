@@ -1,4 +1,7 @@
-//! [`GitHubForge`]: the [`Forge`] trait over GitHub's REST API, and its builder.
+//! [`GitHubForge`]: every forge capability (the full [`Forge`]) over GitHub's REST API, and its
+//! builder. One impl block per capability trait.
+//!
+//! [`Forge`]: orchestrator_core::forge::Forge
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,9 +11,10 @@ use async_trait::async_trait;
 use http::{Method, StatusCode, Uri};
 use orchestrator_core::forge::redact_userinfo;
 use orchestrator_core::forge::{
-    Comment, Comparison, Forge, Issue, NewPullRequest, NewRelease, Permission, PullCommit,
-    PullRequest, Release, ReleaseAsset, ReleaseUpdate, RepoId, RequestStats, Review, ReviewState,
-    WorkflowDispatch, WorkflowRun, WorkflowRunQuery,
+    AccessForge, Comment, Comparison, ContentForge, ForgeBackend, Issue, IssueForge,
+    NewPullRequest, NewRelease, Permission, PullCommit, PullRequest, PullRequestForge, Release,
+    ReleaseAsset, ReleaseForge, ReleaseUpdate, ReleaseWriteForge, RepoId, RequestStats, Review,
+    ReviewState, WorkflowDispatch, WorkflowForge, WorkflowRun, WorkflowRunQuery,
 };
 use orchestrator_core::secret::SecretString;
 use orchestrator_core::{Error, Result};
@@ -32,7 +36,8 @@ const PER_PAGE: u32 = 100;
 /// A bound on followed `Link: rel="next"` pages, so a misbehaving server cannot loop us forever.
 const MAX_PAGES: usize = 1000;
 
-/// The [`Forge`] backed by GitHub (github.com, GitHub Enterprise Server, or the mock server).
+/// The full [`Forge`](orchestrator_core::forge::Forge) backed by GitHub (github.com, GitHub
+/// Enterprise Server, or the mock server).
 ///
 /// Cheap to clone (the state is shared): the ETag cache, request counts and the last seen rate
 /// limit are common to all clones. `Debug` shows the URLs and whether a token is set, never the
@@ -441,12 +446,18 @@ fn rejected(reply: &Reply, what: &str) -> Error {
     ))
 }
 
-#[async_trait]
-impl Forge for GitHubForge {
+impl ForgeBackend for GitHubForge {
     fn backend(&self) -> &'static str {
         "github"
     }
 
+    fn request_stats(&self) -> RequestStats {
+        self.inner.transport.stats()
+    }
+}
+
+#[async_trait]
+impl ReleaseForge for GitHubForge {
     async fn release_by_tag(&self, repo: &RepoId, tag: &str) -> Result<Option<Release>> {
         let what = format!("release {tag} of {repo}");
         let key = (repo.to_string(), tag.to_owned());
@@ -527,6 +538,21 @@ impl Forge for GitHubForge {
         .await
     }
 
+    async fn latest_release(&self, repo: &RepoId) -> Result<Option<Release>> {
+        let what = format!("latest release of {repo}");
+        let reply = self
+            .get(format!("{}/releases/latest", self.repo_url(repo)), &what)
+            .await?;
+        match reply.status {
+            StatusCode::OK => Ok(Some(reply.json::<GhRelease>(&what)?.into())),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+}
+
+#[async_trait]
+impl ReleaseWriteForge for GitHubForge {
     async fn create_release(&self, repo: &RepoId, release: &NewRelease) -> Result<Release> {
         let what = format!("release {} of {repo}", release.tag);
         let body = serde_json::to_vec(&GhNewRelease::from(release))
@@ -585,18 +611,6 @@ impl Forge for GitHubForge {
         }
     }
 
-    async fn latest_release(&self, repo: &RepoId) -> Result<Option<Release>> {
-        let what = format!("latest release of {repo}");
-        let reply = self
-            .get(format!("{}/releases/latest", self.repo_url(repo)), &what)
-            .await?;
-        match reply.status {
-            StatusCode::OK => Ok(Some(reply.json::<GhRelease>(&what)?.into())),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(reply.into_error(&what)),
-        }
-    }
-
     async fn update_release(
         &self,
         repo: &RepoId,
@@ -614,7 +628,10 @@ impl Forge for GitHubForge {
             _ => Err(reply.into_error(&what)),
         }
     }
+}
 
+#[async_trait]
+impl WorkflowForge for GitHubForge {
     async fn dispatch_workflow(&self, repo: &RepoId, dispatch: &WorkflowDispatch) -> Result<()> {
         let what = format!(
             "dispatch of workflow {} at {} in {repo}",
@@ -784,7 +801,10 @@ impl Forge for GitHubForge {
             _ => Err(reply.into_error(&what)),
         }
     }
+}
 
+#[async_trait]
+impl PullRequestForge for GitHubForge {
     async fn create_branch(&self, repo: &RepoId, name: &str, sha: &str) -> Result<()> {
         let what = format!("branch {name} of {repo}");
         let body = GhNewRef {
@@ -841,6 +861,30 @@ impl Forge for GitHubForge {
         }
     }
 
+    async fn list_pull_requests(&self, repo: &RepoId, state: &str) -> Result<Vec<PullRequest>> {
+        let what = format!("{state} pull requests of {repo}");
+        if !matches!(state, "open" | "closed" | "all") {
+            return Err(Error::invalid_input(format!(
+                "{what}: state must be open, closed or all, not {state:?}"
+            )));
+        }
+        let url = format!(
+            "{}/pulls?state={state}&sort=created&direction=desc&per_page={}",
+            self.repo_url(repo),
+            self.inner.page_size
+        );
+        let mut pulls = self
+            .all_pages(url, &what, |reply| {
+                let page: Vec<GhPullRequest> = reply.json(&what)?;
+                Ok(page.into_iter().map(PullRequest::from).collect())
+            })
+            .await?;
+        // A pull request opened while paging shifts a page and can appear twice.
+        let mut seen = std::collections::HashSet::new();
+        pulls.retain(|p| seen.insert(p.number));
+        Ok(pulls)
+    }
+
     async fn add_labels(&self, repo: &RepoId, number: u64, labels: &[String]) -> Result<()> {
         let what = format!("labels of #{number} of {repo}");
         let url = format!("{}/issues/{number}/labels", self.repo_url(repo));
@@ -875,129 +919,6 @@ impl Forge for GitHubForge {
         match reply.status {
             // GitHub answers 404 "Label does not exist" for a label the issue lacks.
             StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
-            _ => Err(reply.into_error(&what)),
-        }
-    }
-
-    async fn create_comment(&self, repo: &RepoId, number: u64, body: &str) -> Result<Comment> {
-        let what = format!("comment on #{number} of {repo}");
-        let url = format!("{}/issues/{number}/comments", self.repo_url(repo));
-        let payload = GhCommentBody {
-            body: body.to_owned(),
-        };
-        let reply = self.send_json(Method::POST, url, &payload, &what).await?;
-        match reply.status {
-            StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
-            StatusCode::NOT_FOUND => Err(Error::NotFound {
-                what: format!("issue or pull request #{number} of {repo}"),
-            }),
-            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
-            _ => Err(reply.into_error(&what)),
-        }
-    }
-
-    async fn create_issue(&self, repo: &RepoId, title: &str, body: &str) -> Result<Issue> {
-        let what = format!("new issue in {repo}");
-        let url = format!("{}/issues", self.repo_url(repo));
-        let payload = GhNewIssue {
-            title: title.to_owned(),
-            body: Some(body.to_owned()),
-        };
-        let reply = self.send_json(Method::POST, url, &payload, &what).await?;
-        match reply.status {
-            StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhIssue>(&what)?.into()),
-            // Issues disabled on the repository answers 410.
-            StatusCode::NOT_FOUND | StatusCode::GONE => Err(Error::NotFound {
-                what: format!("issues of {repo}"),
-            }),
-            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
-            _ => Err(reply.into_error(&what)),
-        }
-    }
-
-    async fn issue(&self, repo: &RepoId, number: u64) -> Result<Issue> {
-        let what = format!("issue #{number} of {repo}");
-        let reply = self
-            .get(format!("{}/issues/{number}", self.repo_url(repo)), &what)
-            .await?;
-        match reply.status {
-            StatusCode::OK => Ok(reply.json::<GhIssue>(&what)?.into()),
-            StatusCode::NOT_FOUND | StatusCode::GONE => Err(Error::NotFound { what }),
-            _ => Err(reply.into_error(&what)),
-        }
-    }
-
-    async fn update_issue_body(&self, repo: &RepoId, number: u64, body: &str) -> Result<Issue> {
-        let what = format!("body of issue #{number} of {repo}");
-        let url = format!("{}/issues/{number}", self.repo_url(repo));
-        let payload = GhCommentBody {
-            body: body.to_owned(),
-        };
-        let reply = self.send_json(Method::PATCH, url, &payload, &what).await?;
-        match reply.status {
-            StatusCode::OK => Ok(reply.json::<GhIssue>(&what)?.into()),
-            StatusCode::NOT_FOUND | StatusCode::GONE => Err(Error::NotFound {
-                what: format!("issue #{number} of {repo}"),
-            }),
-            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
-            _ => Err(reply.into_error(&what)),
-        }
-    }
-
-    async fn list_comments(&self, repo: &RepoId, number: u64) -> Result<Vec<Comment>> {
-        let what = format!("comments of #{number} of {repo}");
-        let url = format!(
-            "{}/issues/{number}/comments?per_page={}",
-            self.repo_url(repo),
-            self.inner.page_size
-        );
-        self.all_pages(url, &what, |reply| {
-            let page: Vec<GhComment> = reply.json(&what)?;
-            Ok(page.into_iter().map(Comment::from).collect())
-        })
-        .await
-    }
-
-    async fn permission(&self, repo: &RepoId, user: &str) -> Result<Permission> {
-        let what = format!("permission of {user} on {repo}");
-        let url = format!(
-            "{}/collaborators/{}/permission",
-            self.repo_url(repo),
-            encode(user)
-        );
-        let reply = self.get(url, &what).await?;
-        match reply.status {
-            StatusCode::OK => Ok(reply.json::<GhPermission>(&what)?.level()),
-            // Not a collaborator (or no such user).
-            StatusCode::NOT_FOUND => Ok(Permission::None),
-            _ => Err(reply.into_error(&what)),
-        }
-    }
-
-    async fn comment(&self, repo: &RepoId, comment_id: u64) -> Result<Comment> {
-        let what = format!("comment {comment_id} of {repo}");
-        let url = format!("{}/issues/comments/{comment_id}", self.repo_url(repo));
-        let reply = self.get(url, &what).await?;
-        match reply.status {
-            StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
-            StatusCode::NOT_FOUND => Err(Error::NotFound { what }),
-            _ => Err(reply.into_error(&what)),
-        }
-    }
-
-    async fn update_comment(&self, repo: &RepoId, comment_id: u64, body: &str) -> Result<Comment> {
-        let what = format!("edit of comment {comment_id} of {repo}");
-        let url = format!("{}/issues/comments/{comment_id}", self.repo_url(repo));
-        let payload = GhCommentBody {
-            body: body.to_owned(),
-        };
-        let reply = self.send_json(Method::PATCH, url, &payload, &what).await?;
-        match reply.status {
-            StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
-            StatusCode::NOT_FOUND => Err(Error::NotFound {
-                what: format!("comment {comment_id} of {repo}"),
-            }),
-            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
             _ => Err(reply.into_error(&what)),
         }
     }
@@ -1073,31 +994,120 @@ impl Forge for GitHubForge {
         paths.retain(|p| seen.insert(p.clone()));
         Ok(paths)
     }
+}
 
-    async fn list_pull_requests(&self, repo: &RepoId, state: &str) -> Result<Vec<PullRequest>> {
-        let what = format!("{state} pull requests of {repo}");
-        if !matches!(state, "open" | "closed" | "all") {
-            return Err(Error::invalid_input(format!(
-                "{what}: state must be open, closed or all, not {state:?}"
-            )));
+#[async_trait]
+impl IssueForge for GitHubForge {
+    async fn create_issue(&self, repo: &RepoId, title: &str, body: &str) -> Result<Issue> {
+        let what = format!("new issue in {repo}");
+        let url = format!("{}/issues", self.repo_url(repo));
+        let payload = GhNewIssue {
+            title: title.to_owned(),
+            body: Some(body.to_owned()),
+        };
+        let reply = self.send_json(Method::POST, url, &payload, &what).await?;
+        match reply.status {
+            StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhIssue>(&what)?.into()),
+            // Issues disabled on the repository answers 410.
+            StatusCode::NOT_FOUND | StatusCode::GONE => Err(Error::NotFound {
+                what: format!("issues of {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
         }
+    }
+
+    async fn issue(&self, repo: &RepoId, number: u64) -> Result<Issue> {
+        let what = format!("issue #{number} of {repo}");
+        let reply = self
+            .get(format!("{}/issues/{number}", self.repo_url(repo)), &what)
+            .await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhIssue>(&what)?.into()),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Err(Error::NotFound { what }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn update_issue_body(&self, repo: &RepoId, number: u64, body: &str) -> Result<Issue> {
+        let what = format!("body of issue #{number} of {repo}");
+        let url = format!("{}/issues/{number}", self.repo_url(repo));
+        let payload = GhCommentBody {
+            body: body.to_owned(),
+        };
+        let reply = self.send_json(Method::PATCH, url, &payload, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhIssue>(&what)?.into()),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Err(Error::NotFound {
+                what: format!("issue #{number} of {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn create_comment(&self, repo: &RepoId, number: u64, body: &str) -> Result<Comment> {
+        let what = format!("comment on #{number} of {repo}");
+        let url = format!("{}/issues/{number}/comments", self.repo_url(repo));
+        let payload = GhCommentBody {
+            body: body.to_owned(),
+        };
+        let reply = self.send_json(Method::POST, url, &payload, &what).await?;
+        match reply.status {
+            StatusCode::CREATED | StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("issue or pull request #{number} of {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn list_comments(&self, repo: &RepoId, number: u64) -> Result<Vec<Comment>> {
+        let what = format!("comments of #{number} of {repo}");
         let url = format!(
-            "{}/pulls?state={state}&sort=created&direction=desc&per_page={}",
+            "{}/issues/{number}/comments?per_page={}",
             self.repo_url(repo),
             self.inner.page_size
         );
-        let mut pulls = self
-            .all_pages(url, &what, |reply| {
-                let page: Vec<GhPullRequest> = reply.json(&what)?;
-                Ok(page.into_iter().map(PullRequest::from).collect())
-            })
-            .await?;
-        // A pull request opened while paging shifts a page and can appear twice.
-        let mut seen = std::collections::HashSet::new();
-        pulls.retain(|p| seen.insert(p.number));
-        Ok(pulls)
+        self.all_pages(url, &what, |reply| {
+            let page: Vec<GhComment> = reply.json(&what)?;
+            Ok(page.into_iter().map(Comment::from).collect())
+        })
+        .await
     }
 
+    async fn comment(&self, repo: &RepoId, comment_id: u64) -> Result<Comment> {
+        let what = format!("comment {comment_id} of {repo}");
+        let url = format!("{}/issues/comments/{comment_id}", self.repo_url(repo));
+        let reply = self.get(url, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound { what }),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+
+    async fn update_comment(&self, repo: &RepoId, comment_id: u64, body: &str) -> Result<Comment> {
+        let what = format!("edit of comment {comment_id} of {repo}");
+        let url = format!("{}/issues/comments/{comment_id}", self.repo_url(repo));
+        let payload = GhCommentBody {
+            body: body.to_owned(),
+        };
+        let reply = self.send_json(Method::PATCH, url, &payload, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhComment>(&what)?.into()),
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("comment {comment_id} of {repo}"),
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(rejected(&reply, &what)),
+            _ => Err(reply.into_error(&what)),
+        }
+    }
+}
+
+#[async_trait]
+impl ContentForge for GitHubForge {
     async fn file_contents(
         &self,
         repo: &RepoId,
@@ -1166,7 +1176,10 @@ impl Forge for GitHubForge {
             _ => Err(reply.into_error(&what)),
         }
     }
+}
 
+#[async_trait]
+impl AccessForge for GitHubForge {
     async fn current_user(&self) -> Result<String> {
         let what = "the token's user";
         let reply = self
@@ -1186,8 +1199,20 @@ impl Forge for GitHubForge {
         }
     }
 
-    fn request_stats(&self) -> RequestStats {
-        self.inner.transport.stats()
+    async fn permission(&self, repo: &RepoId, user: &str) -> Result<Permission> {
+        let what = format!("permission of {user} on {repo}");
+        let url = format!(
+            "{}/collaborators/{}/permission",
+            self.repo_url(repo),
+            encode(user)
+        );
+        let reply = self.get(url, &what).await?;
+        match reply.status {
+            StatusCode::OK => Ok(reply.json::<GhPermission>(&what)?.level()),
+            // Not a collaborator (or no such user).
+            StatusCode::NOT_FOUND => Ok(Permission::None),
+            _ => Err(reply.into_error(&what)),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> orchestrator_core::Result<()> {
-//! use orchestrator_core::forge::{Forge, RepoId};
+//! use orchestrator_core::forge::{ReleaseForge, RepoId};
 //! use orchestrator_github::GitHubForge;
 //!
 //! // Token from GITHUB_TOKEN, else GH_TOKEN; anonymous when neither is set.
@@ -66,7 +66,7 @@
 //! Constructing a forge never touches the network. `Debug` shows the URLs and whether a token is
 //! set, never the token.
 //!
-//! [`request_stats`]: orchestrator_core::forge::Forge::request_stats
+//! [`request_stats`]: orchestrator_core::forge::ForgeBackend::request_stats
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::app_keys::{AppKeys, app_keys};
 use common::http::request;
 use orchestrator_core::Error;
-use orchestrator_core::forge::{Forge, NewRelease, RepoId};
+use orchestrator_core::forge::{NewRelease, ReleaseForge, ReleaseWriteForge, RepoId};
 use orchestrator_core::secret::SecretString;
 use orchestrator_github::mock::{MockApp, MockGitHub, MockOptions};
 use orchestrator_github::{GitHubApp, GitHubForge};

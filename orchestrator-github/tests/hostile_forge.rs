@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use orchestrator_core::Error;
-use orchestrator_core::forge::{Forge, RepoId};
+use orchestrator_core::forge::{ReleaseForge, RepoId};
 use orchestrator_core::secret::SecretString;
 use orchestrator_github::GitHubForge;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -9,7 +9,7 @@
 //! ```
 
 use orchestrator_core::Error;
-use orchestrator_core::forge::{Forge, RepoId};
+use orchestrator_core::forge::{ForgeBackend, ReleaseForge, RepoId};
 use orchestrator_core::secret::SecretString;
 use orchestrator_github::GitHubForge;
 

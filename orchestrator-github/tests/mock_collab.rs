@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use orchestrator_core::Error;
 use orchestrator_core::forge::{
-    Forge, NewPullRequest, Permission, RepoId, WorkflowDispatch, WorkflowRunQuery,
-    WorkflowRunStatus, WorkflowSimulation,
+    AccessForge, IssueForge, NewPullRequest, Permission, PullRequestForge, RepoId,
+    WorkflowDispatch, WorkflowForge, WorkflowRunQuery, WorkflowRunStatus, WorkflowSimulation,
 };
 use orchestrator_github::GitHubForge;
 use orchestrator_github::mock::{MockGitHub, MockOptions};

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use orchestrator_core::Error;
-use orchestrator_core::forge::{Forge, NewRelease, RepoId};
+use orchestrator_core::forge::{ForgeBackend, NewRelease, ReleaseForge, ReleaseWriteForge, RepoId};
 use orchestrator_core::secret::SecretString;
 use orchestrator_github::GitHubForge;
 use orchestrator_github::mock::{MockFault, MockGitHub, MockOptions};

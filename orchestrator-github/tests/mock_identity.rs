@@ -8,7 +8,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use orchestrator_core::Error;
-use orchestrator_core::forge::{Forge, NewPullRequest, Permission, RepoId, ReviewState};
+use orchestrator_core::forge::{
+    AccessForge, ContentForge, IssueForge, NewPullRequest, Permission, PullRequestForge, RepoId,
+    ReviewState,
+};
 use orchestrator_core::secret::SecretString;
 use orchestrator_github::GitHubForge;
 use orchestrator_github::mock::{MockGitHub, MockOptions, MockUser};

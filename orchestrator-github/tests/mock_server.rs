@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use orchestrator_core::config::Config;
 use orchestrator_core::engine::{CancelToken, SilentObserver};
-use orchestrator_core::forge::{Forge, RepoId};
+use orchestrator_core::forge::{Forge, ForgeBackend, ReleaseForge, RepoId};
 use orchestrator_core::release::{WaitReport, WaitSpec, wait_for_assets};
 use orchestrator_core::step::StepContext;
 use orchestrator_core::version::ReleaseVersion;

@@ -231,7 +231,7 @@ async fn a_release_webhook_wakes_the_wait_on_its_repo() {
 
     use orchestrator_core::config::AssetPattern;
     use orchestrator_core::engine::{CancelToken, SilentObserver};
-    use orchestrator_core::forge::{Forge, InMemoryForge, NewRelease, RepoId};
+    use orchestrator_core::forge::{InMemoryForge, NewRelease, ReleaseWriteForge, RepoId};
     use orchestrator_core::release::{WaitSpec, wait_for_assets};
     use orchestrator_core::step::StepContext;
     use orchestrator_core::version::ReleaseVersion;

@@ -14,7 +14,8 @@ use orchestrator_core::cluster::{
     Cluster, ContainerResources, Hpa, InMemoryCluster, WorkloadKind, WorkloadRef, WorkloadState,
 };
 use orchestrator_core::forge::{
-    Fault, FaultRule, Forge, ForgeOp, InMemoryForge, Permission, RepoId, ReviewState,
+    Fault, FaultRule, ForgeOp, InMemoryForge, IssueForge, Permission, PullRequestForge, RepoId,
+    ReviewState,
 };
 use orchestrator_core::scale::execute::ScaleExecutor;
 use orchestrator_core::scale::propose::{self, ProposeRequest};

@@ -1,16 +1,21 @@
-//! The `Forge` conformance suite: every backend (in-memory, GitHub over the mock server) runs it.
+//! The forge conformance suite: every backend (in-memory, GitHub over the mock server) runs it.
 //!
 //! Each function exercises one behaviour on `repo`, which must exist and may already hold other
 //! releases, runs and pull requests; tags, branches and correlation ids are unique per function so
-//! the functions can share one repository. Only the trait is used: no backend-specific set-up.
+//! the functions can share one repository. Only the traits are used: no backend-specific set-up.
+//!
+//! Each behaviour takes the one capability it exercises, and the `run_*` groups follow the
+//! capability traits, so a backend that implements only some capabilities (a release mirror runs
+//! [`run_releases`]) passes the groups it can; a full [`Forge`] runs [`run_all`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::forge::{
-    AssetState, Forge, NewPullRequest, NewRelease, Permission, ReleaseUpdate, RepoId,
-    WorkflowDispatch, WorkflowRunQuery, WorkflowRunStatus,
+    AccessForge, AssetState, ContentForge, Forge, IssueForge, NewPullRequest, NewRelease,
+    Permission, PullRequestForge, ReleaseForge, ReleaseUpdate, ReleaseWriteForge, RepoId,
+    WorkflowDispatch, WorkflowForge, WorkflowRunQuery, WorkflowRunStatus,
 };
 
 fn new_release(tag: &str) -> NewRelease {
@@ -23,7 +28,7 @@ fn new_release(tag: &str) -> NewRelease {
 }
 
 /// A tag without a release answers `None`, not an error.
-pub async fn missing_release_is_none(forge: &dyn Forge, repo: &RepoId) {
+pub async fn missing_release_is_none(forge: &dyn ReleaseForge, repo: &RepoId) {
     let found = forge
         .release_by_tag(repo, "conformance-missing")
         .await
@@ -36,7 +41,7 @@ pub async fn missing_release_is_none(forge: &dyn Forge, repo: &RepoId) {
 }
 
 /// A created release is found by its tag with the fields it was created with.
-pub async fn created_release_is_found_by_tag(forge: &dyn Forge, repo: &RepoId) {
+pub async fn created_release_is_found_by_tag(forge: &dyn ReleaseWriteForge, repo: &RepoId) {
     let created = forge
         .create_release(repo, &new_release("conformance-create"))
         .await
@@ -55,7 +60,7 @@ pub async fn created_release_is_found_by_tag(forge: &dyn Forge, repo: &RepoId) {
 
 /// A published release is dated (monitors show its age) and a draft is not; publishing the
 /// draft dates it.
-pub async fn published_releases_are_dated(forge: &dyn Forge, repo: &RepoId) {
+pub async fn published_releases_are_dated(forge: &dyn ReleaseWriteForge, repo: &RepoId) {
     let before = crate::state::now_ms();
     let published = forge
         .create_release(repo, &new_release("conformance-dated"))
@@ -103,7 +108,10 @@ pub async fn published_releases_are_dated(forge: &dyn Forge, repo: &RepoId) {
 }
 
 /// Creating a second release for the same tag is `AlreadyExists`.
-pub async fn creating_a_release_twice_is_already_exists(forge: &dyn Forge, repo: &RepoId) {
+pub async fn creating_a_release_twice_is_already_exists(
+    forge: &dyn ReleaseWriteForge,
+    repo: &RepoId,
+) {
     forge
         .create_release(repo, &new_release("conformance-twice"))
         .await
@@ -120,7 +128,7 @@ pub async fn creating_a_release_twice_is_already_exists(forge: &dyn Forge, repo:
 }
 
 /// An uploaded asset is listed on its release, fully uploaded, with its size.
-pub async fn uploaded_asset_is_listed(forge: &dyn Forge, repo: &RepoId) {
+pub async fn uploaded_asset_is_listed(forge: &dyn ReleaseWriteForge, repo: &RepoId) {
     let release = forge
         .create_release(repo, &new_release("conformance-asset"))
         .await
@@ -142,7 +150,7 @@ pub async fn uploaded_asset_is_listed(forge: &dyn Forge, repo: &RepoId) {
 }
 
 /// Uploading a second asset with the same name is `AlreadyExists`.
-pub async fn duplicate_asset_is_already_exists(forge: &dyn Forge, repo: &RepoId) {
+pub async fn duplicate_asset_is_already_exists(forge: &dyn ReleaseWriteForge, repo: &RepoId) {
     let release = forge
         .create_release(repo, &new_release("conformance-dup-asset"))
         .await
@@ -163,7 +171,7 @@ pub async fn duplicate_asset_is_already_exists(forge: &dyn Forge, repo: &RepoId)
 }
 
 /// Listing includes created releases.
-pub async fn list_releases_includes_created(forge: &dyn Forge, repo: &RepoId) {
+pub async fn list_releases_includes_created(forge: &dyn ReleaseWriteForge, repo: &RepoId) {
     forge
         .create_release(repo, &new_release("conformance-list"))
         .await
@@ -177,7 +185,10 @@ pub async fn list_releases_includes_created(forge: &dyn Forge, repo: &RepoId) {
 }
 
 /// The latest release is the newest published one: drafts and prereleases made after it are not.
-pub async fn latest_release_skips_drafts_and_prereleases(forge: &dyn Forge, repo: &RepoId) {
+pub async fn latest_release_skips_drafts_and_prereleases(
+    forge: &dyn ReleaseWriteForge,
+    repo: &RepoId,
+) {
     let published = forge
         .create_release(repo, &new_release("conformance-latest"))
         .await
@@ -202,7 +213,10 @@ pub async fn latest_release_skips_drafts_and_prereleases(forge: &dyn Forge, repo
 }
 
 /// Updating a release changes the given fields only, and publishing a draft sticks.
-pub async fn update_release_changes_only_given_fields(forge: &dyn Forge, repo: &RepoId) {
+pub async fn update_release_changes_only_given_fields(
+    forge: &dyn ReleaseWriteForge,
+    repo: &RepoId,
+) {
     let draft = NewRelease {
         draft: true,
         ..new_release("conformance-update")
@@ -231,7 +245,7 @@ pub async fn update_release_changes_only_given_fields(forge: &dyn Forge, repo: &
 }
 
 /// Updating an unknown release id is `NotFound`.
-pub async fn updating_a_missing_release_is_not_found(forge: &dyn Forge, repo: &RepoId) {
+pub async fn updating_a_missing_release_is_not_found(forge: &dyn ReleaseWriteForge, repo: &RepoId) {
     let err = forge
         .update_release(repo, 987_654_321, &ReleaseUpdate::default())
         .await
@@ -245,7 +259,10 @@ pub async fn updating_a_missing_release_is_not_found(forge: &dyn Forge, repo: &R
 
 /// A dispatched workflow run is listed (filtered by workflow, event and time) with the
 /// correlation input in its title, and can be fetched by id.
-pub async fn dispatched_workflow_run_is_listed_and_fetched(forge: &dyn Forge, repo: &RepoId) {
+pub async fn dispatched_workflow_run_is_listed_and_fetched(
+    forge: &dyn WorkflowForge,
+    repo: &RepoId,
+) {
     let correlation = "conformance-corr-7f3a";
     let dispatch = WorkflowDispatch {
         workflow: "release.yml".into(),
@@ -311,7 +328,7 @@ pub async fn dispatched_workflow_run_is_listed_and_fetched(forge: &dyn Forge, re
 }
 
 /// An unknown workflow run id is `NotFound`.
-pub async fn missing_workflow_run_is_not_found(forge: &dyn Forge, repo: &RepoId) {
+pub async fn missing_workflow_run_is_not_found(forge: &dyn WorkflowForge, repo: &RepoId) {
     let err = forge
         .workflow_run(repo, 987_654_321)
         .await
@@ -324,7 +341,7 @@ pub async fn missing_workflow_run_is_not_found(forge: &dyn Forge, repo: &RepoId)
 }
 
 /// A repository dispatch with a JSON payload is accepted.
-pub async fn repository_dispatch_is_accepted(forge: &dyn Forge, repo: &RepoId) {
+pub async fn repository_dispatch_is_accepted(forge: &dyn WorkflowForge, repo: &RepoId) {
     let payload = serde_json::json!({"ref": "main", "sha": "0123456789abcdef0123456789abcdef01234567", "repo": repo.to_string()});
     forge
         .repository_dispatch(repo, "conformance_build", &payload)
@@ -333,7 +350,10 @@ pub async fn repository_dispatch_is_accepted(forge: &dyn Forge, repo: &RepoId) {
 }
 
 /// Creating a branch that exists is `AlreadyExists`.
-pub async fn creating_a_branch_twice_is_already_exists(forge: &dyn Forge, repo: &RepoId) {
+pub async fn creating_a_branch_twice_is_already_exists(
+    forge: &dyn PullRequestForge,
+    repo: &RepoId,
+) {
     let sha = "0123456789abcdef0123456789abcdef01234567";
     forge
         .create_branch(repo, "conformance-branch", sha)
@@ -352,7 +372,7 @@ pub async fn creating_a_branch_twice_is_already_exists(forge: &dyn Forge, repo: 
 
 /// A pull request reads back as opened; labels are added without duplicates and removed, and
 /// removing an absent label is fine.
-pub async fn pull_request_round_trip_with_labels(forge: &dyn Forge, repo: &RepoId) {
+pub async fn pull_request_round_trip_with_labels(forge: &dyn PullRequestForge, repo: &RepoId) {
     let new = NewPullRequest {
         title: "Conformance PR".into(),
         body: "Body *markdown*".into(),
@@ -409,7 +429,7 @@ pub async fn pull_request_round_trip_with_labels(forge: &dyn Forge, repo: &RepoI
 }
 
 /// An unknown pull request is `NotFound`.
-pub async fn missing_pull_request_is_not_found(forge: &dyn Forge, repo: &RepoId) {
+pub async fn missing_pull_request_is_not_found(forge: &dyn PullRequestForge, repo: &RepoId) {
     let err = forge
         .pull_request(repo, 987_654)
         .await
@@ -421,9 +441,12 @@ pub async fn missing_pull_request_is_not_found(forge: &dyn Forge, repo: &RepoId)
     );
 }
 
-/// Comments are listed oldest first with their bodies, written by the pull request's author
-/// (both are the token's user).
-pub async fn comments_round_trip_oldest_first(forge: &dyn Forge, repo: &RepoId) {
+/// Comments on a pull request (its number takes comments as an issue's does) are listed oldest
+/// first with their bodies, written by the pull request's author (both are the token's user).
+pub async fn comments_round_trip_oldest_first<F>(forge: &F, repo: &RepoId)
+where
+    F: PullRequestForge + IssueForge + ?Sized,
+{
     let new = NewPullRequest {
         title: "Conformance comments".into(),
         body: String::new(),
@@ -461,7 +484,7 @@ pub async fn comments_round_trip_oldest_first(forge: &dyn Forge, repo: &RepoId) 
 
 /// An issue reads back as opened; updating its body changes nothing else; an unknown issue is
 /// `NotFound`.
-pub async fn issue_body_round_trip(forge: &dyn Forge, repo: &RepoId) {
+pub async fn issue_body_round_trip(forge: &dyn IssueForge, repo: &RepoId) {
     let created = forge
         .create_issue(repo, "Conformance tracking issue", "old *table*")
         .await
@@ -497,8 +520,50 @@ pub async fn issue_body_round_trip(forge: &dyn Forge, repo: &RepoId) {
     }
 }
 
+/// An issue's comments are listed oldest first with their bodies, each readable by its id as
+/// listed; an unknown comment id is `NotFound`.
+pub async fn issue_comments_round_trip(forge: &dyn IssueForge, repo: &RepoId) {
+    let issue = forge
+        .create_issue(repo, "Conformance comments on an issue", "")
+        .await
+        .expect("create_issue");
+    let first = forge
+        .create_comment(repo, issue.number, "first")
+        .await
+        .expect("create_comment");
+    let second = forge
+        .create_comment(repo, issue.number, "second")
+        .await
+        .expect("create_comment");
+    let listed = forge
+        .list_comments(repo, issue.number)
+        .await
+        .expect("list_comments");
+    assert_eq!(listed, vec![first.clone(), second], "{}", forge.backend());
+    let by_id = forge.comment(repo, first.id).await.expect("comment by id");
+    assert_eq!(by_id, first, "{}: read back by id", forge.backend());
+    let err = forge
+        .comment(repo, 987_656)
+        .await
+        .expect_err("no such comment");
+    assert!(
+        matches!(err, Error::NotFound { .. }),
+        "{}: got {err:?}",
+        forge.backend()
+    );
+}
+
+/// A path no commit ever had reads as `None` (no file), not as an error, at the default branch.
+pub async fn missing_file_is_none(forge: &dyn ContentForge, repo: &RepoId) {
+    let found = forge
+        .file_contents(repo, "conformance/never-written.toml", "main")
+        .await
+        .expect("file_contents");
+    assert_eq!(found, None, "{}", forge.backend());
+}
+
 /// A user with no access to the repository has permission `None`.
-pub async fn stranger_has_no_permission(forge: &dyn Forge, repo: &RepoId) {
+pub async fn stranger_has_no_permission(forge: &dyn AccessForge, repo: &RepoId) {
     let permission = forge
         .permission(repo, "conformance-stranger")
         .await
@@ -506,36 +571,72 @@ pub async fn stranger_has_no_permission(forge: &dyn Forge, repo: &RepoId) {
     assert_eq!(permission, Permission::None, "{}", forge.backend());
 }
 
-/// Every behaviour, in order.
-pub async fn run_all(forge: &dyn Forge, repo: &RepoId) {
-    run_releases(forge, repo).await;
-    run_collaboration(forge, repo).await;
+/// The credentials act as a named user.
+pub async fn current_user_has_a_login(forge: &dyn AccessForge) {
+    let login = forge.current_user().await.expect("current_user");
+    assert!(!login.trim().is_empty(), "{}: empty login", forge.backend());
 }
 
-/// The release behaviours (the required methods), in order.
-pub async fn run_releases(forge: &dyn Forge, repo: &RepoId) {
+/// Every behaviour of every capability, group by group.
+pub async fn run_all(forge: &dyn Forge, repo: &RepoId) {
+    run_releases(forge, repo).await;
+    run_workflows(forge, repo).await;
+    run_pull_requests(forge, repo).await;
+    run_issues(forge, repo).await;
+    run_pull_request_comments(forge, repo).await;
+    run_contents(forge, repo).await;
+    run_access(forge, repo).await;
+}
+
+/// [`ReleaseForge`] and [`ReleaseWriteForge`]: reading, making and editing releases and assets.
+pub async fn run_releases(forge: &dyn ReleaseWriteForge, repo: &RepoId) {
     missing_release_is_none(forge, repo).await;
     created_release_is_found_by_tag(forge, repo).await;
     creating_a_release_twice_is_already_exists(forge, repo).await;
     uploaded_asset_is_listed(forge, repo).await;
     duplicate_asset_is_already_exists(forge, repo).await;
     list_releases_includes_created(forge, repo).await;
-}
-
-/// The behaviours of the optional methods (release updates, workflows, branches, pull requests,
-/// labels, comments, permissions), in order.
-pub async fn run_collaboration(forge: &dyn Forge, repo: &RepoId) {
     latest_release_skips_drafts_and_prereleases(forge, repo).await;
     published_releases_are_dated(forge, repo).await;
     update_release_changes_only_given_fields(forge, repo).await;
     updating_a_missing_release_is_not_found(forge, repo).await;
+}
+
+/// [`WorkflowForge`]: dispatches and the runs they make. `repo` must declare `release.yml`.
+pub async fn run_workflows(forge: &dyn WorkflowForge, repo: &RepoId) {
     dispatched_workflow_run_is_listed_and_fetched(forge, repo).await;
     missing_workflow_run_is_not_found(forge, repo).await;
     repository_dispatch_is_accepted(forge, repo).await;
+}
+
+/// [`PullRequestForge`]: branches, pull requests and labels.
+pub async fn run_pull_requests(forge: &dyn PullRequestForge, repo: &RepoId) {
     creating_a_branch_twice_is_already_exists(forge, repo).await;
     pull_request_round_trip_with_labels(forge, repo).await;
     missing_pull_request_is_not_found(forge, repo).await;
-    comments_round_trip_oldest_first(forge, repo).await;
+}
+
+/// [`IssueForge`]: issues and their comments.
+pub async fn run_issues(forge: &dyn IssueForge, repo: &RepoId) {
     issue_body_round_trip(forge, repo).await;
+    issue_comments_round_trip(forge, repo).await;
+}
+
+/// [`PullRequestForge`] with [`IssueForge`]: the conversation on a pull request.
+pub async fn run_pull_request_comments<F>(forge: &F, repo: &RepoId)
+where
+    F: PullRequestForge + IssueForge + ?Sized,
+{
+    comments_round_trip_oldest_first(forge, repo).await;
+}
+
+/// [`ContentForge`]: files at a ref.
+pub async fn run_contents(forge: &dyn ContentForge, repo: &RepoId) {
+    missing_file_is_none(forge, repo).await;
+}
+
+/// [`AccessForge`]: the token's user and others' permissions.
+pub async fn run_access(forge: &dyn AccessForge, repo: &RepoId) {
+    current_user_has_a_login(forge).await;
     stranger_has_no_permission(forge, repo).await;
 }

@@ -1,12 +1,133 @@
-//! The `Forge` trait: what the orchestrator needs from GitHub (or a stand-in).
+//! What the orchestrator needs from GitHub (or a stand-in), as capability traits.
+//!
+//! A forge is many services behind one token: releases, Actions, pull requests, issues, file
+//! contents, users. No feature needs all of them, and a backend an embedder writes for its own
+//! forge (a read-only release mirror, a bridge to another forge) may serve only some. Each
+//! capability is therefore its own trait with every method required: a backend states what it
+//! serves by the traits it implements, and a feature states what it needs by the trait it takes,
+//! so a missing capability is a compile error where it is used, not an [`Error::NotSupported`]
+//! at run time.
+//!
+//! | trait | serves | needed by |
+//! |---|---|---|
+//! | [`ForgeBackend`] | a name, request counts | every capability (the supertrait) |
+//! | [`ReleaseForge`] | reading releases and assets | the release wait, `status` |
+//! | [`ReleaseWriteForge`] | creating, uploading to, editing releases | `publish` notes |
+//! | [`WorkflowForge`] | Actions runs: dispatch, list, read | `publish`, `cascade` |
+//! | [`PullRequestForge`] | branches, PRs, labels, reviews, PR commits/files | `scale`, gates |
+//! | [`IssueForge`] | issues; comments on issues and PRs | `scale`, `status` issue |
+//! | [`ContentForge`] | a file at a ref, comparing refs | trusted policy, approvals |
+//! | [`AccessForge`] | the token's user, a user's permission | credential checks, gates |
+//!
+//! [`Forge`] is all of them, implemented for every type that implements each one: the CLI and
+//! the workflows hold an `Arc<dyn Forge>` and hand it to a feature that takes one capability by
+//! upcasting (`&dyn Forge` coerces to `&dyn ReleaseForge`). Calling a capability's method on a
+//! concrete backend (`InMemoryForge`, `GitHubForge`) needs that trait in scope, as with any
+//! trait; [`prelude`] brings them all.
+//!
+//! ## A partial backend
+//! A backend that serves only releases implements [`ForgeBackend`] and [`ReleaseForge`], and the
+//! release wait runs on it (`examples/release_only_forge.rs` is a fuller one, a mirror directory):
+//! ```
+//! use std::sync::Arc;
+//! use async_trait::async_trait;
+//! use orchestrator_core::Result;
+//! use orchestrator_core::forge::{ForgeBackend, Release, ReleaseForge, RepoId, RequestStats};
+//!
+//! /// Knows one repository's releases, newest first.
+//! #[derive(Debug)]
+//! struct Fixed(Vec<Release>);
+//!
+//! impl ForgeBackend for Fixed {
+//!     fn backend(&self) -> &'static str { "fixed" }
+//!     fn request_stats(&self) -> RequestStats { RequestStats::default() }
+//! }
+//!
+//! #[async_trait]
+//! impl ReleaseForge for Fixed {
+//!     async fn release_by_tag(&self, _: &RepoId, tag: &str) -> Result<Option<Release>> {
+//!         Ok(self.0.iter().find(|r| r.tag == tag).cloned())
+//!     }
+//!     async fn list_releases(&self, _: &RepoId) -> Result<Vec<Release>> {
+//!         Ok(self.0.clone())
+//!     }
+//!     async fn latest_release(&self, _: &RepoId) -> Result<Option<Release>> {
+//!         Ok(self.0.iter().find(|r| !r.draft && !r.prerelease).cloned())
+//!     }
+//! }
+//!
+//! # use orchestrator_core::forge::{AssetState, ReleaseAsset};
+//! # use orchestrator_core::release::{WaitSpec, wait_for_assets};
+//! # use orchestrator_core::step::StepContext;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let asset = ReleaseAsset {
+//!     id: 2, name: "app.tar.gz".into(), size: 10, state: AssetState::Uploaded,
+//!     download_url: "https://example.com/app.tar.gz".into(),
+//! };
+//! let release = Release {
+//!     id: 1, tag: "v1.0.0".into(), name: None, body: None, draft: false, prerelease: false,
+//!     html_url: "https://example.com/v1.0.0".into(), assets: vec![asset], published_at_ms: None,
+//! };
+//! let forge: Arc<dyn ReleaseForge> = Arc::new(Fixed(vec![release]));
+//! let spec = WaitSpec {
+//!     repo: RepoId::new("acme", "app"),
+//!     tag: "v1.0.0".into(),
+//!     patterns: vec![orchestrator_core::release::AssetPattern::parse("app.tar.gz")?
+//!         .for_version(&"1.0.0".parse()?)],
+//!     poll_interval: std::time::Duration::from_millis(1),
+//!     timeout: std::time::Duration::from_secs(5),
+//!     stable_polls: 0,
+//!     fresh_tag: false,
+//! };
+//! let ctx = StepContext::new(
+//!     "wait",
+//!     Arc::new(orchestrator_core::engine::SilentObserver),
+//!     orchestrator_core::engine::CancelToken::new(),
+//! );
+//! let report = wait_for_assets(forge.as_ref(), &spec, &ctx).await?;
+//! assert!(report.assets.contains_key("app.tar.gz"));
+//! # Ok::<(), orchestrator_core::Error>(())
+//! # }).unwrap();
+//! ```
+//! What it does not serve is a compile error where it is needed, not an error at run time: it is
+//! not a [`Forge`], so it cannot be what the CLI and the workflows hold.
+//! ```compile_fail,E0277
+//! # use std::sync::Arc;
+//! # use orchestrator_core::Result;
+//! # use orchestrator_core::forge::{Forge, ForgeBackend, Release, ReleaseForge, RepoId};
+//! # use orchestrator_core::forge::RequestStats;
+//! # #[derive(Debug)]
+//! # struct Fixed(Vec<Release>);
+//! # impl ForgeBackend for Fixed {
+//! #     fn backend(&self) -> &'static str { "fixed" }
+//! #     fn request_stats(&self) -> RequestStats { RequestStats::default() }
+//! # }
+//! # #[async_trait::async_trait]
+//! # impl ReleaseForge for Fixed {
+//! #     async fn release_by_tag(&self, _: &RepoId, _: &str) -> Result<Option<Release>> {
+//! #         Ok(None)
+//! #     }
+//! #     async fn list_releases(&self, _: &RepoId) -> Result<Vec<Release>> { Ok(vec![]) }
+//! #     async fn latest_release(&self, _: &RepoId) -> Result<Option<Release>> { Ok(None) }
+//! # }
+//! // error[E0277]: the trait bound `Fixed: Forge` is not satisfied (no WorkflowForge, ...)
+//! let full: Arc<dyn Forge> = Arc::new(Fixed(Vec::new()));
+//! ```
 //!
 //! Backends: [`InMemoryForge`] (core, with simulated CI and fault injection), `GitHubForge`
-//! (`orchestrator-github`, octocrab). Every backend runs [`crate::conformance::forge`].
+//! (`orchestrator-github`). Both implement every capability and run
+//! [`crate::conformance::forge`], whose behaviours are grouped by capability so a partial backend
+//! runs the groups it implements.
 
+mod capabilities;
 mod memory;
 mod types;
 mod url;
 
+pub use capabilities::{
+    AccessForge, ContentForge, Forge, ForgeBackend, IssueForge, PullRequestForge, ReleaseForge,
+    ReleaseWriteForge, WorkflowForge,
+};
 pub use memory::{
     CiBehaviour, CiRepo, CiSimulation, DEFAULT_BRANCH, DEFAULT_USER, Fault, FaultRule, ForgeOp,
     InMemoryForge, RepositoryDispatchRecord, RequestRecord, WorkflowSimulation, origin_tags,
@@ -18,289 +139,17 @@ pub use types::{
 };
 pub use url::redact_userinfo;
 
-use async_trait::async_trait;
+use crate::error::Error;
 
-use crate::error::{Error, Result};
-
-/// A code forge: releases and their assets, workflow runs and dispatches, pull requests, labels,
-/// comments and permissions. The release methods are required; the others answer
-/// [`Error::NotSupported`] until a backend implements them, so a partial backend (a read-only
-/// mirror, an embedder's stub of its own forge) stays usable for the features it can serve.
-#[async_trait]
-pub trait Forge: Send + Sync + std::fmt::Debug {
-    /// The backend's name, for messages (`github`, `in-memory`).
-    fn backend(&self) -> &'static str;
-
-    /// The release for `tag`, or `None` when there is none yet (HTTP 404). Draft releases are
-    /// returned too (with `draft: true`) when the backend can see them.
-    async fn release_by_tag(&self, repo: &RepoId, tag: &str) -> Result<Option<Release>>;
-
-    /// Every release of the repository, newest first (all pages).
-    async fn list_releases(&self, repo: &RepoId) -> Result<Vec<Release>>;
-
-    /// Creates a release; `AlreadyExists` if one exists for the tag.
-    async fn create_release(&self, repo: &RepoId, release: &NewRelease) -> Result<Release>;
-
-    /// Uploads an asset to a release; `AlreadyExists` if an asset has that name.
-    async fn upload_asset(
-        &self,
-        repo: &RepoId,
-        release_id: u64,
-        name: &str,
-        content: &[u8],
-    ) -> Result<ReleaseAsset>;
-
-    /// The latest published (non-draft, non-prerelease) release, or `None`.
-    async fn latest_release(&self, repo: &RepoId) -> Result<Option<Release>> {
-        Err(not_supported(
-            self.backend(),
-            &format!("latest release of {repo}"),
-        ))
-    }
-
-    /// Changes a release's title, notes, draft or prerelease flag.
-    async fn update_release(
-        &self,
-        repo: &RepoId,
-        release_id: u64,
-        update: &ReleaseUpdate,
-    ) -> Result<Release> {
-        let _ = (release_id, update);
-        Err(not_supported(
-            self.backend(),
-            &format!("updating releases of {repo}"),
-        ))
-    }
-
-    /// Starts a `workflow_dispatch` run. GitHub answers with nothing to identify the run: callers
-    /// correlate it (an input shown in the run's title, or event + head SHA + creation time).
-    async fn dispatch_workflow(&self, repo: &RepoId, dispatch: &WorkflowDispatch) -> Result<()> {
-        let _ = dispatch;
-        Err(not_supported(
-            self.backend(),
-            &format!("workflow dispatch in {repo}"),
-        ))
-    }
-
-    /// Workflow runs matching `query`, newest first (all pages).
-    async fn list_workflow_runs(
-        &self,
-        repo: &RepoId,
-        query: &WorkflowRunQuery,
-    ) -> Result<Vec<WorkflowRun>> {
-        let _ = query;
-        Err(not_supported(
-            self.backend(),
-            &format!("workflow runs of {repo}"),
-        ))
-    }
-
-    /// One workflow run; `NotFound` if absent.
-    async fn workflow_run(&self, repo: &RepoId, run_id: u64) -> Result<WorkflowRun> {
-        let _ = run_id;
-        Err(not_supported(
-            self.backend(),
-            &format!("workflow runs of {repo}"),
-        ))
-    }
-
-    /// Sends a `repository_dispatch` event with a JSON `client_payload`.
-    async fn repository_dispatch(
-        &self,
-        repo: &RepoId,
-        event_type: &str,
-        client_payload: &serde_json::Value,
-    ) -> Result<()> {
-        let _ = (event_type, client_payload);
-        Err(not_supported(
-            self.backend(),
-            &format!("repository dispatch to {repo}"),
-        ))
-    }
-
-    /// Creates branch `name` at commit `sha` (`AlreadyExists` if it exists).
-    async fn create_branch(&self, repo: &RepoId, name: &str, sha: &str) -> Result<()> {
-        let _ = (name, sha);
-        Err(not_supported(
-            self.backend(),
-            &format!("creating branches in {repo}"),
-        ))
-    }
-
-    /// Opens a pull request.
-    async fn create_pull_request(&self, repo: &RepoId, pr: &NewPullRequest) -> Result<PullRequest> {
-        let _ = pr;
-        Err(not_supported(
-            self.backend(),
-            &format!("pull requests in {repo}"),
-        ))
-    }
-
-    /// One pull request; `NotFound` if absent.
-    async fn pull_request(&self, repo: &RepoId, number: u64) -> Result<PullRequest> {
-        let _ = number;
-        Err(not_supported(
-            self.backend(),
-            &format!("pull requests in {repo}"),
-        ))
-    }
-
-    /// Adds labels to an issue or pull request (existing ones are kept).
-    async fn add_labels(&self, repo: &RepoId, number: u64, labels: &[String]) -> Result<()> {
-        let _ = (number, labels);
-        Err(not_supported(self.backend(), &format!("labels in {repo}")))
-    }
-
-    /// Removes a label; removing an absent label is not an error.
-    async fn remove_label(&self, repo: &RepoId, number: u64, label: &str) -> Result<()> {
-        let _ = (number, label);
-        Err(not_supported(self.backend(), &format!("labels in {repo}")))
-    }
-
-    /// Comments on an issue or pull request.
-    async fn create_comment(&self, repo: &RepoId, number: u64, body: &str) -> Result<Comment> {
-        let _ = (number, body);
-        Err(not_supported(
-            self.backend(),
-            &format!("comments in {repo}"),
-        ))
-    }
-
-    /// Comments of an issue or pull request, oldest first (all pages).
-    async fn list_comments(&self, repo: &RepoId, number: u64) -> Result<Vec<Comment>> {
-        let _ = number;
-        Err(not_supported(
-            self.backend(),
-            &format!("comments in {repo}"),
-        ))
-    }
-
-    /// Opens an issue.
-    async fn create_issue(&self, repo: &RepoId, title: &str, body: &str) -> Result<Issue> {
-        let _ = (title, body);
-        Err(not_supported(self.backend(), &format!("issues in {repo}")))
-    }
-
-    /// One issue; `NotFound` if absent. A pull request's number reads as its issue, as on GitHub.
-    async fn issue(&self, repo: &RepoId, number: u64) -> Result<Issue> {
-        let _ = number;
-        Err(not_supported(self.backend(), &format!("issues in {repo}")))
-    }
-
-    /// Replaces an issue's body (title and everything else unchanged); `NotFound` if absent.
-    async fn update_issue_body(&self, repo: &RepoId, number: u64, body: &str) -> Result<Issue> {
-        let _ = (number, body);
-        Err(not_supported(self.backend(), &format!("issues in {repo}")))
-    }
-
-    /// A user's permission on the repository (`None` for strangers).
-    async fn permission(&self, repo: &RepoId, user: &str) -> Result<Permission> {
-        let _ = user;
-        Err(not_supported(
-            self.backend(),
-            &format!("permissions in {repo}"),
-        ))
-    }
-
-    /// One comment by id, re-read from the forge (its author and edit time are facts the forge
-    /// holds, unlike its text); `NotFound` if absent.
-    async fn comment(&self, repo: &RepoId, comment_id: u64) -> Result<Comment> {
-        let _ = comment_id;
-        Err(not_supported(
-            self.backend(),
-            &format!("comments in {repo}"),
-        ))
-    }
-
-    /// Replaces a comment's text (GitHub lets anyone with write access do this to any comment);
-    /// `NotFound` if absent.
-    async fn update_comment(&self, repo: &RepoId, comment_id: u64, body: &str) -> Result<Comment> {
-        let _ = (comment_id, body);
-        Err(not_supported(
-            self.backend(),
-            &format!("comments in {repo}"),
-        ))
-    }
-
-    /// The reviews of a pull request, oldest first (all pages).
-    async fn list_reviews(&self, repo: &RepoId, number: u64) -> Result<Vec<Review>> {
-        let _ = number;
-        Err(not_supported(self.backend(), &format!("reviews in {repo}")))
-    }
-
-    /// Submits a review as the token's user at the pull request's current head (`state` is
-    /// `Approved`, `ChangesRequested` or `Commented`).
-    async fn create_review(
-        &self,
-        repo: &RepoId,
-        number: u64,
-        state: ReviewState,
-        body: &str,
-    ) -> Result<Review> {
-        let _ = (number, state, body);
-        Err(not_supported(self.backend(), &format!("reviews in {repo}")))
-    }
-
-    /// The commits of a pull request, oldest first (all pages).
-    async fn list_pull_commits(&self, repo: &RepoId, number: u64) -> Result<Vec<PullCommit>> {
-        let _ = number;
-        Err(not_supported(
-            self.backend(),
-            &format!("pull request commits in {repo}"),
-        ))
-    }
-
-    /// The paths a pull request adds, changes or removes (all pages).
-    async fn list_pull_files(&self, repo: &RepoId, number: u64) -> Result<Vec<String>> {
-        let _ = number;
-        Err(not_supported(
-            self.backend(),
-            &format!("pull request files in {repo}"),
-        ))
-    }
-
-    /// Pull requests in `state` (`open`, `closed` or `all`), newest first (all pages).
-    async fn list_pull_requests(&self, repo: &RepoId, state: &str) -> Result<Vec<PullRequest>> {
-        let _ = state;
-        Err(not_supported(
-            self.backend(),
-            &format!("pull requests in {repo}"),
-        ))
-    }
-
-    /// A file's bytes at `git_ref` (a branch, tag or commit), or `None` when the file does not
-    /// exist there. How policy is read from the base branch rather than from a PR's head.
-    async fn file_contents(
-        &self,
-        repo: &RepoId,
-        path: &str,
-        git_ref: &str,
-    ) -> Result<Option<Vec<u8>>> {
-        let _ = (path, git_ref);
-        Err(not_supported(
-            self.backend(),
-            &format!("file contents in {repo}"),
-        ))
-    }
-
-    /// How `head` compares with `base` (commits or branches).
-    async fn compare_commits(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison> {
-        let _ = (base, head);
-        Err(not_supported(
-            self.backend(),
-            &format!("comparing commits in {repo}"),
-        ))
-    }
-
-    /// The login the credentials act as (`GET /user`).
-    async fn current_user(&self) -> Result<String> {
-        Err(not_supported(self.backend(), "reading the current user"))
-    }
-
-    /// Counts of the requests this backend made (or served), for reports and benchmarks.
-    fn request_stats(&self) -> RequestStats {
-        RequestStats::default()
-    }
+/// Every capability trait, to glob-import where forge methods are called on a concrete backend
+/// (`InMemoryForge`, `GitHubForge`): a method is only callable with its trait in scope, and tests
+/// that drive a backend directly use several capabilities at once. Code holding a `dyn Forge`
+/// needs none of this.
+pub mod prelude {
+    pub use super::capabilities::{
+        AccessForge, ContentForge, Forge, ForgeBackend, IssueForge, PullRequestForge, ReleaseForge,
+        ReleaseWriteForge, WorkflowForge,
+    };
 }
 
 /// A workflow's file name as runs report it: `release.yml` for `.github/workflows/release.yml`
@@ -309,7 +158,9 @@ pub fn workflow_file(workflow: &str) -> &str {
     workflow.rsplit('/').next().unwrap_or(workflow)
 }
 
-/// Helper for backends: the `NotSupported` error for a capability.
+/// Helper for backends: the `NotSupported` error for an operation a backend truly cannot answer
+/// (an endpoint an older server lacks). A capability a backend lacks altogether is a capability
+/// trait it does not implement, not this error.
 pub fn not_supported(backend: &str, what: &str) -> Error {
     Error::NotSupported {
         backend: backend.to_owned(),

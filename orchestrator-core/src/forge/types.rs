@@ -125,7 +125,7 @@ impl Release {
     }
 }
 
-/// What [`super::Forge::create_release`] needs.
+/// What [`super::ReleaseWriteForge::create_release`] needs.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NewRelease {
     /// The tag (created on the forge at `target` if absent).
@@ -155,7 +155,8 @@ pub struct RequestStats {
     pub retries: u64,
 }
 
-/// Changes to an existing release ([`super::Forge::update_release`]); `None` leaves a field as is.
+/// Changes to an existing release ([`super::ReleaseWriteForge::update_release`]); `None` leaves a
+/// field as is.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ReleaseUpdate {
     /// New title.
@@ -217,7 +218,8 @@ pub struct WorkflowRun {
     pub html_url: String,
 }
 
-/// Which workflow runs to list ([`super::Forge::list_workflow_runs`]); empty fields match all.
+/// Which workflow runs to list ([`super::WorkflowForge::list_workflow_runs`]); empty fields match
+/// all.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WorkflowRunQuery {
     /// Only this workflow file.
@@ -281,7 +283,7 @@ pub struct Issue {
     pub html_url: String,
 }
 
-/// What [`super::Forge::create_pull_request`] needs.
+/// What [`super::PullRequestForge::create_pull_request`] needs.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NewPullRequest {
     /// Title.

@@ -4,6 +4,8 @@
 //! With a correlation input, the run is the one whose title (`run-name`) contains the unique id;
 //! without one, the run of the right workflow and event on the dispatched commit created at or
 //! after the dispatch (the oldest such, so a later stranger's run is not taken).
+//!
+//! Only workflow runs are read here, so the functions take a [`WorkflowForge`].
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::forge::{
-    Forge, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunQuery, WorkflowRunStatus,
+    RepoId, WorkflowDispatch, WorkflowForge, WorkflowRun, WorkflowRunQuery, WorkflowRunStatus,
 };
 
 /// How to recognise the run a trigger caused.
@@ -33,7 +35,7 @@ pub struct RunCorrelation {
 
 /// The run `correlation` identifies, if it exists yet.
 pub async fn find_run(
-    forge: &dyn Forge,
+    forge: &dyn WorkflowForge,
     repo: &RepoId,
     correlation: &RunCorrelation,
 ) -> Result<Option<WorkflowRun>> {
@@ -69,7 +71,7 @@ pub async fn find_run(
 /// Dispatches `dispatch` (with the correlation id as input `correlation_input` when given) and
 /// returns the correlation that finds the run.
 pub async fn dispatch_correlated(
-    forge: &dyn Forge,
+    forge: &dyn WorkflowForge,
     repo: &RepoId,
     mut dispatch: WorkflowDispatch,
     correlation_input: Option<(&str, &str)>,
@@ -95,7 +97,7 @@ pub async fn dispatch_correlated(
 /// Waits for the correlated run to appear and complete; returns it (any conclusion). Errors when
 /// it has not completed by `timeout`.
 pub async fn follow_run(
-    forge: &dyn Forge,
+    forge: &dyn WorkflowForge,
     repo: &RepoId,
     correlation: &RunCorrelation,
     poll: Duration,

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use super::coordination::{CoordinatedVersion, CoordinationManifest};
 use crate::config::{Config, RepoConfig};
 use crate::error::{Error, Result};
-use crate::forge::{Forge, Release, RepoId, WorkflowRunQuery, WorkflowRunStatus};
+use crate::forge::{Forge, IssueForge, Release, RepoId, WorkflowRunQuery, WorkflowRunStatus};
 
 /// Opens the section `status` owns in a tracking issue's body.
 pub const STATUS_START: &str = "<!-- orchestrator-status:start -->";
@@ -98,9 +98,10 @@ pub async fn status_report(
 }
 
 /// Keeps `report`'s table in issue `number` of `repo` (see [`issue_body_with_status`]): the
-/// issue is read and edited only when the table changed. True when it was edited.
+/// issue is read and edited only when the table changed. True when it was edited. Issues are all
+/// it touches on the forge.
 pub async fn update_status_issue(
-    forge: &dyn Forge,
+    forge: &dyn IssueForge,
     repo: &RepoId,
     number: u64,
     report: &StatusReport,
@@ -370,7 +371,7 @@ pub fn parse_issue_ref(text: &str) -> Result<(RepoId, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forge::{Forge, InMemoryForge, NewRelease, WorkflowRun};
+    use crate::forge::{InMemoryForge, NewRelease, ReleaseForge, ReleaseWriteForge, WorkflowRun};
 
     const CONFIG: &str = "[forge]\nowner = \"acme\"\n\
         [[repo]]\nname = \"core\"\npath = \"core\"\n\

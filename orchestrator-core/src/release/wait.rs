@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::assets::AssetMatcher;
 use crate::error::{Error, Result};
-use crate::forge::{AssetState, Forge, Release, RepoId};
+use crate::forge::{AssetState, Release, ReleaseForge, RepoId};
 use crate::step::StepContext;
 
 /// Asset name → size, of the assets that matched the patterns.
@@ -300,8 +300,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// once it exists, at the base interval; once every asset looks complete, the confirming polls
 /// run at a quarter of it, so the orchestrator moves on well within one base interval of the
 /// assets settling.
+///
+/// It reads releases and nothing else, so it takes a [`ReleaseForge`]: a backend that serves only
+/// releases (a read-only mirror) can run it, and a full `&dyn Forge` coerces to it.
 pub async fn wait_for_assets(
-    forge: &dyn Forge,
+    forge: &dyn ReleaseForge,
     spec: &WaitSpec,
     ctx: &StepContext,
 ) -> Result<WaitReport> {
@@ -449,7 +452,7 @@ fn backoff(base: Duration, attempt: u32, salt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forge::ReleaseAsset;
+    use crate::forge::{ForgeBackend, ReleaseAsset, RequestStats};
     use crate::release::AssetPattern;
     use crate::version::ReleaseVersion;
 
@@ -580,34 +583,29 @@ mod tests {
     }
 
     /// A forge whose release lookups never answer: a stalled proxy, a server that drips bytes.
+    /// It serves releases only: the wait needs no other capability, so there is nothing to stub.
     #[derive(Debug)]
     struct StalledForge;
 
-    #[async_trait::async_trait]
-    impl Forge for StalledForge {
+    impl ForgeBackend for StalledForge {
         fn backend(&self) -> &'static str {
             "stalled"
         }
+        fn request_stats(&self) -> RequestStats {
+            // No request it was sent ever finished; there is nothing to count.
+            RequestStats::default()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ReleaseForge for StalledForge {
         async fn release_by_tag(&self, _: &RepoId, _: &str) -> Result<Option<Release>> {
             std::future::pending().await
         }
         async fn list_releases(&self, _: &RepoId) -> Result<Vec<Release>> {
             std::future::pending().await
         }
-        async fn create_release(
-            &self,
-            _: &RepoId,
-            _: &crate::forge::NewRelease,
-        ) -> Result<Release> {
-            std::future::pending().await
-        }
-        async fn upload_asset(
-            &self,
-            _: &RepoId,
-            _: u64,
-            _: &str,
-            _: &[u8],
-        ) -> Result<ReleaseAsset> {
+        async fn latest_release(&self, _: &RepoId) -> Result<Option<Release>> {
             std::future::pending().await
         }
     }
@@ -648,46 +646,45 @@ mod tests {
         assert!(started.elapsed() <= spec.timeout + LAST_POLL_GRACE);
     }
 
-    /// A forge whose release appears when the test says so; counts lookups.
+    /// A forge whose release appears when the test says so; counts lookups. Releases only, like
+    /// [`StalledForge`].
     #[derive(Debug, Default)]
     struct SwitchForge {
         release: std::sync::Mutex<Option<Release>>,
         polls: AtomicU32,
     }
 
-    #[async_trait::async_trait]
-    impl Forge for SwitchForge {
+    impl SwitchForge {
+        fn current(&self) -> Option<Release> {
+            self.release.lock().expect("not poisoned").clone()
+        }
+    }
+
+    impl ForgeBackend for SwitchForge {
         fn backend(&self) -> &'static str {
             "switch"
         }
+        fn request_stats(&self) -> RequestStats {
+            let polls = u64::from(self.polls.load(Ordering::SeqCst));
+            RequestStats {
+                requests: polls,
+                rate_limited: polls,
+                ..RequestStats::default()
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ReleaseForge for SwitchForge {
         async fn release_by_tag(&self, _: &RepoId, _: &str) -> Result<Option<Release>> {
             self.polls.fetch_add(1, Ordering::SeqCst);
-            Ok(self.release.lock().expect("not poisoned").clone())
+            Ok(self.current())
         }
         async fn list_releases(&self, _: &RepoId) -> Result<Vec<Release>> {
-            Ok(Vec::new())
+            Ok(self.current().into_iter().collect())
         }
-        async fn create_release(
-            &self,
-            _: &RepoId,
-            _: &crate::forge::NewRelease,
-        ) -> Result<Release> {
-            Err(Error::NotSupported {
-                what: "create_release".into(),
-                backend: "switch".into(),
-            })
-        }
-        async fn upload_asset(
-            &self,
-            _: &RepoId,
-            _: u64,
-            _: &str,
-            _: &[u8],
-        ) -> Result<ReleaseAsset> {
-            Err(Error::NotSupported {
-                what: "upload_asset".into(),
-                backend: "switch".into(),
-            })
+        async fn latest_release(&self, _: &RepoId) -> Result<Option<Release>> {
+            Ok(self.current().filter(|r| !r.draft && !r.prerelease))
         }
     }
 

@@ -26,7 +26,7 @@ use super::users::user_json;
 use super::{Actor, MockFault, MockRequest, REQUEST_LOG, Shared, State, lock};
 use crate::wire::{GhAsset, GhNewRelease, GhRelease, GhReleaseUpdate, format_time};
 use collab::ready;
-use orchestrator_core::forge::Forge as _;
+use orchestrator_core::forge::prelude::*;
 
 mod app;
 mod collab;

@@ -41,9 +41,9 @@ impl InMemoryForge {
 
     /// `pusher` pushed `new_head_sha` to pull request `number`'s head branch: as
     /// [`InMemoryForge::push_to_pull_request`], and the new commit's author and committer are
-    /// `pusher` (so the two-person rule can see them in [`Forge::list_pull_commits`]).
+    /// `pusher` (so the two-person rule can see them in [`PullRequestForge::list_pull_commits`]).
     ///
-    /// [`Forge::list_pull_commits`]: crate::forge::Forge::list_pull_commits
+    /// [`PullRequestForge::list_pull_commits`]: crate::forge::PullRequestForge::list_pull_commits
     pub fn push_to_pull_request_as(
         &self,
         repo: &RepoId,

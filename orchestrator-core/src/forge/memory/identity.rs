@@ -10,10 +10,12 @@ use crate::error::{Error, Result};
 use crate::forge::types::{NewPullRequest, PullRequest, RepoId, Review};
 
 impl InMemoryForge {
-    /// `author` opens a pull request (as [`Forge::create_pull_request`] does for the token's
-    /// user): they are its author, which the two-person rule and self-approval refusals read.
+    /// `author` opens a pull request (as [`PullRequestForge::create_pull_request`] does for the
+    /// token's user): they are its author, which the two-person rule and self-approval refusals
+    /// read.
     ///
-    /// [`Forge::create_pull_request`]: crate::forge::Forge::create_pull_request
+    /// [`PullRequestForge::create_pull_request`]:
+    ///     crate::forge::PullRequestForge::create_pull_request
     pub fn create_pull_request_as(
         &self,
         repo: &RepoId,
@@ -89,7 +91,7 @@ fn as_user<T>(state: &mut State, login: &str, f: impl FnOnce(&mut State) -> T) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forge::{Forge, ReviewState};
+    use crate::forge::{AccessForge, PullRequestForge, ReviewState};
 
     #[tokio::test]
     async fn a_pull_request_opened_as_someone_is_theirs_and_the_token_user_stays() {

@@ -1,8 +1,17 @@
 //! `InMemoryForge`: the conformance suite, the CI simulation and fault injection.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
 use super::*;
 use crate::conformance;
-use crate::forge::{NewPullRequest, Permission, WorkflowRunStatus};
+use crate::error::Error;
+use crate::forge::prelude::*;
+use crate::forge::{
+    AssetState, NewPullRequest, Permission, ReviewState, WorkflowDispatch, WorkflowRun,
+    WorkflowRunQuery, WorkflowRunStatus,
+};
 
 fn repo() -> RepoId {
     RepoId::new("Truthdb", "truthdb")

@@ -71,8 +71,8 @@ impl InMemoryForge {
     }
 
     /// The paths pull request `number` adds, changes or removes, as
-    /// [`Forge::list_pull_files`](crate::forge::Forge::list_pull_files) reports them (empty until
-    /// set). `NotFound` for an unknown pull request.
+    /// [`PullRequestForge::list_pull_files`](crate::forge::PullRequestForge::list_pull_files)
+    /// reports them (empty until set). `NotFound` for an unknown pull request.
     pub fn set_pull_files(&self, repo: &RepoId, number: u64, paths: &[&str]) -> Result<()> {
         let mut state = self.lock();
         let repo_state = state.repo(repo);
@@ -121,8 +121,9 @@ impl InMemoryForge {
     }
 
     /// Scripts what comparing `base` with `head` answers, over the derived answer (see
-    /// [`Forge::compare_commits`](crate::forge::Forge::compare_commits) on this backend: a pull
-    /// request's head is behind by one when its base branch moved since it was opened).
+    /// [`ContentForge::compare_commits`](crate::forge::ContentForge::compare_commits) on this
+    /// backend: a pull request's head is behind by one when its base branch moved since it was
+    /// opened).
     pub fn set_comparison(&self, repo: &RepoId, base: &str, head: &str, comparison: Comparison) {
         self.lock()
             .repo(repo)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::cluster::InMemoryCluster;
-use crate::forge::{Comparison, InMemoryForge, NewPullRequest};
+use crate::forge::{Comparison, InMemoryForge, IssueForge, NewPullRequest, PullRequestForge};
 use crate::scale::execute::ScaleExecutor;
 use crate::scale::lock::{find_lock, lock_marker};
 use crate::scale::propose::pr_body;

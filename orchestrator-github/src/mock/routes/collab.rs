@@ -8,8 +8,9 @@ use std::task::{Context, Poll, Waker};
 use http::header::LINK;
 use http::{Method, StatusCode, Uri};
 use orchestrator_core::Error;
+use orchestrator_core::forge::prelude::*;
 use orchestrator_core::forge::{
-    Comment, Forge, Issue, PullRequest, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunQuery,
+    Comment, Issue, PullRequest, RepoId, WorkflowDispatch, WorkflowRun, WorkflowRunQuery,
     WorkflowRunStatus,
 };
 use serde_json::{Value, json};

@@ -6,8 +6,9 @@
 use std::collections::BTreeSet;
 
 use http::{Method, StatusCode, Uri};
+use orchestrator_core::forge::prelude::*;
 use orchestrator_core::forge::{
-    Forge, ReleaseAsset, RepoId, WorkflowRun, WorkflowRunQuery, WorkflowRunStatus, workflow_file,
+    ReleaseAsset, RepoId, WorkflowRun, WorkflowRunQuery, WorkflowRunStatus, workflow_file,
 };
 use serde_json::{Value, json};
 

@@ -14,9 +14,9 @@ use std::path::Path;
 
 use http::{Method, StatusCode, Uri};
 use orchestrator_core::Error;
+use orchestrator_core::forge::prelude::*;
 use orchestrator_core::forge::{
-    Comment, Forge, InMemoryForge, NewPullRequest, Permission, PullRequest, RepoId, Review,
-    ReviewState,
+    Comment, InMemoryForge, NewPullRequest, Permission, PullRequest, RepoId, Review, ReviewState,
 };
 use serde_json::{Value, json};
 

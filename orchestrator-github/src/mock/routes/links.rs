@@ -11,7 +11,8 @@
 
 use http::header::LOCATION;
 use http::{Method, StatusCode, Uri};
-use orchestrator_core::forge::{Forge as _, RepoId, WorkflowRun, WorkflowRunStatus};
+use orchestrator_core::forge::prelude::*;
+use orchestrator_core::forge::{RepoId, WorkflowRun, WorkflowRunStatus};
 use serde_json::{Value, json};
 
 use super::super::objects::{self, repo_minimal};
