@@ -17,7 +17,7 @@ use crate::engine::{
     CancelToken, Engine, EngineOptions, Observer, Plan, RunReport, SilentObserver, StepReport,
 };
 use crate::error::Result;
-use crate::state::{RunId, RunStatus, StateStore};
+use crate::state::{JournalEntry, RunId, RunStatus, StateStore};
 
 /// How a run's journal is opened.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +118,26 @@ impl JournaledRunner {
         let run = self.open(start).await?;
         self.run(plan, run, options).await
     }
+}
+
+/// The data step `step` of run `run` produced, as its latest `StepSucceeded` entry journaled it:
+/// what a resumed run reads back of a step an earlier attempt finished (the engine reports such
+/// a step as already done, without its data). `None` when the step never succeeded in `run`, or
+/// was only found done by its check (which records no data).
+pub async fn journaled_output(
+    store: &dyn StateStore,
+    run: RunId,
+    step: &str,
+) -> Result<Option<serde_json::Value>> {
+    Ok(store
+        .journal(run)
+        .await?
+        .into_iter()
+        .rev()
+        .find_map(|record| match record.entry {
+            JournalEntry::StepSucceeded { step: id, data, .. } if id == step => Some(data),
+            _ => None,
+        }))
 }
 
 /// The first step of `ids` (one unit's steps, in order) that did not finish: what stopped the
@@ -221,5 +241,42 @@ mod tests {
         assert_eq!(done.status, RunStatus::Succeeded);
         assert!(first_unfinished(&done, ["a", "b"]).is_none());
         assert_eq!(store.runs(None, None, 10).await.expect("runs").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_steps_journaled_output_is_its_latest_success() {
+        let store = MemoryStateStore::default();
+        let run = store
+            .begin_run("sample", "k", &serde_json::Value::Null)
+            .await
+            .expect("run");
+        for (step, n) in [("a", 1), ("b", 2), ("a", 3)] {
+            let entry = JournalEntry::StepSucceeded {
+                step: step.into(),
+                summary: String::new(),
+                data: serde_json::json!({ "n": n }),
+            };
+            store.append(run, &entry).await.expect("append");
+        }
+        let entry = JournalEntry::StepAlreadyDone {
+            step: "c".into(),
+            detail: "found".into(),
+        };
+        store.append(run, &entry).await.expect("append");
+        let output = |step: &'static str| journaled_output(&store, run, step);
+        assert_eq!(
+            output("a").await.expect("read"),
+            Some(serde_json::json!({ "n": 3 }))
+        );
+        assert_eq!(
+            output("b").await.expect("read"),
+            Some(serde_json::json!({ "n": 2 }))
+        );
+        assert_eq!(
+            output("c").await.expect("read"),
+            None,
+            "a check records no data"
+        );
+        assert_eq!(output("d").await.expect("read"), None);
     }
 }
