@@ -246,10 +246,10 @@ impl Workflow for ProposeWorkflow {
     async fn execute(&self, context: &RunContext<'_>, _: String) -> Result<Proposal> {
         let ws = context.workspace;
         // `propose` checks the credentials itself before its first effect.
-        propose::propose(
+        propose::propose_with(
+            &context.runner(),
             ws.forge().await?,
             ws.vcs()?.clone(),
-            context.store.clone(),
             &self.plan,
             &self.request,
         )
