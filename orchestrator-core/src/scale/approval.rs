@@ -195,8 +195,9 @@ pub async fn policy_at_base(
     }
 }
 
-/// Which effect the gate opens for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Which effect the gate opens for. (Reading one back from a journal approves nothing: only
+/// [`verify`] makes an [`ApprovedPlan`].)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateAction {
     /// Apply the plan.

@@ -41,4 +41,6 @@ pub fn plan_dir_in_repo(target: &str) -> String {
 }
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;

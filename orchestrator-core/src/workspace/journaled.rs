@@ -15,8 +15,9 @@ use std::sync::Arc;
 use super::params::{self, RunParams};
 use crate::engine::{
     CancelToken, Engine, EngineOptions, Observer, Plan, RunReport, SilentObserver, StepReport,
+    StepStatus,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::state::{JournalEntry, RunId, RunStatus, StateStore};
 
 /// How a run's journal is opened.
@@ -140,6 +141,23 @@ pub async fn journaled_output(
         }))
 }
 
+/// The error of `what` (`propose`...) whose run ended before its last step: where it stopped (the
+/// first failed step, its description and error) and that running the same command again
+/// resumes the run without repeating what is done.
+pub fn stopped_error(what: &str, report: &RunReport) -> Error {
+    let failed = report.steps.iter().find(|s| s.status == StepStatus::Failed);
+    Error::Conflict {
+        message: format!(
+            "{what} stopped{}; run the same command again to resume run {} (done steps are not \
+             repeated)",
+            failed
+                .map(|s| format!(" at {} ({}): {}", s.id, s.description, s.summary))
+                .unwrap_or_default(),
+            report.run_id
+        ),
+    }
+}
+
 /// The first step of `ids` (one unit's steps, in order) that did not finish: what stopped the
 /// unit, or `None` when all of its steps that ran are done. Steps absent from the report (not
 /// planned for this unit) are passed over.
@@ -224,6 +242,12 @@ mod tests {
         assert_eq!(recorded.params["params"]["n"], 7);
         let stopped = first_unfinished(&failed, ["a", "b", "missing"]).expect("b failed");
         assert_eq!(stopped.id, "b");
+        let message = stopped_error("sampling", &failed).to_string();
+        assert!(
+            message.contains("sampling stopped at b (b): state store: boom")
+                && message.contains(&format!("resume run {}", failed.run_id)),
+            "{message}"
+        );
 
         // Resumed: the same run, running again, and the done step is not repeated.
         let start =

@@ -11,9 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::params::{self, RunParams};
 use super::{Outcome, RunContext, Workflow, Workspace};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
@@ -28,7 +27,7 @@ use crate::scale::approval::{self, ApprovalPolicy, ApprovedPlan, GateAction, Gat
 use crate::scale::execute::{ExecuteReport, RolloutWait, ScaleExecutor};
 use crate::scale::propose::{self, Proposal, ProposeRequest};
 use crate::scale::review::{self, CommandOutcome, CommentEvent};
-use crate::state::{JournalEntry, RunStatus, StateStore};
+use crate::state::StateStore;
 use crate::tasks::{TaskRunner, TasksPlan, TasksReport, TasksRequest, plan_tasks};
 
 /// `orchestrator release`: tag, push and wait for assets, in dependency order.
@@ -374,19 +373,15 @@ impl Workflow for ScaleExecuteWorkflow {
             .with_force(self.force)
             .with_observer(ws.observer().clone())
             .with_cancel(ws.cancel_token().clone());
-        let report = match self.action {
-            GateAction::Apply => executor.apply(&approved).await?,
-            GateAction::Rollback => executor.rollback(&approved).await?,
-        };
-        // The record on the pull request, as for a comment command.
-        ws.forge()
-            .await?
-            .create_comment(
-                approved.repo(),
-                approved.number(),
-                &review::result_comment(&approved, &report),
-            )
-            .await?;
+        // The change, then its record on the pull request, each a journaled step (as for a
+        // comment command), so a crash between them posts the record once on resume.
+        let report = review::execute_approved(
+            &context.runner(),
+            ws.forge().await?,
+            approved.clone(),
+            executor,
+        )
+        .await?;
         Ok(ScaleExecution { approved, report })
     }
 
@@ -431,28 +426,12 @@ pub async fn trusted_scale_config(
     })
 }
 
-/// Run kind of journaled pull-request comment commands (key: `owner/name#number`).
-pub const COMMAND_RUN_KIND: &str = "scale-command";
-
-/// What a comment command's run records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommandParams {
-    /// The comment's first line.
-    pub command: String,
-    /// Who commented.
-    pub commenter: String,
-    /// The comment, re-read by id when acting.
-    pub comment_id: u64,
-}
-
-impl RunParams for CommandParams {
-    const KIND: &'static str = COMMAND_RUN_KIND;
-    const VERSION: u32 = 1;
-}
+pub use crate::scale::review::{COMMAND_RUN_KIND, CommandParams};
 
 /// `orchestrator pr-command`: one comment command on a plan pull request (`/apply-plan`,
-/// `/rollback-plan`, `/unlock-plan`, `/approve-plan`), acted on under the workspace lock and
-/// recorded as a run of its own, with the apply or rollback journaled step by step inside it.
+/// `/rollback-plan`, `/unlock-plan`, `/approve-plan`), acted on under the workspace lock as a
+/// journaled run of its own ([`crate::scale::review::run_command`]): the change (itself journaled
+/// step by step in its own run), the reply and the label are its steps.
 #[derive(Debug, Clone)]
 pub struct CommentCommandWorkflow {
     /// The comment event.
@@ -480,45 +459,25 @@ impl Workflow for CommentCommandWorkflow {
         Ok(format!("{}#{}", self.event.repo, self.event.number))
     }
 
-    async fn execute(&self, context: &RunContext<'_>, key: String) -> Result<CommandOutcome> {
+    async fn execute(&self, context: &RunContext<'_>, _: String) -> Result<CommandOutcome> {
         let ws = context.workspace;
-        let store = &context.store;
-        let recorded = CommandParams {
-            command: self
-                .event
-                .body
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            commenter: self.event.commenter.clone(),
-            comment_id: self.event.comment_id,
-        };
-        let run = store
-            .begin_run(COMMAND_RUN_KIND, &key, &params::encode(&recorded)?)
-            .await?;
         let executor = match &self.cluster {
             Some(cluster) => Some(
-                ScaleExecutor::new(cluster.connect().await?, store.clone())
+                ScaleExecutor::new(cluster.connect().await?, context.store.clone())
                     .with_rollout_wait(self.rollout)
                     .with_observer(ws.observer().clone())
                     .with_cancel(ws.cancel_token().clone()),
             ),
             None => None,
         };
-        let forge = ws.forge().await?;
-        let answered =
-            review::handle_comment(forge.as_ref(), &self.event, &self.policy, executor.as_ref())
-                .await;
-        let status = match &answered {
-            Ok(outcome) if Self::outcome(outcome).is_success() => RunStatus::Succeeded,
-            _ => RunStatus::Failed,
-        };
-        store
-            .append(run, &JournalEntry::RunFinished { status })
-            .await?;
-        store.set_status(run, status).await?;
-        answered
+        review::run_command(
+            &context.runner(),
+            ws.forge().await?,
+            &self.event,
+            &self.policy,
+            executor,
+        )
+        .await
     }
 
     fn outcome(report: &CommandOutcome) -> Outcome {

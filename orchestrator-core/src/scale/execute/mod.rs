@@ -99,3 +99,8 @@ impl Default for RolloutWait {
         }
     }
 }
+
+#[cfg(test)]
+mod rollout_tests;
+#[cfg(test)]
+mod tests;

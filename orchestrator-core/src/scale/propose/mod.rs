@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{EngineOptions, Plan, PlannedStep, StepStatus};
+use crate::engine::{EngineOptions, Plan, PlannedStep};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, PullRequest, RepoId};
 use crate::scale::approval::ApprovalPolicy;
@@ -25,7 +25,7 @@ use crate::scale::{ScalePlan, lock, plan_dir_in_repo};
 use crate::state::{RunId, RunStatus, StateStore};
 use crate::vcs::{Head, Vcs};
 use crate::workspace::params::{self, RunParams};
-use crate::workspace::{JournaledRunner, RunStart, journaled_output};
+use crate::workspace::{JournaledRunner, RunStart, journaled_output, stopped_error};
 
 mod body;
 mod steps;
@@ -227,19 +227,7 @@ pub async fn propose_with(
     };
     let outcome = runner.run(&Plan::new(steps)?, run, options).await?;
     if outcome.status != RunStatus::Succeeded {
-        let failed = outcome
-            .steps
-            .iter()
-            .find(|s| s.status == StepStatus::Failed);
-        return Err(Error::Conflict {
-            message: format!(
-                "propose stopped{}; run the same command again to resume run {run} (done steps \
-                 are not repeated)",
-                failed
-                    .map(|s| format!(" at {} ({}): {}", s.id, s.description, s.summary))
-                    .unwrap_or_default()
-            ),
-        });
+        return Err(stopped_error("propose", &outcome));
     }
     let number = ctx.pr().await?;
     let commit = ctx.remote_branch().await?.ok_or_else(|| Error::NotFound {
