@@ -2,7 +2,8 @@
 //! test plays the people involved with the forge's hooks and checks that nothing is applied.
 
 use super::*;
-use crate::forge::Comparison;
+use crate::error::Error;
+use crate::forge::{Comparison, Permission, PullCommit, PullRequest, ReviewState};
 use crate::scale::fixtures::{BASE, BOT, HEAD, World, plan_path};
 use crate::scale::lock::find_lock;
 use crate::scale::review::CommandOutcome;
