@@ -14,11 +14,12 @@ use std::sync::Arc;
 
 use super::params::{self, RunParams};
 use crate::engine::{
-    CancelToken, Engine, EngineOptions, Observer, Plan, RunReport, SilentObserver, StepReport,
-    StepStatus,
+    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, RunReport, SilentObserver,
+    StepReport, StepStatus,
 };
 use crate::error::{Error, Result};
 use crate::state::{JournalEntry, RunId, RunStatus, StateStore};
+use crate::step::Step;
 
 /// How a run's journal is opened.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +108,28 @@ impl JournaledRunner {
             .with_cancel(self.cancel.clone())
             .run(plan, run)
             .await
+    }
+
+    /// Runs `steps` as run `run` one at a time, each after the one before: a chain in which a
+    /// step that does not succeed blocks the rest (a proposal, a pull-request command).
+    pub async fn run_in_order(
+        &self,
+        steps: impl IntoIterator<Item = Arc<dyn Step>>,
+        run: RunId,
+    ) -> Result<RunReport> {
+        let mut planned: Vec<PlannedStep> = Vec::new();
+        for step in steps {
+            let after = planned
+                .last()
+                .map(|p| vec![p.step.id().to_owned()])
+                .unwrap_or_default();
+            planned.push(PlannedStep { step, after });
+        }
+        let options = EngineOptions {
+            concurrency: 1,
+            ..EngineOptions::default()
+        };
+        self.run(&Plan::new(planned)?, run, options).await
     }
 
     /// [`JournaledRunner::open`], then [`JournaledRunner::run`].

@@ -17,12 +17,12 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{EngineOptions, Plan, PlannedStep};
 use crate::error::{Error, Result};
 use crate::forge::{Forge, PullRequest, RepoId};
 use crate::scale::approval::ApprovalPolicy;
 use crate::scale::{ScalePlan, lock, plan_dir_in_repo};
 use crate::state::{RunId, RunStatus, StateStore};
+use crate::step::Step;
 use crate::vcs::{Head, Vcs};
 use crate::workspace::params::{self, RunParams};
 use crate::workspace::{JournaledRunner, RunStart, journaled_output, stopped_error};
@@ -207,25 +207,13 @@ pub async fn propose_with(
         plan_hash: hash.clone(),
     })?;
     let run = runner.open(start).await?;
-    let mut steps: Vec<PlannedStep> = Vec::new();
-    for op in ProposeOp::ALL {
-        let after = steps
-            .last()
-            .map(|s| vec![s.step.id().to_owned()])
-            .unwrap_or_default();
-        steps.push(PlannedStep {
-            step: Arc::new(ProposeStep {
-                op,
-                ctx: ctx.clone(),
-            }),
-            after,
-        });
-    }
-    let options = EngineOptions {
-        concurrency: 1,
-        ..EngineOptions::default()
-    };
-    let outcome = runner.run(&Plan::new(steps)?, run, options).await?;
+    let steps = ProposeOp::ALL.map(|op| {
+        Arc::new(ProposeStep {
+            op,
+            ctx: ctx.clone(),
+        }) as Arc<dyn Step>
+    });
+    let outcome = runner.run_in_order(steps, run).await?;
     if outcome.status != RunStatus::Succeeded {
         return Err(stopped_error("propose", &outcome));
     }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::answer::{Answer, Decided, Decision, decide, execute, label_shown, needed};
 use super::answer::{post_reply, show_label};
 use super::{CommandOutcome, CommentEvent};
-use crate::engine::{EngineOptions, Plan, PlannedStep, RunReport};
+use crate::engine::RunReport;
 use crate::error::{Error, Result};
 use crate::forge::{Forge, RepoId};
 use crate::scale::approval::{ApprovalPolicy, ApprovedPlan, GateAction};
@@ -181,25 +181,13 @@ async fn answer_journaled(
         answer: Mutex::new(journaled),
         error: Mutex::new(None),
     });
-    let mut steps: Vec<PlannedStep> = Vec::new();
-    for op in [CommandOp::Act, CommandOp::Reply, CommandOp::Label] {
-        let after = steps
-            .last()
-            .map(|s| vec![s.step.id().to_owned()])
-            .unwrap_or_default();
-        steps.push(PlannedStep {
-            step: Arc::new(CommandStep {
-                op,
-                ctx: ctx.clone(),
-            }),
-            after,
-        });
-    }
-    let options = EngineOptions {
-        concurrency: 1,
-        ..EngineOptions::default()
-    };
-    let report = runner.run(&Plan::new(steps)?, run, options).await?;
+    let steps = [CommandOp::Act, CommandOp::Reply, CommandOp::Label].map(|op| {
+        Arc::new(CommandStep {
+            op,
+            ctx: ctx.clone(),
+        }) as Arc<dyn Step>
+    });
+    let report = runner.run_in_order(steps, run).await?;
     let answer = ctx.answer()?.take();
     let error = ctx.error()?.take();
     finish(&report, answer, error)
