@@ -84,9 +84,16 @@ impl From<Answer> for Decided {
 #[derive(Debug)]
 pub(crate) enum Decision {
     /// Nothing to change: ignored, answered, refused or unlocked.
-    Answer(Answer),
+    Answer(Box<Answer>),
     /// An apply or a rollback the gate approved: [`execute`] makes it.
     Execute(Box<ApprovedPlan>),
+}
+
+impl Decision {
+    /// An answer that changes nothing.
+    fn say(outcome: CommandOutcome, reply: Option<String>) -> Self {
+        Self::Answer(Box::new(Answer::said(outcome, reply)))
+    }
 }
 
 /// Decides `event`'s command: ignored, answered, refused, unlocked, or verified through
@@ -98,12 +105,12 @@ pub(crate) async fn decide(
     policy: &ApprovalPolicy,
 ) -> Result<Decision> {
     let ignored = |reason: &str| {
-        Ok(Decision::Answer(Answer::said(
+        Ok(Decision::say(
             CommandOutcome::Ignored {
                 reason: reason.to_owned(),
             },
             None,
-        )))
+        ))
     };
     if let Some(reason) = ignore_reason(event) {
         return ignored(reason);
@@ -116,15 +123,12 @@ pub(crate) async fn decide(
     let refuse = |reason: String| {
         let reply = refusal(command, &event.commenter, &reason);
         let outcome = CommandOutcome::Refused { command, reason };
-        Ok(Decision::Answer(Answer::said(outcome, Some(reply))))
+        Ok(Decision::say(outcome, Some(reply)))
     };
     let action = match command {
         PlanCommand::ApprovePlan => {
             let outcome = CommandOutcome::Answered { command };
-            return Ok(Decision::Answer(Answer::said(
-                outcome,
-                Some(approve_plan_answer()),
-            )));
+            return Ok(Decision::say(outcome, Some(approve_plan_answer())));
         }
         PlanCommand::UnlockPlan => {
             let problem = lock::unlock_problem(
@@ -142,7 +146,7 @@ pub(crate) async fn decide(
                     let by = event.commenter.clone();
                     let reply = unlocked(&by);
                     let outcome = CommandOutcome::Unlocked { by };
-                    Ok(Decision::Answer(Answer::said(outcome, Some(reply))))
+                    Ok(Decision::say(outcome, Some(reply)))
                 }
             };
         }
@@ -282,7 +286,7 @@ pub async fn handle_comment(
     executor: Option<&ScaleExecutor>,
 ) -> Result<CommandOutcome> {
     let Decided { answer, error } = match decide(forge, event, policy).await? {
-        Decision::Answer(answer) => answer.into(),
+        Decision::Answer(answer) => (*answer).into(),
         Decision::Execute(approved) => {
             execute(&approved, needed(executor, approved.action())?).await
         }

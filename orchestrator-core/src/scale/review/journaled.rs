@@ -82,7 +82,7 @@ pub async fn run_command(
         params,
         async {
             Ok(match decide(forge.as_ref(), event, policy).await? {
-                Decision::Answer(answer) => Act::Say(answer),
+                Decision::Answer(answer) => Act::Say(*answer),
                 Decision::Execute(approved) => Act::Execute {
                     executor: needed(executor, approved.action())?,
                     approved,

@@ -168,8 +168,7 @@ fn command(w: &World, store: Arc<dyn StateStore>) -> Outcome<'_> {
             .list_comments(&w.repo, w.number)
             .await?
             .into_iter()
-            .filter(|c| c.body.starts_with('/'))
-            .next_back()
+            .rfind(|c| c.body.starts_with('/'))
             .expect("a command");
         let executor = ScaleExecutor::new(w.cluster.clone(), store.clone()).with_rollout_wait(None);
         let outcome = run_command(
