@@ -11,7 +11,7 @@ use crate::scale::review::PlanCommand;
 use super::ApprovalPolicy;
 
 /// Which effect the gate opens for. (Reading one back from a journal approves nothing: only
-/// [`verify`] makes an [`ApprovedPlan`].)
+/// [`verify`](super::verify) makes an [`ApprovedPlan`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateAction {
@@ -48,9 +48,10 @@ pub struct GateRequest<'a> {
     pub policy: &'a ApprovalPolicy,
 }
 
-/// A plan the gate has verified for one action: only [`verify`] makes one, so an embedder cannot
-/// hand the executor an unreviewed plan. It records facts as of the verification: verify right
-/// before executing, and do not keep one for later (a push or a dismissal after it is not seen).
+/// A plan the gate has verified for one action: only [`verify`](super::verify) makes one, so an
+/// embedder cannot hand the executor an unreviewed plan. It records facts as of the
+/// verification: verify right before executing, and do not keep one for later (a push or a
+/// dismissal after it is not seen).
 #[derive(Debug, Clone, Serialize)]
 pub struct ApprovedPlan {
     pub(super) plan: ScalePlan,
