@@ -307,13 +307,7 @@ impl Workflow for ScaleExecuteWorkflow {
     }
 
     fn validate(&self, _: &Workspace) -> Result<()> {
-        if self.force && self.action == GateAction::Apply {
-            return Err(Error::invalid_input(
-                "--force belongs to `scale rollback` (overwrite changes made after the apply); \
-                 apply refuses drift whatever the flags",
-            ));
-        }
-        Ok(())
+        crate::scale::execute::check_force(self.action, self.force)
     }
 
     async fn plan(&self, workspace: &Workspace, _: &dyn StateStore) -> Result<ApprovedPlan> {

@@ -26,6 +26,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+use crate::scale::approval::GateAction;
 use crate::workspace::params::RunParams;
 
 mod drift;
@@ -40,6 +42,18 @@ pub use executor::ScaleExecutor;
 pub use report::{ActionResult, ExecuteReport};
 pub use rollout::wait_for_rollout;
 pub use state::{changed_since_apply, planned_after, read_state, verify_before};
+
+/// Refuses `--force` for an apply: forcing lets a rollback overwrite changes made after the
+/// apply; an apply refuses drift whatever the flags.
+pub fn check_force(action: GateAction, force: bool) -> Result<()> {
+    if force && action == GateAction::Apply {
+        return Err(Error::invalid_input(
+            "--force belongs to `scale rollback` (overwrite changes made after the apply); \
+             apply refuses drift whatever the flags",
+        ));
+    }
+    Ok(())
+}
 
 /// Run kind of journaled applies (key: the plan hash).
 pub const APPLY_RUN_KIND: &str = "scale-apply";
