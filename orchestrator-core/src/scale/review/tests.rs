@@ -139,6 +139,10 @@ async fn killed_at_every_journal_write(setup: Setup, run: Run) {
         assert_eq!(left(&w, store.as_ref()).await, reference.1, "k={k}");
     }
     assert!(killed >= 5, "only {killed} journal writes");
+    println!(
+        "{killed} of {killed} crash points converged: {}",
+        reference.0
+    );
 }
 
 /// `user` comments `body` on the plan pull request.
