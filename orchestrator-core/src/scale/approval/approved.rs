@@ -107,6 +107,18 @@ impl ApprovedPlan {
         &self.approvers
     }
 
+    /// The approvers as people read them (`@maint, @lead`), or `None` when no approval counted
+    /// (none was required, or an emergency rollback).
+    pub fn approved_by(&self) -> Option<String> {
+        (!self.approvers.is_empty()).then(|| {
+            self.approvers
+                .iter()
+                .map(|a| format!("@{a}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     /// The pull request changes the policy file: it was judged under the base's policy.
     pub fn policy_changed(&self) -> bool {
         self.policy_changed

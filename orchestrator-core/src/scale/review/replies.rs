@@ -100,20 +100,13 @@ pub fn result_comment(approved: &ApprovedPlan, report: &ExecuteReport) -> String
         report.plan_hash,
         &approved.head_sha()[..approved.head_sha().len().min(12)],
         approved.requester(),
-        if approved.approvers().is_empty() {
+        approved.approved_by().unwrap_or_else(|| {
             if rollback {
                 "emergency rollback policy (no second approver)".to_owned()
             } else {
                 "no approval required by policy".to_owned()
             }
-        } else {
-            approved
-                .approvers()
-                .iter()
-                .map(|a| format!("@{a}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
+        })
     ));
     if approved.policy_changed() {
         text.push_str(&format!(

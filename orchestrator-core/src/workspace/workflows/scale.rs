@@ -171,16 +171,9 @@ impl Workflow for ScaleExecuteWorkflow {
         let ws = context.workspace;
         ws.announce(&format!(
             "approved by {} for plan {} at {}",
-            if approved.approvers().is_empty() {
-                "policy (no approver needed)".to_owned()
-            } else {
-                approved
-                    .approvers()
-                    .iter()
-                    .map(|a| format!("@{a}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
+            approved
+                .approved_by()
+                .unwrap_or_else(|| "policy (no approver needed)".to_owned()),
             approved.plan().hash(),
             approved.head_sha()
         ));
