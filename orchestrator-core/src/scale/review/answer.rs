@@ -47,19 +47,6 @@ impl Answer {
             error: None,
         }
     }
-
-    /// The outcome, or the error the change stopped with (`error` when this attempt still has
-    /// it; else rebuilt from the journaled line as a conflict, which is what a stopped change is).
-    pub(crate) fn into_result(self, error: Option<Error>) -> Result<CommandOutcome> {
-        match (self.outcome, error, self.error) {
-            (_, Some(error), _) => Err(error),
-            (_, None, Some(line)) => Err(Error::Conflict {
-                message: line.strip_prefix("conflict: ").unwrap_or(&line).to_owned(),
-            }),
-            (Some(outcome), None, None) => Ok(outcome),
-            (None, None, None) => Err(Error::state("a command answer without an outcome")),
-        }
-    }
 }
 
 /// An [`Answer`] with the typed error the change stopped with, while this attempt still has it.
@@ -69,6 +56,28 @@ pub(crate) struct Decided {
     pub answer: Answer,
     /// The change's error, typed (the answer holds it as a line).
     pub error: Option<Error>,
+}
+
+impl Decided {
+    /// The error the change stopped with: typed while this attempt still has it, else rebuilt
+    /// from the journaled line as the conflict a stopped change is.
+    pub(crate) fn take_error(&mut self) -> Option<Error> {
+        self.error.take().or_else(|| {
+            self.answer.error.as_deref().map(|line| Error::Conflict {
+                message: line.strip_prefix("conflict: ").unwrap_or(line).to_owned(),
+            })
+        })
+    }
+
+    /// The command's outcome, or the error its change stopped with.
+    pub(crate) fn into_result(mut self) -> Result<CommandOutcome> {
+        if let Some(error) = self.take_error() {
+            return Err(error);
+        }
+        self.answer
+            .outcome
+            .ok_or_else(|| Error::state("a command answer without an outcome"))
+    }
 }
 
 impl From<Answer> for Decided {
@@ -285,18 +294,18 @@ pub async fn handle_comment(
     policy: &ApprovalPolicy,
     executor: Option<&ScaleExecutor>,
 ) -> Result<CommandOutcome> {
-    let Decided { answer, error } = match decide(forge, event, policy).await? {
+    let decided = match decide(forge, event, policy).await? {
         Decision::Answer(answer) => (*answer).into(),
         Decision::Execute(approved) => {
             execute(&approved, needed(executor, approved.action())?).await
         }
     };
     let (repo, number) = (&event.repo, event.number);
-    if let Some(reply) = &answer.reply {
+    if let Some(reply) = &decided.answer.reply {
         post_reply(forge, repo, number, reply).await?;
     }
-    if let Some(action) = answer.label {
+    if let Some(action) = decided.answer.label {
         show_label(forge, repo, number, action).await?;
     }
-    answer.into_result(error)
+    decided.into_result()
 }

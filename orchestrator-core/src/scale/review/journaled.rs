@@ -92,7 +92,7 @@ pub async fn run_command(
         },
     )
     .await?;
-    decided.answer.into_result(decided.error)
+    decided.into_result()
 }
 
 /// Applies or rolls back `approved` (the gate ran just before: `scale apply|rollback --execute`)
@@ -123,18 +123,15 @@ pub(crate) async fn execute_approved(
         executor,
         quiet_stop: true,
     };
-    let decided = answer_journaled(runner, forge, &repo, number, params, async { Ok(act) }).await?;
-    if let Some(error) = decided.error {
+    let mut decided =
+        answer_journaled(runner, forge, &repo, number, params, async { Ok(act) }).await?;
+    if let Some(error) = decided.take_error() {
         return Err(error);
     }
-    let Answer { report, error, .. } = decided.answer;
-    match (report, error) {
-        (Some(report), None) => Ok(report),
-        (_, Some(line)) => Err(Error::Conflict {
-            message: line.strip_prefix("conflict: ").unwrap_or(&line).to_owned(),
-        }),
-        (None, None) => Err(Error::state("an executed change without a report")),
-    }
+    decided
+        .answer
+        .report
+        .ok_or_else(|| Error::state("an executed change without a report"))
 }
 
 /// Runs the three steps for pull request `number`, resuming the unfinished run recorded with
