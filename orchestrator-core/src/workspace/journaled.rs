@@ -14,10 +14,12 @@ use std::sync::Arc;
 
 use super::params::{self, RunParams};
 use crate::engine::{
-    CancelToken, Engine, EngineOptions, Observer, Plan, RunReport, SilentObserver, StepReport,
+    CancelToken, Engine, EngineOptions, Observer, Plan, PlannedStep, RunReport, SilentObserver,
+    StepReport, StepStatus,
 };
-use crate::error::Result;
-use crate::state::{RunId, RunStatus, StateStore};
+use crate::error::{Error, Result};
+use crate::state::{JournalEntry, RunId, RunStatus, StateStore};
+use crate::step::Step;
 
 /// How a run's journal is opened.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +110,28 @@ impl JournaledRunner {
             .await
     }
 
+    /// Runs `steps` as run `run` one at a time, each after the one before: a chain in which a
+    /// step that does not succeed blocks the rest (a proposal, a pull-request command).
+    pub async fn run_in_order(
+        &self,
+        steps: impl IntoIterator<Item = Arc<dyn Step>>,
+        run: RunId,
+    ) -> Result<RunReport> {
+        let mut planned: Vec<PlannedStep> = Vec::new();
+        for step in steps {
+            let after = planned
+                .last()
+                .map(|p| vec![p.step.id().to_owned()])
+                .unwrap_or_default();
+            planned.push(PlannedStep { step, after });
+        }
+        let options = EngineOptions {
+            concurrency: 1,
+            ..EngineOptions::default()
+        };
+        self.run(&Plan::new(planned)?, run, options).await
+    }
+
     /// [`JournaledRunner::open`], then [`JournaledRunner::run`].
     pub async fn open_and_run(
         &self,
@@ -117,6 +141,43 @@ impl JournaledRunner {
     ) -> Result<RunReport> {
         let run = self.open(start).await?;
         self.run(plan, run, options).await
+    }
+}
+
+/// The data step `step` of run `run` produced, as its latest `StepSucceeded` entry journaled it:
+/// what a resumed run reads back of a step an earlier attempt finished (the engine reports such
+/// a step as already done, without its data). `None` when the step never succeeded in `run`, or
+/// was only found done by its check (which records no data).
+pub async fn journaled_output(
+    store: &dyn StateStore,
+    run: RunId,
+    step: &str,
+) -> Result<Option<serde_json::Value>> {
+    Ok(store
+        .journal(run)
+        .await?
+        .into_iter()
+        .rev()
+        .find_map(|record| match record.entry {
+            JournalEntry::StepSucceeded { step: id, data, .. } if id == step => Some(data),
+            _ => None,
+        }))
+}
+
+/// The error of `what` (`propose`...) whose run ended before its last step: where it stopped (the
+/// first failed step, its description and error) and that running the same command again
+/// resumes the run without repeating what is done.
+pub fn stopped_error(what: &str, report: &RunReport) -> Error {
+    let failed = report.steps.iter().find(|s| s.status == StepStatus::Failed);
+    Error::Conflict {
+        message: format!(
+            "{what} stopped{}; run the same command again to resume run {} (done steps are not \
+             repeated)",
+            failed
+                .map(|s| format!(" at {} ({}): {}", s.id, s.description, s.summary))
+                .unwrap_or_default(),
+            report.run_id
+        ),
     }
 }
 
@@ -204,6 +265,12 @@ mod tests {
         assert_eq!(recorded.params["params"]["n"], 7);
         let stopped = first_unfinished(&failed, ["a", "b", "missing"]).expect("b failed");
         assert_eq!(stopped.id, "b");
+        let message = stopped_error("sampling", &failed).to_string();
+        assert!(
+            message.contains("sampling stopped at b (b): state store: boom")
+                && message.contains(&format!("resume run {}", failed.run_id)),
+            "{message}"
+        );
 
         // Resumed: the same run, running again, and the done step is not repeated.
         let start =
@@ -221,5 +288,42 @@ mod tests {
         assert_eq!(done.status, RunStatus::Succeeded);
         assert!(first_unfinished(&done, ["a", "b"]).is_none());
         assert_eq!(store.runs(None, None, 10).await.expect("runs").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_steps_journaled_output_is_its_latest_success() {
+        let store = MemoryStateStore::default();
+        let run = store
+            .begin_run("sample", "k", &serde_json::Value::Null)
+            .await
+            .expect("run");
+        for (step, n) in [("a", 1), ("b", 2), ("a", 3)] {
+            let entry = JournalEntry::StepSucceeded {
+                step: step.into(),
+                summary: String::new(),
+                data: serde_json::json!({ "n": n }),
+            };
+            store.append(run, &entry).await.expect("append");
+        }
+        let entry = JournalEntry::StepAlreadyDone {
+            step: "c".into(),
+            detail: "found".into(),
+        };
+        store.append(run, &entry).await.expect("append");
+        let output = |step: &'static str| journaled_output(&store, run, step);
+        assert_eq!(
+            output("a").await.expect("read"),
+            Some(serde_json::json!({ "n": 3 }))
+        );
+        assert_eq!(
+            output("b").await.expect("read"),
+            Some(serde_json::json!({ "n": 2 }))
+        );
+        assert_eq!(
+            output("c").await.expect("read"),
+            None,
+            "a check records no data"
+        );
+        assert_eq!(output("d").await.expect("read"), None);
     }
 }

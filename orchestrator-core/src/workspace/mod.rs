@@ -38,7 +38,7 @@ pub mod workflows;
 pub use forge::{
     AppCredential, DEFAULT_API_URL, ForgeConnector, check_forge, forge_label, local_origins,
 };
-pub use journaled::{JournaledRunner, RunStart, first_unfinished};
+pub use journaled::{JournaledRunner, RunStart, first_unfinished, journaled_output, stopped_error};
 pub use workflow::{Finished, Outcome, RunContext, Workflow};
 
 use std::path::{Path, PathBuf};

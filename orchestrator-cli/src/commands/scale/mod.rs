@@ -22,7 +22,7 @@ use orchestrator_core::Error;
 use orchestrator_core::forge::RepoId;
 use orchestrator_core::scale::ScalePlan;
 use orchestrator_core::scale::approval::GateAction;
-use orchestrator_core::scale::execute::{ExecuteReport, ScaleExecutor};
+use orchestrator_core::scale::execute::{ExecuteReport, ScaleExecutor, check_force};
 use orchestrator_core::state::MemoryStateStore;
 use orchestrator_core::workspace::workflows::ScaleExecuteWorkflow;
 
@@ -90,13 +90,7 @@ async fn execute(
         workspace.cancel_on_stop_signals();
         workspace.run(&workflow).await?.report.report
     } else {
-        if args.force && action == GateAction::Apply {
-            return Err(Error::invalid_input(
-                "--force belongs to `scale rollback` (overwrite changes made after the apply); \
-                 apply refuses drift whatever the flags",
-            )
-            .into());
-        }
+        check_force(action, args.force)?;
         // A preview: a server-side dry run that journals and locks nothing.
         let cluster = cluster(&args.cluster, kube_context.as_deref()).await?;
         let executor = ScaleExecutor::new(cluster, Arc::new(MemoryStateStore::default()));

@@ -1,95 +1,15 @@
 //! Every forgery of issue 11 against the gate, over `InMemoryForge` and `InMemoryCluster`: each
 //! test plays the people involved with the forge's hooks and checks that nothing is applied.
 
-use std::sync::Arc;
-
 use super::*;
-use crate::cluster::InMemoryCluster;
-use crate::forge::{Comparison, InMemoryForge, IssueForge, NewPullRequest, PullRequestForge};
-use crate::scale::execute::ScaleExecutor;
-use crate::scale::lock::{find_lock, lock_marker};
-use crate::scale::propose::pr_body;
-use crate::scale::review::{CommandOutcome, CommentEvent, handle_comment};
-use crate::scale::tests::{prod_cluster, prod_plan};
-use crate::state::MemoryStateStore;
-
-const BOT: &str = "github-actions[bot]";
-const BASE: &str = "base0000000000";
-const HEAD: &str = "head1111111111";
-
-struct World {
-    forge: InMemoryForge,
-    cluster: Arc<InMemoryCluster>,
-    plan: ScalePlan,
-    repo: RepoId,
-    number: u64,
-}
-
-fn plan_path() -> String {
-    "ops/plans/infra-scale/prod/plan.yaml".to_owned()
-}
+use crate::error::Error;
+use crate::forge::prelude::*;
+use crate::forge::{Comparison, Permission, PullCommit, PullRequest, ReviewState};
+use crate::scale::fixtures::{BASE, BOT, HEAD, World, plan_path};
+use crate::scale::lock::find_lock;
+use crate::scale::review::CommandOutcome;
 
 impl World {
-    /// The nightly flow: the bot opened the plan PR from its own commit; `maint` (maintain),
-    /// `dev` and `mallory` (write), `reader` (read) and `lead` (admin) are people on the repo.
-    async fn new() -> Self {
-        Self::opened_by(BOT).await
-    }
-
-    async fn opened_by(author: &str) -> Self {
-        let forge = InMemoryForge::new();
-        let repo = RepoId::new("ledger-mind", "website");
-        let cluster = Arc::new(prod_cluster());
-        let plan = prod_plan(&cluster).await;
-        forge.set_branch_head(&repo, "main", BASE);
-        forge.set_branch_head(&repo, "infra-scale/prod", HEAD);
-        forge.set_user(author);
-        let pr = forge
-            .create_pull_request(
-                &repo,
-                &NewPullRequest {
-                    title: "Infra scale plan: prod".into(),
-                    body: format!("{}\n{}\n", pr_body(&plan), lock_marker(&plan)),
-                    head: "infra-scale/prod".into(),
-                    base: "main".into(),
-                    draft: true,
-                },
-            )
-            .await
-            .expect("pull request");
-        forge.set_user(BOT);
-        forge
-            .set_pull_files(
-                &repo,
-                pr.number,
-                &[&plan_path(), "ops/plans/infra-scale/prod/SUMMARY.md"],
-            )
-            .expect("files");
-        forge.set_file(&repo, HEAD, &plan_path(), plan.to_yaml().as_bytes());
-        for (user, permission) in [
-            ("maint", Permission::Maintain),
-            ("dev", Permission::Write),
-            ("mallory", Permission::Write),
-            ("reader", Permission::Read),
-            ("lead", Permission::Admin),
-        ] {
-            forge.set_permission(&repo, user, permission);
-        }
-        Self {
-            forge,
-            cluster,
-            plan,
-            repo,
-            number: pr.number,
-        }
-    }
-
-    fn approve(&self, user: &str) {
-        self.forge
-            .review_as(&self.repo, self.number, user, ReviewState::Approved, "LGTM")
-            .expect("review");
-    }
-
     async fn verify(
         &self,
         action: GateAction,
@@ -121,60 +41,6 @@ impl World {
             Err(Error::PermissionDenied { message }) => message,
             other => panic!("expected a refusal, got {other:?}"),
         }
-    }
-
-    fn executor(&self) -> ScaleExecutor {
-        ScaleExecutor::new(self.cluster.clone(), Arc::new(MemoryStateStore::default()))
-            .with_rollout_wait(None)
-    }
-
-    /// `user` comments `body` and the workflow handles the `created` event.
-    async fn command(&self, user: &str, body: &str) -> CommandOutcome {
-        let comment = self
-            .forge
-            .comment_as(&self.repo, self.number, user, body)
-            .expect("comment");
-        self.handle(user, comment.id, body).await
-    }
-
-    async fn handle(&self, user: &str, comment_id: u64, body: &str) -> CommandOutcome {
-        let event = CommentEvent {
-            action: "created".into(),
-            repo: self.repo.clone(),
-            number: self.number,
-            is_pull_request: true,
-            commenter: user.into(),
-            comment_id,
-            body: body.into(),
-        };
-        handle_comment(
-            &self.forge,
-            &event,
-            &ApprovalPolicy::default(),
-            Some(&self.executor()),
-        )
-        .await
-        .expect("handled")
-    }
-
-    fn replicas(&self, name: &str) -> i32 {
-        self.cluster
-            .snapshot()
-            .workloads
-            .iter()
-            .find(|w| w.name == name)
-            .map(|w| w.replicas)
-            .expect("workload")
-    }
-
-    async fn last_comment(&self) -> String {
-        self.forge
-            .list_comments(&self.repo, self.number)
-            .await
-            .expect("comments")
-            .pop()
-            .expect("a reply")
-            .body
     }
 }
 

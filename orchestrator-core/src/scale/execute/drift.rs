@@ -1,7 +1,11 @@
 //! Drift: the live state must be the plan's recorded before state, or an apply refuses.
 
-#[allow(clippy::wildcard_imports)] // the executor's imports, split out of one file
-use super::*;
+use std::collections::BTreeSet;
+
+use super::ops::target_containers;
+use crate::cluster::{Cluster, ContainerResources, Hpa, WorkloadRef};
+use crate::error::{Error, Result};
+use crate::scale::{Action, ActionType, BeforeState, ScalePlan};
 
 /// Refuses when the live state is neither the recorded before state nor already the planned
 /// state (a half-applied plan resumes), naming every field that drifted, not only the first.
@@ -72,8 +76,7 @@ pub async fn check_drift(plan: &ScalePlan, cluster: &dyn Cluster) -> Result<()> 
                         ),
                         ("limits", &recorded.limits, &now.limits, &planned.limits),
                     ] {
-                        let keys: std::collections::BTreeSet<&String> =
-                            rec.keys().chain(cur.keys()).collect();
+                        let keys: BTreeSet<&String> = rec.keys().chain(cur.keys()).collect();
                         for key in keys {
                             let (a, l, p) = (rec.get(key), cur.get(key), plan_list.get(key));
                             if a != l && l != p {
@@ -104,7 +107,7 @@ pub async fn check_drift(plan: &ScalePlan, cluster: &dyn Cluster) -> Result<()> 
             .actions
             .iter()
             .filter(|a| a.action == ActionType::ApplyHpa && a.name == h.name)
-            .find_map(crate::scale::plan::Action::hpa_object);
+            .find_map(Action::hpa_object);
         if now != h.hpa && now != planned {
             drift(
                 format!("HorizontalPodAutoscaler {} (ns: {})", h.name, h.namespace),

@@ -1,8 +1,17 @@
 //! The cluster changes a plan makes, as journaled steps: one [`Op`] per write, built from the
 //! plan (apply) or its recorded before state (rollback), each with a read-only check.
 
-#[allow(clippy::wildcard_imports)] // the executor's imports, split out of one file
-use super::*;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{RECORD_AFTER_STEP, read_state};
+use crate::cluster::{
+    Cluster, ContainerResources, Hpa, WorkloadKind, WorkloadRef, WorkloadState, WriteOptions,
+};
+use crate::error::{Error, Result};
+use crate::scale::{Action, ActionType, BeforeState, BeforeWorkload, ScalePlan};
+use crate::step::{Check, Step, StepContext, StepOutput};
 
 /// What to do to the cluster: one primitive each.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,10 +121,7 @@ impl Op {
     }
 }
 
-pub(super) async fn live(
-    cluster: &dyn Cluster,
-    w: &WorkloadRef,
-) -> Result<crate::cluster::WorkloadState> {
+pub(super) async fn live(cluster: &dyn Cluster, w: &WorkloadRef) -> Result<WorkloadState> {
     cluster.workload(w).await?.ok_or_else(|| Error::NotFound {
         what: w.to_string(),
     })
@@ -264,7 +270,7 @@ pub(super) async fn apply_ops(plan: &ScalePlan, cluster: &dyn Cluster) -> Result
     Ok(ops)
 }
 
-pub(super) fn bad_action(action: &crate::scale::plan::Action) -> Error {
+pub(super) fn bad_action(action: &Action) -> Error {
     Error::invalid_input(format!(
         "plan action {:?} on {} lacks the fields its type needs",
         action.action, action.name

@@ -1,7 +1,13 @@
 //! Waiting for a changed workload to roll out, as `kubectl rollout status` does.
 
-#[allow(clippy::wildcard_imports)] // the executor's imports, split out of one file
-use super::*;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::RolloutWait;
+use crate::cluster::{Cluster, RolloutProgress, RolloutStatus, WorkloadRef};
+use crate::error::{Error, Result};
+use crate::step::{Check, Step, StepContext, StepOutput};
 
 /// Waits for one workload's rollout.
 #[derive(Debug)]

@@ -1,7 +1,12 @@
 //! The live state of a plan's objects, what an apply leaves, and what changed since.
 
-#[allow(clippy::wildcard_imports)] // the executor's imports, split out of one file
-use super::*;
+use std::collections::BTreeSet;
+
+use super::drift::describe_hpa;
+use super::ops::{live, target_containers};
+use crate::cluster::{Cluster, ContainerResources, WorkloadRef};
+use crate::error::{Error, Result};
+use crate::scale::{Action, ActionType, BeforeHpa, BeforeState, BeforeWorkload, ScalePlan};
 
 /// The live state of the objects `objects` names (same workloads and HPAs).
 pub async fn read_state(objects: &BeforeState, cluster: &dyn Cluster) -> Result<BeforeState> {
@@ -19,7 +24,7 @@ pub async fn read_state(objects: &BeforeState, cluster: &dyn Cluster) -> Result<
     }
     let mut hpas = Vec::new();
     for h in &objects.hpas {
-        hpas.push(crate::scale::plan::BeforeHpa {
+        hpas.push(BeforeHpa {
             name: h.name.clone(),
             namespace: h.namespace.clone(),
             hpa: cluster.hpa(&h.namespace, &h.name).await?,
@@ -54,7 +59,7 @@ pub fn planned_after(plan: &ScalePlan, before: &BeforeState) -> BeforeState {
             .actions
             .iter()
             .filter(|a| a.action == ActionType::ApplyHpa && a.name == h.name)
-            .find_map(crate::scale::plan::Action::hpa_object)
+            .find_map(Action::hpa_object)
         {
             h.hpa = Some(planned);
         }
@@ -109,8 +114,7 @@ pub fn changed_since_apply(
                 ("requests", &ac.requests, &bc.requests, &lc.requests),
                 ("limits", &ac.limits, &bc.limits, &lc.limits),
             ] {
-                let keys: std::collections::BTreeSet<&String> =
-                    al.keys().chain(ll.keys()).collect();
+                let keys: BTreeSet<&String> = al.keys().chain(ll.keys()).collect();
                 for key in keys {
                     let (av, bv, lv) = (al.get(key), bl.get(key), ll.get(key));
                     if lv != av && lv != bv {
@@ -137,4 +141,43 @@ pub fn changed_since_apply(
         }
     }
     changed
+}
+
+/// Checks that the cluster holds exactly `before` (replicas, containers, HPAs), naming the first
+/// difference.
+pub async fn verify_before(before: &BeforeState, cluster: &dyn Cluster) -> Result<()> {
+    for b in &before.workloads {
+        let r = b.workload_ref();
+        let state = live(cluster, &r).await?;
+        if state.replicas != b.replicas {
+            return Err(Error::Conflict {
+                message: format!(
+                    "{r} replicas: expected {}, found {}",
+                    b.replicas, state.replicas
+                ),
+            });
+        }
+        if state.containers != b.containers {
+            return Err(Error::Conflict {
+                message: format!(
+                    "{r} containers: expected {:?}, found {:?}",
+                    b.containers, state.containers
+                ),
+            });
+        }
+    }
+    for h in &before.hpas {
+        let now = cluster.hpa(&h.namespace, &h.name).await?;
+        if now != h.hpa {
+            return Err(Error::Conflict {
+                message: format!(
+                    "HPA {}: expected {}, found {}",
+                    h.name,
+                    describe_hpa(h.hpa.as_ref()),
+                    describe_hpa(now.as_ref())
+                ),
+            });
+        }
+    }
+    Ok(())
 }

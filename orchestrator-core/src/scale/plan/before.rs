@@ -1,8 +1,11 @@
 //! The live state a plan records before it changes anything: what rollback restores exactly
 //! and what apply checks for drift.
 
-#[allow(clippy::wildcard_imports)] // the plan's types and imports, split out of one file
-use super::*;
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{Cluster, ContainerResources, Hpa, WorkloadKind, WorkloadRef, WorkloadState};
+use crate::error::{Error, Result};
+use crate::scale::request::ScaleRequest;
 
 /// The live state the planner read: what `scale rollback` restores and what `scale apply` checks
 /// for drift.

@@ -1,7 +1,6 @@
 //! What people read about a plan: the preview lines, the actions table and SUMMARY.md.
 
-#[allow(clippy::wildcard_imports)] // the plan's types and imports, split out of one file
-use super::*;
+use super::ScalePlan;
 
 impl ScalePlan {
     /// The `preview: kubectl ...` lines of applying the plan.
