@@ -562,6 +562,19 @@ pub async fn missing_file_is_none(forge: &dyn ContentForge, repo: &RepoId) {
     assert_eq!(found, None, "{}", forge.backend());
 }
 
+/// A ref the repository does not have is `NotFound`, not a missing file: a policy read at a
+/// mistyped or deleted ref must fail, never read as "no policy".
+pub async fn unknown_ref_is_not_found(forge: &dyn ContentForge, repo: &RepoId) {
+    let found = forge
+        .file_contents(repo, "orchestrator.toml", "conformance-no-such-ref")
+        .await;
+    assert!(
+        matches!(found, Err(crate::Error::NotFound { .. })),
+        "{}: {found:?}",
+        forge.backend()
+    );
+}
+
 /// A user with no access to the repository has permission `None`.
 pub async fn stranger_has_no_permission(forge: &dyn AccessForge, repo: &RepoId) {
     let permission = forge
@@ -633,6 +646,7 @@ where
 /// [`ContentForge`]: files at a ref.
 pub async fn run_contents(forge: &dyn ContentForge, repo: &RepoId) {
     missing_file_is_none(forge, repo).await;
+    unknown_ref_is_not_found(forge, repo).await;
 }
 
 /// [`AccessForge`]: the token's user and others' permissions.

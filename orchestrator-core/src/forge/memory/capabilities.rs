@@ -305,7 +305,7 @@ impl ContentForge for InMemoryForge {
             repo,
             &format!("{path}@{git_ref}"),
         )?;
-        Ok(state.file_contents(repo, path, git_ref))
+        state.file_contents(repo, path, git_ref)
     }
 
     async fn compare_commits(&self, repo: &RepoId, base: &str, head: &str) -> Result<Comparison> {

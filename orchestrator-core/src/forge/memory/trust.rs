@@ -10,7 +10,7 @@
 //! request's author cannot approve or request changes on it.
 
 use super::collab::not_found;
-use super::{InMemoryForge, State};
+use super::{InMemoryForge, RepoState, State};
 use crate::error::{Error, Result};
 use crate::forge::types::{
     Comment, Comparison, Permission, PullCommit, PullRequest, RepoId, Review, ReviewState,
@@ -129,6 +129,21 @@ impl InMemoryForge {
             .repo(repo)
             .comparisons
             .insert((base.to_owned(), head.to_owned()), comparison);
+    }
+}
+
+impl RepoState {
+    /// Whether `git_ref` (a branch's short name or a commit) names something this repository
+    /// has: the default branch, a branch or its commit, a ref files were stored under, or a pull
+    /// request's head or base.
+    fn knows_ref(&self, git_ref: &str) -> bool {
+        git_ref == crate::forge::DEFAULT_BRANCH
+            || self.branches.contains_key(git_ref)
+            || self.branches.values().any(|sha| sha == git_ref)
+            || self.files.keys().any(|(r, _)| r == git_ref)
+            || self.pulls.values().any(|pr| {
+                pr.head_sha == git_ref || pr.head_ref == git_ref || pr.base_ref == git_ref
+            })
     }
 }
 
@@ -310,12 +325,22 @@ impl State {
         repo: &RepoId,
         path: &str,
         git_ref: &str,
-    ) -> Option<Vec<u8>> {
-        let repo_state = self.repos.get(repo)?;
+    ) -> Result<Option<Vec<u8>>> {
+        // An unknown repository reads as no file, as GitHub's plain 404 does.
+        let Some(repo_state) = self.repos.get(repo) else {
+            return Ok(None);
+        };
         let git_ref = git_ref
             .strip_prefix("refs/heads/")
             .unwrap_or(git_ref)
             .to_owned();
+        // An unknown ref is not a missing file (GitHub: 404 "No commit found for the ref"): a
+        // policy read at a mistyped or deleted ref must fail, never read as "no policy".
+        if !repo_state.knows_ref(&git_ref) {
+            return Err(Error::NotFound {
+                what: format!("ref {git_ref} of {repo}"),
+            });
+        }
         let mut refs = vec![git_ref.clone()];
         refs.extend(repo_state.branches.get(&git_ref).cloned());
         refs.extend(
@@ -325,8 +350,9 @@ impl State {
                 .filter(|(_, sha)| **sha == git_ref)
                 .map(|(branch, _)| branch.clone()),
         );
-        refs.into_iter()
-            .find_map(|r| repo_state.files.get(&(r, path.to_owned())).cloned())
+        Ok(refs
+            .into_iter()
+            .find_map(|r| repo_state.files.get(&(r, path.to_owned())).cloned()))
     }
 
     /// A scripted comparison, else one derived from the pull request whose head is `head`: ahead

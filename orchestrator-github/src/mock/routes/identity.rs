@@ -959,6 +959,8 @@ impl Ctx<'_> {
                 match ready(self.forge.file_contents(self.web.repo, path, &git_ref)) {
                     Ok(Some(bytes)) => Answer::cached(self.file_json(path, &git_ref, &bytes, "")),
                     Ok(None) => Answer::not_found(),
+                    // The in-memory forge's only `NotFound` here is an unknown ref.
+                    Err(orchestrator_core::Error::NotFound { .. }) => no_commit(&git_ref),
                     Err(e) => error(&e),
                 }
             }
