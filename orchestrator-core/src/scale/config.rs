@@ -28,7 +28,7 @@ use toml::Spanned;
 use super::approval::{ApplyRequirements, ApprovalPolicy};
 use super::execute::RolloutWait;
 use crate::config::{ErrFn, duration_field};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::forge::Permission;
 
 /// `[scale]`; its default is what the section's absence means (the flags' defaults).
@@ -74,16 +74,9 @@ impl ScaleConfig {
     /// config for other commands still yields its scale policy. Errors name `origin`, the line
     /// and the key.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let err = |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| {
-            Error::Config {
-                file: origin.into(),
-                line: span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
-                key,
-                message,
-            }
-        };
-        let raw: ScaleOnly =
-            toml::from_str(text).map_err(|e| err(e.span(), None, e.message().trim().to_owned()))?;
+        let err = crate::config::errors::reporter(std::path::Path::new(origin), text);
+        let raw: ScaleOnly = toml::from_str(text)
+            .map_err(|e| crate::config::errors::syntax_error(&e, text, &err))?;
         parse_scale(raw.scale, &err)
     }
 }
@@ -275,6 +268,14 @@ mod tests {
             .expect_err("invalid")
             .to_string();
         assert!(e.contains("o/r@main:x") && e.contains(":2"), "{e}");
+        // A wrong type in the base branch's file names the key on its line, as for a local file.
+        let e = ScaleConfig::from_toml("[scale]\n\napprovers = 3\n", "o/r@main:x")
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            e.starts_with("o/r@main:x:3: `approvers`: invalid type"),
+            "{e}"
+        );
     }
 
     #[test]
