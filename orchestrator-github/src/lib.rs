@@ -1,5 +1,5 @@
 //! `GitHubForge`: the orchestrator's [`Forge`](orchestrator_core::forge::Forge) over GitHub's
-//! REST API (github.com, GitHub Enterprise Server, or the mock server in [`mock`]).
+//! REST API (github.com, GitHub Enterprise Server, or the mock server in `mock` (feature `mock-server`)).
 //!
 //! ```no_run
 //! # async fn demo() -> orchestrator_core::Result<()> {
@@ -58,7 +58,7 @@
 //! GitHub Enterprise Server (uploads then go to `https://ghe.example.com/api/uploads`), or the
 //! mock server's URL (uploads go to the same URL); [`GitHubForgeBuilder::upload_url`] overrides
 //! the upload root. The token is sent only to those two hosts, never to a redirect or `Link`
-//! elsewhere. With the `mock-server` feature, [`mock::MockGitHub`] serves the endpoints this
+//! elsewhere. With the `mock-server` feature, `mock::MockGitHub` serves the endpoints this
 //! adapter uses on a loopback port, with ETags, pagination, rate-limit headers, a simulated CI
 //! that turns tags pushed to local bare origins into releases, and seeded faults; it is what
 //! `orchestrator demo` and `orchestrator mock-forge` run.

@@ -9,10 +9,10 @@
 //!   never appears in `Debug` or logs.
 //! - [`event`]: the payload fields we act on, typed and validated, turned into a job, a wake for
 //!   waits, or an explicit "ignored".
-//! - [`queue`]: the durable [`JobQueue`](queue::JobQueue) (in memory, SQLite): a webhook is stored
+//! - [`queue`]: the durable [`JobQueue`] (in memory, SQLite): a webhook is stored
 //!   before `202` is returned; triggers for the same repos coalesce; claims carry a lease so a
 //!   replica killed mid-job leaves the job to another, which resumes it from the journal.
-//! - [`worker`]: claims jobs and runs them through a [`JobHandler`](worker::JobHandler).
+//! - [`worker`]: claims jobs and runs them through a [`JobHandler`].
 //! - [`jobs`]: the handler that runs a job as the command a workflow would run, through core's
 //!   driver: a cascade or the nightly is `CascadeWorkflow`, a comment goes to `pr-command`'s rules.
 //! - [`wake`]: a webhook received by one replica wakes the waits of every replica

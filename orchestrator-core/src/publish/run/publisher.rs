@@ -35,8 +35,8 @@ pub struct PublishOptions {
 }
 
 /// Runs publish plans; embed it with your own `Forge`, `Vcs` and `StateStore`. It takes no
-/// lock, checks no credentials and wires no Ctrl-C: run [`super::PublishWorkflow`] or
-/// [`super::CascadeWorkflow`] through a [`crate::workspace::Workspace`] to get those; use this
+/// lock, checks no credentials and wires no Ctrl-C: run [`crate::publish::PublishWorkflow`] or
+/// [`crate::publish::CascadeWorkflow`] through a [`crate::workspace::Workspace`] to get those; use this
 /// directly only inside a session you hold.
 #[derive(Debug, Clone)]
 pub struct Publisher {
