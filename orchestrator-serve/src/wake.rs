@@ -307,8 +307,9 @@ impl PgWakeBus {
         }
     }
 
-    /// Sends `payload` on the sending session, opening a new session when the old one is known
-    /// to be closed.
+    /// Sends `payload` on the sending session, first opening a new session when the old one
+    /// ended (the server restarted, an operator ended its backend): the client notices that as
+    /// soon as the server says so, so the next wake goes out instead of failing.
     async fn notify(&self, sender: &mut Sender, payload: &str) -> Result<()> {
         if sender.client.is_closed() {
             *sender = self::sender(&self.url).await?;
@@ -338,18 +339,8 @@ impl WakeBus for PgWakeBus {
     }
 
     async fn publish(&self, wake: &Wake) -> Result<()> {
-        let payload = wake.encode();
         let mut sender = self.sender.lock().await;
-        match self.notify(&mut sender, &payload).await {
-            // The session ended under the request (the server restarted, an operator ended the
-            // backend) before the client noticed: once more on a new session, or the other
-            // replicas' waits would learn of it only from their fallback poll.
-            Err(e) if sender.client.is_closed() => {
-                tracing::info!(error = %e, "wake: the sending session ended, sending again");
-                self.notify(&mut sender, &payload).await
-            }
-            sent => sent,
-        }
+        self.notify(&mut sender, &wake.encode()).await
     }
 
     async fn listen(&self, on_wake: OnWake, mut shutdown: watch::Receiver<bool>) -> Result<()> {

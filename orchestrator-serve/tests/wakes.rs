@@ -441,3 +441,98 @@ async fn a_wake_sent_while_the_listener_reconnects_still_wakes_the_wait() {
     listening.await.expect("no panic").expect("ok");
     admin_connection.abort();
 }
+
+/// Issue 17 follow-up: [`MAX_PAYLOAD`] is PostgreSQL's own limit. The server refuses a
+/// notification of 8000 bytes; a wake whose release encodes to exactly [`MAX_PAYLOAD`] bytes
+/// passes whole, and one byte more passes as the repo alone, which still reaches the other
+/// replica (a refused payload would have been no wake at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wake_at_the_notify_limit_passes_whole_and_one_past_it_passes_as_its_repo() {
+    let _serial = SERIAL.lock().await;
+    let Some(pg) = PgCluster::start_or_skip(false) else {
+        return;
+    };
+    let url = StateUrl::parse(&pg.create_database("limit"), "test").expect("url");
+    let (raw, connection) = url.connect().await.expect("session");
+    let refused = raw
+        .execute(
+            "SELECT pg_notify($1, $2)",
+            &[&CHANNEL, &"x".repeat(MAX_PAYLOAD + 1)],
+        )
+        .await
+        .expect_err("PostgreSQL refuses 8000 bytes");
+    assert!(
+        refused.to_string().contains("too long")
+            || refused
+                .as_db_error()
+                .is_some_and(|e| e.message().contains("too long")),
+        "{refused:?}"
+    );
+    connection.abort();
+
+    let a = Arc::new(PgWakeBus::connect(&url).await.expect("connect"));
+    let b = Arc::new(PgWakeBus::connect(&url).await.expect("connect"));
+    let (stop, shutdown) = watch::channel(false);
+    let (log, listening) = listen(b, shutdown);
+    probe_until_heard(a.as_ref(), &log, &RepoId::new("probe", "limit")).await;
+    let repo = RepoId::new("limit", "app");
+    let sized = |name_len: usize| {
+        let mut release = published("v2.0.0");
+        release.assets[0].name = "x".repeat(name_len);
+        Wake {
+            repo: repo.clone(),
+            release: Some(release),
+        }
+    };
+    let overhead = sized(0).encode().len();
+    let whole = sized(MAX_PAYLOAD - overhead);
+    assert_eq!(whole.encode().len(), MAX_PAYLOAD);
+    let too_large = sized(MAX_PAYLOAD - overhead + 1);
+    a.publish(&whole)
+        .await
+        .expect("the largest payload is sent");
+    a.publish(&too_large)
+        .await
+        .expect("a larger one is sent as its repo");
+    until("both heard", || heard_for(&log, &repo).len() == 2).await;
+    let heard: Vec<Wake> = heard_for(&log, &repo).into_iter().map(|(w, _)| w).collect();
+    let asset = |wake: &Wake| wake.release.as_ref().map(|r| r.assets[0].name.len());
+    assert_eq!(asset(&heard[0]), Some(MAX_PAYLOAD - overhead), "whole");
+    assert_eq!(heard[1], Wake::repo(repo.clone()), "the repo alone");
+    stop.send(true).expect("listening");
+    listening.await.expect("no panic").expect("ok");
+}
+
+/// Issue 17 follow-up, the sending side of a reconnect: the replica's sending session ended
+/// (an operator ended its backend, the server restarted). The next wake goes out on a new
+/// session and reaches the other replica, round after round, instead of failing (the others'
+/// waits would then learn of the release only at their fallback poll).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wake_sent_after_the_senders_session_ended_still_arrives() {
+    let _serial = SERIAL.lock().await;
+    let Some(pg) = PgCluster::start_or_skip(false) else {
+        return;
+    };
+    let url = StateUrl::parse(&pg.create_database("resend"), "test").expect("url");
+    let (admin, admin_connection) = admin(&pg).await;
+    let a = Arc::new(PgWakeBus::connect(&url).await.expect("connect"));
+    let b = Arc::new(PgWakeBus::connect(&url).await.expect("connect"));
+    let (stop, shutdown) = watch::channel(false);
+    let (log, listening) = listen(b, shutdown);
+    probe_until_heard(a.as_ref(), &log, &RepoId::new("probe", "resend")).await;
+    // Only `a` has sent a notification: its session is the one whose last statement is it.
+    let senders = backends(&admin, "resend", "SELECT pg_notify($1, $2)").await;
+    assert_eq!(senders.len(), 1, "{senders:?}");
+    let repo = RepoId::new("resend", "app");
+    for round in 0..3 {
+        let senders = backends(&admin, "resend", "SELECT pg_notify($1, $2)").await;
+        terminate(&admin, senders[0]).await;
+        a.publish(&Wake::repo(repo.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: sent on a new session: {e}"));
+        until("heard", || heard_for(&log, &repo).len() == round + 1).await;
+    }
+    stop.send(true).expect("listening");
+    listening.await.expect("no panic").expect("ok");
+    admin_connection.abort();
+}
