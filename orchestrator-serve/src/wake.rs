@@ -202,8 +202,9 @@ pub trait WakeBus: Send + Sync + std::fmt::Debug {
     async fn publish(&self, wake: &Wake) -> Result<()>;
 
     /// Calls `on_wake` for each wake another replica publishes, until `shutdown` turns true.
-    /// A lost connection is opened again, and what may have been missed meanwhile is reported
-    /// ([`Heard::MaybeMissed`]).
+    /// A lost connection is opened again. A bus that may have missed wakes (its session was
+    /// opened again) says so with [`Heard::MaybeMissed`]; one that cannot miss any (SQLite's
+    /// rows, read by id) never does.
     async fn listen(&self, on_wake: OnWake, shutdown: watch::Receiver<bool>) -> Result<()>;
 }
 
