@@ -15,8 +15,9 @@
 //! - [`worker`]: claims jobs and runs them through a [`JobHandler`].
 //! - [`jobs`]: the handler that runs a job as the command a workflow would run, through core's
 //!   driver: a cascade or the nightly is `CascadeWorkflow`, a comment goes to `pr-command`'s rules.
-//! - [`wake`]: a webhook received by one replica wakes the waits of every replica
-//!   (`LISTEN`/`NOTIFY` on PostgreSQL, a polled table on SQLite).
+//! - [`wake`]: a webhook received by one replica wakes, on every replica, the waits its release
+//!   could settle (`LISTEN`/`NOTIFY` on PostgreSQL, a polled table on SQLite); a re-established
+//!   `LISTEN` session wakes every wait once, so a wake lost in the gap costs one read.
 //! - [`rate`]: the forge's rate-limit budget shared by the replicas that use one token; below a
 //!   floor they defer polls until the window resets.
 //! - [`cron`]: the nightly schedule, enqueued once per slot however many replicas run.

@@ -26,7 +26,7 @@ use crate::event::{Intake, classify};
 use crate::metrics::{Metrics, bump};
 use crate::queue::{EnqueueOutcome, JobQueue};
 use crate::signature::{WebhookSecret, verify_signature};
-use crate::wake::WakeBus;
+use crate::wake::{Wake, WakeBus};
 
 /// GitHub caps webhook payloads at 25 MB; ours are far smaller. The default limit.
 pub const DEFAULT_MAX_BODY: usize = 5 * 1024 * 1024;
@@ -185,7 +185,12 @@ async fn webhook(State(state): State<Arc<ServeState>>, headers: HeaderMap, body:
             // The wait may run on another replica. Not delivered, it polls (the fallback): the
             // webhook is still answered 202.
             if let Some(bus) = &state.wakes
-                && let Err(e) = bus.publish(&repo).await
+                && let Err(e) = bus
+                    .publish(&Wake {
+                        repo: repo.clone(),
+                        release,
+                    })
+                    .await
             {
                 tracing::warn!(delivery, %repo, error = %e, "wake not passed to the other replicas");
             }

@@ -13,7 +13,7 @@ use orchestrator_core::forge::RepoId;
 use orchestrator_core::state::StateUrl;
 use orchestrator_core::testing::PgCluster;
 use orchestrator_serve::queue::{JobKind, JobQueue, NewJob, PgJobQueue};
-use orchestrator_serve::wake::{OnWake, PgWakeBus, WakeBus};
+use orchestrator_serve::wake::{Heard, OnWake, PgWakeBus, Wake, WakeBus};
 
 async fn fresh_queue(pg: &PgCluster, db: &str) -> PgJobQueue {
     let url = StateUrl::parse(&pg.create_database(db), "test").expect("url");
@@ -180,8 +180,11 @@ async fn a_wake_on_one_replica_reaches_the_other_through_listen_notify() {
     let listen = |bus: Arc<PgWakeBus>| {
         let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let record = Arc::clone(&seen);
-        let on_wake: OnWake = Arc::new(move |repo: &RepoId| {
-            record.lock().expect("not poisoned").push(repo.to_string());
+        // Only what another replica sent: each session's start says "maybe missed" too.
+        let on_wake: OnWake = Arc::new(move |heard: &Heard| {
+            if let Heard::Wake(wake) = heard {
+                record.lock().expect("not poisoned").push(wake.encode());
+            }
         });
         let shutdown = shutdown.clone();
         let task = tokio::spawn(async move { bus.listen(on_wake, shutdown).await });
@@ -194,7 +197,9 @@ async fn a_wake_on_one_replica_reaches_the_other_through_listen_notify() {
         let repo: RepoId = repo.parse().expect("repo");
         let mut heard = false;
         for _ in 0..500 {
-            bus.publish(&repo).await.expect("publish");
+            bus.publish(&Wake::repo(repo.clone()))
+                .await
+                .expect("publish");
             tokio::time::sleep(Duration::from_millis(20)).await;
             if !seen.lock().expect("not poisoned").is_empty() {
                 heard = true;

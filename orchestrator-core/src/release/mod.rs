@@ -17,7 +17,7 @@ pub use config::ReleaseConfig;
 pub use preflight::{ORIGIN, RepoAction, RepoPreflight, origin_matches, preflight_repo};
 pub use wait::{
     Assessment, AssetSnapshot, Stability, WaitReport, WaitSpec, assess, set_poll_stretch,
-    wait_for_assets, waits_in_flight, wake_waits, wake_waits_for_release,
+    wait_for_assets, waits_in_flight, wake_all_waits, wake_waits, wake_waits_for_release,
 };
 
 use std::collections::BTreeSet;

@@ -164,6 +164,33 @@ pub fn wake_waits(repo: &RepoId) -> usize {
     })
 }
 
+/// Wakes every wait in progress in this process, on every repo: each polls once at once.
+/// Returns how many were woken. For a moment when events may have been missed and nobody knows
+/// which (a replica's `LISTEN` session was re-established after a gap): a spurious wake costs
+/// one read of the forge, a missed one a whole fallback poll interval.
+pub fn wake_all_waits() -> usize {
+    wake_waits_where(|_| true)
+}
+
+/// Wakes every wait whose repo `pick` accepts (tests scope [`wake_all_waits`] with it: the
+/// registry is shared by every test of the process, and waking another test's wait would add a
+/// poll that test counts).
+fn wake_waits_where(pick: impl Fn(&RepoId) -> bool) -> usize {
+    let wakers = WAKERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut woken = 0;
+    for (_, _, notify) in wakers
+        .iter()
+        .filter(|(repo, _)| pick(repo))
+        .flat_map(|(_, list)| list)
+    {
+        notify.notify_one();
+        woken += 1;
+    }
+    woken
+}
+
 /// Wakes the waits on `repo` that `release`, as a webhook described it, could settle: same tag,
 /// published, every pattern matched by an uploaded asset. The others keep sleeping: polling on a
 /// draft or a half-uploaded release would spend a request (counted against the rate limit) to
@@ -739,6 +766,39 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(wake_waits(&repo), 0, "the registration ends with the wait");
+    }
+
+    /// Issue 17 follow-up: after a gap in which events may have been lost (a replica's listening
+    /// session was re-established), every wait on every repo polls once at once; each still
+    /// reads the forge before it acts. (`wake_all_waits` is this with every repo; the serve
+    /// crate's PostgreSQL reconnect test calls it for real.)
+    #[tokio::test(start_paused = true)]
+    async fn waking_all_waits_polls_every_repo_at_once() {
+        let started = tokio::time::Instant::now();
+        let (first_forge, first) = wait_on_switch(&RepoId::new("wake", "all-first")).await;
+        let (second_forge, second) = wait_on_switch(&RepoId::new("wake", "all-second")).await;
+        for forge in [&first_forge, &second_forge] {
+            *forge.release.lock().expect("not poisoned") =
+                Some(release(false, &[("a.iso", 10, AssetState::Uploaded)]));
+        }
+        // Scoped to this test's repos: the other tests' waits share the registry.
+        assert_eq!(
+            wake_waits_where(|repo| repo.owner == "wake" && repo.name.starts_with("all-")),
+            2,
+            "both waits are registered"
+        );
+        for waiting in [first, second] {
+            let report = waiting.await.expect("no panic").expect("ready");
+            assert_eq!(
+                report.polls, 2,
+                "the first poll, then the one the wake caused"
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "woken, not polled: {:?}",
+            started.elapsed()
+        );
     }
 
     /// Issue 17: an event wakes only the waits its release could settle. A draft, a release whose

@@ -140,8 +140,9 @@ impl SqliteJobQueue {
         &self.path
     }
 
-    /// Records that `repo` changed, for the other replicas on this file (`origin` names this
-    /// one, so it skips its own); wakes older than a few minutes are dropped.
+    /// Records a wake for the other replicas on this file: `repo` is the wake's payload
+    /// (`crate::wake::Wake::encode`: `owner/name`, or JSON with the release); `origin` names this
+    /// replica, so it skips its own. Wakes older than a few minutes are dropped.
     ///
     /// # Errors
     /// [`Error::State`] naming the file.
@@ -161,8 +162,8 @@ impl SqliteJobQueue {
         .await
     }
 
-    /// The wakes after `after` (an id; `None`: none yet, only the newest id) that another
-    /// replica than `origin` published, and the newest id seen.
+    /// The wakes' payloads after `after` (an id; `None`: none yet, only the newest id) that
+    /// another replica than `origin` published, and the newest id seen.
     ///
     /// # Errors
     /// [`Error::State`] naming the file.

@@ -19,7 +19,9 @@
 //! - workers claim jobs and run them through the [`JobHandler`] (usually
 //!   [`crate::jobs::WorkflowJobs`]), with the lease, attempts and backoff of [`ServiceOptions`];
 //! - webhooks stretch polling ([`ServiceOptions::poll_stretch`]), and webhooks another replica
-//!   receives wake this replica's waits;
+//!   receives wake this replica's waits, release-aware as on the receiving replica; when the
+//!   wake bus may have missed some (its `LISTEN` session was re-established), every wait looks
+//!   once ([`crate::wake`]);
 //! - the replicas share the forge's rate-limit budget ([`crate::rate`]);
 //! - the nightly is enqueued once per slot of `[serve] nightly` (or the option's schedule);
 //! - stopping (the future given to [`Listening::run`]): `/readyz` fails, workers take no new
@@ -44,7 +46,7 @@ use crate::cron::Schedule;
 use crate::dashboard::StoreDashboard;
 use crate::server::{DEFAULT_MAX_BODY, DashboardToken, ServeState, router};
 use crate::signature::WebhookSecret;
-use crate::wake::OnWake;
+use crate::wake::{Heard, OnWake, wake_waits_here};
 use crate::worker::{self, JobHandler, Worker, WorkerOptions};
 
 /// How the service behaves; every field has the binary's default.
@@ -272,12 +274,24 @@ impl Listening {
             let shutdown = shutdown.clone();
             tasks.spawn(async move { worker.run(shutdown).await });
         }
-        // Webhooks another replica receives wake the waits of this one's jobs.
+        // Webhooks another replica receives wake the waits of this one's jobs, the same waits
+        // the receiving replica would have woken (a release wakes only those it could settle).
+        // After the bus may have missed some, every wait looks once.
         let metrics = Arc::clone(&state.metrics);
-        let on_wake: OnWake = Arc::new(move |repo| {
-            metrics.remote_wakes.fetch_add(1, Ordering::Relaxed);
-            let woken = orchestrator_core::release::wake_waits(repo);
-            tracing::info!(%repo, woken, "woke waits for a webhook another replica received");
+        let on_wake: OnWake = Arc::new(move |heard| {
+            let woken = wake_waits_here(heard);
+            match heard {
+                Heard::Wake(wake) => {
+                    metrics.remote_wakes.fetch_add(1, Ordering::Relaxed);
+                    let repo = &wake.repo;
+                    let tag = wake.release.as_ref().map(|r| r.tag.as_str());
+                    tracing::info!(%repo, tag, woken, "woke waits for a webhook another replica received");
+                }
+                Heard::MaybeMissed => tracing::info!(
+                    woken,
+                    "wake listener (re)started: every wait looks once, for wakes it may have missed"
+                ),
+            }
         });
         let wakes = Arc::clone(&service.backend.wakes);
         let listening = shutdown.clone();
