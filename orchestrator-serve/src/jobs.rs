@@ -412,6 +412,102 @@ mod tests {
         assert!(matches!(err, Error::NotSupported { .. }), "{err:?}");
     }
 
+    /// A pull request with `alice`'s comment `body` on an in-memory forge; the webhook payload.
+    async fn commented(
+        forge: &orchestrator_core::forge::InMemoryForge,
+        body: &str,
+    ) -> serde_json::Value {
+        use orchestrator_core::forge::prelude::*;
+        use orchestrator_core::forge::{NewPullRequest, RepoId};
+        let repo = RepoId::new("acme", "infra");
+        let pr = forge
+            .create_pull_request(
+                &repo,
+                &NewPullRequest {
+                    title: "plan".into(),
+                    body: "plan".into(),
+                    head: "infra-scale/prod".into(),
+                    base: "main".into(),
+                    draft: true,
+                },
+            )
+            .await
+            .expect("pull request");
+        let comment = forge
+            .comment_as(&repo, pr.number, "alice", body)
+            .expect("comment");
+        serde_json::json!({
+            "action": "created",
+            "repository": {"full_name": "acme/infra"},
+            "issue": {"number": pr.number, "pull_request": {"url": "x"}},
+            "comment": {"id": comment.id, "body": body, "user": {"login": "alice"}},
+        })
+    }
+
+    /// Workspaces over `forge`, their state in `dir`.
+    fn workspaces_over(dir: &Path, forge: &orchestrator_core::forge::InMemoryForge) -> Workspaces {
+        let file = dir.join("orchestrator.toml");
+        std::fs::write(&file, "").expect("config");
+        let config = orchestrator_core::config::Config::parse("", &file).expect("config");
+        let (dir, forge) = (dir.join(".orchestrator"), forge.clone());
+        Arc::new(move || {
+            Ok(Workspace::builder(config.clone())
+                .state_dir(&dir)?
+                .forge(Arc::new(forge.clone()))
+                .build())
+        })
+    }
+
+    /// A comment job through core's entry point, in the job's workspace: `/approve-plan` is
+    /// answered on the pull request and the job succeeds.
+    #[tokio::test]
+    async fn workflow_comments_answer_a_command_in_the_jobs_workspace() {
+        use orchestrator_core::forge::prelude::*;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = orchestrator_core::forge::InMemoryForge::new();
+        let payload = commented(&forge, "/approve-plan").await;
+        let workspaces = workspaces_over(dir.path(), &forge);
+        let jobs = WorkflowJobs::new(workspaces.clone(), dir.path().join("jobs"))
+            .comments(Arc::new(WorkflowComments::new(workspaces)));
+        let (_stop, shutdown) = watch::channel(false);
+        jobs.run(&comment_job(&[payload]), shutdown)
+            .await
+            .expect("answered");
+        let repo = orchestrator_core::forge::RepoId::new("acme", "infra");
+        let comments = forge.list_comments(&repo, 1).await.expect("comments");
+        assert_eq!(comments.len(), 2, "the command and its answer");
+        assert!(dir.path().join(".orchestrator").exists(), "journaled");
+    }
+
+    /// The embedder's overrides reach the entry point, which refuses a bad one before the job
+    /// touches the forge or the state.
+    #[tokio::test]
+    async fn workflow_comments_refuse_a_bad_override_before_any_effect() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = orchestrator_core::forge::InMemoryForge::new();
+        let payload = commented(&forge, "/approve-plan").await;
+        let requests = forge.requests().len();
+        let workspaces = workspaces_over(dir.path(), &forge);
+        let comments = WorkflowComments::new(workspaces.clone()).policy(
+            PolicySource::Checkout,
+            PolicyOverrides {
+                min_permission: Some("owner".into()),
+                ..PolicyOverrides::default()
+            },
+        );
+        let jobs =
+            WorkflowJobs::new(workspaces, dir.path().join("jobs")).comments(Arc::new(comments));
+        let (_stop, shutdown) = watch::channel(false);
+        let err = jobs
+            .run(&comment_job(&[payload]), shutdown)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert!(err.to_string().contains("--min-permission owner"), "{err}");
+        assert_eq!(forge.requests().len(), requests, "no forge request");
+        assert!(!dir.path().join(".orchestrator").exists(), "no state");
+    }
+
     /// A service already stopping starts nothing: the job is left to the next replica.
     #[tokio::test]
     async fn a_job_claimed_while_stopping_is_cancelled_before_it_starts() {
