@@ -19,8 +19,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{CommandOutcome, CommentEvent, PlanCommand, PolicyOverrides, ignore_reason};
 use super::parse_command;
+use super::{CommandOutcome, CommentEvent, PlanCommand, PolicyOverrides, ignore_reason};
 use crate::error::{Error, Result};
 use crate::workspace::Workspace;
 use crate::workspace::workflows::{ClusterConnector, CommentCommandWorkflow, PolicySource};

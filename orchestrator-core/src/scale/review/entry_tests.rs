@@ -160,7 +160,11 @@ async fn a_bad_minimum_permission_is_refused_before_any_effect() {
     let mut bad = request(json, Some(connector.clone()));
     bad.overrides.min_permission = Some("owner".into());
     let requests = w.forge.requests().len();
-    let comments = w.forge.list_comments(&w.repo, w.number).await.expect("list");
+    let comments = w
+        .forge
+        .list_comments(&w.repo, w.number)
+        .await
+        .expect("list");
     let before = w.cluster.snapshot();
     let err = run_comment_command(&ws, &bad).await.expect_err("refused");
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
@@ -173,7 +177,11 @@ async fn a_bad_minimum_permission_is_refused_before_any_effect() {
     assert_eq!(connector.connects(), 0);
     assert_eq!(w.cluster.snapshot(), before);
     assert!(!dir.path().join(".orchestrator").exists(), "no state");
-    let after = w.forge.list_comments(&w.repo, w.number).await.expect("list");
+    let after = w
+        .forge
+        .list_comments(&w.repo, w.number)
+        .await
+        .expect("list");
     assert_eq!(after.len(), comments.len(), "nothing posted");
 }
 
@@ -298,7 +306,8 @@ fn a_bad_event_file_is_refused_naming_it() {
     .read()
     .expect_err("bad input");
     assert!(
-        err.to_string().starts_with("job 7: issue_comment event lacks"),
+        err.to_string()
+            .starts_with("job 7: issue_comment event lacks"),
         "{err}"
     );
     let err = CommentEventSource::File(dir.path().join("missing.json"))

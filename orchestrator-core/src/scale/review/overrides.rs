@@ -113,7 +113,10 @@ mod tests {
             allow_self_approval: true,
             bot_logins: logins(&["ci[bot]"]),
         };
-        assert_eq!(overrides.validate().expect("valid"), Some(Permission::Admin));
+        assert_eq!(
+            overrides.validate().expect("valid"),
+            Some(Permission::Admin)
+        );
         let policy = overrides.apply(&ApprovalPolicy::default()).expect("valid");
         assert_eq!(policy.min_permission, Permission::Admin);
         assert_eq!(policy.allowed_users, logins(&["maint", "lead"]));

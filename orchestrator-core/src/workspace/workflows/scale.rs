@@ -287,9 +287,9 @@ impl Workflow for CommentCommandWorkflow {
                     cluster.connect_for_comment(ws, &self.event).await?,
                     context.store.clone(),
                 )
-                    .with_rollout_wait(self.rollout)
-                    .with_observer(ws.observer().clone())
-                    .with_cancel(ws.cancel_token().clone()),
+                .with_rollout_wait(self.rollout)
+                .with_observer(ws.observer().clone())
+                .with_cancel(ws.cancel_token().clone()),
             ),
             None => None,
         };
