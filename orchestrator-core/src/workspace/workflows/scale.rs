@@ -251,7 +251,9 @@ pub async fn trusted_scale_config(
 /// `orchestrator pr-command`: one comment command on a plan pull request (`/apply-plan`,
 /// `/rollback-plan`, `/unlock-plan`, `/approve-plan`), acted on under the workspace lock as a
 /// journaled run of its own ([`crate::scale::review::run_command`]): the change (itself journaled
-/// step by step in its own run), the reply and the label are its steps.
+/// step by step in its own run), the reply and the label are its steps. Callers normally go
+/// through [`crate::scale::review::run_comment_command`], which decides the policy and whether a
+/// cluster is needed before running this.
 #[derive(Debug, Clone)]
 pub struct CommentCommandWorkflow {
     /// The comment event.
