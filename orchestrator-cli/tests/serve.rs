@@ -576,6 +576,77 @@ fn with_output_json_a_cascade_job_prints_nothing_after_the_document() {
     assert!(log.contains("cascade ended"), "the report is logged: {log}");
 }
 
+/// `--output json` while a comment job runs: the command runs through core (its answer is
+/// posted on the pull request, its outcome logged) and nothing follows the one JSON document on
+/// stdout (a job used to print the command's outcome there, as `pr-command` does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_output_json_a_comment_job_prints_nothing_after_the_document() {
+    use orchestrator_core::forge::{IssueForge, NewPullRequest, PullRequestForge, RepoId};
+    use orchestrator_github::mock::{MockGitHub, MockOptions};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No simulated forge: the comment is answered on the mock GitHub.
+    std::fs::write(
+        dir.path().join("orchestrator.toml"),
+        "[forge]\nowner = \"acme\"\n",
+    )
+    .expect("config");
+    let mock = MockGitHub::start(MockOptions::default())
+        .await
+        .expect("mock");
+    mock.create_repo("acme", "infra");
+    let repo = RepoId::new("acme", "infra");
+    let forge = mock.forge();
+    forge.set_user("github-actions[bot]");
+    let pr = forge
+        .create_pull_request(
+            &repo,
+            &NewPullRequest {
+                title: "Infra scale plan: prod".into(),
+                body: "plan".into(),
+                head: "infra-scale/prod".into(),
+                base: "main".into(),
+                draft: true,
+            },
+        )
+        .await
+        .expect("pr");
+    let comment = forge
+        .comment_as(&repo, pr.number, "alice", "/approve-plan")
+        .expect("comment");
+    let log = dir.path().join("serve.log");
+    let mut serve = Serve::start_with_env(
+        dir.path(),
+        &["--output", "json", "--forge-url", mock.url()],
+        "serve.log",
+        None,
+        &[("GITHUB_TOKEN", "t0ken")],
+    );
+    let event = serde_json::json!({
+        "action": "created",
+        "issue": {"number": pr.number, "pull_request": {"url": "https://api.github.com/repos/acme/infra/pulls/1"}},
+        "comment": {"id": comment.id, "body": "/approve-plan", "user": {"login": "alice"}},
+        "repository": {"full_name": "acme/infra"},
+    });
+    assert_eq!(serve.deliver("issue_comment", "delivery-c", &event).0, 202);
+    serve.wait_for_metric("orchestrator_jobs{state=\"succeeded\"} 1", &log);
+    let reply = forge
+        .list_comments(&repo, pr.number)
+        .await
+        .expect("comments")
+        .pop()
+        .expect("the answer");
+    assert_ne!(reply.id, comment.id, "the command was answered");
+    assert!(serve.terminate().success());
+    let stdout = serve.child.stdout.take().expect("stdout");
+    assert_eq!(std::io::read_to_string(stdout).expect("read"), "");
+    let log = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        log.contains("comment command answered") && log.contains("answered"),
+        "the outcome is logged: {log}"
+    );
+}
+
 /// Without the secret the service does not start: one line saying what to set, exit 2.
 #[test]
 fn without_a_secret_serve_refuses_to_start() {

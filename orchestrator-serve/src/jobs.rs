@@ -6,9 +6,12 @@
 //!   journal and resume as `orchestrator cascade`. A push's cascade first brings the clone to
 //!   the pushed commit (a journaled fetch and fast-forward): the service owns its clones. A later
 //!   attempt resumes the run the earlier one journaled.
-//! - a pull-request comment command goes to the [`CommentCommands`] the service was given (the
-//!   binary's runs `orchestrator pr-command` with its trust rules: the policy comes from the base
-//!   branch, the approval is read again from the forge).
+//! - a pull-request comment command goes to the [`CommentCommands`] the service was given:
+//!   [`WorkflowComments`] runs it through core's one entry point for comment commands
+//!   ([`run_comment_command`]) in the job's own workspace, with `pr-command`'s trust rules (the
+//!   policy comes from the base branch unless the embedder says otherwise, the approval is read
+//!   again from the forge) and the cluster and overrides its embedder supplies. A job prints
+//!   nothing: its outcome goes to the log.
 //!
 //! The service's shutdown stops a running job as a signal stops the command: its steps are
 //! stopped and journaled as interrupted, and the worker hands the job back to the queue.
@@ -20,6 +23,10 @@ use async_trait::async_trait;
 use orchestrator_core::publish::{
     self, CascadeRequest, CascadeTrigger, CascadeWorkflow, PublishReport,
 };
+use orchestrator_core::scale::review::{
+    CommentCommandRequest, CommentEventSource, PolicyOverrides, run_comment_command,
+};
+use orchestrator_core::workspace::workflows::{ClusterConnector, PolicySource};
 use orchestrator_core::workspace::{Finished, Workspace};
 use orchestrator_core::{Error, Result};
 use tokio::sync::watch;
@@ -32,14 +39,90 @@ use crate::worker::JobHandler;
 pub type Workspaces = Arc<dyn Fn() -> Result<Workspace> + Send + Sync>;
 
 /// Acts on pull-request comment commands (`/apply-plan`, `/rollback-plan`, `/unlock-plan`,
-/// `/approve-plan`). The binary's runs `orchestrator pr-command` in process; a Rust service can
-/// run core's `CommentCommandWorkflow` through its own workspace.
+/// `/approve-plan`). [`WorkflowComments`] runs them through core; another implementation may,
+/// say, hand the event file to a process of its own.
 #[async_trait]
 pub trait CommentCommands: Send + Sync + std::fmt::Debug {
     /// Acts on one `issue_comment` webhook `payload`, which is also written to `event_file` (as
     /// GitHub Actions writes `$GITHUB_EVENT_PATH`; removed when the job ends). `Ok(false)`: the
     /// command ran and failed (a failed apply); a refusal is an answer, `Ok(true)`.
     async fn run(&self, payload: &serde_json::Value, event_file: &Path) -> Result<bool>;
+}
+
+/// Runs each comment command through core's [`run_comment_command`] in a fresh workspace (its
+/// own cancel token), the one entry point `orchestrator pr-command` also calls: the same
+/// decisions (which comments to ignore, the trusted policy and its overrides, whether a cluster
+/// is needed), the same lock and journal. Nothing is printed; the outcome is logged.
+#[derive(Clone)]
+pub struct WorkflowComments {
+    workspaces: Workspaces,
+    policy_from: PolicySource,
+    overrides: PolicyOverrides,
+    cluster: Option<Arc<dyn ClusterConnector>>,
+}
+
+impl std::fmt::Debug for WorkflowComments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkflowComments")
+            .field("policy_from", &self.policy_from)
+            .field("overrides", &self.overrides)
+            .field("cluster", &self.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkflowComments {
+    /// Commands in the workspaces `workspaces` makes (the same factory as the service's
+    /// [`WorkflowJobs`]), with the policy from each pull request's base branch, no overrides,
+    /// and no cluster: `/apply-plan` and `/rollback-plan` are then an error once approved.
+    pub fn new(workspaces: Workspaces) -> Self {
+        Self {
+            workspaces,
+            policy_from: PolicySource::BaseBranch,
+            overrides: PolicyOverrides::default(),
+            cluster: None,
+        }
+    }
+
+    /// `/apply-plan` and `/rollback-plan` change the cluster `cluster` connects to (asked per
+    /// command, with its pull request: [`ClusterConnector::connect_for_comment`]).
+    #[must_use]
+    pub fn cluster(mut self, cluster: Arc<dyn ClusterConnector>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The `[scale]` policy is read from `source` with `overrides` on top (checked, with the rest
+    /// of each command's input, before the command reads or changes anything).
+    #[must_use]
+    pub fn policy(mut self, source: PolicySource, overrides: PolicyOverrides) -> Self {
+        self.policy_from = source;
+        self.overrides = overrides;
+        self
+    }
+}
+
+#[async_trait]
+impl CommentCommands for WorkflowComments {
+    async fn run(&self, payload: &serde_json::Value, event_file: &Path) -> Result<bool> {
+        let workspace = (self.workspaces)()?;
+        let request = CommentCommandRequest {
+            event: CommentEventSource::Payload {
+                json: payload.clone(),
+                origin: event_file.display().to_string(),
+            },
+            policy_from: self.policy_from,
+            overrides: self.overrides.clone(),
+            cluster: self.cluster.clone(),
+        };
+        // A signal stops the command's change as it stops `pr-command`'s.
+        workspace.cancel_on_stop_signals();
+        let outcome = run_comment_command(&workspace, &request).await?;
+        let shown = serde_json::to_string(&outcome)
+            .map_err(|e| Error::state(format!("showing a command's outcome: {e}")))?;
+        tracing::info!(outcome = %shown, "comment command answered");
+        Ok(outcome.succeeded())
+    }
 }
 
 /// Shows what a job did (the binary prints a cascade's report as `orchestrator cascade` does).
@@ -327,6 +410,102 @@ mod tests {
             .await
             .expect_err("refused");
         assert!(matches!(err, Error::NotSupported { .. }), "{err:?}");
+    }
+
+    /// A pull request with `alice`'s comment `body` on an in-memory forge; the webhook payload.
+    async fn commented(
+        forge: &orchestrator_core::forge::InMemoryForge,
+        body: &str,
+    ) -> serde_json::Value {
+        use orchestrator_core::forge::prelude::*;
+        use orchestrator_core::forge::{NewPullRequest, RepoId};
+        let repo = RepoId::new("acme", "infra");
+        let pr = forge
+            .create_pull_request(
+                &repo,
+                &NewPullRequest {
+                    title: "plan".into(),
+                    body: "plan".into(),
+                    head: "infra-scale/prod".into(),
+                    base: "main".into(),
+                    draft: true,
+                },
+            )
+            .await
+            .expect("pull request");
+        let comment = forge
+            .comment_as(&repo, pr.number, "alice", body)
+            .expect("comment");
+        serde_json::json!({
+            "action": "created",
+            "repository": {"full_name": "acme/infra"},
+            "issue": {"number": pr.number, "pull_request": {"url": "x"}},
+            "comment": {"id": comment.id, "body": body, "user": {"login": "alice"}},
+        })
+    }
+
+    /// Workspaces over `forge`, their state in `dir`.
+    fn workspaces_over(dir: &Path, forge: &orchestrator_core::forge::InMemoryForge) -> Workspaces {
+        let file = dir.join("orchestrator.toml");
+        std::fs::write(&file, "").expect("config");
+        let config = orchestrator_core::config::Config::parse("", &file).expect("config");
+        let (dir, forge) = (dir.join(".orchestrator"), forge.clone());
+        Arc::new(move || {
+            Ok(Workspace::builder(config.clone())
+                .state_dir(&dir)?
+                .forge(Arc::new(forge.clone()))
+                .build())
+        })
+    }
+
+    /// A comment job through core's entry point, in the job's workspace: `/approve-plan` is
+    /// answered on the pull request and the job succeeds.
+    #[tokio::test]
+    async fn workflow_comments_answer_a_command_in_the_jobs_workspace() {
+        use orchestrator_core::forge::prelude::*;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = orchestrator_core::forge::InMemoryForge::new();
+        let payload = commented(&forge, "/approve-plan").await;
+        let workspaces = workspaces_over(dir.path(), &forge);
+        let jobs = WorkflowJobs::new(workspaces.clone(), dir.path().join("jobs"))
+            .comments(Arc::new(WorkflowComments::new(workspaces)));
+        let (_stop, shutdown) = watch::channel(false);
+        jobs.run(&comment_job(&[payload]), shutdown)
+            .await
+            .expect("answered");
+        let repo = orchestrator_core::forge::RepoId::new("acme", "infra");
+        let comments = forge.list_comments(&repo, 1).await.expect("comments");
+        assert_eq!(comments.len(), 2, "the command and its answer");
+        assert!(dir.path().join(".orchestrator").exists(), "journaled");
+    }
+
+    /// The embedder's overrides reach the entry point, which refuses a bad one before the job
+    /// touches the forge or the state.
+    #[tokio::test]
+    async fn workflow_comments_refuse_a_bad_override_before_any_effect() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = orchestrator_core::forge::InMemoryForge::new();
+        let payload = commented(&forge, "/approve-plan").await;
+        let requests = forge.requests().len();
+        let workspaces = workspaces_over(dir.path(), &forge);
+        let comments = WorkflowComments::new(workspaces.clone()).policy(
+            PolicySource::Checkout,
+            PolicyOverrides {
+                min_permission: Some("owner".into()),
+                ..PolicyOverrides::default()
+            },
+        );
+        let jobs =
+            WorkflowJobs::new(workspaces, dir.path().join("jobs")).comments(Arc::new(comments));
+        let (_stop, shutdown) = watch::channel(false);
+        let err = jobs
+            .run(&comment_job(&[payload]), shutdown)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert!(err.to_string().contains("--min-permission owner"), "{err}");
+        assert_eq!(forge.requests().len(), requests, "no forge request");
+        assert!(!dir.path().join(".orchestrator").exists(), "no state");
     }
 
     /// A service already stopping starts nothing: the job is left to the next replica.

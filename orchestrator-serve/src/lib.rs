@@ -42,7 +42,7 @@ pub mod wake;
 pub mod worker;
 
 pub use event::{Intake, classify};
-pub use jobs::{CommentCommands, JobReports, WorkflowJobs, Workspaces};
+pub use jobs::{CommentCommands, JobReports, WorkflowComments, WorkflowJobs, Workspaces};
 pub use metrics::Metrics;
 pub use queue::{EnqueueOutcome, Job, JobKind, JobQueue, JobState, NewJob, QueueStats};
 pub use server::{ServeState, router};

@@ -10,21 +10,27 @@ use orchestrator_core::workspace::workflows::ClusterConnector;
 
 /// `--cluster`, connected when a command is about to change it; with `kube` and no
 /// `--kube-context`, the context the pull request's plan names (the gate reads and verifies the
-/// plan again before anything changes).
+/// plan again before anything changes). One serves every command `serve` receives.
 #[derive(Debug)]
-pub(super) struct PlanCluster {
-    pub(super) spec: String,
-    pub(super) kube_context: Option<String>,
-    pub(super) workspace: Workspace,
-    pub(super) event: CommentEvent,
+pub(crate) struct PlanCluster {
+    pub(crate) spec: String,
+    pub(crate) kube_context: Option<String>,
 }
 
 #[async_trait::async_trait]
 impl ClusterConnector for PlanCluster {
     async fn connect(&self) -> Result<Arc<dyn Cluster>, orchestrator_core::Error> {
+        crate::commands::scale::cluster(&self.spec, self.kube_context.as_deref()).await
+    }
+
+    async fn connect_for_comment(
+        &self,
+        workspace: &Workspace,
+        event: &CommentEvent,
+    ) -> Result<Arc<dyn Cluster>, orchestrator_core::Error> {
         let context = match &self.kube_context {
             Some(context) => Some(context.clone()),
-            None if self.spec == "kube" => plan_context(&self.workspace, &self.event).await,
+            None if self.spec == "kube" => plan_context(workspace, event).await,
             None => None,
         };
         crate::commands::scale::cluster(&self.spec, context.as_deref()).await

@@ -3,6 +3,10 @@
 //! `/rollback-plan` verify the approval from the forge and change the cluster, `/unlock-plan`
 //! releases the target lock, `/approve-plan` answers how approval works. No step waits for an
 //! event the bot causes (events caused by `GITHUB_TOKEN` start no workflow runs).
+//!
+//! The decisions (which comments to ignore, the policy and its overrides, whether a cluster is
+//! needed) are core's [`run_comment_command`]; this module turns the flags into its request,
+//! supplies the cluster (`cluster.rs`), and prints the outcome.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,14 +15,13 @@ use std::sync::Arc;
 mod cluster;
 mod policy;
 
+pub(crate) use cluster::PlanCluster;
 pub(crate) use policy::PolicyArgs;
 
-use anyhow::Context;
 use clap::Args;
-use orchestrator_core::scale::review::{self, CommandOutcome, CommentEvent, PlanCommand};
-use orchestrator_core::workspace::workflows::{ClusterConnector, CommentCommandWorkflow};
-
-use cluster::PlanCluster;
+use orchestrator_core::scale::review::{
+    CommandOutcome, CommentCommandRequest, CommentEventSource, run_comment_command,
+};
 
 use crate::args::{Global, OutputFormat};
 use crate::wiring;
@@ -41,48 +44,18 @@ pub(crate) struct PrCommandArgs {
 }
 
 pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.event_file)
-        .with_context(|| format!("reading {}", args.event_file.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        orchestrator_core::Error::invalid_input(format!(
-            "{}: not JSON: {e}",
-            args.event_file.display()
-        ))
-    })?;
-    let event = CommentEvent::from_github_event(&json)?;
-    let command = review::parse_command(&event.body);
-    let acts = matches!(
-        command,
-        Some(PlanCommand::ApplyPlan | PlanCommand::RollbackPlan)
-    );
-    // Nothing for us: answer without reading policy or touching a cluster.
-    let outcome = if let Some(reason) = review::ignore_reason(&event) {
-        CommandOutcome::Ignored {
-            reason: reason.to_owned(),
-        }
-    } else {
-        let workspace = wiring::optional_workspace(global)?;
-        let (config, policy) = args
-            .policy
-            .resolve(&workspace, &event.repo, event.number)
-            .await?;
-        let cluster = (acts && !policy.is_bot(&event.commenter)).then(|| {
-            Arc::new(PlanCluster {
-                spec: args.cluster.clone(),
-                kube_context: args.kube_context.clone(),
-                workspace: workspace.clone(),
-                event: event.clone(),
-            }) as Arc<dyn ClusterConnector>
-        });
-        let workflow = CommentCommandWorkflow {
-            event,
-            policy,
-            cluster,
-            rollout: config.rollout_wait,
-        };
-        workspace.cancel_on_stop_signals();
-        workspace.run(&workflow).await?.report
+    let workspace = wiring::optional_workspace(global)?;
+    let request = CommentCommandRequest {
+        event: CommentEventSource::File(args.event_file),
+        policy_from: args.policy.source(),
+        overrides: args.policy.overrides(),
+        cluster: Some(Arc::new(PlanCluster {
+            spec: args.cluster,
+            kube_context: args.kube_context,
+        })),
     };
+    workspace.cancel_on_stop_signals();
+    let outcome = run_comment_command(&workspace, &request).await?;
     match global.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
         OutputFormat::Human => match &outcome {
@@ -116,9 +89,9 @@ pub(crate) async fn run(global: &Global, args: PrCommandArgs) -> anyhow::Result<
         },
     }
     crate::summaries::pr_command(&outcome)?;
-    // A refusal is an answer, not a failure of the job; a failed apply is.
-    Ok(match outcome {
-        CommandOutcome::Executed { ok: false, .. } => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
+    Ok(if outcome.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }

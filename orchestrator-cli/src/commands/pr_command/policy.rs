@@ -1,12 +1,15 @@
-//! Who may approve a plan: the `[scale]` policy from a trusted source, with the invoker's flags
-//! on top. Shared by `pr-command` and `scale apply|rollback --execute`.
+//! Who may approve a plan: the flags that choose the `[scale]` policy's trusted source and put
+//! the invoker's overrides on top, turned into core's [`PolicyOverrides`] (core checks and
+//! applies them). Shared by `pr-command` and `scale apply|rollback --execute`.
 
 use clap::{Args, ValueEnum};
+use orchestrator_core::Error;
 use orchestrator_core::forge::RepoId;
 use orchestrator_core::scale::approval::ApprovalPolicy;
-use orchestrator_core::scale::config::{ScaleConfig, parse_min_permission};
+use orchestrator_core::scale::config::ScaleConfig;
+use orchestrator_core::scale::review::PolicyOverrides;
 use orchestrator_core::workspace::Workspace;
-use orchestrator_core::workspace::workflows::{PolicySource, trusted_scale_config};
+use orchestrator_core::workspace::workflows::PolicySource;
 
 /// Where the approval policy is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -45,42 +48,37 @@ pub(crate) struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    /// `configured` (the `[scale]` policy) with the flags given applied on top.
-    pub(crate) fn policy(&self, configured: &ApprovalPolicy) -> anyhow::Result<ApprovalPolicy> {
-        let mut policy = configured.clone();
-        if let Some(level) = &self.min_permission {
-            policy.min_permission = parse_min_permission(level).ok_or_else(|| {
-                orchestrator_core::Error::invalid_input(format!(
-                    "--min-permission {level}: expected write, maintain or admin"
-                ))
-            })?;
+    /// Where the policy is read from.
+    pub(crate) fn source(&self) -> PolicySource {
+        match self.policy_from {
+            PolicyFrom::Base => PolicySource::BaseBranch,
+            PolicyFrom::Checkout => PolicySource::Checkout,
         }
-        if !self.allow_users.is_empty() {
-            policy.allowed_users.clone_from(&self.allow_users);
-        }
-        if self.allow_self_approval {
-            policy.allow_self_approval = true;
-        }
-        if !self.bot_logins.is_empty() {
-            policy.bot_logins.clone_from(&self.bot_logins);
-        }
-        Ok(policy)
     }
 
-    /// The `[scale]` section from the chosen trusted source (see
-    /// [`trusted_scale_config`]), with the flags on top.
+    /// The flags as core's overrides (checked there).
+    pub(crate) fn overrides(&self) -> PolicyOverrides {
+        PolicyOverrides {
+            min_permission: self.min_permission.clone(),
+            allowed_users: self.allow_users.clone(),
+            allow_self_approval: self.allow_self_approval,
+            bot_logins: self.bot_logins.clone(),
+        }
+    }
+
+    /// The `[scale]` section from the chosen trusted source, with the flags on top (see
+    /// [`PolicyOverrides::resolve`]).
     pub(crate) async fn resolve(
         &self,
         workspace: &Workspace,
         repo: &RepoId,
         number: u64,
-    ) -> anyhow::Result<(ScaleConfig, ApprovalPolicy)> {
-        let source = match self.policy_from {
-            PolicyFrom::Base => PolicySource::BaseBranch,
-            PolicyFrom::Checkout => PolicySource::Checkout,
-        };
-        let config = trusted_scale_config(workspace, repo, number, source).await?;
-        let policy = self.policy(&config.policy)?;
+    ) -> Result<(ScaleConfig, ApprovalPolicy), Error> {
+        let config = self
+            .overrides()
+            .resolve(workspace, repo, number, self.source())
+            .await?;
+        let policy = config.policy.clone();
         Ok((config, policy))
     }
 }

@@ -1,24 +1,26 @@
 //! `orchestrator serve`: parses the flags and the environment, runs `orchestrator-serve`'s
-//! [`Service`] with this binary's workspace and its `pr-command`, and prints where it listens.
+//! [`Service`] with this binary's workspace, its cluster for comment commands, and its cascade
+//! report, and prints where it listens.
+//!
+//! A comment job runs through core's one entry point ([`WorkflowComments`]), as `pr-command`
+//! does, with serve's `--cluster`/`--kube-context` and the default policy (the base branch's
+//! `[scale]`): nothing of a job reaches stdout, which holds only the line (or, with
+//! `--output json`, the one document) saying where the service listens.
 
 mod args;
 
 pub(crate) use args::ServeArgs;
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use clap::Parser;
-use orchestrator_core::Error;
 use orchestrator_core::publish::PublishReport;
 use orchestrator_core::workspace::signals::StopSignals;
 use orchestrator_core::workspace::{Finished, Workspace};
-use orchestrator_serve::{CommentCommands, JobReports, Service, WorkflowJobs};
+use orchestrator_serve::{JobReports, Service, WorkflowComments, WorkflowJobs, Workspaces};
 
 use crate::args::{Global, OutputFormat};
-use crate::commands::pr_command::PrCommandArgs;
+use crate::commands::pr_command::PlanCluster;
 use crate::wiring;
 
 pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -30,21 +32,24 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         wiring::workspace(config, job_global.output == OutputFormat::Human)
     };
     let service_workspace = workspace()?;
-    let commands = Arc::new(Commands {
-        global: global.clone(),
-        args,
-    });
+    let workspaces: Workspaces = Arc::new(workspace);
+    let comments = WorkflowComments::new(workspaces.clone()).cluster(Arc::new(PlanCluster {
+        spec: args.cluster.clone(),
+        kube_context: args.kube_context.clone(),
+    }));
     let scratch = service_workspace.state_dir().join("serve-jobs");
-    let mut jobs = WorkflowJobs::new(Arc::new(workspace), scratch).comments(commands.clone());
+    let mut jobs = WorkflowJobs::new(workspaces, scratch).comments(Arc::new(comments));
     // With --output json stdout is the one document below; the log has each cascade's outcome.
     if global.output == OutputFormat::Human {
-        jobs = jobs.reports(commands.clone());
+        jobs = jobs.reports(Arc::new(CascadeReports {
+            global: global.clone(),
+        }));
     }
     let service = Service::open(&service_workspace, secret, Arc::new(jobs), options).await?;
     // Registered before the address is announced: a SIGTERM from then on stops the service
     // cleanly, never the default action (death mid-write).
     let stop = StopSignals::register();
-    let service = service.bind(commands.args.listen).await?;
+    let service = service.bind(args.listen).await?;
     // The one line on stdout: where to send webhooks and where to look (with --output json, the
     // one JSON document).
     let address = format!("http://{}", service.local_addr());
@@ -64,42 +69,13 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     Ok(ExitCode::from(u8::from(stopped.failed_tasks > 0)))
 }
 
-/// A job's command, as this binary runs it: a comment is `pr-command` with serve's cluster
-/// flags, a cascade's report is printed as `cascade` prints it (human output only).
+/// A cascade's report, printed as `cascade` prints it (human output only).
 #[derive(Debug)]
-struct Commands {
+struct CascadeReports {
     global: Global,
-    args: ServeArgs,
 }
 
-/// Parses `pr-command`'s arguments the way the command line would.
-#[derive(Debug, Parser)]
-struct PrCommandLine {
-    #[command(flatten)]
-    args: PrCommandArgs,
-}
-
-#[async_trait]
-impl CommentCommands for Commands {
-    async fn run(&self, _: &serde_json::Value, event_file: &Path) -> Result<bool, Error> {
-        let mut line = vec!["pr-command", "--event-file"];
-        let file = event_file.display().to_string();
-        line.extend([file.as_str(), "--cluster", &self.args.cluster]);
-        if let Some(context) = &self.args.kube_context {
-            line.extend(["--kube-context", context]);
-        }
-        let parsed =
-            PrCommandLine::try_parse_from(line).map_err(|e| Error::invalid_input(e.to_string()))?;
-        match crate::commands::pr_command::run(&self.global, parsed.args).await {
-            Ok(code) => Ok(code == ExitCode::SUCCESS),
-            Err(e) => Err(e
-                .downcast::<Error>()
-                .unwrap_or_else(|other| Error::state(format!("{other:#}")))),
-        }
-    }
-}
-
-impl JobReports for Commands {
+impl JobReports for CascadeReports {
     fn cascade(&self, workspace: &Workspace, finished: &Finished<Option<PublishReport>>) {
         let kind = orchestrator_core::publish::CASCADE_RUN_KIND;
         if let Err(e) =

@@ -10,8 +10,13 @@
 //! the state for humans. [`run_command`] does the same as a journaled run whose change, reply and
 //! label are steps, so a crash between them resumes without doing one twice.
 //!
+//! [`run_comment_command`] is the one entry point for a comment command in a workspace: it
+//! decides what the callers used to (ignore, policy, cluster) and runs the journaled command
+//! through the session's driver.
+//!
 //! One concept a file: the commands and events here; the decision and the effects on the pull
-//! request in `answer.rs`, the journaled run in `journaled.rs`, the text in `replies.rs`.
+//! request in `answer.rs`, the journaled run in `journaled.rs`, the text in `replies.rs`, the
+//! invoker's policy overrides in `overrides.rs`, the entry point in `entry.rs`.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,13 +24,17 @@ use crate::error::{Error, Result};
 use crate::forge::RepoId;
 
 mod answer;
+mod entry;
 mod journaled;
+mod overrides;
 mod replies;
 
 pub use super::approval::{ApprovalPolicy, DEFAULT_BOT};
 pub use answer::handle_comment;
+pub use entry::{CommentCommandRequest, CommentEventSource, run_comment_command};
 pub(crate) use journaled::execute_approved;
 pub use journaled::{COMMAND_RUN_KIND, CommandParams, run_command};
+pub use overrides::PolicyOverrides;
 pub use replies::{approve_plan_answer, change_lines, result_comment};
 
 /// Set on a proposed plan until it is applied (display only).
@@ -175,6 +184,14 @@ pub enum CommandOutcome {
         /// Who unlocked.
         by: String,
     },
+}
+
+impl CommandOutcome {
+    /// Whether the job that received the command succeeded: a refusal is an answer, not a
+    /// failure; only an `/apply-plan` or `/rollback-plan` whose change failed is one.
+    pub fn succeeded(&self) -> bool {
+        !matches!(self, CommandOutcome::Executed { ok: false, .. })
+    }
 }
 
 /// The plan hash and path a proposed PR's body records.

@@ -27,6 +27,19 @@ pub use crate::scale::review::{COMMAND_RUN_KIND, CommandParams};
 pub trait ClusterConnector: Send + Sync + std::fmt::Debug {
     /// The cluster.
     async fn connect(&self) -> Result<Arc<dyn Cluster>>;
+
+    /// The cluster a comment command on `event`'s pull request changes. One connector serves
+    /// every command a service receives, so it is told which pull request this one is on (the
+    /// binary's reads the kube context the pull request's plan names; the gate verifies the plan
+    /// again before anything changes). By default [`ClusterConnector::connect`].
+    async fn connect_for_comment(
+        &self,
+        workspace: &Workspace,
+        event: &CommentEvent,
+    ) -> Result<Arc<dyn Cluster>> {
+        let _ = (workspace, event);
+        self.connect().await
+    }
 }
 
 /// A cluster already at hand (an in-memory one, a client the embedder built).
@@ -238,7 +251,9 @@ pub async fn trusted_scale_config(
 /// `orchestrator pr-command`: one comment command on a plan pull request (`/apply-plan`,
 /// `/rollback-plan`, `/unlock-plan`, `/approve-plan`), acted on under the workspace lock as a
 /// journaled run of its own ([`crate::scale::review::run_command`]): the change (itself journaled
-/// step by step in its own run), the reply and the label are its steps.
+/// step by step in its own run), the reply and the label are its steps. Callers normally go
+/// through [`crate::scale::review::run_comment_command`], which decides the policy and whether a
+/// cluster is needed before running this.
 #[derive(Debug, Clone)]
 pub struct CommentCommandWorkflow {
     /// The comment event.
@@ -270,10 +285,13 @@ impl Workflow for CommentCommandWorkflow {
         let ws = context.workspace;
         let executor = match &self.cluster {
             Some(cluster) => Some(
-                ScaleExecutor::new(cluster.connect().await?, context.store.clone())
-                    .with_rollout_wait(self.rollout)
-                    .with_observer(ws.observer().clone())
-                    .with_cancel(ws.cancel_token().clone()),
+                ScaleExecutor::new(
+                    cluster.connect_for_comment(ws, &self.event).await?,
+                    context.store.clone(),
+                )
+                .with_rollout_wait(self.rollout)
+                .with_observer(ws.observer().clone())
+                .with_cancel(ws.cancel_token().clone()),
             ),
             None => None,
         };
