@@ -255,29 +255,30 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_failed_attempt_is_retried_and_then_succeeds() {
+    /// Runs one worker over a queue holding nightly job 1 until the job has succeeded (a generous
+    /// bound: a few short attempts), then stops it; the queue and the worker's metrics.
+    async fn run_one_job(
+        handler: Arc<dyn JobHandler>,
+        options: WorkerOptions,
+    ) -> (Arc<dyn JobQueue>, Arc<Metrics>) {
         let queue: Arc<dyn JobQueue> = Arc::new(InMemoryJobQueue::new());
         queue
             .enqueue(nightly_job(1), now_ms())
             .await
             .expect("enqueue");
-        let handler = Arc::new(FlakyHandler::default());
         let metrics = Arc::new(Metrics::default());
         let worker = Worker::new(
             Arc::clone(&queue),
-            handler.clone(),
+            handler,
             Arc::clone(&metrics),
             Arc::new(Notify::new()),
             WorkerOptions {
-                retry_base: Duration::ZERO,
                 idle_poll: Duration::from_millis(5),
-                ..WorkerOptions::default()
+                ..options
             },
         );
         let (stop, shutdown) = watch::channel(false);
         let running = tokio::spawn(async move { worker.run(shutdown).await });
-        // A generous bound: the job needs two short attempts.
         for _ in 0..2000 {
             if queue.stats().await.expect("stats").succeeded == 1 {
                 break;
@@ -286,6 +287,20 @@ mod tests {
         }
         stop.send(true).expect("worker listening");
         running.await.expect("no panic").expect("ok");
+        (queue, metrics)
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_is_retried_and_then_succeeds() {
+        let handler = Arc::new(FlakyHandler::default());
+        let (queue, _) = run_one_job(
+            handler.clone(),
+            WorkerOptions {
+                retry_base: Duration::ZERO,
+                ..WorkerOptions::default()
+            },
+        )
+        .await;
         assert_eq!(
             *handler.ran.lock().expect("not poisoned"),
             vec![(1, 1), (1, 2)]
@@ -321,35 +336,16 @@ mod tests {
     /// one attempt allowed it would have failed for good).
     #[tokio::test]
     async fn a_job_refused_by_a_busy_workspace_runs_later_without_spending_attempts() {
-        let queue: Arc<dyn JobQueue> = Arc::new(InMemoryJobQueue::new());
-        queue
-            .enqueue(nightly_job(1), now_ms())
-            .await
-            .expect("enqueue");
         let handler = Arc::new(BusyHandler::default());
-        let metrics = Arc::new(Metrics::default());
-        let worker = Worker::new(
-            Arc::clone(&queue),
+        let (queue, metrics) = run_one_job(
             handler.clone(),
-            Arc::clone(&metrics),
-            Arc::new(Notify::new()),
             WorkerOptions {
                 max_attempts: 1,
                 busy_retry: Duration::ZERO,
-                idle_poll: Duration::from_millis(5),
                 ..WorkerOptions::default()
             },
-        );
-        let (stop, shutdown) = watch::channel(false);
-        let running = tokio::spawn(async move { worker.run(shutdown).await });
-        for _ in 0..2000 {
-            if queue.stats().await.expect("stats").succeeded == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        stop.send(true).expect("worker listening");
-        running.await.expect("no panic").expect("ok");
+        )
+        .await;
         assert_eq!(*handler.ran.lock().expect("not poisoned"), vec![1, 1, 1]);
         let stats = queue.stats().await.expect("stats");
         assert_eq!((stats.succeeded, stats.failed), (1, 0));
